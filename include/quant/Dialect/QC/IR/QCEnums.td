@@ -1,0 +1,27 @@
+//===- QCEnums.td - qc dialect enums ------------------------*- tablegen -*-===//
+//
+// Part of quant.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANT_DIALECT_QC_IR_QCENUMS_TD
+#define QUANT_DIALECT_QC_IR_QCENUMS_TD
+
+include "mlir/IR/EnumAttr.td"
+
+// The family of a quantized number format. Integer families carry their bit
+// width separately (see QC_FormatAttr); float families fix it.
+def QC_FormatKind : I32EnumAttr<"FormatKind", "quantized number format family", [
+    I32EnumAttrCase<"Int", 0, "int">,
+    I32EnumAttrCase<"UInt", 1, "uint">,
+    I32EnumAttrCase<"FP8E4M3", 2, "fp8e4m3">,
+    I32EnumAttrCase<"FP8E5M2", 3, "fp8e5m2">,
+    I32EnumAttrCase<"FP6E3M2", 4, "fp6e3m2">,
+    I32EnumAttrCase<"FP6E2M3", 5, "fp6e2m3">,
+    I32EnumAttrCase<"FP4E2M1", 6, "fp4e2m1">
+  ]> {
+  let cppNamespace = "::mlir::qc";
+  let genSpecializedAttr = 0;
+}
+
+#endif // QUANT_DIALECT_QC_IR_QCENUMS_TD

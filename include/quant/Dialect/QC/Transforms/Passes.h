@@ -1,0 +1,29 @@
+//===- Passes.h - qc dialect passes -----------------------------*- C++ -*-===//
+//
+// Part of quant.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANT_DIALECT_QC_TRANSFORMS_PASSES_H
+#define QUANT_DIALECT_QC_TRANSFORMS_PASSES_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+namespace qc {
+
+#define GEN_PASS_DECL
+#include "quant/Dialect/QC/Transforms/Passes.h.inc"
+
+/// Patterns of qc-fuse-hadamard that fuse rotations into constant weights.
+void populateFuseHadamardPatterns(RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "quant/Dialect/QC/Transforms/Passes.h.inc"
+
+} // namespace qc
+} // namespace mlir
+
+#endif // QUANT_DIALECT_QC_TRANSFORMS_PASSES_H

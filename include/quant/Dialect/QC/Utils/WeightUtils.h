@@ -1,0 +1,36 @@
+//===- WeightUtils.h - read and write constant weights ----------*- C++ -*-===//
+//
+// Part of quant. Passes that rewrite weights (rotation, smoothing,
+// quantization) read them through these helpers whatever their storage
+// (inline dense elements or a dense_resource blob) and write the results back
+// as dense_resource blobs, so large weights never enter attribute storage.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANT_DIALECT_QC_UTILS_WEIGHTUTILS_H
+#define QUANT_DIALECT_QC_UTILS_WEIGHTUTILS_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Value.h"
+
+#include <optional>
+#include <vector>
+
+namespace mlir::qc {
+
+/// The elements of a float constant (an op with the ConstantLike trait whose
+/// value is dense elements or a dense_resource blob of f16, bf16, f32 or f64)
+/// widened to double, in row-major order; std::nullopt for anything else.
+std::optional<std::vector<double>> readFloatConstant(Value value);
+
+/// A float constant of `type` (static shape; f16, bf16, f32 or f64 elements)
+/// holding `values` rounded half-to-even to the element type, stored as a
+/// dense_resource blob named after `blobName`.
+Value createFloatConstant(OpBuilder &builder, Location loc,
+                          RankedTensorType type, ArrayRef<double> values,
+                          StringRef blobName);
+
+} // namespace mlir::qc
+
+#endif // QUANT_DIALECT_QC_UTILS_WEIGHTUTILS_H

@@ -1,0 +1,87 @@
+//===- WeightUtils.cpp - read and write constant weights ------------------===//
+//
+// Part of quant.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant/Dialect/QC/Utils/WeightUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinDialect.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Matchers.h"
+
+#include <cstring>
+
+using namespace mlir;
+
+static bool isSupportedWeightType(Type t) {
+  return isa<Float16Type, BFloat16Type, Float32Type, Float64Type>(t);
+}
+
+static double toDouble(APFloat v) {
+  bool losesInfo = false;
+  v.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven, &losesInfo);
+  return v.convertToDouble();
+}
+
+std::optional<std::vector<double>> mlir::qc::readFloatConstant(Value value) {
+  Attribute attr;
+  if (!value || !matchPattern(value, m_Constant(&attr)))
+    return std::nullopt;
+  auto type = dyn_cast<RankedTensorType>(value.getType());
+  if (!type || !type.hasStaticShape())
+    return std::nullopt;
+  auto eltTy = dyn_cast<FloatType>(type.getElementType());
+  if (!eltTy || !isSupportedWeightType(eltTy))
+    return std::nullopt;
+  int64_t count = type.getNumElements();
+  std::vector<double> out;
+  out.reserve(count);
+
+  if (auto dense = dyn_cast<DenseFPElementsAttr>(attr)) {
+    for (const APFloat &v : dense.getValues<APFloat>())
+      out.push_back(toDouble(v));
+    return out;
+  }
+  auto blobAttr = dyn_cast<DenseResourceElementsAttr>(attr);
+  if (!blobAttr)
+    return std::nullopt;
+  AsmResourceBlob *blob = blobAttr.getRawHandle().getBlob();
+  if (!blob)
+    return std::nullopt; // resource declared but its data was elided
+  ArrayRef<char> data = blob->getData();
+  unsigned bytes = eltTy.getWidth() / 8;
+  if (static_cast<int64_t>(data.size()) != count * bytes)
+    return std::nullopt;
+  const llvm::fltSemantics &sem = eltTy.getFloatSemantics();
+  for (int64_t i = 0; i < count; ++i) {
+    uint64_t bits = 0;
+    std::memcpy(&bits, data.data() + i * bytes, bytes); // little endian
+    out.push_back(toDouble(APFloat(sem, APInt(eltTy.getWidth(), bits))));
+  }
+  return out;
+}
+
+Value mlir::qc::createFloatConstant(OpBuilder &builder, Location loc,
+                                    RankedTensorType type,
+                                    ArrayRef<double> values,
+                                    StringRef blobName) {
+  auto eltTy = cast<FloatType>(type.getElementType());
+  unsigned bytes = eltTy.getWidth() / 8;
+  std::vector<char> data(values.size() * bytes);
+  for (size_t i = 0; i < values.size(); ++i) {
+    APFloat v(values[i]);
+    bool losesInfo = false;
+    v.convert(eltTy.getFloatSemantics(), APFloat::rmNearestTiesToEven,
+              &losesInfo);
+    uint64_t bits = v.bitcastToAPInt().getZExtValue();
+    std::memcpy(data.data() + i * bytes, &bits, bytes);
+  }
+  AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
+      data, alignof(double), /*dataIsMutable=*/true);
+  auto attr = DenseResourceElementsAttr::get(type, blobName, std::move(blob));
+  return arith::ConstantOp::create(builder, loc, attr);
+}

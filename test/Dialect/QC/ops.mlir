@@ -1,0 +1,99 @@
+// RUN: quant-opt %s | quant-opt | FileCheck %s
+// RUN: quant-opt %s --mlir-print-op-generic | quant-opt | FileCheck %s
+// Round trip of every qc op and every spelling of #qc.format.
+
+// CHECK-LABEL: func.func @linear
+func.func @linear(%x: tensor<4x16x64xf32>, %w: tensor<128x64xf32>, %b: tensor<128xf32>,
+                  %d: tensor<?x64xf16>, %wd: tensor<32x64xf16>) -> (tensor<4x16x128xf32>, tensor<?x32xf16>) {
+  // CHECK: qc.linear %{{.*}}, %{{.*}}, %{{.*}} : (tensor<4x16x64xf32>, tensor<128x64xf32>, tensor<128xf32>) -> tensor<4x16x128xf32>
+  %y = qc.linear %x, %w, %b : (tensor<4x16x64xf32>, tensor<128x64xf32>, tensor<128xf32>) -> tensor<4x16x128xf32>
+  // CHECK: qc.linear %{{.*}}, %{{.*}} : (tensor<?x64xf16>, tensor<32x64xf16>) -> tensor<?x32xf16>
+  %z = qc.linear %d, %wd : (tensor<?x64xf16>, tensor<32x64xf16>) -> tensor<?x32xf16>
+  return %y, %z : tensor<4x16x128xf32>, tensor<?x32xf16>
+}
+
+// CHECK-LABEL: func.func @batch_matmul
+func.func @batch_matmul(%q: tensor<2x8x128x64xf32>, %k: tensor<2x8x128x64xf32>, %v: tensor<2x8x128x64xf32>) -> tensor<2x8x128x64xf32> {
+  // CHECK: qc.batch_matmul %{{.*}}, %{{.*}} {transpose_rhs} : (tensor<2x8x128x64xf32>, tensor<2x8x128x64xf32>) -> tensor<2x8x128x128xf32>
+  %s = qc.batch_matmul %q, %k {transpose_rhs} : (tensor<2x8x128x64xf32>, tensor<2x8x128x64xf32>) -> tensor<2x8x128x128xf32>
+  // CHECK: qc.batch_matmul %{{.*}}, %{{.*}} : (tensor<2x8x128x128xf32>, tensor<2x8x128x64xf32>) -> tensor<2x8x128x64xf32>
+  %o = qc.batch_matmul %s, %v : (tensor<2x8x128x128xf32>, tensor<2x8x128x64xf32>) -> tensor<2x8x128x64xf32>
+  return %o : tensor<2x8x128x64xf32>
+}
+
+// CHECK-LABEL: func.func @norms
+func.func @norms(%x: tensor<2x16x64xf32>, %g: tensor<64xf32>, %b: tensor<64xf32>, %g2: tensor<16x64xf32>) -> (tensor<2x16x64xf32>, tensor<2x16x64xf32>, tensor<2x16x64xf32>) {
+  // CHECK: qc.layer_norm %{{.*}}, %{{.*}}, %{{.*}} : (tensor<2x16x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<2x16x64xf32>
+  %a = qc.layer_norm %x, %g, %b : (tensor<2x16x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<2x16x64xf32>
+  // CHECK: qc.layer_norm %{{.*}}, %{{.*}} {axis = -2 : i64, epsilon = 9.99999997E-7 : f32}
+  %c = qc.layer_norm %x, %g2 {axis = -2 : i64, epsilon = 1.0e-6 : f32} : (tensor<2x16x64xf32>, tensor<16x64xf32>) -> tensor<2x16x64xf32>
+  // CHECK: qc.rms_norm %{{.*}}, %{{.*}} : (tensor<2x16x64xf32>, tensor<64xf32>) -> tensor<2x16x64xf32>
+  %r = qc.rms_norm %x, %g : (tensor<2x16x64xf32>, tensor<64xf32>) -> tensor<2x16x64xf32>
+  return %a, %c, %r : tensor<2x16x64xf32>, tensor<2x16x64xf32>, tensor<2x16x64xf32>
+}
+
+// CHECK-LABEL: func.func @hadamard
+func.func @hadamard(%a: tensor<?x1024xf32>, %b: tensor<3x12xbf16>, %c: tensor<5x640xf32>, %d: tensor<7x3584xf16>, %e: tensor<1xf32>) {
+  // CHECK: qc.hadamard %{{.*}} : tensor<?x1024xf32>
+  %0 = qc.hadamard %a : tensor<?x1024xf32>
+  // CHECK: qc.hadamard %{{.*}} : tensor<3x12xbf16>
+  %1 = qc.hadamard %b : tensor<3x12xbf16>
+  // 640 = 32 * 20, 3584 = 128 * 28
+  // CHECK: qc.hadamard %{{.*}} : tensor<5x640xf32>
+  %2 = qc.hadamard %c : tensor<5x640xf32>
+  // CHECK: qc.hadamard %{{.*}} : tensor<7x3584xf16>
+  %3 = qc.hadamard %d : tensor<7x3584xf16>
+  // CHECK: qc.hadamard %{{.*}} : tensor<1xf32>
+  %4 = qc.hadamard %e : tensor<1xf32>
+  return
+}
+
+// CHECK-LABEL: func.func @quantize_granularities
+func.func @quantize_granularities(%w: tensor<256x512xf32>, %x: tensor<4x16x64xf32>,
+    %st: tensor<f32>, %sc: tensor<256xf32>, %zc: tensor<256xi4>, %sg: tensor<256x4xf32>, %zg: tensor<256x4xi4>,
+    %stok: tensor<4x16x1xf32>) {
+  // CHECK: qc.quantize %{{.*}}, %{{.*}} {format = #qc.format<int8>} : (tensor<4x16x64xf32>, tensor<f32>) -> tensor<4x16x64xi8>
+  %0 = qc.quantize %x, %st {format = #qc.format<int8>} : (tensor<4x16x64xf32>, tensor<f32>) -> tensor<4x16x64xi8>
+  // CHECK: qc.quantize %{{.*}}, %{{.*}}, %{{.*}} {axis = 0 : i64, format = #qc.format<uint4>}
+  %1 = qc.quantize %w, %sc, %zc {format = #qc.format<uint4>, axis = 0 : i64} : (tensor<256x512xf32>, tensor<256xf32>, tensor<256xi4>) -> tensor<256x512xi4>
+  // CHECK: qc.quantize %{{.*}}, %{{.*}}, %{{.*}} {axis = 1 : i64, format = #qc.format<uint4>, group_size = 128 : i64}
+  %2 = qc.quantize %w, %sg, %zg {format = #qc.format<uint4>, axis = 1 : i64, group_size = 128 : i64} : (tensor<256x512xf32>, tensor<256x4xf32>, tensor<256x4xi4>) -> tensor<256x512xi4>
+  // Per-token dynamic scales: one block over the whole last dimension.
+  // CHECK: qc.quantize %{{.*}}, %{{.*}} {axis = -1 : i64, format = #qc.format<int8>, group_size = 64 : i64}
+  %3 = qc.quantize %x, %stok {format = #qc.format<int8>, axis = -1 : i64, group_size = 64 : i64} : (tensor<4x16x64xf32>, tensor<4x16x1xf32>) -> tensor<4x16x64xi8>
+  // CHECK: qc.dequantize %{{.*}}, %{{.*}}, %{{.*}} {axis = 1 : i64, format = #qc.format<uint4>, group_size = 128 : i64} : (tensor<256x512xi4>, tensor<256x4xf32>, tensor<256x4xi4>) -> tensor<256x512xf32>
+  %4 = qc.dequantize %2, %sg, %zg {format = #qc.format<uint4>, axis = 1 : i64, group_size = 128 : i64} : (tensor<256x512xi4>, tensor<256x4xf32>, tensor<256x4xi4>) -> tensor<256x512xf32>
+  return
+}
+
+// CHECK-LABEL: func.func @formats
+func.func @formats(%x: tensor<8xf32>, %s: tensor<f32>) {
+  // CHECK: #qc.format<int1>
+  %0 = qc.quantize %x, %s {format = #qc.format<int1>} : (tensor<8xf32>, tensor<f32>) -> tensor<8xi1>
+  // CHECK: #qc.format<uint2>
+  %1 = qc.quantize %x, %s {format = #qc.format<uint2>} : (tensor<8xf32>, tensor<f32>) -> tensor<8xi2>
+  // CHECK: #qc.format<int16>
+  %2 = qc.quantize %x, %s {format = #qc.format<int16>} : (tensor<8xf32>, tensor<f32>) -> tensor<8xi16>
+  // CHECK: #qc.format<fp8e4m3>} : (tensor<8xf32>, tensor<f32>) -> tensor<8xf8E4M3FN>
+  %3 = qc.quantize %x, %s {format = #qc.format<fp8e4m3>} : (tensor<8xf32>, tensor<f32>) -> tensor<8xf8E4M3FN>
+  // CHECK: #qc.format<fp8e5m2>} : (tensor<8xf32>, tensor<f32>) -> tensor<8xf8E5M2>
+  %4 = qc.quantize %x, %s {format = #qc.format<fp8e5m2>} : (tensor<8xf32>, tensor<f32>) -> tensor<8xf8E5M2>
+  // CHECK: #qc.format<fp6e3m2>} : (tensor<8xf32>, tensor<f32>) -> tensor<8xf6E3M2FN>
+  %5 = qc.quantize %x, %s {format = #qc.format<fp6e3m2>} : (tensor<8xf32>, tensor<f32>) -> tensor<8xf6E3M2FN>
+  // CHECK: #qc.format<fp6e2m3>} : (tensor<8xf32>, tensor<f32>) -> tensor<8xf6E2M3FN>
+  %6 = qc.quantize %x, %s {format = #qc.format<fp6e2m3>} : (tensor<8xf32>, tensor<f32>) -> tensor<8xf6E2M3FN>
+  // CHECK: #qc.format<fp4e2m1>} : (tensor<8xf32>, tensor<f32>) -> tensor<8xf4E2M1FN>
+  %7 = qc.quantize %x, %s {format = #qc.format<fp4e2m1>} : (tensor<8xf32>, tensor<f32>) -> tensor<8xf4E2M1FN>
+  // CHECK: qc.dequantize %{{.*}}, %{{.*}} {format = #qc.format<fp4e2m1>} : (tensor<8xf4E2M1FN>, tensor<f32>) -> tensor<8xf32>
+  %8 = qc.dequantize %7, %s {format = #qc.format<fp4e2m1>} : (tensor<8xf4E2M1FN>, tensor<f32>) -> tensor<8xf32>
+  return
+}
+
+// CHECK-LABEL: func.func @observe
+func.func @observe(%x: tensor<8x128xf32>) {
+  // CHECK: qc.observe %{{.*}} as "layers.0.mlp.in" {channel_axis = -1 : i64} : tensor<8x128xf32>
+  qc.observe %x as "layers.0.mlp.in" {channel_axis = -1 : i64} : tensor<8x128xf32>
+  // CHECK: qc.observe %{{.*}} as "out" : tensor<8x128xf32>
+  qc.observe %x as "out" : tensor<8x128xf32>
+  return
+}

@@ -37,4 +37,34 @@ def QCFuseHadamardPass : Pass<"qc-fuse-hadamard", "func::FuncOp"> {
   ];
 }
 
+def QCImportQuantPass : Pass<"qc-import-quant", "func::FuncOp"> {
+  let summary = "Rewrite upstream quant.qcast/quant.dcast on !quant.uniform "
+                "into qc.quantize/qc.dequantize";
+  let description = [{
+    Brings IR that other compilers express with upstream `!quant.uniform`
+    types into quant's pipeline. Each `quant.qcast` becomes a `qc.quantize`
+    (followed by a `quant.scast` back to the quantized type) and each
+    `quant.dcast` a `qc.dequantize` (after a `quant.scast` to the storage
+    type), with the type's scales and zero points as constants:
+
+    - `!quant.uniform<i8:f32, 0.5:3>` -> per tensor, `#qc.format<int8>`;
+    - `!quant.uniform<u4:f32:1, {0.5:8, 0.25:8}>` -> per channel, `axis = 1`,
+      `#qc.format<uint4>`.
+
+    Why: upstream's `lower-quant-ops` truncates `x / scale + zero_point`
+    toward zero without saturating, and its folder cancels
+    `dcast(qcast(x))` as if quantization were lossless. After this pass the
+    casts have qc's specified semantics (round half to even, saturation;
+    docs/architecture.md). Pairs of inverse `quant.scast` left behind fold
+    away under `-canonicalize`.
+
+    A type qc cannot express is an error naming the type: a storage range
+    narrower than the storage type (e.g. `i8<-127:127>`), storage wider than
+    16 bits, sub-channel (blockwise) types. Scalar casts are left alone.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::quant::QuantDialect",
+                           "::mlir::qc::QCDialect"];
+}
+
 #endif // QUANT_DIALECT_QC_TRANSFORMS_PASSES_TD

@@ -1,0 +1,53 @@
+/*===- ModelInterface.h - generated code <-> runtime contract --*- C -*-===*\
+|*                                                                        *|
+|* Part of quant. Internal: what quant-compile generates inside model.so   *|
+|* and the runtime (runtime/, linked into the same .so) reads. Not part of *|
+|* the public ABI (QuantRuntime.h).                                        *|
+|*                                                                        *|
+\*===----------------------------------------------------------------------===*/
+
+#ifndef QUANT_RUNTIME_MODELINTERFACE_H
+#define QUANT_RUNTIME_MODELINTERFACE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One input or output of the model. */
+typedef struct QuantTensorDesc {
+  const char *name;     /* ONNX name, NUL-terminated */
+  int32_t dtype_code;   /* DLPack code: 0 int, 1 uint, 2 float, 6 bool */
+  int32_t dtype_bits;   /* 8, 16, 32, 64 (bool: 8) */
+  int32_t rank;
+  const int64_t *shape; /* rank extents; -1 = dynamic */
+} QuantTensorDesc;
+
+typedef struct QuantModelDesc {
+  uint32_t abi_version; /* QUANT_ABI_VERSION of the compiler */
+  int32_t num_inputs;
+  int32_t num_outputs;
+  const QuantTensorDesc *inputs;
+  const QuantTensorDesc *outputs;
+} QuantModelDesc;
+
+/* Emitted by quant-compile (hidden visibility). */
+extern const QuantModelDesc quant_model_desc;
+
+/* Emitted by quant-compile: runs the model once.
+ *
+ * inputs[i] points to a memref descriptor of input i, 3 + 2*rank 8-byte
+ * words: {allocated ptr, aligned ptr, offset, sizes[rank], strides[rank]}
+ * (offset and strides in elements). The model only reads the data.
+ *
+ * results points to the descriptors of all outputs, one after the other,
+ * each 3 + 2*rank words. On return each holds a fresh buffer allocated with
+ * malloc (never an input or a constant): the caller frees `allocated`. */
+extern void quant_model_entry(void **inputs, int64_t *results);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QUANT_RUNTIME_MODELINTERFACE_H */

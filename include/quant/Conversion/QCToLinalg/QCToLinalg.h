@@ -1,0 +1,26 @@
+//===- QCToLinalg.h - lower qc graph ops to linalg --------------*- C++ -*-===//
+//
+// Part of quant.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANT_CONVERSION_QCTOLINALG_QCTOLINALG_H
+#define QUANT_CONVERSION_QCTOLINALG_QCTOLINALG_H
+
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+namespace qc {
+
+#define GEN_PASS_DECL_CONVERTQCTOLINALGPASS
+#include "quant/Conversion/Passes.h.inc"
+
+/// qc.linear, qc.batch_matmul, qc.layer_norm, qc.rms_norm and qc.hadamard
+/// as linalg.generic ops on tensors.
+void populateQCToLinalgConversionPatterns(RewritePatternSet &patterns);
+
+} // namespace qc
+} // namespace mlir
+
+#endif // QUANT_CONVERSION_QCTOLINALG_QCTOLINALG_H

@@ -1,0 +1,75 @@
+//===- CPUTarget.h - CPU pipeline and model.so emission ---------*- C++ -*-===//
+//
+// Part of quant. The phases after import (DESIGN.md steps 2, 6, 7) as named
+// pass pipelines, and the emitter that turns the LLVM-dialect module into an
+// object and a self-contained model.so.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANT_TARGET_CPU_CPUTARGET_H
+#define QUANT_TARGET_CPU_CPUTARGET_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::qc {
+
+#define GEN_PASS_DECL
+#include "quant/Target/CPU/Passes.h.inc"
+#define GEN_PASS_REGISTRATION
+#include "quant/Target/CPU/Passes.h.inc"
+
+/// Phases a compile can stop after (`--compile-to=`), in order.
+enum class CompilePhase { Import, Graph, Linalg, Bufferized, LLVM };
+
+/// Parses a phase name (import, graph, linalg, bufferized, llvm).
+std::optional<CompilePhase> parseCompilePhase(StringRef name);
+StringRef getCompilePhaseName(CompilePhase phase);
+
+/// The textual pass pipeline of one phase (what runs to reach it from the
+/// previous one). Every pass in it is registered by registerCPUPipelinePasses.
+std::string getPhasePipeline(CompilePhase phase);
+
+/// Runs the phases after `from` up to and including `to` on `module`.
+LogicalResult runPhases(ModuleOp module, CompilePhase from, CompilePhase to);
+
+/// Registers the upstream and quant passes the phase pipelines name.
+void registerCPUPipelinePasses();
+
+/// One input or output of the compiled function, for the runtime's table.
+struct TensorSignature {
+  std::string name;
+  int32_t dtypeCode = 2, dtypeBits = 32;
+  std::vector<int64_t> shape; // -1 for dynamic
+};
+struct ModelSignature {
+  std::vector<TensorSignature> inputs, outputs;
+};
+
+/// Reads names (quant.input_names/quant.output_names) and types of @main;
+/// fails with a diagnostic for a type the runtime cannot carry.
+FailureOr<ModelSignature> getModelSignature(func::FuncOp main);
+
+enum class EmitKind { LLVMIR, Object, SharedLibrary };
+
+struct EmitOptions {
+  std::string mcpu = "native"; ///< LLVM CPU name; "native" = this host
+  std::string runtimeLibrary;  ///< path of libQuantRuntime.a
+  std::string linker;          ///< compiler driver used to link (clang++)
+};
+
+/// Translates a module in the LLVM dialect to LLVM IR, adds the runtime's
+/// model table and entry point, optimises for the CPU and writes `kind` to
+/// `outputPath`.
+LogicalResult emitCPUArtifact(ModuleOp module, const ModelSignature &sig,
+                              EmitKind kind, StringRef outputPath,
+                              const EmitOptions &options);
+
+} // namespace mlir::qc
+
+#endif // QUANT_TARGET_CPU_CPUTARGET_H

@@ -1,0 +1,389 @@
+//===- QCToLinalg.cpp - lower qc graph ops to linalg ----------------------===//
+//
+// Part of quant.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant/Conversion/QCToLinalg/QCToLinalg.h"
+#include "quant/Conversion/Passes.h"
+#include "quant/Dialect/QC/IR/QCOps.h"
+#include "quant/Support/Hadamard.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::qc {
+#define GEN_PASS_DEF_CONVERTQCTOLINALGPASS
+#include "quant/Conversion/Passes.h.inc"
+} // namespace mlir::qc
+
+using namespace mlir;
+using namespace mlir::qc;
+
+namespace {
+
+using Iter = utils::IteratorType;
+
+/// tensor.empty shaped like `like` over dims `dims` of it.
+Value emptyFrom(OpBuilder &b, Location loc, Value like, ArrayRef<int64_t> dims,
+                Type elt) {
+  auto t = cast<RankedTensorType>(like.getType());
+  SmallVector<int64_t> shape;
+  SmallVector<Value> dyn;
+  for (int64_t d : dims) {
+    shape.push_back(t.getDimSize(d));
+    if (ShapedType::isDynamic(t.getDimSize(d)))
+      dyn.push_back(tensor::DimOp::create(b, loc, like, d));
+  }
+  return tensor::EmptyOp::create(b, loc, shape, elt, dyn);
+}
+
+Value constF(OpBuilder &b, Location loc, Type t, double v) {
+  return arith::ConstantOp::create(b, loc, b.getFloatAttr(t, v));
+}
+
+SmallVector<AffineExpr> dimExprs(MLIRContext *ctx, int64_t from, int64_t to) {
+  SmallVector<AffineExpr> e;
+  for (int64_t i = from; i < to; ++i)
+    e.push_back(getAffineDimExpr(i, ctx));
+  return e;
+}
+
+/// out[..., n] = init[...] + sum_k x[..., k] * w(n, k); `wMap` gives w's
+/// indexing from (lead..., n, k).
+Value contraction(OpBuilder &b, Location loc, Value x, Value w, Value init,
+                  AffineMap xMap, AffineMap wMap, AffineMap oMap,
+                  int64_t loops) {
+  SmallVector<Iter> iters(loops - 1, Iter::parallel);
+  iters.push_back(Iter::reduction);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{x, w}, ValueRange{init},
+             SmallVector<AffineMap>{xMap, wMap, oMap}, iters,
+             [](OpBuilder &bb, Location l, ValueRange a) {
+               Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
+               linalg::YieldOp::create(
+                   bb, l, arith::AddFOp::create(bb, l, a[2], p).getResult());
+             })
+      .getResult(0);
+}
+
+// Pattern: qc.linear(x, W, b) -> fill(b broadcast) + contraction
+struct LinearLowering : OpConversionPattern<LinearOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LinearOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    Value x = adaptor.getInput(), w = adaptor.getWeight();
+    auto xt = cast<RankedTensorType>(x.getType());
+    auto ot = op.getType();
+    Type elt = ot.getElementType();
+    int64_t r = xt.getRank(), lead = r - 1;
+    // Output init: the bias broadcast, or zeros.
+    SmallVector<Value> dyn;
+    for (int64_t i = 0; i < lead; ++i)
+      if (ot.isDynamicDim(i))
+        dyn.push_back(tensor::DimOp::create(rewriter, loc, x, i));
+    if (ot.isDynamicDim(lead))
+      dyn.push_back(tensor::DimOp::create(rewriter, loc, w, 0));
+    Value empty =
+        tensor::EmptyOp::create(rewriter, loc, ot.getShape(), elt, dyn);
+    Value init;
+    if (Value bias = adaptor.getBias()) {
+      SmallVector<AffineMap> maps = {
+          AffineMap::get(r, 0, {getAffineDimExpr(lead, ctx)}, ctx),
+          AffineMap::getMultiDimIdentityMap(r, ctx)};
+      init = linalg::GenericOp::create(
+                 rewriter, loc, ot, ValueRange{bias}, ValueRange{empty}, maps,
+                 SmallVector<Iter>(r, Iter::parallel),
+                 [](OpBuilder &bb, Location l, ValueRange a) {
+                   linalg::YieldOp::create(bb, l, a[0]);
+                 })
+                 .getResult(0);
+    } else {
+      init = linalg::FillOp::create(rewriter, loc,
+                                    constF(rewriter, loc, elt, 0), empty)
+                 .getResult(0);
+    }
+    // Loops: lead..., n, k
+    int64_t loops = r + 1, nDim = lead, kDim = r;
+    SmallVector<AffineExpr> xe = dimExprs(ctx, 0, lead);
+    xe.push_back(getAffineDimExpr(kDim, ctx));
+    SmallVector<AffineExpr> oe = dimExprs(ctx, 0, lead);
+    oe.push_back(getAffineDimExpr(nDim, ctx));
+    Value y = contraction(
+        rewriter, loc, x, w, init, AffineMap::get(loops, 0, xe, ctx),
+        AffineMap::get(
+            loops, 0,
+            {getAffineDimExpr(nDim, ctx), getAffineDimExpr(kDim, ctx)}, ctx),
+        AffineMap::get(loops, 0, oe, ctx), loops);
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
+// Pattern: qc.batch_matmul(a, b) -> zero fill + contraction
+struct BatchMatmulLowering : OpConversionPattern<BatchMatmulOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(BatchMatmulOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    Value a = adaptor.getLhs(), b = adaptor.getRhs();
+    auto ot = op.getType();
+    int64_t r = ot.getRank(), batch = r - 2;
+    SmallVector<Value> dyn;
+    for (int64_t i = 0; i < r; ++i)
+      if (ot.isDynamicDim(i)) {
+        if (i == r - 1)
+          dyn.push_back(tensor::DimOp::create(
+              rewriter, loc, b, op.getTransposeRhs() ? r - 2 : r - 1));
+        else
+          dyn.push_back(tensor::DimOp::create(rewriter, loc, a, i));
+      }
+    Value empty = tensor::EmptyOp::create(rewriter, loc, ot.getShape(),
+                                          ot.getElementType(), dyn);
+    Value init =
+        linalg::FillOp::create(
+            rewriter, loc, constF(rewriter, loc, ot.getElementType(), 0), empty)
+            .getResult(0);
+    int64_t loops = r + 1, m = batch, n = batch + 1, k = batch + 2;
+    auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+    SmallVector<AffineExpr> ae = dimExprs(ctx, 0, batch),
+                            be = dimExprs(ctx, 0, batch),
+                            oe = dimExprs(ctx, 0, batch);
+    ae.append({d(m), d(k)});
+    if (op.getTransposeRhs())
+      be.append({d(n), d(k)});
+    else
+      be.append({d(k), d(n)});
+    oe.append({d(m), d(n)});
+    Value y = contraction(rewriter, loc, a, b, init,
+                          AffineMap::get(loops, 0, ae, ctx),
+                          AffineMap::get(loops, 0, be, ctx),
+                          AffineMap::get(loops, 0, oe, ctx), loops);
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
+/// Sum over dims [axis, rank) of f(x, lead-broadcast extras...), divided by
+/// the number of elements: one value per leading index.
+Value meanOver(OpBuilder &b, Location loc, Value x, int64_t axis,
+               ValueRange leadInputs,
+               function_ref<Value(OpBuilder &, Location, ValueRange)> f) {
+  MLIRContext *ctx = b.getContext();
+  auto t = cast<RankedTensorType>(x.getType());
+  Type elt = t.getElementType();
+  int64_t r = t.getRank();
+  SmallVector<int64_t> leadDims = llvm::to_vector(llvm::seq<int64_t>(0, axis));
+  Value empty = emptyFrom(b, loc, x, leadDims, elt);
+  Value init = linalg::FillOp::create(b, loc, constF(b, loc, elt, 0), empty)
+                   .getResult(0);
+  AffineMap leadMap = AffineMap::get(r, 0, dimExprs(ctx, 0, axis), ctx);
+  SmallVector<Value> ins = {x};
+  SmallVector<AffineMap> maps = {AffineMap::getMultiDimIdentityMap(r, ctx)};
+  for (Value v : leadInputs) {
+    ins.push_back(v);
+    maps.push_back(leadMap);
+  }
+  maps.push_back(leadMap);
+  SmallVector<Iter> iters;
+  for (int64_t i = 0; i < r; ++i)
+    iters.push_back(i < axis ? Iter::parallel : Iter::reduction);
+  Value sum =
+      linalg::GenericOp::create(
+          b, loc, init.getType(), ins, ValueRange{init}, maps, iters,
+          [&](OpBuilder &bb, Location l, ValueRange a) {
+            Value v = f(bb, l, a.drop_back());
+            linalg::YieldOp::create(
+                bb, l, arith::AddFOp::create(bb, l, a.back(), v).getResult());
+          })
+          .getResult(0);
+  Value count = arith::ConstantIndexOp::create(b, loc, 1);
+  for (int64_t i = axis; i < r; ++i)
+    count = arith::MulIOp::create(b, loc, count,
+                                  tensor::DimOp::create(b, loc, x, i));
+  Value cf = arith::UIToFPOp::create(
+      b, loc, elt, arith::IndexCastOp::create(b, loc, b.getI64Type(), count));
+  AffineMap id = AffineMap::getMultiDimIdentityMap(axis, ctx);
+  Value empty2 = emptyFrom(b, loc, x, leadDims, elt);
+  return linalg::GenericOp::create(
+             b, loc, empty2.getType(), ValueRange{sum}, ValueRange{empty2},
+             SmallVector<AffineMap>{id, id},
+             SmallVector<Iter>(axis, Iter::parallel),
+             [&](OpBuilder &bb, Location l, ValueRange a) {
+               linalg::YieldOp::create(
+                   bb, l, arith::DivFOp::create(bb, l, a[0], cf).getResult());
+             })
+      .getResult(0);
+}
+
+/// y = (x - mean) * rsqrt(var + eps) * gamma (+ beta); mean is absent for
+/// RMS normalisation.
+Value normalize(OpBuilder &b, Location loc, Value x, Value mean, Value var,
+                Value gamma, Value beta, double eps, int64_t axis) {
+  MLIRContext *ctx = b.getContext();
+  auto t = cast<RankedTensorType>(x.getType());
+  Type elt = t.getElementType();
+  int64_t r = t.getRank();
+  AffineMap lead = AffineMap::get(r, 0, dimExprs(ctx, 0, axis), ctx);
+  AffineMap trail = AffineMap::get(r, 0, dimExprs(ctx, axis, r), ctx);
+  AffineMap id = AffineMap::getMultiDimIdentityMap(r, ctx);
+  SmallVector<Value> ins = {x, var, gamma};
+  SmallVector<AffineMap> maps = {id, lead, trail};
+  if (mean) {
+    ins.push_back(mean);
+    maps.push_back(lead);
+  }
+  if (beta) {
+    ins.push_back(beta);
+    maps.push_back(trail);
+  }
+  maps.push_back(id);
+  Value empty =
+      emptyFrom(b, loc, x, llvm::to_vector(llvm::seq<int64_t>(0, r)), elt);
+  return linalg::GenericOp::create(
+             b, loc, t, ins, ValueRange{empty}, maps,
+             SmallVector<Iter>(r, Iter::parallel),
+             [&](OpBuilder &bb, Location l, ValueRange a) {
+               size_t next = 3;
+               Value c = a[0];
+               if (mean)
+                 c = arith::SubFOp::create(bb, l, c, a[next++]);
+               Value v =
+                   arith::AddFOp::create(bb, l, a[1], constF(bb, l, elt, eps));
+               v = math::RsqrtOp::create(bb, l, v);
+               c = arith::MulFOp::create(bb, l, c, v);
+               c = arith::MulFOp::create(bb, l, c, a[2]);
+               if (beta)
+                 c = arith::AddFOp::create(bb, l, c, a[next++]);
+               linalg::YieldOp::create(bb, l, c);
+             })
+      .getResult(0);
+}
+
+// Pattern: qc.layer_norm -> mean, variance, normalise
+struct LayerNormLowering : OpConversionPattern<LayerNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LayerNormOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    int64_t r = op.getType().getRank();
+    int64_t axis = op.getAxis() < 0 ? op.getAxis() + r : op.getAxis();
+    Value mean =
+        meanOver(rewriter, loc, x, axis, {},
+                 [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+    Value var =
+        meanOver(rewriter, loc, x, axis, {mean},
+                 [](OpBuilder &bb, Location l, ValueRange a) {
+                   Value d = arith::SubFOp::create(bb, l, a[0], a[1]);
+                   return arith::MulFOp::create(bb, l, d, d).getResult();
+                 });
+    rewriter.replaceOp(op, normalize(rewriter, loc, x, mean, var,
+                                     adaptor.getGamma(), adaptor.getBeta(),
+                                     op.getEpsilon().convertToDouble(), axis));
+    return success();
+  }
+};
+
+// Pattern: qc.rms_norm -> mean of squares, normalise
+struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RMSNormOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    int64_t r = op.getType().getRank();
+    int64_t axis = op.getAxis() < 0 ? op.getAxis() + r : op.getAxis();
+    Value ms =
+        meanOver(rewriter, loc, x, axis, {},
+                 [](OpBuilder &bb, Location l, ValueRange a) {
+                   return arith::MulFOp::create(bb, l, a[0], a[0]).getResult();
+                 });
+    rewriter.replaceOp(op, normalize(rewriter, loc, x, Value(), ms,
+                                     adaptor.getGamma(), Value(),
+                                     op.getEpsilon().convertToDouble(), axis));
+    return success();
+  }
+};
+
+// Pattern: qc.hadamard(x) -> x * (H_n / sqrt(n)) with H_n a constant
+struct HadamardLowering : OpConversionPattern<HadamardOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(HadamardOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    auto t = op.getType();
+    Type elt = t.getElementType();
+    int64_t r = t.getRank(), n = t.getShape().back();
+    std::vector<int8_t> h = getHadamardMatrix(n);
+    double norm = 1.0 / std::sqrt(static_cast<double>(n));
+    SmallVector<APFloat> vals;
+    for (int8_t v : h) {
+      APFloat f(v * norm);
+      bool lost;
+      f.convert(cast<FloatType>(elt).getFloatSemantics(),
+                APFloat::rmNearestTiesToEven, &lost);
+      vals.push_back(f);
+    }
+    auto hType = RankedTensorType::get({n, n}, elt);
+    Value hm = arith::ConstantOp::create(rewriter, loc,
+                                         DenseElementsAttr::get(hType, vals));
+    Value x = adaptor.getInput();
+    Value empty = emptyFrom(rewriter, loc, x,
+                            llvm::to_vector(llvm::seq<int64_t>(0, r)), elt);
+    Value init = linalg::FillOp::create(rewriter, loc,
+                                        constF(rewriter, loc, elt, 0), empty)
+                     .getResult(0);
+    // Loops: lead..., j, k: y[..., j] += x[..., k] * H[k, j]
+    int64_t loops = r + 1, j = r - 1, k = r;
+    SmallVector<AffineExpr> xe = dimExprs(ctx, 0, r - 1), oe = xe;
+    xe.push_back(getAffineDimExpr(k, ctx));
+    oe.push_back(getAffineDimExpr(j, ctx));
+    Value y = contraction(
+        rewriter, loc, x, hm, init, AffineMap::get(loops, 0, xe, ctx),
+        AffineMap::get(loops, 0,
+                       {getAffineDimExpr(k, ctx), getAffineDimExpr(j, ctx)},
+                       ctx),
+        AffineMap::get(loops, 0, oe, ctx), loops);
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
+struct ConvertQCToLinalgPass
+    : mlir::qc::impl::ConvertQCToLinalgPassBase<ConvertQCToLinalgPass> {
+  void runOnOperation() override {
+    ConversionTarget target(getContext());
+    target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
+                           math::MathDialect, tensor::TensorDialect>();
+    target.addIllegalOp<LinearOp, BatchMatmulOp, LayerNormOp, RMSNormOp,
+                        HadamardOp>();
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    RewritePatternSet patterns(&getContext());
+    populateQCToLinalgConversionPatterns(patterns);
+    if (failed(applyPartialConversion(getOperation(), target,
+                                      std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+void mlir::qc::populateQCToLinalgConversionPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<LinearLowering, BatchMatmulLowering, LayerNormLowering,
+               RMSNormLowering, HadamardLowering>(patterns.getContext());
+}

@@ -1,0 +1,117 @@
+//===- Builders.cpp - shared building blocks of the ONNX importer ---------===//
+//
+// Part of quant.
+//
+//===----------------------------------------------------------------------===//
+
+#include "NodeImporter.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+
+using namespace mlir;
+using namespace mlir::qc::onnximport;
+
+FailureOr<int64_t> mlir::qc::onnximport::normalizeAxis(NodeImporter &n,
+                                                       int64_t axis,
+                                                       int64_t rank) {
+  if (axis < -rank || axis >= std::max<int64_t>(rank, 1))
+    return n.invalid("axis " + Twine(axis) + " is out of range for rank " +
+                     Twine(rank));
+  return axis < 0 ? axis + rank : axis;
+}
+
+FailureOr<SmallVector<int64_t>>
+mlir::qc::onnximport::broadcastShapes(NodeImporter &n,
+                                      ArrayRef<Value> operands) {
+  int64_t rank = 0;
+  for (Value v : operands)
+    rank = std::max(rank, cast<RankedTensorType>(v.getType()).getRank());
+  SmallVector<int64_t> shape(rank, 1);
+  for (Value v : operands) {
+    auto t = cast<RankedTensorType>(v.getType());
+    int64_t off = rank - t.getRank();
+    for (int64_t j = 0; j < t.getRank(); ++j) {
+      int64_t d = t.getDimSize(j), &r = shape[off + j];
+      if (d == 1)
+        continue;
+      if (r == 1 || (ShapedType::isDynamic(r) && !ShapedType::isDynamic(d)))
+        r = d;
+      else if (!ShapedType::isDynamic(d) && r != d)
+        return n.invalid("shapes cannot be broadcast together: dimension " +
+                         Twine(off + j) + " is " + Twine(r) + " and " +
+                         Twine(d));
+    }
+  }
+  return shape;
+}
+
+Value mlir::qc::onnximport::buildEmptyLike(OpBuilder &b, Location loc,
+                                           ArrayRef<int64_t> shape, Type elt,
+                                           Value like, ArrayRef<int64_t> dims) {
+  SmallVector<Value> dyn;
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (ShapedType::isDynamic(shape[i]))
+      dyn.push_back(tensor::DimOp::create(b, loc, like, dims[i]));
+  return tensor::EmptyOp::create(b, loc, shape, elt, dyn);
+}
+
+Value mlir::qc::onnximport::buildConstant(OpBuilder &b, Location loc,
+                                          DenseElementsAttr attr) {
+  return arith::ConstantOp::create(b, loc, attr);
+}
+
+Value mlir::qc::onnximport::scalarConstant(OpBuilder &b, Location loc,
+                                           Type type, double v) {
+  if (auto f = dyn_cast<FloatType>(type))
+    return arith::ConstantOp::create(b, loc, b.getFloatAttr(f, v));
+  return arith::ConstantOp::create(
+      b, loc, b.getIntegerAttr(type, static_cast<int64_t>(v)));
+}
+
+FailureOr<Value>
+mlir::qc::onnximport::buildElementwise(NodeImporter &n,
+                                       ArrayRef<Value> operands, Type resultElt,
+                                       ScalarBody body) {
+  FailureOr<SmallVector<int64_t>> shape = broadcastShapes(n, operands);
+  if (failed(shape))
+    return failure();
+  int64_t rank = shape->size();
+  MLIRContext *ctx = n.b.getContext();
+  SmallVector<AffineMap> maps;
+  // For each dynamic result dim: an operand providing it (not broadcast).
+  SmallVector<Value> dynSources;
+  SmallVector<int64_t> dynDims(rank, 0);
+  SmallVector<Value> dynValues(rank);
+  for (Value v : operands) {
+    auto t = cast<RankedTensorType>(v.getType());
+    int64_t off = rank - t.getRank();
+    SmallVector<AffineExpr> exprs;
+    for (int64_t j = 0; j < t.getRank(); ++j) {
+      int64_t d = t.getDimSize(j);
+      bool broadcast = d == 1 && (*shape)[off + j] != 1;
+      exprs.push_back(broadcast ? getAffineConstantExpr(0, ctx)
+                                : getAffineDimExpr(off + j, ctx));
+      if (ShapedType::isDynamic((*shape)[off + j]) && !dynValues[off + j] &&
+          ShapedType::isDynamic(d))
+        dynValues[off + j] = tensor::DimOp::create(n.b, n.loc, v, j);
+    }
+    maps.push_back(AffineMap::get(rank, 0, exprs, ctx));
+  }
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < rank; ++i)
+    if (ShapedType::isDynamic((*shape)[i]))
+      dyn.push_back(dynValues[i]);
+  Value init = tensor::EmptyOp::create(n.b, n.loc, *shape, resultElt, dyn);
+  maps.push_back(AffineMap::getMultiDimIdentityMap(rank, ctx));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      n.b, n.loc, init.getType(), operands, ValueRange{init}, maps, iters,
+      [&](OpBuilder &b, Location loc, ValueRange args) {
+        Value r = body(b, loc, args.drop_back());
+        linalg::YieldOp::create(b, loc, r);
+      });
+  return generic.getResult(0);
+}

@@ -1,0 +1,671 @@
+//===- Importer.cpp - ONNX model import -----------------------------------===//
+//
+// Part of quant. Reads the ModelProto, makes `func.func @main` from the
+// graph's inputs and outputs, turns initializers into dense_resource blobs
+// (external data read only from inside the model's directory) and dispatches
+// every node to its handler.
+//
+//===----------------------------------------------------------------------===//
+
+#include "NodeImporter.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinDialect.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "quant/Dialect/QC/IR/QCDialect.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <sys/stat.h>
+
+#include <cstring>
+#include <fstream>
+
+using namespace mlir;
+using namespace mlir::qc;
+using namespace mlir::qc::onnximport;
+
+/// Integer tensors at most this large also keep their elements as an
+/// attribute so shape computations fold at import time; float tensors that
+/// small (scalars, epsilons) are inlined too. Anything else is a blob.
+static constexpr int64_t kMaxFoldedElements = 256;
+static constexpr int64_t kMaxInlineFloatElements = 16;
+
+namespace mlir::qc::onnximport {
+
+class GraphImporter {
+public:
+  GraphImporter(MLIRContext *ctx, const ONNXImportOptions &options,
+                ImportError &error, std::string modelDir)
+      : ctx(ctx), options(options), error(error),
+        modelDir(std::move(modelDir)) {}
+
+  OwningOpRef<ModuleOp> run(const onnx::ModelProto &model, StringRef fileName);
+
+  /// A tensor's value: a constant op over a dense_resource blob (dense
+  /// elements when small), with its elements kept when small.
+  FailureOr<GraphValue> importTensor(const onnx::TensorProto &tensor,
+                                     OpBuilder &b, Location loc);
+
+  LogicalResult fail(Location loc, ImportError kind, const Twine &msg) {
+    if (error == ImportError::None || kind == ImportError::Invalid)
+      error = kind;
+    emitError(loc) << msg;
+    return failure();
+  }
+
+  MLIRContext *ctx;
+  const ONNXImportOptions &options;
+  ImportError &error;
+  std::string modelDir;
+  llvm::StringMap<GraphValue> values;
+  std::map<std::string, int64_t> opsets;
+
+private:
+  FailureOr<std::vector<char>> readRawData(const onnx::TensorProto &t, Type elt,
+                                           int64_t count, Location loc);
+  FailureOr<std::vector<char>> readExternal(const onnx::TensorProto &t,
+                                            int64_t bytes, Location loc);
+};
+
+} // namespace mlir::qc::onnximport
+
+//===----------------------------------------------------------------------===//
+// Types
+//===----------------------------------------------------------------------===//
+
+Type mlir::qc::onnximport::getElementType(MLIRContext *ctx, int32_t t) {
+  switch (t) {
+  case onnx::TensorProto::FLOAT:
+    return Float32Type::get(ctx);
+  case onnx::TensorProto::DOUBLE:
+    return Float64Type::get(ctx);
+  case onnx::TensorProto::FLOAT16:
+    return Float16Type::get(ctx);
+  case onnx::TensorProto::BFLOAT16:
+    return BFloat16Type::get(ctx);
+  case onnx::TensorProto::INT8:
+    return IntegerType::get(ctx, 8);
+  case onnx::TensorProto::INT16:
+    return IntegerType::get(ctx, 16);
+  case onnx::TensorProto::INT32:
+    return IntegerType::get(ctx, 32);
+  case onnx::TensorProto::INT64:
+    return IntegerType::get(ctx, 64);
+  case onnx::TensorProto::BOOL:
+    return IntegerType::get(ctx, 1);
+  default:
+    return {}; // unsigned, string, complex, float8...: not yet
+  }
+}
+
+static std::string dataTypeName(int32_t t) {
+  if (onnx::TensorProto::DataType_IsValid(t))
+    return onnx::TensorProto::DataType_Name(
+        static_cast<onnx::TensorProto::DataType>(t));
+  return "data type " + std::to_string(t);
+}
+
+//===----------------------------------------------------------------------===//
+// Tensors and external data
+//===----------------------------------------------------------------------===//
+
+FailureOr<std::vector<char>>
+GraphImporter::readExternal(const onnx::TensorProto &t, int64_t bytes,
+                            Location loc) {
+  std::string location;
+  int64_t offset = 0, length = -1;
+  for (const auto &kv : t.external_data()) {
+    if (kv.key() == "location")
+      location = kv.value();
+    else if (kv.key() == "offset" || kv.key() == "length") {
+      int64_t v;
+      if (StringRef(kv.value()).getAsInteger(10, v) || v < 0)
+        return fail(loc, ImportError::Invalid,
+                    "tensor '" + t.name() + "': bad external data " + kv.key() +
+                        " '" + kv.value() + "'");
+      (kv.key() == "offset" ? offset : length) = v;
+    }
+  }
+  auto unsafe = [&](const Twine &why) -> FailureOr<std::vector<char>> {
+    (void)fail(loc, ImportError::Invalid,
+               "tensor '" + t.name() + "': external data location '" +
+                   location + "' " + why);
+    return failure();
+  };
+  if (location.empty())
+    return unsafe("is missing");
+  if (llvm::sys::path::is_absolute(location) || location[0] == '/' ||
+      location[0] == '\\')
+    return unsafe("is an absolute path; only files inside the model's "
+                  "directory may be read");
+  for (auto it = llvm::sys::path::begin(location),
+            e = llvm::sys::path::end(location);
+       it != e; ++it)
+    if (*it == "..")
+      return unsafe("contains '..'; only files inside the model's directory "
+                    "may be read");
+  SmallString<256> path(modelDir);
+  llvm::sys::path::append(path, location);
+  // Refuse links: a symlink (anywhere on the path) or a hard link could
+  // point outside the model's directory.
+  SmallString<256> walk(modelDir);
+  for (auto it = llvm::sys::path::begin(location),
+            e = llvm::sys::path::end(location);
+       it != e; ++it) {
+    llvm::sys::path::append(walk, *it);
+    struct stat st;
+    if (lstat(walk.c_str(), &st) != 0)
+      return unsafe("does not exist");
+    if (S_ISLNK(st.st_mode))
+      return unsafe("is (or passes through) a symbolic link");
+  }
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    return unsafe("is not a regular file");
+  if (st.st_nlink > 1)
+    return unsafe("is a hard link (it has " + Twine(st.st_nlink) + " names)");
+  if (length >= 0 && length != bytes)
+    return unsafe("has length " + Twine(length) + " but the tensor needs " +
+                  Twine(bytes) + " bytes");
+  if (offset + bytes > static_cast<int64_t>(st.st_size))
+    return unsafe("is too short: " + Twine(bytes) + " bytes at offset " +
+                  Twine(offset) + " exceed its " + Twine(st.st_size) +
+                  " bytes");
+  std::vector<char> data(bytes);
+  std::ifstream in(path.c_str(), std::ios::binary);
+  in.seekg(offset);
+  if (!in.read(data.data(), bytes))
+    return unsafe("could not be read");
+  return data;
+}
+
+FailureOr<std::vector<char>>
+GraphImporter::readRawData(const onnx::TensorProto &t, Type elt, int64_t count,
+                           Location loc) {
+  unsigned eltBytes = elt.isInteger(1) ? 1 : elt.getIntOrFloatBitWidth() / 8;
+  int64_t bytes = count * eltBytes;
+  if (t.data_location() == onnx::TensorProto::EXTERNAL)
+    return readExternal(t, bytes, loc);
+  std::vector<char> data(bytes);
+  if (t.has_raw_data()) {
+    if (static_cast<int64_t>(t.raw_data().size()) != bytes)
+      return fail(loc, ImportError::Invalid,
+                  "tensor '" + t.name() + "' has " +
+                      Twine(t.raw_data().size()) + " bytes of raw data, " +
+                      Twine(bytes) + " expected");
+    std::memcpy(data.data(), t.raw_data().data(), bytes);
+    return data;
+  }
+  auto mismatch = [&](int64_t got) -> FailureOr<std::vector<char>> {
+    (void)fail(loc, ImportError::Invalid,
+               "tensor '" + t.name() + "' has " + Twine(got) +
+                   " elements, its shape needs " + Twine(count));
+    return failure();
+  };
+  auto store = [&](int64_t i, auto v) {
+    using T = decltype(v);
+    std::memcpy(data.data() + i * sizeof(T), &v, sizeof(T));
+  };
+  switch (t.data_type()) {
+  case onnx::TensorProto::FLOAT:
+    if (t.float_data_size() != count)
+      return mismatch(t.float_data_size());
+    for (int64_t i = 0; i < count; ++i)
+      store(i, t.float_data(i));
+    break;
+  case onnx::TensorProto::DOUBLE:
+    if (t.double_data_size() != count)
+      return mismatch(t.double_data_size());
+    for (int64_t i = 0; i < count; ++i)
+      store(i, t.double_data(i));
+    break;
+  case onnx::TensorProto::INT64:
+    if (t.int64_data_size() != count)
+      return mismatch(t.int64_data_size());
+    for (int64_t i = 0; i < count; ++i)
+      store(i, static_cast<int64_t>(t.int64_data(i)));
+    break;
+  case onnx::TensorProto::INT32:
+  case onnx::TensorProto::INT16:
+  case onnx::TensorProto::INT8:
+  case onnx::TensorProto::BOOL:
+  case onnx::TensorProto::FLOAT16:
+  case onnx::TensorProto::BFLOAT16:
+    // These all travel in int32_data, one element per entry.
+    if (t.int32_data_size() != count)
+      return mismatch(t.int32_data_size());
+    for (int64_t i = 0; i < count; ++i) {
+      int32_t v = t.int32_data(i);
+      if (eltBytes == 4)
+        store(i, v);
+      else if (eltBytes == 2)
+        store(i, static_cast<uint16_t>(v));
+      else
+        store(i, static_cast<uint8_t>(v));
+    }
+    break;
+  default:
+    return fail(loc, ImportError::Unsupported,
+                "tensor '" + t.name() + "' of " + dataTypeName(t.data_type()) +
+                    " is not supported");
+  }
+  return data;
+}
+
+FailureOr<GraphValue> GraphImporter::importTensor(const onnx::TensorProto &t,
+                                                  OpBuilder &b, Location loc) {
+  Type elt = getElementType(ctx, t.data_type());
+  if (!elt)
+    return fail(loc, ImportError::Unsupported,
+                "tensor '" + t.name() + "' has unsupported element type " +
+                    dataTypeName(t.data_type()));
+  SmallVector<int64_t> shape(t.dims().begin(), t.dims().end());
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d < 0)
+      return fail(loc, ImportError::Invalid,
+                  "tensor '" + t.name() + "' has a negative dimension");
+    count *= d;
+  }
+  FailureOr<std::vector<char>> data = readRawData(t, elt, count, loc);
+  if (failed(data))
+    return failure();
+  auto type = RankedTensorType::get(shape, elt);
+  GraphValue gv;
+  if (count <=
+      (isa<FloatType>(elt) ? kMaxInlineFloatElements : kMaxFoldedElements)) {
+    // Small: inline elements, also kept for folding shape computations.
+    bool splat = false;
+    if (elt.isInteger(1)) {
+      SmallVector<bool> bits;
+      for (char c : *data)
+        bits.push_back(c != 0);
+      gv.constant = DenseElementsAttr::get(type, ArrayRef<bool>(bits));
+    } else if (DenseElementsAttr::isValidRawBuffer(type, *data, splat)) {
+      gv.constant = DenseElementsAttr::getFromRawBuffer(type, *data);
+    }
+    if (gv.constant) {
+      gv.value = arith::ConstantOp::create(b, loc, gv.constant);
+      return gv;
+    }
+  }
+  // Large: a dense_resource blob, never attribute storage.
+  std::string name = "onnx_" + t.name();
+  for (char &c : name)
+    if (!llvm::isAlnum(c) && c != '_')
+      c = '_';
+  AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
+      *data, alignof(int64_t), /*dataIsMutable=*/false);
+  auto attr = DenseResourceElementsAttr::get(type, name, std::move(blob));
+  gv.value = arith::ConstantOp::create(b, loc, attr);
+  return gv;
+}
+
+//===----------------------------------------------------------------------===//
+// Graph
+//===----------------------------------------------------------------------===//
+
+static Location nodeLoc(MLIRContext *ctx, const onnx::NodeProto &node,
+                        StringRef file) {
+  std::string name = node.name().empty()
+                         ? node.op_type() + "(" +
+                               (node.output_size() ? node.output(0) : "") + ")"
+                         : node.name();
+  return NameLoc::get(StringAttr::get(ctx, name),
+                      FileLineColLoc::get(ctx, file, 0, 0));
+}
+
+OwningOpRef<ModuleOp> GraphImporter::run(const onnx::ModelProto &model,
+                                         StringRef fileName) {
+  Location fileLoc = FileLineColLoc::get(ctx, fileName, 0, 0);
+  const onnx::GraphProto &graph = model.graph();
+  for (const auto &imp : model.opset_import())
+    opsets[imp.domain() == "ai.onnx" ? "" : imp.domain()] = imp.version();
+  if (!opsets.count(""))
+    opsets[""] = 1;
+
+  OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
+  OpBuilder b(ctx);
+  b.setInsertionPointToEnd(module->getBody());
+
+  // Inputs that are not initializers become function arguments.
+  llvm::StringSet<> initNames;
+  for (const auto &init : graph.initializer())
+    initNames.insert(init.name());
+  SmallVector<Type> argTypes;
+  SmallVector<Attribute> inputNames;
+  SmallVector<const onnx::ValueInfoProto *> inputs;
+  for (const auto &in : graph.input()) {
+    if (initNames.contains(in.name()))
+      continue;
+    if (!in.type().has_tensor_type()) {
+      (void)fail(fileLoc, ImportError::Unsupported,
+                 "input '" + in.name() + "' is not a tensor");
+      return {};
+    }
+    const auto &tt = in.type().tensor_type();
+    Type elt = getElementType(ctx, tt.elem_type());
+    if (!elt) {
+      (void)fail(fileLoc, ImportError::Unsupported,
+                 "input '" + in.name() + "' has unsupported element type " +
+                     dataTypeName(tt.elem_type()));
+      return {};
+    }
+    if (!tt.has_shape()) {
+      (void)fail(fileLoc, ImportError::Unsupported,
+                 "input '" + in.name() + "' has no rank; give it a shape");
+      return {};
+    }
+    SmallVector<int64_t> shape;
+    for (const auto &d : tt.shape().dim())
+      shape.push_back(d.has_dim_value() && d.dim_value() >= 0
+                          ? d.dim_value()
+                          : ShapedType::kDynamic);
+    auto it = options.inputShapes.find(in.name());
+    if (it != options.inputShapes.end()) {
+      if (it->second.size() != shape.size()) {
+        (void)fail(fileLoc, ImportError::Invalid,
+                   "--input-shape " + in.name() + " gives " +
+                       Twine(it->second.size()) +
+                       " dimensions; the input has rank " +
+                       Twine(shape.size()));
+        return {};
+      }
+      for (size_t i = 0; i < shape.size(); ++i) {
+        if (!ShapedType::isDynamic(shape[i]) && shape[i] != it->second[i]) {
+          (void)fail(fileLoc, ImportError::Invalid,
+                     "--input-shape " + in.name() + ": dimension " + Twine(i) +
+                         " is fixed at " + Twine(shape[i]) + " in the model");
+          return {};
+        }
+        shape[i] = it->second[i];
+      }
+    }
+    argTypes.push_back(RankedTensorType::get(shape, elt));
+    inputNames.push_back(b.getStringAttr(in.name()));
+    inputs.push_back(&in);
+  }
+  for (const auto &entry : options.inputShapes)
+    if (llvm::none_of(inputs, [&](const onnx::ValueInfoProto *v) {
+          return v->name() == entry.getKey();
+        })) {
+      (void)fail(fileLoc, ImportError::Invalid,
+                 "--input-shape names '" + entry.getKey() +
+                     "', which is not an input of the model");
+      return {};
+    }
+
+  auto func =
+      func::FuncOp::create(b, fileLoc, "main", b.getFunctionType(argTypes, {}));
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  for (auto [i, in] : llvm::enumerate(inputs))
+    values[in->name()] = GraphValue{entry->getArgument(i), {}};
+
+  for (const auto &init : graph.initializer()) {
+    FailureOr<GraphValue> v = importTensor(init, b, fileLoc);
+    if (failed(v))
+      return {};
+    values[init.name()] = *v;
+  }
+
+  const OpRegistry &registry = getOpRegistry();
+  for (const auto &node : graph.node()) {
+    Location loc = nodeLoc(ctx, node, fileName);
+    std::string domain = node.domain() == "ai.onnx" ? "" : node.domain();
+    auto opsetIt = opsets.find(domain);
+    if (opsetIt == opsets.end()) {
+      (void)fail(loc, ImportError::Invalid,
+                 "node '" + node.name() + "' uses domain '" + domain +
+                     "', which the model does not import");
+      return {};
+    }
+    const OpHandler *handler =
+        registry.lookup(domain, node.op_type(), opsetIt->second);
+    if (!handler) {
+      (void)fail(loc, ImportError::Unsupported,
+                 "unsupported op '" + node.op_type() + "' (domain '" + domain +
+                     "', opset " + Twine(opsetIt->second) + ") at node '" +
+                     node.name() + "'");
+      return {};
+    }
+    for (const std::string &in : node.input())
+      if (!in.empty() && !values.count(in)) {
+        (void)fail(loc, ImportError::Invalid,
+                   "node '" + node.name() + "' (" + node.op_type() +
+                       ") reads '" + in +
+                       "', which no earlier node, input or initializer "
+                       "defines");
+        return {};
+      }
+    NodeImporter n(*this, node, opsetIt->second, b);
+    b.setInsertionPointToEnd(entry);
+    if (failed((*handler)(n))) {
+      if (error == ImportError::None)
+        error = ImportError::Invalid;
+      return {};
+    }
+    for (int64_t i = 0; i < node.output_size(); ++i)
+      if (!node.output(i).empty() && !values.count(node.output(i))) {
+        (void)fail(loc, ImportError::Unsupported,
+                   node.op_type() + " at node '" + node.name() +
+                       "': optional output " + Twine(i) + " is not supported");
+        return {};
+      }
+  }
+
+  SmallVector<Value> results;
+  SmallVector<Attribute> outputNames;
+  for (const auto &out : graph.output()) {
+    auto it = values.find(out.name());
+    if (it == values.end()) {
+      (void)fail(fileLoc, ImportError::Invalid,
+                 "graph output '" + out.name() + "' is never produced");
+      return {};
+    }
+    results.push_back(it->second.value);
+    outputNames.push_back(b.getStringAttr(out.name()));
+  }
+  func::ReturnOp::create(b, fileLoc, results);
+  func.setFunctionType(
+      b.getFunctionType(argTypes, ValueRange(results).getTypes()));
+  func->setAttr("quant.input_names", b.getArrayAttr(inputNames));
+  func->setAttr("quant.output_names", b.getArrayAttr(outputNames));
+  return module;
+}
+
+//===----------------------------------------------------------------------===//
+// NodeImporter
+//===----------------------------------------------------------------------===//
+
+NodeImporter::NodeImporter(GraphImporter &graph, const onnx::NodeProto &node,
+                           int64_t opset, OpBuilder &builder)
+    : b(builder), loc(nodeLoc(graph.ctx, node, "")), node(node), opset(opset),
+      graph(graph) {}
+
+bool NodeImporter::hasOperand(int64_t i) const {
+  return i < node.input_size() && !node.input(i).empty();
+}
+
+FailureOr<Value> NodeImporter::operand(int64_t i) {
+  if (!hasOperand(i))
+    return invalid("input " + Twine(i) + " is required");
+  return graph.values[node.input(i)].value;
+}
+
+Value NodeImporter::optionalOperand(int64_t i) {
+  return hasOperand(i) ? graph.values[node.input(i)].value : Value();
+}
+
+RankedTensorType NodeImporter::operandType(int64_t i) {
+  Value v = optionalOperand(i);
+  return v ? dyn_cast<RankedTensorType>(v.getType()) : RankedTensorType();
+}
+
+DenseElementsAttr NodeImporter::constantOperand(int64_t i) {
+  return hasOperand(i) ? graph.values[node.input(i)].constant
+                       : DenseElementsAttr();
+}
+
+FailureOr<SmallVector<int64_t>> NodeImporter::constantInts(int64_t i,
+                                                           StringRef what) {
+  DenseElementsAttr c = constantOperand(i);
+  if (!c || !isa<IntegerType>(c.getElementType()))
+    return unsupported(what + " must be known at compile time (a constant "
+                              "or computed from static shapes)");
+  SmallVector<int64_t> out;
+  for (APInt v : c.getValues<APInt>())
+    out.push_back(v.getSExtValue());
+  return out;
+}
+
+const onnx::AttributeProto *NodeImporter::findAttr(StringRef name) const {
+  for (const auto &a : node.attribute())
+    if (a.name() == name)
+      return &a;
+  return nullptr;
+}
+
+bool NodeImporter::hasAttr(StringRef name) const { return findAttr(name); }
+
+int64_t NodeImporter::attrInt(StringRef name, int64_t dflt) const {
+  const auto *a = findAttr(name);
+  return a ? a->i() : dflt;
+}
+
+float NodeImporter::attrFloat(StringRef name, float dflt) const {
+  const auto *a = findAttr(name);
+  return a ? a->f() : dflt;
+}
+
+std::string NodeImporter::attrString(StringRef name, StringRef dflt) const {
+  const auto *a = findAttr(name);
+  return a ? a->s() : dflt.str();
+}
+
+std::optional<SmallVector<int64_t>>
+NodeImporter::attrInts(StringRef name) const {
+  const auto *a = findAttr(name);
+  if (!a)
+    return std::nullopt;
+  return SmallVector<int64_t>(a->ints().begin(), a->ints().end());
+}
+
+const onnx::TensorProto *NodeImporter::attrTensor(StringRef name) const {
+  const auto *a = findAttr(name);
+  return a && a->has_t() ? &a->t() : nullptr;
+}
+
+FailureOr<GraphValue>
+NodeImporter::importTensor(const onnx::TensorProto &tensor) {
+  return graph.importTensor(tensor, b, loc);
+}
+
+void NodeImporter::setResult(int64_t i, Value v, DenseElementsAttr constant) {
+  if (i < node.output_size() && !node.output(i).empty())
+    graph.values[node.output(i)] = GraphValue{v, constant};
+}
+
+LogicalResult NodeImporter::unsupported(const Twine &what) {
+  return graph.fail(loc, ImportError::Unsupported,
+                    node.op_type() + " at node '" + node.name() + "': " + what);
+}
+
+LogicalResult NodeImporter::invalid(const Twine &what) {
+  return graph.fail(loc, ImportError::Invalid,
+                    node.op_type() + " at node '" + node.name() + "': " + what);
+}
+
+//===----------------------------------------------------------------------===//
+// Registry and entry points
+//===----------------------------------------------------------------------===//
+
+void OpRegistry::add(StringRef domain, StringRef opType, int64_t since,
+                     OpHandler handler) {
+  handlers[{domain.str(), opType.str()}][since] = std::move(handler);
+}
+
+const OpHandler *OpRegistry::lookup(StringRef domain, StringRef opType,
+                                    int64_t opset) const {
+  auto it = handlers.find({domain.str(), opType.str()});
+  if (it == handlers.end())
+    return nullptr;
+  auto h = it->second.upper_bound(opset);
+  if (h == it->second.begin())
+    return nullptr;
+  return &std::prev(h)->second;
+}
+
+std::vector<SupportedOp> OpRegistry::list() const {
+  std::vector<SupportedOp> out;
+  for (const auto &[key, versions] : handlers)
+    for (const auto &v : versions)
+      out.push_back({key.first, key.second, v.first});
+  return out;
+}
+
+const OpRegistry &mlir::qc::onnximport::getOpRegistry() {
+  static const OpRegistry registry = [] {
+    OpRegistry r;
+    registerElementwiseOps(r);
+    registerMatMulOps(r);
+    registerShapeOps(r);
+    registerReductionOps(r);
+    registerNormalizationOps(r);
+    return r;
+  }();
+  return registry;
+}
+
+std::vector<SupportedOp> mlir::qc::getSupportedONNXOps() {
+  return getOpRegistry().list();
+}
+
+void mlir::qc::registerONNXImportDialects(DialectRegistry &registry) {
+  registry.insert<arith::ArithDialect, func::FuncDialect, linalg::LinalgDialect,
+                  math::MathDialect, tensor::TensorDialect, QCDialect>();
+}
+
+OwningOpRef<ModuleOp> mlir::qc::importONNXFile(MLIRContext *ctx, StringRef path,
+                                               const ONNXImportOptions &options,
+                                               ImportError &error) {
+  error = ImportError::None;
+  Location loc = FileLineColLoc::get(ctx, path, 0, 0);
+  auto bufOr = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                           /*RequiresNullTerminator=*/false);
+  if (!bufOr) {
+    error = ImportError::Invalid;
+    emitError(loc) << "cannot read '" << path
+                   << "': " << bufOr.getError().message();
+    return {};
+  }
+  onnx::ModelProto model;
+  const llvm::MemoryBuffer &buf = **bufOr;
+  if (buf.getBufferSize() > static_cast<size_t>(INT32_MAX) ||
+      !model.ParseFromArray(buf.getBufferStart(),
+                            static_cast<int>(buf.getBufferSize()))) {
+    error = ImportError::Invalid;
+    emitError(loc) << "'" << path << "' is not a valid ONNX model (protobuf "
+                   << "parse failed)";
+    return {};
+  }
+  if (!model.has_graph()) {
+    error = ImportError::Invalid;
+    emitError(loc) << "'" << path << "' has no graph";
+    return {};
+  }
+  SmallString<256> dir(path);
+  llvm::sys::path::remove_filename(dir);
+  if (dir.empty())
+    dir = ".";
+  GraphImporter importer(ctx, options, error, std::string(dir));
+  return importer.run(model, path);
+}

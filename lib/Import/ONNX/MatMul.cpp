@@ -1,0 +1,294 @@
+//===- MatMul.cpp - ONNX MatMul and Gemm ----------------------------------===//
+//
+// Part of quant. A product with a constant 2-D right-hand side becomes
+// qc.linear (the weight stored [N, K], as the quantization passes want it);
+// any other product is a linalg.generic contraction with numpy batch
+// broadcasting.
+//
+//===----------------------------------------------------------------------===//
+
+#include "NodeImporter.h"
+
+#include "quant/Dialect/QC/IR/QCOps.h"
+#include "quant/Dialect/QC/Utils/WeightUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::qc::onnximport;
+
+namespace {
+
+/// lhs [B..., M, K] (or [B..., K, M] with transA) times rhs [B..., K, N]
+/// (or [B..., N, K] with transB), batch dims broadcast numpy-style.
+FailureOr<Value> buildContraction(NodeImporter &n, Value lhs, Value rhs,
+                                  bool transA, bool transB) {
+  auto lt = cast<RankedTensorType>(lhs.getType());
+  auto rt = cast<RankedTensorType>(rhs.getType());
+  Type elt = lt.getElementType();
+  if (elt != rt.getElementType())
+    return n.invalid("operand element types differ");
+  int64_t lb = lt.getRank() - 2, rb = rt.getRank() - 2;
+  int64_t batch = std::max(lb, rb);
+  int64_t m = transA ? lt.getDimSize(lb + 1) : lt.getDimSize(lb);
+  int64_t kL = transA ? lt.getDimSize(lb) : lt.getDimSize(lb + 1);
+  int64_t kR = transB ? rt.getDimSize(rb + 1) : rt.getDimSize(rb);
+  int64_t nn = transB ? rt.getDimSize(rb) : rt.getDimSize(rb + 1);
+  if (!ShapedType::isDynamic(kL) && !ShapedType::isDynamic(kR) && kL != kR)
+    return n.invalid("contraction sizes differ: " + Twine(kL) + " and " +
+                     Twine(kR));
+
+  MLIRContext *ctx = n.b.getContext();
+  // Iteration space: batch..., m, n, k.
+  int64_t iDim = batch, jDim = batch + 1, kDim = batch + 2;
+  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+  SmallVector<int64_t> outShape;
+  SmallVector<Value> dyn;
+  SmallVector<AffineExpr> lExprs, rExprs, oExprs;
+  for (int64_t i = 0; i < batch; ++i) {
+    int64_t li = i - (batch - lb), ri = i - (batch - rb);
+    int64_t ld = li >= 0 ? lt.getDimSize(li) : 1;
+    int64_t rd = ri >= 0 ? rt.getDimSize(ri) : 1;
+    int64_t od = ld == 1 ? rd : (rd == 1 ? ld : ld);
+    if (!ShapedType::isDynamic(ld) && !ShapedType::isDynamic(rd) && ld != rd &&
+        ld != 1 && rd != 1)
+      return n.invalid("batch dimensions cannot be broadcast: " + Twine(ld) +
+                       " and " + Twine(rd));
+    if (ShapedType::isDynamic(od) && !ShapedType::isDynamic(rd) && rd != 1)
+      od = rd;
+    outShape.push_back(od);
+    if (li >= 0)
+      lExprs.push_back(ld == 1 && od != 1 ? getAffineConstantExpr(0, ctx)
+                                          : d(i));
+    if (ri >= 0)
+      rExprs.push_back(rd == 1 && od != 1 ? getAffineConstantExpr(0, ctx)
+                                          : d(i));
+    oExprs.push_back(d(i));
+    if (ShapedType::isDynamic(od))
+      dyn.push_back(ShapedType::isDynamic(ld) && li >= 0
+                        ? tensor::DimOp::create(n.b, n.loc, lhs, li)
+                        : tensor::DimOp::create(n.b, n.loc, rhs, ri));
+  }
+  if (transA)
+    lExprs.append({d(kDim), d(iDim)});
+  else
+    lExprs.append({d(iDim), d(kDim)});
+  if (transB)
+    rExprs.append({d(jDim), d(kDim)});
+  else
+    rExprs.append({d(kDim), d(jDim)});
+  oExprs.append({d(iDim), d(jDim)});
+  outShape.append({m, nn});
+  if (ShapedType::isDynamic(m))
+    dyn.push_back(tensor::DimOp::create(n.b, n.loc, lhs, transA ? lb + 1 : lb));
+  if (ShapedType::isDynamic(nn))
+    dyn.push_back(tensor::DimOp::create(n.b, n.loc, rhs, transB ? rb : rb + 1));
+
+  Value empty = tensor::EmptyOp::create(n.b, n.loc, outShape, elt, dyn);
+  Value zero = scalarConstant(n.b, n.loc, elt, 0.0);
+  Value init = linalg::FillOp::create(n.b, n.loc, zero, empty).getResult(0);
+  SmallVector<AffineMap> maps = {AffineMap::get(batch + 3, 0, lExprs, ctx),
+                                 AffineMap::get(batch + 3, 0, rExprs, ctx),
+                                 AffineMap::get(batch + 3, 0, oExprs, ctx)};
+  SmallVector<utils::IteratorType> iters(batch + 2,
+                                         utils::IteratorType::parallel);
+  iters.push_back(utils::IteratorType::reduction);
+  bool f = isa<FloatType>(elt);
+  auto g = linalg::GenericOp::create(
+      n.b, n.loc, init.getType(), ValueRange{lhs, rhs}, ValueRange{init}, maps,
+      iters, [&](OpBuilder &b, Location loc, ValueRange a) {
+        Value p = f ? arith::MulFOp::create(b, loc, a[0], a[1]).getResult()
+                    : arith::MulIOp::create(b, loc, a[0], a[1]).getResult();
+        Value s = f ? arith::AddFOp::create(b, loc, a[2], p).getResult()
+                    : arith::AddIOp::create(b, loc, a[2], p).getResult();
+        linalg::YieldOp::create(b, loc, s);
+      });
+  return g.getResult(0);
+}
+
+/// Reshapes a rank-1 operand to rank 2 for matmul's numpy rules.
+Value expandVector(OpBuilder &b, Location loc, Value v, bool asRow) {
+  auto t = cast<RankedTensorType>(v.getType());
+  SmallVector<int64_t> shape = asRow ? SmallVector<int64_t>{1, t.getDimSize(0)}
+                                     : SmallVector<int64_t>{t.getDimSize(0), 1};
+  return tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(shape, t.getElementType()), v,
+      ArrayRef<ReassociationIndices>{{0, 1}});
+}
+
+/// A constant [K, N] right-hand side as a qc.linear weight [N, K] (scaled),
+/// or null when rhs is not a float constant.
+Value weightFromConstant(NodeImporter &n, Value rhs, bool transposed,
+                         double scale) {
+  auto rt = cast<RankedTensorType>(rhs.getType());
+  if (rt.getRank() != 2 || !isa<FloatType>(rt.getElementType()))
+    return {};
+  std::optional<std::vector<double>> w = qc::readFloatConstant(rhs);
+  if (!w)
+    return {};
+  int64_t rows = rt.getDimSize(0), cols = rt.getDimSize(1);
+  int64_t nOut = transposed ? rows : cols, k = transposed ? cols : rows;
+  std::vector<double> wt(nOut * k);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) {
+      double v = (*w)[i * cols + j] * scale;
+      if (transposed)
+        wt[i * cols + j] = v;
+      else
+        wt[j * rows + i] = v;
+    }
+  return qc::createFloatConstant(
+      n.b, n.loc, RankedTensorType::get({nOut, k}, rt.getElementType()), wt,
+      "onnx_weight");
+}
+
+LogicalResult importMatMul(NodeImporter &n) {
+  FailureOr<Value> a = n.operand(0), bv = n.operand(1);
+  if (failed(a) || failed(bv))
+    return failure();
+  Value lhs = *a, rhs = *bv;
+  auto lt = cast<RankedTensorType>(lhs.getType());
+  auto rt = cast<RankedTensorType>(rhs.getType());
+  if (lt.getRank() == 0 || rt.getRank() == 0)
+    return n.invalid("operands must have rank >= 1");
+  Type elt = lt.getElementType();
+  if (!isa<FloatType>(elt) && !isa<IntegerType>(elt))
+    return n.unsupported("element type not supported");
+
+  if (lt.getRank() >= 2 && rt.getRank() == 2 && isa<FloatType>(elt))
+    if (Value w = weightFromConstant(n, rhs, /*transposed=*/false, 1.0)) {
+      auto wt = cast<RankedTensorType>(w.getType());
+      SmallVector<int64_t> shape(lt.getShape());
+      shape.back() = wt.getDimSize(0);
+      Value y = qc::LinearOp::create(
+          n.b, n.loc, RankedTensorType::get(shape, elt), lhs, w, Value());
+      n.setResult(0, y);
+      return success();
+    }
+
+  bool lVec = lt.getRank() == 1, rVec = rt.getRank() == 1;
+  if (lVec)
+    lhs = expandVector(n.b, n.loc, lhs, /*asRow=*/true);
+  if (rVec)
+    rhs = expandVector(n.b, n.loc, rhs, /*asRow=*/false);
+  FailureOr<Value> y = buildContraction(n, lhs, rhs, false, false);
+  if (failed(y))
+    return failure();
+  Value out = *y;
+  if (lVec || rVec) {
+    // Drop the unit dimensions numpy added.
+    auto t = cast<RankedTensorType>(out.getType());
+    int64_t r = t.getRank();
+    SmallVector<int64_t> shape(t.getShape().drop_back(2));
+    SmallVector<ReassociationIndices> re;
+    for (int64_t i = 0; i < r - 2; ++i)
+      re.push_back({i});
+    if (lVec && rVec) {
+      if (re.empty()) {
+        out = tensor::CollapseShapeOp::create(
+            n.b, n.loc, RankedTensorType::get({}, elt), out,
+            ArrayRef<ReassociationIndices>{});
+        n.setResult(0, out);
+        return success();
+      }
+      re.back().append({r - 2, r - 1});
+    } else if (lVec) {
+      shape.push_back(t.getDimSize(r - 1));
+      re.push_back({r - 2, r - 1});
+    } else {
+      shape.push_back(t.getDimSize(r - 2));
+      re.push_back({r - 2, r - 1});
+    }
+    out = tensor::CollapseShapeOp::create(
+        n.b, n.loc, RankedTensorType::get(shape, elt), out, re);
+  }
+  n.setResult(0, out);
+  return success();
+}
+
+LogicalResult importGemm(NodeImporter &n) {
+  FailureOr<Value> a = n.operand(0), bv = n.operand(1);
+  if (failed(a) || failed(bv))
+    return failure();
+  Value c = n.optionalOperand(2);
+  auto lt = cast<RankedTensorType>((*a).getType());
+  auto rt = cast<RankedTensorType>((*bv).getType());
+  if (lt.getRank() != 2 || rt.getRank() != 2)
+    return n.invalid("A and B must be 2-D");
+  Type elt = lt.getElementType();
+  if (!isa<FloatType>(elt))
+    return n.unsupported("only float Gemm is supported");
+  bool transA = n.attrInt("transA", 0), transB = n.attrInt("transB", 0);
+  double alpha = n.attrFloat("alpha", 1.0f), beta = n.attrFloat("beta", 1.0f);
+
+  Value y;
+  if (!transA)
+    if (Value w = weightFromConstant(n, *bv, transB, alpha)) {
+      // A constant C of shape [N], [1, N] or scalar folds into the bias.
+      Value bias;
+      int64_t nOut = cast<RankedTensorType>(w.getType()).getDimSize(0);
+      if (c) {
+        std::optional<std::vector<double>> cv = qc::readFloatConstant(c);
+        auto ct = cast<RankedTensorType>(c.getType());
+        if (cv &&
+            (static_cast<int64_t>(cv->size()) == nOut || cv->size() == 1) &&
+            (ct.getRank() <= 1 || ct.getDimSize(0) == 1)) {
+          std::vector<double> bvals(nOut);
+          for (int64_t i = 0; i < nOut; ++i)
+            bvals[i] = beta * (*cv)[cv->size() == 1 ? 0 : i];
+          bias = qc::createFloatConstant(n.b, n.loc,
+                                         RankedTensorType::get({nOut}, elt),
+                                         bvals, "onnx_bias");
+          c = Value();
+        }
+      }
+      y = qc::LinearOp::create(
+          n.b, n.loc, RankedTensorType::get({lt.getDimSize(0), nOut}, elt), *a,
+          w, bias);
+      if (!c) {
+        n.setResult(0, y);
+        return success();
+      }
+      alpha = 1.0; // already in the weight
+    }
+  if (!y) {
+    FailureOr<Value> p = buildContraction(n, *a, *bv, transA, transB);
+    if (failed(p))
+      return failure();
+    y = *p;
+  }
+  if (alpha != 1.0 || c) {
+    SmallVector<Value> ins = {y};
+    if (c)
+      ins.push_back(c);
+    FailureOr<Value> r = buildElementwise(
+        n, ins, elt, [&](OpBuilder &b, Location loc, ValueRange v) {
+          Value s = v[0];
+          if (alpha != 1.0)
+            s = arith::MulFOp::create(b, loc, s,
+                                      scalarConstant(b, loc, elt, alpha));
+          if (v.size() > 1) {
+            Value cc = v[1];
+            if (beta != 1.0)
+              cc = arith::MulFOp::create(b, loc, cc,
+                                         scalarConstant(b, loc, elt, beta));
+            s = arith::AddFOp::create(b, loc, s, cc);
+          }
+          return s;
+        });
+    if (failed(r))
+      return failure();
+    y = *r;
+  }
+  n.setResult(0, y);
+  return success();
+}
+
+} // namespace
+
+void mlir::qc::onnximport::registerMatMulOps(OpRegistry &r) {
+  r.add("", "MatMul", 1, importMatMul);
+  r.add("", "Gemm", 7, importGemm);
+}

@@ -1,0 +1,147 @@
+//===- NodeImporter.h - per-node import context (internal) ------*- C++ -*-===//
+//
+// Part of quant. What an op handler sees of the graph: its operands (with
+// their compile-time constant values when known), attribute accessors that
+// check types, and result registration. Handlers are keyed by
+// (domain, op_type, since_version) in an OpRegistry.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANT_LIB_IMPORT_ONNX_NODEIMPORTER_H
+#define QUANT_LIB_IMPORT_ONNX_NODEIMPORTER_H
+
+#include "quant/Import/ONNX/Importer.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <functional>
+#include <map>
+#include <optional>
+
+namespace mlir::qc::onnximport {
+
+/// A value of the graph: the SSA value and, for small tensors known at
+/// compile time (shapes, axes), their elements.
+struct GraphValue {
+  Value value;
+  DenseElementsAttr constant; // null unless known and small
+};
+
+class GraphImporter;
+
+class NodeImporter {
+public:
+  NodeImporter(GraphImporter &graph, const onnx::NodeProto &node, int64_t opset,
+               OpBuilder &builder);
+
+  OpBuilder &b;
+  Location loc;
+  const onnx::NodeProto &node;
+  const int64_t opset; ///< opset version of the node's domain
+
+  int64_t numOperands() const { return node.input_size(); }
+  int64_t numResults() const { return node.output_size(); }
+  /// True when operand i is given (ONNX marks omitted optionals by "").
+  bool hasOperand(int64_t i) const;
+  /// Operand i, or an error when it is absent.
+  FailureOr<Value> operand(int64_t i);
+  /// Operand i, or null when absent.
+  Value optionalOperand(int64_t i);
+  RankedTensorType operandType(int64_t i);
+  /// Elements of operand i when known at compile time.
+  DenseElementsAttr constantOperand(int64_t i);
+  /// Integer elements of operand i, which must be known at compile time.
+  FailureOr<SmallVector<int64_t>> constantInts(int64_t i, StringRef what);
+
+  bool hasAttr(StringRef name) const;
+  int64_t attrInt(StringRef name, int64_t dflt) const;
+  float attrFloat(StringRef name, float dflt) const;
+  std::string attrString(StringRef name, StringRef dflt) const;
+  std::optional<SmallVector<int64_t>> attrInts(StringRef name) const;
+  const onnx::TensorProto *attrTensor(StringRef name) const;
+  /// Imports a tensor (e.g. a Constant's value) like an initializer.
+  FailureOr<GraphValue> importTensor(const onnx::TensorProto &tensor);
+
+  /// Registers result i (optionally with its compile-time elements).
+  void setResult(int64_t i, Value v, DenseElementsAttr constant = {});
+
+  /// Emits an error and marks the import as using something unsupported.
+  LogicalResult unsupported(const Twine &what);
+  /// Emits an error for a malformed node.
+  LogicalResult invalid(const Twine &what);
+
+  GraphImporter &graph;
+
+private:
+  const onnx::AttributeProto *findAttr(StringRef name) const;
+};
+
+using OpHandler = std::function<LogicalResult(NodeImporter &)>;
+
+/// Handlers keyed by (domain, op_type); each with the since_version from
+/// which it applies. A node uses the newest handler not newer than its
+/// domain's opset.
+class OpRegistry {
+public:
+  void add(StringRef domain, StringRef opType, int64_t since,
+           OpHandler handler);
+  /// The handler for a node of `opType` at `opset`, or null.
+  const OpHandler *lookup(StringRef domain, StringRef opType,
+                          int64_t opset) const;
+  std::vector<SupportedOp> list() const;
+
+private:
+  std::map<std::pair<std::string, std::string>, std::map<int64_t, OpHandler>>
+      handlers;
+};
+
+const OpRegistry &getOpRegistry();
+
+// One registration function per op family (one file each).
+void registerElementwiseOps(OpRegistry &registry);
+void registerMatMulOps(OpRegistry &registry);
+void registerShapeOps(OpRegistry &registry);
+void registerReductionOps(OpRegistry &registry);
+void registerNormalizationOps(OpRegistry &registry);
+
+//===----------------------------------------------------------------------===//
+// Shared building blocks
+//===----------------------------------------------------------------------===//
+
+/// MLIR element type of an ONNX TensorProto data type; null if unsupported.
+Type getElementType(MLIRContext *ctx, int32_t onnxType);
+
+/// numpy broadcast of the operands' shapes, or failure (error emitted).
+FailureOr<SmallVector<int64_t>> broadcastShapes(NodeImporter &n,
+                                                ArrayRef<Value> operands);
+
+using ScalarBody =
+    function_ref<Value(OpBuilder &, Location, ValueRange /*scalars*/)>;
+
+/// A linalg.generic applying `body` elementwise to `operands` with numpy
+/// broadcasting; the result has element type `resultElt`.
+FailureOr<Value> buildElementwise(NodeImporter &n, ArrayRef<Value> operands,
+                                  Type resultElt, ScalarBody body);
+
+/// tensor.empty of `shape` whose dynamic extents are taken from `like`'s
+/// dimensions (dims[i] says which dim of `like` gives extent i).
+Value buildEmptyLike(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                     Type elt, Value like, ArrayRef<int64_t> dims);
+
+/// A constant tensor (dense elements: only for small data).
+Value buildConstant(OpBuilder &b, Location loc, DenseElementsAttr attr);
+
+/// Scalar constant of `type` (float or integer) with value `v`.
+Value scalarConstant(OpBuilder &b, Location loc, Type type, double v);
+
+/// Normalises an ONNX axis in [-rank, rank).
+FailureOr<int64_t> normalizeAxis(NodeImporter &n, int64_t axis, int64_t rank);
+
+} // namespace mlir::qc::onnximport
+
+#endif // QUANT_LIB_IMPORT_ONNX_NODEIMPORTER_H

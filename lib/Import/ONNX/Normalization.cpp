@@ -1,0 +1,117 @@
+//===- Normalization.cpp - ONNX normalisations ----------------------------===//
+//
+// Part of quant. LayerNormalization becomes qc.layer_norm (so smoothing and
+// rotation can fold into its gamma/beta); BatchNormalization (inference) is
+// a per-channel affine map.
+//
+//===----------------------------------------------------------------------===//
+
+#include "NodeImporter.h"
+
+#include "quant/Dialect/QC/IR/QCOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::qc::onnximport;
+
+namespace {
+
+LogicalResult importLayerNorm(NodeImporter &n) {
+  FailureOr<Value> x = n.operand(0), gamma = n.operand(1);
+  if (failed(x) || failed(gamma))
+    return failure();
+  for (int64_t i = 1; i < n.numResults(); ++i)
+    if (!n.node.output(i).empty())
+      return n.unsupported("the Mean and InvStdDev outputs");
+  auto t = cast<RankedTensorType>((*x).getType());
+  if (!isa<FloatType>(t.getElementType()))
+    return n.unsupported("only float inputs are supported");
+  FailureOr<int64_t> axis =
+      normalizeAxis(n, n.attrInt("axis", -1), t.getRank());
+  if (failed(axis))
+    return failure();
+  if (n.attrInt("stash_type", 1) != 1)
+    return n.unsupported("stash_type other than float32");
+  ArrayRef<int64_t> normShape = t.getShape().drop_front(*axis);
+  for (Value p : {*gamma, n.optionalOperand(2)}) {
+    if (!p)
+      continue;
+    auto pt = cast<RankedTensorType>(p.getType());
+    if (pt.getShape() != normShape)
+      return n.unsupported("Scale/B shaped other than the normalised "
+                           "dimensions");
+  }
+  Value y = qc::LayerNormOp::create(
+      n.b, n.loc, t, *x, *gamma, n.optionalOperand(2),
+      n.b.getF32FloatAttr(n.attrFloat("epsilon", 1e-5f)),
+      n.b.getI64IntegerAttr(*axis));
+  n.setResult(0, y);
+  return success();
+}
+
+/// [C] -> [C, 1, ..., 1] so it broadcasts against [N, C, D...].
+Value channelParam(NodeImporter &n, Value p, int64_t rank) {
+  auto t = cast<RankedTensorType>(p.getType());
+  if (rank <= 2)
+    return p;
+  SmallVector<int64_t> shape = {t.getDimSize(0)};
+  ReassociationIndices group = {0};
+  for (int64_t i = 2; i < rank; ++i) {
+    shape.push_back(1);
+    group.push_back(i - 1);
+  }
+  return tensor::ExpandShapeOp::create(
+      n.b, n.loc, RankedTensorType::get(shape, t.getElementType()), p,
+      ArrayRef<ReassociationIndices>{group});
+}
+
+LogicalResult importBatchNorm(NodeImporter &n) {
+  SmallVector<Value> in;
+  for (int64_t i = 0; i < 5; ++i) {
+    FailureOr<Value> v = n.operand(i);
+    if (failed(v))
+      return failure();
+    in.push_back(*v);
+  }
+  if (n.attrInt("training_mode", 0))
+    return n.unsupported("training_mode");
+  for (int64_t i = 1; i < n.numResults(); ++i)
+    if (!n.node.output(i).empty())
+      return n.unsupported("running mean/variance outputs");
+  auto t = cast<RankedTensorType>(in[0].getType());
+  Type elt = t.getElementType();
+  if (!isa<FloatType>(elt) || t.getRank() < 2)
+    return n.unsupported("only float inputs of rank >= 2");
+  for (int64_t i = 1; i < 5; ++i) {
+    auto pt = cast<RankedTensorType>(in[i].getType());
+    if (pt.getRank() != 1 || pt.getElementType() != elt)
+      return n.unsupported("parameters other than 1-D of the input's type");
+    in[i] = channelParam(n, in[i], t.getRank());
+  }
+  double eps = n.attrFloat("epsilon", 1e-5f);
+  FailureOr<Value> y =
+      buildElementwise(n, in, elt, [&](OpBuilder &b, Location l, ValueRange a) {
+        // (x - mean) / sqrt(var + eps) * scale + bias
+        Value v =
+            arith::AddFOp::create(b, l, a[4], scalarConstant(b, l, elt, eps));
+        v = math::SqrtOp::create(b, l, v);
+        Value c = arith::SubFOp::create(b, l, a[0], a[3]);
+        c = arith::DivFOp::create(b, l, c, v);
+        c = arith::MulFOp::create(b, l, c, a[1]);
+        return arith::AddFOp::create(b, l, c, a[2]).getResult();
+      });
+  if (failed(y))
+    return failure();
+  n.setResult(0, *y);
+  return success();
+}
+
+} // namespace
+
+void mlir::qc::onnximport::registerNormalizationOps(OpRegistry &r) {
+  r.add("", "LayerNormalization", 17, importLayerNorm);
+  r.add("", "BatchNormalization", 9, importBatchNorm);
+}

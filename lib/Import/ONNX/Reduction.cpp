@@ -1,0 +1,236 @@
+//===- Reduction.cpp - ONNX reductions and softmax ------------------------===//
+//
+// Part of quant. ReduceSum/Mean/Max/Min, Softmax and LogSoftmax as
+// linalg.generic reductions (keepdims through expand_shape).
+//
+//===----------------------------------------------------------------------===//
+
+#include "NodeImporter.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::qc::onnximport;
+
+namespace {
+
+enum class ReduceKind { Sum, Mean, Max, Min };
+
+/// Reduces x over `axes` (sorted, normalised), keeping unit dimensions when
+/// keepDims.
+Value buildReduce(NodeImporter &n, Value x, ArrayRef<int64_t> axes,
+                  bool keepDims, ReduceKind kind) {
+  OpBuilder &b = n.b;
+  Location loc = n.loc;
+  auto t = cast<RankedTensorType>(x.getType());
+  Type elt = t.getElementType();
+  bool f = isa<FloatType>(elt);
+  int64_t rank = t.getRank();
+  MLIRContext *ctx = b.getContext();
+  llvm::SmallDenseSet<int64_t> red(axes.begin(), axes.end());
+  SmallVector<int64_t> shape, dims;
+  SmallVector<AffineExpr> outExprs;
+  SmallVector<utils::IteratorType> iters;
+  for (int64_t i = 0; i < rank; ++i) {
+    iters.push_back(red.count(i) ? utils::IteratorType::reduction
+                                 : utils::IteratorType::parallel);
+    if (red.count(i))
+      continue;
+    shape.push_back(t.getDimSize(i));
+    dims.push_back(i);
+    outExprs.push_back(getAffineDimExpr(i, ctx));
+  }
+  double initV = 0;
+  if (kind == ReduceKind::Max)
+    initV = f ? -std::numeric_limits<double>::infinity()
+              : (double)APInt::getSignedMinValue(elt.getIntOrFloatBitWidth())
+                    .getSExtValue();
+  if (kind == ReduceKind::Min)
+    initV = f ? std::numeric_limits<double>::infinity()
+              : (double)APInt::getSignedMaxValue(elt.getIntOrFloatBitWidth())
+                    .getSExtValue();
+  Value empty = buildEmptyLike(b, loc, shape, elt, x, dims);
+  Value init =
+      linalg::FillOp::create(b, loc, scalarConstant(b, loc, elt, initV), empty)
+          .getResult(0);
+  SmallVector<AffineMap> maps = {AffineMap::getMultiDimIdentityMap(rank, ctx),
+                                 AffineMap::get(rank, 0, outExprs, ctx)};
+  Value r =
+      linalg::GenericOp::create(
+          b, loc, init.getType(), ValueRange{x}, ValueRange{init}, maps, iters,
+          [&](OpBuilder &bb, Location l, ValueRange a) {
+            Value v;
+            switch (kind) {
+            case ReduceKind::Sum:
+            case ReduceKind::Mean:
+              v = f ? arith::AddFOp::create(bb, l, a[1], a[0]).getResult()
+                    : arith::AddIOp::create(bb, l, a[1], a[0]).getResult();
+              break;
+            case ReduceKind::Max:
+              v = f ? arith::MaximumFOp::create(bb, l, a[1], a[0]).getResult()
+                    : arith::MaxSIOp::create(bb, l, a[1], a[0]).getResult();
+              break;
+            case ReduceKind::Min:
+              v = f ? arith::MinimumFOp::create(bb, l, a[1], a[0]).getResult()
+                    : arith::MinSIOp::create(bb, l, a[1], a[0]).getResult();
+              break;
+            }
+            linalg::YieldOp::create(bb, l, v);
+          })
+          .getResult(0);
+  if (kind == ReduceKind::Mean) {
+    Value count = arith::ConstantIndexOp::create(b, loc, 1);
+    for (int64_t a : axes)
+      count = arith::MulIOp::create(b, loc, count,
+                                    tensor::DimOp::create(b, loc, x, a));
+    Value cnt = arith::IndexCastOp::create(b, loc, b.getI64Type(), count);
+    Value cf = f ? arith::SIToFPOp::create(b, loc, elt, cnt).getResult()
+                 : arith::TruncIOp::create(b, loc, elt, cnt).getResult();
+    auto rt = cast<RankedTensorType>(r.getType());
+    SmallVector<AffineMap> m2(
+        2, AffineMap::getMultiDimIdentityMap(rt.getRank(), ctx));
+    SmallVector<utils::IteratorType> it2(rt.getRank(),
+                                         utils::IteratorType::parallel);
+    Value e2 =
+        buildEmptyLike(b, loc, rt.getShape(), elt, r,
+                       llvm::to_vector(llvm::seq<int64_t>(0, rt.getRank())));
+    r = linalg::GenericOp::create(
+            b, loc, rt, ValueRange{r}, ValueRange{e2}, m2, it2,
+            [&](OpBuilder &bb, Location l, ValueRange a) {
+              Value v = f ? arith::DivFOp::create(bb, l, a[0], cf).getResult()
+                          : arith::DivSIOp::create(bb, l, a[0], cf).getResult();
+              linalg::YieldOp::create(bb, l, v);
+            })
+            .getResult(0);
+  }
+  if (!keepDims)
+    return r;
+  // Each kept dim starts a group; reduced dims join the previous group
+  // (leading ones the first group).
+  SmallVector<int64_t> kshape;
+  SmallVector<ReassociationIndices> re;
+  ReassociationIndices leading;
+  for (int64_t i = 0; i < rank; ++i) {
+    kshape.push_back(red.count(i) ? 1 : t.getDimSize(i));
+    if (!red.count(i)) {
+      ReassociationIndices g = leading;
+      leading.clear();
+      g.push_back(i);
+      re.push_back(g);
+    } else if (re.empty()) {
+      leading.push_back(i);
+    } else {
+      re.back().push_back(i);
+    }
+  }
+  return tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(kshape, elt), r, re);
+}
+
+OpHandler reduceHandler(ReduceKind kind, int64_t axesInputSince) {
+  return [kind, axesInputSince](NodeImporter &n) -> LogicalResult {
+    FailureOr<Value> x = n.operand(0);
+    if (failed(x))
+      return failure();
+    auto t = cast<RankedTensorType>((*x).getType());
+    SmallVector<int64_t> axes;
+    if (n.opset >= axesInputSince) {
+      if (n.hasOperand(1)) {
+        auto a = n.constantInts(1, "axes");
+        if (failed(a))
+          return failure();
+        axes = *a;
+      }
+    } else {
+      axes = n.attrInts("axes").value_or(SmallVector<int64_t>());
+    }
+    if (axes.empty()) {
+      if (n.attrInt("noop_with_empty_axes", 0)) {
+        n.setResult(0, *x);
+        return success();
+      }
+      for (int64_t i = 0; i < t.getRank(); ++i)
+        axes.push_back(i);
+    }
+    for (int64_t &a : axes) {
+      FailureOr<int64_t> ax = normalizeAxis(n, a, t.getRank());
+      if (failed(ax))
+        return failure();
+      a = *ax;
+    }
+    llvm::sort(axes);
+    axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
+    if (t.getElementType().isInteger(1))
+      return n.unsupported("bool reductions");
+    n.setResult(0, buildReduce(n, *x, axes, n.attrInt("keepdims", 1), kind));
+    return success();
+  };
+}
+
+OpHandler softmaxHandler(bool logSoftmax) {
+  return [logSoftmax](NodeImporter &n) -> LogicalResult {
+    FailureOr<Value> x = n.operand(0);
+    if (failed(x))
+      return failure();
+    auto t = cast<RankedTensorType>((*x).getType());
+    Type elt = t.getElementType();
+    if (!isa<FloatType>(elt))
+      return n.unsupported("only float inputs are supported");
+    int64_t rank = t.getRank();
+    FailureOr<int64_t> axis =
+        normalizeAxis(n, n.attrInt("axis", n.opset < 13 ? 1 : -1), rank);
+    if (failed(axis))
+      return failure();
+    // Before opset 13 the input is coerced to 2-D at `axis`.
+    SmallVector<int64_t> axes;
+    for (int64_t i = *axis; i < (n.opset < 13 ? rank : *axis + 1); ++i)
+      axes.push_back(i);
+    Value mx = buildReduce(n, *x, axes, true, ReduceKind::Max);
+    FailureOr<Value> shifted = buildElementwise(
+        n, {*x, mx}, elt, [](OpBuilder &b, Location l, ValueRange a) {
+          return arith::SubFOp::create(b, l, a[0], a[1]).getResult();
+        });
+    if (failed(shifted))
+      return failure();
+    FailureOr<Value> e = buildElementwise(
+        n, {*shifted}, elt, [](OpBuilder &b, Location l, ValueRange a) {
+          return math::ExpOp::create(b, l, a[0]).getResult();
+        });
+    if (failed(e))
+      return failure();
+    Value sum = buildReduce(n, *e, axes, true, ReduceKind::Sum);
+    FailureOr<Value> y =
+        logSoftmax
+            ? buildElementwise(
+                  n, {*shifted, sum}, elt,
+                  [](OpBuilder &b, Location l, ValueRange a) {
+                    Value lg = math::LogOp::create(b, l, a[1]);
+                    return arith::SubFOp::create(b, l, a[0], lg).getResult();
+                  })
+            : buildElementwise(
+                  n, {*e, sum}, elt,
+                  [](OpBuilder &b, Location l, ValueRange a) {
+                    return arith::DivFOp::create(b, l, a[0], a[1]).getResult();
+                  });
+    if (failed(y))
+      return failure();
+    n.setResult(0, *y);
+    return success();
+  };
+}
+
+} // namespace
+
+void mlir::qc::onnximport::registerReductionOps(OpRegistry &r) {
+  r.add("", "ReduceSum", 1, reduceHandler(ReduceKind::Sum, 13));
+  r.add("", "ReduceMean", 1, reduceHandler(ReduceKind::Mean, 18));
+  r.add("", "ReduceMax", 1, reduceHandler(ReduceKind::Max, 18));
+  r.add("", "ReduceMin", 1, reduceHandler(ReduceKind::Min, 18));
+  r.add("", "Softmax", 1, softmaxHandler(false));
+  r.add("", "LogSoftmax", 1, softmaxHandler(true));
+}

@@ -1,0 +1,285 @@
+//===- Emit.cpp - LLVM IR, object and model.so emission -------------------===//
+//
+// Part of quant. Translates the LLVM-dialect module in process, adds the
+// model table and entry point the runtime expects (ModelInterface.h),
+// optimises for the target CPU, emits an object and links it with the
+// runtime into one model.so.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant/Target/CPU/CPUTarget.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mlir;
+using namespace mlir::qc;
+
+/// Must equal QUANT_ABI_VERSION in QuantRuntime.h.
+static constexpr uint32_t kAbiVersion = 1;
+
+FailureOr<ModelSignature> mlir::qc::getModelSignature(func::FuncOp main) {
+  ModelSignature sig;
+  auto names = [&](StringRef attr, size_t count) {
+    std::vector<std::string> out;
+    auto arr = main->getAttrOfType<ArrayAttr>(attr);
+    for (size_t i = 0; i < count; ++i)
+      out.push_back(arr && i < arr.size()
+                        ? cast<StringAttr>(arr[i]).str()
+                        : (attr.contains("input") ? "input_" : "output_") +
+                              std::to_string(i));
+    return out;
+  };
+  auto describe = [&](Type type, const std::string &name,
+                      TensorSignature &t) -> LogicalResult {
+    auto rt = dyn_cast<RankedTensorType>(type);
+    if (!rt)
+      return main.emitError() << "'" << name << "' is not a ranked tensor";
+    Type e = rt.getElementType();
+    t.name = name;
+    if (e.isInteger(1)) {
+      t.dtypeCode = 6;
+      t.dtypeBits = 8;
+    } else if (isa<IntegerType>(e)) {
+      t.dtypeCode = 0;
+      t.dtypeBits = e.getIntOrFloatBitWidth();
+    } else if (e.isBF16()) {
+      t.dtypeCode = 4;
+      t.dtypeBits = 16;
+    } else if (isa<FloatType>(e) && (e.isF16() || e.isF32() || e.isF64())) {
+      t.dtypeCode = 2;
+      t.dtypeBits = e.getIntOrFloatBitWidth();
+    } else {
+      return main.emitError() << "'" << name << "' has element type " << e
+                              << ", which the runtime cannot exchange";
+    }
+    for (int64_t d : rt.getShape())
+      t.shape.push_back(ShapedType::isDynamic(d) ? -1 : d);
+    return success();
+  };
+  FunctionType ft = main.getFunctionType();
+  std::vector<std::string> in = names("quant.input_names", ft.getNumInputs());
+  std::vector<std::string> out =
+      names("quant.output_names", ft.getNumResults());
+  for (auto [i, t] : llvm::enumerate(ft.getInputs())) {
+    sig.inputs.emplace_back();
+    if (failed(describe(t, in[i], sig.inputs.back())))
+      return failure();
+  }
+  for (auto [i, t] : llvm::enumerate(ft.getResults())) {
+    sig.outputs.emplace_back();
+    if (failed(describe(t, out[i], sig.outputs.back())))
+      return failure();
+  }
+  if (sig.outputs.empty())
+    return main.emitError() << "the model has no outputs";
+  return sig;
+}
+
+/// quant_model_desc and quant_model_entry (ModelInterface.h).
+static void addModelInterface(llvm::Module &m, const ModelSignature &sig) {
+  llvm::LLVMContext &ctx = m.getContext();
+  llvm::IRBuilder<> b(ctx);
+  auto *ptrTy = llvm::PointerType::getUnqual(ctx);
+  auto *i32 = b.getInt32Ty();
+  auto *i64 = b.getInt64Ty();
+  auto *tensorTy = llvm::StructType::create(ctx, {ptrTy, i32, i32, i32, ptrTy},
+                                            "QuantTensorDesc");
+  auto *modelTy = llvm::StructType::create(ctx, {i32, i32, i32, ptrTy, ptrTy},
+                                           "QuantModelDesc");
+
+  auto table = [&](const std::vector<TensorSignature> &ts,
+                   StringRef tag) -> llvm::Constant * {
+    std::vector<llvm::Constant *> entries;
+    for (auto [i, t] : llvm::enumerate(ts)) {
+      auto *name =
+          b.CreateGlobalString(t.name, "quant." + tag.str() + ".name", 0, &m);
+      std::vector<uint64_t> dims(t.shape.begin(), t.shape.end());
+      auto *shapeInit = llvm::ConstantDataArray::get(ctx, dims);
+      auto *shape = new llvm::GlobalVariable(
+          m, shapeInit->getType(), true, llvm::GlobalValue::PrivateLinkage,
+          shapeInit, "quant." + tag.str() + ".shape");
+      entries.push_back(llvm::ConstantStruct::get(
+          tensorTy, {name, b.getInt32(t.dtypeCode), b.getInt32(t.dtypeBits),
+                     b.getInt32(t.shape.size()), shape}));
+    }
+    auto *arrTy = llvm::ArrayType::get(tensorTy, entries.size());
+    return new llvm::GlobalVariable(
+        m, arrTy, true, llvm::GlobalValue::PrivateLinkage,
+        llvm::ConstantArray::get(arrTy, entries), "quant." + tag.str());
+  };
+  auto *desc = new llvm::GlobalVariable(
+      m, modelTy, true, llvm::GlobalValue::ExternalLinkage,
+      llvm::ConstantStruct::get(
+          modelTy, {b.getInt32(kAbiVersion), b.getInt32(sig.inputs.size()),
+                    b.getInt32(sig.outputs.size()), table(sig.inputs, "inputs"),
+                    table(sig.outputs, "outputs")}),
+      "quant_model_desc");
+  desc->setVisibility(llvm::GlobalValue::HiddenVisibility);
+
+  // void quant_model_entry(void **inputs, int64_t *results):
+  //   _mlir_ciface_main(results, inputs[0], inputs[1], ...)
+  llvm::Function *target = m.getFunction("_mlir_ciface_main");
+  auto *fnTy = llvm::FunctionType::get(b.getVoidTy(), {ptrTy, ptrTy}, false);
+  auto *entry = llvm::Function::Create(fnTy, llvm::GlobalValue::ExternalLinkage,
+                                       "quant_model_entry", m);
+  entry->setVisibility(llvm::GlobalValue::HiddenVisibility);
+  b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", entry));
+  std::vector<llvm::Value *> args = {entry->getArg(1)};
+  for (size_t i = 0; i < sig.inputs.size(); ++i) {
+    llvm::Value *slot = b.CreateConstGEP1_64(ptrTy, entry->getArg(0), i);
+    args.push_back(b.CreateLoad(ptrTy, slot));
+  }
+  b.CreateCall(target->getFunctionType(), target, args);
+  b.CreateRetVoid();
+  (void)i64;
+
+  // Everything else is private to the model.
+  for (llvm::Function &f : m)
+    if (!f.isDeclaration() && &f != entry)
+      f.setLinkage(llvm::GlobalValue::InternalLinkage);
+}
+
+static llvm::TargetMachine *createTargetMachine(const EmitOptions &options,
+                                                std::string &error) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return nullptr;
+  std::string cpu = options.mcpu, features;
+  if (cpu.empty() || cpu == "native") {
+    cpu = llvm::sys::getHostCPUName().str();
+    for (const auto &f : llvm::sys::getHostCPUFeatures())
+      features += (f.second ? "+" : "-") + f.first().str() + ",";
+  }
+  llvm::TargetOptions to;
+  return target->createTargetMachine(triple, cpu, features, to,
+                                     llvm::Reloc::PIC_, std::nullopt,
+                                     llvm::CodeGenOptLevel::Aggressive);
+}
+
+LogicalResult mlir::qc::emitCPUArtifact(ModuleOp module,
+                                        const ModelSignature &sig,
+                                        EmitKind kind, StringRef outputPath,
+                                        const EmitOptions &options) {
+  DialectRegistry registry;
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  module.getContext()->appendDialectRegistry(registry);
+
+  llvm::LLVMContext llvmCtx;
+  std::unique_ptr<llvm::Module> m =
+      translateModuleToLLVMIR(module, llvmCtx, "quant_model");
+  if (!m)
+    return module.emitError() << "translation to LLVM IR failed";
+  if (!m->getFunction("_mlir_ciface_main"))
+    return module.emitError() << "the module has no C interface for @main";
+  addModelInterface(*m, sig);
+
+  std::string error;
+  std::unique_ptr<llvm::TargetMachine> tm(createTargetMachine(options, error));
+  if (!tm)
+    return module.emitError() << "no LLVM target for this host: " << error;
+  if (options.mcpu != "native" && !options.mcpu.empty() &&
+      !tm->getMCSubtargetInfo()->isCPUStringValid(options.mcpu))
+    return module.emitError() << "unknown --mcpu '" << options.mcpu << "'";
+  m->setTargetTriple(tm->getTargetTriple());
+  m->setDataLayout(tm->createDataLayout());
+
+  {
+    llvm::LoopAnalysisManager lam;
+    llvm::FunctionAnalysisManager fam;
+    llvm::CGSCCAnalysisManager cgam;
+    llvm::ModuleAnalysisManager mam;
+    llvm::PassBuilder pb(tm.get());
+    pb.registerModuleAnalyses(mam);
+    pb.registerCGSCCAnalyses(cgam);
+    pb.registerFunctionAnalyses(fam);
+    pb.registerLoopAnalyses(lam);
+    pb.crossRegisterProxies(lam, fam, cgam, mam);
+    llvm::ModulePassManager mpm =
+        pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
+    mpm.run(*m, mam);
+  }
+
+  if (kind == EmitKind::LLVMIR) {
+    std::error_code ec;
+    llvm::ToolOutputFile out(outputPath, ec, llvm::sys::fs::OF_Text);
+    if (ec)
+      return module.emitError()
+             << "cannot write '" << outputPath << "': " << ec.message();
+    m->print(out.os(), nullptr);
+    out.keep();
+    return success();
+  }
+
+  // The object: straight to the output, or to a temporary for linking.
+  SmallString<128> objPath(outputPath);
+  if (kind == EmitKind::SharedLibrary) {
+    if (std::error_code ec =
+            llvm::sys::fs::createTemporaryFile("quant-model", "o", objPath))
+      return module.emitError()
+             << "cannot create a temporary file: " << ec.message();
+  }
+  llvm::FileRemover removeObj(kind == EmitKind::SharedLibrary ? objPath.str()
+                                                              : StringRef());
+  {
+    std::error_code ec;
+    llvm::ToolOutputFile out(objPath, ec, llvm::sys::fs::OF_None);
+    if (ec)
+      return module.emitError()
+             << "cannot write '" << objPath << "': " << ec.message();
+    llvm::legacy::PassManager pm;
+    if (tm->addPassesToEmitFile(pm, out.os(), nullptr,
+                                llvm::CodeGenFileType::ObjectFile))
+      return module.emitError() << "the target cannot emit objects";
+    pm.run(*m);
+    out.keep();
+  }
+  if (kind == EmitKind::Object)
+    return success();
+
+  if (!llvm::sys::fs::exists(options.runtimeLibrary))
+    return module.emitError() << "runtime library '" << options.runtimeLibrary
+                              << "' not found (see --runtime-lib)";
+  llvm::ErrorOr<std::string> linker =
+      options.linker.empty() ? llvm::sys::findProgramByName("clang++-22")
+                             : llvm::ErrorOr<std::string>(options.linker);
+  if (!linker)
+    linker = llvm::sys::findProgramByName("clang++");
+  if (!linker)
+    return module.emitError() << "no linker driver found (clang++-22)";
+  SmallVector<StringRef> args = {*linker, "-shared", "-fuse-ld=lld",
+                                 "-Wl,--no-undefined", "-Wl,-z,noexecstack",
+                                 "-o", outputPath, objPath,
+                                 // The runtime's ABI functions are what the
+                                 // .so exists for: keep every member.
+                                 "-Wl,--whole-archive", options.runtimeLibrary,
+                                 "-Wl,--no-whole-archive", "-lm", "-lpthread"};
+  std::string errMsg;
+  int rc =
+      llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0, &errMsg);
+  if (rc != 0)
+    return module.emitError() << "linking '" << outputPath << "' failed"
+                              << (errMsg.empty() ? "" : ": ") << errMsg;
+  return success();
+}

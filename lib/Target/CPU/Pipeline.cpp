@@ -1,0 +1,137 @@
+//===- Pipeline.cpp - CPU compile phases ----------------------------------===//
+//
+// Part of quant. Phases as textual pipelines: readable, printable with
+// --compile-to, and runnable piecewise by quant-opt with --pass-pipeline.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant/Conversion/Passes.h"
+#include "quant/Dialect/QC/Transforms/Passes.h"
+#include "quant/Target/CPU/CPUTarget.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/Transforms/Transforms.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "mlir/Transforms/Passes.h"
+
+namespace mlir::qc {
+#define GEN_PASS_DEF_QCPREPAREBUFFERIZEPASS
+#include "quant/Target/CPU/Passes.h.inc"
+} // namespace mlir::qc
+
+using namespace mlir;
+using namespace mlir::qc;
+
+namespace {
+struct QCPrepareBufferizePass
+    : mlir::qc::impl::QCPrepareBufferizePassBase<QCPrepareBufferizePass> {
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    RewritePatternSet patterns(&getContext());
+    tensor::populateDecomposeTensorConcatPatterns(patterns);
+    if (failed(applyPatternsGreedily(func, std::move(patterns))))
+      return signalPassFailure();
+    // Each result: copy into a fresh tensor so it bufferizes to a new
+    // allocation that the caller owns.
+    func.walk([&](func::ReturnOp ret) {
+      OpBuilder b(ret);
+      for (OpOperand &operand : ret->getOpOperands()) {
+        Value v = operand.get();
+        auto t = cast<RankedTensorType>(v.getType());
+        SmallVector<Value> dyn;
+        for (int64_t i = 0; i < t.getRank(); ++i)
+          if (t.isDynamicDim(i))
+            dyn.push_back(tensor::DimOp::create(b, ret.getLoc(), v, i));
+        Value empty = tensor::EmptyOp::create(b, ret.getLoc(), t.getShape(),
+                                              t.getElementType(), dyn);
+        Value copy =
+            linalg::CopyOp::create(b, ret.getLoc(), v, empty).getResult(0);
+        operand.set(copy);
+      }
+    });
+  }
+};
+} // namespace
+
+static const char *const kPhaseNames[] = {"import", "graph", "linalg",
+                                          "bufferized", "llvm"};
+
+std::optional<CompilePhase> mlir::qc::parseCompilePhase(StringRef name) {
+  for (int i = 0; i < 5; ++i)
+    if (name == kPhaseNames[i])
+      return static_cast<CompilePhase>(i);
+  return std::nullopt;
+}
+
+StringRef mlir::qc::getCompilePhaseName(CompilePhase phase) {
+  return kPhaseNames[static_cast<int>(phase)];
+}
+
+std::string mlir::qc::getPhasePipeline(CompilePhase phase) {
+  switch (phase) {
+  case CompilePhase::Import:
+    return "";
+  case CompilePhase::Graph:
+    return "builtin.module(func.func(canonicalize,cse))";
+  case CompilePhase::Linalg:
+    return "builtin.module(func.func(qc-convert-to-linalg,canonicalize,"
+           "linalg-fuse-elementwise-ops,canonicalize,cse))";
+  case CompilePhase::Bufferized:
+    return "builtin.module(func.func(qc-prepare-bufferize),"
+           "one-shot-bufferize{bufferize-function-boundaries "
+           "function-boundary-type-conversion=identity-layout-map},"
+           "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
+           "canonicalize,cse)";
+  case CompilePhase::LLVM:
+    return "builtin.module(func.func(convert-linalg-to-loops),lower-affine,"
+           "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
+           "finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
+           "convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,"
+           "convert-cf-to-llvm,reconcile-unrealized-casts)";
+  }
+  return "";
+}
+
+void mlir::qc::registerCPUPipelinePasses() {
+  registerQCPasses();
+  registerQuantConversionPasses();
+  registerQuantCPUPasses();
+  registerTransformsPasses();
+  registerConversionPasses();
+  registerLinalgPasses();
+  memref::registerMemRefPasses();
+  bufferization::registerBufferizationPasses();
+  bufferization::registerBufferizationPipelines();
+}
+
+LogicalResult mlir::qc::runPhases(ModuleOp module, CompilePhase from,
+                                  CompilePhase to) {
+  for (int p = static_cast<int>(from) + 1; p <= static_cast<int>(to); ++p) {
+    auto phase = static_cast<CompilePhase>(p);
+    std::string pipeline = getPhasePipeline(phase);
+    if (phase == CompilePhase::LLVM)
+      module.walk([](func::FuncOp f) {
+        f->setAttr("llvm.emit_c_interface", UnitAttr::get(f.getContext()));
+      });
+    PassManager pm(module.getContext());
+    // The pipelines are spelled rooted ("builtin.module(...)"); the pass
+    // manager is that root already, so add what is inside.
+    StringRef text = pipeline;
+    text.consume_front("builtin.module(");
+    text.consume_back(")");
+    if (failed(parsePassPipeline(text, pm)))
+      return module.emitError() << "internal error: bad pipeline for phase "
+                                << getCompilePhaseName(phase);
+    if (failed(pm.run(module)))
+      return module.emitError()
+             << "compilation failed in phase " << getCompilePhaseName(phase);
+  }
+  return success();
+}

@@ -20,7 +20,7 @@ trap 'echo "setup.sh: FAILED during: $STEP" >&2' ERR
 APT_PACKAGES=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
   ninja-build cmake libonnx-dev libprotobuf-dev protobuf-compiler
-  libgtest-dev python3-venv
+  libgtest-dev python3-venv libzip-dev libdlpack-dev pkg-config
 )
 
 step "checking apt packages"

@@ -364,6 +364,16 @@ void mlir::qc::onnximport::registerElementwiseOps(OpRegistry &r) {
       Type elt = n.operandType(0).getElementType();
       if (elt.isInteger(1))
         return n.unsupported("bool input");
+      if (DenseElementsAttr c = n.constantOperand(0);
+          c && isa<IntegerType>(elt)) {
+        SmallVector<APInt> out;
+        for (APInt v : c.getValues<APInt>())
+          out.push_back(name == "Neg" ? -v : v.abs());
+        auto folded = DenseElementsAttr::get(
+            cast<RankedTensorType>(c.getType()), out);
+        n.setResult(0, buildConstant(n.b, n.loc, folded), folded);
+        return success();
+      }
       FailureOr<Value> res = buildElementwise(
           n, {*x}, elt, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
             Value v = a[0];

@@ -139,6 +139,13 @@ Value buildConstant(OpBuilder &b, Location loc, DenseElementsAttr attr);
 /// Scalar constant of `type` (float or integer) with value `v`.
 Value scalarConstant(OpBuilder &b, Location loc, Type type, double v);
 
+enum class ReduceKind { Sum, Mean, Max, Min };
+
+/// Reduces x over `axes` (sorted, normalised, unique), keeping unit
+/// dimensions when keepDims.
+Value buildReduce(NodeImporter &n, Value x, ArrayRef<int64_t> axes,
+                  bool keepDims, ReduceKind kind);
+
 /// Normalises an ONNX axis in [-rank, rank).
 FailureOr<int64_t> normalizeAxis(NodeImporter &n, int64_t axis, int64_t rank);
 

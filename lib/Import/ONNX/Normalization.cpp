@@ -19,13 +19,61 @@ using namespace mlir::qc::onnximport;
 
 namespace {
 
+/// LayerNormalization whose Mean/InvStdDev outputs are used: built from
+/// reductions so the statistics are values of the graph.
+LogicalResult importLayerNormWithStats(NodeImporter &n, Value x, Value gamma,
+                                       int64_t axis) {
+  auto t = cast<RankedTensorType>(x.getType());
+  Type elt = t.getElementType();
+  double eps = n.attrFloat("epsilon", 1e-5f);
+  SmallVector<int64_t> axes;
+  for (int64_t i = axis; i < t.getRank(); ++i)
+    axes.push_back(i);
+  Value mean = buildReduce(n, x, axes, true, ReduceKind::Mean);
+  FailureOr<Value> dev = buildElementwise(
+      n, {x, mean}, elt, [](OpBuilder &b, Location l, ValueRange a) {
+        return arith::SubFOp::create(b, l, a[0], a[1]).getResult();
+      });
+  if (failed(dev))
+    return failure();
+  FailureOr<Value> sq = buildElementwise(
+      n, {*dev}, elt, [](OpBuilder &b, Location l, ValueRange a) {
+        return arith::MulFOp::create(b, l, a[0], a[0]).getResult();
+      });
+  if (failed(sq))
+    return failure();
+  Value var = buildReduce(n, *sq, axes, true, ReduceKind::Mean);
+  FailureOr<Value> inv = buildElementwise(
+      n, {var}, elt, [&](OpBuilder &b, Location l, ValueRange a) {
+        Value v = arith::AddFOp::create(b, l, a[0],
+                                        scalarConstant(b, l, elt, eps));
+        return math::RsqrtOp::create(b, l, v).getResult();
+      });
+  if (failed(inv))
+    return failure();
+  SmallVector<Value> ins = {*dev, *inv, gamma};
+  if (Value beta = n.optionalOperand(2))
+    ins.push_back(beta);
+  FailureOr<Value> y = buildElementwise(
+      n, ins, elt, [](OpBuilder &b, Location l, ValueRange a) {
+        Value v = arith::MulFOp::create(b, l, a[0], a[1]);
+        v = arith::MulFOp::create(b, l, v, a[2]);
+        if (a.size() > 3)
+          v = arith::AddFOp::create(b, l, v, a[3]);
+        return v;
+      });
+  if (failed(y))
+    return failure();
+  n.setResult(0, *y);
+  n.setResult(1, mean);
+  n.setResult(2, *inv);
+  return success();
+}
+
 LogicalResult importLayerNorm(NodeImporter &n) {
   FailureOr<Value> x = n.operand(0), gamma = n.operand(1);
   if (failed(x) || failed(gamma))
     return failure();
-  for (int64_t i = 1; i < n.numResults(); ++i)
-    if (!n.node.output(i).empty())
-      return n.unsupported("the Mean and InvStdDev outputs");
   auto t = cast<RankedTensorType>((*x).getType());
   if (!isa<FloatType>(t.getElementType()))
     return n.unsupported("only float inputs are supported");
@@ -35,6 +83,11 @@ LogicalResult importLayerNorm(NodeImporter &n) {
     return failure();
   if (n.attrInt("stash_type", 1) != 1)
     return n.unsupported("stash_type other than float32");
+  bool wantStats = false;
+  for (int64_t i = 1; i < n.numResults(); ++i)
+    wantStats |= !n.node.output(i).empty();
+  if (wantStats)
+    return importLayerNormWithStats(n, *x, *gamma, *axis);
   ArrayRef<int64_t> normShape = t.getShape().drop_front(*axis);
   for (Value p : {*gamma, n.optionalOperand(2)}) {
     if (!p)

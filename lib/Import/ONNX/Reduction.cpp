@@ -19,12 +19,11 @@ using namespace mlir::qc::onnximport;
 
 namespace {
 
-enum class ReduceKind { Sum, Mean, Max, Min };
+} // namespace
 
-/// Reduces x over `axes` (sorted, normalised), keeping unit dimensions when
-/// keepDims.
-Value buildReduce(NodeImporter &n, Value x, ArrayRef<int64_t> axes,
-                  bool keepDims, ReduceKind kind) {
+Value mlir::qc::onnximport::buildReduce(NodeImporter &n, Value x,
+                                        ArrayRef<int64_t> axes, bool keepDims,
+                                        ReduceKind kind) {
   OpBuilder &b = n.b;
   Location loc = n.loc;
   auto t = cast<RankedTensorType>(x.getType());
@@ -131,6 +130,8 @@ Value buildReduce(NodeImporter &n, Value x, ArrayRef<int64_t> axes,
   return tensor::ExpandShapeOp::create(
       b, loc, RankedTensorType::get(kshape, elt), r, re);
 }
+
+namespace {
 
 OpHandler reduceHandler(ReduceKind kind, int64_t axesInputSince) {
   return [kind, axesInputSince](NodeImporter &n) -> LogicalResult {

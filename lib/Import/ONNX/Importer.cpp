@@ -620,6 +620,10 @@ const OpRegistry &mlir::qc::onnximport::getOpRegistry() {
     registerShapeOps(r);
     registerReductionOps(r);
     registerNormalizationOps(r);
+    registerConvOps(r);
+    registerPoolOps(r);
+    registerResizeOps(r);
+    registerPadTileOps(r);
     return r;
   }();
   return registry;

@@ -108,6 +108,10 @@ void registerMatMulOps(OpRegistry &registry);
 void registerShapeOps(OpRegistry &registry);
 void registerReductionOps(OpRegistry &registry);
 void registerNormalizationOps(OpRegistry &registry);
+void registerConvOps(OpRegistry &registry);    // Conv, ConvTranspose
+void registerPoolOps(OpRegistry &registry);    // Max/Average/GlobalAveragePool
+void registerResizeOps(OpRegistry &registry);  // Resize
+void registerPadTileOps(OpRegistry &registry); // Pad, Tile, InstanceNorm
 
 //===----------------------------------------------------------------------===//
 // Shared building blocks

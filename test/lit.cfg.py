@@ -19,3 +19,5 @@ config.environment["PATH"] = os.pathsep.join(
 config.substitutions.append(("%quant_plugin", os.path.join(config.quant_libs_dir, "QuantPlugin" + config.shlib_ext)))
 config.substitutions.append(("%quant_src", config.quant_src_root))
 config.substitutions.append(("%quant_obj", config.quant_obj_root))
+# The project's Python (numpy, onnx, onnxruntime) from scripts/setup.sh.
+config.substitutions.append(("%{python}", os.path.join(config.quant_src_root, ".venv", "bin", "python")))

@@ -171,6 +171,7 @@ int main(int argc, char **argv) {
   registerConvertMathToLLVMInterface(registry);
   qc::registerCPUPipelinePasses();
   MLIRContext context(registry);
+  context.printOpOnDiagnostic(false);
   context.loadAllAvailableDialects();
 
   // Diagnostics: one line each, "quant-compile: error: <loc>: <message>".

@@ -10,6 +10,7 @@
 #include "quant/Target/CPU/CPUTarget.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -92,7 +93,8 @@ std::string mlir::qc::getPhasePipeline(CompilePhase phase) {
   case CompilePhase::LLVM:
     return "builtin.module(func.func(convert-linalg-to-loops),lower-affine,"
            "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
-           "finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
+           "arith-expand{include-bf16=true},finalize-memref-to-llvm,"
+           "convert-math-to-llvm,convert-math-to-libm,"
            "convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,"
            "convert-cf-to-llvm,reconcile-unrealized-casts)";
   }
@@ -106,6 +108,7 @@ void mlir::qc::registerCPUPipelinePasses() {
   registerTransformsPasses();
   registerConversionPasses();
   registerLinalgPasses();
+  arith::registerArithPasses();
   memref::registerMemRefPasses();
   bufferization::registerBufferizationPasses();
   bufferization::registerBufferizationPipelines();

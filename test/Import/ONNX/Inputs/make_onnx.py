@@ -1,0 +1,103 @@
+"""Writes small ONNX models for the importer's lit tests.
+
+usage: make_onnx.py KIND OUT_DIR
+KIND: mlp | unsupported | malformed | extdata-good | extdata-dotdot |
+      extdata-absolute | extdata-symlink | extdata-hardlink | extdata-short
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def save(model, path):
+    model.ir_version = 10  # what onnxruntime 1.23 accepts
+    onnx.save(model, path)
+
+
+def mlp(out):
+    rng = np.random.default_rng(1)
+    w1 = rng.standard_normal((16, 32)).astype(np.float32)
+    b1 = rng.standard_normal(32).astype(np.float32)
+    w2 = rng.standard_normal((32, 8)).astype(np.float32)
+    g = helper.make_graph(
+        [
+            helper.make_node("Gemm", ["x", "W1", "b1"], ["h"]),
+            helper.make_node("Relu", ["h"], ["r"]),
+            helper.make_node("MatMul", ["r", "W2"], ["m"]),
+            helper.make_node("Softmax", ["m"], ["y"], axis=-1),
+        ],
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8])],
+        [numpy_helper.from_array(w1, "W1"), numpy_helper.from_array(b1, "b1"),
+         numpy_helper.from_array(w2, "W2")],
+    )
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]),
+         os.path.join(out, "mlp.onnx"))
+
+
+def unsupported(out):
+    g = helper.make_graph(
+        [helper.make_node("Hardmax", ["x"], ["y"], name="hm")], "u",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
+         os.path.join(out, "unsupported.onnx"))
+
+
+def malformed(out):
+    with open(os.path.join(out, "malformed.onnx"), "wb") as f:
+        f.write(b"\x08\x07this is not a protobuf \xff\xff\xff")
+
+
+def extdata(out, kind):
+    """x + W where W lives in external data named by `kind`."""
+    w = np.arange(8, dtype=np.float32)
+    tensor = numpy_helper.from_array(w, "W")
+    tensor.ClearField("raw_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    loc = "weights.bin"
+    data_path = os.path.join(out, "weights.bin")
+    outside = os.path.join(os.path.dirname(os.path.abspath(out)), "outside.bin")
+    with open(outside, "wb") as f:
+        f.write(w.tobytes())
+    if kind == "good" or kind == "short":
+        with open(data_path, "wb") as f:
+            f.write(w.tobytes()[: 16 if kind == "short" else 32])
+    elif kind == "dotdot":
+        loc = "../outside.bin"
+    elif kind == "absolute":
+        loc = outside
+    elif kind == "symlink":
+        if os.path.lexists(data_path):
+            os.remove(data_path)
+        os.symlink(outside, data_path)
+    elif kind == "hardlink":
+        if os.path.lexists(data_path):
+            os.remove(data_path)
+        os.link(outside, data_path)
+    for k, v in (("location", loc), ("offset", "0"), ("length", "32")):
+        e = tensor.external_data.add()
+        e.key, e.value = k, v
+    g = helper.make_graph(
+        [helper.make_node("Add", ["x", "W"], ["y"])], "ext",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [8])], [tensor])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
+         os.path.join(out, "ext.onnx"))
+
+
+def main():
+    kind, out = sys.argv[1], sys.argv[2]
+    os.makedirs(out, exist_ok=True)
+    if kind.startswith("extdata-"):
+        extdata(out, kind[len("extdata-"):])
+    else:
+        {"mlp": mlp, "unsupported": unsupported, "malformed": malformed}[kind](out)
+
+
+if __name__ == "__main__":
+    main()

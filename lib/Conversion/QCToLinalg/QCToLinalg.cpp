@@ -7,6 +7,7 @@
 #include "quant/Conversion/QCToLinalg/QCToLinalg.h"
 #include "quant/Conversion/Passes.h"
 #include "quant/Dialect/QC/IR/QCOps.h"
+#include "quant/Dialect/QC/Utils/WeightUtils.h"
 #include "quant/Support/Hadamard.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -57,16 +58,21 @@ SmallVector<AffineExpr> dimExprs(MLIRContext *ctx, int64_t from, int64_t to) {
 /// indexing from (lead..., n, k).
 Value contraction(OpBuilder &b, Location loc, Value x, Value w, Value init,
                   AffineMap xMap, AffineMap wMap, AffineMap oMap,
-                  int64_t loops) {
-  SmallVector<Iter> iters(loops - 1, Iter::parallel);
-  iters.push_back(Iter::reduction);
+                  int64_t loops, int64_t reductionDim = -1) {
+  SmallVector<Iter> iters(loops, Iter::parallel);
+  iters[reductionDim < 0 ? loops - 1 : reductionDim] = Iter::reduction;
   return linalg::GenericOp::create(
              b, loc, init.getType(), ValueRange{x, w}, ValueRange{init},
              SmallVector<AffineMap>{xMap, wMap, oMap}, iters,
              [](OpBuilder &bb, Location l, ValueRange a) {
-               Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
+               // Reassociation lets LLVM vectorise the dot products; the
+               // result then depends on the summation order, as in BLAS.
+               auto fm = arith::FastMathFlags::reassoc |
+                         arith::FastMathFlags::contract;
+               Value p = arith::MulFOp::create(bb, l, a[0], a[1], fm);
                linalg::YieldOp::create(
-                   bb, l, arith::AddFOp::create(bb, l, a[2], p).getResult());
+                   bb, l,
+                   arith::AddFOp::create(bb, l, a[2], p, fm).getResult());
              })
       .getResult(0);
 }
@@ -111,6 +117,33 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
                  .getResult(0);
     }
     // Loops: lead..., n, k
+    // A constant weight is stored transposed, [K, N], so the innermost loop
+    // runs over N: contiguous, no reduction, vectorisable as is.
+    if (std::optional<std::vector<double>> wv =
+            readFloatConstant(op.getWeight())) {
+      auto wt = op.getWeight().getType();
+      int64_t n = wt.getDimSize(0), k = wt.getDimSize(1);
+      std::vector<double> t(n * k);
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < k; ++j)
+          t[j * n + i] = (*wv)[i * k + j];
+      Value wT = createFloatConstant(
+          rewriter, loc, RankedTensorType::get({k, n}, wt.getElementType()), t,
+          "qc_weight_kn");
+      int64_t loops = r + 1, kDim = lead, nDim = r;
+      SmallVector<AffineExpr> xe = dimExprs(ctx, 0, lead);
+      xe.push_back(getAffineDimExpr(kDim, ctx));
+      SmallVector<AffineExpr> oe = dimExprs(ctx, 0, lead);
+      oe.push_back(getAffineDimExpr(nDim, ctx));
+      Value y = contraction(
+          rewriter, loc, x, wT, init, AffineMap::get(loops, 0, xe, ctx),
+          AffineMap::get(
+              loops, 0,
+              {getAffineDimExpr(kDim, ctx), getAffineDimExpr(nDim, ctx)}, ctx),
+          AffineMap::get(loops, 0, oe, ctx), loops, kDim);
+      rewriter.replaceOp(op, y);
+      return success();
+    }
     int64_t loops = r + 1, nDim = lead, kDim = r;
     SmallVector<AffineExpr> xe = dimExprs(ctx, 0, lead);
     xe.push_back(getAffineDimExpr(kDim, ctx));

@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
@@ -23,6 +24,7 @@
 #include "mlir/Transforms/Passes.h"
 
 namespace mlir::qc {
+#define GEN_PASS_DEF_QCFUSEELEMENTWISEPASS
 #define GEN_PASS_DEF_QCPREPAREBUFFERIZEPASS
 #include "quant/Target/CPU/Passes.h.inc"
 } // namespace mlir::qc
@@ -31,6 +33,23 @@ using namespace mlir;
 using namespace mlir::qc;
 
 namespace {
+struct QCFuseElementwisePass
+    : mlir::qc::impl::QCFuseElementwisePassBase<QCFuseElementwisePass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    linalg::ControlFusionFn control = [](OpOperand *fused) {
+      auto consumer = dyn_cast<linalg::LinalgOp>(fused->getOwner());
+      Operation *producer = fused->get().getDefiningOp();
+      return consumer && producer &&
+             consumer.getNumLoops() == consumer.getNumParallelLoops() &&
+             producer->hasOneUse();
+    };
+    linalg::populateElementwiseOpsFusionPatterns(patterns, control);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
 struct QCPrepareBufferizePass
     : mlir::qc::impl::QCPrepareBufferizePassBase<QCPrepareBufferizePass> {
   void runOnOperation() override {
@@ -83,7 +102,7 @@ std::string mlir::qc::getPhasePipeline(CompilePhase phase) {
     return "builtin.module(func.func(canonicalize,cse))";
   case CompilePhase::Linalg:
     return "builtin.module(func.func(qc-convert-to-linalg,canonicalize,"
-           "linalg-fuse-elementwise-ops,canonicalize,cse))";
+           "qc-fuse-elementwise,canonicalize,cse))";
   case CompilePhase::Bufferized:
     return "builtin.module(func.func(qc-prepare-bufferize),"
            "one-shot-bufferize{bufferize-function-boundaries "

@@ -21,4 +21,16 @@ def QCPrepareBufferizePass : Pass<"qc-prepare-bufferize", "func::FuncOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def QCFuseElementwisePass : Pass<"qc-fuse-elementwise", "func::FuncOp"> {
+  let summary = "Fuse elementwise linalg producers into all-parallel consumers";
+  let description = [{
+    Upstream's `linalg-fuse-elementwise-ops` also fuses into reductions and
+    contractions, which recomputes the producer once per reduction step (a
+    GELU's erf before a matmul ran K times per element). This pass fuses only
+    into consumers whose loops are all parallel, so every fused value is
+    computed once.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 #endif // QUANT_TARGET_CPU_PASSES_TD

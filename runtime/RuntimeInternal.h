@@ -130,4 +130,8 @@ QuantStatus callModel(const QuantModelDesc &model, const QuantDLTensor *inputs,
 
 } // namespace qrt
 
+/// Threads the next parallel loops of the calling thread's run may use
+/// (Parallel.cpp).
+void quant_rt_set_team_size(int32_t n);
+
 #endif // QUANT_RUNTIME_RUNTIMEINTERNAL_H

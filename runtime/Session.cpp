@@ -253,6 +253,7 @@ QUANT_EXPORT QuantStatus quant_session_run(QuantSession *session,
         return s;
 
     ModelResults results(m);
+    quant_rt_set_team_size(session->numThreads);
     if (QuantStatus s = callModel(m, inputs, results))
       return s;
 
@@ -291,6 +292,7 @@ quant_session_run_alloc(QuantSession *session, const QuantDLTensor *inputs,
 
     std::lock_guard<std::mutex> lock(session->allocMutex);
     ModelResults results(m);
+    quant_rt_set_team_size(session->numThreads);
     if (QuantStatus s = callModel(m, inputs, results))
       return s;
 

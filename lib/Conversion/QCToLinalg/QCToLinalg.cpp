@@ -57,8 +57,8 @@ SmallVector<AffineExpr> dimExprs(MLIRContext *ctx, int64_t from, int64_t to) {
 /// out[..., n] = init[...] + sum_k x[..., k] * w(n, k); `wMap` gives w's
 /// indexing from (lead..., n, k).
 Value contraction(OpBuilder &b, Location loc, Value x, Value w, Value init,
-                  AffineMap xMap, AffineMap wMap, AffineMap oMap,
-                  int64_t loops, int64_t reductionDim = -1) {
+                  AffineMap xMap, AffineMap wMap, AffineMap oMap, int64_t loops,
+                  int64_t reductionDim = -1) {
   SmallVector<Iter> iters(loops, Iter::parallel);
   iters[reductionDim < 0 ? loops - 1 : reductionDim] = Iter::reduction;
   return linalg::GenericOp::create(

@@ -1,9 +1,497 @@
-//===- Conv.cpp - ONNX ops (in progress) ------------------------------------===//
+//===- Conv.cpp - ONNX Conv and ConvTranspose -----------------------------===//
 //
-// Part of quant.
+// Part of quant. Conv of any spatial rank and group count as one
+// linalg.generic over (n, g, m, o..., c, k...) on the zero-padded input
+// reshaped to [N, G, C/G, ...]; ConvTranspose as that convolution (stride 1)
+// of the zero-inserted, padded input with the flipped, transposed kernel.
+// Spatial dimensions must be static; the batch may be dynamic.
 //
 //===----------------------------------------------------------------------===//
 
 #include "NodeImporter.h"
 
-void mlir::qc::onnximport::registerConvOps(OpRegistry &) {}
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::qc::onnximport;
+
+namespace {
+
+enum class AutoPad { NotSet, SameUpper, SameLower, Valid };
+
+FailureOr<AutoPad> parseAutoPad(NodeImporter &n) {
+  std::string s = n.attrString("auto_pad", "NOTSET");
+  if (s == "NOTSET" || s.empty())
+    return AutoPad::NotSet;
+  if (s == "SAME_UPPER")
+    return AutoPad::SameUpper;
+  if (s == "SAME_LOWER")
+    return AutoPad::SameLower;
+  if (s == "VALID")
+    return AutoPad::Valid;
+  return n.invalid("auto_pad '" + s +
+                   "' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID");
+}
+
+/// The ints attribute `name` with `count` values, each at least `minValue`;
+/// `count` copies of `dflt` when absent.
+FailureOr<SmallVector<int64_t>> intsAttr(NodeImporter &n, StringRef name,
+                                         int64_t count, int64_t dflt,
+                                         int64_t minValue) {
+  std::optional<SmallVector<int64_t>> v = n.attrInts(name);
+  if (!v)
+    return SmallVector<int64_t>(count, dflt);
+  if (static_cast<int64_t>(v->size()) != count)
+    return n.invalid(Twine(name) + " has " + Twine(v->size()) +
+                     " values; expected " + Twine(count));
+  for (int64_t x : *v)
+    if (x < minValue)
+      return n.invalid(Twine(name) + " values must be at least " +
+                       Twine(minValue) + ", got " + Twine(x));
+  return *v;
+}
+
+int64_t floorDiv2(int64_t v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); }
+
+std::string typeString(Type t) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << t;
+  return s;
+}
+
+/// Reassociation that splits (expand) or merges (collapse) dimension `at` and
+/// `at + 1` of a rank-`rank` shape (the rank of the larger shape).
+SmallVector<ReassociationIndices> splitDim(int64_t rank, int64_t at) {
+  SmallVector<ReassociationIndices> re;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (i == at + 1)
+      re.back().push_back(i);
+    else
+      re.push_back({i});
+  }
+  return re;
+}
+
+Value expandDim(OpBuilder &b, Location loc, Value v, int64_t at, int64_t outer,
+                int64_t inner) {
+  auto t = cast<RankedTensorType>(v.getType());
+  SmallVector<int64_t> shape(t.getShape());
+  shape[at] = inner;
+  shape.insert(shape.begin() + at, outer);
+  return tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(shape, t.getElementType()), v,
+      splitDim(t.getRank() + 1, at));
+}
+
+/// The convolution proper: x [N, C, P...] (already padded), w [M, C/G, K...],
+/// optional bias [M]; returns [N, M, out...].
+Value buildConvCore(NodeImporter &n, Value x, Value w, Value bias, int64_t G,
+                    ArrayRef<int64_t> strides, ArrayRef<int64_t> dilations,
+                    ArrayRef<int64_t> out) {
+  OpBuilder &b = n.b;
+  Location loc = n.loc;
+  MLIRContext *ctx = b.getContext();
+  auto xt = cast<RankedTensorType>(x.getType());
+  auto wt = cast<RankedTensorType>(w.getType());
+  Type elt = xt.getElementType();
+  int64_t d = xt.getRank() - 2;
+  int64_t M = wt.getDimSize(0), Cg = wt.getDimSize(1), Mg = M / G;
+
+  Value xg = expandDim(b, loc, x, 1, G, Cg); // [N, G, Cg, P...]
+  Value wg = expandDim(b, loc, w, 0, G, Mg); // [G, Mg, Cg, K...]
+
+  // Accumulator [N, G, Mg, out...], initialised with the bias.
+  SmallVector<int64_t> accShape = {xt.getDimSize(0), G, Mg};
+  accShape.append(out.begin(), out.end());
+  int64_t accRank = accShape.size();
+  Value empty = buildEmptyLike(b, loc, accShape, elt, x,
+                               SmallVector<int64_t>(accRank, 0));
+  Value init;
+  if (bias) {
+    Value bg = expandDim(b, loc, bias, 0, G, Mg);
+    SmallVector<AffineMap> maps = {
+        AffineMap::get(accRank, 0,
+                       {getAffineDimExpr(1, ctx), getAffineDimExpr(2, ctx)},
+                       ctx),
+        AffineMap::getMultiDimIdentityMap(accRank, ctx)};
+    init = linalg::GenericOp::create(
+               b, loc, empty.getType(), ValueRange{bg}, ValueRange{empty}, maps,
+               SmallVector<utils::IteratorType>(accRank,
+                                                utils::IteratorType::parallel),
+               [](OpBuilder &bb, Location l, ValueRange a) {
+                 linalg::YieldOp::create(bb, l, a[0]);
+               })
+               .getResult(0);
+  } else {
+    init =
+        linalg::FillOp::create(b, loc, scalarConstant(b, loc, elt, 0.0), empty)
+            .getResult(0);
+  }
+
+  // Loops: n, g, m, o_0..o_{d-1}, c, k_0..k_{d-1}.
+  int64_t numLoops = 4 + 2 * d;
+  auto dim = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+  AffineExpr nE = dim(0), gE = dim(1), mE = dim(2), cE = dim(3 + d);
+  SmallVector<AffineExpr> xE = {nE, gE, cE}, wE = {gE, mE, cE},
+                          oE = {nE, gE, mE};
+  for (int64_t i = 0; i < d; ++i) {
+    AffineExpr o = dim(3 + i), k = dim(4 + d + i);
+    xE.push_back(o * strides[i] + k * dilations[i]);
+    wE.push_back(k);
+    oE.push_back(o);
+  }
+  SmallVector<AffineMap> maps = {AffineMap::get(numLoops, 0, xE, ctx),
+                                 AffineMap::get(numLoops, 0, wE, ctx),
+                                 AffineMap::get(numLoops, 0, oE, ctx)};
+  SmallVector<utils::IteratorType> iters(numLoops,
+                                         utils::IteratorType::parallel);
+  for (int64_t i = 3 + d; i < numLoops; ++i)
+    iters[i] = utils::IteratorType::reduction;
+  Value acc = linalg::GenericOp::create(
+                  b, loc, init.getType(), ValueRange{xg, wg}, ValueRange{init},
+                  maps, iters,
+                  [](OpBuilder &bb, Location l, ValueRange a) {
+                    Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
+                    Value s = arith::AddFOp::create(bb, l, a[2], p);
+                    linalg::YieldOp::create(bb, l, s);
+                  })
+                  .getResult(0);
+  return tensor::CollapseShapeOp::create(b, loc, acc, splitDim(accRank, 1));
+}
+
+/// Checks shared by Conv and ConvTranspose: float element types, ranks,
+/// static W and spatial dimensions. Returns the spatial rank.
+FailureOr<int64_t> checkOperands(NodeImporter &n, Value x, Value w) {
+  auto xt = cast<RankedTensorType>(x.getType());
+  auto wt = cast<RankedTensorType>(w.getType());
+  Type elt = xt.getElementType();
+  if (!isa<FloatType>(elt))
+    return n.unsupported("only float element types are supported, got " +
+                         typeString(elt));
+  if (wt.getElementType() != elt)
+    return n.invalid("X and W have different element types");
+  if (xt.getRank() < 3)
+    return n.invalid("X must have rank 3 or more (N, C, spatial...), got " +
+                     Twine(xt.getRank()));
+  if (wt.getRank() != xt.getRank())
+    return n.invalid("W has rank " + Twine(wt.getRank()) + "; X has rank " +
+                     Twine(xt.getRank()));
+  if (!wt.hasStaticShape())
+    return n.unsupported("W must have a static shape");
+  for (int64_t i = 2; i < xt.getRank(); ++i)
+    if (xt.isDynamicDim(i))
+      return n.unsupported("dynamic spatial dimensions are not supported");
+  return xt.getRank() - 2;
+}
+
+/// X with its channel dimension made static (`C`), or failure when it
+/// contradicts the weights.
+FailureOr<Value> castChannels(NodeImporter &n, Value x, int64_t C) {
+  auto xt = cast<RankedTensorType>(x.getType());
+  if (!xt.isDynamicDim(1)) {
+    if (xt.getDimSize(1) != C)
+      return n.invalid("X has " + Twine(xt.getDimSize(1)) +
+                       " channels; W and group imply " + Twine(C));
+    return x;
+  }
+  SmallVector<int64_t> shape(xt.getShape());
+  shape[1] = C;
+  return tensor::CastOp::create(
+             n.b, n.loc, RankedTensorType::get(shape, xt.getElementType()), x)
+      .getResult();
+}
+
+/// The optional bias as a static [M] tensor, null when absent.
+FailureOr<Value> biasOperand(NodeImporter &n, int64_t M, Type elt) {
+  Value bias = n.optionalOperand(2);
+  if (!bias)
+    return Value();
+  auto bt = cast<RankedTensorType>(bias.getType());
+  if (bt.getElementType() != elt)
+    return n.invalid("B's element type differs from X's");
+  if (bt.getRank() != 1 || (!bt.isDynamicDim(0) && bt.getDimSize(0) != M))
+    return n.invalid("B must be 1-D with " + Twine(M) + " elements");
+  if (bt.isDynamicDim(0))
+    bias = tensor::CastOp::create(n.b, n.loc, RankedTensorType::get({M}, elt),
+                                  bias);
+  return bias;
+}
+
+/// kernel_shape, when given, must match W's spatial dimensions.
+LogicalResult checkKernelShape(NodeImporter &n, ArrayRef<int64_t> kernel) {
+  std::optional<SmallVector<int64_t>> ks = n.attrInts("kernel_shape");
+  if (ks && ArrayRef<int64_t>(*ks) != kernel)
+    return n.invalid("kernel_shape does not match W's spatial dimensions");
+  return success();
+}
+
+LogicalResult importConv(NodeImporter &n) {
+  FailureOr<Value> xOr = n.operand(0);
+  if (failed(xOr))
+    return failure();
+  FailureOr<Value> wOr = n.operand(1);
+  if (failed(wOr))
+    return failure();
+  Value x = *xOr, w = *wOr;
+  FailureOr<int64_t> dOr = checkOperands(n, x, w);
+  if (failed(dOr))
+    return failure();
+  int64_t d = *dOr;
+  auto wt = cast<RankedTensorType>(w.getType());
+  Type elt = wt.getElementType();
+  int64_t G = n.attrInt("group", 1);
+  if (G < 1)
+    return n.invalid("group must be positive, got " + Twine(G));
+  int64_t M = wt.getDimSize(0), Cg = wt.getDimSize(1);
+  if (M % G != 0)
+    return n.invalid("W has " + Twine(M) +
+                     " output channels, not a multiple of group " + Twine(G));
+  if (M == 0 || Cg == 0)
+    return n.unsupported("empty weights");
+  FailureOr<Value> xc = castChannels(n, x, Cg * G);
+  if (failed(xc))
+    return failure();
+  x = *xc;
+  auto xt = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> kernel(wt.getShape().drop_front(2));
+  if (failed(checkKernelShape(n, kernel)))
+    return failure();
+  FailureOr<SmallVector<int64_t>> strides = intsAttr(n, "strides", d, 1, 1);
+  if (failed(strides))
+    return failure();
+  FailureOr<SmallVector<int64_t>> dilations = intsAttr(n, "dilations", d, 1, 1);
+  if (failed(dilations))
+    return failure();
+  FailureOr<SmallVector<int64_t>> pads = intsAttr(n, "pads", 2 * d, 0, 0);
+  if (failed(pads))
+    return failure();
+  FailureOr<AutoPad> autoPad = parseAutoPad(n);
+  if (failed(autoPad))
+    return failure();
+  FailureOr<Value> bias = biasOperand(n, M, elt);
+  if (failed(bias))
+    return failure();
+
+  SmallVector<int64_t> low(d + 2, 0), high(d + 2, 0), out(d);
+  for (int64_t i = 0; i < d; ++i) {
+    int64_t in = xt.getDimSize(2 + i), s = (*strides)[i];
+    int64_t eff = (kernel[i] - 1) * (*dilations)[i] + 1;
+    int64_t pb = 0, pe = 0;
+    switch (*autoPad) {
+    case AutoPad::NotSet:
+      pb = (*pads)[i];
+      pe = (*pads)[d + i];
+      break;
+    case AutoPad::Valid:
+      break;
+    case AutoPad::SameUpper:
+    case AutoPad::SameLower: {
+      int64_t o = (in + s - 1) / s;
+      int64_t total = std::max<int64_t>(0, (o - 1) * s + eff - in);
+      pb = *autoPad == AutoPad::SameUpper ? total / 2 : total - total / 2;
+      pe = total - pb;
+      break;
+    }
+    }
+    int64_t span = in + pb + pe - eff;
+    if (span < 0)
+      return n.invalid("the kernel (extent " + Twine(eff) +
+                       ") is larger than the padded input (" +
+                       Twine(in + pb + pe) + ") along spatial axis " +
+                       Twine(i));
+    out[i] = span / s + 1;
+    low[2 + i] = pb;
+    high[2 + i] = pe;
+  }
+  if (llvm::any_of(low, [](int64_t v) { return v != 0; }) ||
+      llvm::any_of(high, [](int64_t v) { return v != 0; })) {
+    SmallVector<int64_t> shape(xt.getShape());
+    for (int64_t i = 2; i < d + 2; ++i)
+      shape[i] += low[i] + high[i];
+    x = tensor::PadOp::create(n.b, n.loc, RankedTensorType::get(shape, elt), x,
+                              getAsIndexOpFoldResult(n.b.getContext(), low),
+                              getAsIndexOpFoldResult(n.b.getContext(), high),
+                              scalarConstant(n.b, n.loc, elt, 0.0));
+  }
+  n.setResult(0, buildConvCore(n, x, w, *bias, G, *strides, *dilations, out));
+  return success();
+}
+
+LogicalResult importConvTranspose(NodeImporter &n) {
+  FailureOr<Value> xOr = n.operand(0);
+  if (failed(xOr))
+    return failure();
+  FailureOr<Value> wOr = n.operand(1);
+  if (failed(wOr))
+    return failure();
+  Value x = *xOr, w = *wOr;
+  FailureOr<int64_t> dOr = checkOperands(n, x, w);
+  if (failed(dOr))
+    return failure();
+  int64_t d = *dOr;
+  OpBuilder &b = n.b;
+  Location loc = n.loc;
+  MLIRContext *ctx = b.getContext();
+  auto wt = cast<RankedTensorType>(w.getType());
+  Type elt = wt.getElementType();
+  int64_t G = n.attrInt("group", 1);
+  if (G < 1)
+    return n.invalid("group must be positive, got " + Twine(G));
+  int64_t C = wt.getDimSize(0), Mg = wt.getDimSize(1);
+  if (C % G != 0)
+    return n.invalid("W has " + Twine(C) +
+                     " input channels, not a multiple of group " + Twine(G));
+  if (C == 0 || Mg == 0)
+    return n.unsupported("empty weights");
+  int64_t Cg = C / G, M = Mg * G;
+  FailureOr<Value> xc = castChannels(n, x, C);
+  if (failed(xc))
+    return failure();
+  x = *xc;
+  auto xt = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> kernel(wt.getShape().drop_front(2));
+  if (failed(checkKernelShape(n, kernel)))
+    return failure();
+  FailureOr<SmallVector<int64_t>> strides = intsAttr(n, "strides", d, 1, 1);
+  if (failed(strides))
+    return failure();
+  FailureOr<SmallVector<int64_t>> dilations = intsAttr(n, "dilations", d, 1, 1);
+  if (failed(dilations))
+    return failure();
+  FailureOr<SmallVector<int64_t>> pads = intsAttr(n, "pads", 2 * d, 0, 0);
+  if (failed(pads))
+    return failure();
+  FailureOr<SmallVector<int64_t>> outPadding =
+      intsAttr(n, "output_padding", d, 0, 0);
+  if (failed(outPadding))
+    return failure();
+  std::optional<SmallVector<int64_t>> outShape = n.attrInts("output_shape");
+  if (outShape) {
+    // Some exporters give the full shape; keep the spatial part.
+    if (static_cast<int64_t>(outShape->size()) == d + 2)
+      outShape->erase(outShape->begin(), outShape->begin() + 2);
+    if (static_cast<int64_t>(outShape->size()) != d)
+      return n.invalid("output_shape has " + Twine(outShape->size()) +
+                       " values; expected " + Twine(d));
+  }
+  FailureOr<AutoPad> autoPad = parseAutoPad(n);
+  if (failed(autoPad))
+    return failure();
+  FailureOr<Value> bias = biasOperand(n, M, elt);
+  if (failed(bias))
+    return failure();
+
+  // As a stride-1 convolution over the input with (stride - 1) zeros
+  // inserted between elements and padded by (extent - 1 - pad) on each side;
+  // negative paddings (output cropping) become a slice of the result.
+  SmallVector<int64_t> zShape(xt.getShape()), lowPad(d), convOut(d), out(d),
+      crop(d);
+  for (int64_t i = 0; i < d; ++i) {
+    int64_t in = xt.getDimSize(2 + i), s = (*strides)[i], op = (*outPadding)[i];
+    int64_t eff = (kernel[i] - 1) * (*dilations)[i] + 1;
+    int64_t full = s * (in - 1) + op + eff;
+    int64_t pb = 0, pe = 0, o = 0;
+    if (outShape || *autoPad == AutoPad::SameUpper ||
+        *autoPad == AutoPad::SameLower) {
+      o = outShape ? (*outShape)[i] : in * s;
+      int64_t total = full - o;
+      if (*autoPad == AutoPad::SameUpper) {
+        pb = floorDiv2(total);
+        pe = total - pb;
+      } else {
+        pe = floorDiv2(total);
+        pb = total - pe;
+      }
+    } else {
+      if (*autoPad == AutoPad::NotSet) {
+        pb = (*pads)[i];
+        pe = (*pads)[d + i];
+      }
+      o = full - pb - pe;
+    }
+    if (o < 1)
+      return n.invalid("the output would be empty along spatial axis " +
+                       Twine(i));
+    int64_t pl = eff - 1 - pb, ph = eff - 1 - pe + op;
+    int64_t z = (in - 1) * s + 1;
+    int64_t pl2 = std::max<int64_t>(pl, 0), ph2 = std::max<int64_t>(ph, 0);
+    zShape[2 + i] = z + pl2 + ph2;
+    lowPad[i] = pl2;
+    convOut[i] = z + pl2 + ph2 - eff + 1;
+    crop[i] = pl2 - pl;
+    out[i] = o;
+  }
+
+  // Zero-inserted, padded input.
+  Value zEmpty =
+      buildEmptyLike(b, loc, zShape, elt, x, SmallVector<int64_t>(d + 2, 0));
+  Value zeros =
+      linalg::FillOp::create(b, loc, scalarConstant(b, loc, elt, 0.0), zEmpty)
+          .getResult(0);
+  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0)},
+                            sizes = {tensor::getMixedSize(b, loc, x, 0),
+                                     b.getIndexAttr(C)},
+                            steps = {b.getIndexAttr(1), b.getIndexAttr(1)};
+  for (int64_t i = 0; i < d; ++i) {
+    offsets.push_back(b.getIndexAttr(lowPad[i]));
+    sizes.push_back(b.getIndexAttr(xt.getDimSize(2 + i)));
+    steps.push_back(b.getIndexAttr((*strides)[i]));
+  }
+  Value z =
+      tensor::InsertSliceOp::create(b, loc, x, zeros, offsets, sizes, steps);
+
+  // Flipped kernel [G, Mg, Cg, K...] from W seen as [G, Cg, Mg, K...].
+  Value wg = expandDim(b, loc, w, 0, G, Cg);
+  SmallVector<int64_t> fShape = {G, Mg, Cg};
+  fShape.append(kernel.begin(), kernel.end());
+  int64_t fRank = fShape.size();
+  SmallVector<AffineExpr> wE = {getAffineDimExpr(0, ctx),
+                                getAffineDimExpr(2, ctx),
+                                getAffineDimExpr(1, ctx)};
+  for (int64_t i = 0; i < d; ++i)
+    wE.push_back(getAffineConstantExpr(kernel[i] - 1, ctx) -
+                 getAffineDimExpr(3 + i, ctx));
+  SmallVector<AffineMap> fMaps = {
+      AffineMap::get(fRank, 0, wE, ctx),
+      AffineMap::getMultiDimIdentityMap(fRank, ctx)};
+  Value fEmpty = tensor::EmptyOp::create(b, loc, fShape, elt);
+  Value flipped =
+      linalg::GenericOp::create(b, loc, fEmpty.getType(), ValueRange{wg},
+                                ValueRange{fEmpty}, fMaps,
+                                SmallVector<utils::IteratorType>(
+                                    fRank, utils::IteratorType::parallel),
+                                [](OpBuilder &bb, Location l, ValueRange a) {
+                                  linalg::YieldOp::create(bb, l, a[0]);
+                                })
+          .getResult(0);
+  Value wf = tensor::CollapseShapeOp::create(b, loc, flipped,
+                                             splitDim(fRank, 0)); // [M, Cg, K]
+
+  Value y = buildConvCore(n, z, wf, *bias, G, SmallVector<int64_t>(d, 1),
+                          *dilations, convOut);
+  if (crop != SmallVector<int64_t>(d, 0) || convOut != out) {
+    SmallVector<OpFoldResult> offs = {b.getIndexAttr(0), b.getIndexAttr(0)},
+                              szs = {tensor::getMixedSize(b, loc, y, 0),
+                                     b.getIndexAttr(M)},
+                              one(d + 2, b.getIndexAttr(1));
+    for (int64_t i = 0; i < d; ++i) {
+      offs.push_back(b.getIndexAttr(crop[i]));
+      szs.push_back(b.getIndexAttr(out[i]));
+    }
+    y = tensor::ExtractSliceOp::create(b, loc, y, offs, szs, one);
+  }
+  n.setResult(0, y);
+  return success();
+}
+
+} // namespace
+
+void mlir::qc::onnximport::registerConvOps(OpRegistry &r) {
+  for (int64_t v : {1, 11, 22}) {
+    r.add("", "Conv", v, importConv);
+    r.add("", "ConvTranspose", v, importConvTranspose);
+  }
+}

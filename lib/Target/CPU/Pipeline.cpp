@@ -17,14 +17,19 @@
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
+#include "mlir/Interfaces/TilingInterface.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/Passes.h"
 
 namespace mlir::qc {
 #define GEN_PASS_DEF_QCFUSEELEMENTWISEPASS
+#define GEN_PASS_DEF_QCPARALLELIZEPASS
 #define GEN_PASS_DEF_QCPREPAREBUFFERIZEPASS
 #include "quant/Target/CPU/Passes.h.inc"
 } // namespace mlir::qc
@@ -47,6 +52,56 @@ struct QCFuseElementwisePass
     linalg::populateElementwiseOpsFusionPatterns(patterns, control);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
+  }
+};
+
+struct QCParallelizePass
+    : mlir::qc::impl::QCParallelizePassBase<QCParallelizePass> {
+  using Base::Base;
+  void runOnOperation() override {
+    SmallVector<linalg::LinalgOp> ops;
+    getOperation().walk([&](linalg::LinalgOp op) {
+      if (op.hasPureTensorSemantics() && !op->getParentOfType<scf::ForallOp>())
+        ops.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    for (linalg::LinalgOp op : ops) {
+      SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+      // Estimated work: dynamic extents count as 64.
+      int64_t work = 1;
+      for (int64_t r : ranges)
+        work *= ShapedType::isDynamic(r) ? 64 : r;
+      if (work < minIterations)
+        continue;
+      SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
+      int64_t dim = -1;
+      for (size_t i = 0; i < iters.size(); ++i)
+        if (iters[i] == utils::IteratorType::parallel && ranges[i] != 1) {
+          dim = i;
+          break;
+        }
+      if (dim < 0)
+        continue;
+      int64_t extent = ranges[dim];
+      int64_t tile =
+          ShapedType::isDynamic(extent)
+              ? 1
+              : std::max<int64_t>(1, llvm::divideCeil(extent, chunks));
+      SmallVector<OpFoldResult> sizes(iters.size(), rewriter.getIndexAttr(0));
+      sizes[dim] = rewriter.getIndexAttr(tile);
+      scf::SCFTilingOptions options;
+      options.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
+      options.setTileSizes(sizes);
+      auto tilable = dyn_cast<TilingInterface>(op.getOperation());
+      if (!tilable)
+        continue; // the tool registered no tiling model: stays serial
+      rewriter.setInsertionPoint(op);
+      FailureOr<scf::SCFTilingResult> tiled =
+          scf::tileUsingSCF(rewriter, tilable, options);
+      if (failed(tiled))
+        continue; // stays serial
+      rewriter.replaceOp(op, tiled->replacements);
+    }
   }
 };
 
@@ -102,20 +157,24 @@ std::string mlir::qc::getPhasePipeline(CompilePhase phase) {
     return "builtin.module(func.func(canonicalize,cse))";
   case CompilePhase::Linalg:
     return "builtin.module(func.func(qc-convert-to-linalg,canonicalize,"
-           "qc-fuse-elementwise,canonicalize,cse))";
+           "qc-fuse-elementwise,canonicalize,cse,qc-parallelize,canonicalize))";
   case CompilePhase::Bufferized:
     return "builtin.module(func.func(qc-prepare-bufferize),"
            "one-shot-bufferize{bufferize-function-boundaries "
            "function-boundary-type-conversion=identity-layout-map},"
            "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
-           "canonicalize,cse)";
+           "canonicalize,cse,scf-forall-to-parallel)";
   case CompilePhase::LLVM:
-    return "builtin.module(func.func(convert-linalg-to-loops),lower-affine,"
-           "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
-           "arith-expand{include-bf16=true},finalize-memref-to-llvm,"
+    // memref (incl. the alloca_scope around each OpenMP loop body) lowers
+    // before scf-to-cf splits loop bodies into blocks.
+    return "builtin.module(func.func(convert-linalg-to-loops),"
+           "convert-scf-to-openmp,lower-affine,expand-strided-metadata,"
+           "lower-affine,arith-expand{include-bf16=true},"
+           "finalize-memref-to-llvm,convert-scf-to-cf,"
            "convert-math-to-llvm,convert-math-to-libm,"
            "convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,"
-           "convert-cf-to-llvm,reconcile-unrealized-casts)";
+           "convert-cf-to-llvm,convert-openmp-to-llvm,"
+           "reconcile-unrealized-casts)";
   }
   return "";
 }
@@ -128,6 +187,7 @@ void mlir::qc::registerCPUPipelinePasses() {
   registerConversionPasses();
   registerLinalgPasses();
   arith::registerArithPasses();
+  registerSCFPasses();
   memref::registerMemRefPasses();
   bufferization::registerBufferizationPasses();
   bufferization::registerBufferizationPipelines();

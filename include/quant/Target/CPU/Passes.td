@@ -33,4 +33,24 @@ def QCFuseElementwisePass : Pass<"qc-fuse-elementwise", "func::FuncOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def QCParallelizePass : Pass<"qc-parallelize", "func::FuncOp"> {
+  let summary = "Split each large linalg op over threads with scf.forall";
+  let description = [{
+    Tiles the first parallel loop of extent > 1 of every linalg op with at
+    least `min-iterations` iterations into an `scf.forall` of
+    `chunks` chunks. After bufferization the forall becomes an OpenMP
+    parallel loop, which the runtime's thread pool executes (the runtime
+    implements the few `__kmpc_*` entry points the translation calls; no
+    libomp is needed).
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+  let options = [
+    Option<"minIterations", "min-iterations", "int64_t", "16384",
+           "Ops with fewer loop iterations (static estimate) stay serial">,
+    Option<"chunks", "chunks", "int64_t", "16",
+           "Number of chunks the tiled loop is split into">
+  ];
+}
+
 #endif // QUANT_TARGET_CPU_PASSES_TD

@@ -1,0 +1,256 @@
+//===- Parallel.cpp - thread pool behind generated parallel loops ---------===//
+//
+// Part of quant. Generated code marks its parallel loops as OpenMP
+// (omp.parallel + omp.wsloop); LLVM's translation turns them into calls of a
+// few libomp entry points. A model.so must not need libomp, so the runtime
+// implements exactly those calls on its own thread pool:
+//   __kmpc_fork_call, __kmpc_global_thread_num, __kmpc_for_static_init_*,
+//   __kmpc_for_static_fini, __kmpc_barrier.
+// All hidden: they never clash with an OpenMP runtime loaded by the host.
+//
+// Team size: set per run by the session (QuantSessionOptions::num_threads)
+// through quant_rt_set_team_size(). A fork from inside a team, or while the
+// pool serves another run, executes serially on the calling thread.
+//
+//===----------------------------------------------------------------------===//
+
+#include "RuntimeInternal.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdarg>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#define QUANT_HIDDEN __attribute__((visibility("hidden")))
+
+namespace {
+
+using Microtask = void (*)(int32_t *, int32_t *, ...);
+
+/// The calling thread's place in the current team.
+thread_local int32_t tlsThreadId = 0;
+thread_local int32_t tlsTeamSize = 1;
+thread_local bool tlsInTeam = false;
+thread_local int32_t tlsRequestedTeam = 1;
+
+class Pool {
+public:
+  /// Runs job(tid) for tid in [0, n) on n threads (the caller is tid 0).
+  /// Returns false (running nothing) when the pool is busy.
+  template <typename F> bool run(int32_t n, F &&job) {
+    std::unique_lock<std::mutex> busy(runMutex, std::try_to_lock);
+    if (!busy.owns_lock())
+      return false;
+    ensureWorkers(n - 1);
+    {
+      std::lock_guard<std::mutex> lock(m);
+      task = [&job](int32_t tid) { job(tid); };
+      teamSize = n;
+      pending = n - 1;
+      ++generation;
+      barrierCount = 0;
+    }
+    cv.notify_all();
+    job(0);
+    std::unique_lock<std::mutex> lock(m);
+    done.wait(lock, [&] { return pending == 0; });
+    task = nullptr;
+    return true;
+  }
+
+  /// Team barrier for the current fork.
+  void barrier() {
+    std::unique_lock<std::mutex> lock(m);
+    uint64_t phase = barrierPhase;
+    if (++barrierCount == teamSize) {
+      barrierCount = 0;
+      ++barrierPhase;
+      barrierCv.notify_all();
+    } else {
+      barrierCv.wait(lock, [&] { return barrierPhase != phase; });
+    }
+  }
+
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lock(m);
+      stopping = true;
+    }
+    cv.notify_all();
+    for (std::thread &t : workers)
+      t.join();
+  }
+
+private:
+  void ensureWorkers(int32_t count) {
+    while (static_cast<int32_t>(workers.size()) < count) {
+      int32_t id = workers.size() + 1;
+      workers.emplace_back([this, id] { loop(id); });
+    }
+  }
+
+  void loop(int32_t id) {
+    uint64_t seen = 0;
+    while (true) {
+      std::function<void(int32_t)> job;
+      int32_t n;
+      {
+        std::unique_lock<std::mutex> lock(m);
+        cv.wait(lock, [&] { return stopping || generation != seen; });
+        if (stopping)
+          return;
+        seen = generation;
+        n = teamSize;
+        job = task;
+      }
+      if (id < n && job) {
+        job(id);
+        std::lock_guard<std::mutex> lock(m);
+        if (--pending == 0)
+          done.notify_one();
+      }
+    }
+  }
+
+  std::mutex runMutex, m;
+  std::condition_variable cv, done, barrierCv;
+  std::vector<std::thread> workers;
+  std::function<void(int32_t)> task;
+  int32_t teamSize = 1, pending = 0, barrierCount = 0;
+  uint64_t generation = 0, barrierPhase = 0;
+  bool stopping = false;
+};
+
+Pool &pool() {
+  static Pool *p = new Pool(); // never destroyed: threads may outlive statics
+  return *p;
+}
+
+void callMicrotask(Microtask fn, int32_t *gtid, int32_t *btid, int32_t argc,
+                   void **a) {
+  switch (argc) {
+  case 0:
+    fn(gtid, btid);
+    break;
+  case 1:
+    fn(gtid, btid, a[0]);
+    break;
+  case 2:
+    fn(gtid, btid, a[0], a[1]);
+    break;
+  case 3:
+    fn(gtid, btid, a[0], a[1], a[2]);
+    break;
+  default:
+    fn(gtid, btid, a[0], a[1], a[2], a[3]);
+    break;
+  }
+}
+
+template <typename T>
+void staticInit(int32_t *plast, T *plower, T *pupper, T *pstride) {
+  // Inclusive bounds [lower, upper], unit increment (what MLIR emits).
+  T lower = *plower, upper = *pupper;
+  int32_t n = tlsInTeam ? tlsTeamSize : 1, tid = tlsInTeam ? tlsThreadId : 0;
+  if (upper < lower || n <= 1) {
+    if (plast)
+      *plast = 1;
+    *pstride = upper - lower + 1;
+    return;
+  }
+  T trip = upper - lower + 1;
+  T chunk = trip / n + (trip % n ? 1 : 0);
+  T lo = lower + chunk * tid;
+  T hi = lo + chunk - 1;
+  if (lo > upper || lo < lower) { // empty chunk (or overflow)
+    lo = upper + 1;
+    hi = upper;
+  } else if (hi > upper || hi < lo) {
+    hi = upper;
+  }
+  *plower = lo;
+  *pupper = hi;
+  *pstride = trip;
+  if (plast)
+    *plast = hi == upper;
+}
+
+} // namespace
+
+void quant_rt_set_team_size(int32_t n) { tlsRequestedTeam = n < 1 ? 1 : n; }
+
+extern "C" {
+
+QUANT_HIDDEN int32_t __kmpc_global_thread_num(void *) {
+  return tlsInTeam ? tlsThreadId : 0;
+}
+
+QUANT_HIDDEN void __kmpc_fork_call(void *, int32_t argc, Microtask fn, ...) {
+  void *args[4] = {nullptr, nullptr, nullptr, nullptr};
+  va_list ap;
+  va_start(ap, fn);
+  for (int32_t i = 0; i < argc && i < 4; ++i)
+    args[i] = va_arg(ap, void *);
+  va_end(ap);
+  int32_t n = tlsRequestedTeam;
+  auto job = [&](int32_t tid) {
+    bool wasIn = tlsInTeam;
+    int32_t oldId = tlsThreadId, oldSize = tlsTeamSize;
+    tlsInTeam = true;
+    tlsThreadId = tid;
+    tlsTeamSize = n;
+    int32_t g = tid, b = tid;
+    callMicrotask(fn, &g, &b, argc, args);
+    tlsInTeam = wasIn;
+    tlsThreadId = oldId;
+    tlsTeamSize = oldSize;
+  };
+  if (tlsInTeam || n <= 1 || !pool().run(n, job)) {
+    // Serial: a team of one on this thread.
+    int32_t saved = n;
+    n = 1;
+    job(0);
+    n = saved;
+  }
+}
+
+QUANT_HIDDEN void __kmpc_for_static_init_4(void *, int32_t, int32_t,
+                                           int32_t *plast, int32_t *plower,
+                                           int32_t *pupper, int32_t *pstride,
+                                           int32_t, int32_t) {
+  staticInit(plast, plower, pupper, pstride);
+}
+QUANT_HIDDEN void __kmpc_for_static_init_4u(void *, int32_t, int32_t,
+                                            int32_t *plast, uint32_t *plower,
+                                            uint32_t *pupper, int32_t *pstride,
+                                            int32_t, int32_t) {
+  uint32_t stride = 0;
+  staticInit(plast, plower, pupper, &stride);
+  *pstride = static_cast<int32_t>(stride);
+}
+QUANT_HIDDEN void __kmpc_for_static_init_8(void *, int32_t, int32_t,
+                                           int32_t *plast, int64_t *plower,
+                                           int64_t *pupper, int64_t *pstride,
+                                           int64_t, int64_t) {
+  staticInit(plast, plower, pupper, pstride);
+}
+QUANT_HIDDEN void __kmpc_for_static_init_8u(void *, int32_t, int32_t,
+                                            int32_t *plast, uint64_t *plower,
+                                            uint64_t *pupper, int64_t *pstride,
+                                            int64_t, int64_t) {
+  uint64_t stride = 0;
+  staticInit(plast, plower, pupper, &stride);
+  *pstride = static_cast<int64_t>(stride);
+}
+QUANT_HIDDEN void __kmpc_for_static_fini(void *, int32_t) {}
+
+QUANT_HIDDEN void __kmpc_barrier(void *, int32_t) {
+  if (tlsInTeam && tlsTeamSize > 1)
+    pool().barrier();
+}
+
+} // extern "C"

@@ -131,14 +131,16 @@ Value buildConvCore(NodeImporter &n, Value x, Value w, Value bias, int64_t G,
             .getResult(0);
   }
 
-  // Loops: n, g, m, o_0..o_{d-1}, c, k_0..k_{d-1}.
+  // Loops: n, g, m, c, k_0..k_{d-1}, o_0..o_{d-1}. The output's spatial
+  // loops are innermost: contiguous (for stride 1) and free of reductions,
+  // so LLVM vectorises them; the weight is invariant there.
   int64_t numLoops = 4 + 2 * d;
   auto dim = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
-  AffineExpr nE = dim(0), gE = dim(1), mE = dim(2), cE = dim(3 + d);
+  AffineExpr nE = dim(0), gE = dim(1), mE = dim(2), cE = dim(3);
   SmallVector<AffineExpr> xE = {nE, gE, cE}, wE = {gE, mE, cE},
                           oE = {nE, gE, mE};
   for (int64_t i = 0; i < d; ++i) {
-    AffineExpr o = dim(3 + i), k = dim(4 + d + i);
+    AffineExpr o = dim(4 + d + i), k = dim(4 + i);
     xE.push_back(o * strides[i] + k * dilations[i]);
     wE.push_back(k);
     oE.push_back(o);
@@ -148,7 +150,7 @@ Value buildConvCore(NodeImporter &n, Value x, Value w, Value bias, int64_t G,
                                  AffineMap::get(numLoops, 0, oE, ctx)};
   SmallVector<utils::IteratorType> iters(numLoops,
                                          utils::IteratorType::parallel);
-  for (int64_t i = 3 + d; i < numLoops; ++i)
+  for (int64_t i = 3; i < 4 + d; ++i)
     iters[i] = utils::IteratorType::reduction;
   Value acc = linalg::GenericOp::create(
                   b, loc, init.getType(), ValueRange{xg, wg}, ValueRange{init},

@@ -16,6 +16,8 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#include <map>
+
 using namespace mlir;
 using namespace mlir::qc::onnximport;
 
@@ -286,9 +288,124 @@ LogicalResult importGemm(NodeImporter &n) {
   return success();
 }
 
+/// Einsum without ellipses: one linalg.generic whose loops are the
+/// equation's letters, output letters first (parallel), the others summed.
+LogicalResult importEinsum(NodeImporter &n) {
+  std::string eq;
+  for (char c : n.attrString("equation", ""))
+    if (c != ' ')
+      eq.push_back(c);
+  if (eq.find("...") != std::string::npos)
+    return n.unsupported("equations with '...'");
+  StringRef lhs = eq, rhs;
+  bool explicitOut = false;
+  if (size_t arrow = eq.find("->"); arrow != std::string::npos) {
+    lhs = StringRef(eq).take_front(arrow);
+    rhs = StringRef(eq).drop_front(arrow + 2);
+    explicitOut = true;
+  }
+  SmallVector<StringRef> terms;
+  lhs.split(terms, ',');
+  if ((int64_t)terms.size() != n.numOperands())
+    return n.invalid("the equation names " + Twine(terms.size()) +
+                     " inputs, the node has " + Twine(n.numOperands()));
+  std::map<char, int64_t> counts;
+  SmallVector<Value> ins;
+  Type elt;
+  for (auto [i, t] : llvm::enumerate(terms)) {
+    FailureOr<Value> v = n.operand(i);
+    if (failed(v))
+      return failure();
+    auto vt = cast<RankedTensorType>((*v).getType());
+    if ((int64_t)t.size() != vt.getRank())
+      return n.invalid("term '" + t + "' does not match input rank " +
+                       Twine(vt.getRank()));
+    if (elt && vt.getElementType() != elt)
+      return n.invalid("inputs differ in element type");
+    elt = vt.getElementType();
+    for (char c : t) {
+      if (!llvm::isAlpha(c))
+        return n.invalid("bad subscript '" + Twine(c) + "'");
+      ++counts[c];
+    }
+    ins.push_back(*v);
+  }
+  if (!isa<FloatType>(elt) && !isa<IntegerType>(elt))
+    return n.unsupported("element type");
+  std::string out;
+  if (explicitOut) {
+    out = rhs.str();
+    for (char c : out)
+      if (!counts.count(c))
+        return n.invalid("output subscript '" + Twine(c) +
+                         "' is not in any input");
+  } else {
+    for (auto [c, k] : counts)
+      if (k == 1)
+        out.push_back(c);
+  }
+  // Loop order: output letters, then the summed ones.
+  std::string letters = out;
+  for (auto [c, k] : counts)
+    if (out.find(c) == std::string::npos)
+      letters.push_back(c);
+  MLIRContext *ctx = n.b.getContext();
+  auto dimOf = [&](char c) { return getAffineDimExpr(letters.find(c), ctx); };
+  int64_t loops = letters.size();
+  SmallVector<AffineMap> maps;
+  // Extent of each letter: the first input dimension carrying it.
+  SmallVector<int64_t> shape;
+  SmallVector<Value> dyn;
+  for (char c : out) {
+    for (auto [i, t] : llvm::enumerate(terms)) {
+      size_t pos = t.find(c);
+      if (pos == StringRef::npos)
+        continue;
+      int64_t d = cast<RankedTensorType>(ins[i].getType()).getDimSize(pos);
+      shape.push_back(d);
+      if (ShapedType::isDynamic(d))
+        dyn.push_back(tensor::DimOp::create(n.b, n.loc, ins[i], pos));
+      break;
+    }
+  }
+  for (StringRef t : terms) {
+    SmallVector<AffineExpr> e;
+    for (char c : t)
+      e.push_back(dimOf(c));
+    maps.push_back(AffineMap::get(loops, 0, e, ctx));
+  }
+  SmallVector<AffineExpr> oe;
+  for (char c : out)
+    oe.push_back(dimOf(c));
+  maps.push_back(AffineMap::get(loops, 0, oe, ctx));
+  SmallVector<utils::IteratorType> iters;
+  for (size_t i = 0; i < letters.size(); ++i)
+    iters.push_back(i < out.size() ? utils::IteratorType::parallel
+                                   : utils::IteratorType::reduction);
+  Value empty = tensor::EmptyOp::create(n.b, n.loc, shape, elt, dyn);
+  Value init = linalg::FillOp::create(
+                   n.b, n.loc, scalarConstant(n.b, n.loc, elt, 0.0), empty)
+                   .getResult(0);
+  bool f = isa<FloatType>(elt);
+  auto g = linalg::GenericOp::create(
+      n.b, n.loc, init.getType(), ins, ValueRange{init}, maps, iters,
+      [&](OpBuilder &b, Location loc, ValueRange a) {
+        Value p = a[0];
+        for (size_t i = 1; i + 1 < a.size(); ++i)
+          p = f ? arith::MulFOp::create(b, loc, p, a[i]).getResult()
+                : arith::MulIOp::create(b, loc, p, a[i]).getResult();
+        Value acc = f ? arith::AddFOp::create(b, loc, a.back(), p).getResult()
+                      : arith::AddIOp::create(b, loc, a.back(), p).getResult();
+        linalg::YieldOp::create(b, loc, acc);
+      });
+  n.setResult(0, g.getResult(0));
+  return success();
+}
+
 } // namespace
 
 void mlir::qc::onnximport::registerMatMulOps(OpRegistry &r) {
+  r.add("", "Einsum", 12, importEinsum);
   r.add("", "MatMul", 1, importMatMul);
   r.add("", "Gemm", 7, importGemm);
 }

@@ -24,11 +24,18 @@ def main():
     p.add_argument("--shape", action="append", default=[])
     p.add_argument("--tol", type=float, default=1e-5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--int-range", action="append", default=[],
+                   help="NAME=LO,HI: integer input values in [LO, HI) (default 0,8)")
     a = p.parse_args()
     shapes = {}
     for s in a.shape:
         name, dims = s.split("=")
         shapes[name] = [int(d) for d in dims.split(",")]
+    ranges = {}
+    for s in a.int_range:
+        name, lohi = s.split("=")
+        lo, hi = lohi.split(",")
+        ranges[name] = (int(lo), int(hi))
     model = onnx.load(a.onnx_model)
     init = {t.name for t in model.graph.initializer}
     rng = np.random.default_rng(a.seed)
@@ -41,7 +48,8 @@ def main():
         if np.issubdtype(dtype, np.floating):
             feeds[vi.name] = rng.standard_normal(dims).astype(dtype)
         else:
-            feeds[vi.name] = rng.integers(0, 8, dims).astype(dtype)
+            lo, hi = ranges.get(vi.name, (0, 8))
+            feeds[vi.name] = rng.integers(lo, hi, dims).astype(dtype)
     with tempfile.TemporaryDirectory() as tmp:
         args = [os.environ.get("QUANT_RUN", "quant-run"), a.so, "-o", tmp]
         for name, v in feeds.items():

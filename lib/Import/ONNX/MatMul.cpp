@@ -43,8 +43,11 @@ FailureOr<Value> buildContraction(NodeImporter &n, Value lhs, Value rhs,
                      Twine(kR));
 
   MLIRContext *ctx = n.b.getContext();
-  // Iteration space: batch..., m, n, k.
-  int64_t iDim = batch, jDim = batch + 1, kDim = batch + 2;
+  // Iteration space: batch..., m, k, n when rhs rows are contiguous in n (the
+  // innermost loop is then contiguous and reduction-free, which LLVM
+  // vectorises), else batch..., m, n, k.
+  int64_t iDim = batch, jDim = transB ? batch + 1 : batch + 2,
+          kDim = transB ? batch + 2 : batch + 1;
   auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
   SmallVector<int64_t> outShape;
   SmallVector<Value> dyn;
@@ -94,9 +97,9 @@ FailureOr<Value> buildContraction(NodeImporter &n, Value lhs, Value rhs,
   SmallVector<AffineMap> maps = {AffineMap::get(batch + 3, 0, lExprs, ctx),
                                  AffineMap::get(batch + 3, 0, rExprs, ctx),
                                  AffineMap::get(batch + 3, 0, oExprs, ctx)};
-  SmallVector<utils::IteratorType> iters(batch + 2,
+  SmallVector<utils::IteratorType> iters(batch + 3,
                                          utils::IteratorType::parallel);
-  iters.push_back(utils::IteratorType::reduction);
+  iters[kDim] = utils::IteratorType::reduction;
   bool f = isa<FloatType>(elt);
   auto g = linalg::GenericOp::create(
       n.b, n.loc, init.getType(), ValueRange{lhs, rhs}, ValueRange{init}, maps,

@@ -115,3 +115,38 @@ mlir::qc::onnximport::buildElementwise(NodeImporter &n,
       });
   return generic.getResult(0);
 }
+
+/// The ints attribute `name` with `count` values, each at least `minValue`;
+/// `count` copies of `dflt` when absent.
+FailureOr<SmallVector<int64_t>>
+mlir::qc::onnximport::intsAttr(NodeImporter &n, StringRef name, int64_t count,
+                               int64_t dflt, int64_t minValue) {
+  std::optional<SmallVector<int64_t>> v = n.attrInts(name);
+  if (!v)
+    return SmallVector<int64_t>(count, dflt);
+  if (static_cast<int64_t>(v->size()) != count)
+    return n.invalid(Twine(name) + " has " + Twine(v->size()) +
+                     " values; expected " + Twine(count));
+  for (int64_t x : *v)
+    if (x < minValue)
+      return n.invalid(Twine(name) + " values must be at least " +
+                       Twine(minValue) + ", got " + Twine(x));
+  return *v;
+}
+
+/// [C] -> [C, 1, ..., 1] so it broadcasts against [N, C, D...].
+Value mlir::qc::onnximport::channelParam(NodeImporter &n, Value p,
+                                         int64_t rank) {
+  auto t = cast<RankedTensorType>(p.getType());
+  if (rank <= 2)
+    return p;
+  SmallVector<int64_t> shape = {t.getDimSize(0)};
+  ReassociationIndices group = {0};
+  for (int64_t i = 2; i < rank; ++i) {
+    shape.push_back(1);
+    group.push_back(i - 1);
+  }
+  return tensor::ExpandShapeOp::create(
+      n.b, n.loc, RankedTensorType::get(shape, t.getElementType()), p,
+      ArrayRef<ReassociationIndices>{group});
+}

@@ -35,24 +35,6 @@ FailureOr<AutoPad> parseAutoPad(NodeImporter &n) {
                    "' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID");
 }
 
-/// The ints attribute `name` with `count` values, each at least `minValue`;
-/// `count` copies of `dflt` when absent.
-FailureOr<SmallVector<int64_t>> intsAttr(NodeImporter &n, StringRef name,
-                                         int64_t count, int64_t dflt,
-                                         int64_t minValue) {
-  std::optional<SmallVector<int64_t>> v = n.attrInts(name);
-  if (!v)
-    return SmallVector<int64_t>(count, dflt);
-  if (static_cast<int64_t>(v->size()) != count)
-    return n.invalid(Twine(name) + " has " + Twine(v->size()) +
-                     " values; expected " + Twine(count));
-  for (int64_t x : *v)
-    if (x < minValue)
-      return n.invalid(Twine(name) + " values must be at least " +
-                       Twine(minValue) + ", got " + Twine(x));
-  return *v;
-}
-
 int64_t floorDiv2(int64_t v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); }
 
 std::string typeString(Type t) {

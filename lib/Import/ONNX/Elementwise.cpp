@@ -369,8 +369,8 @@ void mlir::qc::onnximport::registerElementwiseOps(OpRegistry &r) {
         SmallVector<APInt> out;
         for (APInt v : c.getValues<APInt>())
           out.push_back(name == "Neg" ? -v : v.abs());
-        auto folded = DenseElementsAttr::get(
-            cast<RankedTensorType>(c.getType()), out);
+        auto folded =
+            DenseElementsAttr::get(cast<RankedTensorType>(c.getType()), out);
         n.setResult(0, buildConstant(n.b, n.loc, folded), folded);
         return success();
       }

@@ -150,6 +150,16 @@ enum class ReduceKind { Sum, Mean, Max, Min };
 Value buildReduce(NodeImporter &n, Value x, ArrayRef<int64_t> axes,
                   bool keepDims, ReduceKind kind);
 
+/// The ints attribute `name` with `count` values, each at least `minValue`;
+/// `count` copies of `dflt` when absent.
+FailureOr<SmallVector<int64_t>> intsAttr(NodeImporter &n, StringRef name,
+                                         int64_t count, int64_t dflt,
+                                         int64_t minValue);
+
+/// A per-channel parameter [C] reshaped to [C, 1, ..., 1] so it broadcasts
+/// against [N, C, D...] of rank `rank`.
+Value channelParam(NodeImporter &n, Value p, int64_t rank);
+
 /// Normalises an ONNX axis in [-rank, rank).
 FailureOr<int64_t> normalizeAxis(NodeImporter &n, int64_t axis, int64_t rank);
 

@@ -45,8 +45,8 @@ LogicalResult importLayerNormWithStats(NodeImporter &n, Value x, Value gamma,
   Value var = buildReduce(n, *sq, axes, true, ReduceKind::Mean);
   FailureOr<Value> inv = buildElementwise(
       n, {var}, elt, [&](OpBuilder &b, Location l, ValueRange a) {
-        Value v = arith::AddFOp::create(b, l, a[0],
-                                        scalarConstant(b, l, elt, eps));
+        Value v =
+            arith::AddFOp::create(b, l, a[0], scalarConstant(b, l, elt, eps));
         return math::RsqrtOp::create(b, l, v).getResult();
       });
   if (failed(inv))
@@ -54,8 +54,8 @@ LogicalResult importLayerNormWithStats(NodeImporter &n, Value x, Value gamma,
   SmallVector<Value> ins = {*dev, *inv, gamma};
   if (Value beta = n.optionalOperand(2))
     ins.push_back(beta);
-  FailureOr<Value> y = buildElementwise(
-      n, ins, elt, [](OpBuilder &b, Location l, ValueRange a) {
+  FailureOr<Value> y =
+      buildElementwise(n, ins, elt, [](OpBuilder &b, Location l, ValueRange a) {
         Value v = arith::MulFOp::create(b, l, a[0], a[1]);
         v = arith::MulFOp::create(b, l, v, a[2]);
         if (a.size() > 3)
@@ -103,22 +103,6 @@ LogicalResult importLayerNorm(NodeImporter &n) {
       n.b.getI64IntegerAttr(*axis));
   n.setResult(0, y);
   return success();
-}
-
-/// [C] -> [C, 1, ..., 1] so it broadcasts against [N, C, D...].
-Value channelParam(NodeImporter &n, Value p, int64_t rank) {
-  auto t = cast<RankedTensorType>(p.getType());
-  if (rank <= 2)
-    return p;
-  SmallVector<int64_t> shape = {t.getDimSize(0)};
-  ReassociationIndices group = {0};
-  for (int64_t i = 2; i < rank; ++i) {
-    shape.push_back(1);
-    group.push_back(i - 1);
-  }
-  return tensor::ExpandShapeOp::create(
-      n.b, n.loc, RankedTensorType::get(shape, t.getElementType()), p,
-      ArrayRef<ReassociationIndices>{group});
 }
 
 LogicalResult importBatchNorm(NodeImporter &n) {

@@ -558,22 +558,6 @@ LogicalResult importTile(NodeImporter &n) {
 // InstanceNormalization
 //===----------------------------------------------------------------------===//
 
-/// [C] -> [C, 1, ..., 1] so it broadcasts against [N, C, D...].
-Value channelParam(NodeImporter &n, Value p, int64_t rank) {
-  auto t = cast<RankedTensorType>(p.getType());
-  if (rank <= 2)
-    return p;
-  SmallVector<int64_t> shape = {t.getDimSize(0)};
-  ReassociationIndices group = {0};
-  for (int64_t i = 2; i < rank; ++i) {
-    shape.push_back(1);
-    group.push_back(i - 1);
-  }
-  return tensor::ExpandShapeOp::create(
-      n.b, n.loc, RankedTensorType::get(shape, t.getElementType()), p,
-      ArrayRef<ReassociationIndices>{group});
-}
-
 LogicalResult importInstanceNorm(NodeImporter &n) {
   FailureOr<Value> x = n.operand(0), scale = n.operand(1), bias = n.operand(2);
   if (failed(x) || failed(scale) || failed(bias))

@@ -17,9 +17,7 @@
 using namespace mlir;
 using namespace mlir::qc::onnximport;
 
-namespace {
-
-} // namespace
+namespace {} // namespace
 
 Value mlir::qc::onnximport::buildReduce(NodeImporter &n, Value x,
                                         ArrayRef<int64_t> axes, bool keepDims,

@@ -66,7 +66,8 @@ static cl::opt<bool> floatOnly(
     cl::cat(category));
 static cl::list<std::string> inputShapes(
     "input-shape",
-    cl::desc("Fix an input's dynamic dimensions: NAME=d0,d1,... (repeatable)"),
+    cl::desc("Fix an input's dynamic dimensions: NAME=d0,d1,... where '?' "
+             "keeps a dimension as the model has it (repeatable)"),
     cl::value_desc("NAME=d0,d1,..."), cl::cat(category));
 static cl::opt<std::string> emitKind(
     "emit",
@@ -126,9 +127,13 @@ int main(int argc, char **argv) {
     dims.split(parts, ',');
     for (StringRef p : parts) {
       int64_t d;
+      if (p.trim() == "?") {
+        shape.push_back(-1); // keep this dimension as the model has it
+        continue;
+      }
       if (p.trim().getAsInteger(10, d) || d < 0)
         return fail(2, "--input-shape " + name + ": '" + p +
-                           "' is not a non-negative integer");
+                           "' is not a non-negative integer or '?'");
       shape.push_back(d);
     }
     importOptions.inputShapes[name] = shape;

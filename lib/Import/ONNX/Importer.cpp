@@ -69,10 +69,10 @@ public:
   std::map<std::string, int64_t> opsets;
 
 private:
-  FailureOr<std::vector<char>> readRawData(const onnx::TensorProto &t, Type elt,
-                                           int64_t count, Location loc);
-  FailureOr<std::vector<char>> readExternal(const onnx::TensorProto &t,
-                                            int64_t bytes, Location loc);
+  FailureOr<AsmResourceBlob> readRawData(const onnx::TensorProto &t, Type elt,
+                                         int64_t count, Location loc);
+  LogicalResult readExternal(const onnx::TensorProto &t,
+                             MutableArrayRef<char> dst, Location loc);
 };
 
 } // namespace mlir::qc::onnximport
@@ -117,9 +117,10 @@ static std::string dataTypeName(int32_t t) {
 // Tensors and external data
 //===----------------------------------------------------------------------===//
 
-FailureOr<std::vector<char>>
-GraphImporter::readExternal(const onnx::TensorProto &t, int64_t bytes,
-                            Location loc) {
+LogicalResult GraphImporter::readExternal(const onnx::TensorProto &t,
+                                          MutableArrayRef<char> dst,
+                                          Location loc) {
+  int64_t bytes = dst.size();
   std::string location;
   int64_t offset = 0, length = -1;
   for (const auto &kv : t.external_data()) {
@@ -134,7 +135,7 @@ GraphImporter::readExternal(const onnx::TensorProto &t, int64_t bytes,
       (kv.key() == "offset" ? offset : length) = v;
     }
   }
-  auto unsafe = [&](const Twine &why) -> FailureOr<std::vector<char>> {
+  auto unsafe = [&](const Twine &why) -> LogicalResult {
     (void)fail(loc, ImportError::Invalid,
                "tensor '" + t.name() + "': external data location '" +
                    location + "' " + why);
@@ -179,22 +180,27 @@ GraphImporter::readExternal(const onnx::TensorProto &t, int64_t bytes,
     return unsafe("is too short: " + Twine(bytes) + " bytes at offset " +
                   Twine(offset) + " exceed its " + Twine(st.st_size) +
                   " bytes");
-  std::vector<char> data(bytes);
+  // Straight into the blob: the file is read once, the bytes held once.
   std::ifstream in(path.c_str(), std::ios::binary);
   in.seekg(offset);
-  if (!in.read(data.data(), bytes))
+  if (!in.read(dst.data(), bytes))
     return unsafe("could not be read");
-  return data;
+  return success();
 }
 
-FailureOr<std::vector<char>>
+FailureOr<AsmResourceBlob>
 GraphImporter::readRawData(const onnx::TensorProto &t, Type elt, int64_t count,
                            Location loc) {
   unsigned eltBytes = elt.isInteger(1) ? 1 : elt.getIntOrFloatBitWidth() / 8;
   int64_t bytes = count * eltBytes;
-  if (t.data_location() == onnx::TensorProto::EXTERNAL)
-    return readExternal(t, bytes, loc);
-  std::vector<char> data(bytes);
+  AsmResourceBlob blob = HeapAsmResourceBlob::allocate(bytes, alignof(int64_t),
+                                                       /*dataIsMutable=*/true);
+  MutableArrayRef<char> data = blob.getMutableData();
+  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+    if (failed(readExternal(t, data, loc)))
+      return failure();
+    return blob;
+  }
   if (t.has_raw_data()) {
     if (static_cast<int64_t>(t.raw_data().size()) != bytes)
       return fail(loc, ImportError::Invalid,
@@ -202,9 +208,9 @@ GraphImporter::readRawData(const onnx::TensorProto &t, Type elt, int64_t count,
                       Twine(t.raw_data().size()) + " bytes of raw data, " +
                       Twine(bytes) + " expected");
     std::memcpy(data.data(), t.raw_data().data(), bytes);
-    return data;
+    return blob;
   }
-  auto mismatch = [&](int64_t got) -> FailureOr<std::vector<char>> {
+  auto mismatch = [&](int64_t got) -> FailureOr<AsmResourceBlob> {
     (void)fail(loc, ImportError::Invalid,
                "tensor '" + t.name() + "' has " + Twine(got) +
                    " elements, its shape needs " + Twine(count));
@@ -257,7 +263,7 @@ GraphImporter::readRawData(const onnx::TensorProto &t, Type elt, int64_t count,
                 "tensor '" + t.name() + "' of " + dataTypeName(t.data_type()) +
                     " is not supported");
   }
-  return data;
+  return blob;
 }
 
 FailureOr<GraphValue> GraphImporter::importTensor(const onnx::TensorProto &t,
@@ -275,9 +281,10 @@ FailureOr<GraphValue> GraphImporter::importTensor(const onnx::TensorProto &t,
                   "tensor '" + t.name() + "' has a negative dimension");
     count *= d;
   }
-  FailureOr<std::vector<char>> data = readRawData(t, elt, count, loc);
-  if (failed(data))
+  FailureOr<AsmResourceBlob> blob = readRawData(t, elt, count, loc);
+  if (failed(blob))
     return failure();
+  ArrayRef<char> data = blob->getData();
   auto type = RankedTensorType::get(shape, elt);
   GraphValue gv;
   if (count <=
@@ -286,11 +293,11 @@ FailureOr<GraphValue> GraphImporter::importTensor(const onnx::TensorProto &t,
     bool splat = false;
     if (elt.isInteger(1)) {
       SmallVector<bool> bits;
-      for (char c : *data)
+      for (char c : data)
         bits.push_back(c != 0);
       gv.constant = DenseElementsAttr::get(type, ArrayRef<bool>(bits));
-    } else if (DenseElementsAttr::isValidRawBuffer(type, *data, splat)) {
-      gv.constant = DenseElementsAttr::getFromRawBuffer(type, *data);
+    } else if (DenseElementsAttr::isValidRawBuffer(type, data, splat)) {
+      gv.constant = DenseElementsAttr::getFromRawBuffer(type, data);
     }
     if (gv.constant) {
       gv.value = arith::ConstantOp::create(b, loc, gv.constant);
@@ -302,9 +309,7 @@ FailureOr<GraphValue> GraphImporter::importTensor(const onnx::TensorProto &t,
   for (char &c : name)
     if (!llvm::isAlnum(c) && c != '_')
       c = '_';
-  AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
-      *data, alignof(int64_t), /*dataIsMutable=*/false);
-  auto attr = DenseResourceElementsAttr::get(type, name, std::move(blob));
+  auto attr = DenseResourceElementsAttr::get(type, name, std::move(*blob));
   gv.value = arith::ConstantOp::create(b, loc, attr);
   return gv;
 }
@@ -380,6 +385,8 @@ OwningOpRef<ModuleOp> GraphImporter::run(const onnx::ModelProto &model,
         return {};
       }
       for (size_t i = 0; i < shape.size(); ++i) {
+        if (it->second[i] < 0)
+          continue; // '?': as the model has it
         if (!ShapedType::isDynamic(shape[i]) && shape[i] != it->second[i]) {
           (void)fail(fileLoc, ImportError::Invalid,
                      "--input-shape " + in.name() + ": dimension " + Twine(i) +

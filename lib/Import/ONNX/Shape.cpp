@@ -507,6 +507,127 @@ LogicalResult importGather(NodeImporter &n) {
   return success();
 }
 
+/// Slice whose starts/ends (and possibly axes) are known only at run time,
+/// with unit steps: offsets and sizes computed in the model, clamped as ONNX
+/// says. Every dimension a run-time axis could name gets a dynamic extent.
+LogicalResult importSliceRuntimeBounds(NodeImporter &n, Value x) {
+  auto t = cast<RankedTensorType>(x.getType());
+  int64_t rank = t.getRank();
+  auto bt = n.operandType(1);
+  if (!bt || bt.getRank() != 1 || ShapedType::isDynamic(bt.getDimSize(0)) ||
+      n.operandType(2) != bt || !isa<IntegerType>(bt.getElementType()))
+    return n.invalid("starts and ends must be 1-D integer tensors of one "
+                     "static length");
+  int64_t count = bt.getDimSize(0);
+  if (n.hasOperand(4)) {
+    if (!n.constantOperand(4))
+      return n.unsupported("run-time steps");
+    auto st = n.constantInts(4, "steps");
+    if (failed(st))
+      return failure();
+    if (llvm::any_of(*st, [](int64_t v) { return v != 1; }))
+      return n.unsupported("steps other than 1 with run-time starts/ends");
+  }
+  OpBuilder &b = n.b;
+  Location loc = n.loc;
+  Value starts = *n.operand(1), ends = *n.operand(2);
+  Value axesV = n.optionalOperand(3);
+  DenseElementsAttr axesC = n.constantOperand(3);
+  if (axesV && cast<RankedTensorType>(axesV.getType()).getDimSize(0) != count)
+    return n.invalid("axes and starts differ in length");
+  Type it = bt.getElementType();
+  auto cst = [&](int64_t v) { return scalarConstant(b, loc, it, v); };
+  auto extract = [&](Value vec, int64_t j) -> Value {
+    Value idx = arith::ConstantIndexOp::create(b, loc, j);
+    return tensor::ExtractOp::create(b, loc, vec, ValueRange{idx});
+  };
+  // Per dimension: offset 0 and the full extent unless an entry names it.
+  SmallVector<Value> offs(rank), lens(rank);
+  SmallVector<bool> touched(rank, false);
+  for (int64_t i = 0; i < rank; ++i) {
+    offs[i] = cst(0);
+    lens[i] = arith::IndexCastOp::create(b, loc, it, dimIndex(n, x, i));
+  }
+  for (int64_t j = 0; j < count; ++j) {
+    // The entry's axis: constant (or j when absent), else read at run time.
+    std::optional<int64_t> fixedAxis;
+    Value axis;
+    if (!axesV) {
+      fixedAxis = j;
+    } else if (axesC) {
+      fixedAxis =
+          (*std::next(axesC.getValues<APInt>().begin(), j)).getSExtValue();
+    } else {
+      axis = arith::ExtSIOp::create(b, loc, b.getI64Type(), extract(axesV, j));
+      Value neg =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, axis,
+                                scalarConstant(b, loc, b.getI64Type(), 0));
+      axis = arith::SelectOp::create(
+          b, loc, neg,
+          arith::AddIOp::create(b, loc, axis,
+                                scalarConstant(b, loc, b.getI64Type(), rank)),
+          axis);
+    }
+    if (fixedAxis) {
+      FailureOr<int64_t> a = normalizeAxis(n, *fixedAxis, rank);
+      if (failed(a))
+        return failure();
+      fixedAxis = *a;
+    }
+    for (int64_t i = 0; i < rank; ++i) {
+      if (fixedAxis && *fixedAxis != i)
+        continue;
+      Value d = arith::IndexCastOp::create(b, loc, it, dimIndex(n, x, i));
+      // A bound: negative counts from the end, then clamp to [0, d].
+      auto bound = [&](Value vec) -> Value {
+        Value v = extract(vec, j);
+        Value neg =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, v, cst(0));
+        v = arith::SelectOp::create(b, loc, neg,
+                                    arith::AddIOp::create(b, loc, v, d), v);
+        v = arith::MaxSIOp::create(b, loc, v, cst(0));
+        return arith::MinSIOp::create(b, loc, v, d);
+      };
+      Value s = bound(starts), e = bound(ends);
+      Value len = arith::MaxSIOp::create(
+          b, loc, arith::SubIOp::create(b, loc, e, s), cst(0));
+      if (fixedAxis) {
+        offs[i] = s;
+        lens[i] = len;
+      } else {
+        Value match =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, axis,
+                                  scalarConstant(b, loc, b.getI64Type(), i));
+        offs[i] = arith::SelectOp::create(b, loc, match, s, offs[i]);
+        lens[i] = arith::SelectOp::create(b, loc, match, len, lens[i]);
+      }
+      touched[i] = true;
+    }
+  }
+  SmallVector<OpFoldResult> o, sz, strides;
+  SmallVector<int64_t> shape(t.getShape());
+  for (int64_t i = 0; i < rank; ++i) {
+    strides.push_back(b.getIndexAttr(1));
+    if (!touched[i]) {
+      o.push_back(b.getIndexAttr(0));
+      if (ShapedType::isDynamic(t.getDimSize(i)))
+        sz.push_back(dimIndex(n, x, i));
+      else
+        sz.push_back(b.getIndexAttr(t.getDimSize(i)));
+      continue;
+    }
+    o.push_back(
+        Value(arith::IndexCastOp::create(b, loc, b.getIndexType(), offs[i])));
+    sz.push_back(
+        Value(arith::IndexCastOp::create(b, loc, b.getIndexType(), lens[i])));
+    shape[i] = ShapedType::kDynamic;
+  }
+  auto resultTy = RankedTensorType::get(shape, t.getElementType());
+  n.setResult(
+      0, tensor::ExtractSliceOp::create(b, loc, resultTy, x, o, sz, strides));
+  return success();
+}
+
 LogicalResult importSlice(NodeImporter &n) {
   FailureOr<Value> x = n.operand(0);
   if (failed(x))
@@ -519,6 +640,8 @@ LogicalResult importSlice(NodeImporter &n) {
     ends = n.attrInts("ends").value_or(SmallVector<int64_t>());
     axes = n.attrInts("axes").value_or(SmallVector<int64_t>());
   } else {
+    if (!n.constantOperand(1) || !n.constantOperand(2))
+      return importSliceRuntimeBounds(n, *x);
     auto s = n.constantInts(1, "starts"), e = n.constantInts(2, "ends");
     if (failed(s) || failed(e))
       return failure();

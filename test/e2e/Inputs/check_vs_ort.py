@@ -51,7 +51,7 @@ def main():
             lo, hi = ranges.get(vi.name, (0, 8))
             feeds[vi.name] = rng.integers(lo, hi, dims).astype(dtype)
     with tempfile.TemporaryDirectory() as tmp:
-        args = [os.environ.get("QUANT_RUN", "quant-run"), a.so, "-o", tmp]
+        args = [os.environ.get("QUANT_RUN", "quant-run"), a.so, "-o", tmp]  # QUANT_RUN: path override
         for name, v in feeds.items():
             path = os.path.join(tmp, "in_" + name + ".npy")
             np.save(path, v)

@@ -27,7 +27,8 @@ enum class ImportError {
 };
 
 struct ONNXImportOptions {
-  /// Input name -> extents; specialises that input's dynamic dimensions.
+  /// Input name -> extents; specialises that input's dynamic dimensions
+  /// (a negative extent keeps the model's dimension).
   llvm::StringMap<llvm::SmallVector<int64_t>> inputShapes;
 };
 

@@ -214,6 +214,22 @@ LogicalResult importCast(NodeImporter &n) {
   return success();
 }
 
+/// CastLike(x, like): Cast to like's element type.
+LogicalResult importCastLike(NodeImporter &n) {
+  FailureOr<Value> x = n.operand(0), like = n.operand(1);
+  if (failed(x) || failed(like))
+    return failure();
+  Type toElt = n.operandType(1).getElementType();
+  FailureOr<Value> r = buildElementwise(
+      n, {*x}, toElt, [&](OpBuilder &b, Location loc, ValueRange a) {
+        return castScalar(b, loc, a[0], toElt);
+      });
+  if (failed(r))
+    return failure();
+  n.setResult(0, *r);
+  return success();
+}
+
 LogicalResult importWhere(NodeImporter &n) {
   FailureOr<Value> c = n.operand(0), x = n.operand(1), y = n.operand(2);
   if (failed(c) || failed(x) || failed(y))
@@ -463,4 +479,5 @@ void mlir::qc::onnximport::registerElementwiseOps(OpRegistry &r) {
   r.add("", "Not", 1, [](NodeImporter &n) { return importLogical(n, "Not"); });
   r.add("", "Where", 9, importWhere);
   r.add("", "Cast", 6, importCast);
+  r.add("", "CastLike", 15, importCastLike);
 }

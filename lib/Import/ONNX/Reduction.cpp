@@ -10,6 +10,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include <limits>
@@ -131,6 +132,59 @@ Value mlir::qc::onnximport::buildReduce(NodeImporter &n, Value x,
 
 namespace {
 
+/// A reduction whose axes arrive at run time (keepdims=1): every dimension
+/// goes through an scf.if that reduces it when some axis names it. The
+/// result keeps the rank; its extents are dynamic.
+LogicalResult reduceRuntimeAxes(NodeImporter &n, Value x, Value axes,
+                                ReduceKind kind) {
+  auto at = cast<RankedTensorType>(axes.getType());
+  if (at.getRank() != 1 || ShapedType::isDynamic(at.getDimSize(0)) ||
+      !isa<IntegerType>(at.getElementType()))
+    return n.unsupported("run-time axes of unknown length");
+  if (!n.attrInt("keepdims", 1))
+    return n.unsupported("keepdims=0 with run-time axes");
+  auto t = cast<RankedTensorType>(x.getType());
+  int64_t rank = t.getRank();
+  OpBuilder &b = n.b;
+  Location loc = n.loc;
+  auto dynTy = RankedTensorType::get(
+      SmallVector<int64_t>(rank, ShapedType::kDynamic), t.getElementType());
+  Value cur = tensor::CastOp::create(b, loc, dynTy, x);
+  Type i64 = b.getI64Type();
+  for (int64_t i = 0; i < rank; ++i) {
+    Value named = arith::ConstantIntOp::create(b, loc, 0, 1);
+    for (int64_t j = 0; j < at.getDimSize(0); ++j) {
+      Value idx = arith::ConstantIndexOp::create(b, loc, j);
+      Value a = tensor::ExtractOp::create(b, loc, axes, ValueRange{idx});
+      if (a.getType() != i64)
+        a = arith::ExtSIOp::create(b, loc, i64, a);
+      Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, a,
+                                        scalarConstant(b, loc, i64, 0));
+      a = arith::SelectOp::create(
+          b, loc, neg,
+          arith::AddIOp::create(b, loc, a, scalarConstant(b, loc, i64, rank)),
+          a);
+      Value eq = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, a,
+                                       scalarConstant(b, loc, i64, i));
+      named = arith::OrIOp::create(b, loc, named, eq);
+    }
+    auto ifOp = scf::IfOp::create(b, loc, TypeRange{dynTy}, named,
+                                  /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+      Value r = buildReduce(n, cur, {i}, /*keepDims=*/true, kind);
+      scf::YieldOp::create(
+          b, loc, tensor::CastOp::create(b, loc, dynTy, r).getResult());
+      b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+      scf::YieldOp::create(b, loc, cur);
+    }
+    cur = ifOp.getResult(0);
+  }
+  n.setResult(0, cur);
+  return success();
+}
+
 OpHandler reduceHandler(ReduceKind kind, int64_t axesInputSince) {
   return [kind, axesInputSince](NodeImporter &n) -> LogicalResult {
     FailureOr<Value> x = n.operand(0);
@@ -139,7 +193,14 @@ OpHandler reduceHandler(ReduceKind kind, int64_t axesInputSince) {
     auto t = cast<RankedTensorType>((*x).getType());
     SmallVector<int64_t> axes;
     if (n.opset >= axesInputSince) {
-      if (n.hasOperand(1)) {
+      auto at = n.operandType(1);
+      bool emptyAxes = at && at.getRank() == 1 && at.getDimSize(0) == 0;
+      if (n.hasOperand(1) && !n.constantOperand(1) && !emptyAxes) {
+        if (t.getElementType().isInteger(1))
+          return n.unsupported("bool reductions");
+        return reduceRuntimeAxes(n, *x, n.optionalOperand(1), kind);
+      }
+      if (n.hasOperand(1) && !emptyAxes) {
         auto a = n.constantInts(1, "axes");
         if (failed(a))
           return failure();

@@ -164,9 +164,19 @@ static llvm::TargetMachine *createTargetMachine(const EmitOptions &options,
   llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
   const llvm::Target *target =
       llvm::TargetRegistry::lookupTarget(triple, error);
-  if (!target)
+  if (!target) {
+    error = "no LLVM target for this host: " + error;
     return nullptr;
+  }
   std::string cpu = options.mcpu, features;
+  if (!cpu.empty() && cpu != "native") {
+    std::unique_ptr<llvm::MCSubtargetInfo> sti(
+        target->createMCSubtargetInfo(triple, "", ""));
+    if (!sti || !sti->isCPUStringValid(cpu)) {
+      error = "unknown --mcpu '" + cpu + "'";
+      return nullptr;
+    }
+  }
   if (cpu.empty() || cpu == "native") {
     cpu = llvm::sys::getHostCPUName().str();
     for (const auto &f : llvm::sys::getHostCPUFeatures())
@@ -200,10 +210,7 @@ LogicalResult mlir::qc::emitCPUArtifact(ModuleOp module,
   std::string error;
   std::unique_ptr<llvm::TargetMachine> tm(createTargetMachine(options, error));
   if (!tm)
-    return module.emitError() << "no LLVM target for this host: " << error;
-  if (options.mcpu != "native" && !options.mcpu.empty() &&
-      !tm->getMCSubtargetInfo()->isCPUStringValid(options.mcpu))
-    return module.emitError() << "unknown --mcpu '" << options.mcpu << "'";
+    return module.emitError() << error;
   m->setTargetTriple(tm->getTargetTriple());
   m->setDataLayout(tm->createDataLayout());
 

@@ -85,11 +85,14 @@ Value buildConvCore(NodeImporter &n, Value x, Value w, Value bias, int64_t G,
   Value xg = expandDim(b, loc, x, 1, G, Cg); // [N, G, Cg, P...]
   Value wg = expandDim(b, loc, w, 0, G, Mg); // [G, Mg, Cg, K...]
 
-  // Accumulator [N, G, Mg, out...], initialised with the bias.
+  // Accumulator [N, G, Mg, out...], initialised with the bias. Half
+  // precision accumulates in f32 and rounds once, as onnxruntime and the
+  // ONNX reference do.
+  Type accElt = elt.getIntOrFloatBitWidth() < 32 ? b.getF32Type() : elt;
   SmallVector<int64_t> accShape = {xt.getDimSize(0), G, Mg};
   accShape.append(out.begin(), out.end());
   int64_t accRank = accShape.size();
-  Value empty = buildEmptyLike(b, loc, accShape, elt, x,
+  Value empty = buildEmptyLike(b, loc, accShape, accElt, x,
                                SmallVector<int64_t>(accRank, 0));
   Value init;
   if (bias) {
@@ -103,14 +106,17 @@ Value buildConvCore(NodeImporter &n, Value x, Value w, Value bias, int64_t G,
                b, loc, empty.getType(), ValueRange{bg}, ValueRange{empty}, maps,
                SmallVector<utils::IteratorType>(accRank,
                                                 utils::IteratorType::parallel),
-               [](OpBuilder &bb, Location l, ValueRange a) {
-                 linalg::YieldOp::create(bb, l, a[0]);
+               [&](OpBuilder &bb, Location l, ValueRange a) {
+                 Value v = a[0];
+                 if (accElt != elt)
+                   v = arith::ExtFOp::create(bb, l, accElt, v);
+                 linalg::YieldOp::create(bb, l, v);
                })
                .getResult(0);
   } else {
-    init =
-        linalg::FillOp::create(b, loc, scalarConstant(b, loc, elt, 0.0), empty)
-            .getResult(0);
+    init = linalg::FillOp::create(b, loc, scalarConstant(b, loc, accElt, 0.0),
+                                  empty)
+               .getResult(0);
   }
 
   // Loops: n, g, m, c, k_0..k_{d-1}, o_0..o_{d-1}. The output's spatial
@@ -134,15 +140,38 @@ Value buildConvCore(NodeImporter &n, Value x, Value w, Value bias, int64_t G,
                                          utils::IteratorType::parallel);
   for (int64_t i = 3; i < 4 + d; ++i)
     iters[i] = utils::IteratorType::reduction;
-  Value acc = linalg::GenericOp::create(
-                  b, loc, init.getType(), ValueRange{xg, wg}, ValueRange{init},
-                  maps, iters,
-                  [](OpBuilder &bb, Location l, ValueRange a) {
-                    Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
-                    Value s = arith::AddFOp::create(bb, l, a[2], p);
-                    linalg::YieldOp::create(bb, l, s);
-                  })
-                  .getResult(0);
+  Value acc =
+      linalg::GenericOp::create(b, loc, init.getType(), ValueRange{xg, wg},
+                                ValueRange{init}, maps, iters,
+                                [&](OpBuilder &bb, Location l, ValueRange a) {
+                                  Value x = a[0], w = a[1];
+                                  if (accElt != elt) {
+                                    x = arith::ExtFOp::create(bb, l, accElt, x);
+                                    w = arith::ExtFOp::create(bb, l, accElt, w);
+                                  }
+                                  Value p = arith::MulFOp::create(bb, l, x, w);
+                                  Value s =
+                                      arith::AddFOp::create(bb, l, a[2], p);
+                                  linalg::YieldOp::create(bb, l, s);
+                                })
+          .getResult(0);
+  if (accElt != elt) {
+    auto at = cast<RankedTensorType>(acc.getType());
+    Value e2 = buildEmptyLike(b, loc, at.getShape(), elt, acc,
+                              llvm::to_vector(llvm::seq<int64_t>(0, accRank)));
+    SmallVector<AffineMap> id(2,
+                              AffineMap::getMultiDimIdentityMap(accRank, ctx));
+    acc =
+        linalg::GenericOp::create(
+            b, loc, e2.getType(), ValueRange{acc}, ValueRange{e2}, id,
+            SmallVector<utils::IteratorType>(accRank,
+                                             utils::IteratorType::parallel),
+            [&](OpBuilder &bb, Location l, ValueRange a) {
+              linalg::YieldOp::create(
+                  bb, l, arith::TruncFOp::create(bb, l, elt, a[0]).getResult());
+            })
+            .getResult(0);
+  }
   return tensor::CollapseShapeOp::create(b, loc, acc, splitDim(accRank, 1));
 }
 

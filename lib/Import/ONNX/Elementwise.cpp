@@ -33,9 +33,16 @@ OpHandler unaryFloat(UnaryFn f) {
     Type elt = n.operandType(0).getElementType();
     if (!isFloat(elt))
       return n.unsupported("only float inputs are supported");
+    // Half-precision inputs are computed in f32 and rounded once, as the
+    // ONNX reference (numpy) and onnxruntime do: a composite activation
+    // (sigmoid = 1 / (1 + exp(-x))) would otherwise round at every step.
+    bool widen = elt.getIntOrFloatBitWidth() < 32;
     FailureOr<Value> r = buildElementwise(
-        n, {*x}, elt, [&](OpBuilder &b, Location loc, ValueRange a) {
-          return f(b, loc, a[0]);
+        n, {*x}, elt, [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+          if (!widen)
+            return f(b, loc, a[0]);
+          Value w = arith::ExtFOp::create(b, loc, b.getF32Type(), a[0]);
+          return arith::TruncFOp::create(b, loc, elt, f(b, loc, w));
         });
     if (failed(r))
       return failure();

@@ -96,10 +96,244 @@ Value reshapeTo(NodeImporter &n, Value x, ArrayRef<int64_t> shape,
   return tensor::ReshapeOp::create(n.b, n.loc, resultTy, x, shapeTensor);
 }
 
+//===----------------------------------------------------------------------===//
+// Run-time shape helpers: shape-like operands (shapes, axes, split sizes)
+// that are graph inputs rather than constants. The output rank must still be
+// known at compile time (a 1-D operand of static length); the extents are
+// computed in the model, and anything a bad value could break is clamped or
+// replaced by a memory-safe fallback.
+//===----------------------------------------------------------------------===//
+
+/// The static length of operand i when it is a 1-D signless integer tensor.
+std::optional<int64_t> staticVectorLength(NodeImporter &n, int64_t i) {
+  RankedTensorType t = n.operandType(i);
+  if (!t || t.getRank() != 1 || t.isDynamicDim(0) ||
+      !t.getElementType().isSignlessInteger() ||
+      t.getElementType().getIntOrFloatBitWidth() < 8)
+    return std::nullopt;
+  return t.getDimSize(0);
+}
+
+Value i64Const(NodeImporter &n, int64_t v) {
+  return arith::ConstantOp::create(n.b, n.loc, n.b.getI64IntegerAttr(v));
+}
+
+/// Element j of the 1-D integer tensor v, as i64.
+Value extractI64(NodeImporter &n, Value v, int64_t j) {
+  Value idx = arith::ConstantIndexOp::create(n.b, n.loc, j);
+  Value e = tensor::ExtractOp::create(n.b, n.loc, v, ValueRange{idx});
+  unsigned w = e.getType().getIntOrFloatBitWidth();
+  if (w < 64)
+    e = arith::ExtSIOp::create(n.b, n.loc, n.b.getI64Type(), e);
+  else if (w > 64)
+    e = arith::TruncIOp::create(n.b, n.loc, n.b.getI64Type(), e);
+  return e;
+}
+
+/// Extent i of v as i64.
+Value dimI64(NodeImporter &n, Value v, int64_t i) {
+  return arith::IndexCastOp::create(n.b, n.loc, n.b.getI64Type(),
+                                    dimIndex(n, v, i));
+}
+
+Value cmpI(NodeImporter &n, arith::CmpIPredicate p, Value l, Value r) {
+  return arith::CmpIOp::create(n.b, n.loc, p, l, r);
+}
+
+Value selectV(NodeImporter &n, Value c, Value t, Value f) {
+  return arith::SelectOp::create(n.b, n.loc, c, t, f);
+}
+
+/// Number of elements of v as i64.
+Value elementCount(NodeImporter &n, Value v) {
+  auto t = cast<RankedTensorType>(v.getType());
+  Value total = i64Const(n, 1);
+  for (int64_t i = 0; i < t.getRank(); ++i)
+    total = arith::MulIOp::create(n.b, n.loc, total, dimI64(n, v, i));
+  return total;
+}
+
+/// Reshape of x to rank-0 (a shape of length 0): only when x is known at
+/// compile time to hold one element.
+LogicalResult reshapeToScalar(NodeImporter &n, Value x) {
+  auto t = cast<RankedTensorType>(x.getType());
+  if (!t.hasStaticShape())
+    return n.unsupported("a reshape to rank 0 of a dynamically shaped tensor");
+  if (t.getNumElements() != 1)
+    return n.invalid("cannot reshape " + Twine(t.getNumElements()) +
+                     " elements into a scalar");
+  n.setResult(0, reshapeTo(n, x, {}, {}));
+  return success();
+}
+
+/// tensor.reshape of x to the run-time extents `ext` (i64, at least one).
+/// When the extents are negative or their product differs from x's element
+/// count (a malformed model), reshapes to [count, 1, ..., 1] instead, so the
+/// result never claims more elements than x holds.
+Value reshapeChecked(NodeImporter &n, Value x, ArrayRef<Value> ext) {
+  using P = arith::CmpIPredicate;
+  OpBuilder &b = n.b;
+  Location loc = n.loc;
+  Value total = elementCount(n, x);
+  Value zero = i64Const(n, 0), one = i64Const(n, 1);
+  Value cap = arith::AddIOp::create(b, loc, total, one);
+  Value ok = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
+  // prod = min(product so far, total + 1), computed without overflow.
+  Value prod = one;
+  for (Value e : ext) {
+    ok = arith::AndIOp::create(b, loc, ok, cmpI(n, P::sge, e, zero));
+    Value ec = arith::MaxSIOp::create(b, loc, e, zero);
+    Value quot = arith::DivSIOp::create(
+        b, loc, total, arith::MaxSIOp::create(b, loc, ec, one));
+    Value over = cmpI(n, P::sgt, prod, quot);
+    Value next = selectV(n, over, cap, arith::MulIOp::create(b, loc, prod, ec));
+    prod = selectV(n, cmpI(n, P::eq, ec, zero), zero, next);
+  }
+  ok = arith::AndIOp::create(b, loc, ok, cmpI(n, P::eq, prod, total));
+  SmallVector<Value> safe;
+  for (auto [i, e] : llvm::enumerate(ext))
+    safe.push_back(selectV(n, ok, e, i == 0 ? total : one));
+  Value shapeTensor = tensor::FromElementsOp::create(
+      b, loc, RankedTensorType::get({(int64_t)ext.size()}, b.getI64Type()),
+      safe);
+  auto t = cast<RankedTensorType>(x.getType());
+  auto resultTy = RankedTensorType::get(
+      SmallVector<int64_t>(ext.size(), ShapedType::kDynamic),
+      t.getElementType());
+  return tensor::ReshapeOp::create(b, loc, resultTy, x, shapeTensor);
+}
+
+/// Reshape with a shape tensor known only at run time.
+LogicalResult importReshapeRuntime(NodeImporter &n, Value x) {
+  using P = arith::CmpIPredicate;
+  std::optional<int64_t> len = staticVectorLength(n, 1);
+  if (!len)
+    return n.unsupported("a run-time shape that is not a 1-D integer tensor "
+                         "of static length");
+  if (*len == 0)
+    return reshapeToScalar(n, x);
+  auto t = cast<RankedTensorType>(x.getType());
+  bool allowZero = n.attrInt("allowzero", 0);
+  Value shapeV = *n.operand(1);
+  Value zero = i64Const(n, 0), one = i64Const(n, 1), minusOne = i64Const(n, -1);
+  SmallVector<Value> req, ext;
+  for (int64_t i = 0; i < *len; ++i) {
+    Value v = extractI64(n, shapeV, i);
+    req.push_back(v);
+    if (!allowZero && i < t.getRank())
+      v = selectV(n, cmpI(n, P::eq, v, zero), dimI64(n, x, i), v);
+    ext.push_back(v);
+  }
+  // A -1 takes what the other extents leave of the element count.
+  Value total = elementCount(n, x);
+  Value known = one;
+  for (int64_t i = 0; i < *len; ++i)
+    known = arith::MulIOp::create(
+        n.b, n.loc, known,
+        selectV(n, cmpI(n, P::eq, req[i], minusOne), one, ext[i]));
+  Value positive = cmpI(n, P::sgt, known, zero);
+  Value inferred = selectV(
+      n, positive,
+      arith::DivSIOp::create(n.b, n.loc, total,
+                             arith::MaxSIOp::create(n.b, n.loc, known, one)),
+      zero);
+  for (int64_t i = 0; i < *len; ++i)
+    ext[i] = selectV(n, cmpI(n, P::eq, req[i], minusOne), inferred, ext[i]);
+  n.setResult(0, reshapeChecked(n, x, ext));
+  return success();
+}
+
+/// Squeeze with axes known only at run time: the output has rank - len(axes)
+/// dimensions, the input's extents in order minus those the axes name.
+LogicalResult importSqueezeRuntime(NodeImporter &n, Value x) {
+  using P = arith::CmpIPredicate;
+  std::optional<int64_t> len = staticVectorLength(n, 1);
+  if (!len)
+    return n.unsupported("run-time axes that are not a 1-D integer tensor of "
+                         "static length");
+  auto t = cast<RankedTensorType>(x.getType());
+  int64_t rank = t.getRank(), outRank = rank - *len;
+  if (outRank < 0)
+    return n.invalid("more axes than dimensions");
+  if (outRank == 0)
+    return reshapeToScalar(n, x);
+  Value axesV = *n.operand(1);
+  Value zero = i64Const(n, 0), one = i64Const(n, 1);
+  SmallVector<Value> axes;
+  for (int64_t j = 0; j < *len; ++j) {
+    Value a = extractI64(n, axesV, j);
+    Value wrapped = arith::AddIOp::create(n.b, n.loc, a, i64Const(n, rank));
+    axes.push_back(selectV(n, cmpI(n, P::slt, a, zero), wrapped, a));
+  }
+  SmallVector<Value> ext(outRank, one);
+  Value pos = zero; // output position of the next kept dimension
+  for (int64_t i = 0; i < rank; ++i) {
+    Value dropped =
+        arith::ConstantOp::create(n.b, n.loc, n.b.getBoolAttr(false));
+    for (Value a : axes)
+      dropped = arith::OrIOp::create(n.b, n.loc, dropped,
+                                     cmpI(n, P::eq, a, i64Const(n, i)));
+    Value d = dimI64(n, x, i);
+    for (int64_t j = 0; j < outRank; ++j) {
+      Value here = cmpI(n, P::eq, pos, i64Const(n, j));
+      Value take = arith::AndIOp::create(
+          n.b, n.loc, here,
+          arith::XOrIOp::create(
+              n.b, n.loc, dropped,
+              arith::ConstantOp::create(n.b, n.loc, n.b.getBoolAttr(true))));
+      ext[j] = selectV(n, take, d, ext[j]);
+    }
+    pos =
+        arith::AddIOp::create(n.b, n.loc, pos, selectV(n, dropped, zero, one));
+  }
+  n.setResult(0, reshapeChecked(n, x, ext));
+  return success();
+}
+
+/// Unsqueeze with axes known only at run time: rank + len(axes) dimensions,
+/// 1 at the named positions and the input's extents in order elsewhere.
+LogicalResult importUnsqueezeRuntime(NodeImporter &n, Value x) {
+  using P = arith::CmpIPredicate;
+  std::optional<int64_t> len = staticVectorLength(n, 1);
+  if (!len)
+    return n.unsupported("run-time axes that are not a 1-D integer tensor of "
+                         "static length");
+  auto t = cast<RankedTensorType>(x.getType());
+  int64_t rank = t.getRank(), outRank = rank + *len;
+  if (outRank == 0)
+    return reshapeToScalar(n, x);
+  Value axesV = *n.operand(1);
+  Value zero = i64Const(n, 0), one = i64Const(n, 1);
+  SmallVector<Value> axes, dims;
+  for (int64_t j = 0; j < *len; ++j) {
+    Value a = extractI64(n, axesV, j);
+    Value wrapped = arith::AddIOp::create(n.b, n.loc, a, i64Const(n, outRank));
+    axes.push_back(selectV(n, cmpI(n, P::slt, a, zero), wrapped, a));
+  }
+  for (int64_t j = 0; j < rank; ++j)
+    dims.push_back(dimI64(n, x, j));
+  SmallVector<Value> ext;
+  Value pos = zero; // input dimension the next kept position takes
+  for (int64_t i = 0; i < outRank; ++i) {
+    Value added = arith::ConstantOp::create(n.b, n.loc, n.b.getBoolAttr(false));
+    for (Value a : axes)
+      added = arith::OrIOp::create(n.b, n.loc, added,
+                                   cmpI(n, P::eq, a, i64Const(n, i)));
+    Value e = one;
+    for (int64_t j = 0; j < rank; ++j)
+      e = selectV(n, cmpI(n, P::eq, pos, i64Const(n, j)), dims[j], e);
+    ext.push_back(selectV(n, added, one, e));
+    pos = arith::AddIOp::create(n.b, n.loc, pos, selectV(n, added, zero, one));
+  }
+  n.setResult(0, reshapeChecked(n, x, ext));
+  return success();
+}
 LogicalResult importReshape(NodeImporter &n) {
   FailureOr<Value> x = n.operand(0);
   if (failed(x))
     return failure();
+  if (!n.constantOperand(1))
+    return importReshapeRuntime(n, *x);
   FailureOr<SmallVector<int64_t>> req = n.constantInts(1, "the shape input");
   if (failed(req))
     return failure();
@@ -230,6 +464,8 @@ LogicalResult importSqueeze(NodeImporter &n) {
   FailureOr<Value> x = n.operand(0);
   if (failed(x))
     return failure();
+  if (n.opset >= 13 && n.hasOperand(1) && !n.constantOperand(1))
+    return importSqueezeRuntime(n, *x);
   auto t = cast<RankedTensorType>((*x).getType());
   FailureOr<SmallVector<int64_t>> axes = axesOf(n, 13);
   if (failed(axes))
@@ -263,6 +499,8 @@ LogicalResult importUnsqueeze(NodeImporter &n) {
   FailureOr<Value> x = n.operand(0);
   if (failed(x))
     return failure();
+  if (n.opset >= 13 && n.hasOperand(1) && !n.constantOperand(1))
+    return importUnsqueezeRuntime(n, *x);
   auto t = cast<RankedTensorType>((*x).getType());
   FailureOr<SmallVector<int64_t>> axes = axesOf(n, 13);
   if (failed(axes))
@@ -697,6 +935,8 @@ LogicalResult importSlice(NodeImporter &n) {
     s = std::clamp<int64_t>(s, 0, d);
     e = std::clamp<int64_t>(e, 0, d);
     int64_t len = e > s ? (e - s + step - 1) / step : 0;
+    if (len == 0)
+      s = 0; // an empty slice: keep the offset inside the dimension
     offs[*a] = n.b.getIndexAttr(s);
     sizes[*a] = n.b.getIndexAttr(len);
     strides[*a] = n.b.getIndexAttr(step);
@@ -718,10 +958,276 @@ LogicalResult importSlice(NodeImporter &n) {
   return success();
 }
 
+/// Expand with a shape known only at run time: numpy broadcast of x's
+/// extents with the requested ones, read through a linalg.generic whose body
+/// maps each index to 0 where x's extent is 1. Where the two disagree (a
+/// malformed model) the output takes x's extent, so reads stay in bounds.
+LogicalResult importExpandRuntime(NodeImporter &n, Value x) {
+  using P = arith::CmpIPredicate;
+  std::optional<int64_t> len = staticVectorLength(n, 1);
+  if (!len)
+    return n.unsupported("a run-time shape that is not a 1-D integer tensor "
+                         "of static length");
+  auto t = cast<RankedTensorType>(x.getType());
+  int64_t rank = t.getRank(), outRank = std::max(rank, *len);
+  int64_t xOff = outRank - rank, sOff = outRank - *len;
+  Value shapeV = *n.operand(1);
+  OpBuilder &b = n.b;
+  Location loc = n.loc;
+  Value zero = i64Const(n, 0), one = i64Const(n, 1);
+  SmallVector<int64_t> shape(outRank, ShapedType::kDynamic);
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < outRank; ++i) {
+    Value s;
+    if (i >= sOff)
+      s = arith::MaxSIOp::create(b, loc, extractI64(n, shapeV, i - sOff), zero);
+    if (i < xOff) {
+      dyn.push_back(arith::IndexCastOp::create(b, loc, b.getIndexType(), s));
+      continue;
+    }
+    int64_t d = t.getDimSize(i - xOff);
+    if (!ShapedType::isDynamic(d) && d != 1) {
+      shape[i] = d; // x's extent wins unless it is 1
+      continue;
+    }
+    Value e = dimI64(n, x, i - xOff);
+    if (s)
+      e = selectV(n, cmpI(n, P::eq, e, one), s, e);
+    dyn.push_back(arith::IndexCastOp::create(b, loc, b.getIndexType(), e));
+  }
+  Type elt = t.getElementType();
+  Value init = tensor::EmptyOp::create(b, loc, shape, elt, dyn);
+  SmallVector<Value> xDims;
+  for (int64_t j = 0; j < rank; ++j)
+    xDims.push_back(dimIndex(n, x, j));
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineMap> maps = {
+      AffineMap::getMultiDimIdentityMap(outRank, ctx)};
+  SmallVector<utils::IteratorType> iters(outRank,
+                                         utils::IteratorType::parallel);
+  auto g = linalg::GenericOp::create(
+      b, loc, init.getType(), ValueRange{}, ValueRange{init}, maps, iters,
+      [&](OpBuilder &bb, Location l, ValueRange) {
+        SmallVector<Value> coords;
+        Value c0 = arith::ConstantIndexOp::create(bb, l, 0);
+        Value c1 = arith::ConstantIndexOp::create(bb, l, 1);
+        for (int64_t j = 0; j < rank; ++j) {
+          int64_t d = t.getDimSize(j);
+          if (d == 1) {
+            coords.push_back(c0);
+            continue;
+          }
+          Value idx = linalg::IndexOp::create(bb, l, j + xOff);
+          if (!ShapedType::isDynamic(d)) {
+            coords.push_back(idx);
+            continue;
+          }
+          Value isOne = arith::CmpIOp::create(bb, l, P::eq, xDims[j], c1);
+          coords.push_back(arith::SelectOp::create(bb, l, isOne, c0, idx));
+        }
+        Value v = tensor::ExtractOp::create(bb, l, x, coords);
+        linalg::YieldOp::create(bb, l, v);
+      });
+  n.setResult(0, g.getResult(0));
+  return success();
+}
+
+/// The value attribute of ConstantOfShape: (element type, element).
+FailureOr<std::pair<Type, Attribute>> constantOfShapeValue(NodeImporter &n) {
+  Type elt = n.b.getF32Type();
+  Attribute value = n.b.getF32FloatAttr(0);
+  if (const onnx::TensorProto *t = n.attrTensor("value")) {
+    FailureOr<GraphValue> v = n.importTensor(*t);
+    if (failed(v) || !v->constant || v->constant.getNumElements() != 1)
+      return n.invalid("value must be a one-element tensor");
+    elt = v->constant.getElementType();
+    value = *v->constant.getValues<Attribute>().begin();
+  }
+  return std::make_pair(elt, value);
+}
+
+/// ConstantOfShape with a shape known only at run time: tensor.empty of the
+/// (non-negative) extents filled with the value.
+LogicalResult importConstantOfShapeRuntime(NodeImporter &n) {
+  std::optional<int64_t> len = staticVectorLength(n, 0);
+  if (!len)
+    return n.unsupported("a run-time shape that is not a 1-D integer tensor "
+                         "of static length");
+  auto value = constantOfShapeValue(n);
+  if (failed(value))
+    return failure();
+  auto typed = dyn_cast<TypedAttr>(value->second);
+  if (!typed)
+    return n.unsupported("this value type with a run-time shape");
+  Value shapeV = *n.operand(0);
+  Value zero = i64Const(n, 0);
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < *len; ++i)
+    dyn.push_back(arith::IndexCastOp::create(
+        n.b, n.loc, n.b.getIndexType(),
+        arith::MaxSIOp::create(n.b, n.loc, extractI64(n, shapeV, i), zero)));
+  Value init = tensor::EmptyOp::create(
+      n.b, n.loc, SmallVector<int64_t>(*len, ShapedType::kDynamic),
+      value->first, dyn);
+  Value scalar = arith::ConstantOp::create(n.b, n.loc, typed);
+  n.setResult(0, linalg::FillOp::create(n.b, n.loc, scalar, init).getResult(0));
+  return success();
+}
+
+/// Range with start, limit or delta known only at run time: count =
+/// max(ceil((limit - start) / delta), 0) (0 when delta is 0), then
+/// out[i] = start + i * delta.
+LogicalResult importRangeRuntime(NodeImporter &n) {
+  using P = arith::CmpIPredicate;
+  RankedTensorType st = n.operandType(0);
+  if (!st || n.operandType(1) != st || n.operandType(2) != st)
+    return n.invalid("start, limit and delta must have one type");
+  if (st.getRank() != 0 && !(st.getRank() == 1 && st.getDimSize(0) == 1))
+    return n.invalid("start, limit and delta must be scalars");
+  Type elt = st.getElementType();
+  auto ft = dyn_cast<FloatType>(elt);
+  if ((ft && !ft.isF16() && !ft.isF32() && !ft.isF64()) ||
+      (!ft && !elt.isSignlessInteger()))
+    return n.unsupported("Range of this element type with run-time inputs");
+  if (!ft && elt.getIntOrFloatBitWidth() < 8)
+    return n.invalid("Range of booleans");
+  OpBuilder &b = n.b;
+  Location loc = n.loc;
+  auto scalar = [&](int64_t i) -> Value {
+    Value v = *n.operand(i);
+    SmallVector<Value> idx;
+    if (st.getRank() == 1)
+      idx.push_back(arith::ConstantIndexOp::create(b, loc, 0));
+    return tensor::ExtractOp::create(b, loc, v, idx);
+  };
+  Value start = scalar(0), limit = scalar(1), delta = scalar(2);
+  Value zero = i64Const(n, 0);
+  Value count; // i64
+  if (ft) {
+    Type f64 = b.getF64Type();
+    auto widen = [&](Value v) -> Value {
+      if (ft.getWidth() < 64)
+        return arith::ExtFOp::create(b, loc, f64, v);
+      return v;
+    };
+    Value q = arith::DivFOp::create(
+        b, loc, arith::SubFOp::create(b, loc, widen(limit), widen(start)),
+        widen(delta));
+    // Only a finite quotient in (0, 2^53] gives elements: a zero delta
+    // (inf or NaN), a non-finite bound or an empty range gives none.
+    Value fzero = arith::ConstantOp::create(b, loc, b.getF64FloatAttr(0));
+    Value fmax = arith::ConstantOp::create(
+        b, loc, b.getF64FloatAttr(9007199254740992.0));
+    Value inRange = arith::AndIOp::create(
+        b, loc,
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, q, fzero),
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, q, fmax));
+    q = arith::SelectOp::create(b, loc, inRange, q, fzero);
+    Value i = arith::FPToSIOp::create(b, loc, b.getI64Type(), q);
+    Value back = arith::SIToFPOp::create(b, loc, f64, i);
+    Value up =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, back, q);
+    count = arith::AddIOp::create(
+        b, loc, i, arith::ExtUIOp::create(b, loc, b.getI64Type(), up));
+  } else {
+    auto widen = [&](Value v) -> Value {
+      unsigned w = elt.getIntOrFloatBitWidth();
+      if (w < 64)
+        return arith::ExtSIOp::create(b, loc, b.getI64Type(), v);
+      if (w > 64)
+        return arith::TruncIOp::create(b, loc, b.getI64Type(), v);
+      return v;
+    };
+    Value s = widen(start), l = widen(limit), d = widen(delta);
+    Value dZero = cmpI(n, P::eq, d, zero);
+    Value safeD = selectV(n, dZero, i64Const(n, 1), d);
+    Value c = arith::CeilDivSIOp::create(
+        b, loc, arith::SubIOp::create(b, loc, l, s), safeD);
+    c = arith::MaxSIOp::create(b, loc, c, zero);
+    count = selectV(n, dZero, zero, c);
+  }
+  Value countIdx = arith::IndexCastOp::create(b, loc, b.getIndexType(), count);
+  Value init =
+      tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{ShapedType::kDynamic},
+                              elt, ValueRange{countIdx});
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineMap> maps = {AffineMap::getMultiDimIdentityMap(1, ctx)};
+  SmallVector<utils::IteratorType> iters = {utils::IteratorType::parallel};
+  auto g = linalg::GenericOp::create(
+      b, loc, init.getType(), ValueRange{}, ValueRange{init}, maps, iters,
+      [&](OpBuilder &bb, Location l, ValueRange) {
+        Value i = linalg::IndexOp::create(bb, l, 0);
+        Value v;
+        if (ft) {
+          Value fi = arith::SIToFPOp::create(
+              bb, l, elt,
+              arith::IndexCastOp::create(bb, l, bb.getI64Type(), i));
+          v = arith::AddFOp::create(bb, l, start,
+                                    arith::MulFOp::create(bb, l, fi, delta));
+        } else {
+          Value ii = arith::IndexCastOp::create(bb, l, elt, i);
+          v = arith::AddIOp::create(bb, l, start,
+                                    arith::MulIOp::create(bb, l, ii, delta));
+        }
+        linalg::YieldOp::create(bb, l, v);
+      });
+  n.setResult(0, g.getResult(0));
+  return success();
+}
+
+/// Split with sizes known only at run time: consecutive slices along `axis`,
+/// each offset and size clamped to the dimension.
+LogicalResult importSplitRuntime(NodeImporter &n, Value x, int64_t axis) {
+  std::optional<int64_t> len = staticVectorLength(n, 1);
+  if (!len)
+    return n.unsupported("run-time split sizes that are not a 1-D integer "
+                         "tensor of static length");
+  if (*len != n.numResults())
+    return n.invalid("split has " + Twine(*len) + " sizes for " +
+                     Twine(n.numResults()) + " outputs");
+  auto t = cast<RankedTensorType>(x.getType());
+  OpBuilder &b = n.b;
+  Location loc = n.loc;
+  Value splitV = *n.operand(1);
+  Value d = dimIndex(n, x, axis);
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value off = c0;
+  SmallVector<int64_t> shape(t.getShape());
+  shape[axis] = ShapedType::kDynamic;
+  auto resultTy = RankedTensorType::get(shape, t.getElementType());
+  for (int64_t i = 0; i < *len; ++i) {
+    Value s = arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                         extractI64(n, splitV, i));
+    s = arith::MaxSIOp::create(b, loc, s, c0);
+    s = arith::MinSIOp::create(b, loc, s,
+                               arith::SubIOp::create(b, loc, d, off));
+    SmallVector<OpFoldResult> offs, szs, strides;
+    for (int64_t j = 0; j < t.getRank(); ++j) {
+      strides.push_back(b.getIndexAttr(1));
+      if (j == axis) {
+        offs.push_back(off);
+        szs.push_back(s);
+      } else {
+        offs.push_back(b.getIndexAttr(0));
+        if (ShapedType::isDynamic(t.getDimSize(j)))
+          szs.push_back(dimIndex(n, x, j));
+        else
+          szs.push_back(b.getIndexAttr(t.getDimSize(j)));
+      }
+    }
+    n.setResult(i, tensor::ExtractSliceOp::create(b, loc, resultTy, x, offs,
+                                                  szs, strides));
+    off = arith::AddIOp::create(b, loc, off, s);
+  }
+  return success();
+}
+
 LogicalResult importExpand(NodeImporter &n) {
   FailureOr<Value> x = n.operand(0);
   if (failed(x))
     return failure();
+  if (!n.constantOperand(1))
+    return importExpandRuntime(n, *x);
   FailureOr<SmallVector<int64_t>> shape = n.constantInts(1, "the shape input");
   if (failed(shape))
     return failure();
@@ -738,18 +1244,15 @@ LogicalResult importExpand(NodeImporter &n) {
 }
 
 LogicalResult importConstantOfShape(NodeImporter &n) {
+  if (n.hasOperand(0) && !n.constantOperand(0))
+    return importConstantOfShapeRuntime(n);
   FailureOr<SmallVector<int64_t>> shape = n.constantInts(0, "the shape input");
   if (failed(shape))
     return failure();
-  Type elt = n.b.getF32Type();
-  Attribute value = n.b.getF32FloatAttr(0);
-  if (const onnx::TensorProto *t = n.attrTensor("value")) {
-    FailureOr<GraphValue> v = n.importTensor(*t);
-    if (failed(v) || !v->constant || v->constant.getNumElements() != 1)
-      return n.invalid("value must be a one-element tensor");
-    elt = v->constant.getElementType();
-    value = *v->constant.getValues<Attribute>().begin();
-  }
+  auto ev = constantOfShapeValue(n);
+  if (failed(ev))
+    return failure();
+  auto [elt, value] = *ev;
   auto type = RankedTensorType::get(*shape, elt);
   auto attr = DenseElementsAttr::get(type, value);
   if (type.getNumElements() <= 256)
@@ -762,8 +1265,7 @@ LogicalResult importRange(NodeImporter &n) {
   DenseElementsAttr s = n.constantOperand(0), l = n.constantOperand(1),
                     d = n.constantOperand(2);
   if (!s || !l || !d)
-    return n.unsupported("start, limit and delta must be known at compile "
-                         "time");
+    return importRangeRuntime(n);
   Type elt = s.getElementType();
   auto get = [](DenseElementsAttr a) -> double {
     Attribute v = *a.getValues<Attribute>().begin();
@@ -800,6 +1302,8 @@ LogicalResult importSplit(NodeImporter &n) {
   FailureOr<int64_t> axis = normalizeAxis(n, n.attrInt("axis", 0), t.getRank());
   if (failed(axis))
     return failure();
+  if (n.opset >= 13 && n.hasOperand(1) && !n.constantOperand(1))
+    return importSplitRuntime(n, *x, *axis);
   int64_t d = t.getDimSize(*axis);
   if (ShapedType::isDynamic(d))
     return n.unsupported("splitting a dynamic dimension");

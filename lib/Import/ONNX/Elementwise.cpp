@@ -103,8 +103,8 @@ OpHandler binaryArith(StringRef op) {
     bool f = isFloat(elt);
     if (!f && !isa<IntegerType>(elt))
       return n.unsupported("element type not supported");
-    if (name == "Pow" && !f)
-      return n.unsupported("integer Pow is not supported");
+    if (name == "Pow" && !f && !isa<IntegerType>(yElt))
+      return n.unsupported("an integer base with a float exponent");
     FailureOr<Value> r = buildElementwise(
         n, {*x, *y}, elt, [&](OpBuilder &b, Location loc, ValueRange a) {
           Value l = a[0], r = a[1];
@@ -120,6 +120,17 @@ OpHandler binaryArith(StringRef op) {
           if (name == "Div")
             return f ? arith::DivFOp::create(b, loc, l, r).getResult()
                      : arith::DivSIOp::create(b, loc, l, r).getResult();
+          // Integer Pow: exact, by squaring (math.ipowi); the exponent in the
+          // base's width.
+          if (!f) {
+            unsigned bw = l.getType().getIntOrFloatBitWidth();
+            unsigned ew = r.getType().getIntOrFloatBitWidth();
+            if (ew < bw)
+              r = arith::ExtSIOp::create(b, loc, l.getType(), r);
+            else if (ew > bw)
+              r = arith::TruncIOp::create(b, loc, l.getType(), r);
+            return math::IPowIOp::create(b, loc, l, r).getResult();
+          }
           // Pow: an integer exponent is converted to the base's type.
           if (!isFloat(r.getType()))
             r = arith::SIToFPOp::create(b, loc, l.getType(), r);

@@ -52,6 +52,10 @@ Value mlir::qc::onnximport::buildReduce(NodeImporter &n, Value x,
     initV = f ? std::numeric_limits<double>::infinity()
               : (double)APInt::getSignedMaxValue(elt.getIntOrFloatBitWidth())
                     .getSExtValue();
+  // bool: max is "any", min is "all" (unsigned order on i1).
+  bool isBool = elt.isInteger(1);
+  if (isBool)
+    initV = kind == ReduceKind::Min ? 1 : 0;
   Value empty = buildEmptyLike(b, loc, shape, elt, x, dims);
   Value init =
       linalg::FillOp::create(b, loc, scalarConstant(b, loc, elt, initV), empty)
@@ -71,11 +75,15 @@ Value mlir::qc::onnximport::buildReduce(NodeImporter &n, Value x,
               break;
             case ReduceKind::Max:
               v = f ? arith::MaximumFOp::create(bb, l, a[1], a[0]).getResult()
-                    : arith::MaxSIOp::create(bb, l, a[1], a[0]).getResult();
+                  : isBool
+                      ? arith::MaxUIOp::create(bb, l, a[1], a[0]).getResult()
+                      : arith::MaxSIOp::create(bb, l, a[1], a[0]).getResult();
               break;
             case ReduceKind::Min:
               v = f ? arith::MinimumFOp::create(bb, l, a[1], a[0]).getResult()
-                    : arith::MinSIOp::create(bb, l, a[1], a[0]).getResult();
+                  : isBool
+                      ? arith::MinUIOp::create(bb, l, a[1], a[0]).getResult()
+                      : arith::MinSIOp::create(bb, l, a[1], a[0]).getResult();
               break;
             }
             linalg::YieldOp::create(bb, l, v);
@@ -141,18 +149,22 @@ LogicalResult reduceRuntimeAxes(NodeImporter &n, Value x, Value axes,
   if (at.getRank() != 1 || ShapedType::isDynamic(at.getDimSize(0)) ||
       !isa<IntegerType>(at.getElementType()))
     return n.unsupported("run-time axes of unknown length");
-  if (!n.attrInt("keepdims", 1))
-    return n.unsupported("keepdims=0 with run-time axes");
+  bool keepDims = n.attrInt("keepdims", 1);
+  int64_t numAxes = at.getDimSize(0);
   auto t = cast<RankedTensorType>(x.getType());
+  if (!keepDims && numAxes > t.getRank())
+    return n.invalid("more axes than dimensions");
   int64_t rank = t.getRank();
   OpBuilder &b = n.b;
   Location loc = n.loc;
   auto dynTy = RankedTensorType::get(
       SmallVector<int64_t>(rank, ShapedType::kDynamic), t.getElementType());
   Value cur = tensor::CastOp::create(b, loc, dynTy, x);
+  SmallVector<Value> namedDims; // per dimension: does an axis name it
   Type i64 = b.getI64Type();
   for (int64_t i = 0; i < rank; ++i) {
     Value named = arith::ConstantIntOp::create(b, loc, 0, 1);
+    namedDims.push_back(named);
     for (int64_t j = 0; j < at.getDimSize(0); ++j) {
       Value idx = arith::ConstantIndexOp::create(b, loc, j);
       Value a = tensor::ExtractOp::create(b, loc, axes, ValueRange{idx});
@@ -179,9 +191,66 @@ LogicalResult reduceRuntimeAxes(NodeImporter &n, Value x, Value axes,
       b.setInsertionPointToStart(&ifOp.getElseRegion().front());
       scf::YieldOp::create(b, loc, cur);
     }
+    namedDims.back() = named;
     cur = ifOp.getResult(0);
   }
-  n.setResult(0, cur);
+  if (keepDims) {
+    n.setResult(0, cur);
+    return success();
+  }
+  // Drop the reduced (now unit) dimensions: output extent p is the extent of
+  // the p-th dimension no axis names. Distinct axes (as ONNX requires) make
+  // the element counts agree; repeated ones would leave an extent 0 and the
+  // product short, so the shape falls back to [count, 1, ...], never a
+  // reshape to a different element count.
+  int64_t outRank = rank - numAxes;
+  auto ci = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  SmallVector<Value> ext(outRank, ci(0));
+  Value before = ci(0); // dimensions not named so far
+  Value count = ci(1);
+  for (int64_t i = 0; i < rank; ++i) {
+    Value d = tensor::DimOp::create(b, loc, cur, i);
+    count = arith::MulIOp::create(b, loc, count, d);
+    Value kept = arith::XOrIOp::create(
+        b, loc, namedDims[i], arith::ConstantIntOp::create(b, loc, 1, 1));
+    for (int64_t p = 0; p < outRank; ++p) {
+      Value at = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, before,
+                                       ci(p));
+      Value take = arith::AndIOp::create(b, loc, kept, at);
+      ext[p] = arith::SelectOp::create(b, loc, take, d, ext[p]);
+    }
+    // (index_cast of an i1 would sign-extend true to -1)
+    before = arith::AddIOp::create(
+        b, loc, before, arith::SelectOp::create(b, loc, kept, ci(1), ci(0)));
+  }
+  Value prod = ci(1);
+  for (Value e : ext)
+    prod = arith::MulIOp::create(b, loc, prod, e);
+  Value ok =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, prod, count);
+  if (outRank == 0) {
+    // Rank 0 needs exactly one element; anything else is a malformed model.
+    if (t.hasStaticShape() && t.getNumElements() != 0) {
+      n.setResult(0, buildReduce(n, x,
+                                 llvm::to_vector(llvm::seq<int64_t>(0, rank)),
+                                 false, kind));
+      return success();
+    }
+    return n.unsupported("keepdims=0 over every dimension with run-time axes");
+  }
+  SmallVector<Value> shapeVals;
+  for (int64_t p = 0; p < outRank; ++p) {
+    Value fallback = p == 0 ? count : ci(1);
+    Value e = arith::SelectOp::create(b, loc, ok, ext[p], fallback);
+    shapeVals.push_back(arith::IndexCastOp::create(b, loc, b.getI64Type(), e));
+  }
+  Value shape = tensor::FromElementsOp::create(
+      b, loc, RankedTensorType::get({outRank}, b.getI64Type()), shapeVals);
+  auto outTy = RankedTensorType::get(
+      SmallVector<int64_t>(outRank, ShapedType::kDynamic), t.getElementType());
+  n.setResult(0, tensor::ReshapeOp::create(b, loc, outTy, cur, shape));
   return success();
 }
 
@@ -196,8 +265,9 @@ OpHandler reduceHandler(ReduceKind kind, int64_t axesInputSince) {
       auto at = n.operandType(1);
       bool emptyAxes = at && at.getRank() == 1 && at.getDimSize(0) == 0;
       if (n.hasOperand(1) && !n.constantOperand(1) && !emptyAxes) {
-        if (t.getElementType().isInteger(1))
-          return n.unsupported("bool reductions");
+        if (t.getElementType().isInteger(1) && kind != ReduceKind::Max &&
+            kind != ReduceKind::Min)
+          return n.unsupported("bool sums and means");
         return reduceRuntimeAxes(n, *x, n.optionalOperand(1), kind);
       }
       if (n.hasOperand(1) && !emptyAxes) {
@@ -225,8 +295,9 @@ OpHandler reduceHandler(ReduceKind kind, int64_t axesInputSince) {
     }
     llvm::sort(axes);
     axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
-    if (t.getElementType().isInteger(1))
-      return n.unsupported("bool reductions");
+    if (t.getElementType().isInteger(1) && kind != ReduceKind::Max &&
+        kind != ReduceKind::Min)
+      return n.unsupported("bool sums and means");
     n.setResult(0, buildReduce(n, *x, axes, n.attrInt("keepdims", 1), kind));
     return success();
   };

@@ -170,7 +170,7 @@ std::string mlir::qc::getPhasePipeline(CompilePhase phase) {
     return "builtin.module(func.func(convert-linalg-to-loops),"
            "convert-scf-to-openmp,lower-affine,expand-strided-metadata,"
            "lower-affine,arith-expand{include-bf16=true},"
-           "finalize-memref-to-llvm,convert-scf-to-cf,"
+           "finalize-memref-to-llvm,convert-math-to-funcs,convert-scf-to-cf,"
            "convert-math-to-llvm,convert-math-to-libm,"
            "convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,"
            "convert-cf-to-llvm,convert-openmp-to-llvm,"

@@ -8,6 +8,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 
@@ -149,4 +150,16 @@ Value mlir::qc::onnximport::channelParam(NodeImporter &n, Value p,
   return tensor::ExpandShapeOp::create(
       n.b, n.loc, RankedTensorType::get(shape, t.getElementType()), p,
       ArrayRef<ReassociationIndices>{group});
+}
+
+Value mlir::qc::onnximport::normalizeScalar(OpBuilder &b, Location loc,
+                                            Value centered, Value var,
+                                            double eps, Value scale,
+                                            Value bias) {
+  Type t = centered.getType();
+  Value v = arith::AddFOp::create(b, loc, var, scalarConstant(b, loc, t, eps));
+  v = math::SqrtOp::create(b, loc, v);
+  Value r = arith::DivFOp::create(b, loc, centered, v);
+  r = arith::MulFOp::create(b, loc, r, scale);
+  return arith::AddFOp::create(b, loc, r, bias);
 }

@@ -160,6 +160,11 @@ FailureOr<SmallVector<int64_t>> intsAttr(NodeImporter &n, StringRef name,
 /// against [N, C, D...] of rank `rank`.
 Value channelParam(NodeImporter &n, Value p, int64_t rank);
 
+/// centered / sqrt(var + eps) * scale + bias on scalars: the affine step of
+/// BatchNormalization and InstanceNormalization.
+Value normalizeScalar(OpBuilder &b, Location loc, Value centered, Value var,
+                      double eps, Value scale, Value bias);
+
 /// Normalises an ONNX axis in [-rank, rank).
 FailureOr<int64_t> normalizeAxis(NodeImporter &n, int64_t axis, int64_t rank);
 

@@ -132,13 +132,8 @@ LogicalResult importBatchNorm(NodeImporter &n) {
   FailureOr<Value> y =
       buildElementwise(n, in, elt, [&](OpBuilder &b, Location l, ValueRange a) {
         // (x - mean) / sqrt(var + eps) * scale + bias
-        Value v =
-            arith::AddFOp::create(b, l, a[4], scalarConstant(b, l, elt, eps));
-        v = math::SqrtOp::create(b, l, v);
         Value c = arith::SubFOp::create(b, l, a[0], a[3]);
-        c = arith::DivFOp::create(b, l, c, v);
-        c = arith::MulFOp::create(b, l, c, a[1]);
-        return arith::AddFOp::create(b, l, c, a[2]).getResult();
+        return normalizeScalar(b, l, c, a[4], eps, a[1], a[2]);
       });
   if (failed(y))
     return failure();

@@ -604,12 +604,7 @@ LogicalResult importInstanceNorm(NodeImporter &n) {
   FailureOr<Value> y = buildElementwise(
       n, {*dev, var, s, bb}, elt, [&](OpBuilder &b, Location l, ValueRange a) {
         // scale * (x - mean) / sqrt(var + eps) + B
-        Value v =
-            arith::AddFOp::create(b, l, a[1], scalarConstant(b, l, elt, eps));
-        v = math::SqrtOp::create(b, l, v);
-        Value r = arith::DivFOp::create(b, l, a[0], v);
-        r = arith::MulFOp::create(b, l, r, a[2]);
-        return arith::AddFOp::create(b, l, r, a[3]).getResult();
+        return normalizeScalar(b, l, a[0], a[1], eps, a[2], a[3]);
       });
   if (failed(y))
     return failure();

@@ -117,8 +117,11 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
                  .getResult(0);
     }
     // Loops: lead..., n, k
-    // A constant weight is stored transposed, [K, N], so the innermost loop
-    // runs over N: contiguous, no reduction, vectorisable as is.
+    // Loops: lead..., then n and k. A constant weight is stored transposed,
+    // [K, N], with k before n so the innermost loop runs over N: contiguous,
+    // no reduction, vectorisable as is. Otherwise W stays [N, K] and k is
+    // innermost.
+    bool kn = false;
     if (std::optional<std::vector<double>> wv =
             readFloatConstant(op.getWeight())) {
       auto wt = op.getWeight().getType();
@@ -127,34 +130,25 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
       for (int64_t i = 0; i < n; ++i)
         for (int64_t j = 0; j < k; ++j)
           t[j * n + i] = (*wv)[i * k + j];
-      Value wT = createFloatConstant(
+      w = createFloatConstant(
           rewriter, loc, RankedTensorType::get({k, n}, wt.getElementType()), t,
           "qc_weight_kn");
-      int64_t loops = r + 1, kDim = lead, nDim = r;
-      SmallVector<AffineExpr> xe = dimExprs(ctx, 0, lead);
-      xe.push_back(getAffineDimExpr(kDim, ctx));
-      SmallVector<AffineExpr> oe = dimExprs(ctx, 0, lead);
-      oe.push_back(getAffineDimExpr(nDim, ctx));
-      Value y = contraction(
-          rewriter, loc, x, wT, init, AffineMap::get(loops, 0, xe, ctx),
-          AffineMap::get(
-              loops, 0,
-              {getAffineDimExpr(kDim, ctx), getAffineDimExpr(nDim, ctx)}, ctx),
-          AffineMap::get(loops, 0, oe, ctx), loops, kDim);
-      rewriter.replaceOp(op, y);
-      return success();
+      kn = true;
     }
-    int64_t loops = r + 1, nDim = lead, kDim = r;
+    int64_t loops = r + 1;
+    int64_t kDim = kn ? lead : r, nDim = kn ? r : lead;
+    AffineExpr kE = getAffineDimExpr(kDim, ctx),
+               nE = getAffineDimExpr(nDim, ctx);
     SmallVector<AffineExpr> xe = dimExprs(ctx, 0, lead);
-    xe.push_back(getAffineDimExpr(kDim, ctx));
+    xe.push_back(kE);
     SmallVector<AffineExpr> oe = dimExprs(ctx, 0, lead);
-    oe.push_back(getAffineDimExpr(nDim, ctx));
-    Value y = contraction(
-        rewriter, loc, x, w, init, AffineMap::get(loops, 0, xe, ctx),
-        AffineMap::get(
-            loops, 0,
-            {getAffineDimExpr(nDim, ctx), getAffineDimExpr(kDim, ctx)}, ctx),
-        AffineMap::get(loops, 0, oe, ctx), loops);
+    oe.push_back(nE);
+    SmallVector<AffineExpr> we =
+        kn ? SmallVector<AffineExpr>{kE, nE} : SmallVector<AffineExpr>{nE, kE};
+    Value y = contraction(rewriter, loc, x, w, init,
+                          AffineMap::get(loops, 0, xe, ctx),
+                          AffineMap::get(loops, 0, we, ctx),
+                          AffineMap::get(loops, 0, oe, ctx), loops, kDim);
     rewriter.replaceOp(op, y);
     return success();
   }
@@ -311,7 +305,10 @@ struct LayerNormLowering : OpConversionPattern<LayerNormOp> {
     Location loc = op.getLoc();
     Value x = adaptor.getInput();
     int64_t r = op.getType().getRank();
-    int64_t axis = op.getAxis() < 0 ? op.getAxis() + r : op.getAxis();
+    // I64Attr getters return uint64_t: read the axis as signed.
+    int64_t axis = static_cast<int64_t>(op.getAxis());
+    if (axis < 0)
+      axis += r;
     Value mean =
         meanOver(rewriter, loc, x, axis, {},
                  [](OpBuilder &, Location, ValueRange a) { return a[0]; });
@@ -337,7 +334,10 @@ struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
     Location loc = op.getLoc();
     Value x = adaptor.getInput();
     int64_t r = op.getType().getRank();
-    int64_t axis = op.getAxis() < 0 ? op.getAxis() + r : op.getAxis();
+    // I64Attr getters return uint64_t: read the axis as signed.
+    int64_t axis = static_cast<int64_t>(op.getAxis());
+    if (axis < 0)
+      axis += r;
     Value ms =
         meanOver(rewriter, loc, x, axis, {},
                  [](OpBuilder &bb, Location l, ValueRange a) {

@@ -325,8 +325,12 @@ static Location nodeLoc(MLIRContext *ctx, const onnx::NodeProto &node,
                          ? node.op_type() + "(" +
                                (node.output_size() ? node.output(0) : "") + ")"
                          : node.name();
-  return NameLoc::get(StringAttr::get(ctx, name),
-                      FileLineColLoc::get(ctx, file, 0, 0));
+  // The op type rides along as fused-location metadata: quantization's
+  // --exclude and report name layers by node name and op type.
+  Location fileLoc = FileLineColLoc::get(ctx, file, 0, 0);
+  return NameLoc::get(
+      StringAttr::get(ctx, name),
+      FusedLoc::get(ctx, {fileLoc}, StringAttr::get(ctx, node.op_type())));
 }
 
 OwningOpRef<ModuleOp> GraphImporter::run(const onnx::ModelProto &model,

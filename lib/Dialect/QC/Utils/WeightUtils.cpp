@@ -80,8 +80,14 @@ Value mlir::qc::createFloatConstant(OpBuilder &builder, Location loc,
     uint64_t bits = v.bitcastToAPInt().getZExtValue();
     std::memcpy(data.data() + i * bytes, &bits, bytes);
   }
+  return createBlobConstant(builder, loc, type, data, blobName);
+}
+
+Value mlir::qc::createBlobConstant(OpBuilder &builder, Location loc,
+                                   RankedTensorType type, ArrayRef<char> bytes,
+                                   StringRef blobName) {
   AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
-      data, alignof(double), /*dataIsMutable=*/true);
+      bytes, alignof(double), /*dataIsMutable=*/true);
   auto attr = DenseResourceElementsAttr::get(type, blobName, std::move(blob));
   return arith::ConstantOp::create(builder, loc, attr);
 }

@@ -67,4 +67,109 @@ def QCImportQuantPass : Pass<"qc-import-quant", "func::FuncOp"> {
                            "::mlir::qc::QCDialect"];
 }
 
+def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
+  let summary = "Quantize the weights and activations of every layer";
+  let description = [{
+    Rewrites each layer (a `qc.linear`, or a multiply-accumulate
+    `linalg.generic` such as a convolution, with a constant float weight;
+    see `findQuantLayers`) into quantized form, in "QDQ" style:
+
+    - the weight constant becomes a constant of the format's storage type
+      and a `qc.dequantize` (scales, and zero points when asymmetric, are
+      constants). Scales: per tensor, per output channel, or in groups of
+      `group-size` along the reduced axis; symmetric scale = absmax / qmax,
+      asymmetric = (max - min) / (2^b - 1) with an integer zero point; FP
+      formats scale absmax to the format's largest finite value;
+    - the activation operand becomes `qc.dequantize(qc.quantize(x))`:
+      `a-mode=static` uses the range calibration recorded in the layer's
+      `qc.quant` attribute (`a_min`, `a_max`); `a-mode=dynamic` computes the
+      scale at run time, per row (token) where the layer's rows are
+      independent, else per tensor.
+
+    Per-layer settings: a `qc.quant` dictionary on the layer overrides the
+    options with the same keys spelled with underscores (`w_bits`,
+    `w_format`, `w_granularity`, `group_size`, `a_bits`, `a_format`,
+    `a_mode`, `a_granularity`, `asym`, `a_min`, `a_max`); `float` keeps the layer in float.
+    Each quantized layer gets `qc.weight_sqnr` (dB, f64), the weight's
+    signal-to-quantization-noise ratio, for reports.
+
+    Guarantee: the function computes exactly the fake-quantized model (every
+    rounding as docs/quantization.md specifies); the float weights are no
+    longer referenced. Lowering (`qc-lower-quantized-contractions`) turns
+    integer QDQ pairs into integer arithmetic with the same result up to
+    float summation order.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::qc::QCDialect"];
+  let options = [
+    Option<"wBits", "w-bits", "unsigned", /*default=*/"8",
+           "Integer weight bits, 1..8">,
+    Option<"wFormat", "w-format", "std::string", /*default=*/"\"int\"",
+           "Weight format: int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3, fp4e2m1">,
+    Option<"wGranularity", "w-granularity", "std::string",
+           /*default=*/"\"channel\"", "Weight scales: tensor, channel, group">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"128",
+           "Group size along the reduced axis for w-granularity=group">,
+    Option<"aBits", "a-bits", "unsigned", /*default=*/"8",
+           "Integer activation bits, 2..16; 0 keeps activations in float "
+           "(weight-only)">,
+    Option<"aFormat", "a-format", "std::string", /*default=*/"\"int\"",
+           "Activation format (as w-format)">,
+    Option<"aMode", "a-mode", "std::string", /*default=*/"\"dynamic\"",
+           "Activation scales: static (calibrated) or dynamic (run time)">,
+    Option<"aGranularity", "a-granularity", "std::string",
+           /*default=*/"\"token\"",
+           "Dynamic activation scales: token (per row where rows are "
+           "independent, else per tensor) or tensor">,
+    Option<"asym", "asym", "bool", /*default=*/"false",
+           "Asymmetric integer quantization (zero points) of weights and "
+           "activations">
+  ];
+}
+
+def QCLowerQuantizedContractionsPass
+    : Pass<"qc-lower-quantized-contractions", "func::FuncOp"> {
+  let summary = "Integer arithmetic for layers whose operands are both "
+                "integer-quantized";
+  let description = [{
+    A layer (`qc.linear`, or a multiply-accumulate `linalg.generic`) whose
+    activation is `qc.dequantize` of an integer format (per tensor or per
+    row) and whose weight is `qc.dequantize` of an integer constant with
+    symmetric per-tensor or per-channel scales becomes:
+
+    - an integer `linalg.generic` accumulating `q_x * q_w` in i32 over the
+      same loops (operands sign- or zero-extended per their format);
+    - an epilogue `y = init + s_x * s_w[c] * (acc - z_x * colsum(q_w)[c])`,
+      where `init` is the layer's bias or accumulator input and
+      `colsum` is folded at compile time.
+
+    The result equals the QDQ form's up to float rounding of the epilogue.
+    Other layers are left to `qc-convert-to-linalg` (the weight is then
+    dequantized in float). Widths up to 8 bits with K < 2^16 cannot overflow
+    the i32 accumulator; wider inputs are left alone.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def QCPackWeightsPass : Pass<"qc-pack-weights", "func::FuncOp"> {
+  let summary = "Store sub-byte and small-float constants packed in bytes";
+  let description = [{
+    A constant tensor of `iN` (N < 8) or of an FP8/FP6/FP4 type becomes an
+    `i8` `dense_resource` blob and a `linalg.generic` that unpacks it. Each
+    row (last dimension) is a little-endian bit stream of N-bit codes,
+    padded to whole bytes plus one spare byte so every code is read from
+    two bytes. FP8 constants are stored byte for byte and bitcast. The
+    unpacking generic fuses into its elementwise consumer (usually the
+    weight's dequantization).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // QUANT_DIALECT_QC_TRANSFORMS_PASSES_TD

@@ -31,6 +31,12 @@ Value createFloatConstant(OpBuilder &builder, Location loc,
                           RankedTensorType type, ArrayRef<double> values,
                           StringRef blobName);
 
+/// A constant of `type` whose little-endian element bytes are `bytes`
+/// (whole-byte element types), stored as a dense_resource blob.
+Value createBlobConstant(OpBuilder &builder, Location loc,
+                         RankedTensorType type, ArrayRef<char> bytes,
+                         StringRef blobName);
+
 } // namespace mlir::qc
 
 #endif // QUANT_DIALECT_QC_UTILS_WEIGHTUTILS_H

@@ -1,0 +1,52 @@
+//===- QuantLayers.h - the layers quantization rewrites ---------*- C++ -*-===//
+//
+// Part of quant. A "layer" is a contraction with a constant weight: a
+// qc.linear, or a linalg.generic whose body is a multiply-accumulate with one
+// operand rooted at a float constant (convolutions, Einsum forms). The
+// quantize pass, calibration and the report all enumerate layers the same
+// way through findQuantLayers, so their lists agree.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANT_DIALECT_QC_UTILS_QUANTLAYERS_H
+#define QUANT_DIALECT_QC_UTILS_QUANTLAYERS_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Operation.h"
+
+#include <string>
+
+namespace mlir::qc {
+
+struct QuantLayer {
+  Operation *op = nullptr;
+  unsigned actOperand = 0;    ///< operand index of the activation
+  unsigned weightOperand = 1; ///< operand index of the weight
+  /// The float constant the weight operand is read from, through at most
+  /// one tensor.expand_shape/collapse_shape (row-major order is kept).
+  Value weightRoot;
+  /// Axis of `weightRoot` along output channels (-1: none), and the axis of
+  /// `weightRoot` that is reduced, for group-wise scales (-1: none).
+  int64_t channelAxis = -1, reductionAxis = -1;
+  /// True when the activation's last dimension is the reduction and the
+  /// others index independent rows (tokens): per-token scales make sense.
+  bool rowwiseActivation = false;
+  std::string name;   ///< ONNX node name (or a generated one)
+  std::string opType; ///< ONNX op type when known, else the MLIR op name
+};
+
+/// The layers of `func` in program order.
+SmallVector<QuantLayer> findQuantLayers(func::FuncOp func);
+
+/// The ONNX node name and op type an importer location carries
+/// (NameLoc "node" around FusedLoc<"OpType">), or "" when absent.
+std::string getLayerName(Operation *op);
+std::string getLayerOpType(Operation *op);
+
+/// True when `op` is a linalg.generic computing out += a * b (optionally
+/// widening a and b first) with at least one reduction loop.
+bool isMultiplyAccumulateGeneric(Operation *op);
+
+} // namespace mlir::qc
+
+#endif // QUANT_DIALECT_QC_UTILS_QUANTLAYERS_H

@@ -1,0 +1,150 @@
+//===- PackWeights.cpp - qc-pack-weights ----------------------------------===//
+//
+// Part of quant. Sub-byte constants (iN, N < 8; FP6; FP4) would take a
+// byte per element in the generated code; this pass stores them as packed
+// bit streams and unpacks them where they are read. FP8 constants become
+// plain i8 blobs (LLVM has no FP8 type to hold them).
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant/Dialect/QC/Transforms/Passes.h"
+#include "quant/Dialect/QC/Utils/WeightUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
+
+namespace mlir::qc {
+#define GEN_PASS_DEF_QCPACKWEIGHTSPASS
+#include "quant/Dialect/QC/Transforms/Passes.h.inc"
+} // namespace mlir::qc
+
+using namespace mlir;
+using namespace mlir::qc;
+
+namespace {
+
+using Iter = utils::IteratorType;
+
+bool isPackable(Type t) {
+  if (auto i = dyn_cast<IntegerType>(t))
+    return i.getWidth() < 8;
+  return isa<Float8E4M3FNType, Float8E5M2Type, Float6E3M2FNType,
+             Float6E2M3FNType, Float4E2M1FNType>(t);
+}
+
+unsigned widthOf(Type t) { return t.getIntOrFloatBitWidth(); }
+
+/// Element codes of a dense constant, as unsigned integers.
+std::vector<uint64_t> readCodes(DenseElementsAttr attr) {
+  std::vector<uint64_t> codes;
+  codes.reserve(attr.getNumElements());
+  if (isa<FloatType>(attr.getElementType())) {
+    for (const APFloat &v : attr.getValues<APFloat>())
+      codes.push_back(v.bitcastToAPInt().getZExtValue());
+  } else {
+    for (const APInt &v : attr.getValues<APInt>())
+      codes.push_back(v.getZExtValue());
+  }
+  return codes;
+}
+
+/// Pattern: constant tensor<...xL x iN> -> unpack(constant tensor<...xB x i8>)
+void pack(arith::ConstantOp op, DenseElementsAttr attr, unsigned &counter) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  MLIRContext *ctx = op.getContext();
+  auto type = cast<RankedTensorType>(op.getType());
+  Type elt = type.getElementType();
+  unsigned n = widthOf(elt);
+  std::vector<uint64_t> codes = readCodes(attr);
+  int64_t rank = type.getRank();
+  int64_t len = rank ? type.getDimSize(rank - 1) : 1;
+  int64_t rows = len ? static_cast<int64_t>(codes.size()) / len : 0;
+  // Row bytes: the bit stream, then one spare byte so that every code can
+  // be read from two consecutive bytes.
+  int64_t rowBytes = n == 8 ? len : (len * n + 7) / 8 + 1;
+  std::vector<char> bytes(rows * rowBytes, 0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < len; ++k) {
+      uint64_t c = codes[r * len + k] & ((1u << n) - 1);
+      int64_t bit = k * n;
+      uint16_t v = static_cast<uint16_t>(c << (bit & 7));
+      char *p = &bytes[r * rowBytes + bit / 8];
+      p[0] = static_cast<char>(static_cast<uint8_t>(p[0]) | (v & 0xff));
+      if (n != 8)
+        p[1] = static_cast<char>(static_cast<uint8_t>(p[1]) | (v >> 8));
+    }
+  SmallVector<int64_t> pShape(type.getShape());
+  if (rank)
+    pShape.back() = rowBytes;
+  else
+    pShape = {rowBytes};
+  Value packed = createBlobConstant(
+      b, loc, RankedTensorType::get(pShape, b.getI8Type()), bytes,
+      ("qc_packed_" + std::to_string(counter++)).c_str());
+  // Unpack: one code per output element, read from its two bytes.
+  Value empty = tensor::EmptyOp::create(b, loc, type.getShape(), elt);
+  auto unpack = linalg::GenericOp::create(
+      b, loc, type, ValueRange{}, ValueRange{empty},
+      SmallVector<AffineMap>{AffineMap::getMultiDimIdentityMap(rank, ctx)},
+      SmallVector<Iter>(rank, Iter::parallel),
+      [&](OpBuilder &bb, Location l, ValueRange) {
+        SmallVector<Value> idx;
+        for (int64_t i = 0; i < rank; ++i)
+          idx.push_back(linalg::IndexOp::create(bb, l, i));
+        if (!rank)
+          idx.push_back(arith::ConstantIndexOp::create(bb, l, 0));
+        Value k = idx.back();
+        Type i32 = bb.getI32Type();
+        Value code;
+        if (n == 8) {
+          code = tensor::ExtractOp::create(bb, l, packed, idx);
+        } else {
+          Value bit = arith::MulIOp::create(
+              bb, l, k, arith::ConstantIndexOp::create(bb, l, n));
+          Value byte = arith::ShRUIOp::create(
+              bb, l, bit, arith::ConstantIndexOp::create(bb, l, 3));
+          Value sh = arith::AndIOp::create(
+              bb, l, bit, arith::ConstantIndexOp::create(bb, l, 7));
+          idx.back() = byte;
+          Value lo = tensor::ExtractOp::create(bb, l, packed, idx);
+          idx.back() = arith::AddIOp::create(
+              bb, l, byte, arith::ConstantIndexOp::create(bb, l, 1));
+          Value hi = tensor::ExtractOp::create(bb, l, packed, idx);
+          lo = arith::ExtUIOp::create(bb, l, i32, lo);
+          hi = arith::ExtUIOp::create(bb, l, i32, hi);
+          hi = arith::ShLIOp::create(
+              bb, l, hi,
+              arith::ConstantOp::create(bb, l, bb.getI32IntegerAttr(8)));
+          Value w = arith::OrIOp::create(bb, l, lo, hi);
+          w = arith::ShRUIOp::create(
+              bb, l, w, arith::IndexCastOp::create(bb, l, i32, sh));
+          code = arith::TruncIOp::create(bb, l, bb.getIntegerType(n), w);
+        }
+        if (isa<FloatType>(elt))
+          code = arith::BitcastOp::create(bb, l, elt, code);
+        linalg::YieldOp::create(bb, l, code);
+      });
+  op.getResult().replaceAllUsesWith(unpack.getResult(0));
+  op.erase();
+}
+
+struct QCPackWeightsPass
+    : mlir::qc::impl::QCPackWeightsPassBase<QCPackWeightsPass> {
+  void runOnOperation() override {
+    SmallVector<std::pair<arith::ConstantOp, DenseElementsAttr>> todo;
+    getOperation().walk([&](arith::ConstantOp op) {
+      auto t = dyn_cast<RankedTensorType>(op.getType());
+      auto attr = dyn_cast<DenseElementsAttr>(op.getValue());
+      if (t && attr && t.hasStaticShape() && isPackable(t.getElementType()))
+        todo.push_back({op, attr});
+    });
+    unsigned counter = 0;
+    for (auto [op, attr] : todo)
+      pack(op, attr, counter);
+  }
+};
+
+} // namespace

@@ -1,0 +1,544 @@
+//===- Quantize.cpp - qc-quantize -----------------------------------------===//
+//
+// Part of quant. Weights and activations of every layer to their formats, in
+// QDQ form (DESIGN.md step 4). The rounding rules are QuantMath's; this file
+// decides scales and zero points.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant/Dialect/QC/IR/QCOps.h"
+#include "quant/Dialect/QC/Transforms/Passes.h"
+#include "quant/Dialect/QC/Utils/QuantLayers.h"
+#include "quant/Dialect/QC/Utils/WeightUtils.h"
+#include "quant/Support/QuantMath.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+
+#include <cmath>
+
+namespace mlir::qc {
+#define GEN_PASS_DEF_QCQUANTIZEPASS
+#include "quant/Dialect/QC/Transforms/Passes.h.inc"
+} // namespace mlir::qc
+
+using namespace mlir;
+using namespace mlir::qc;
+
+namespace {
+
+using Iter = utils::IteratorType;
+
+/// The resolved scheme of one layer.
+struct Scheme {
+  bool keepFloat = false;
+  FormatAttr wFormat;
+  std::string wGranularity; // tensor | channel | group
+  int64_t groupSize = 128;
+  FormatAttr aFormat; // null: weight-only
+  bool aStatic = false;
+  bool aPerToken = true;
+  std::optional<double> aMin, aMax;
+};
+
+/// Parses "int" + bits (signed, or unsigned when asymmetric) or an FP name.
+FailureOr<FormatAttr> parseFormat(MLIRContext *ctx, StringRef name,
+                                  unsigned bits, bool asym, std::string &err) {
+  if (name == "int") {
+    return FormatAttr::get(ctx, asym ? FormatKind::UInt : FormatKind::Int,
+                           bits);
+  }
+  std::optional<FormatKind> kind = symbolizeFormatKind(name);
+  if (!kind || *kind == FormatKind::Int || *kind == FormatKind::UInt) {
+    err = "unknown format '" + name.str() +
+          "' (int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3, fp4e2m1)";
+    return failure();
+  }
+  return FormatAttr::get(ctx, *kind);
+}
+
+Value scalarTensorConst(OpBuilder &b, Location loc, Type elt, Attribute v) {
+  auto t = RankedTensorType::get({}, elt);
+  return arith::ConstantOp::create(b, loc, DenseElementsAttr::get(t, v));
+}
+
+/// Storage bits of `format` as a raw dense buffer (1 byte per element up to
+/// 8 bits, 2 up to 16), or APInts for i1 whose dense storage is bit-packed.
+DenseElementsAttr makeStorageAttr(RankedTensorType type, FormatAttr format,
+                                  ArrayRef<uint64_t> codes) {
+  unsigned bits = format.getBits();
+  if (bits == 1) {
+    SmallVector<bool> v(codes.size());
+    for (size_t i = 0; i < codes.size(); ++i)
+      v[i] = codes[i] & 1;
+    return DenseElementsAttr::get(type, ArrayRef<bool>(v));
+  }
+  if (bits <= 8) {
+    std::vector<char> raw(codes.size());
+    for (size_t i = 0; i < codes.size(); ++i)
+      raw[i] = static_cast<char>(codes[i] & ((1u << bits) - 1));
+    return DenseElementsAttr::getFromRawBuffer(type, raw);
+  }
+  std::vector<char> raw(codes.size() * 2);
+  for (size_t i = 0; i < codes.size(); ++i) {
+    uint16_t c = static_cast<uint16_t>(codes[i]);
+    std::memcpy(&raw[2 * i], &c, 2);
+  }
+  return DenseElementsAttr::getFromRawBuffer(type, raw);
+}
+
+struct QuantizedWeight {
+  Value dequantized;
+  double sqnr;
+};
+
+/// Quantizes the float constant `root` (values `w`) and returns
+/// qc.dequantize(constant codes).
+FailureOr<QuantizedWeight>
+quantizeWeight(OpBuilder &b, Location loc, Value root,
+               const std::vector<double> &w, const Scheme &s,
+               const QuantLayer &layer, std::string &err) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(root.getType());
+  ArrayRef<int64_t> shape = type.getShape();
+  FormatAttr fmt = s.wFormat;
+  int64_t axis = -1, group = 0;
+  SmallVector<int64_t> scaleShape;
+  if (s.wGranularity == "channel" && layer.channelAxis >= 0) {
+    axis = layer.channelAxis;
+    scaleShape = {shape[axis]};
+  } else if (s.wGranularity == "group" && layer.reductionAxis >= 0) {
+    axis = layer.reductionAxis;
+    group = s.groupSize;
+    scaleShape.assign(shape.begin(), shape.end());
+    scaleShape[axis] = llvm::divideCeil(shape[axis], group);
+  } else if (s.wGranularity == "group" && layer.channelAxis >= 0) {
+    axis = layer.channelAxis; // no reduced axis to group: per channel
+    scaleShape = {shape[axis]};
+  }
+  int64_t numScales = 1;
+  for (int64_t d : scaleShape)
+    numScales *= d;
+  std::vector<double> lo(numScales, 0.0), hi(numScales, 0.0);
+  std::vector<int64_t> slot(w.size());
+  for (size_t i = 0; i < w.size(); ++i) {
+    int64_t k = getScaleIndex(shape, axis, group, i);
+    slot[i] = k;
+    lo[k] = std::min(lo[k], w[i]);
+    hi[k] = std::max(hi[k], w[i]);
+  }
+  bool isFloatFmt = fmt.isFloat();
+  bool asym = !isFloatFmt && !fmt.isSigned();
+  std::vector<float> scales(numScales);
+  std::vector<int64_t> zps(numScales, 0);
+  for (int64_t k = 0; k < numScales; ++k) {
+    double sc;
+    if (isFloatFmt) {
+      sc = std::max(-lo[k], hi[k]) / fmt.getMaxMagnitude();
+    } else if (asym) {
+      sc = (hi[k] - lo[k]) / double(fmt.getIntMax() - fmt.getIntMin());
+    } else {
+      sc = std::max(-lo[k], hi[k]) / double(fmt.getIntMax());
+    }
+    float f = static_cast<float>(sc);
+    if (!(f > 0.0f) || !std::isfinite(f))
+      f = 1.0f; // an all-zero slot: any scale represents it exactly
+    scales[k] = f;
+    if (asym) {
+      double z = std::nearbyint(-lo[k] / double(f));
+      zps[k] = std::clamp<int64_t>(static_cast<int64_t>(z), fmt.getIntMin(),
+                                   fmt.getIntMax());
+    }
+  }
+  // Codes and the error they make, with QuantMath's rounding.
+  std::vector<uint64_t> codes(w.size());
+  double sig = 0, noise = 0;
+  const llvm::fltSemantics *fsem = getFormatSemantics(fmt.getKind());
+  for (size_t i = 0; i < w.size(); ++i) {
+    float x = static_cast<float>(w[i]);
+    float sc = scales[slot[i]];
+    double dq;
+    if (fsem) {
+      APFloat q = quantizeToFloat(APFloat(x), APFloat(sc), *fsem);
+      codes[i] = q.bitcastToAPInt().getZExtValue();
+      dq = dequantizeFloat(q, APFloat(sc)).convertToFloat();
+    } else {
+      int64_t zp = zps[slot[i]];
+      float r = std::nearbyint(x / sc);
+      int64_t q = std::clamp<int64_t>(static_cast<int64_t>(r) + zp,
+                                      fmt.getIntMin(), fmt.getIntMax());
+      codes[i] = static_cast<uint64_t>(q);
+      dq = static_cast<float>(static_cast<float>(q - zp) * sc);
+    }
+    sig += double(x) * x;
+    noise += (double(x) - dq) * (double(x) - dq);
+  }
+  (void)err;
+  auto qType = RankedTensorType::get(shape, fmt.getStorageType());
+  Value q =
+      arith::ConstantOp::create(b, loc, makeStorageAttr(qType, fmt, codes));
+  auto sType = RankedTensorType::get(scaleShape, b.getF32Type());
+  Value sv = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(sType, ArrayRef<float>(scales)));
+  Value zv;
+  if (asym) {
+    std::vector<uint64_t> zcodes(zps.begin(), zps.end());
+    zv = arith::ConstantOp::create(
+        b, loc,
+        makeStorageAttr(
+            RankedTensorType::get(scaleShape, qType.getElementType()), fmt,
+            zcodes));
+  }
+  auto dq = DequantizeOp::create(
+      b, loc, RankedTensorType::get(shape, b.getF32Type()), q, sv, zv, fmt,
+      axis >= 0 ? b.getI64IntegerAttr(axis) : IntegerAttr(),
+      group > 0 ? b.getI64IntegerAttr(group) : IntegerAttr());
+  Value result = dq;
+  if (type.getElementType() != b.getF32Type())
+    result = arith::TruncFOp::create(b, loc, type, result); // f16 models
+  double sqnr = noise == 0 ? 200.0 : 10.0 * std::log10(sig / noise);
+  (void)ctx;
+  return QuantizedWeight{result, sqnr};
+}
+
+/// Elementwise or reducing linalg.generic with a one-op body.
+Value reduceInto(OpBuilder &b, Location loc, Value x, int64_t keepDims,
+                 bool isMax, bool useAbs) {
+  MLIRContext *ctx = b.getContext();
+  auto t = cast<RankedTensorType>(x.getType());
+  int64_t r = t.getRank();
+  Type elt = t.getElementType();
+  SmallVector<int64_t> shape;
+  SmallVector<Value> dyn;
+  SmallVector<AffineExpr> oe;
+  for (int64_t i = 0; i < keepDims; ++i) {
+    shape.push_back(t.getDimSize(i));
+    if (t.isDynamicDim(i))
+      dyn.push_back(tensor::DimOp::create(b, loc, x, i));
+    oe.push_back(getAffineDimExpr(i, ctx));
+  }
+  Value empty = tensor::EmptyOp::create(b, loc, shape, elt, dyn);
+  // Start at 0: ranges always include zero (zero must be exact).
+  Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(elt, 0.0));
+  Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  SmallVector<Iter> iters;
+  for (int64_t i = 0; i < r; ++i)
+    iters.push_back(i < keepDims ? Iter::parallel : Iter::reduction);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{x}, ValueRange{init},
+             SmallVector<AffineMap>{AffineMap::getMultiDimIdentityMap(r, ctx),
+                                    AffineMap::get(r, 0, oe, ctx)},
+             iters,
+             [&](OpBuilder &bb, Location l, ValueRange a) {
+               Value v = a[0];
+               if (useAbs)
+                 v = math::AbsFOp::create(bb, l, v);
+               Value m =
+                   isMax ? arith::MaxNumFOp::create(bb, l, a[1], v).getResult()
+                         : arith::MinNumFOp::create(bb, l, a[1], v).getResult();
+               linalg::YieldOp::create(bb, l, m);
+             })
+      .getResult(0);
+}
+
+/// Scale (and zero point) from run-time ranges, elementwise over `lo`/`hi`
+/// (`lo` null for symmetric): the same formulas as static ranges.
+std::pair<Value, Value> dynamicParams(OpBuilder &b, Location loc, Value lo,
+                                      Value hi, FormatAttr fmt) {
+  MLIRContext *ctx = b.getContext();
+  auto t = cast<RankedTensorType>(hi.getType());
+  int64_t r = t.getRank();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(r, ctx);
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < r; ++i)
+    if (t.isDynamicDim(i))
+      dyn.push_back(tensor::DimOp::create(b, loc, hi, i));
+  Type f32 = b.getF32Type();
+  Value sEmpty = tensor::EmptyOp::create(b, loc, t.getShape(), f32, dyn);
+  double denom = fmt.isFloat() ? fmt.getMaxMagnitude()
+                 : lo          ? double(fmt.getIntMax() - fmt.getIntMin())
+                               : double(fmt.getIntMax());
+  SmallVector<Value> ins = {hi};
+  if (lo)
+    ins.push_back(lo);
+  SmallVector<AffineMap> maps(ins.size() + 1, id);
+  Value scale =
+      linalg::GenericOp::create(
+          b, loc, sEmpty.getType(), ins, ValueRange{sEmpty}, maps,
+          SmallVector<Iter>(r, Iter::parallel),
+          [&](OpBuilder &bb, Location l, ValueRange a) {
+            Value span = a[0];
+            if (lo)
+              span = arith::SubFOp::create(bb, l, a[0], a[1]);
+            Value d =
+                arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(denom));
+            Value sc = arith::DivFOp::create(bb, l, span, d);
+            // An all-zero row gets scale 1 (any scale represents it).
+            Value zero =
+                arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(0));
+            Value one = arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(1));
+            Value pos = arith::CmpFOp::create(bb, l, arith::CmpFPredicate::OGT,
+                                              sc, zero);
+            linalg::YieldOp::create(
+                bb, l,
+                arith::SelectOp::create(bb, l, pos, sc, one).getResult());
+          })
+          .getResult(0);
+  if (!lo)
+    return {scale, Value()};
+  Type st = fmt.getStorageType();
+  Value zEmpty = tensor::EmptyOp::create(b, loc, t.getShape(), st, dyn);
+  Value zp =
+      linalg::GenericOp::create(
+          b, loc, zEmpty.getType(), ValueRange{lo, scale}, ValueRange{zEmpty},
+          SmallVector<AffineMap>(3, id), SmallVector<Iter>(r, Iter::parallel),
+          [&](OpBuilder &bb, Location l, ValueRange a) {
+            Value v = arith::DivFOp::create(bb, l, a[0], a[1]);
+            v = arith::NegFOp::create(bb, l, v);
+            v = math::RoundEvenOp::create(bb, l, v);
+            Value mn = arith::ConstantOp::create(
+                bb, l, bb.getF32FloatAttr(double(fmt.getIntMin())));
+            Value mx = arith::ConstantOp::create(
+                bb, l, bb.getF32FloatAttr(double(fmt.getIntMax())));
+            v = arith::MaximumFOp::create(bb, l, v, mn);
+            v = arith::MinimumFOp::create(bb, l, v, mx);
+            Value i = arith::FPToSIOp::create(bb, l, bb.getI32Type(), v);
+            if (st.getIntOrFloatBitWidth() < 32)
+              i = arith::TruncIOp::create(bb, l, st, i);
+            else if (st.getIntOrFloatBitWidth() > 32)
+              i = arith::ExtSIOp::create(bb, l, st, i);
+            linalg::YieldOp::create(bb, l, i);
+          })
+          .getResult(0);
+  return {scale, zp};
+}
+
+/// qc.dequantize(qc.quantize(x)) with static or run-time parameters.
+FailureOr<Value> quantizeActivation(OpBuilder &b, Location loc, Value x,
+                                    const Scheme &s, const QuantLayer &layer,
+                                    std::string &err) {
+  FormatAttr fmt = s.aFormat;
+  auto t = cast<RankedTensorType>(x.getType());
+  Type f32 = b.getF32Type();
+  if (t.getElementType() != f32) {
+    err = "activation quantization needs f32 activations, got " +
+          std::to_string(t.getElementType().getIntOrFloatBitWidth()) +
+          "-bit floats";
+    return failure();
+  }
+  bool asym = !fmt.isFloat() && !fmt.isSigned();
+  Value scale, zp;
+  IntegerAttr axisAttr, groupAttr;
+  if (s.aStatic) {
+    if (!s.aMin || !s.aMax) {
+      err = "no calibrated range (a_min/a_max); calibrate or use dynamic "
+            "activations";
+      return failure();
+    }
+    double lo = std::min(*s.aMin, 0.0), hi = std::max(*s.aMax, 0.0);
+    double sc;
+    if (fmt.isFloat())
+      sc = std::max(-lo, hi) / fmt.getMaxMagnitude();
+    else if (asym)
+      sc = (hi - lo) / double(fmt.getIntMax() - fmt.getIntMin());
+    else
+      sc = std::max(-lo, hi) / double(fmt.getIntMax());
+    float f = static_cast<float>(sc);
+    if (!(f > 0.0f) || !std::isfinite(f))
+      f = 1.0f;
+    scale = scalarTensorConst(b, loc, f32, b.getF32FloatAttr(f));
+    if (asym) {
+      int64_t z = std::clamp<int64_t>(
+          static_cast<int64_t>(std::nearbyint(-lo / double(f))),
+          fmt.getIntMin(), fmt.getIntMax());
+      zp = scalarTensorConst(b, loc, fmt.getStorageType(),
+                             b.getIntegerAttr(fmt.getStorageType(), z));
+    }
+  } else {
+    // Per row when rows are independent, else per tensor.
+    int64_t r = t.getRank();
+    bool rowwise = layer.rowwiseActivation && s.aPerToken;
+    int64_t keep = rowwise ? r - 1 : 0;
+    Value hi = reduceInto(b, loc, x, keep, /*isMax=*/true, /*useAbs=*/!asym);
+    Value lo = asym ? reduceInto(b, loc, x, keep, false, false) : Value();
+    std::tie(scale, zp) = dynamicParams(b, loc, lo, hi, fmt);
+    if (rowwise) {
+      // [..., 1]: one block covering the last dim.
+      SmallVector<ReassociationIndices> re;
+      for (int64_t i = 0; i + 1 < r; ++i)
+        re.push_back({i});
+      if (r >= 2)
+        re.back().push_back(r - 1);
+      auto expand = [&](Value v) -> Value {
+        if (!v)
+          return v;
+        auto vt = cast<RankedTensorType>(v.getType());
+        SmallVector<int64_t> shape(vt.getShape());
+        shape.push_back(1);
+        if (r == 1)
+          return tensor::ExpandShapeOp::create(
+              b, loc, RankedTensorType::get(shape, vt.getElementType()), v,
+              SmallVector<ReassociationIndices>{});
+        return tensor::ExpandShapeOp::create(
+            b, loc, RankedTensorType::get(shape, vt.getElementType()), v, re);
+      };
+      scale = expand(scale);
+      zp = expand(zp);
+      int64_t k = t.getDimSize(r - 1);
+      if (ShapedType::isDynamic(k)) {
+        err = "per-row dynamic activations need a static reduced dimension";
+        return failure();
+      }
+      axisAttr = b.getI64IntegerAttr(r - 1);
+      groupAttr = b.getI64IntegerAttr(k);
+    }
+  }
+  auto qType = RankedTensorType::get(t.getShape(), fmt.getStorageType());
+  Value q =
+      QuantizeOp::create(b, loc, qType, x, scale, zp, fmt, axisAttr, groupAttr);
+  return DequantizeOp::create(b, loc, t, q, scale, zp, fmt, axisAttr, groupAttr)
+      .getResult();
+}
+
+struct QCQuantizePass : mlir::qc::impl::QCQuantizePassBase<QCQuantizePass> {
+  using Base::Base;
+
+  /// The options, overridden by the layer's qc.quant dictionary.
+  LogicalResult resolve(Operation *op, Scheme &s, std::string &err) {
+    MLIRContext *ctx = op->getContext();
+    auto dict = op->getAttrOfType<DictionaryAttr>("qc.quant");
+    auto getInt = [&](StringRef k, int64_t def) -> int64_t {
+      if (dict)
+        if (auto a = dict.getAs<IntegerAttr>(k))
+          return a.getInt();
+      return def;
+    };
+    auto getStr = [&](StringRef k, StringRef def) -> std::string {
+      if (dict)
+        if (auto a = dict.getAs<StringAttr>(k))
+          return a.str();
+      return def.str();
+    };
+    auto getF = [&](StringRef k) -> std::optional<double> {
+      if (dict)
+        if (auto a = dict.getAs<FloatAttr>(k))
+          return a.getValueAsDouble();
+      return std::nullopt;
+    };
+    if (dict && dict.get("float")) {
+      s.keepFloat = true;
+      return success();
+    }
+    bool asymm = asym;
+    if (dict)
+      if (auto a = dict.getAs<BoolAttr>("asym"))
+        asymm = a.getValue();
+    int64_t wb = getInt("w_bits", wBits);
+    std::string wf = getStr("w_format", wFormat);
+    if (wf == "int" && (wb < 1 || wb > 8)) {
+      err = "w_bits must be in 1..8, got " + std::to_string(wb);
+      return failure();
+    }
+    // One bit cannot be symmetric: {-1, 0} wastes it. W1 is min/max.
+    FailureOr<FormatAttr> w =
+        parseFormat(ctx, wf, wb, asymm || (wf == "int" && wb == 1), err);
+    if (failed(w))
+      return failure();
+    s.wFormat = *w;
+    s.wGranularity = getStr("w_granularity", wGranularity);
+    if (s.wGranularity != "tensor" && s.wGranularity != "channel" &&
+        s.wGranularity != "group") {
+      err = "w_granularity must be tensor, channel or group, got '" +
+            s.wGranularity + "'";
+      return failure();
+    }
+    s.groupSize = getInt("group_size", groupSize);
+    if (s.groupSize < 1) {
+      err = "group_size must be positive";
+      return failure();
+    }
+    int64_t ab = getInt("a_bits", aBits);
+    std::string af = getStr("a_format", aFormat);
+    if (ab != 0 || af != "int") {
+      if (af == "int" && (ab < 2 || ab > 16)) {
+        err = "a_bits must be in 2..16 (or 0 for weight-only), got " +
+              std::to_string(ab);
+        return failure();
+      }
+      FailureOr<FormatAttr> a = parseFormat(ctx, af, ab, asymm, err);
+      if (failed(a))
+        return failure();
+      s.aFormat = *a;
+    }
+    std::string mode = getStr("a_mode", aMode);
+    if (mode != "static" && mode != "dynamic") {
+      err = "a_mode must be static or dynamic, got '" + mode + "'";
+      return failure();
+    }
+    s.aStatic = mode == "static";
+    std::string gran = getStr("a_granularity", aGranularity);
+    if (gran != "token" && gran != "tensor") {
+      err = "a_granularity must be token or tensor, got '" + gran + "'";
+      return failure();
+    }
+    s.aPerToken = gran == "token";
+    s.aMin = getF("a_min");
+    s.aMax = getF("a_max");
+    return success();
+  }
+
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    SmallVector<QuantLayer> layers = findQuantLayers(func);
+    OpBuilder b(&getContext());
+    for (QuantLayer &layer : layers) {
+      Operation *op = layer.op;
+      Scheme s;
+      std::string err;
+      if (failed(resolve(op, s, err))) {
+        op->emitError() << "qc-quantize: layer '" << layer.name << "': " << err;
+        return signalPassFailure();
+      }
+      if (s.keepFloat)
+        continue;
+      std::optional<std::vector<double>> w =
+          readFloatConstant(layer.weightRoot);
+      if (!w)
+        continue; // a weight type we do not read (e.g. f64): stays float
+      Location loc = op->getLoc();
+      b.setInsertionPoint(op);
+      FailureOr<QuantizedWeight> qw =
+          quantizeWeight(b, loc, layer.weightRoot, *w, s, layer, err);
+      if (failed(qw)) {
+        op->emitError() << "qc-quantize: layer '" << layer.name << "': " << err;
+        return signalPassFailure();
+      }
+      // Rebuild the reshape (if any) between the root and the layer.
+      Value wv = qw->dequantized;
+      Value oldW = op->getOperand(layer.weightOperand);
+      if (oldW != layer.weightRoot) {
+        Operation *reshape = oldW.getDefiningOp();
+        IRMapping map;
+        map.map(layer.weightRoot, wv);
+        wv = b.clone(*reshape, map)->getResult(0);
+      }
+      op->setOperand(layer.weightOperand, wv);
+      op->setAttr("qc.weight_sqnr", b.getF64FloatAttr(qw->sqnr));
+      if (s.aFormat) {
+        FailureOr<Value> a = quantizeActivation(
+            b, loc, op->getOperand(layer.actOperand), s, layer, err);
+        if (failed(a)) {
+          op->emitError() << "qc-quantize: layer '" << layer.name
+                          << "': " << err;
+          return signalPassFailure();
+        }
+        op->setOperand(layer.actOperand, *a);
+      }
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,178 @@
+//===- QuantLayers.cpp - the layers quantization rewrites -----------------===//
+//
+// Part of quant.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant/Dialect/QC/Utils/QuantLayers.h"
+#include "quant/Dialect/QC/IR/QCOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
+
+using namespace mlir;
+using namespace mlir::qc;
+
+std::string mlir::qc::getLayerName(Operation *op) {
+  if (auto nl = dyn_cast<NameLoc>(op->getLoc()))
+    return nl.getName().str();
+  return "";
+}
+
+std::string mlir::qc::getLayerOpType(Operation *op) {
+  if (auto nl = dyn_cast<NameLoc>(op->getLoc()))
+    if (auto fl = dyn_cast<FusedLoc>(nl.getChildLoc()))
+      if (auto s = dyn_cast_or_null<StringAttr>(fl.getMetadata()))
+        return s.str();
+  return op->getName().getStringRef().str();
+}
+
+bool mlir::qc::isMultiplyAccumulateGeneric(Operation *op) {
+  auto g = dyn_cast<linalg::GenericOp>(op);
+  if (!g || g.getNumDpsInputs() != 2 || g.getNumDpsInits() != 1 ||
+      g.getNumReductionLoops() == 0)
+    return false;
+  Block &body = g.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto add = yield.getNumOperands() == 1
+                 ? yield.getOperand(0).getDefiningOp<arith::AddFOp>()
+                 : nullptr;
+  if (!add)
+    return false;
+  Value acc = body.getArgument(2);
+  Value prod = add.getLhs() == acc ? add.getRhs() : add.getLhs();
+  if ((add.getLhs() != acc && add.getRhs() != acc) || prod == acc)
+    return false;
+  auto mul = prod.getDefiningOp<arith::MulFOp>();
+  if (!mul)
+    return false;
+  auto strip = [](Value v) {
+    if (auto e = v.getDefiningOp<arith::ExtFOp>())
+      return e.getIn();
+    return v;
+  };
+  Value a = strip(mul.getLhs()), b = strip(mul.getRhs());
+  return (a == body.getArgument(0) && b == body.getArgument(1)) ||
+         (a == body.getArgument(1) && b == body.getArgument(0));
+}
+
+/// The float constant `v` is read from, through at most one reshape; the
+/// reshape's reassociation (root dim -> operand dims) in `groups`.
+static Value traceWeightRoot(Value v,
+                             SmallVector<SmallVector<int64_t>> &groups) {
+  auto isFloatConst = [](Value c) {
+    auto t = dyn_cast<RankedTensorType>(c.getType());
+    return t && t.hasStaticShape() && isa<FloatType>(t.getElementType()) &&
+           matchPattern(c, m_Constant());
+  };
+  auto rank = cast<RankedTensorType>(v.getType()).getRank();
+  groups.clear();
+  if (isFloatConst(v)) {
+    for (int64_t i = 0; i < rank; ++i)
+      groups.push_back({i});
+    return v;
+  }
+  if (auto e = v.getDefiningOp<tensor::ExpandShapeOp>()) {
+    if (!isFloatConst(e.getSrc()))
+      return {};
+    for (ReassociationIndices r : e.getReassociationIndices())
+      groups.push_back(SmallVector<int64_t>(r.begin(), r.end()));
+    return e.getSrc();
+  }
+  return {};
+}
+
+SmallVector<QuantLayer> mlir::qc::findQuantLayers(func::FuncOp func) {
+  SmallVector<QuantLayer> layers;
+  func.walk([&](Operation *op) {
+    QuantLayer l;
+    if (auto lin = dyn_cast<LinearOp>(op)) {
+      SmallVector<SmallVector<int64_t>> groups;
+      Value root = traceWeightRoot(lin.getWeight(), groups);
+      if (!root || root != lin.getWeight())
+        return;
+      l.op = op;
+      l.actOperand = 0;
+      l.weightOperand = 1;
+      l.weightRoot = root;
+      l.channelAxis = 0;
+      l.reductionAxis = 1;
+      l.rowwiseActivation = true;
+    } else if (isMultiplyAccumulateGeneric(op)) {
+      auto g = cast<linalg::GenericOp>(op);
+      SmallVector<AffineMap> maps = g.getIndexingMapsArray();
+      SmallVector<utils::IteratorType> iters = g.getIteratorTypesArray();
+      for (unsigned w = 0; w < 2; ++w) {
+        SmallVector<SmallVector<int64_t>> groups;
+        Value root = traceWeightRoot(g.getDpsInputs()[w], groups);
+        if (!root)
+          continue;
+        // Both operands constant: it folds, nothing to quantize.
+        SmallVector<SmallVector<int64_t>> other;
+        if (traceWeightRoot(g.getDpsInputs()[1 - w], other))
+          return;
+        AffineMap wMap = maps[w], oMap = maps[2];
+        auto wShape =
+            cast<RankedTensorType>(g.getDpsInputs()[w].getType()).getShape();
+        // Classify every operand dim: output-parallel or reduced.
+        auto kindOf = [&](int64_t dim) -> int {
+          if (wShape[dim] == 1)
+            return 0; // size 1: either
+          auto d = dyn_cast<AffineDimExpr>(wMap.getResult(dim));
+          if (!d)
+            return -1;
+          if (iters[d.getPosition()] == utils::IteratorType::reduction)
+            return 2;
+          return oMap.isFunctionOfDim(d.getPosition()) ? 1 : -1;
+        };
+        int64_t channel = -1, reduction = -1;
+        for (size_t r = 0; r < groups.size(); ++r) {
+          bool allOut = true, allRed = true, any = false;
+          for (int64_t dim : groups[r]) {
+            int k = kindOf(dim);
+            any |= k != 0;
+            allOut &= k == 0 || k == 1;
+            allRed &= k == 0 || k == 2;
+          }
+          if (!any)
+            continue;
+          if (allOut && channel < 0)
+            channel = r;
+          else if (allRed && reduction < 0)
+            reduction = r;
+        }
+        l.op = op;
+        l.actOperand = 1 - w;
+        l.weightOperand = w;
+        l.weightRoot = root;
+        l.channelAxis = channel;
+        l.reductionAxis = reduction;
+        // Rows of the activation are independent when its last dim is the
+        // only reduced one (Einsum/MatMul forms; not convolutions, whose
+        // windows overlap).
+        AffineMap aMap = maps[1 - w];
+        bool rowwise = aMap.getNumResults() > 0;
+        for (unsigned i = 0; rowwise && i < aMap.getNumResults(); ++i) {
+          auto d = dyn_cast<AffineDimExpr>(aMap.getResult(i));
+          bool last = i + 1 == aMap.getNumResults();
+          rowwise = d && (iters[d.getPosition()] ==
+                          utils::IteratorType::reduction) == last;
+        }
+        l.rowwiseActivation = rowwise && g.getNumReductionLoops() == 1;
+        break;
+      }
+      if (!l.op)
+        return;
+    } else {
+      return;
+    }
+    l.name = getLayerName(op);
+    l.opType = getLayerOpType(op);
+    if (l.name.empty())
+      l.name = l.opType + "_" + std::to_string(layers.size());
+    layers.push_back(l);
+  });
+  return layers;
+}

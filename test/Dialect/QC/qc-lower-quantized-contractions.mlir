@@ -1,0 +1,57 @@
+// RUN: quant-opt %s --qc-lower-quantized-contractions --split-input-file | FileCheck %s
+
+// An int8 x int8 linear: codes multiply in i32, the epilogue applies the
+// per-row activation scale, the per-channel weight scale and the bias.
+// CHECK-LABEL: func.func @linear
+// CHECK: %[[ACC:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%arg0, %{{.*}} : tensor<?x8xi8>, tensor<4x8xi8>) outs(%{{.*}} : tensor<?x4xi32>)
+// CHECK: arith.extsi %{{.*}} : i8 to i32
+// CHECK: arith.muli
+// CHECK: arith.addi
+// CHECK: linalg.generic {{.*}} ins(%[[ACC]], %arg1, %{{.*}}, %{{.*}} : tensor<?x4xi32>, tensor<?x1xf32>, tensor<4xf32>, tensor<4xf32>)
+// CHECK: arith.sitofp
+// CHECK-NOT: qc.linear
+func.func @linear(%q: tensor<?x8xi8>, %s: tensor<?x1xf32>) -> tensor<?x4xf32> {
+  %wq = arith.constant dense<3> : tensor<4x8xi8>
+  %ws = arith.constant dense<0.5> : tensor<4xf32>
+  %b = arith.constant dense<1.0> : tensor<4xf32>
+  %w = qc.dequantize %wq, %ws {axis = 0 : i64, format = #qc.format<int8>} : (tensor<4x8xi8>, tensor<4xf32>) -> tensor<4x8xf32>
+  %x = qc.dequantize %q, %s {axis = 1 : i64, group_size = 8 : i64, format = #qc.format<int8>} : (tensor<?x8xi8>, tensor<?x1xf32>) -> tensor<?x8xf32>
+  %y = qc.linear %x, %w, %b : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+// Asymmetric activations: the zero point times the weight's column sums
+// (3 * 8 = 24 per channel) comes off the accumulator.
+// CHECK-LABEL: func.func @asym
+// CHECK: linalg.generic {{.*}} ins(%arg0, %{{.*}} : tensor<2x8xi8>, tensor<4x8xi8>)
+// CHECK: arith.extui %{{.*}} : i8 to i32
+// CHECK: %[[CS:.*]] = arith.constant dense<24> : tensor<4xi32>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[CS]] :
+// CHECK: arith.subi
+func.func @asym(%q: tensor<2x8xi8>) -> tensor<2x4xf32> {
+  %wq = arith.constant dense<3> : tensor<4x8xi8>
+  %ws = arith.constant dense<0.5> : tensor<4xf32>
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %z = arith.constant dense<-128> : tensor<i8>
+  %w = qc.dequantize %wq, %ws {axis = 0 : i64, format = #qc.format<int8>} : (tensor<4x8xi8>, tensor<4xf32>) -> tensor<4x8xf32>
+  %x = qc.dequantize %q, %s, %z {format = #qc.format<uint8>} : (tensor<2x8xi8>, tensor<f32>, tensor<i8>) -> tensor<2x8xf32>
+  %y = qc.linear %x, %w : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+// Group-wise weight scales vary along the reduction: left to dequantization.
+// CHECK-LABEL: func.func @grouped
+// CHECK: qc.linear
+func.func @grouped(%q: tensor<2x8xi8>) -> tensor<2x4xf32> {
+  %wq = arith.constant dense<3> : tensor<4x8xi4>
+  %ws = arith.constant dense<0.5> : tensor<4x2xf32>
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %w = qc.dequantize %wq, %ws {axis = 1 : i64, group_size = 4 : i64, format = #qc.format<int4>} : (tensor<4x8xi4>, tensor<4x2xf32>) -> tensor<4x8xf32>
+  %x = qc.dequantize %q, %s {format = #qc.format<int8>} : (tensor<2x8xi8>, tensor<f32>) -> tensor<2x8xf32>
+  %y = qc.linear %x, %w : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}

@@ -12,6 +12,7 @@
 #include "quant/Dialect/QC/IR/QCDialect.h"
 #include "quant/Import/ONNX/Importer.h"
 #include "quant/InitAll.h"
+#include "quant/Quantize/Driver.h"
 #include "quant/Target/CPU/CPUTarget.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -42,6 +43,7 @@
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
@@ -59,11 +61,88 @@ static cl::opt<std::string> inputFile(cl::Positional, cl::Required,
 static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
                                        cl::value_desc("path"), cl::Required,
                                        cl::cat(category));
-static cl::opt<bool> floatOnly(
-    "float",
-    cl::desc("Compile in floating point, no quantization (today the only "
-             "mode: quantization arrives with the quantization issue)"),
-    cl::cat(category));
+static cl::opt<bool>
+    floatOnly("float", cl::desc("Compile in floating point, no quantization"),
+              cl::cat(category));
+
+static cl::OptionCategory qcat("quantization options (default: W8 int "
+                               "per-channel sym / A8 int, static per-tensor "
+                               "with --calib, else dynamic per-token)");
+static cl::opt<unsigned> wbits("wbits",
+                               cl::desc("Integer weight bits, 1..8 (8)"),
+                               cl::init(8), cl::cat(qcat));
+static cl::opt<std::string>
+    abits("abits",
+          cl::desc("Integer activation bits, 2..16 (8), or 'none' to keep "
+                   "activations in float (weight-only)"),
+          cl::init("8"), cl::cat(qcat));
+static cl::opt<std::string>
+    wformat("wformat",
+            cl::desc("Weight format: int, fp8e4m3, fp8e5m2, fp6e3m2, "
+                     "fp6e2m3, fp4e2m1 (int)"),
+            cl::init("int"), cl::cat(qcat));
+static cl::opt<std::string>
+    aformat("aformat", cl::desc("Activation format, as --wformat (int)"),
+            cl::init("int"), cl::cat(qcat));
+static cl::opt<std::string> granularity(
+    "granularity",
+    cl::desc("Weight scales: tensor, channel (output channel) or group:G "
+             "(blocks of G along the reduced axis) (channel)"),
+    cl::init("channel"), cl::cat(qcat));
+static cl::opt<std::string> agranularity(
+    "agranularity",
+    cl::desc("Activation scales: tensor or token (per row, computed at run "
+             "time). Default: tensor with --calib, else token"),
+    cl::cat(qcat));
+static cl::opt<bool>
+    asym("asym",
+         cl::desc("Asymmetric integer quantization (unsigned codes with zero "
+                  "points) of weights and activations"),
+         cl::cat(qcat));
+static cl::opt<std::string> calibPath(
+    "calib",
+    cl::desc("Calibration data: a directory of .npz files (one sample each, "
+             "keyed by input name), of .npy files (single-input models), or "
+             "of ONNX test_data_set_* folders. Makes activation scales "
+             "static"),
+    cl::value_desc("path"), cl::cat(qcat));
+static cl::opt<std::string>
+    calibMethod("calib-method",
+                cl::desc("Range selection: minmax, percentile:P (e.g. "
+                         "percentile:99.99), mse, kl (minmax)"),
+                cl::init("minmax"), cl::cat(qcat));
+static cl::opt<unsigned>
+    calibSamples("calib-samples",
+                 cl::desc("Use at most N calibration samples (0: all)"),
+                 cl::init(0), cl::cat(qcat));
+static cl::list<std::string>
+    excludes("exclude",
+             cl::desc("Keep matching layers in float: a node name, an op "
+                      "type (e.g. Conv) or a glob on node names (repeatable)"),
+             cl::value_desc("NODE|OPTYPE|GLOB"), cl::cat(qcat));
+static cl::opt<std::string> configPath(
+    "config",
+    cl::desc("JSON file of per-layer overrides: {\"default\": {...}, "
+             "\"layers\": {\"NODE|OPTYPE|GLOB\": {\"w_bits\": 4, ...} | "
+             "\"float\"}} (docs/quantization.md)"),
+    cl::value_desc("file.json"), cl::cat(qcat));
+static cl::list<std::string>
+    reportPaths("report",
+                cl::desc("Write the quantization report: out.html "
+                         "(self-contained, plots inline) or out.json "
+                         "(repeatable)"),
+                cl::value_desc("file"), cl::cat(qcat));
+static cl::opt<std::string> evalPath(
+    "eval",
+    cl::desc("Held-out inputs (same layouts as --calib) on which the report "
+             "compares the quantized model with the float one"),
+    cl::value_desc("path"), cl::cat(qcat));
+static cl::opt<unsigned> threads(
+    "calib-threads",
+    cl::desc("Threads for calibration and evaluation (0: one per core)"),
+    cl::init(0), cl::cat(qcat));
+static cl::opt<bool> quiet("quiet", cl::desc("No progress display"),
+                           cl::cat(qcat));
 static cl::list<std::string> inputShapes(
     "input-shape",
     cl::desc("Fix an input's dynamic dimensions: NAME=d0,d1,... where '?' "
@@ -108,13 +187,69 @@ int main(int argc, char **argv) {
                << op.opType << " " << op.sinceVersion << "\n";
       return 0;
     }
-  cl::HideUnrelatedOptions(category);
+  cl::HideUnrelatedOptions({&category, &qcat});
   cl::ParseCommandLineOptions(
       argc, argv,
       "quant-compile: compile an ONNX model into a self-contained model.so\n\n"
+      "  quant-compile model.onnx -o model.so                 (W8A8, dynamic "
+      "activations)\n"
+      "  quant-compile model.onnx --calib data/ -o model.so   (W8A8, static "
+      "activations)\n"
+      "  quant-compile model.onnx --wbits 4 --granularity group:128 --abits "
+      "none -o m.so\n"
       "  quant-compile model.onnx --float -o model.so\n"
-      "  quant-compile model.onnx --float --compile-to=linalg -o model.mlir\n\n"
+      "  quant-compile model.onnx --compile-to=quantize -o model.mlir\n\n"
       "Exit status: 0 success, 2 error, 3 unsupported op or dtype.\n");
+
+  qc::QuantizeOptions qopts;
+  qopts.wBits = wbits;
+  qopts.wFormat = wformat;
+  qopts.aFormat = aformat;
+  if (abits == "none") {
+    qopts.aBits = 0;
+  } else if (StringRef(abits).getAsInteger(10, qopts.aBits)) {
+    return fail(2, "--abits expects 2..16 or none, got '" + abits + "'");
+  } else if (qopts.aBits == 0) {
+    return fail(2, "--abits must be in 2..16 or none, got 0");
+  }
+  {
+    StringRef g = granularity;
+    if (g == "tensor" || g == "channel") {
+      qopts.wGranularity = g.str();
+    } else if (g.consume_front("group:")) {
+      qopts.wGranularity = "group";
+      if (g.getAsInteger(10, qopts.groupSize) || qopts.groupSize < 1)
+        return fail(2, "--granularity group:G needs a positive G, got '" +
+                           granularity + "'");
+    } else {
+      return fail(2, "--granularity must be tensor, channel or group:G, got '" +
+                         granularity + "'");
+    }
+  }
+  qopts.aGranularity = agranularity;
+  qopts.asym = asym;
+  qopts.calibPath = calibPath;
+  qopts.calibMethod = calibMethod;
+  qopts.calibSamples = calibSamples;
+  qopts.excludes.assign(excludes.begin(), excludes.end());
+  qopts.configPath = configPath;
+  qopts.evalPath = evalPath;
+  qopts.numThreads = threads;
+  qopts.quiet = quiet;
+  if (!floatOnly) {
+    std::string bad = qc::validateQuantizeOptions(qopts);
+    if (!bad.empty())
+      return fail(2, bad);
+  } else if (!calibPath.empty() || !reportPaths.empty() || !evalPath.empty()) {
+    return fail(2, "--calib, --eval and --report need quantization; drop "
+                   "--float");
+  }
+  for (const std::string &r : reportPaths) {
+    StringRef ext = sys::path::extension(r);
+    if (!ext.equals_insensitive(".html") && !ext.equals_insensitive(".htm") &&
+        !ext.equals_insensitive(".json"))
+      return fail(2, "--report " + r + ": the name must end in .html or .json");
+  }
 
   qc::ONNXImportOptions importOptions;
   for (const std::string &spec : inputShapes) {
@@ -219,7 +354,6 @@ int main(int argc, char **argv) {
       return err == qc::ImportError::Unsupported ? 3 : 2;
   }
   (void)unsupportedExit;
-  (void)floatOnly; // the only mode until quantization lands
 
   auto main = module->lookupSymbol<func::FuncOp>("main");
   if (!main)
@@ -228,8 +362,37 @@ int main(int argc, char **argv) {
   if (failed(sig))
     return 3;
 
+  qc::EmitOptions emit;
+  emit.mcpu = mcpu;
+  if (runtimeLib.empty()) {
+    SmallString<256> exe(sys::fs::getMainExecutable(argv[0], (void *)&main));
+    sys::path::remove_filename(exe);
+    sys::path::append(exe, "..", "lib", "libQuantRuntime.a");
+    emit.runtimeLibrary = std::string(exe);
+  } else {
+    emit.runtimeLibrary = runtimeLib;
+  }
+
   qc::CompilePhase to = stopAt.value_or(qc::CompilePhase::LLVM);
-  if (failed(qc::runPhases(*module, from, to)))
+  qc::PipelineOptions pipeline;
+  std::unique_ptr<qc::QuantizeDriver> driver;
+  if (!floatOnly && to >= qc::CompilePhase::Quantize) {
+    // Schemes and calibration need the graph-level IR.
+    if (failed(qc::runPhases(*module, from, qc::CompilePhase::Graph)))
+      return 2;
+    from = qc::CompilePhase::Graph;
+    driver = std::make_unique<qc::QuantizeDriver>(qopts, emit, inputFile);
+    FailureOr<std::string> passOptions = driver->prepare(*module, *sig);
+    if (failed(passOptions))
+      return 2;
+    pipeline.quantize = *passOptions;
+    if (failed(
+            qc::runPhases(*module, from, qc::CompilePhase::Quantize, pipeline)))
+      return 2;
+    from = qc::CompilePhase::Quantize;
+    driver->collectLayers(*module);
+  }
+  if (failed(qc::runPhases(*module, from, to, pipeline)))
     return 2;
 
   if (emitMLIR) {
@@ -242,17 +405,33 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  qc::EmitOptions emit;
-  emit.mcpu = mcpu;
-  if (runtimeLib.empty()) {
-    SmallString<256> exe(sys::fs::getMainExecutable(argv[0], (void *)&main));
-    sys::path::remove_filename(exe);
-    sys::path::append(exe, "..", "lib", "libQuantRuntime.a");
-    emit.runtimeLibrary = std::string(exe);
-  } else {
-    emit.runtimeLibrary = runtimeLib;
-  }
   if (failed(qc::emitCPUArtifact(*module, *sig, kind, outputFile, emit)))
     return 2;
+  if (driver && kind == qc::EmitKind::SharedLibrary && !evalPath.empty()) {
+    if (failed(driver->evaluate(outputFile, *sig))) {
+      // Bad --eval data fails the compile: leave no artifact behind.
+      (void)sys::fs::remove(outputFile);
+      return 2;
+    }
+    for (const qc::OutputMetrics &m : driver->report.eval->outputs) {
+      outs() << "eval " << m.name << ": SQNR " << format("%.2f", m.sqnrDB)
+             << " dB, cosine " << format("%.6f", m.cosine);
+      if (m.argmaxAgreement)
+        outs() << ", argmax agreement " << format("%.4f", *m.argmaxAgreement);
+      outs() << ", max abs error " << format("%.3g", m.maxAbsErr) << "\n";
+    }
+  }
+  if (driver && !reportPaths.empty()) {
+    std::string cmd;
+    for (int i = 0; i < argc; ++i)
+      cmd += (i ? " " : "") + std::string(argv[i]);
+    driver->report.commandLine = cmd;
+    driver->report.compilerVersion = "quant 0.1 (MLIR 22)";
+    for (const std::string &r : reportPaths) {
+      std::string err;
+      if (!qc::writeReport(driver->report, r, err))
+        return fail(2, "--report: " + err);
+    }
+  }
   return 0;
 }

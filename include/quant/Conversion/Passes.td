@@ -15,7 +15,12 @@ def ConvertQCToLinalgPass : Pass<"qc-convert-to-linalg", "func::FuncOp"> {
     `qc.linear` and `qc.batch_matmul` become contractions, `qc.layer_norm`
     and `qc.rms_norm` reductions plus an elementwise map, `qc.hadamard` a
     product with the constant matrix H_n / sqrt(n). The float function is
-    unchanged. Quantization ops are left for their own lowering.
+    unchanged. `qc.quantize` and `qc.dequantize` become elementwise
+    generics computing docs/quantization.md's rules bit-exactly (FP formats
+    through f32 arithmetic and integer bit assembly, then `arith.bitcast`
+    to the storage type). Integer layers should go through
+    `qc-lower-quantized-contractions` first; what is left here dequantizes
+    in float.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",

@@ -403,7 +403,7 @@ struct ConvertQCToLinalgPass
     target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
                            math::MathDialect, tensor::TensorDialect>();
     target.addIllegalOp<LinearOp, BatchMatmulOp, LayerNormOp, RMSNormOp,
-                        HadamardOp>();
+                        HadamardOp, QuantizeOp, DequantizeOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(&getContext());
     populateQCToLinalgConversionPatterns(patterns);
@@ -419,4 +419,5 @@ void mlir::qc::populateQCToLinalgConversionPatterns(
     RewritePatternSet &patterns) {
   patterns.add<LinearLowering, BatchMatmulLowering, LayerNormLowering,
                RMSNormLowering, HadamardLowering>(patterns.getContext());
+  populateQuantizeToLinalgPatterns(patterns);
 }

@@ -135,11 +135,12 @@ struct QCPrepareBufferizePass
 };
 } // namespace
 
-static const char *const kPhaseNames[] = {"import", "graph", "linalg",
-                                          "bufferized", "llvm"};
+static const char *const kPhaseNames[] = {"import", "graph",      "quantize",
+                                          "linalg", "bufferized", "llvm"};
+static constexpr int kNumPhases = 6;
 
 std::optional<CompilePhase> mlir::qc::parseCompilePhase(StringRef name) {
-  for (int i = 0; i < 5; ++i)
+  for (int i = 0; i < kNumPhases; ++i)
     if (name == kPhaseNames[i])
       return static_cast<CompilePhase>(i);
   return std::nullopt;
@@ -149,14 +150,23 @@ StringRef mlir::qc::getCompilePhaseName(CompilePhase phase) {
   return kPhaseNames[static_cast<int>(phase)];
 }
 
-std::string mlir::qc::getPhasePipeline(CompilePhase phase) {
+std::string mlir::qc::getPhasePipeline(CompilePhase phase,
+                                       const PipelineOptions &options) {
   switch (phase) {
   case CompilePhase::Import:
     return "";
   case CompilePhase::Graph:
     return "builtin.module(func.func(canonicalize,cse))";
+  case CompilePhase::Quantize:
+    if (!options.quantize)
+      return "";
+    return "builtin.module(func.func(qc-quantize{" + *options.quantize +
+           "},canonicalize,cse))";
   case CompilePhase::Linalg:
-    return "builtin.module(func.func(qc-convert-to-linalg,canonicalize,"
+    // Integer layers first (they read the QDQ pairs), then the rest of qc;
+    // packed weights unpack into their dequantization by fusion.
+    return "builtin.module(func.func(qc-lower-quantized-contractions,"
+           "qc-convert-to-linalg,qc-pack-weights,canonicalize,"
            "qc-fuse-elementwise,canonicalize,cse,qc-parallelize,canonicalize))";
   case CompilePhase::Bufferized:
     return "builtin.module(func.func(qc-prepare-bufferize),"
@@ -194,10 +204,13 @@ void mlir::qc::registerCPUPipelinePasses() {
 }
 
 LogicalResult mlir::qc::runPhases(ModuleOp module, CompilePhase from,
-                                  CompilePhase to) {
+                                  CompilePhase to,
+                                  const PipelineOptions &options) {
   for (int p = static_cast<int>(from) + 1; p <= static_cast<int>(to); ++p) {
     auto phase = static_cast<CompilePhase>(p);
-    std::string pipeline = getPhasePipeline(phase);
+    std::string pipeline = getPhasePipeline(phase, options);
+    if (pipeline.empty())
+      continue;
     if (phase == CompilePhase::LLVM)
       module.walk([](func::FuncOp f) {
         f->setAttr("llvm.emit_c_interface", UnitAttr::get(f.getContext()));

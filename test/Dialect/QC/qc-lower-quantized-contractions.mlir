@@ -1,9 +1,10 @@
 // RUN: quant-opt %s --qc-lower-quantized-contractions --split-input-file | FileCheck %s
 
-// An int8 x int8 linear: codes multiply in i32, the epilogue applies the
-// per-row activation scale, the per-channel weight scale and the bias.
+// An int8 x int8 linear: codes multiply in i32 (the weight codes stored
+// [K, N], loops (m, k, n)), the epilogue applies the per-row activation
+// scale, the per-channel weight scale and the bias.
 // CHECK-LABEL: func.func @linear
-// CHECK: %[[ACC:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%arg0, %{{.*}} : tensor<?x8xi8>, tensor<4x8xi8>) outs(%{{.*}} : tensor<?x4xi32>)
+// CHECK: %[[ACC:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction", "parallel"]{{.*}} ins(%arg0, %{{.*}} : tensor<?x8xi8>, tensor<8x4xi8>) outs(%{{.*}} : tensor<?x4xi32>)
 // CHECK: arith.extsi %{{.*}} : i8 to i32
 // CHECK: arith.muli
 // CHECK: arith.addi
@@ -25,7 +26,7 @@ func.func @linear(%q: tensor<?x8xi8>, %s: tensor<?x1xf32>) -> tensor<?x4xf32> {
 // Asymmetric activations: the zero point times the weight's column sums
 // (3 * 8 = 24 per channel) comes off the accumulator.
 // CHECK-LABEL: func.func @asym
-// CHECK: linalg.generic {{.*}} ins(%arg0, %{{.*}} : tensor<2x8xi8>, tensor<4x8xi8>)
+// CHECK: linalg.generic {{.*}} ins(%arg0, %{{.*}} : tensor<2x8xi8>, tensor<8x4xi8>)
 // CHECK: arith.extui %{{.*}} : i8 to i32
 // CHECK: %[[CS:.*]] = arith.constant dense<24> : tensor<4xi32>
 // CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[CS]] :
@@ -43,9 +44,16 @@ func.func @asym(%q: tensor<2x8xi8>) -> tensor<2x4xf32> {
 
 // -----
 
-// Group-wise weight scales vary along the reduction: left to dequantization.
+// Group-wise weight scales vary along the reduction: no integer kernel. The
+// weight is dequantized in [K, N] layout (codes transposed, group scales
+// [N, K/4] -> [K/4, N], blocks now along axis 0) and feeds a float
+// contraction with loops (m, k, n).
 // CHECK-LABEL: func.func @grouped
-// CHECK: qc.linear
+// CHECK: %[[QT:.*]] = arith.constant dense<3> : tensor<8x4xi4>
+// CHECK: %[[ST:.*]] = linalg.transpose ins(%{{.*}} : tensor<4x2xf32>) outs(%{{.*}} : tensor<2x4xf32>) permutation = [1, 0]
+// CHECK: %[[W:.*]] = qc.dequantize %[[QT]], %[[ST]] {axis = 0 : i64, format = #qc.format<int4>, group_size = 4 : i64} : (tensor<8x4xi4>, tensor<2x4xf32>) -> tensor<8x4xf32>
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction", "parallel"]{{.*}} ins(%{{.*}}, %[[W]] : tensor<2x8xf32>, tensor<8x4xf32>)
+// CHECK-NOT: qc.linear
 func.func @grouped(%q: tensor<2x8xi8>) -> tensor<2x4xf32> {
   %wq = arith.constant dense<3> : tensor<4x8xi4>
   %ws = arith.constant dense<0.5> : tensor<4x2xf32>

@@ -1,9 +1,8 @@
 // RUN: quant-opt %s --qc-pack-weights | FileCheck %s
 
-// Three 3-bit codes per row: 9 bits in 2 bytes plus the spare byte. Row 0
-// is 1, 2, 3 -> 0b011_010_001 -> bytes 0xD1 (209 = -47), 0x00.
+// Six 3-bit codes: 18 bits in 3 bytes plus the spare byte.
 // CHECK-LABEL: func.func @int3
-// CHECK: %[[P:.*]] = arith.constant dense_resource<{{.*}}> : tensor<2x3xi8>
+// CHECK: %[[P:.*]] = arith.constant dense_resource<{{.*}}> : tensor<4xi8>
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<2x3xi3>)
 // CHECK: tensor.extract %[[P]]
 // CHECK: arith.shrui
@@ -16,8 +15,16 @@ func.func @int3() -> tensor<2x3xi3> {
 // FP8 is stored byte for byte and bitcast back.
 // CHECK-LABEL: func.func @fp8
 // CHECK: arith.constant dense_resource<{{.*}}> : tensor<4xi8>
+// CHECK: tensor.extract
 // CHECK: arith.bitcast %{{.*}} : i8 to f8E4M3FN
 func.func @fp8() -> tensor<4xf8E4M3FN> {
   %c = arith.constant dense<[1.0, -2.0, 448.0, 0.0]> : tensor<4xf8E4M3FN>
   return %c : tensor<4xf8E4M3FN>
 }
+
+// The stream of @int3: 1 | 2<<3 | 3<<6 | 7<<9 | 4<<12 | 0<<15 = 0x4ED1, then
+// the zero byte of the last code's high bits and the spare byte (after
+// the blob's alignment word 0x08000000).
+// CHECK: qc_packed_0: "0x08000000D14E0000"
+// @fp8 byte for byte: E4M3 1.0 = 0x38, -2.0 = 0xC0, 448 = 0x7E, 0 = 0x00.
+// CHECK: qc_packed_0_1: "0x0800000038C07E00"

@@ -61,7 +61,9 @@ def compile_main(argv):
     p.add_argument("-o", dest="out", required=True)
     p.add_argument("--input-shape", action="append", default=[])
     try:
-        a = p.parse_args(argv)
+        # Quantization options are accepted and ignored: the fake compiles
+        # the float model whatever the scheme.
+        a, _ = p.parse_known_args(argv)
     except SystemExit:
         sys.exit(2)
     if not os.path.isfile(a.model):

@@ -16,9 +16,13 @@ namespace qc {
 #define GEN_PASS_DECL_CONVERTQCTOLINALGPASS
 #include "quant/Conversion/Passes.h.inc"
 
-/// qc.linear, qc.batch_matmul, qc.layer_norm, qc.rms_norm and qc.hadamard
-/// as linalg.generic ops on tensors.
+/// qc.linear, qc.batch_matmul, qc.layer_norm, qc.rms_norm, qc.hadamard,
+/// qc.quantize and qc.dequantize as linalg.generic ops on tensors.
 void populateQCToLinalgConversionPatterns(RewritePatternSet &patterns);
+
+/// qc.quantize and qc.dequantize as elementwise linalg.generic ops, bit-exact
+/// with lib/Support/QuantMath.cpp (part of the set above).
+void populateQuantizeToLinalgPatterns(RewritePatternSet &patterns);
 
 } // namespace qc
 } // namespace mlir

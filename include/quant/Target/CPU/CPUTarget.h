@@ -25,18 +25,28 @@ namespace mlir::qc {
 #include "quant/Target/CPU/Passes.h.inc"
 
 /// Phases a compile can stop after (`--compile-to=`), in order.
-enum class CompilePhase { Import, Graph, Linalg, Bufferized, LLVM };
+enum class CompilePhase { Import, Graph, Quantize, Linalg, Bufferized, LLVM };
 
-/// Parses a phase name (import, graph, linalg, bufferized, llvm).
+/// Parses a phase name (import, graph, quantize, linalg, bufferized, llvm).
 std::optional<CompilePhase> parseCompilePhase(StringRef name);
 StringRef getCompilePhaseName(CompilePhase phase);
 
+/// What the phases depend on besides the module.
+struct PipelineOptions {
+  /// Options of qc-quantize as its pipeline text spells them (e.g.
+  /// "w-bits=4 a-bits=0"); std::nullopt: a float compile, the quantize
+  /// phase runs nothing.
+  std::optional<std::string> quantize;
+};
+
 /// The textual pass pipeline of one phase (what runs to reach it from the
 /// previous one). Every pass in it is registered by registerCPUPipelinePasses.
-std::string getPhasePipeline(CompilePhase phase);
+std::string getPhasePipeline(CompilePhase phase,
+                             const PipelineOptions &options = {});
 
 /// Runs the phases after `from` up to and including `to` on `module`.
-LogicalResult runPhases(ModuleOp module, CompilePhase from, CompilePhase to);
+LogicalResult runPhases(ModuleOp module, CompilePhase from, CompilePhase to,
+                        const PipelineOptions &options = {});
 
 /// Registers the upstream and quant passes the phase pipelines name.
 void registerCPUPipelinePasses();

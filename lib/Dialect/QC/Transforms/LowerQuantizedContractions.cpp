@@ -99,10 +99,44 @@ Value extendTo32(OpBuilder &b, Location loc, Value v, bool isSigned) {
   return arith::ExtUIOp::create(b, loc, i32, v);
 }
 
+/// Codes narrower than a byte widened to i8 by an elementwise generic: LLVM
+/// does not vectorise loads of i1..i7 (one byte per element in memory), and
+/// the generic fuses with the unpacking of packed constants, so the narrow
+/// tensor is never materialised.
+Value widenToI8(OpBuilder &b, Location loc, Value v, bool isSigned) {
+  auto t = cast<RankedTensorType>(v.getType());
+  if (t.getElementType().getIntOrFloatBitWidth() >= 8)
+    return v;
+  int64_t r = t.getRank();
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < r; ++i)
+    if (t.isDynamicDim(i))
+      dyn.push_back(tensor::DimOp::create(b, loc, v, i));
+  Value empty =
+      tensor::EmptyOp::create(b, loc, t.getShape(), b.getI8Type(), dyn);
+  AffineMap id = AffineMap::getMultiDimIdentityMap(r, b.getContext());
+  return linalg::GenericOp::create(
+             b, loc, empty.getType(), ValueRange{v}, ValueRange{empty},
+             SmallVector<AffineMap>{id, id},
+             SmallVector<Iter>(r, Iter::parallel),
+             [&](OpBuilder &bb, Location l, ValueRange a) {
+               Value w =
+                   isSigned
+                       ? arith::ExtSIOp::create(bb, l, bb.getI8Type(), a[0])
+                             .getResult()
+                       : arith::ExtUIOp::create(bb, l, bb.getI8Type(), a[0])
+                             .getResult();
+               linalg::YieldOp::create(bb, l, w);
+             })
+      .getResult(0);
+}
+
 /// out[...] (i32) += ext(a) * ext(b) over `maps`/`iters`.
 Value integerContraction(OpBuilder &b, Location loc, Value a, bool aSigned,
                          Value w, bool wSigned, Value like,
                          ArrayRef<AffineMap> maps, ArrayRef<Iter> iters) {
+  a = widenToI8(b, loc, a, aSigned);
+  w = widenToI8(b, loc, w, wSigned);
   auto lt = cast<RankedTensorType>(like.getType());
   SmallVector<Value> dyn;
   for (int64_t i = 0; i < lt.getRank(); ++i)
@@ -186,6 +220,35 @@ Value i32Constant(OpBuilder &b, Location loc, ArrayRef<int32_t> v,
   return arith::ConstantOp::create(b, loc, DenseElementsAttr::get(t, v));
 }
 
+/// A [N, K] dense constant as the [K, N] one (ints or floats).
+DenseElementsAttr transposeAttr(DenseElementsAttr attr) {
+  auto t = cast<RankedTensorType>(attr.getType());
+  int64_t n = t.getDimSize(0), k = t.getDimSize(1);
+  auto tt = RankedTensorType::get({k, n}, t.getElementType());
+  if (attr.isSplat())
+    return attr.reshape(tt);
+  auto transpose = [&](auto values) {
+    std::vector<std::decay_t<decltype(*values.begin())>> v(values.begin(),
+                                                           values.end());
+    auto out = v;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < k; ++j)
+        out[j * n + i] = v[i * k + j];
+    return DenseElementsAttr::get(tt, out);
+  };
+  if (isa<FloatType>(t.getElementType()))
+    return transpose(attr.getValues<APFloat>());
+  return transpose(attr.getValues<APInt>());
+}
+
+/// The [N, K] constant `codes` as a [K, N] constant.
+Value transposeCodes(OpBuilder &b, Location loc, Value codes) {
+  DenseElementsAttr attr;
+  if (!matchPattern(codes, m_Constant(&attr)))
+    return {};
+  return arith::ConstantOp::create(b, loc, transposeAttr(attr));
+}
+
 /// Pattern: linear(dequantize(qx), dequantize(qw const), b) -> integer
 /// contraction + epilogue
 LogicalResult lowerLinear(LinearOp op) {
@@ -203,18 +266,24 @@ LogicalResult lowerLinear(LinearOp op) {
   auto ot = op.getType();
   int64_t r = ot.getRank(), lead = r - 1, loops = r + 1;
   auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+  // Loops (lead..., k, n) over codes stored [K, N]: the innermost loop runs
+  // along N, contiguous and free of reductions, which LLVM vectorises (as
+  // for float weights in qc-convert-to-linalg).
+  Value codesKN = transposeCodes(b, loc, w->codes);
+  if (!codesKN)
+    return failure();
   SmallVector<AffineExpr> xe, oe;
   for (int64_t i = 0; i < lead; ++i) {
     xe.push_back(d(i));
     oe.push_back(d(i));
   }
-  xe.push_back(d(r));
-  oe.push_back(d(lead));
+  xe.push_back(d(lead));
+  oe.push_back(d(r));
   SmallVector<AffineMap> maps = {AffineMap::get(loops, 0, xe, ctx),
                                  AffineMap::get(loops, 0, {d(lead), d(r)}, ctx),
                                  AffineMap::get(loops, 0, oe, ctx)};
   SmallVector<Iter> iters(loops, Iter::parallel);
-  iters[r] = Iter::reduction;
+  iters[lead] = Iter::reduction;
   // The accumulator is shaped like the output: build it from x's dims and
   // N; `like` must carry the output's dynamic dims.
   Value like =
@@ -226,22 +295,115 @@ LogicalResult lowerLinear(LinearOp op) {
         return dyn;
       }());
   Value acc =
-      integerContraction(b, loc, x->codes, x->isSigned, w->codes,
+      integerContraction(b, loc, x->codes, x->isSigned, codesKN,
                          w->dq.getFormat().isSigned(), like, maps, iters);
   // Epilogue maps in the output's space (lead..., n).
+  auto d2 = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
   SmallVector<AffineExpr> rowE;
   for (int64_t i = 0; i < lead; ++i)
-    rowE.push_back(d(i));
+    rowE.push_back(d2(i));
   rowE.push_back(getAffineConstantExpr(0, ctx));
   AffineMap sxMap = x->perRow ? AffineMap::get(r, 0, rowE, ctx)
                               : AffineMap::get(r, 0, {}, ctx);
-  AffineMap cMap = AffineMap::get(r, 0, {d(lead)}, ctx);
+  AffineMap cMap = AffineMap::get(r, 0, {d2(lead)}, ctx);
   Value colsum =
       i32Constant(b, loc, w->colsum, {static_cast<int64_t>(w->colsum.size())});
   if (w->axis < 0)
     colsum = i32Constant(b, loc, w->colsum, {});
   Value y = epilogue(b, loc, acc, op.getBias(), cMap, *x, sxMap, *w,
                      w->dq.getScale(), colsum, cMap, ot.getElementType());
+  op.getResult().replaceAllUsesWith(y);
+  op.erase();
+  return success();
+}
+
+/// The scale or zero-point tensor of a [N, K] weight for the transposed
+/// [K, N] weight: per tensor unchanged, per channel unchanged (the axis
+/// moves), grouped [N, G] -> [G, N].
+Value transposeParam(OpBuilder &b, Location loc, Value v, bool grouped) {
+  if (!v || !grouped)
+    return v;
+  auto t = cast<RankedTensorType>(v.getType());
+  Value empty = tensor::EmptyOp::create(
+      b, loc, {t.getDimSize(1), t.getDimSize(0)}, t.getElementType());
+  return linalg::TransposeOp::create(b, loc, v, empty, ArrayRef<int64_t>{1, 0})
+      .getResult()[0];
+}
+
+/// Pattern: linear(x, dequantize(qw const), b) (not integer) ->
+/// contraction over dequantize(qw^T) with loops (lead..., k, n)
+LogicalResult lowerDequantizedLinear(LinearOp op) {
+  auto dq = op.getWeight().getDefiningOp<DequantizeOp>();
+  DenseElementsAttr codes;
+  if (!dq || !matchPattern(dq.getInput(), m_Constant(&codes)))
+    return failure();
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  MLIRContext *ctx = op.getContext();
+  auto qt = cast<RankedTensorType>(dq.getInput().getType());
+  int64_t n = qt.getDimSize(0), k = qt.getDimSize(1);
+  DenseElementsAttr transposed = transposeAttr(codes);
+  Value qT = arith::ConstantOp::create(b, loc, transposed);
+  bool grouped = dq.getGroupSize().has_value();
+  IntegerAttr axis;
+  if (dq.getAxis())
+    axis = b.getI64IntegerAttr(1 - static_cast<int64_t>(*dq.getAxis()));
+  Value wT = DequantizeOp::create(
+      b, loc,
+      RankedTensorType::get({k, n}, op.getWeight().getType().getElementType()),
+      qT, transposeParam(b, loc, dq.getScale(), grouped),
+      transposeParam(b, loc, dq.getZeroPoint(), grouped), dq.getFormat(), axis,
+      dq.getGroupSizeAttr());
+  // Output init: the bias broadcast, or zeros.
+  auto ot = op.getType();
+  Type elt = ot.getElementType();
+  int64_t r = ot.getRank(), lead = r - 1, loops = r + 1;
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < lead; ++i)
+    if (ot.isDynamicDim(i))
+      dyn.push_back(tensor::DimOp::create(b, loc, op.getInput(), i));
+  Value empty = tensor::EmptyOp::create(b, loc, ot.getShape(), elt, dyn);
+  Value init;
+  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+  if (Value bias = op.getBias()) {
+    init =
+        linalg::GenericOp::create(
+            b, loc, ot, ValueRange{bias}, ValueRange{empty},
+            SmallVector<AffineMap>{AffineMap::get(r, 0, {d(lead)}, ctx),
+                                   AffineMap::getMultiDimIdentityMap(r, ctx)},
+            SmallVector<Iter>(r, Iter::parallel),
+            [](OpBuilder &bb, Location l, ValueRange a) {
+              linalg::YieldOp::create(bb, l, a[0]);
+            })
+            .getResult(0);
+  } else {
+    Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(elt, 0.0));
+    init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  }
+  SmallVector<AffineExpr> xe, oe;
+  for (int64_t i = 0; i < lead; ++i) {
+    xe.push_back(d(i));
+    oe.push_back(d(i));
+  }
+  xe.push_back(d(lead));
+  oe.push_back(d(r));
+  SmallVector<Iter> iters(loops, Iter::parallel);
+  iters[lead] = Iter::reduction;
+  Value y =
+      linalg::GenericOp::create(
+          b, loc, ot, ValueRange{op.getInput(), wT}, ValueRange{init},
+          SmallVector<AffineMap>{AffineMap::get(loops, 0, xe, ctx),
+                                 AffineMap::get(loops, 0, {d(lead), d(r)}, ctx),
+                                 AffineMap::get(loops, 0, oe, ctx)},
+          iters,
+          [](OpBuilder &bb, Location l, ValueRange a) {
+            auto fm =
+                arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+            Value p = arith::MulFOp::create(bb, l, a[0], a[1], fm);
+            linalg::YieldOp::create(
+                bb, l, arith::AddFOp::create(bb, l, a[2], p, fm).getResult());
+          })
+          .getResult(0);
   op.getResult().replaceAllUsesWith(y);
   op.erase();
   return success();
@@ -355,7 +517,8 @@ struct QCLowerQuantizedContractionsPass
         generics.push_back(cast<linalg::GenericOp>(op));
     });
     for (LinearOp l : linears)
-      (void)lowerLinear(l);
+      if (failed(lowerLinear(l)))
+        (void)lowerDequantizedLinear(l);
     for (linalg::GenericOp g : generics) {
       // Which operand is the weight: the one reading a dequantized constant.
       for (unsigned wi = 0; wi < 2; ++wi) {

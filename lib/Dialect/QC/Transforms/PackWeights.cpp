@@ -60,29 +60,22 @@ void pack(arith::ConstantOp op, DenseElementsAttr attr, unsigned &counter) {
   unsigned n = widthOf(elt);
   std::vector<uint64_t> codes = readCodes(attr);
   int64_t rank = type.getRank();
-  int64_t len = rank ? type.getDimSize(rank - 1) : 1;
-  int64_t rows = len ? static_cast<int64_t>(codes.size()) / len : 0;
-  // Row bytes: the bit stream, then one spare byte so that every code can
-  // be read from two consecutive bytes.
-  int64_t rowBytes = n == 8 ? len : (len * n + 7) / 8 + 1;
-  std::vector<char> bytes(rows * rowBytes, 0);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t k = 0; k < len; ++k) {
-      uint64_t c = codes[r * len + k] & ((1u << n) - 1);
-      int64_t bit = k * n;
-      uint16_t v = static_cast<uint16_t>(c << (bit & 7));
-      char *p = &bytes[r * rowBytes + bit / 8];
-      p[0] = static_cast<char>(static_cast<uint8_t>(p[0]) | (v & 0xff));
-      if (n != 8)
-        p[1] = static_cast<char>(static_cast<uint8_t>(p[1]) | (v >> 8));
-    }
-  SmallVector<int64_t> pShape(type.getShape());
-  if (rank)
-    pShape.back() = rowBytes;
-  else
-    pShape = {rowBytes};
+  int64_t count = static_cast<int64_t>(codes.size());
+  // One little-endian bit stream for the whole tensor (row-major), then one
+  // spare byte so that every code can be read from two consecutive bytes.
+  int64_t numBytes = n == 8 ? count : (count * n + 7) / 8 + 1;
+  std::vector<char> bytes(numBytes, 0);
+  for (int64_t i = 0; i < count; ++i) {
+    uint64_t c = codes[i] & ((1u << n) - 1);
+    int64_t bit = i * n;
+    uint16_t v = static_cast<uint16_t>(c << (bit & 7));
+    char *p = &bytes[bit / 8];
+    p[0] = static_cast<char>(static_cast<uint8_t>(p[0]) | (v & 0xff));
+    if (n != 8)
+      p[1] = static_cast<char>(static_cast<uint8_t>(p[1]) | (v >> 8));
+  }
   Value packed = createBlobConstant(
-      b, loc, RankedTensorType::get(pShape, b.getI8Type()), bytes,
+      b, loc, RankedTensorType::get({numBytes}, b.getI8Type()), bytes,
       ("qc_packed_" + std::to_string(counter++)).c_str());
   // Unpack: one code per output element, read from its two bytes.
   Value empty = tensor::EmptyOp::create(b, loc, type.getShape(), elt);
@@ -91,28 +84,30 @@ void pack(arith::ConstantOp op, DenseElementsAttr attr, unsigned &counter) {
       SmallVector<AffineMap>{AffineMap::getMultiDimIdentityMap(rank, ctx)},
       SmallVector<Iter>(rank, Iter::parallel),
       [&](OpBuilder &bb, Location l, ValueRange) {
-        SmallVector<Value> idx;
-        for (int64_t i = 0; i < rank; ++i)
-          idx.push_back(linalg::IndexOp::create(bb, l, i));
-        if (!rank)
-          idx.push_back(arith::ConstantIndexOp::create(bb, l, 0));
-        Value k = idx.back();
+        // Row-major linear index of this element.
+        Value lin = arith::ConstantIndexOp::create(bb, l, 0);
+        for (int64_t i = 0; i < rank; ++i) {
+          Value stride =
+              arith::ConstantIndexOp::create(bb, l, type.getDimSize(i));
+          lin = arith::MulIOp::create(bb, l, lin, stride);
+          lin = arith::AddIOp::create(bb, l, lin,
+                                      linalg::IndexOp::create(bb, l, i));
+        }
         Type i32 = bb.getI32Type();
         Value code;
         if (n == 8) {
-          code = tensor::ExtractOp::create(bb, l, packed, idx);
+          code = tensor::ExtractOp::create(bb, l, packed, lin);
         } else {
           Value bit = arith::MulIOp::create(
-              bb, l, k, arith::ConstantIndexOp::create(bb, l, n));
+              bb, l, lin, arith::ConstantIndexOp::create(bb, l, n));
           Value byte = arith::ShRUIOp::create(
               bb, l, bit, arith::ConstantIndexOp::create(bb, l, 3));
           Value sh = arith::AndIOp::create(
               bb, l, bit, arith::ConstantIndexOp::create(bb, l, 7));
-          idx.back() = byte;
-          Value lo = tensor::ExtractOp::create(bb, l, packed, idx);
-          idx.back() = arith::AddIOp::create(
+          Value lo = tensor::ExtractOp::create(bb, l, packed, byte);
+          Value next = arith::AddIOp::create(
               bb, l, byte, arith::ConstantIndexOp::create(bb, l, 1));
-          Value hi = tensor::ExtractOp::create(bb, l, packed, idx);
+          Value hi = tensor::ExtractOp::create(bb, l, packed, next);
           lo = arith::ExtUIOp::create(bb, l, i32, lo);
           hi = arith::ExtUIOp::create(bb, l, i32, hi);
           hi = arith::ShLIOp::create(

@@ -147,8 +147,16 @@ def QCLowerQuantizedContractionsPass
       `colsum` is folded at compile time.
 
     The result equals the QDQ form's up to float rounding of the epilogue.
-    Other layers are left to `qc-convert-to-linalg` (the weight is then
-    dequantized in float). Widths up to 8 bits with K < 2^16 cannot overflow
+    Weight codes are stored `[K, N]` (loops `(lead..., k, n)`: the innermost
+    loop runs along N, contiguous, which LLVM vectorises), and codes
+    narrower than a byte are widened to i8 by a generic that fuses with
+    their unpacking.
+
+    A `qc.linear` whose constant weight is dequantized but that cannot run
+    in integers (weight-only, group-wise scales, FP formats) becomes a float
+    contraction over the weight dequantized in `[K, N]` layout (codes and
+    group scales transposed at compile time). Other layers are left to
+    `qc-convert-to-linalg`. Widths up to 8 bits with K < 2^16 cannot overflow
     the i32 accumulator; wider inputs are left alone.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
@@ -160,10 +168,10 @@ def QCPackWeightsPass : Pass<"qc-pack-weights", "func::FuncOp"> {
   let summary = "Store sub-byte and small-float constants packed in bytes";
   let description = [{
     A constant tensor of `iN` (N < 8) or of an FP8/FP6/FP4 type becomes an
-    `i8` `dense_resource` blob and a `linalg.generic` that unpacks it. Each
-    row (last dimension) is a little-endian bit stream of N-bit codes,
-    padded to whole bytes plus one spare byte so every code is read from
-    two bytes. FP8 constants are stored byte for byte and bitcast. The
+    one-dimensional `i8` `dense_resource` blob and a `linalg.generic` that
+    unpacks it. The blob is one little-endian bit stream of the N-bit codes
+    in row-major order, padded to whole bytes plus one spare byte so every
+    code is read from two bytes (N * count / 8 + 2 bytes at most). FP8 constants are stored byte for byte and bitcast. The
     unpacking generic fuses into its elementwise consumer (usually the
     weight's dequantization).
   }];

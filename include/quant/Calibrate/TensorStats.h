@@ -1,0 +1,84 @@
+//===- TensorStats.h - one-pass statistics of an observed tensor -*- C++ -*-=//
+//
+// Part of quant. What calibration accumulates for each observed activation
+// over all samples, in one pass and bounded memory: moments, extremes, a
+// signed histogram whose range grows by doubling, and per-channel (last
+// axis) extremes and second moments for SmoothQuant-style passes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANT_CALIBRATE_TENSORSTATS_H
+#define QUANT_CALIBRATE_TENSORSTATS_H
+
+#include "quant/Runtime/QuantRuntime.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir::qc::calib {
+
+struct TensorStats {
+  /// Histogram bins over [-range, range]; folded to |x| they give
+  /// kNumBins / 2 bins over [0, range] (TensorRT's entropy calibration uses
+  /// 2048 such bins).
+  static constexpr int kNumBins = 4096;
+
+  std::string name;
+
+  /// Finite elements seen; NaN and infinities are counted apart and take no
+  /// part in anything else.
+  uint64_t count = 0;
+  uint64_t numNaN = 0;
+  uint64_t numInf = 0;
+  /// Elements exactly 0 (a point mass the range methods treat as such:
+  /// zeros quantize exactly).
+  uint64_t numZeros = 0;
+  double min = 0; ///< Of the finite elements; 0 when count == 0.
+  double max = 0;
+  double sum = 0;   ///< Accumulated in double.
+  double sumSq = 0; ///< Sum of squares.
+
+  /// Bin i counts the finite x with -range + i*w <= x < -range + (i+1)*w,
+  /// w = 2*range/kNumBins (x == range in the last bin). `range` starts as the
+  /// first nonzero batch's max |x| and doubles (bins merging in pairs)
+  /// whenever a later batch exceeds it. While every element seen is 0,
+  /// range is 0 and the zeros sit in bin kNumBins/2.
+  double range = 0;
+  std::vector<uint64_t> hist; ///< kNumBins entries once count > 0.
+
+  /// Per channel of the last axis (one channel for a rank-0 tensor), over
+  /// finite elements: extremes and sum of squares. Cleared, with
+  /// perChannelValid false, if the last extent changes between batches.
+  std::vector<double> channelMin, channelMax, channelSumSq;
+  std::vector<uint64_t> channelCount;
+  bool perChannelValid = true;
+
+  /// Adds a compact row-major tensor of `dtype` (float32 and float64 read
+  /// directly, any other type through its value as a double).
+  void add(const void *data, QuantDLDataType dtype, const int64_t *shape,
+           int32_t rank);
+  void add(const float *data, int64_t numElements, int64_t channels);
+  void add(const double *data, int64_t numElements, int64_t channels);
+
+  double absMax() const;
+  double mean() const { return count ? sum / count : 0; }
+  double meanSquare() const { return count ? sumSq / count : 0; }
+  double binWidth() const { return 2 * range / kNumBins; }
+  /// max |x| of channel c.
+  double channelAbsMax(size_t c) const;
+
+  /// Histogram estimates (linear within a bin, exact zeros as a point mass,
+  /// clamped to the exact extremes), accurate to one bin width: the p-th
+  /// percentile (0..100) of x, and of |x|.
+  double percentile(double p) const;
+  double percentileAbs(double p) const;
+
+  /// "x: 123 values, 4 NaN, 1 Inf" when any element was not finite, else "".
+  std::string nonFiniteSummary() const;
+};
+
+} // namespace mlir::qc::calib
+
+#endif // QUANT_CALIBRATE_TENSORSTATS_H

@@ -1,0 +1,297 @@
+//===- Runner.cpp - run a model.so over samples, accumulate stats ---------===//
+//
+// Part of quant. Statistics of one sample are computed on all cores, one
+// observed output per task (largest first), between two runs of the model
+// (whose own thread pool is then idle).
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant/Calibrate/Runner.h"
+
+#include "quant/Runtime/QuantRuntime.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <type_traits>
+
+using namespace mlir::qc::calib;
+
+struct CalibrationRunner::Api {
+  decltype(&quant_last_error) lastError = nullptr;
+  decltype(&quant_abi_version) abiVersion = nullptr;
+  decltype(&quant_session_open) open = nullptr;
+  decltype(&quant_session_close) close = nullptr;
+  decltype(&quant_session_num_inputs) numInputs = nullptr;
+  decltype(&quant_session_num_outputs) numOutputs = nullptr;
+  decltype(&quant_session_input_info) inputInfo = nullptr;
+  decltype(&quant_session_output_info) outputInfo = nullptr;
+  decltype(&quant_session_run_alloc) runAlloc = nullptr;
+};
+
+namespace {
+
+int64_t numElements(const QuantDLTensor &t) {
+  int64_t n = 1;
+  for (int32_t d = 0; d < t.ndim; ++d)
+    n *= t.shape[d];
+  return n;
+}
+
+const void *dataOf(const QuantDLTensor &t) {
+  return static_cast<const char *>(t.data) + t.byte_offset;
+}
+
+qrun::Array copyOf(const QuantDLTensor &t) {
+  qrun::Array a;
+  a.dtype = t.dtype;
+  a.shape.assign(t.shape, t.shape + t.ndim);
+  a.allocate();
+  if (a.numBytes())
+    std::memcpy(a.data(), dataOf(t), a.numBytes());
+  return a;
+}
+
+/// Adds outputs[first + k] to stats[k] for every k, on up to `threads`
+/// threads.
+void accumulate(const QuantDLTensor *outputs, size_t first,
+                std::vector<TensorStats> &stats, unsigned threads) {
+  size_t n = stats.size();
+  std::vector<std::pair<int64_t, size_t>> order(n);
+  int64_t total = 0;
+  for (size_t k = 0; k < n; ++k) {
+    order[k] = {numElements(outputs[first + k]), k};
+    total += order[k].first;
+  }
+  std::sort(order.begin(), order.end(),
+            [](const auto &a, const auto &b) { return a.first > b.first; });
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t k; (k = next.fetch_add(1)) < n;) {
+      size_t index = order[k].second;
+      const QuantDLTensor &t = outputs[first + index];
+      stats[index].add(dataOf(t), t.dtype, t.shape, t.ndim);
+    }
+  };
+  // Below ~64K elements a thread costs more than it saves.
+  size_t helpers = total < (1 << 16) ? 0 : std::min<size_t>(threads, n) - 1;
+  std::vector<std::thread> pool;
+  pool.reserve(helpers);
+  for (size_t i = 0; i < helpers; ++i)
+    pool.emplace_back(work);
+  work();
+  for (std::thread &t : pool)
+    t.join();
+}
+
+} // namespace
+
+CalibrationRunner::CalibrationRunner() = default;
+
+CalibrationRunner::~CalibrationRunner() {
+  if (api_ && session_)
+    api_->close(session_);
+  // The library stays loaded: the runtime's thread pool is never torn down.
+  delete api_;
+}
+
+bool CalibrationRunner::open(const std::string &soPath, unsigned numThreads,
+                             std::string &error) {
+  if (api_) {
+    error = "a model is already open";
+    return false;
+  }
+  numThreads_ = numThreads ? numThreads
+                           : std::max(1u, std::thread::hardware_concurrency());
+  // dlopen searches the library path for a bare name; the caller means the
+  // file.
+  std::string file =
+      soPath.find('/') == std::string::npos ? "./" + soPath : soPath;
+  struct stat st;
+  if (::stat(file.c_str(), &st) != 0) {
+    error = "cannot load model '" + soPath + "': " + std::strerror(errno);
+    return false;
+  }
+  void *handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char *why = dlerror();
+    error =
+        "cannot load model '" + soPath + "': " + (why ? why : "dlopen failed");
+    return false;
+  }
+  auto api = std::make_unique<Api>();
+  bool ok = true;
+  auto resolve = [&](auto &fn, const char *symbol) {
+    if (!ok)
+      return;
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
+        dlsym(handle, symbol));
+    if (!fn) {
+      error =
+          "'" + soPath + "' is not a quant model (no symbol " + symbol + ")";
+      ok = false;
+    }
+  };
+  resolve(api->lastError, "quant_last_error");
+  resolve(api->abiVersion, "quant_abi_version");
+  resolve(api->open, "quant_session_open");
+  resolve(api->close, "quant_session_close");
+  resolve(api->numInputs, "quant_session_num_inputs");
+  resolve(api->numOutputs, "quant_session_num_outputs");
+  resolve(api->inputInfo, "quant_session_input_info");
+  resolve(api->outputInfo, "quant_session_output_info");
+  resolve(api->runAlloc, "quant_session_run_alloc");
+  if (!ok)
+    return false;
+  if (api->abiVersion() != QUANT_ABI_VERSION) {
+    error = "model '" + soPath + "' implements ABI version " +
+            std::to_string(api->abiVersion()) + ", expected version " +
+            std::to_string(QUANT_ABI_VERSION);
+    return false;
+  }
+
+  QuantSessionOptions options = {QUANT_DEVICE_AUTO,
+                                 static_cast<int32_t>(numThreads_)};
+  QuantSession *session = nullptr;
+  if (api->open(&options, &session) != QUANT_OK) {
+    error = "cannot open a session of '" + soPath + "': " + api->lastError();
+    return false;
+  }
+  for (bool isInput : {true, false}) {
+    int32_t count =
+        isInput ? api->numInputs(session) : api->numOutputs(session);
+    for (int32_t i = 0; ok && i < count; ++i) {
+      const char *name = nullptr;
+      int32_t ndim = 0;
+      const int64_t *shape = nullptr;
+      TensorSpec spec;
+      if ((isInput ? api->inputInfo : api->outputInfo)(
+              session, i, &name, &spec.dtype, &ndim, &shape) != QUANT_OK) {
+        error = "'" + soPath + "': " + api->lastError();
+        ok = false;
+        break;
+      }
+      spec.name = name ? name : "";
+      spec.shape.assign(shape, shape + ndim);
+      (isInput ? inputs_ : outputs_).push_back(std::move(spec));
+    }
+  }
+  api_ = api.release();
+  session_ = session;
+  return ok;
+}
+
+bool CalibrationRunner::runRaw(const Sample &sample,
+                               const QuantDLTensor *&outputs,
+                               std::string &error) {
+  if (!session_) {
+    error = "no model is open";
+    return false;
+  }
+  if (sample.size() != inputs_.size()) {
+    error = "the model has " + std::to_string(inputs_.size()) +
+            " input(s), the sample " + std::to_string(sample.size());
+    return false;
+  }
+  std::vector<QuantDLTensor> in(sample.size());
+  for (size_t i = 0; i < sample.size(); ++i) {
+    const qrun::Array &a = sample[i];
+    in[i].data = const_cast<void *>(a.data());
+    in[i].device = {1, 0};
+    in[i].ndim = static_cast<int32_t>(a.shape.size());
+    in[i].dtype = a.dtype;
+    in[i].shape = const_cast<int64_t *>(a.shape.data());
+    in[i].strides = nullptr;
+    in[i].byte_offset = 0;
+  }
+  if (api_->runAlloc(session_, in.data(), static_cast<int32_t>(in.size()),
+                     &outputs) != QUANT_OK) {
+    error = api_->lastError();
+    return false;
+  }
+  for (size_t k = 0; k < outputs_.size(); ++k) {
+    if (outputs[k].device.device_type != 1 || outputs[k].strides) {
+      error = "output '" + outputs_[k].name +
+              "' is not a compact tensor in host memory";
+      return false;
+    }
+  }
+  return true;
+}
+
+bool CalibrationRunner::runSample(const Sample &sample, Sample &outputs,
+                                  std::string &error, size_t numOutputs) {
+  const QuantDLTensor *out = nullptr;
+  if (!runRaw(sample, out, error))
+    return false;
+  numOutputs = std::min(numOutputs, outputs_.size());
+  outputs.clear();
+  outputs.reserve(numOutputs);
+  for (size_t k = 0; k < numOutputs; ++k)
+    outputs.push_back(copyOf(out[k]));
+  return true;
+}
+
+bool CalibrationRunner::run(const std::vector<Sample> &samples,
+                            size_t firstObservedOutput,
+                            std::vector<TensorStats> &stats,
+                            std::vector<Sample> *modelOutputs,
+                            const ProgressFn &progress, std::string &error) {
+  if (firstObservedOutput > outputs_.size()) {
+    error = "the first observed output is " +
+            std::to_string(firstObservedOutput) + ", but the model has " +
+            std::to_string(outputs_.size()) + " output(s)";
+    return false;
+  }
+  stats.assign(outputs_.size() - firstObservedOutput, TensorStats());
+  for (size_t k = 0; k < stats.size(); ++k)
+    stats[k].name = outputs_[firstObservedOutput + k].name;
+  if (modelOutputs) {
+    modelOutputs->clear();
+    modelOutputs->reserve(samples.size());
+  }
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const QuantDLTensor *out = nullptr;
+    if (!runRaw(samples[i], out, error)) {
+      error = "sample " + std::to_string(i) + ": " + error;
+      return false;
+    }
+    if (modelOutputs) {
+      Sample kept;
+      for (size_t k = 0; k < firstObservedOutput; ++k)
+        kept.push_back(copyOf(out[k]));
+      modelOutputs->push_back(std::move(kept));
+    }
+    accumulate(out, firstObservedOutput, stats, numThreads_);
+    if (progress)
+      progress(i + 1, samples.size());
+  }
+  return true;
+}
+
+bool mlir::qc::calib::runModel(const std::string &soPath,
+                               const std::vector<Sample> &samples,
+                               unsigned numThreads,
+                               std::vector<Sample> &outputs, std::string &error,
+                               const ProgressFn &progress) {
+  CalibrationRunner runner;
+  if (!runner.open(soPath, numThreads, error))
+    return false;
+  outputs.clear();
+  outputs.resize(samples.size());
+  for (size_t i = 0; i < samples.size(); ++i) {
+    if (!runner.runSample(samples[i], outputs[i], error)) {
+      error = "sample " + std::to_string(i) + ": " + error;
+      return false;
+    }
+    if (progress)
+      progress(i + 1, samples.size());
+  }
+  return true;
+}

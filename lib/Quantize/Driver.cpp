@@ -1,0 +1,650 @@
+//===- Driver.cpp - quantize a model: schemes, calibration, report --------===//
+//
+// Part of quant.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant/Quantize/Driver.h"
+#include "quant/Calibrate/Calibrate.h"
+#include "quant/Dialect/QC/IR/QCOps.h"
+#include "quant/Dialect/QC/Utils/QuantLayers.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/GlobPattern.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <thread>
+
+using namespace mlir;
+using namespace mlir::qc;
+
+namespace {
+
+const char *const kFormats[] = {"int",     "fp8e4m3", "fp8e5m2",
+                                "fp6e3m2", "fp6e2m3", "fp4e2m1"};
+
+bool isKnownFormat(StringRef f) { return llvm::is_contained(kFormats, f); }
+
+/// Bits of a format name at `intBits` for "int".
+unsigned formatBits(StringRef f, unsigned intBits) {
+  if (f == "int")
+    return intBits;
+  if (f.starts_with("fp8"))
+    return 8;
+  if (f.starts_with("fp6"))
+    return 6;
+  return 4;
+}
+
+/// One layer's resolved scheme.
+struct LayerScheme {
+  bool keepFloat = false;
+  unsigned wBits;
+  std::string wFormat, wGranularity;
+  int64_t groupSize;
+  unsigned aBits;
+  std::string aFormat, aGranularity;
+  bool asym;
+  bool aStatic;
+};
+
+/// "group:G" / "tensor" / "channel".
+bool parseGranularity(StringRef text, std::string &gran, int64_t &group,
+                      std::string &err) {
+  if (text == "tensor" || text == "channel") {
+    gran = text.str();
+    return true;
+  }
+  if (text.consume_front("group:") || text.consume_front("g")) {
+    if (text.getAsInteger(10, group) || group < 1) {
+      err = "group size must be a positive integer";
+      return false;
+    }
+    gran = "group";
+    return true;
+  }
+  err = "granularity must be tensor, channel or group:G, got '" + text.str() +
+        "'";
+  return false;
+}
+
+/// Applies one JSON object of overrides to `s`.
+bool applyOverrides(const llvm::json::Object &o, LayerScheme &s,
+                    std::string &err) {
+  for (const auto &kv : o) {
+    StringRef key = kv.first;
+    const llvm::json::Value &v = kv.second;
+    if (key == "float") {
+      s.keepFloat = v.getAsBoolean().value_or(false);
+    } else if (key == "w_bits") {
+      std::optional<int64_t> b = v.getAsInteger();
+      if (!b || *b < 1 || *b > 8) {
+        err = "w_bits must be an integer in 1..8";
+        return false;
+      }
+      s.wBits = *b;
+    } else if (key == "a_bits") {
+      std::optional<int64_t> b = v.getAsInteger();
+      if (v.getAsString() && *v.getAsString() == "none") {
+        s.aBits = 0;
+      } else if (!b || *b < 2 || *b > 16) {
+        err = "a_bits must be an integer in 2..16 or \"none\"";
+        return false;
+      } else {
+        s.aBits = *b;
+      }
+    } else if (key == "w_format" || key == "a_format") {
+      std::optional<StringRef> f = v.getAsString();
+      if (!f || !isKnownFormat(*f)) {
+        err = key.str() +
+              " must be int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3 or fp4e2m1";
+        return false;
+      }
+      (key == "w_format" ? s.wFormat : s.aFormat) = f->str();
+    } else if (key == "w_granularity") {
+      std::optional<StringRef> g = v.getAsString();
+      if (!g || !parseGranularity(*g, s.wGranularity, s.groupSize, err))
+        return false;
+    } else if (key == "a_granularity") {
+      std::optional<StringRef> g = v.getAsString();
+      if (!g || (*g != "token" && *g != "tensor")) {
+        err = "a_granularity must be token or tensor";
+        return false;
+      }
+      s.aGranularity = g->str();
+    } else if (key == "asym") {
+      std::optional<bool> b = v.getAsBoolean();
+      if (!b) {
+        err = "asym must be true or false";
+        return false;
+      }
+      s.asym = *b;
+    } else {
+      err = "unknown key '" + key.str() +
+            "' (float, w_bits, w_format, w_granularity, a_bits, a_format, "
+            "a_granularity, asym)";
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string describe(const LayerScheme &s) {
+  if (s.keepFloat)
+    return "float (excluded)";
+  std::string out = "W" + std::to_string(formatBits(s.wFormat, s.wBits)) + " " +
+                    s.wFormat + " ";
+  out += s.wGranularity == "group" ? "g" + std::to_string(s.groupSize)
+                                   : "per-" + s.wGranularity;
+  out += s.asym && s.wFormat == "int" ? " asym" : " sym";
+  if (s.aBits == 0 && s.aFormat == "int")
+    return out + " / A16 float (weight-only)";
+  out += " / A" + std::to_string(formatBits(s.aFormat, s.aBits)) + " " +
+         s.aFormat + " per-" + s.aGranularity +
+         (s.aStatic ? " static" : " dynamic");
+  return out;
+}
+
+/// The scheme the command line asks for, before per-layer rules.
+LayerScheme defaultScheme(const QuantizeOptions &o) {
+  LayerScheme s;
+  s.wBits = o.wBits;
+  s.wFormat = o.wFormat;
+  s.wGranularity = o.wGranularity;
+  s.groupSize = o.groupSize;
+  s.aBits = o.aBits;
+  s.aFormat = o.aFormat;
+  s.aGranularity = o.aGranularity.empty()
+                       ? (o.calibPath.empty() ? "token" : "tensor")
+                       : o.aGranularity;
+  s.asym = o.asym;
+  s.aStatic = !o.calibPath.empty();
+  return s;
+}
+
+bool matches(StringRef pattern, const QuantLayer &l) {
+  if (pattern == l.name || pattern == l.opType)
+    return true;
+  llvm::Expected<llvm::GlobPattern> g = llvm::GlobPattern::create(pattern);
+  if (!g) {
+    llvm::consumeError(g.takeError());
+    return false;
+  }
+  return g->match(l.name);
+}
+
+calib::TargetFormat targetOf(const LayerScheme &s) {
+  calib::TargetFormat t;
+  std::string err;
+  if (s.aFormat == "int")
+    return calib::TargetFormat::integer(s.aBits, !s.asym);
+  (void)calib::parseTargetFormat(s.aFormat, t, err);
+  return t;
+}
+
+std::vector<calib::InputSpec> specsOf(const std::vector<TensorSignature> &v) {
+  std::vector<calib::InputSpec> out;
+  for (const TensorSignature &t : v) {
+    calib::InputSpec s;
+    s.name = t.name;
+    s.dtype = QuantDLDataType{static_cast<uint8_t>(t.dtypeCode),
+                              static_cast<uint8_t>(t.dtypeBits), 1};
+    s.shape = t.shape;
+    out.push_back(s);
+  }
+  return out;
+}
+
+} // namespace
+
+std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
+  if (!isKnownFormat(o.wFormat))
+    return "--wformat must be int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3 or "
+           "fp4e2m1, got '" +
+           o.wFormat + "'";
+  if (!isKnownFormat(o.aFormat))
+    return "--aformat must be int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3 or "
+           "fp4e2m1, got '" +
+           o.aFormat + "'";
+  if (o.wFormat == "int" && (o.wBits < 1 || o.wBits > 8))
+    return "--wbits must be in 1..8, got " + std::to_string(o.wBits);
+  if (o.aFormat == "int" && o.aBits != 0 && (o.aBits < 2 || o.aBits > 16))
+    return "--abits must be in 2..16 or none, got " + std::to_string(o.aBits);
+  if (!o.aGranularity.empty() && o.aGranularity != "token" &&
+      o.aGranularity != "tensor")
+    return "--agranularity must be token or tensor, got '" + o.aGranularity +
+           "'";
+  if (!o.calibPath.empty() && o.aGranularity == "token")
+    return "per-token activation scales are computed at run time: drop "
+           "--calib or use --agranularity tensor";
+  calib::Method m;
+  std::string err;
+  if (!calib::parseMethod(o.calibMethod, m, err))
+    return "--calib-method: " + err;
+  if (o.asym && o.wFormat != "int" && o.aFormat != "int")
+    return "--asym applies to integer formats only";
+  return "";
+}
+
+std::string mlir::qc::describeDefaultScheme(const QuantizeOptions &o) {
+  return describe(defaultScheme(o));
+}
+
+QuantizeDriver::~QuantizeDriver() {
+  if (!tempDir.empty())
+    (void)llvm::sys::fs::remove_directories(tempDir);
+}
+
+LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
+  const QuantizeOptions &o = options;
+  LayerScheme base = defaultScheme(o);
+  base.aStatic = false; // decided per layer below
+  // The config: {"default": {...}, "layers": {"name|OpType|glob": {...} |
+  // "float"}}.
+  std::vector<std::pair<std::string, llvm::json::Object>> layerRules;
+  if (!o.configPath.empty()) {
+    auto buf = llvm::MemoryBuffer::getFile(o.configPath);
+    if (!buf)
+      return main.emitError() << "cannot read --config " << o.configPath << ": "
+                              << buf.getError().message();
+    llvm::Expected<llvm::json::Value> json =
+        llvm::json::parse((*buf)->getBuffer());
+    if (!json)
+      return main.emitError()
+             << "--config " << o.configPath
+             << " is not valid JSON: " << llvm::toString(json.takeError());
+    llvm::json::Object *root = json->getAsObject();
+    if (!root)
+      return main.emitError() << "--config: the top level must be an object";
+    for (const auto &kv : *root) {
+      std::string err;
+      if (kv.first == "default") {
+        const llvm::json::Object *d = kv.second.getAsObject();
+        if (!d || !applyOverrides(*d, base, err))
+          return main.emitError()
+                 << "--config: default: " << (d ? err : "must be an object");
+      } else if (kv.first == "layers") {
+        const llvm::json::Object *ls = kv.second.getAsObject();
+        if (!ls)
+          return main.emitError() << "--config: layers must be an object";
+        for (const auto &rule : *ls) {
+          llvm::json::Object ov;
+          if (auto str = rule.second.getAsString(); str && *str == "float")
+            ov["float"] = true;
+          else if (const llvm::json::Object *obj = rule.second.getAsObject())
+            ov = *obj;
+          else
+            return main.emitError() << "--config: layers." << rule.first.str()
+                                    << " must be an object or \"float\"";
+          layerRules.push_back({rule.first.str(), std::move(ov)});
+        }
+      } else {
+        return main.emitError() << "--config: unknown key '" << kv.first.str()
+                                << "' (default, layers)";
+      }
+    }
+  }
+  Builder b(main.getContext());
+  std::vector<QuantLayer> layers;
+  for (QuantLayer &l : findQuantLayers(main))
+    layers.push_back(l);
+  for (const std::string &ex : o.excludes) {
+    bool any = llvm::any_of(
+        layers, [&](const QuantLayer &l) { return matches(ex, l); });
+    if (!any)
+      return main.emitError() << "--exclude " << ex
+                              << " matches no quantizable layer (node name, "
+                                 "op type or glob)";
+  }
+  for (const QuantLayer &l : layers) {
+    LayerScheme s = base;
+    for (auto &[pattern, ov] : layerRules) {
+      if (!matches(pattern, l))
+        continue;
+      std::string err;
+      if (!applyOverrides(ov, s, err))
+        return main.emitError()
+               << "--config: layers." << pattern << ": " << err;
+    }
+    for (const std::string &ex : o.excludes)
+      if (matches(ex, l))
+        s.keepFloat = true;
+    bool quantAct = !(s.aBits == 0 && s.aFormat == "int");
+    s.aStatic = quantAct && !o.calibPath.empty() && s.aGranularity == "tensor";
+    SmallVector<NamedAttribute> d;
+    if (s.keepFloat) {
+      d.push_back(b.getNamedAttr("float", b.getUnitAttr()));
+    } else {
+      d.push_back(b.getNamedAttr("w_bits", b.getI64IntegerAttr(s.wBits)));
+      d.push_back(b.getNamedAttr("w_format", b.getStringAttr(s.wFormat)));
+      d.push_back(
+          b.getNamedAttr("w_granularity", b.getStringAttr(s.wGranularity)));
+      d.push_back(
+          b.getNamedAttr("group_size", b.getI64IntegerAttr(s.groupSize)));
+      d.push_back(b.getNamedAttr("a_bits", b.getI64IntegerAttr(s.aBits)));
+      d.push_back(b.getNamedAttr("a_format", b.getStringAttr(s.aFormat)));
+      d.push_back(
+          b.getNamedAttr("a_granularity", b.getStringAttr(s.aGranularity)));
+      d.push_back(b.getNamedAttr(
+          "a_mode", b.getStringAttr(s.aStatic ? "static" : "dynamic")));
+      d.push_back(b.getNamedAttr("asym", b.getBoolAttr(s.asym)));
+    }
+    d.push_back(b.getNamedAttr("scheme", b.getStringAttr(describe(s))));
+    l.op->setAttr("qc.quant", b.getDictionaryAttr(d));
+  }
+  return success();
+}
+
+FailureOr<std::string> QuantizeDriver::compileFloat(ModuleOp module,
+                                                    const ModelSignature &sig,
+                                                    ArrayRef<Value> observe,
+                                                    ModelSignature &calibSig) {
+  if (tempDir.empty()) {
+    SmallString<128> dir;
+    if (std::error_code ec =
+            llvm::sys::fs::createUniqueDirectory("quant-calib", dir))
+      return module.emitError()
+             << "cannot create a temporary directory: " << ec.message();
+    tempDir = std::string(dir);
+  }
+  OwningOpRef<ModuleOp> clone = module.clone();
+  // The observed values, found again in the clone by walk order.
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  auto cmain = clone->lookupSymbol<func::FuncOp>("main");
+  if (!observe.empty()) {
+    DenseMap<Operation *, Operation *> opMap;
+    SmallVector<Operation *> a, c;
+    main.walk([&](Operation *op) { a.push_back(op); });
+    cmain.walk([&](Operation *op) { c.push_back(op); });
+    for (size_t i = 0; i < a.size() && i < c.size(); ++i)
+      opMap[a[i]] = c[i];
+    auto ret = cast<func::ReturnOp>(cmain.getBody().front().getTerminator());
+    SmallVector<Value> results(ret.getOperands());
+    SmallVector<Attribute> names;
+    if (auto n = cmain->getAttrOfType<ArrayAttr>("quant.output_names"))
+      names.assign(n.begin(), n.end());
+    Builder b(module.getContext());
+    for (auto [i, v] : llvm::enumerate(observe)) {
+      Value cv;
+      if (auto arg = dyn_cast<BlockArgument>(v)) {
+        cv = cmain.getArgument(arg.getArgNumber());
+      } else {
+        Operation *def = opMap.lookup(v.getDefiningOp());
+        if (!def)
+          return module.emitError() << "internal error: observed value lost";
+        cv = def->getResult(cast<OpResult>(v).getResultNumber());
+      }
+      results.push_back(cv);
+      names.push_back(b.getStringAttr("__qc_observe_" + std::to_string(i)));
+    }
+    ret->setOperands(results);
+    cmain.setType(FunctionType::get(module.getContext(),
+                                    cmain.getArgumentTypes(),
+                                    TypeRange(ValueRange(results))));
+    cmain->setAttr("quant.output_names", b.getArrayAttr(names));
+  }
+  FailureOr<ModelSignature> s = getModelSignature(cmain);
+  if (failed(s))
+    return failure();
+  if (failed(runPhases(*clone, CompilePhase::Graph, CompilePhase::LLVM)))
+    return failure();
+  calibSig = *s;
+  (void)sig;
+  SmallString<256> path(tempDir);
+  llvm::sys::path::append(path, observe.empty() ? "float.so" : "calib.so");
+  if (failed(emitCPUArtifact(*clone, *s, EmitKind::SharedLibrary, path, emit)))
+    return failure();
+  return std::string(path);
+}
+
+LogicalResult QuantizeDriver::calibrate(ModuleOp module,
+                                        const ModelSignature &sig) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  // The activations to observe: one per distinct value.
+  SmallVector<Value> observe;
+  DenseMap<Value, size_t> index;
+  std::vector<std::pair<Operation *, size_t>> layerObs;
+  main.walk([&](Operation *op) {
+    auto d = op->getAttrOfType<DictionaryAttr>("qc.quant");
+    if (!d)
+      return;
+    auto mode = d.getAs<StringAttr>("a_mode");
+    if (!mode || mode.getValue() != "static")
+      return;
+    for (const QuantLayer &l : findQuantLayers(main)) {
+      if (l.op != op)
+        continue;
+      Value v = op->getOperand(l.actOperand);
+      auto [it, inserted] = index.try_emplace(v, observe.size());
+      if (inserted)
+        observe.push_back(v);
+      layerObs.push_back({op, it->second});
+    }
+  });
+  if (observe.empty() && options.evalPath.empty())
+    return success();
+  std::string err;
+  std::vector<calib::Sample> samples;
+  if (!observe.empty()) {
+    if (!calib::loadCalibrationSet(options.calibPath, specsOf(sig.inputs),
+                                   options.calibSamples, samples, err))
+      return module.emitError() << "calibration data: " << err;
+  }
+  ModelSignature calibSig;
+  FailureOr<std::string> so = compileFloat(module, sig, observe, calibSig);
+  if (failed(so))
+    return failure();
+  floatSo = *so;
+  floatOutputs = sig.outputs.size();
+  if (observe.empty())
+    return success();
+  calib::CalibrationRunner runner;
+  if (!runner.open(*so, options.numThreads, err))
+    return module.emitError() << "calibration: " << err;
+  std::vector<calib::TensorStats> stats;
+  calib::Progress progress("calibrating", samples.size(),
+                           options.quiet ? calib::Progress::Mode::Quiet
+                                         : calib::Progress::Mode::Auto);
+  if (!runner.run(
+          samples, sig.outputs.size(), stats, nullptr,
+          [&](size_t, size_t) { progress.step(); }, err))
+    return module.emitError() << "calibration: " << err;
+  progress.done();
+  calib::Method method;
+  (void)calib::parseMethod(options.calibMethod, method, err);
+  report.calibMethod = calib::methodName(method);
+  report.calibSamples = samples.size();
+  Builder b(module.getContext());
+  for (auto [op, idx] : layerObs) {
+    const calib::TensorStats &st = stats[idx];
+    std::string name = getLayerName(op);
+    if (st.numNaN || st.numInf)
+      return op->emitError()
+             << "calibration: the input of layer '" << name
+             << "' is not finite on the calibration data (" << st.numNaN
+             << " NaN and " << st.numInf << " infinite of "
+             << st.count + st.numNaN + st.numInf
+             << " values): the float model overflows on these samples";
+    auto d = op->getAttrOfType<DictionaryAttr>("qc.quant");
+    LayerScheme s;
+    s.aBits = d.getAs<IntegerAttr>("a_bits").getInt();
+    s.aFormat = d.getAs<StringAttr>("a_format").str();
+    s.asym = d.getAs<BoolAttr>("asym").getValue();
+    calib::TargetFormat t = targetOf(s);
+    auto [lo, hi] = calib::selectRange(st, method, t);
+    ranges[name] = {lo, hi};
+    actSQNR[name] = calib::estimateSQNR(st, lo, hi, t);
+    // Statistics the later passes (smoothing, mixed precision) read: the
+    // extremes, the mean square and the per-channel (last axis) absmax and
+    // mean square of the layer's input.
+    SmallVector<NamedAttribute> stat = {
+        b.getNamedAttr("min", b.getF64FloatAttr(st.min)),
+        b.getNamedAttr("max", b.getF64FloatAttr(st.max)),
+        b.getNamedAttr("mean_square", b.getF64FloatAttr(st.meanSquare())),
+        b.getNamedAttr("count", b.getI64IntegerAttr(st.count))};
+    if (st.perChannelValid && !st.channelMax.empty()) {
+      SmallVector<float> absmax, meanSq;
+      for (size_t c = 0; c < st.channelMax.size(); ++c) {
+        absmax.push_back(static_cast<float>(st.channelAbsMax(c)));
+        meanSq.push_back(static_cast<float>(
+            st.channelCount[c] ? st.channelSumSq[c] / st.channelCount[c] : 0));
+      }
+      auto t = RankedTensorType::get({static_cast<int64_t>(absmax.size())},
+                                     b.getF32Type());
+      stat.push_back(b.getNamedAttr(
+          "channel_absmax", DenseElementsAttr::get(t, ArrayRef(absmax))));
+      stat.push_back(b.getNamedAttr(
+          "channel_mean_square", DenseElementsAttr::get(t, ArrayRef(meanSq))));
+    }
+    op->setAttr("qc.act_stats", b.getDictionaryAttr(stat));
+    NamedAttrList attrs(d);
+    attrs.set("a_min", b.getF64FloatAttr(lo));
+    attrs.set("a_max", b.getF64FloatAttr(hi));
+    op->setAttr("qc.quant", attrs.getDictionary(module.getContext()));
+  }
+  return success();
+}
+
+FailureOr<std::string> QuantizeDriver::prepare(ModuleOp module,
+                                               const ModelSignature &sig) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (failed(applySchemes(main)))
+    return failure();
+  report.model = model;
+  report.defaultScheme = describeDefaultScheme(options);
+  if (failed(calibrate(module, sig)))
+    return failure();
+  const QuantizeOptions &o = options;
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "w-bits=" << o.wBits << " w-format=" << o.wFormat
+     << " w-granularity=" << o.wGranularity << " group-size=" << o.groupSize
+     << " a-bits=" << o.aBits << " a-format=" << o.aFormat
+     << " a-mode=" << (o.calibPath.empty() ? "dynamic" : "static")
+     << " a-granularity="
+     << (o.aGranularity.empty() ? (o.calibPath.empty() ? "token" : "tensor")
+                                : o.aGranularity)
+     << " asym=" << (o.asym ? "true" : "false");
+  return text;
+}
+
+void QuantizeDriver::collectLayers(ModuleOp module) {
+  module.walk([&](Operation *op) {
+    auto d = op->getAttrOfType<DictionaryAttr>("qc.quant");
+    if (!d)
+      return;
+    LayerReport r;
+    r.name = getLayerName(op);
+    r.opType = getLayerOpType(op);
+    if (auto s = d.getAs<StringAttr>("scheme"))
+      r.scheme = s.str();
+    // The weight: a dequantized constant (through a reshape), or float.
+    Value w;
+    for (Value v : op->getOperands()) {
+      if (auto e = v.getDefiningOp<tensor::ExpandShapeOp>())
+        v = e.getSrc();
+      if (auto dq = v.getDefiningOp<DequantizeOp>())
+        if (dq.getInput().getDefiningOp<arith::ConstantOp>())
+          w = dq;
+    }
+    if (auto dq = w ? w.getDefiningOp<DequantizeOp>() : DequantizeOp()) {
+      auto qt = cast<RankedTensorType>(dq.getInput().getType());
+      auto st = cast<RankedTensorType>(dq.getScale().getType());
+      FormatAttr f = dq.getFormat();
+      r.numWeights = qt.getNumElements();
+      r.weightBits = f.getBits();
+      r.weightFormat = f.isFloat() ? stringifyFormatKind(f.getKind()).str()
+                                   : std::string("int");
+      r.weightGranularity = !dq.getAxis() ? "per-tensor"
+                            : dq.getGroupSize()
+                                ? "g" + std::to_string(*dq.getGroupSize())
+                                : "per-channel";
+      r.weightBytes = (r.numWeights * f.getBits() + 7) / 8 +
+                      st.getNumElements() * 4 +
+                      (dq.getZeroPoint() ? st.getNumElements() : 0);
+      if (auto sq = op->getAttrOfType<FloatAttr>("qc.weight_sqnr"))
+        r.weightSQNR = sq.getValueAsDouble();
+    } else {
+      r.weightFormat = "float";
+      r.weightBits = 32;
+      r.weightGranularity = "-";
+      // Excluded: the weight is the float constant (through a reshape).
+      for (const QuantLayer &l :
+           findQuantLayers(op->getParentOfType<func::FuncOp>()))
+        if (l.op == op) {
+          auto t = cast<RankedTensorType>(l.weightRoot.getType());
+          r.numWeights = t.getNumElements();
+          r.weightBytes = r.numWeights * 4;
+        }
+    }
+    int64_t aBits = d.getAs<IntegerAttr>("a_bits")
+                        ? d.getAs<IntegerAttr>("a_bits").getInt()
+                        : 0;
+    std::string aFormat = d.getAs<StringAttr>("a_format")
+                              ? d.getAs<StringAttr>("a_format").str()
+                              : "int";
+    if (d.get("float") || (aBits == 0 && aFormat == "int")) {
+      r.actMode = "none";
+    } else {
+      r.actBits = formatBits(aFormat, aBits);
+      r.actFormat = aFormat;
+      r.actMode = d.getAs<StringAttr>("a_mode").str();
+    }
+    if (auto it = ranges.find(r.name); it != ranges.end())
+      r.actRange = it->second;
+    if (auto it = actSQNR.find(r.name); it != actSQNR.end())
+      r.actSQNR = it->second;
+    report.floatWeightBytes += r.numWeights * 4;
+    report.quantWeightBytes += r.weightBytes;
+    report.layers.push_back(std::move(r));
+  });
+}
+
+LogicalResult QuantizeDriver::evaluate(const std::string &quantizedSo,
+                                       const ModelSignature &sig) {
+  if (options.evalPath.empty())
+    return success();
+  std::string err;
+  std::vector<calib::Sample> samples;
+  if (!calib::loadCalibrationSet(options.evalPath, specsOf(sig.inputs), 0,
+                                 samples, err)) {
+    llvm::errs() << "quant-compile: error: --eval data: " << err << "\n";
+    return failure();
+  }
+  std::vector<calib::Sample> ref, test;
+  if (!calib::runModel(floatSo, samples, options.numThreads, ref, err) ||
+      !calib::runModel(quantizedSo, samples, options.numThreads, test, err)) {
+    llvm::errs() << "quant-compile: error: --eval: " << err << "\n";
+    return failure();
+  }
+  EvalReport e;
+  e.numSamples = samples.size();
+  for (size_t o = 0; o < sig.outputs.size(); ++o) {
+    if (sig.outputs[o].dtypeCode != 2 || sig.outputs[o].dtypeBits != 32)
+      continue; // only float32 outputs are compared
+    std::vector<float> a, t;
+    size_t lastDim = 1;
+    for (size_t s = 0; s < samples.size(); ++s) {
+      const qrun::Array &ra = ref[s][o], &ta = test[s][o];
+      const float *rp = static_cast<const float *>(ra.data());
+      const float *tp = static_cast<const float *>(ta.data());
+      a.insert(a.end(), rp, rp + ra.numElements());
+      t.insert(t.end(), tp, tp + ta.numElements());
+      if (!ra.shape.empty())
+        lastDim = ra.shape.back();
+    }
+    e.outputs.push_back(
+        computeOutputMetrics(sig.outputs[o].name, a, t, lastDim));
+  }
+  report.eval = std::move(e);
+  return success();
+}

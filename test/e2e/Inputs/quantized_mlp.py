@@ -1,0 +1,330 @@
+"""The example MLP, quantized by quant-compile, against an independent numpy
+model of the same quantized network (test/e2e/quantized-mlp.test).
+
+usage: quantized_mlp.py prepare OUT_DIR
+         writes OUT_DIR/mlp.onnx (examples/mlp_example.py, seed 0),
+         OUT_DIR/calib/*.npz (16 calibration samples, x [4, 64]) and
+         OUT_DIR/x.npy (the held-out evaluation input, [128, 64])
+       quantized_mlp.py check OUT_DIR SCHEME MODEL.so
+         runs MODEL.so (quant-run, or $QUANT_RUN) on OUT_DIR/x.npy and
+         compares it with the numpy reference of SCHEME (one of SCHEMES)
+
+The reference reads the weights from mlp.onnx, fake-quantizes them in numpy
+(test/lib/quant_reference.py: per output channel, or in groups of G along the
+reduced axis; symmetric scale = absmax / qmax rounded to float32 (an all-zero
+slot gets 1); x / scale in float32, round half to even, clamp; FP8 e4m3 to the
+nearest representable value, ties to the even code, after clamping to
++-448), fake-quantizes every layer's input activation per the scheme (static:
+scale = max(|min|, |max|) / qmax from the calibration set, seen by running
+this same numpy float model over the calibration samples; dynamic: per row
+absmax / qmax in float32), and evaluates the model's float math (Gemm, Relu,
+MatMul, Add, Gelu (erf), MatMul, Softmax) in float64, rounding each op's
+result to float32 as a float32 model stores it.
+
+Checks:
+ (a) max |ours - reference| <= TOL * max |reference| (TOL = 1e-5) on every
+     row of the evaluation input whose activation codes are unambiguous.
+     Integer accumulation is exact on our side and in float64 here, so what
+     remains is float32 rounding of the epilogues, of GELU and of the float
+     (dequantized-weight) contractions: ~1e-7 of the output (measured), 100x
+     below TOL, while one wrong activation or weight code moves the output by
+     ~1e-4..1e-3. The one legitimate discrepancy is an activation within
+     float32 rounding of a rounding boundary of its format (x / scale at
+     k + 1/2 for integers, a midpoint between neighbouring codes for FP8):
+     our float32 activation and the reference's may round to different codes
+     there. A row holding an activation closer to a boundary than
+     ABS_MARGIN = 1e-5 code steps + REL_MARGIN = 4 float32 ulps of |x / scale|
+     (the flips seen were ~2e-6 steps away) is therefore left out of this
+     check and counted: such rows must be at most 5% of the rows (expected
+     ~0.5-1%: 256 activations per row, each ambiguous with probability
+     ~2e-5..5e-5), and even they must agree to 1e-2 * max |reference|.
+ (b) SQNR(ours vs onnxruntime's float output) >= SQNR(reference vs the same)
+     - 1 dB: the quantization noise is what the scheme implies, the floor is
+     derived from the reference, never from our output.
+"""
+
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+SRC = HERE.parent.parent.parent
+sys.path.insert(0, str(SRC / "examples"))
+sys.path.insert(0, str(SRC / "test" / "lib"))
+
+import quant_reference as qr  # noqa: E402
+
+TOL = 1e-5          # (a): relative to max |reference|
+ABS_MARGIN = 1e-5   # an activation this many code steps from a rounding boundary,
+REL_MARGIN = 2.4e-7  # plus 4 float32 ulps of x / scale, may round either way
+MAX_AMBIGUOUS = 0.05
+AMBIGUOUS_TOL = 1e-2
+SQNR_SLACK_DB = 1.0
+
+# scheme -> (weight format, weight bits, weight group (0: per channel),
+#            activation format (None: float), activation bits, static?)
+SCHEMES = {
+    "w8a8": ("int", 8, 0, "int", 8, True),
+    "w8a8-dynamic": ("int", 8, 0, "int", 8, False),
+    "w4a16-g32": ("int", 4, 32, None, 0, False),
+    "w4a8": ("int", 4, 0, "int", 8, True),
+    "w2a16": ("int", 2, 0, None, 0, False),
+    "fp8": ("fp8e4m3", 8, 0, "fp8e4m3", 8, True),
+}
+
+
+def f32(a):
+    return np.asarray(a, np.float64).astype(np.float32).astype(np.float64)
+
+
+def fmt_name(kind, bits):
+    return kind if kind != "int" else f"int{bits}"
+
+
+def qmax(kind, bits):
+    return qr.FLOAT_FORMATS[kind].max_finite if kind != "int" else float(2 ** (bits - 1) - 1)
+
+
+# --------------------------------------------------------------------------
+# The model, read from the ONNX file.
+# --------------------------------------------------------------------------
+
+def load_model(path):
+    import onnx
+    from onnx import numpy_helper
+
+    m = onnx.load(str(path))
+    inits = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in m.graph.initializer}
+    ops = [n.op_type for n in m.graph.node]
+    assert ops == ["Gemm", "Relu", "MatMul", "Add", "Gelu", "MatMul", "Softmax"], ops
+    return m, inits
+
+
+def attr(node, name, default):
+    for a in node.attribute:
+        if a.name == name:
+            return a.i if a.type == a.INT else (a.f if a.type == a.FLOAT else a.s.decode())
+    return default
+
+
+def gelu(x):
+    erf = np.vectorize(math.erf, otypes=[np.float64])
+    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+
+
+def softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def layer_weight_nk(node, inits):
+    """A layer's weight as [N, K] (output channel first), float64."""
+    w = inits[node.input[1]]
+    if node.op_type == "Gemm":
+        assert attr(node, "transA", 0) == 0 and attr(node, "alpha", 1.0) == 1.0 and attr(node, "beta", 1.0) == 1.0
+        return w if attr(node, "transB", 0) else w.T
+    return w.T  # MatMul: [K, N]
+
+
+def quantize_weight(w_nk, kind, bits, group):
+    """Dequantized weight [N, K] (float32 values) per the scheme."""
+    fmt = fmt_name(kind, bits)
+    w32 = w_nk.astype(np.float32)
+    n, k = w32.shape
+    if group:
+        ng = -(-k // group)
+        absmax = np.zeros((n, ng))
+        for g in range(ng):
+            absmax[:, g] = np.abs(w32[:, g * group:(g + 1) * group].astype(np.float64)).max(axis=1)
+        axis = 1
+    else:
+        absmax = np.abs(w32.astype(np.float64)).max(axis=1)
+        axis = 0
+    scale = (absmax / qmax(kind, bits)).astype(np.float32)
+    scale[~(scale > 0)] = 1.0
+    codes = qr.quantize(w32, scale, None, fmt, axis=axis, group=group or None, dtype="float32")
+    return qr.dequantize(codes, scale, None, fmt, axis=axis, group=group or None, dtype="float32").astype(np.float64)
+
+
+def boundary_distance(v, kind, bits):
+    """How far each x/scale value `v` is from the nearest rounding boundary of
+    the format, as a multiple of the margin within which float32 rounding
+    differences may flip the code (ABS_MARGIN code steps + REL_MARGIN |v|);
+    < 1: ambiguous; inf where the value saturates."""
+    if kind == "int":
+        lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+        d = np.abs(v - np.floor(v) - 0.5)
+        return np.where((v > lo - 0.5) & (v < hi + 0.5), d / (ABS_MARGIN + REL_MARGIN * np.abs(v)), np.inf)
+    fmt = qr.FLOAT_FORMATS[kind]
+    vals = np.unique(np.concatenate([-fmt.pos_values, fmt.pos_values]))
+    mids = (vals[:-1] + vals[1:]) / 2
+    gaps = np.diff(vals)
+    i = np.clip(np.searchsorted(mids, v), 1, len(mids) - 1)
+    margin = lambda j: ABS_MARGIN * gaps[j] + REL_MARGIN * np.abs(v)  # noqa: E731
+    d = np.minimum(np.abs(v - mids[i - 1]) / margin(i - 1), np.abs(v - mids[i]) / margin(i))
+    return np.where(np.abs(v) <= fmt.max_finite, d, np.inf)
+
+
+class Reference:
+    """The numpy model; `run(x)` returns the output and, per row, the smallest
+    boundary distance of any quantized activation."""
+
+    def __init__(self, onnx_path, scheme=None, calib=None):
+        self.model, self.inits = load_model(onnx_path)
+        self.scheme = SCHEMES[scheme] if scheme else None
+        self.wq = {}
+        self.static_scale = {}
+        if self.scheme:
+            wk, wb, wg = self.scheme[:3]
+            for node in self.layers():
+                self.wq[node.name] = quantize_weight(layer_weight_nk(node, self.inits), wk, wb, wg)
+            if self.scheme[3] and self.scheme[5]:
+                ranges = Reference(onnx_path).calibrate(calib)
+                for name, (lo, hi) in ranges.items():
+                    lo, hi = min(lo, 0.0), max(hi, 0.0)
+                    s = np.float32(max(-lo, hi) / qmax(self.scheme[3], self.scheme[4]))
+                    self.static_scale[name] = s if s > 0 and np.isfinite(s) else np.float32(1.0)
+
+    def layers(self):
+        return [n for n in self.model.graph.node if n.op_type in ("Gemm", "MatMul") and n.input[1] in self.inits]
+
+    def calibrate(self, samples):
+        ranges = {}
+        for x in samples:
+            self.run(x, observe=ranges)
+        return ranges
+
+    def quantize_act(self, name, x, dist):
+        ak, ab, static = self.scheme[3], self.scheme[4], self.scheme[5]
+        fmt = fmt_name(ak, ab)
+        x32 = x.astype(np.float32)
+        if static:
+            scale = np.asarray(self.static_scale[name], np.float32)
+            axis = None
+        else:
+            absmax = np.abs(x32).max(axis=-1)
+            scale = (absmax / np.float32(qmax(ak, ab))).astype(np.float32)
+            scale[~(scale > 0)] = 1.0
+            axis = 0
+        v = qr.divide(x32, qr.broadcast_params(x32.shape, scale, axis), "float32").astype(np.float64)
+        d = boundary_distance(v, ak, ab).min(axis=-1)
+        np.minimum(dist, d, out=dist)
+        codes = qr.quantize(x32, scale, None, fmt, axis=axis, dtype="float32")
+        return qr.dequantize(codes, scale, None, fmt, axis=axis, dtype="float32").astype(np.float64)
+
+    def run(self, x, observe=None):
+        env = {self.model.graph.input[0].name: f32(x)}
+        dist = np.full(x.shape[0], np.inf)
+        for node in self.model.graph.node:
+            ins = [env.get(i) for i in node.input]
+            op = node.op_type
+            if op in ("Gemm", "MatMul") and node.input[1] in self.inits:
+                a = ins[0]
+                if observe is not None:
+                    lo, hi = observe.get(node.name, (np.inf, -np.inf))
+                    observe[node.name] = (min(lo, float(a.min())), max(hi, float(a.max())))
+                if self.scheme and self.scheme[3]:
+                    a = self.quantize_act(node.name, a, dist)
+                w = self.wq[node.name] if self.scheme else f32(layer_weight_nk(node, self.inits))
+                y = a @ w.T
+                if op == "Gemm" and len(node.input) > 2:
+                    y = y + self.inits[node.input[2]]
+            elif op == "Add":
+                y = ins[0] + (ins[1] if ins[1] is not None else self.inits[node.input[1]])
+            elif op == "Relu":
+                y = np.maximum(ins[0], 0.0)
+            elif op == "Gelu":
+                assert attr(node, "approximate", "none") == "none"
+                y = gelu(ins[0])
+            elif op == "Softmax":
+                assert attr(node, "axis", -1) in (-1, 1)
+                y = softmax(ins[0])
+            else:
+                raise NotImplementedError(op)
+            env[node.output[0]] = f32(y)
+        return env[self.model.graph.output[0].name], dist
+
+
+# --------------------------------------------------------------------------
+
+def sqnr_db(ref, test):
+    ref, test = np.asarray(ref, np.float64), np.asarray(test, np.float64)
+    noise = float(np.sum((ref - test) ** 2))
+    return math.inf if noise == 0 else 10 * math.log10(float(np.sum(ref ** 2)) / noise)
+
+
+def prepare(out):
+    import onnx
+
+    import mlp_example
+
+    out.mkdir(parents=True, exist_ok=True)
+    onnx.save(mlp_example.build_mlp_model(seed=0), out / "mlp.onnx")
+    (out / "calib").mkdir(exist_ok=True)
+    for i in range(16):  # the example's input distribution, seeds 100.. (evaluation: 7)
+        np.savez(out / "calib" / f"sample_{i:02d}.npz", x=mlp_example.make_input(batch=4, seed=100 + i))
+    np.save(out / "x.npy", mlp_example.make_input(batch=128, seed=7))
+    print("prepared")
+    return 0
+
+
+def check(out, scheme, so):
+    x = np.load(out / "x.npy")
+    calib = [np.load(p)["x"] for p in sorted((out / "calib").glob("*.npz"))]
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [os.environ.get("QUANT_RUN", "quant-run"), str(so), "-i", f"x={out / 'x.npy'}", "-o", tmp]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"FAIL: quant-run exit {r.returncode}: {r.stderr.strip()}")
+            return 1
+        ours = np.load(os.path.join(tmp, "y.npy")).astype(np.float64)
+
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(out / "mlp.onnx"), providers=["CPUExecutionProvider"])
+    ort_float = sess.run(None, {"x": x})[0].astype(np.float64)
+
+    ref, dist = Reference(out / "mlp.onnx", scheme, calib).run(x)
+    err = np.abs(ours - ref).max(axis=-1)
+    scale = float(np.abs(ref).max())
+    ambiguous = dist < 1.0
+    clear_err = float(err[~ambiguous].max()) if (~ambiguous).any() else 0.0
+    amb_err = float(err[ambiguous].max()) if ambiguous.any() else 0.0
+    ours_db, ref_db = sqnr_db(ort_float, ours), sqnr_db(ort_float, ref)
+    print(f"{scheme}: max abs err {clear_err:.3g} (tol {TOL * scale:.3g}) on {int((~ambiguous).sum())} rows; "
+          f"{int(ambiguous.sum())}/{len(x)} rows near a rounding boundary, max abs err {amb_err:.3g}")
+    print(f"{scheme}: SQNR vs onnxruntime float: ours {ours_db:.2f} dB, reference {ref_db:.2f} dB")
+    fails = []
+    if clear_err > TOL * scale:
+        worst = int(np.argmax(np.where(ambiguous, -1, err)))
+        fails.append(f"max abs err {clear_err:.3g} > {TOL * scale:.3g} (row {worst}: ours {ours[worst]}, "
+                     f"reference {ref[worst]})")
+    if ambiguous.mean() > MAX_AMBIGUOUS:
+        fails.append(f"{ambiguous.mean():.1%} of the rows near a rounding boundary (at most {MAX_AMBIGUOUS:.0%})")
+    if amb_err > AMBIGUOUS_TOL * scale:
+        fails.append(f"rows near a rounding boundary: max abs err {amb_err:.3g} > {AMBIGUOUS_TOL * scale:.3g}")
+    if not ours_db >= ref_db - SQNR_SLACK_DB:
+        fails.append(f"SQNR {ours_db:.2f} dB < reference {ref_db:.2f} dB - {SQNR_SLACK_DB:g} dB")
+    for f in fails:
+        print(f"FAIL: {scheme}: {f}")
+    if not fails:
+        print(f"{scheme}: ok")
+    return 1 if fails else 0
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[0] == "prepare":
+        return prepare(Path(argv[1]))
+    if len(argv) == 4 and argv[0] == "check" and argv[2] in SCHEMES:
+        return check(Path(argv[1]), argv[2], Path(argv[3]))
+    print(__doc__.split("\n\n")[1], file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

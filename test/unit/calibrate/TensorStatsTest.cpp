@@ -1,0 +1,187 @@
+//===- TensorStatsTest.cpp - statistics against direct computation --------===//
+//
+// Part of quant. Moments and extremes must equal a float64 computation (up
+// to summation order); histogram percentiles must be within one bin width of
+// the percentile of the sorted data, across range doublings.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TestUtil.h"
+
+#include "quant/Calibrate/TensorStats.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+using namespace mlir::qc::calib;
+using namespace calibtest;
+
+namespace {
+
+/// Checks the histogram's p-th percentile of `v` (and of |v|): within one
+/// bin width of the order statistics that numpy.percentile interpolates
+/// between (where the data is dense, within a bin of numpy's value).
+void expectPercentiles(const TensorStats &s, std::vector<double> all) {
+  std::vector<double> abs(all.size());
+  std::transform(all.begin(), all.end(), abs.begin(),
+                 [](double v) { return std::fabs(v); });
+  std::sort(all.begin(), all.end());
+  std::sort(abs.begin(), abs.end());
+  double w = s.binWidth();
+  auto check = [&](const std::vector<double> &sorted, double p, double got) {
+    double pos = p / 100 * (sorted.size() - 1);
+    size_t below = static_cast<size_t>(std::floor(pos));
+    size_t above = std::min(below + 1, sorted.size() - 1);
+    EXPECT_GE(got, sorted[below] - w) << "p=" << p;
+    EXPECT_LE(got, sorted[above] + w) << "p=" << p;
+  };
+  for (double p :
+       {0.0, 0.1, 1.0, 10.0, 25.0, 50.0, 90.0, 99.0, 99.9, 99.99, 100.0}) {
+    check(all, p, s.percentile(p));
+    check(abs, p, s.percentileAbs(p));
+  }
+}
+
+TEST(TensorStats, MatchesDirectComputation) {
+  constexpr int64_t kChannels = 8;
+  std::mt19937 rng(42);
+  std::normal_distribution<float> normal(0.5f, 2.0f);
+  TensorStats s;
+  std::vector<double> all;
+  std::vector<double> cMin(kChannels, INFINITY), cMax(kChannels, -INFINITY),
+      cSq(kChannels, 0);
+  double sum = 0, sumSq = 0, sumAbs = 0;
+  // Batches of growing spread: the histogram's range doubles on the way.
+  for (int batch = 0; batch < 6; ++batch) {
+    int64_t rows = 50 + 37 * batch;
+    std::vector<float> data(rows * kChannels);
+    for (float &v : data)
+      v = normal(rng) * static_cast<float>(1 << batch);
+    s.add(data.data(), static_cast<int64_t>(data.size()), kChannels);
+    for (size_t i = 0; i < data.size(); ++i) {
+      double v = data[i];
+      all.push_back(v);
+      sum += v;
+      sumSq += v * v;
+      sumAbs += std::fabs(v);
+      size_t c = i % kChannels;
+      cMin[c] = std::min(cMin[c], v);
+      cMax[c] = std::max(cMax[c], v);
+      cSq[c] += v * v;
+    }
+  }
+  ASSERT_EQ(s.count, all.size());
+  EXPECT_EQ(s.min, *std::min_element(all.begin(), all.end()));
+  EXPECT_EQ(s.max, *std::max_element(all.begin(), all.end()));
+  // Summation order differs (the library uses several accumulators).
+  EXPECT_NEAR(s.sum, sum, 1e-13 * sumAbs);
+  EXPECT_NEAR(s.sumSq, sumSq, 1e-13 * sumSq);
+  EXPECT_NEAR(s.mean(), sum / all.size(), 1e-13 * sumAbs / all.size());
+  ASSERT_TRUE(s.perChannelValid);
+  ASSERT_EQ(s.channelMin.size(), static_cast<size_t>(kChannels));
+  for (int64_t c = 0; c < kChannels; ++c) {
+    EXPECT_EQ(s.channelMin[c], cMin[c]);
+    EXPECT_EQ(s.channelMax[c], cMax[c]);
+    EXPECT_DOUBLE_EQ(s.channelSumSq[c], cSq[c]);
+    EXPECT_EQ(s.channelAbsMax(c), std::max(-cMin[c], cMax[c]));
+  }
+  EXPECT_EQ(std::accumulate(s.hist.begin(), s.hist.end(), uint64_t(0)),
+            s.count);
+  EXPECT_GE(s.range, s.absMax());
+  EXPECT_LT(s.range, 2 * s.absMax() + 1e-9);
+  expectPercentiles(s, all);
+}
+
+TEST(TensorStats, ZerosAndNonFiniteValues) {
+  TensorStats s;
+  s.name = "act";
+  std::vector<float> zeros(100, 0.0f);
+  s.add(zeros.data(), 100, 10);
+  EXPECT_EQ(s.range, 0);
+  EXPECT_EQ(s.count, 100u);
+  EXPECT_EQ(s.percentile(50), 0);
+  // ReLU-like: half zeros, then NaN and Inf that take no part.
+  std::mt19937 rng(1);
+  std::exponential_distribution<float> expo(1.0f);
+  std::vector<float> data(1000);
+  std::vector<double> all(100, 0.0);
+  for (size_t i = 0; i < data.size(); ++i) {
+    data[i] = i % 2 ? expo(rng) : 0.0f;
+    all.push_back(data[i]);
+  }
+  data.push_back(NAN);
+  data.push_back(INFINITY);
+  data.push_back(-INFINITY);
+  data.push_back(NAN);
+  s.add(data.data(), static_cast<int64_t>(data.size()), 1);
+  EXPECT_EQ(s.numNaN, 2u);
+  EXPECT_EQ(s.numInf, 2u);
+  EXPECT_EQ(s.count, all.size());
+  EXPECT_EQ(s.numZeros, 600u);
+  EXPECT_EQ(s.min, 0);
+  EXPECT_TRUE(std::isfinite(s.sumSq));
+  EXPECT_EQ(std::accumulate(s.hist.begin(), s.hist.end(), uint64_t(0)),
+            s.count);
+  // 600 of 1100 values are exactly 0.
+  EXPECT_EQ(s.percentileAbs(50), 0);
+  EXPECT_GT(s.percentileAbs(60), 0);
+  expectPercentiles(s, all);
+  EXPECT_EQ(s.nonFiniteSummary(), "act: 1100 finite values, 2 NaN, 2 Inf");
+  // The last extent changed (10 -> 1): no per-channel statistics.
+  EXPECT_FALSE(s.perChannelValid);
+  EXPECT_TRUE(s.channelMax.empty());
+}
+
+TEST(TensorStats, DoublingMergesBinsExactly) {
+  // Ranges 1 then 4 (powers of two, so binning is exact arithmetic): the
+  // merged histogram must equal binning everything at range 4 directly.
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::vector<double> first(5000), second(5000);
+  for (double &v : first)
+    v = u(rng);
+  first[0] = -1.0; // (+1.0 would sit on the clamped top edge)
+  for (double &v : second)
+    v = 3 * u(rng);
+  TensorStats s;
+  s.add(first.data(), 5000, 1);
+  EXPECT_EQ(s.range, 1.0);
+  s.add(second.data(), 5000, 1);
+  ASSERT_EQ(s.range, 4.0);
+  std::vector<uint64_t> want(TensorStats::kNumBins, 0);
+  constexpr int64_t kHalf = TensorStats::kNumBins / 2;
+  for (const std::vector<double> *batch : {&first, &second})
+    for (double v : *batch)
+      ++want[std::min<int64_t>(
+          kHalf + static_cast<int64_t>(std::floor(v * kHalf / 4)),
+          TensorStats::kNumBins - 1)];
+  EXPECT_EQ(s.hist, want);
+}
+
+TEST(TensorStats, LargeJumpAndOtherDtypes) {
+  TensorStats a, b;
+  std::vector<double> small = {1e-3, -2e-3, 5e-4};
+  a.add(small.data(), 3, 3);
+  std::vector<double> large = {1e6, -3.0};
+  a.add(large.data(), 2, 2);
+  EXPECT_EQ(std::accumulate(a.hist.begin(), a.hist.end(), uint64_t(0)), 5u);
+  EXPECT_EQ(a.max, 1e6);
+  EXPECT_GE(a.range, 1e6);
+  EXPECT_NEAR(a.percentile(100), 1e6, 0);
+
+  // int32 data through the generic path equals the same values as doubles.
+  std::vector<int32_t> ints = {3, -7, 0, 12, 5, -1};
+  std::vector<double> asDouble(ints.begin(), ints.end());
+  int64_t shape[] = {2, 3};
+  b.add(ints.data(), QuantDLDataType{0, 32, 1}, shape, 2);
+  TensorStats c;
+  c.add(asDouble.data(), 6, 3);
+  EXPECT_EQ(b.sum, c.sum);
+  EXPECT_EQ(b.sumSq, c.sumSq);
+  EXPECT_EQ(b.hist, c.hist);
+  EXPECT_EQ(b.channelMax, c.channelMax);
+  EXPECT_EQ(b.numZeros, 1u);
+}
+
+} // namespace

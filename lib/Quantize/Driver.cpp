@@ -19,6 +19,8 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/YAMLParser.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
@@ -154,6 +156,79 @@ std::string describe(const LayerScheme &s) {
   return out;
 }
 
+/// A YAML node as the JSON value the config reader takes: mappings become
+/// objects, sequences arrays, and plain scalars numbers, booleans or strings
+/// (quoted scalars stay strings).
+llvm::Expected<llvm::json::Value> yamlNodeToJSON(llvm::yaml::Node *n) {
+  auto err = [](const Twine &m) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), m);
+  };
+  if (!n)
+    return err("empty document");
+  if (auto *m = dyn_cast<llvm::yaml::MappingNode>(n)) {
+    llvm::json::Object o;
+    for (llvm::yaml::KeyValueNode &kv : *m) {
+      auto *k = dyn_cast_or_null<llvm::yaml::ScalarNode>(kv.getKey());
+      if (!k)
+        return err("a mapping key is not a scalar");
+      SmallString<32> storage;
+      llvm::Expected<llvm::json::Value> v = yamlNodeToJSON(kv.getValue());
+      if (!v)
+        return v.takeError();
+      o[k->getValue(storage)] = std::move(*v);
+    }
+    return llvm::json::Value(std::move(o));
+  }
+  if (auto *q = dyn_cast<llvm::yaml::SequenceNode>(n)) {
+    llvm::json::Array a;
+    for (llvm::yaml::Node &e : *q) {
+      llvm::Expected<llvm::json::Value> v = yamlNodeToJSON(&e);
+      if (!v)
+        return v.takeError();
+      a.push_back(std::move(*v));
+    }
+    return llvm::json::Value(std::move(a));
+  }
+  if (auto *sc = dyn_cast<llvm::yaml::ScalarNode>(n)) {
+    SmallString<32> storage;
+    StringRef v = sc->getValue(storage);
+    bool quoted = sc->getRawValue().starts_with("\"") ||
+                  sc->getRawValue().starts_with("'");
+    if (!quoted) {
+      int64_t i;
+      if (!v.getAsInteger(10, i))
+        return llvm::json::Value(i);
+      if (v == "true" || v == "false")
+        return llvm::json::Value(v == "true");
+    }
+    return llvm::json::Value(v.str());
+  }
+  return err("unsupported YAML node (anchors, aliases and tags are not read)");
+}
+
+llvm::Expected<llvm::json::Value> yamlToJSON(StringRef text) {
+  llvm::SourceMgr sm;
+  std::string diag;
+  sm.setDiagHandler(
+      [](const llvm::SMDiagnostic &d, void *ctx) {
+        *static_cast<std::string *>(ctx) = d.getMessage().str();
+      },
+      &diag);
+  llvm::yaml::Stream stream(text, sm);
+  llvm::yaml::document_iterator doc = stream.begin();
+  if (doc == stream.end())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "empty document");
+  llvm::Expected<llvm::json::Value> v = yamlNodeToJSON(doc->getRoot());
+  if (!diag.empty() || stream.failed()) {
+    if (!v)
+      llvm::consumeError(v.takeError());
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   diag.empty() ? "parse error" : diag);
+  }
+  return v;
+}
+
 /// The scheme the command line asks for, before per-layer rules.
 LayerScheme defaultScheme(const QuantizeOptions &o) {
   LayerScheme s;
@@ -256,12 +331,16 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
     if (!buf)
       return main.emitError() << "cannot read --config " << o.configPath << ": "
                               << buf.getError().message();
+    StringRef ext = llvm::sys::path::extension(o.configPath);
+    bool yaml =
+        ext.equals_insensitive(".yaml") || ext.equals_insensitive(".yml");
     llvm::Expected<llvm::json::Value> json =
-        llvm::json::parse((*buf)->getBuffer());
+        yaml ? yamlToJSON((*buf)->getBuffer())
+             : llvm::json::parse((*buf)->getBuffer());
     if (!json)
-      return main.emitError()
-             << "--config " << o.configPath
-             << " is not valid JSON: " << llvm::toString(json.takeError());
+      return main.emitError() << "--config " << o.configPath << " is not valid "
+                              << (yaml ? "YAML" : "JSON") << ": "
+                              << llvm::toString(json.takeError());
     llvm::json::Object *root = json->getAsObject();
     if (!root)
       return main.emitError() << "--config: the top level must be an object";
@@ -302,6 +381,25 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
         layers, [&](const QuantLayer &l) { return matches(ex, l); });
     if (!any)
       return main.emitError() << "--exclude " << ex
+                              << " matches no quantizable layer (node name, "
+                                 "op type or glob)";
+  }
+  // Precedence, most specific last so it wins: op types, then globs, then
+  // exact node names; ties in name order (JSON objects keep no order).
+  auto rank = [&](StringRef p) {
+    if (llvm::any_of(layers, [&](const QuantLayer &l) { return l.name == p; }))
+      return 2;
+    return p.find_first_of("*?[") != StringRef::npos ? 1 : 0;
+  };
+  llvm::stable_sort(layerRules, [&](const auto &a, const auto &b) {
+    int ra = rank(a.first), rb = rank(b.first);
+    return ra != rb ? ra < rb : a.first < b.first;
+  });
+  for (auto &rule : layerRules) {
+    StringRef pattern = rule.first;
+    if (llvm::none_of(layers,
+                      [&](const QuantLayer &l) { return matches(pattern, l); }))
+      return main.emitError() << "--config: layers." << pattern
                               << " matches no quantizable layer (node name, "
                                  "op type or glob)";
   }

@@ -122,10 +122,11 @@ static cl::list<std::string>
              cl::value_desc("NODE|OPTYPE|GLOB"), cl::cat(qcat));
 static cl::opt<std::string> configPath(
     "config",
-    cl::desc("JSON file of per-layer overrides: {\"default\": {...}, "
-             "\"layers\": {\"NODE|OPTYPE|GLOB\": {\"w_bits\": 4, ...} | "
-             "\"float\"}} (docs/quantization.md)"),
-    cl::value_desc("file.json"), cl::cat(qcat));
+    cl::desc("Per-layer overrides, JSON (or YAML for .yaml/.yml): "
+             "{\"default\": {...}, \"layers\": {\"NODE|OPTYPE|GLOB\": "
+             "{\"w_bits\": 4, ...} | \"float\"}}; op types apply first, "
+             "then globs, then node names (docs/quantization.md)"),
+    cl::value_desc("file.json|file.yaml"), cl::cat(qcat));
 static cl::list<std::string>
     reportPaths("report",
                 cl::desc("Write the quantization report: out.html "
@@ -153,11 +154,12 @@ static cl::opt<std::string> emitKind(
     cl::desc("What to write: so (default, a model.so), obj (an object file), "
              "llvm (optimised LLVM IR), mlir (the IR after --compile-to)"),
     cl::init("so"), cl::cat(category));
-static cl::opt<std::string> compileTo(
-    "compile-to",
-    cl::desc("Stop after this phase and write its MLIR: import, graph, linalg, "
-             "bufferized, llvm (implies --emit=mlir)"),
-    cl::value_desc("phase"), cl::cat(category));
+static cl::opt<std::string>
+    compileTo("compile-to",
+              cl::desc("Stop after this phase and write its MLIR: import, "
+                       "graph, quantize, linalg, "
+                       "bufferized, llvm (implies --emit=mlir)"),
+              cl::value_desc("phase"), cl::cat(category));
 static cl::opt<std::string>
     mcpu("mcpu",
          cl::desc("Target CPU for generated code, e.g. x86-64-v3, znver4, "
@@ -278,8 +280,9 @@ int main(int argc, char **argv) {
   if (!compileTo.empty()) {
     stopAt = qc::parseCompilePhase(compileTo);
     if (!stopAt)
-      return fail(2, "unknown --compile-to phase '" + compileTo +
-                         "' (import, graph, linalg, bufferized, llvm)");
+      return fail(2,
+                  "unknown --compile-to phase '" + compileTo +
+                      "' (import, graph, quantize, linalg, bufferized, llvm)");
   }
   qc::EmitKind kind = qc::EmitKind::SharedLibrary;
   bool emitMLIR = stopAt.has_value();

@@ -54,6 +54,18 @@ SmallVector<AffineExpr> dimExprs(MLIRContext *ctx, int64_t from, int64_t to) {
   return e;
 }
 
+/// Reduction steps per output update in constant-weight linears.
+constexpr int64_t kReductionUnroll = 4;
+
+/// The body out + a * b. Reassociation lets LLVM vectorise the dot
+/// products; the result then depends on the summation order, as in BLAS.
+void multiplyAccumulate(OpBuilder &bb, Location l, ValueRange a) {
+  auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  Value p = arith::MulFOp::create(bb, l, a[0], a[1], fm);
+  linalg::YieldOp::create(
+      bb, l, arith::AddFOp::create(bb, l, a[2], p, fm).getResult());
+}
+
 /// out[..., n] = init[...] + sum_k x[..., k] * w(n, k); `wMap` gives w's
 /// indexing from (lead..., n, k).
 Value contraction(OpBuilder &b, Location loc, Value x, Value w, Value init,
@@ -61,19 +73,10 @@ Value contraction(OpBuilder &b, Location loc, Value x, Value w, Value init,
                   int64_t reductionDim = -1) {
   SmallVector<Iter> iters(loops, Iter::parallel);
   iters[reductionDim < 0 ? loops - 1 : reductionDim] = Iter::reduction;
-  return linalg::GenericOp::create(
-             b, loc, init.getType(), ValueRange{x, w}, ValueRange{init},
-             SmallVector<AffineMap>{xMap, wMap, oMap}, iters,
-             [](OpBuilder &bb, Location l, ValueRange a) {
-               // Reassociation lets LLVM vectorise the dot products; the
-               // result then depends on the summation order, as in BLAS.
-               auto fm = arith::FastMathFlags::reassoc |
-                         arith::FastMathFlags::contract;
-               Value p = arith::MulFOp::create(bb, l, a[0], a[1], fm);
-               linalg::YieldOp::create(
-                   bb, l,
-                   arith::AddFOp::create(bb, l, a[2], p, fm).getResult());
-             })
+  return linalg::GenericOp::create(b, loc, init.getType(), ValueRange{x, w},
+                                   ValueRange{init},
+                                   SmallVector<AffineMap>{xMap, wMap, oMap},
+                                   iters, multiplyAccumulate)
       .getResult(0);
 }
 
@@ -140,15 +143,43 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
     AffineExpr kE = getAffineDimExpr(kDim, ctx),
                nE = getAffineDimExpr(nDim, ctx);
     SmallVector<AffineExpr> xe = dimExprs(ctx, 0, lead);
-    xe.push_back(kE);
     SmallVector<AffineExpr> oe = dimExprs(ctx, 0, lead);
     oe.push_back(nE);
-    SmallVector<AffineExpr> we =
-        kn ? SmallVector<AffineExpr>{kE, nE} : SmallVector<AffineExpr>{nE, kE};
-    Value y = contraction(rewriter, loc, x, w, init,
-                          AffineMap::get(loops, 0, xe, ctx),
-                          AffineMap::get(loops, 0, we, ctx),
-                          AffineMap::get(loops, 0, oe, ctx), loops, kDim);
+    int64_t k = cast<RankedTensorType>(w.getType()).getDimSize(0);
+    Value y;
+    if (kn && k % kReductionUnroll == 0) {
+      // Loops (lead..., kq, n, j) over W [K/U, U, N]: the innermost j (U
+      // steps) unrolls fully, so each vector step along N adds U products
+      // per load and store of the output row.
+      auto wt = cast<RankedTensorType>(w.getType());
+      w = tensor::ExpandShapeOp::create(
+          rewriter, loc,
+          RankedTensorType::get(
+              {k / kReductionUnroll, kReductionUnroll, wt.getDimSize(1)},
+              wt.getElementType()),
+          w, SmallVector<ReassociationIndices>{{0, 1}, {2}});
+      AffineExpr jE = getAffineDimExpr(r + 1, ctx);
+      xe.push_back(kE * kReductionUnroll + jE);
+      SmallVector<Iter> iters(r + 2, Iter::parallel);
+      iters[kDim] = Iter::reduction;
+      iters[r + 1] = Iter::reduction;
+      y = linalg::GenericOp::create(
+              rewriter, loc, init.getType(), ValueRange{x, w}, ValueRange{init},
+              SmallVector<AffineMap>{
+                  AffineMap::get(r + 2, 0, xe, ctx),
+                  AffineMap::get(r + 2, 0, {kE, jE, nE}, ctx),
+                  AffineMap::get(r + 2, 0, oe, ctx)},
+              iters, multiplyAccumulate)
+              .getResult(0);
+    } else {
+      xe.push_back(kE);
+      SmallVector<AffineExpr> we = kn ? SmallVector<AffineExpr>{kE, nE}
+                                      : SmallVector<AffineExpr>{nE, kE};
+      y = contraction(rewriter, loc, x, w, init,
+                      AffineMap::get(loops, 0, xe, ctx),
+                      AffineMap::get(loops, 0, we, ctx),
+                      AffineMap::get(loops, 0, oe, ctx), loops, kDim);
+    }
     rewriter.replaceOp(op, y);
     return success();
   }

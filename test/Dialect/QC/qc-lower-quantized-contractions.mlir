@@ -1,10 +1,14 @@
 // RUN: quant-opt %s --qc-lower-quantized-contractions --split-input-file | FileCheck %s
 
 // An int8 x int8 linear: codes multiply in i32 (the weight codes stored
-// [K, N], loops (m, k, n)), the epilogue applies the per-row activation
-// scale, the per-channel weight scale and the bias.
+// [K/4, 4, N], loops (m, kq, n, j) with x read at 4 kq + j), the epilogue
+// applies the per-row activation scale, the per-channel weight scale and
+// the bias.
+// CHECK-DAG: #[[XMAP:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1 * 4 + d3)>
+// CHECK-DAG: #[[WMAP:.*]] = affine_map<(d0, d1, d2, d3) -> (d1, d3, d2)>
 // CHECK-LABEL: func.func @linear
-// CHECK: %[[ACC:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction", "parallel"]{{.*}} ins(%arg0, %{{.*}} : tensor<?x8xi8>, tensor<8x4xi8>) outs(%{{.*}} : tensor<?x4xi32>)
+// CHECK: %[[W:.*]] = tensor.expand_shape %{{.*}} {{\[\[}}0, 1], [2]] output_shape [2, 4, 4] : tensor<8x4xi8> into tensor<2x4x4xi8>
+// CHECK: %[[ACC:.*]] = linalg.generic {indexing_maps = [#[[XMAP]], #[[WMAP]], {{.*}}], iterator_types = ["parallel", "reduction", "parallel", "reduction"]} ins(%arg0, %[[W]] : tensor<?x8xi8>, tensor<2x4x4xi8>) outs(%{{.*}} : tensor<?x4xi32>)
 // CHECK: arith.extsi %{{.*}} : i8 to i32
 // CHECK: arith.muli
 // CHECK: arith.addi
@@ -26,7 +30,7 @@ func.func @linear(%q: tensor<?x8xi8>, %s: tensor<?x1xf32>) -> tensor<?x4xf32> {
 // Asymmetric activations: the zero point times the weight's column sums
 // (3 * 8 = 24 per channel) comes off the accumulator.
 // CHECK-LABEL: func.func @asym
-// CHECK: linalg.generic {{.*}} ins(%arg0, %{{.*}} : tensor<2x8xi8>, tensor<8x4xi8>)
+// CHECK: linalg.generic {{.*}} ins(%arg0, %{{.*}} : tensor<2x8xi8>, tensor<2x4x4xi8>)
 // CHECK: arith.extui %{{.*}} : i8 to i32
 // CHECK: %[[CS:.*]] = arith.constant dense<24> : tensor<4xi32>
 // CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[CS]] :

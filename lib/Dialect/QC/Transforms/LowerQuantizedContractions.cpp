@@ -30,6 +30,8 @@ using Iter = utils::IteratorType;
 
 constexpr unsigned kMaxBits = 8;
 constexpr int64_t kMaxReduction = int64_t(1) << 16;
+/// Reduction steps per accumulator update in integer linears.
+constexpr int64_t kUnroll = 4;
 
 /// The integer activation side: codes, scale, optional zero point, and
 /// whether the scale is per row ([..., 1]).
@@ -277,13 +279,36 @@ LogicalResult lowerLinear(LinearOp op) {
     xe.push_back(d(i));
     oe.push_back(d(i));
   }
-  xe.push_back(d(lead));
   oe.push_back(d(r));
-  SmallVector<AffineMap> maps = {AffineMap::get(loops, 0, xe, ctx),
-                                 AffineMap::get(loops, 0, {d(lead), d(r)}, ctx),
-                                 AffineMap::get(loops, 0, oe, ctx)};
-  SmallVector<Iter> iters(loops, Iter::parallel);
-  iters[lead] = Iter::reduction;
+  int64_t kExtent = cast<RankedTensorType>(codesKN.getType()).getDimSize(0);
+  SmallVector<AffineMap> maps;
+  SmallVector<Iter> iters;
+  if (kExtent % kUnroll == 0) {
+    // Loops (lead..., kq, n, j) over codes [K/U, U, N]: the innermost j
+    // (U steps) unrolls fully, so each vector step along N accumulates U
+    // products per load and store of the accumulator row.
+    auto ct = cast<RankedTensorType>(codesKN.getType());
+    codesKN = tensor::ExpandShapeOp::create(
+        b, loc,
+        RankedTensorType::get({kExtent / kUnroll, kUnroll, ct.getDimSize(1)},
+                              ct.getElementType()),
+        codesKN, SmallVector<ReassociationIndices>{{0, 1}, {2}});
+    int64_t l2 = r + 2;
+    xe.push_back(d(lead) * kUnroll + d(r + 1));
+    maps = {AffineMap::get(l2, 0, xe, ctx),
+            AffineMap::get(l2, 0, {d(lead), d(r + 1), d(r)}, ctx),
+            AffineMap::get(l2, 0, oe, ctx)};
+    iters.assign(l2, Iter::parallel);
+    iters[lead] = Iter::reduction;
+    iters[r + 1] = Iter::reduction;
+  } else {
+    xe.push_back(d(lead));
+    maps = {AffineMap::get(loops, 0, xe, ctx),
+            AffineMap::get(loops, 0, {d(lead), d(r)}, ctx),
+            AffineMap::get(loops, 0, oe, ctx)};
+    iters.assign(loops, Iter::parallel);
+    iters[lead] = Iter::reduction;
+  }
   // The accumulator is shaped like the output: build it from x's dims and
   // N; `like` must carry the output's dynamic dims.
   Value like =

@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/DialectConversion.h"
 
@@ -80,6 +81,37 @@ Value contraction(OpBuilder &b, Location loc, Value x, Value w, Value init,
       .getResult(0);
 }
 
+/// A weight dequantize(codes, scale[, zero point]) whose operands are
+/// constants, as the same dequantization of the transposed codes ([K, N];
+/// per-channel axis 0 -> 1, group scales [N, K/g] -> [K/g, N], blocks along
+/// axis 0): weight-only, group-wise and FP layers then run the [K, N] float
+/// kernel. Null when the operands are not constants.
+Value transposeDequantizedWeight(OpBuilder &b, Location loc, Value weight) {
+  auto dq = weight.getDefiningOp<DequantizeOp>();
+  DenseElementsAttr codes, scale, zp;
+  if (!dq || !matchPattern(dq.getInput(), m_Constant(&codes)) ||
+      !matchPattern(dq.getScale(), m_Constant(&scale)) ||
+      (dq.getZeroPoint() && !matchPattern(dq.getZeroPoint(), m_Constant(&zp))))
+    return {};
+  bool grouped = dq.getGroupSize().has_value();
+  auto param = [&](DenseElementsAttr a) -> Value {
+    if (!a)
+      return {};
+    return arith::ConstantOp::create(b, loc,
+                                     grouped ? transposeMatrixAttr(a) : a);
+  };
+  IntegerAttr axis;
+  if (dq.getAxis())
+    axis = b.getI64IntegerAttr(1 - static_cast<int64_t>(*dq.getAxis()));
+  auto t = cast<RankedTensorType>(weight.getType());
+  return DequantizeOp::create(
+      b, loc,
+      RankedTensorType::get({t.getDimSize(1), t.getDimSize(0)},
+                            t.getElementType()),
+      arith::ConstantOp::create(b, loc, transposeMatrixAttr(codes)),
+      param(scale), param(zp), dq.getFormat(), axis, dq.getGroupSizeAttr());
+}
+
 // Pattern: qc.linear(x, W, b) -> fill(b broadcast) + contraction
 struct LinearLowering : OpConversionPattern<LinearOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -136,6 +168,10 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
       w = createFloatConstant(
           rewriter, loc, RankedTensorType::get({k, n}, wt.getElementType()), t,
           "qc_weight_kn");
+      kn = true;
+    } else if (Value dq =
+                   transposeDequantizedWeight(rewriter, loc, op.getWeight())) {
+      w = dq;
       kn = true;
     }
     int64_t loops = r + 1;

@@ -9,6 +9,7 @@
 #include "quant/Dialect/QC/IR/QCOps.h"
 #include "quant/Dialect/QC/Transforms/Passes.h"
 #include "quant/Dialect/QC/Utils/QuantLayers.h"
+#include "quant/Dialect/QC/Utils/WeightUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -222,33 +223,12 @@ Value i32Constant(OpBuilder &b, Location loc, ArrayRef<int32_t> v,
   return arith::ConstantOp::create(b, loc, DenseElementsAttr::get(t, v));
 }
 
-/// A [N, K] dense constant as the [K, N] one (ints or floats).
-DenseElementsAttr transposeAttr(DenseElementsAttr attr) {
-  auto t = cast<RankedTensorType>(attr.getType());
-  int64_t n = t.getDimSize(0), k = t.getDimSize(1);
-  auto tt = RankedTensorType::get({k, n}, t.getElementType());
-  if (attr.isSplat())
-    return attr.reshape(tt);
-  auto transpose = [&](auto values) {
-    std::vector<std::decay_t<decltype(*values.begin())>> v(values.begin(),
-                                                           values.end());
-    auto out = v;
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t j = 0; j < k; ++j)
-        out[j * n + i] = v[i * k + j];
-    return DenseElementsAttr::get(tt, out);
-  };
-  if (isa<FloatType>(t.getElementType()))
-    return transpose(attr.getValues<APFloat>());
-  return transpose(attr.getValues<APInt>());
-}
-
 /// The [N, K] constant `codes` as a [K, N] constant.
 Value transposeCodes(OpBuilder &b, Location loc, Value codes) {
   DenseElementsAttr attr;
   if (!matchPattern(codes, m_Constant(&attr)))
     return {};
-  return arith::ConstantOp::create(b, loc, transposeAttr(attr));
+  return arith::ConstantOp::create(b, loc, transposeMatrixAttr(attr));
 }
 
 /// Pattern: linear(dequantize(qx), dequantize(qw const), b) -> integer
@@ -337,98 +317,6 @@ LogicalResult lowerLinear(LinearOp op) {
     colsum = i32Constant(b, loc, w->colsum, {});
   Value y = epilogue(b, loc, acc, op.getBias(), cMap, *x, sxMap, *w,
                      w->dq.getScale(), colsum, cMap, ot.getElementType());
-  op.getResult().replaceAllUsesWith(y);
-  op.erase();
-  return success();
-}
-
-/// The scale or zero-point tensor of a [N, K] weight for the transposed
-/// [K, N] weight: per tensor unchanged, per channel unchanged (the axis
-/// moves), grouped [N, G] -> [G, N].
-Value transposeParam(OpBuilder &b, Location loc, Value v, bool grouped) {
-  if (!v || !grouped)
-    return v;
-  auto t = cast<RankedTensorType>(v.getType());
-  Value empty = tensor::EmptyOp::create(
-      b, loc, {t.getDimSize(1), t.getDimSize(0)}, t.getElementType());
-  return linalg::TransposeOp::create(b, loc, v, empty, ArrayRef<int64_t>{1, 0})
-      .getResult()[0];
-}
-
-/// Pattern: linear(x, dequantize(qw const), b) (not integer) ->
-/// contraction over dequantize(qw^T) with loops (lead..., k, n)
-LogicalResult lowerDequantizedLinear(LinearOp op) {
-  auto dq = op.getWeight().getDefiningOp<DequantizeOp>();
-  DenseElementsAttr codes;
-  if (!dq || !matchPattern(dq.getInput(), m_Constant(&codes)))
-    return failure();
-  OpBuilder b(op);
-  Location loc = op.getLoc();
-  MLIRContext *ctx = op.getContext();
-  auto qt = cast<RankedTensorType>(dq.getInput().getType());
-  int64_t n = qt.getDimSize(0), k = qt.getDimSize(1);
-  DenseElementsAttr transposed = transposeAttr(codes);
-  Value qT = arith::ConstantOp::create(b, loc, transposed);
-  bool grouped = dq.getGroupSize().has_value();
-  IntegerAttr axis;
-  if (dq.getAxis())
-    axis = b.getI64IntegerAttr(1 - static_cast<int64_t>(*dq.getAxis()));
-  Value wT = DequantizeOp::create(
-      b, loc,
-      RankedTensorType::get({k, n}, op.getWeight().getType().getElementType()),
-      qT, transposeParam(b, loc, dq.getScale(), grouped),
-      transposeParam(b, loc, dq.getZeroPoint(), grouped), dq.getFormat(), axis,
-      dq.getGroupSizeAttr());
-  // Output init: the bias broadcast, or zeros.
-  auto ot = op.getType();
-  Type elt = ot.getElementType();
-  int64_t r = ot.getRank(), lead = r - 1, loops = r + 1;
-  SmallVector<Value> dyn;
-  for (int64_t i = 0; i < lead; ++i)
-    if (ot.isDynamicDim(i))
-      dyn.push_back(tensor::DimOp::create(b, loc, op.getInput(), i));
-  Value empty = tensor::EmptyOp::create(b, loc, ot.getShape(), elt, dyn);
-  Value init;
-  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
-  if (Value bias = op.getBias()) {
-    init =
-        linalg::GenericOp::create(
-            b, loc, ot, ValueRange{bias}, ValueRange{empty},
-            SmallVector<AffineMap>{AffineMap::get(r, 0, {d(lead)}, ctx),
-                                   AffineMap::getMultiDimIdentityMap(r, ctx)},
-            SmallVector<Iter>(r, Iter::parallel),
-            [](OpBuilder &bb, Location l, ValueRange a) {
-              linalg::YieldOp::create(bb, l, a[0]);
-            })
-            .getResult(0);
-  } else {
-    Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(elt, 0.0));
-    init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
-  }
-  SmallVector<AffineExpr> xe, oe;
-  for (int64_t i = 0; i < lead; ++i) {
-    xe.push_back(d(i));
-    oe.push_back(d(i));
-  }
-  xe.push_back(d(lead));
-  oe.push_back(d(r));
-  SmallVector<Iter> iters(loops, Iter::parallel);
-  iters[lead] = Iter::reduction;
-  Value y =
-      linalg::GenericOp::create(
-          b, loc, ot, ValueRange{op.getInput(), wT}, ValueRange{init},
-          SmallVector<AffineMap>{AffineMap::get(loops, 0, xe, ctx),
-                                 AffineMap::get(loops, 0, {d(lead), d(r)}, ctx),
-                                 AffineMap::get(loops, 0, oe, ctx)},
-          iters,
-          [](OpBuilder &bb, Location l, ValueRange a) {
-            auto fm =
-                arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
-            Value p = arith::MulFOp::create(bb, l, a[0], a[1], fm);
-            linalg::YieldOp::create(
-                bb, l, arith::AddFOp::create(bb, l, a[2], p, fm).getResult());
-          })
-          .getResult(0);
   op.getResult().replaceAllUsesWith(y);
   op.erase();
   return success();
@@ -542,8 +430,7 @@ struct QCLowerQuantizedContractionsPass
         generics.push_back(cast<linalg::GenericOp>(op));
     });
     for (LinearOp l : linears)
-      if (failed(lowerLinear(l)))
-        (void)lowerDequantizedLinear(l);
+      (void)lowerLinear(l);
     for (linalg::GenericOp g : generics) {
       // Which operand is the weight: the one reading a dequantized constant.
       for (unsigned wi = 0; wi < 2; ++wi) {

@@ -91,3 +91,23 @@ Value mlir::qc::createBlobConstant(OpBuilder &builder, Location loc,
   auto attr = DenseResourceElementsAttr::get(type, blobName, std::move(blob));
   return arith::ConstantOp::create(builder, loc, attr);
 }
+
+DenseElementsAttr mlir::qc::transposeMatrixAttr(DenseElementsAttr attr) {
+  auto t = cast<RankedTensorType>(attr.getType());
+  int64_t n = t.getDimSize(0), k = t.getDimSize(1);
+  auto tt = RankedTensorType::get({k, n}, t.getElementType());
+  if (attr.isSplat())
+    return attr.reshape(tt);
+  auto transpose = [&](auto values) {
+    std::vector<std::decay_t<decltype(*values.begin())>> v(values.begin(),
+                                                           values.end());
+    auto out = v;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < k; ++j)
+        out[j * n + i] = v[i * k + j];
+    return DenseElementsAttr::get(tt, out);
+  };
+  if (isa<FloatType>(t.getElementType()))
+    return transpose(attr.getValues<APFloat>());
+  return transpose(attr.getValues<APInt>());
+}

@@ -152,11 +152,8 @@ def QCLowerQuantizedContractionsPass
     narrower than a byte are widened to i8 by a generic that fuses with
     their unpacking.
 
-    A `qc.linear` whose constant weight is dequantized but that cannot run
-    in integers (weight-only, group-wise scales, FP formats) becomes a float
-    contraction over the weight dequantized in `[K, N]` layout (codes and
-    group scales transposed at compile time). Other layers are left to
-    `qc-convert-to-linalg`. Widths up to 8 bits with K < 2^16 cannot overflow
+    Other layers are left to `qc-convert-to-linalg`, which dequantizes
+    their weights in float. Widths up to 8 bits with K < 2^16 cannot overflow
     the i32 accumulator; wider inputs are left alone.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",

@@ -11,6 +11,7 @@
 #define QUANT_DIALECT_QC_UTILS_WEIGHTUTILS_H
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Value.h"
 
@@ -30,6 +31,10 @@ std::optional<std::vector<double>> readFloatConstant(Value value);
 Value createFloatConstant(OpBuilder &builder, Location loc,
                           RankedTensorType type, ArrayRef<double> values,
                           StringRef blobName);
+
+/// The transpose of a 2-D dense constant ([N, K] -> [K, N]), any element
+/// type.
+DenseElementsAttr transposeMatrixAttr(DenseElementsAttr attr);
 
 /// A constant of `type` whose little-endian element bytes are `bytes`
 /// (whole-byte element types), stored as a dense_resource blob.

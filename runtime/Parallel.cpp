@@ -17,6 +17,7 @@
 #include "RuntimeInternal.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdarg>
 #include <cstdint>
@@ -37,6 +38,27 @@ thread_local int32_t tlsTeamSize = 1;
 thread_local bool tlsInTeam = false;
 thread_local int32_t tlsRequestedTeam = 1;
 
+/// Spins for up to `budget` before giving up: a worker waiting for the
+/// next parallel loop of the same run, or the caller waiting for its team,
+/// usually waits a few microseconds, far less than a futex sleep and
+/// wake-up costs. Returns whether `ready()` became true.
+template <typename F>
+bool spinUntil(F &&ready, std::chrono::microseconds budget) {
+  auto start = std::chrono::steady_clock::now();
+  for (uint32_t i = 1;; ++i) {
+    if (ready())
+      return true;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if ((i & 63) == 0 && std::chrono::steady_clock::now() - start > budget)
+      return ready();
+  }
+}
+
+/// How long a thread spins before it sleeps on a condition variable.
+constexpr std::chrono::microseconds kSpin{200};
+
 class Pool {
 public:
   /// Runs job(tid) for tid in [0, n) on n threads (the caller is tid 0).
@@ -50,14 +72,21 @@ public:
       std::lock_guard<std::mutex> lock(m);
       task = [&job](int32_t tid) { job(tid); };
       teamSize = n;
-      pending = n - 1;
-      ++generation;
+      pending.store(n - 1, std::memory_order_relaxed);
       barrierCount = 0;
+      generation.fetch_add(1, std::memory_order_release);
+      if (sleepers)
+        cv.notify_all();
     }
-    cv.notify_all();
     job(0);
-    std::unique_lock<std::mutex> lock(m);
-    done.wait(lock, [&] { return pending == 0; });
+    auto finished = [&] {
+      return pending.load(std::memory_order_acquire) == 0;
+    };
+    if (!spinUntil(finished, kSpin)) {
+      std::unique_lock<std::mutex> lock(m);
+      done.wait(lock, finished);
+    }
+    std::lock_guard<std::mutex> lock(m);
     task = nullptr;
     return true;
   }
@@ -79,6 +108,7 @@ public:
     {
       std::lock_guard<std::mutex> lock(m);
       stopping = true;
+      generation.fetch_add(1, std::memory_order_release);
     }
     cv.notify_all();
     for (std::thread &t : workers)
@@ -98,20 +128,30 @@ private:
     while (true) {
       std::function<void(int32_t)> job;
       int32_t n;
+      auto fresh = [&] {
+        return generation.load(std::memory_order_acquire) != seen;
+      };
+      spinUntil(fresh, kSpin);
       {
+        // Under the lock (the generation only moves under it): either the
+        // new generation is visible, or this thread sleeps before the next
+        // run() can check `sleepers`.
         std::unique_lock<std::mutex> lock(m);
-        cv.wait(lock, [&] { return stopping || generation != seen; });
+        ++sleepers;
+        cv.wait(lock, [&] { return stopping || fresh(); });
+        --sleepers;
         if (stopping)
           return;
-        seen = generation;
+        seen = generation.load(std::memory_order_relaxed);
         n = teamSize;
         job = task;
       }
       if (id < n && job) {
         job(id);
-        std::lock_guard<std::mutex> lock(m);
-        if (--pending == 0)
+        if (pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+          std::lock_guard<std::mutex> lock(m);
           done.notify_one();
+        }
       }
     }
   }
@@ -120,8 +160,10 @@ private:
   std::condition_variable cv, done, barrierCv;
   std::vector<std::thread> workers;
   std::function<void(int32_t)> task;
-  int32_t teamSize = 1, pending = 0, barrierCount = 0;
-  uint64_t generation = 0, barrierPhase = 0;
+  int32_t teamSize = 1, barrierCount = 0, sleepers = 0;
+  std::atomic<int32_t> pending{0};
+  std::atomic<uint64_t> generation{0};
+  uint64_t barrierPhase = 0;
   bool stopping = false;
 };
 

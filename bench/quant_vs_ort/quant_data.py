@@ -21,8 +21,10 @@ Depends on numpy and onnxruntime only (and onnx for ORT's quantizer).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -162,7 +164,11 @@ def ort_quantize_static(model: Path, out: Path, calib: list[dict[str, np.ndarray
             errors = []
             for skip_symbolic in (False, True):  # symbolic shape inference fails on some models
                 try:
-                    quant_pre_process(str(src), str(pre), skip_symbolic_shape=skip_symbolic)
+                    # It leaves temporary files (external data of >2 GB-capable saves) in the working
+                    # directory: run it in a scratch one.
+                    with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
+                        quant_pre_process(str(Path(src).resolve()), str(pre.resolve()),
+                                          skip_symbolic_shape=skip_symbolic)
                     src = pre
                     info["preprocessed"] = True
                     info["symbolic_shape_inference"] = not skip_symbolic

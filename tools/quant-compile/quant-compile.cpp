@@ -158,7 +158,7 @@ static cl::opt<std::string>
     compileTo("compile-to",
               cl::desc("Stop after this phase and write its MLIR: import, "
                        "graph, quantize, linalg, "
-                       "bufferized, llvm (implies --emit=mlir)"),
+                       "bufferized, vector, llvm (implies --emit=mlir)"),
               cl::value_desc("phase"), cl::cat(category));
 static cl::opt<std::string>
     mcpu("mcpu",
@@ -282,7 +282,8 @@ int main(int argc, char **argv) {
     if (!stopAt)
       return fail(2,
                   "unknown --compile-to phase '" + compileTo +
-                      "' (import, graph, quantize, linalg, bufferized, llvm)");
+                      "' (import, graph, quantize, linalg, bufferized, vector, "
+                      "llvm)");
   }
   qc::EmitKind kind = qc::EmitKind::SharedLibrary;
   bool emitMLIR = stopAt.has_value();
@@ -378,6 +379,8 @@ int main(int argc, char **argv) {
 
   qc::CompilePhase to = stopAt.value_or(qc::CompilePhase::LLVM);
   qc::PipelineOptions pipeline;
+  std::tie(pipeline.vectorBits, pipeline.vectorRegisters) =
+      qc::getVectorShape(mcpu);
   std::unique_ptr<qc::QuantizeDriver> driver;
   if (!floatOnly && to >= qc::CompilePhase::Quantize) {
     // Schemes and calibration need the graph-level IR.

@@ -1,11 +1,17 @@
 //===- quant-opt.cpp - run qc passes on .mlir files -----------------------===//
 //
-// Part of quant. MlirOptMain with our dialect and passes and the upstream
-// dialects and passes quant uses.
+// Part of quant. MlirOptMain with our dialect and passes, the CPU
+// code-generation passes, and the upstream dialects and passes quant uses.
 //
 //===----------------------------------------------------------------------===//
 
 #include "quant/InitAll.h"
+#include "quant/Target/CPU/CPUTarget.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
@@ -13,6 +19,10 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   mlir::qc::registerQuantDialects(registry);
   mlir::qc::registerQuantPasses();
+  // The CPU code-generation passes, on the buffer-level IR they run on.
+  registry.insert<mlir::affine::AffineDialect, mlir::memref::MemRefDialect,
+                  mlir::scf::SCFDialect, mlir::vector::VectorDialect>();
+  mlir::qc::registerQuantCPUPasses();
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "quant-opt: the quant compiler's pass driver\n", registry));
 }

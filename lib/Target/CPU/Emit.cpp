@@ -188,6 +188,34 @@ static llvm::TargetMachine *createTargetMachine(const EmitOptions &options,
                                      llvm::CodeGenOptLevel::Aggressive);
 }
 
+std::pair<int64_t, int64_t> mlir::qc::getVectorShape(StringRef mcpu) {
+  llvm::StringMap<bool> features;
+  if (mcpu.empty() || mcpu == "native") {
+    features = llvm::sys::getHostCPUFeatures();
+  } else {
+    llvm::InitializeNativeTarget();
+    llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+    std::string error;
+    const llvm::Target *target =
+        llvm::TargetRegistry::lookupTarget(triple, error);
+    if (!target)
+      return getVectorShape("native");
+    // Validate the name first: LLVM warns on stderr about unknown ones.
+    std::unique_ptr<llvm::MCSubtargetInfo> sti(
+        target->createMCSubtargetInfo(triple, "", ""));
+    if (!sti || !sti->isCPUStringValid(mcpu))
+      return getVectorShape("native");
+    sti.reset(target->createMCSubtargetInfo(triple, mcpu, ""));
+    for (StringRef f : {"avx512f", "avx"})
+      features[f] = sti->checkFeatures(("+" + f).str());
+  }
+  if (features.lookup("avx512f"))
+    return {512, 32};
+  if (features.lookup("avx"))
+    return {256, 16};
+  return {128, 16};
+}
+
 LogicalResult mlir::qc::emitCPUArtifact(ModuleOp module,
                                         const ModelSignature &sig,
                                         EmitKind kind, StringRef outputPath,

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "RegisterTile.h"
 #include "quant/Conversion/Passes.h"
 #include "quant/Dialect/QC/Transforms/Passes.h"
 #include "quant/Target/CPU/CPUTarget.h"
@@ -16,18 +17,22 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Interfaces/TilingInterface.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/Passes.h"
 
 namespace mlir::qc {
+#define GEN_PASS_DEF_QCAPPROXIMATEMATHPASS
 #define GEN_PASS_DEF_QCFUSEELEMENTWISEPASS
 #define GEN_PASS_DEF_QCPARALLELIZEPASS
 #define GEN_PASS_DEF_QCPREPAREBUFFERIZEPASS
@@ -55,9 +60,67 @@ struct QCFuseElementwisePass
   }
 };
 
+struct QCApproximateMathPass
+    : mlir::qc::impl::QCApproximateMathPassBase<QCApproximateMathPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateMathPolynomialApproximationPatterns(patterns, [](StringRef name) {
+      name.consume_front("math.");
+      return name == "erf" || name == "exp" || name == "tanh";
+    });
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
 struct QCParallelizePass
     : mlir::qc::impl::QCParallelizePassBase<QCParallelizePass> {
   using Base::Base;
+
+  /// Lane chunks are whole multiples of this many elements, so each
+  /// thread's register tiles are full.
+  static constexpr int64_t kLaneChunk = 64;
+
+  static int64_t lanesOf(linalg::LinalgOp op) {
+    FailureOr<LanesAndRows> lr = getLanesAndRows(op);
+    return succeeded(lr) ? lr->lane : -1;
+  }
+
+  /// The loop to split. A reduction keeps its register-tile rows whole in
+  /// every chunk (each chunk would otherwise stream the lane-varying input,
+  /// a matmul's whole weight, again): it splits the largest other parallel
+  /// loop, or the lanes when each chunk still gets kLaneChunk of them,
+  /// falling back to the rows. Other ops split their first parallel loop
+  /// of extent > 1 (contiguous chunks).
+  int64_t splitDim(linalg::LinalgOp op, ArrayRef<int64_t> ranges,
+                   ArrayRef<utils::IteratorType> iters) {
+    auto extent = [&](int64_t d) {
+      return ShapedType::isDynamic(ranges[d]) ? int64_t(64) : ranges[d];
+    };
+    FailureOr<LanesAndRows> lr = getLanesAndRows(op);
+    if (succeeded(lr)) {
+      int64_t best = -1;
+      for (int64_t d = 0; d < static_cast<int64_t>(iters.size()); ++d) {
+        if (iters[d] != utils::IteratorType::parallel || d == lr->row ||
+            extent(d) == 1)
+          continue;
+        if (d == lr->lane &&
+            extent(d) < kLaneChunk * std::min<int64_t>(chunks, 4))
+          continue;
+        if (best < 0 || extent(d) > extent(best))
+          best = d;
+      }
+      if (best >= 0)
+        return best;
+      if (lr->row >= 0)
+        return lr->row;
+    }
+    for (size_t i = 0; i < iters.size(); ++i)
+      if (iters[i] == utils::IteratorType::parallel && ranges[i] != 1)
+        return i;
+    return -1;
+  }
+
   void runOnOperation() override {
     SmallVector<linalg::LinalgOp> ops;
     getOperation().walk([&](linalg::LinalgOp op) {
@@ -74,12 +137,7 @@ struct QCParallelizePass
       if (work < minIterations)
         continue;
       SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
-      int64_t dim = -1;
-      for (size_t i = 0; i < iters.size(); ++i)
-        if (iters[i] == utils::IteratorType::parallel && ranges[i] != 1) {
-          dim = i;
-          break;
-        }
+      int64_t dim = splitDim(op, ranges, iters);
       if (dim < 0)
         continue;
       int64_t extent = ranges[dim];
@@ -87,6 +145,8 @@ struct QCParallelizePass
           ShapedType::isDynamic(extent)
               ? 1
               : std::max<int64_t>(1, llvm::divideCeil(extent, chunks));
+      if (dim == lanesOf(op))
+        tile = llvm::alignTo(tile, kLaneChunk);
       SmallVector<OpFoldResult> sizes(iters.size(), rewriter.getIndexAttr(0));
       sizes[dim] = rewriter.getIndexAttr(tile);
       scf::SCFTilingOptions options;
@@ -135,9 +195,9 @@ struct QCPrepareBufferizePass
 };
 } // namespace
 
-static const char *const kPhaseNames[] = {"import", "graph",      "quantize",
-                                          "linalg", "bufferized", "llvm"};
-static constexpr int kNumPhases = 6;
+static const char *const kPhaseNames[] = {
+    "import", "graph", "quantize", "linalg", "bufferized", "vector", "llvm"};
+static constexpr int kNumPhases = 7;
 
 std::optional<CompilePhase> mlir::qc::parseCompilePhase(StringRef name) {
   for (int i = 0; i < kNumPhases; ++i)
@@ -174,13 +234,23 @@ std::string mlir::qc::getPhasePipeline(CompilePhase phase,
            "function-boundary-type-conversion=identity-layout-map},"
            "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
            "canonicalize,cse,scf-forall-to-parallel)";
+  case CompilePhase::Vector: {
+    auto [bits, regs] = options.vectorBits ? std::pair(options.vectorBits,
+                                                       options.vectorRegisters)
+                                           : getVectorShape("native");
+    return "builtin.module(func.func(qc-approximate-math,"
+           "qc-vectorize-contractions{vector-bits=" +
+           std::to_string(bits) + " registers=" + std::to_string(regs) +
+           "},canonicalize,cse))";
+  }
   case CompilePhase::LLVM:
     // memref (incl. the alloca_scope around each OpenMP loop body) lowers
     // before scf-to-cf splits loop bodies into blocks.
     return "builtin.module(func.func(convert-linalg-to-loops),"
            "convert-scf-to-openmp,lower-affine,expand-strided-metadata,"
            "lower-affine,arith-expand{include-bf16=true},"
-           "finalize-memref-to-llvm,convert-math-to-funcs,convert-scf-to-cf,"
+           "convert-vector-to-llvm,finalize-memref-to-llvm,convert-math-to-"
+           "funcs,convert-scf-to-cf,"
            "convert-math-to-llvm,convert-math-to-libm,"
            "convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,"
            "convert-cf-to-llvm,convert-openmp-to-llvm,"

@@ -25,9 +25,18 @@ namespace mlir::qc {
 #include "quant/Target/CPU/Passes.h.inc"
 
 /// Phases a compile can stop after (`--compile-to=`), in order.
-enum class CompilePhase { Import, Graph, Quantize, Linalg, Bufferized, LLVM };
+enum class CompilePhase {
+  Import,
+  Graph,
+  Quantize,
+  Linalg,
+  Bufferized,
+  Vector,
+  LLVM
+};
 
-/// Parses a phase name (import, graph, quantize, linalg, bufferized, llvm).
+/// Parses a phase name (import, graph, quantize, linalg, bufferized, vector,
+/// llvm).
 std::optional<CompilePhase> parseCompilePhase(StringRef name);
 StringRef getCompilePhaseName(CompilePhase phase);
 
@@ -37,7 +46,14 @@ struct PipelineOptions {
   /// "w-bits=4 a-bits=0"); std::nullopt: a float compile, the quantize
   /// phase runs nothing.
   std::optional<std::string> quantize;
+  /// Vector registers of the target CPU (getVectorShape); 0: this host's.
+  int64_t vectorBits = 0, vectorRegisters = 0;
 };
+
+/// Width in bits and number of the vector registers of an LLVM x86-64 CPU
+/// name ("native" or empty: this host): 512/32 with AVX-512, 256/16 with
+/// AVX, 128/16 otherwise. Unknown names give the host's.
+std::pair<int64_t, int64_t> getVectorShape(StringRef mcpu);
 
 /// The textual pass pipeline of one phase (what runs to reach it from the
 /// previous one). Every pass in it is registered by registerCPUPipelinePasses.

@@ -53,4 +53,48 @@ def QCParallelizePass : Pass<"qc-parallelize", "func::FuncOp"> {
   ];
 }
 
+def QCVectorizeContractionsPass
+    : Pass<"qc-vectorize-contractions", "func::FuncOp"> {
+  let summary = "Register-tile reductions on buffers into vector code";
+  let description = [{
+    Rewrites each `linalg.generic` on buffers that accumulates into its
+    output over reduction loops (matmul, convolution, pooling, reductions
+    over outer axes; float or integer bodies of `arith`/`math` ops) whose
+    output's innermost loop is parallel and read contiguously by at least
+    one input. The output's innermost loop becomes `NV` vectors of
+    `vector-bits / (widest element)` lanes, a second parallel loop that the
+    lane-varying inputs do not read becomes `MR` rows, and the `MR x NV`
+    accumulators stay in registers through all reduction loops; partial
+    tiles use masked loads and stores. Each lane reduces in the generic's
+    own order, so results match the scalar loops.
+  }];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+  let options = [
+    Option<"vectorBits", "vector-bits", "int64_t", "256",
+           "Width of the target's vector registers in bits">,
+    Option<"registers", "registers", "int64_t", "16",
+           "Number of vector registers (the tile keeps registers - 4 "
+           "accumulators at most)">
+  ];
+}
+
+def QCApproximateMathPass : Pass<"qc-approximate-math", "func::FuncOp"> {
+  let summary = "Replace erf, exp and tanh by vectorisable polynomials";
+  let description = [{
+    Rewrites f32 `math.erf`, `math.exp` and `math.tanh` (scalar or vector)
+    into upstream MLIR's polynomial approximations: plain `arith` code that
+    the vectorisers handle, instead of one libm call per element. The
+    approximations are accurate to a few ulp (checked against float64 by
+    the approximate-math lit test); other math functions keep their libm
+    calls.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 #endif // QUANT_TARGET_CPU_PASSES_TD

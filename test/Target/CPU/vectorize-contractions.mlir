@@ -1,0 +1,135 @@
+// RUN: quant-opt %s --split-input-file \
+// RUN:   --pass-pipeline='builtin.module(func.func(qc-vectorize-contractions{vector-bits=256 registers=16},canonicalize,cse))' \
+// RUN:   | FileCheck %s
+
+// A [13, 37] x [37, 53] matmul on AVX2-sized registers (8 x f32): 13 rows
+// as tiles of 6 rows (6 x 2 accumulators, 12 of 16 registers) plus single
+// rows; 53 lanes as 3 blocks of 2 vectors (48) and a masked tail of 5.
+
+#mm_x = affine_map<(m, n, k) -> (m, k)>
+#mm_w = affine_map<(m, n, k) -> (k, n)>
+#mm_o = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func @matmul
+func.func @matmul(%x: memref<13x37xf32>, %w: memref<37x53xf32>,
+                  %o: memref<13x53xf32>) {
+  linalg.generic {indexing_maps = [#mm_x, #mm_w, #mm_o],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<13x37xf32>, memref<37x53xf32>)
+      outs(%o : memref<13x53xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b fastmath<reassoc,contract> : f32
+    %s = arith.addf %c, %p fastmath<reassoc,contract> : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+// CHECK-NOT: linalg.generic
+// Full tiles: 16 lanes, 6 rows, the accumulators carried through k.
+// CHECK: scf.for %{{.*}} = %c0 to %c48 step %c16
+// CHECK:   scf.for %{{.*}} = %c0 to %c12 step %c6
+// CHECK-COUNT-12: vector.load %{{.*}} : memref<13x53xf32>, vector<8xf32>
+// CHECK:     scf.for {{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK-COUNT-6: vector.broadcast %{{.*}} : f32 to vector<8xf32>
+// CHECK-COUNT-2: vector.load %{{.*}} : memref<37x53xf32>, vector<8xf32>
+// CHECK:       arith.mulf {{.*}} fastmath<reassoc,contract> : vector<8xf32>
+// CHECK:       arith.addf {{.*}} fastmath<reassoc,contract> : vector<8xf32>
+// CHECK:       scf.yield
+// CHECK-COUNT-12: vector.store %{{.*}} : memref<13x53xf32>, vector<8xf32>
+// The row past the last full tile (one iteration: no loop left), 1 x 2.
+// CHECK:   vector.load %{{.*}}[%c12, %{{.*}}] : memref<13x53xf32>, vector<8xf32>
+// CHECK:   scf.for {{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>)
+// The lane tail (lanes 48..52: one masked vector; its loop of one
+// iteration folds away), rows again in tiles of 6.
+// CHECK: scf.for %{{.*}} = %c0 to %c12 step %c6
+// CHECK:   vector.constant_mask [5] : vector<8xi1>
+// CHECK:   vector.maskedload %{{.*}} : memref<13x53xf32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
+// CHECK:   vector.maskedload %{{.*}} : memref<37x53xf32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
+// CHECK:   vector.maskedstore
+
+// -----
+
+// A stride-2 convolution row: lane l reads x[2 l + kw]: two loads (the
+// second never past the last element needed) and the even elements.
+#cv_x = affine_map<(oc, ow, c, kw) -> (c, ow * 2 + kw)>
+#cv_w = affine_map<(oc, ow, c, kw) -> (oc, c, kw)>
+#cv_o = affine_map<(oc, ow, c, kw) -> (oc, ow)>
+// CHECK-LABEL: func @conv_stride2
+func.func @conv_stride2(%x: memref<4x41xf32>, %w: memref<8x4x3xf32>,
+                        %o: memref<8x20xf32>) {
+  linalg.generic {indexing_maps = [#cv_x, #cv_w, #cv_o],
+                  iterator_types = ["parallel", "parallel", "reduction", "reduction"]}
+      ins(%x, %w : memref<4x41xf32>, memref<8x4x3xf32>)
+      outs(%o : memref<8x20xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %c, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+// CHECK-NOT: linalg.generic
+// CHECK: vector.load %{{.*}} : memref<4x41xf32>, vector<8xf32>
+// CHECK: vector.maskedload %{{.*}} : memref<4x41xf32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
+// CHECK: vector.shuffle %{{.*}} [0, 2, 4, 6, 8, 10, 12, 14] : vector<8xf32>, vector<8xf32>
+
+// -----
+
+// Integer bodies widen in registers: i8 codes, i32 accumulators.
+#q_x = affine_map<(m, n, k) -> (m, k)>
+#q_w = affine_map<(m, n, k) -> (k, n)>
+#q_o = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func @int8
+func.func @int8(%x: memref<4x16xi8>, %w: memref<16x32xi8>,
+                %o: memref<4x32xi32>) {
+  linalg.generic {indexing_maps = [#q_x, #q_w, #q_o],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<4x16xi8>, memref<16x32xi8>)
+      outs(%o : memref<4x32xi32>) {
+  ^bb0(%a: i8, %b: i8, %c: i32):
+    %a32 = arith.extsi %a : i8 to i32
+    %b32 = arith.extsi %b : i8 to i32
+    %p = arith.muli %a32, %b32 : i32
+    %s = arith.addi %c, %p : i32
+    linalg.yield %s : i32
+  }
+  return
+}
+// CHECK-NOT: linalg.generic
+// CHECK: vector.load %{{.*}} : memref<16x32xi8>, vector<8xi8>
+// CHECK: arith.extsi %{{.*}} : vector<8xi8> to vector<8xi32>
+// CHECK: arith.muli %{{.*}} : vector<8xi32>
+
+// -----
+
+// Left alone: the output's innermost loop is a reduction (a row sum), and
+// bodies that read the iteration index.
+// CHECK-LABEL: func @row_sum
+func.func @row_sum(%x: memref<8x64xf32>, %o: memref<8xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>,
+                                   affine_map<(i, j) -> (i)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<8x64xf32>) outs(%o : memref<8xf32>) {
+  ^bb0(%a: f32, %c: f32):
+    %s = arith.addf %c, %a : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+// CHECK: linalg.generic
+// CHECK-LABEL: func @indexed
+func.func @indexed(%x: memref<8x64xf32>, %o: memref<64xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>,
+                                   affine_map<(i, j) -> (j)>],
+                  iterator_types = ["reduction", "parallel"]}
+      ins(%x : memref<8x64xf32>) outs(%o : memref<64xf32>) {
+  ^bb0(%a: f32, %c: f32):
+    %i = linalg.index 0 : index
+    %f = arith.index_cast %i : index to i32
+    %g = arith.sitofp %f : i32 to f32
+    %p = arith.mulf %a, %g : f32
+    %s = arith.addf %c, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+// CHECK: linalg.generic

@@ -379,8 +379,7 @@ int main(int argc, char **argv) {
 
   qc::CompilePhase to = stopAt.value_or(qc::CompilePhase::LLVM);
   qc::PipelineOptions pipeline;
-  std::tie(pipeline.vectorBits, pipeline.vectorRegisters) =
-      qc::getVectorShape(mcpu);
+  pipeline.vector = qc::getCPUVectorInfo(mcpu);
   std::unique_ptr<qc::QuantizeDriver> driver;
   if (!floatOnly && to >= qc::CompilePhase::Quantize) {
     // Schemes and calibration need the graph-level IR.

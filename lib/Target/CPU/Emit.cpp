@@ -188,7 +188,7 @@ static llvm::TargetMachine *createTargetMachine(const EmitOptions &options,
                                      llvm::CodeGenOptLevel::Aggressive);
 }
 
-std::pair<int64_t, int64_t> mlir::qc::getVectorShape(StringRef mcpu) {
+CPUVectorInfo mlir::qc::getCPUVectorInfo(StringRef mcpu) {
   llvm::StringMap<bool> features;
   if (mcpu.empty() || mcpu == "native") {
     features = llvm::sys::getHostCPUFeatures();
@@ -199,21 +199,23 @@ std::pair<int64_t, int64_t> mlir::qc::getVectorShape(StringRef mcpu) {
     const llvm::Target *target =
         llvm::TargetRegistry::lookupTarget(triple, error);
     if (!target)
-      return getVectorShape("native");
+      return getCPUVectorInfo("native");
     // Validate the name first: LLVM warns on stderr about unknown ones.
     std::unique_ptr<llvm::MCSubtargetInfo> sti(
         target->createMCSubtargetInfo(triple, "", ""));
     if (!sti || !sti->isCPUStringValid(mcpu))
-      return getVectorShape("native");
+      return getCPUVectorInfo("native");
     sti.reset(target->createMCSubtargetInfo(triple, mcpu, ""));
-    for (StringRef f : {"avx512f", "avx"})
+    for (StringRef f : {"avx512f", "avx", "avx512vnni", "avxvnni"})
       features[f] = sti->checkFeatures(("+" + f).str());
   }
-  if (features.lookup("avx512f"))
-    return {512, 32};
-  if (features.lookup("avx"))
-    return {256, 16};
-  return {128, 16};
+  CPUVectorInfo info;
+  if (features.lookup("avx512f")) {
+    info = {512, 32, features.lookup("avx512vnni")};
+  } else if (features.lookup("avx")) {
+    info = {256, 16, features.lookup("avxvnni")};
+  }
+  return info;
 }
 
 LogicalResult mlir::qc::emitCPUArtifact(ModuleOp module,

@@ -121,7 +121,40 @@ struct QCParallelizePass
     return -1;
   }
 
+  /// Pads and concatenations as fills and slice insertions, and each large
+  /// slice insertion as a linalg.copy into the destination's slice, so the
+  /// loop below splits them over threads too (after bufferization they
+  /// would be serial memset/memcpy calls between parallel loops).
+  void exposeCopies() {
+    func::FuncOp func = getOperation();
+    RewritePatternSet patterns(&getContext());
+    linalg::populateDecomposePadPatterns(patterns);
+    tensor::populateDecomposeTensorConcatPatterns(patterns);
+    if (failed(applyPatternsGreedily(func, std::move(patterns))))
+      return signalPassFailure();
+    SmallVector<tensor::InsertSliceOp> inserts;
+    func.walk([&](tensor::InsertSliceOp op) {
+      auto t = op.getSourceType();
+      if (t.hasStaticShape() && t.getNumElements() >= minIterations &&
+          !op->getParentOfType<scf::ForallOp>() &&
+          !op.getSource().getDefiningOp<linalg::CopyOp>())
+        inserts.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    for (tensor::InsertSliceOp op : inserts) {
+      rewriter.setInsertionPoint(op);
+      Location loc = op.getLoc();
+      Value slice = tensor::ExtractSliceOp::create(
+          rewriter, loc, op.getSourceType(), op.getDest(), op.getMixedOffsets(),
+          op.getMixedSizes(), op.getMixedStrides());
+      Value copy = linalg::CopyOp::create(rewriter, loc, op.getSource(), slice)
+                       .getResult(0);
+      rewriter.modifyOpInPlace(op, [&] { op.getSourceMutable().assign(copy); });
+    }
+  }
+
   void runOnOperation() override {
+    exposeCopies();
     SmallVector<linalg::LinalgOp> ops;
     getOperation().walk([&](linalg::LinalgOp op) {
       if (op.hasPureTensorSemantics() && !op->getParentOfType<scf::ForallOp>())
@@ -225,8 +258,12 @@ std::string mlir::qc::getPhasePipeline(CompilePhase phase,
   case CompilePhase::Linalg:
     // Integer layers first (they read the QDQ pairs), then the rest of qc;
     // packed weights unpack into their dequantization by fusion.
-    return "builtin.module(func.func(qc-lower-quantized-contractions,"
-           "qc-convert-to-linalg,qc-pack-weights,canonicalize,"
+    return std::string("builtin.module(func.func(qc-lower-quantized-"
+                       "contractions") +
+           (options.vector.value_or(getCPUVectorInfo("native")).dot4
+                ? "{dot4-layout=true}"
+                : "") +
+           ",qc-convert-to-linalg,qc-pack-weights,canonicalize,"
            "qc-fuse-elementwise,canonicalize,cse,qc-parallelize,canonicalize))";
   case CompilePhase::Bufferized:
     return "builtin.module(func.func(qc-prepare-bufferize),"
@@ -235,13 +272,12 @@ std::string mlir::qc::getPhasePipeline(CompilePhase phase,
            "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
            "canonicalize,cse,scf-forall-to-parallel)";
   case CompilePhase::Vector: {
-    auto [bits, regs] = options.vectorBits ? std::pair(options.vectorBits,
-                                                       options.vectorRegisters)
-                                           : getVectorShape("native");
+    CPUVectorInfo v = options.vector.value_or(getCPUVectorInfo("native"));
     return "builtin.module(func.func(qc-approximate-math,"
            "qc-vectorize-contractions{vector-bits=" +
-           std::to_string(bits) + " registers=" + std::to_string(regs) +
-           "},canonicalize,cse))";
+           std::to_string(v.bits) +
+           " registers=" + std::to_string(v.registers) +
+           (v.dot4 ? " dot4=true" : "") + "},canonicalize,cse))";
   }
   case CompilePhase::LLVM:
     // memref (incl. the alloca_scope around each OpenMP loop body) lowers

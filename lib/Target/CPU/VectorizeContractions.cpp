@@ -31,12 +31,14 @@
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Pass/Pass.h"
 
@@ -65,6 +67,16 @@ struct Plan {
   SmallVector<int64_t> outer, reductions;
   SmallVector<InputPlan> inputs;
   int64_t vl = 0, mr = 1, nv = 1;
+  /// The dot4 form: the reduction loop of 4 inside each vpdpbusd; the
+  /// input read as lane vectors and the one broadcast per row; the input
+  /// zero-extended (vpdpbusd's unsigned operand), flipped by xor 0x80 first
+  /// when dot4Xor.
+  int64_t dot4Loop = -1;
+  unsigned dot4Lanes = 0, dot4Bcast = 0, dot4Unsigned = 0;
+  bool dot4Xor = false;
+  /// Groups of 4 bytes between adjacent lanes (1, or 2 for stride-2
+  /// convolutions: two loads and the even dwords).
+  int64_t dot4Step = 1;
 };
 
 bool isScalarIntOrFloat(Type t) {
@@ -163,8 +175,155 @@ std::pair<int64_t, int64_t> chooseTile(int64_t rows, int64_t vectors,
   return best;
 }
 
+/// The rest of a plan once lanes, rows (and the dot4 loop) are chosen: the
+/// other loops, outer parallel ones and reductions in the generic's order,
+/// and the register tile (MR x NV accumulators, leaving registers for the
+/// NV loaded vectors and a broadcast).
+void finishPlan(linalg::GenericOp op, Plan &p, int64_t registers) {
+  SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
+  for (int64_t d = 0; d < static_cast<int64_t>(op.getNumLoops()); ++d) {
+    if (d == p.lane || d == p.row || d == p.dot4Loop)
+      continue;
+    (iters[d] == utils::IteratorType::parallel ? p.outer : p.reductions)
+        .push_back(d);
+  }
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  bool dynamicLanes = ShapedType::isDynamic(ranges[p.lane]);
+  int64_t vectors = dynamicLanes ? 64 : ranges[p.lane] / p.vl;
+  bool partial = !dynamicLanes && ranges[p.lane] % p.vl != 0;
+  int64_t rows = p.row < 0                              ? 1
+                 : ShapedType::isDynamic(ranges[p.row]) ? 64
+                                                        : ranges[p.row];
+  std::tie(p.mr, p.nv) =
+      chooseTile(rows, vectors, partial, std::max<int64_t>(registers - 4, 2));
+}
+
+/// Strides of a memref type, or none when not static.
+std::optional<SmallVector<int64_t>> staticStrides(Type t) {
+  auto mt = dyn_cast<MemRefType>(t);
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (!mt || failed(mt.getStridesAndOffset(strides, offset)))
+    return std::nullopt;
+  return strides;
+}
+
+/// The dot4 form (qc-lower-quantized-contractions' dot4-layout): an i32
+/// body acc + zext(u') * sext(s), u' = u or u xor 0x80, i8 inputs u and s
+/// (two inputs, either order); over a reduction loop j of 4: the input that
+/// varies along the lanes is read [..., lane + ..., j] with strides
+/// [..., 4, 1] (16 lanes x 4 bytes contiguous), the other at ... + j
+/// contiguously and not along the lanes.
+FailureOr<Plan> analyzeDot4(linalg::GenericOp op, const LanesAndRows &lr,
+                            int64_t vectorBits, int64_t registers) {
+  Block *body = op.getBlock();
+  if (op.getNumDpsInputs() != 2 || vectorBits < 256 ||
+      !getElementTypeOrSelf(op.getDpsInits()[0].getType()).isInteger(32))
+    return failure();
+  auto add =
+      body->getTerminator()->getOperand(0).getDefiningOp<arith::AddIOp>();
+  if (!add)
+    return failure();
+  Value acc = body->getArgument(2);
+  Value prod = add.getLhs() == acc   ? add.getRhs()
+               : add.getRhs() == acc ? add.getLhs()
+                                     : Value();
+  auto mul = prod ? prod.getDefiningOp<arith::MulIOp>() : arith::MulIOp();
+  if (!mul)
+    return failure();
+  arith::ExtUIOp uExt;
+  arith::ExtSIOp sExt;
+  for (Value v : {mul.getLhs(), mul.getRhs()}) {
+    if (auto e = v.getDefiningOp<arith::ExtUIOp>())
+      uExt = e;
+    else if (auto e = v.getDefiningOp<arith::ExtSIOp>())
+      sExt = e;
+  }
+  if (!uExt || !sExt || !uExt.getIn().getType().isInteger(8) ||
+      !sExt.getIn().getType().isInteger(8))
+    return failure();
+  Plan p;
+  Value uv = uExt.getIn();
+  if (auto x = uv.getDefiningOp<arith::XOrIOp>()) {
+    APInt c;
+    if (!matchPattern(x.getRhs(), m_ConstantInt(&c)) ||
+        c.getZExtValue() != 0x80)
+      return failure();
+    p.dot4Xor = true;
+    uv = x.getLhs();
+  }
+  auto ua = dyn_cast<BlockArgument>(uv);
+  auto sa = dyn_cast<BlockArgument>(sExt.getIn());
+  if (!ua || !sa || ua.getOwner() != body || sa.getOwner() != body ||
+      ua.getArgNumber() == sa.getArgNumber() || ua.getArgNumber() > 1 ||
+      sa.getArgNumber() > 1)
+    return failure();
+  // Nothing else in the body (constants aside).
+  size_t ops = 0;
+  for (Operation &o : body->without_terminator())
+    ops += !isa<arith::ConstantOp>(o);
+  if (ops != 4 + (p.dot4Xor ? 1 : 0))
+    return failure();
+  p.dot4Unsigned = ua.getArgNumber();
+  if (lr.laneInputs[0] == lr.laneInputs[1])
+    return failure();
+  p.dot4Lanes = lr.laneInputs[0] ? 0 : 1;
+  p.dot4Bcast = 1 - p.dot4Lanes;
+  OpOperand *lIn = op.getDpsInputOperand(p.dot4Lanes);
+  OpOperand *bIn = op.getDpsInputOperand(p.dot4Bcast);
+  AffineMap lMap = op.getMatchingIndexingMap(lIn);
+  AffineMap bMap = op.getMatchingIndexingMap(bIn);
+  unsigned nl = lMap.getNumResults(), nb = bMap.getNumResults();
+  if (nl < 2 || nb < 1)
+    return failure();
+  auto jE = dyn_cast<AffineDimExpr>(lMap.getResult(nl - 1));
+  if (!jE)
+    return failure();
+  int64_t j = jE.getPosition();
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  if (ranges[j] != 4 ||
+      op.getIteratorTypesArray()[j] != utils::IteratorType::reduction)
+    return failure();
+  unsigned numLoops = op.getNumLoops();
+  std::optional<int64_t> step =
+      coefficientOf(lMap.getResult(nl - 2), lr.lane, numLoops);
+  if (lMap.getResult(nl - 2).isFunctionOfDim(j) || !step ||
+      (*step != 1 && *step != 2))
+    return failure();
+  p.dot4Step = *step;
+  for (unsigned i = 0; i + 2 < nl; ++i)
+    if (lMap.getResult(i).isFunctionOfDim(j) ||
+        lMap.getResult(i).isFunctionOfDim(lr.lane))
+      return failure();
+  for (unsigned i = 0; i + 1 < nb; ++i)
+    if (bMap.getResult(i).isFunctionOfDim(j))
+      return failure();
+  if (coefficientOf(bMap.getResult(nb - 1), j, numLoops) != 1)
+    return failure();
+  std::optional<SmallVector<int64_t>> ls = staticStrides(lIn->get().getType());
+  std::optional<SmallVector<int64_t>> bs = staticStrides(bIn->get().getType());
+  if (!ls || !bs || ls->back() != 1 || (*ls)[nl - 2] != 4 || bs->back() != 1)
+    return failure();
+
+  p.lane = lr.lane;
+  p.row = lr.row;
+  p.dot4Loop = j;
+  p.vl = vectorBits / 32;
+  for (unsigned k = 0; k < 2; ++k) {
+    InputPlan ip;
+    ip.lanes = k == p.dot4Lanes;
+    ip.step = ip.lanes ? 1 : 0;
+    if (p.row >= 0)
+      ip.rows = op.getMatchingIndexingMap(op.getDpsInputOperand(k))
+                    .isFunctionOfDim(p.row);
+    p.inputs.push_back(ip);
+  }
+  finishPlan(op, p, registers);
+  return p;
+}
+
 FailureOr<Plan> analyze(linalg::GenericOp op, int64_t vectorBits,
-                        int64_t registers) {
+                        int64_t registers, bool dot4) {
   if (!op.hasPureBufferSemantics())
     return failure();
   FailureOr<LanesAndRows> lr =
@@ -176,6 +335,11 @@ FailureOr<Plan> analyze(linalg::GenericOp op, int64_t vectorBits,
   if (!outType || !hasUnitInnerStride(outType) ||
       !isScalarIntOrFloat(outType.getElementType()))
     return failure();
+  if (dot4) {
+    FailureOr<Plan> d = analyzeDot4(op, *lr, vectorBits, registers);
+    if (succeeded(d))
+      return d;
+  }
   Plan p;
   p.lane = lr->lane;
   p.row = lr->row;
@@ -233,26 +397,7 @@ FailureOr<Plan> analyze(linalg::GenericOp op, int64_t vectorBits,
   if (!anyVectorLoad)
     return failure();
 
-  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  for (unsigned d = 0; d < numLoops; ++d) {
-    if (static_cast<int64_t>(d) == p.lane || static_cast<int64_t>(d) == p.row)
-      continue;
-    (op.getIteratorTypesArray()[d] == utils::IteratorType::parallel
-         ? p.outer
-         : p.reductions)
-        .push_back(d);
-  }
-
-  // Register tile: MR x NV accumulators, leaving registers for the NV
-  // loaded vectors and a broadcast.
-  int64_t accumulators = std::max<int64_t>(registers - 4, 2);
-  bool dynamicLanes = ShapedType::isDynamic(ranges[p.lane]);
-  int64_t vectors = dynamicLanes ? 64 : ranges[p.lane] / p.vl;
-  bool partial = !dynamicLanes && ranges[p.lane] % p.vl != 0;
-  int64_t rows = p.row < 0                              ? 1
-                 : ShapedType::isDynamic(ranges[p.row]) ? 64
-                                                        : ranges[p.row];
-  std::tie(p.mr, p.nv) = chooseTile(rows, vectors, partial, accumulators);
+  finishPlan(op, p, registers);
   return p;
 }
 
@@ -496,6 +641,116 @@ private:
       }
   }
 
+  /// One step of the dot4 form: per row, 4 bytes of the broadcast input as
+  /// one i32; per lane block, VL x 4 bytes of the lane input; vpdpbusd per
+  /// accumulator.
+  SmallVector<Value> dot4Step(OpBuilder &b, SmallVector<Value> ivs,
+                              ValueRange acc, int64_t mr, int64_t nv,
+                              Value mask) {
+    Location loc = op.getLoc();
+    ivs[p.dot4Loop] = cst(b, 0);
+    OpOperand *bIn = op.getDpsInputOperand(p.dot4Bcast);
+    OpOperand *lIn = op.getDpsInputOperand(p.dot4Lanes);
+    Type i8 = b.getI8Type(), i32 = b.getI32Type();
+    auto bytes = VectorType::get({4 * p.vl}, i8);
+    auto words = VectorType::get({p.vl}, i32);
+    auto flip = [&](Value v, unsigned input) -> Value {
+      if (!p.dot4Xor || input != p.dot4Unsigned)
+        return v;
+      auto t = cast<VectorType>(v.getType());
+      return arith::XOrIOp::create(
+          b, loc, v,
+          arith::ConstantOp::create(
+              b, loc, t,
+              SplatElementsAttr::get(t, b.getIntegerAttr(i8, -128))));
+    };
+    SmallVector<Value> bc;
+    for (int64_t i = 0; i < (p.inputs[p.dot4Bcast].rows ? mr : 1); ++i) {
+      auto v4t = VectorType::get({4}, i8);
+      Value v = vector::LoadOp::create(
+          b, loc, v4t, bIn->get(),
+          indices(b, op.getMatchingIndexingMap(bIn), ivs, i, ivs[p.lane]));
+      v = flip(v, p.dot4Bcast);
+      v = vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), v);
+      v = vector::BroadcastOp::create(b, loc, words, v);
+      bc.push_back(vector::BitCastOp::create(b, loc, bytes, v));
+    }
+    // Lane vectors: VL groups of 4 bytes, `dot4Step` groups apart. Loads
+    // never reach past the last group needed (masked where they could).
+    auto byteMask = [&](Value count) {
+      return vector::CreateMaskOp::create(
+          b, loc, VectorType::get({4 * p.vl}, b.getI1Type()),
+          ValueRange{count});
+    };
+    auto loadBytes = [&](ArrayRef<Value> idx, Value m) -> Value {
+      if (!m)
+        return vector::LoadOp::create(b, loc, bytes, lIn->get(), idx);
+      Value zero =
+          arith::ConstantOp::create(b, loc, bytes, b.getZeroAttr(bytes));
+      return vector::MaskedLoadOp::create(b, loc, bytes, lIn->get(), idx, m,
+                                          zero);
+    };
+    SmallVector<Value> lanes;
+    for (int64_t j = 0; j < nv; ++j) {
+      Value start = laneStart(b, ivs, j);
+      SmallVector<Value> idx =
+          indices(b, op.getMatchingIndexingMap(lIn), ivs, 0, start);
+      // Groups needed from the first one: (lanes - 1) * step + 1.
+      Value valid = cst(b, p.vl);
+      if (mask)
+        valid = arith::MinSIOp::create(
+            b, loc, arith::SubIOp::create(b, loc, sizes[p.lane], start),
+            cst(b, p.vl));
+      Value groups = arith::AddIOp::create(
+          b, loc,
+          arith::MulIOp::create(b, loc,
+                                arith::SubIOp::create(b, loc, valid, cst(b, 1)),
+                                cst(b, p.dot4Step)),
+          cst(b, 1));
+      Value v;
+      if (p.dot4Step == 1) {
+        v = loadBytes(idx, mask ? byteMask(arith::MulIOp::create(b, loc, groups,
+                                                                 cst(b, 4)))
+                                : Value());
+      } else {
+        Value lo = loadBytes(idx, mask ? byteMask(arith::MulIOp::create(
+                                             b, loc, groups, cst(b, 4)))
+                                       : Value());
+        SmallVector<Value> hiIdx(idx);
+        hiIdx[hiIdx.size() - 2] = arith::AddIOp::create(
+            b, loc, hiIdx[hiIdx.size() - 2], cst(b, p.vl));
+        Value hi = loadBytes(
+            hiIdx,
+            byteMask(arith::MulIOp::create(
+                b, loc, arith::SubIOp::create(b, loc, groups, cst(b, p.vl)),
+                cst(b, 4))));
+        SmallVector<int64_t> even;
+        for (int64_t l = 0; l < p.vl; ++l)
+          even.push_back(2 * l);
+        v = vector::ShuffleOp::create(
+            b, loc, vector::BitCastOp::create(b, loc, words, lo),
+            vector::BitCastOp::create(b, loc, words, hi),
+            b.getDenseI64ArrayAttr(even));
+        v = vector::BitCastOp::create(b, loc, bytes, v);
+      }
+      lanes.push_back(flip(v, p.dot4Lanes));
+    }
+    StringAttr intrinsic = b.getStringAttr("llvm.x86.avx512.vpdpbusd." +
+                                           std::to_string(p.vl * 32));
+    bool lanesUnsigned = p.dot4Lanes == p.dot4Unsigned;
+    SmallVector<Value> next;
+    for (int64_t i = 0; i < mr; ++i)
+      for (int64_t j = 0; j < nv; ++j) {
+        Value bv = bc[p.inputs[p.dot4Bcast].rows ? i : 0], lv = lanes[j];
+        next.push_back(LLVM::CallIntrinsicOp::create(
+                           b, loc, words, intrinsic,
+                           ValueRange{acc[i * nv + j], lanesUnsigned ? lv : bv,
+                                      lanesUnsigned ? bv : lv})
+                           .getResult(0));
+      }
+    return next;
+  }
+
   SmallVector<Value> reduce(OpBuilder &b, SmallVector<Value> ivs,
                             ValueRange acc, int64_t mr, int64_t nv, Value mask,
                             size_t level) {
@@ -511,6 +766,8 @@ private:
           });
       return SmallVector<Value>(f.getResults());
     }
+    if (p.dot4Loop >= 0)
+      return dot4Step(b, ivs, acc, mr, nv, mask);
     // Innermost: read each input once per row / lane block it varies over.
     auto inputs = op.getDpsInputOperands();
     SmallVector<SmallVector<Value>> vals(inputs.size());
@@ -552,9 +809,9 @@ struct QCVectorizeContractionsPass
           QCVectorizeContractionsPass> {
   using Base::Base;
   void runOnOperation() override {
-    SmallVector<std::pair<linalg::GenericOp, Plan>> work;
+    std::vector<std::pair<linalg::GenericOp, Plan>> work;
     getOperation().walk([&](linalg::GenericOp op) {
-      FailureOr<Plan> p = analyze(op, vectorBits, registers);
+      FailureOr<Plan> p = analyze(op, vectorBits, registers, dot4);
       if (succeeded(p))
         work.emplace_back(op, std::move(*p));
     });

@@ -4,7 +4,11 @@ shapes exercise full tiles, leftover rows, masked lane tails, stride-2 and
 gathered (stride 3, dilated) reads, groups, pooling and outer-axis reductions;
 compiles each for several x86-64 levels (vector widths 128/256/512 bits where
 the host runs them) and compares with onnxruntime on random inputs; then checks
-Erf/Exp/Tanh against float64 math.
+Erf/Exp/Tanh against float64 math. Integer (W8A8) models compiled for the
+host, where 4-way dot products (VNNI) take the dot4 layout, must give the
+same outputs as for x86-64-v3 without VNNI (the plain i32 kernels that
+test/e2e/quantized-mlp.test checks against numpy): a differential test that
+exercises vpdpbusd wherever the host has it.
 
 usage: register_tiles.py OUTDIR [--mcpu CPU ...]
 Prints one line per case and "register tiles: N ok, M failed"; non-zero exit
@@ -77,24 +81,31 @@ def fix_axes(m):
     return m
 
 
-def run_case(name, m, mcpu, out):
-    base = os.path.join(out, name.replace(" ", "_") + "_" + mcpu)
-    onnx.save(fix_axes(m), base + ".onnx")
-    r = subprocess.run(["quant-compile", base + ".onnx", "--float", "--mcpu", mcpu, "-o", base + ".so"],
-                       capture_output=True, text=True)
+def compile_and_run(base, so, flags, feeds):
+    """Compiles BASE.onnx into SO with FLAGS, runs it on FEEDS; output y as
+    float64, or an error message."""
+    r = subprocess.run(["quant-compile", base + ".onnx", *flags, "-o", so], capture_output=True, text=True)
     if r.returncode:
         return f"compile failed: {r.stderr.strip()[-300:]}"
-    sess = ort.InferenceSession(base + ".onnx", providers=["CPUExecutionProvider"])
-    feeds = {i.name: RNG.standard_normal(i.shape).astype(np.float32) for i in sess.get_inputs()}
-    args = ["quant-run", base + ".so", "-o", base + "_out"]
+    args = ["quant-run", so, "-o", so + "_out"]
     for k, v in feeds.items():
         np.save(f"{base}_{k}.npy", v)
         args += ["-i", f"{k}={base}_{k}.npy"]
     r = subprocess.run(args, capture_output=True, text=True)
     if r.returncode:
         return f"run failed: {r.stderr.strip()[-300:]}"
+    return np.load(os.path.join(so + "_out", "y.npy")).astype(np.float64)
+
+
+def run_case(name, m, mcpu, out):
+    base = os.path.join(out, name.replace(" ", "_") + "_" + mcpu)
+    onnx.save(fix_axes(m), base + ".onnx")
+    sess = ort.InferenceSession(base + ".onnx", providers=["CPUExecutionProvider"])
+    feeds = {i.name: RNG.standard_normal(i.shape).astype(np.float32) for i in sess.get_inputs()}
+    got = compile_and_run(base, base + ".so", ["--float", "--mcpu", mcpu], feeds)
+    if isinstance(got, str):
+        return got
     ref = sess.run(None, feeds)[0].astype(np.float64)
-    got = np.load(os.path.join(base + "_out", "y.npy")).astype(np.float64)
     if got.shape != ref.shape:
         return f"shape {got.shape} != {ref.shape}"
     err = np.linalg.norm(got - ref) / np.linalg.norm(ref)
@@ -139,6 +150,40 @@ def math_case(op, mcpu, out):
     return None
 
 
+def int8_cases():
+    """Matmuls and convolutions whose reductions split by 4 (dot4) or not."""
+    yield "w8a8 matmul 13x64x40", model([h.make_node("MatMul", ["x", "W"], ["y"])], [("x", [1, 13, 64])],
+                                        {"W": w(64, 40)})
+    yield "w8a8 matmul 128x96x200", model([h.make_node("MatMul", ["x", "W"], ["y"])], [("x", [1, 128, 96])],
+                                          {"W": w(96, 200)})
+    yield conv("w8a8 conv 3x3 s1", [1, 16, 13, 37], 24, (3, 3), pads=[1, 1, 1, 1])
+    yield conv("w8a8 conv 1x1", [1, 32, 7, 45], 20, (1, 1))
+    yield conv("w8a8 conv 3x3 s2", [1, 8, 21, 37], 12, (3, 3), pads=[1, 1, 1, 1], strides=[2, 2])
+    yield conv("w8a8 conv groups 2", [1, 16, 9, 20], 8, (3, 3), group=2, pads=[1, 1, 1, 1])
+    yield conv("w8a8 conv c=6", [1, 6, 9, 20], 8, (3, 3))
+
+
+def int8_case(name, m, host, out):
+    base = os.path.join(out, name.replace(" ", "_").replace("=", ""))
+    onnx.save(m, base + ".onnx")
+    sess = ort.InferenceSession(base + ".onnx", providers=["CPUExecutionProvider"])
+    feeds = {i.name: RNG.standard_normal(i.shape).astype(np.float32) for i in sess.get_inputs()}
+    got = {}
+    for mcpu in (host, "x86-64-v3"):
+        got[mcpu] = compile_and_run(base, f"{base}_{mcpu}.so", ["--quiet", "--mcpu", mcpu], feeds)
+        if isinstance(got[mcpu], str):
+            return f"{got[mcpu]} ({mcpu})"
+    ref = sess.run(None, feeds)[0].astype(np.float64)
+    a, b = got[host], got["x86-64-v3"]
+    diff = np.max(np.abs(a - b)) / np.max(np.abs(b))
+    sqnr = 10 * np.log10(np.sum(ref ** 2) / np.sum((a - ref) ** 2))
+    # Integer accumulation is exact; only the float epilogue may round
+    # differently. 8-bit schemes stay well above 25 dB on these layers.
+    if diff > 1e-6 or sqnr < 25:
+        return f"host vs x86-64-v3 {diff:.3g}, SQNR vs float {sqnr:.1f} dB"
+    return None
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("out")
@@ -153,6 +198,12 @@ def main():
             print(f"{mcpu} {name}: {'ok' if err is None else 'FAIL ' + err}")
             ok += err is None
             failed += err is not None
+    host = (a.mcpu or ["native"])[0]
+    for name, m in int8_cases():
+        err = int8_case(name, m, host, a.out)
+        print(f"{host} {name}: {'ok' if err is None else 'FAIL ' + err}")
+        ok += err is None
+        failed += err is not None
     print(f"register tiles: {ok} ok, {failed} failed")
     return 1 if failed else 0
 

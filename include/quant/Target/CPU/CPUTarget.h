@@ -40,20 +40,27 @@ enum class CompilePhase {
 std::optional<CompilePhase> parseCompilePhase(StringRef name);
 StringRef getCompilePhaseName(CompilePhase phase);
 
+/// What code generation needs to know of an x86-64 CPU's vector unit.
+struct CPUVectorInfo {
+  int64_t bits = 128;     ///< register width: 512 (AVX-512), 256 (AVX), 128
+  int64_t registers = 16; ///< number of vector registers
+  bool dot4 = false;      ///< 4-way u8 x s8 dot products (vpdpbusd) at `bits`
+};
+
+/// The vector unit of an LLVM x86-64 CPU name ("native" or empty: this
+/// host). Unknown names give the host's.
+CPUVectorInfo getCPUVectorInfo(StringRef mcpu);
+
 /// What the phases depend on besides the module.
 struct PipelineOptions {
   /// Options of qc-quantize as its pipeline text spells them (e.g.
   /// "w-bits=4 a-bits=0"); std::nullopt: a float compile, the quantize
   /// phase runs nothing.
   std::optional<std::string> quantize;
-  /// Vector registers of the target CPU (getVectorShape); 0: this host's.
-  int64_t vectorBits = 0, vectorRegisters = 0;
+  /// The target CPU's vector registers (getCPUVectorInfo); unset: this
+  /// host's.
+  std::optional<CPUVectorInfo> vector;
 };
-
-/// Width in bits and number of the vector registers of an LLVM x86-64 CPU
-/// name ("native" or empty: this host): 512/32 with AVX-512, 256/16 with
-/// AVX, 128/16 otherwise. Unknown names give the host's.
-std::pair<int64_t, int64_t> getVectorShape(StringRef mcpu);
 
 /// The textual pass pipeline of one phase (what runs to reach it from the
 /// previous one). Every pass in it is registered by registerCPUPipelinePasses.

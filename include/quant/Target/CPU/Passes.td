@@ -36,9 +36,14 @@ def QCFuseElementwisePass : Pass<"qc-fuse-elementwise", "func::FuncOp"> {
 def QCParallelizePass : Pass<"qc-parallelize", "func::FuncOp"> {
   let summary = "Split each large linalg op over threads with scf.forall";
   let description = [{
-    Tiles the first parallel loop of extent > 1 of every linalg op with at
-    least `min-iterations` iterations into an `scf.forall` of
-    `chunks` chunks. After bufferization the forall becomes an OpenMP
+    Tiles one parallel loop of every linalg op with at least
+    `min-iterations` iterations into an `scf.forall` of `chunks` chunks:
+    for reductions (see `qc-vectorize-contractions`) a loop that keeps the
+    register-tile rows whole, else the first parallel loop of extent > 1.
+    Pads and concatenations are first decomposed into fills and slice
+    insertions, and large slice insertions become `linalg.copy` into the
+    destination's slice, so they are split over threads too instead of
+    running as serial memset/memcpy between parallel loops. After bufferization the forall becomes an OpenMP
     parallel loop, which the runtime's thread pool executes (the runtime
     implements the few `__kmpc_*` entry points the translation calls; no
     libomp is needed).
@@ -67,9 +72,15 @@ def QCVectorizeContractionsPass
     accumulators stay in registers through all reduction loops; partial
     tiles use masked loads and stores. Each lane reduces in the generic's
     own order, so results match the scalar loops.
+
+    With `dot4`, an i32 generic `acc + zext(x') * sext(w)` (x' = x or
+    x xor 0x80, i8 operands) whose weights are laid out `[..., lanes, 4]`
+    over a reduction loop of 4 that x reads contiguously runs as
+    `vpdpbusd`: one instruction per accumulator adds four products.
   }];
   let dependentDialects = ["::mlir::affine::AffineDialect",
                            "::mlir::arith::ArithDialect",
+                           "::mlir::LLVM::LLVMDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect"];
@@ -78,7 +89,11 @@ def QCVectorizeContractionsPass
            "Width of the target's vector registers in bits">,
     Option<"registers", "registers", "int64_t", "16",
            "Number of vector registers (the tile keeps registers - 4 "
-           "accumulators at most)">
+           "accumulators at most)">,
+    Option<"dot4", "dot4", "bool", "false",
+           "The target has 4-way u8 x s8 dot products (vpdpbusd): "
+           "generics in the dot4 form of qc-lower-quantized-contractions "
+           "use them">
   ];
 }
 

@@ -102,6 +102,16 @@ Value extendTo32(OpBuilder &b, Location loc, Value v, bool isSigned) {
   return arith::ExtUIOp::create(b, loc, i32, v);
 }
 
+/// tensor.empty shaped like `like` (its dynamic sizes included) of `elt`.
+Value emptyLike(OpBuilder &b, Location loc, Value like, Type elt) {
+  auto t = cast<RankedTensorType>(like.getType());
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < t.getRank(); ++i)
+    if (t.isDynamicDim(i))
+      dyn.push_back(tensor::DimOp::create(b, loc, like, i));
+  return tensor::EmptyOp::create(b, loc, t.getShape(), elt, dyn);
+}
+
 /// Codes narrower than a byte widened to i8 by an elementwise generic: LLVM
 /// does not vectorise loads of i1..i7 (one byte per element in memory), and
 /// the generic fuses with the unpacking of packed constants, so the narrow
@@ -111,12 +121,7 @@ Value widenToI8(OpBuilder &b, Location loc, Value v, bool isSigned) {
   if (t.getElementType().getIntOrFloatBitWidth() >= 8)
     return v;
   int64_t r = t.getRank();
-  SmallVector<Value> dyn;
-  for (int64_t i = 0; i < r; ++i)
-    if (t.isDynamicDim(i))
-      dyn.push_back(tensor::DimOp::create(b, loc, v, i));
-  Value empty =
-      tensor::EmptyOp::create(b, loc, t.getShape(), b.getI8Type(), dyn);
+  Value empty = emptyLike(b, loc, v, b.getI8Type());
   AffineMap id = AffineMap::getMultiDimIdentityMap(r, b.getContext());
   return linalg::GenericOp::create(
              b, loc, empty.getType(), ValueRange{v}, ValueRange{empty},
@@ -140,13 +145,7 @@ Value integerContraction(OpBuilder &b, Location loc, Value a, bool aSigned,
                          ArrayRef<AffineMap> maps, ArrayRef<Iter> iters) {
   a = widenToI8(b, loc, a, aSigned);
   w = widenToI8(b, loc, w, wSigned);
-  auto lt = cast<RankedTensorType>(like.getType());
-  SmallVector<Value> dyn;
-  for (int64_t i = 0; i < lt.getRank(); ++i)
-    if (lt.isDynamicDim(i))
-      dyn.push_back(tensor::DimOp::create(b, loc, like, i));
-  Value empty =
-      tensor::EmptyOp::create(b, loc, lt.getShape(), b.getI32Type(), dyn);
+  Value empty = emptyLike(b, loc, like, b.getI32Type());
   Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
   Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
   return linalg::GenericOp::create(
@@ -172,11 +171,7 @@ Value epilogue(OpBuilder &b, Location loc, Value acc, Value base,
   auto at = cast<RankedTensorType>(acc.getType());
   int64_t r = at.getRank();
   AffineMap id = AffineMap::getMultiDimIdentityMap(r, ctx);
-  SmallVector<Value> dyn;
-  for (int64_t i = 0; i < r; ++i)
-    if (at.isDynamicDim(i))
-      dyn.push_back(tensor::DimOp::create(b, loc, acc, i));
-  Value empty = tensor::EmptyOp::create(b, loc, at.getShape(), outElt, dyn);
+  Value empty = emptyLike(b, loc, acc, outElt);
   SmallVector<Value> ins = {acc, x.scale, sw};
   SmallVector<AffineMap> maps = {
       id, sxMap, w.axis < 0 ? AffineMap::get(r, 0, {}, ctx) : cMap};
@@ -231,9 +226,116 @@ Value transposeCodes(OpBuilder &b, Location loc, Value codes) {
   return arith::ConstantOp::create(b, loc, transposeMatrixAttr(attr));
 }
 
+/// The dot4 body: acc + zext(x') * sext(w), x' = x xor 0x80 (x + 128) for
+/// signed x.
+void dot4Body(OpBuilder &b, Location l, Value x, Value w, Value acc,
+              bool xSigned) {
+  if (xSigned)
+    x = arith::XOrIOp::create(
+        b, l, x,
+        arith::ConstantOp::create(b, l, b.getIntegerAttr(b.getI8Type(), -128)));
+  Value xu = arith::ExtUIOp::create(b, l, b.getI32Type(), x);
+  Value ws = arith::ExtSIOp::create(b, l, b.getI32Type(), w);
+  Value p = arith::MulIOp::create(b, l, xu, ws);
+  linalg::YieldOp::create(b, l,
+                          arith::AddIOp::create(b, l, acc, p).getResult());
+}
+
+/// The i32 accumulator `empty` filled with `start` (read through `map` from
+/// the accumulator's index space), or with zeros when `start` is null.
+Value accumulatorStart(OpBuilder &b, Location loc, Value empty, Value start,
+                       AffineMap map) {
+  if (!start) {
+    Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+    return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  }
+  int64_t r = cast<RankedTensorType>(empty.getType()).getRank();
+  return linalg::GenericOp::create(
+             b, loc, empty.getType(), ValueRange{start}, ValueRange{empty},
+             SmallVector<AffineMap>{
+                 map, AffineMap::getMultiDimIdentityMap(r, b.getContext())},
+             SmallVector<Iter>(r, Iter::parallel),
+             [](OpBuilder &bb, Location l, ValueRange a) {
+               linalg::YieldOp::create(bb, l, a[0]);
+             })
+      .getResult(0);
+}
+
+/// The [N, K] constant `codes` as [K/4, N, 4] (element (q, n, j) is
+/// codes[n][4q + j]), and its per-row sums (sum over k of codes[n][k]).
+std::pair<Value, std::vector<int32_t>> dot4Codes(OpBuilder &b, Location loc,
+                                                 Value codes) {
+  DenseElementsAttr attr;
+  if (!matchPattern(codes, m_Constant(&attr)))
+    return {};
+  auto t = cast<RankedTensorType>(attr.getType());
+  int64_t n = t.getDimSize(0), k = t.getDimSize(1);
+  std::vector<APInt> v(attr.getValues<APInt>().begin(),
+                       attr.getValues<APInt>().end());
+  std::vector<APInt> out(v.size(), APInt(t.getElementTypeBitWidth(), 0));
+  std::vector<int32_t> sums(n, 0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < k; ++j) {
+      const APInt &c = v[i * k + j];
+      out[(j / 4) * n * 4 + i * 4 + j % 4] = c;
+      sums[i] += static_cast<int32_t>(c.getSExtValue());
+    }
+  auto ot = RankedTensorType::get({k / 4, n, 4}, t.getElementType());
+  return {arith::ConstantOp::create(b, loc, DenseElementsAttr::get(ot, out)),
+          std::move(sums)};
+}
+
+/// The dot4 form of a linear's integer contraction (see the pass options):
+/// loops (lead..., q, n, j), x read at k = 4 q + j, codes [K/4, N, 4], i32
+/// accumulator shaped like `like`, starting at -128 * rowsum[n] when x is
+/// signed (x + 128 is what is multiplied).
+Value dot4Contraction(OpBuilder &b, Location loc, Value x, bool xSigned,
+                      Value codes, ArrayRef<int32_t> rowsum, Value like) {
+  MLIRContext *ctx = b.getContext();
+  x = widenToI8(b, loc, x, xSigned);
+  codes = widenToI8(b, loc, codes, /*isSigned=*/true);
+  int64_t r = cast<RankedTensorType>(like.getType()).getRank(), lead = r - 1;
+  Value empty = emptyLike(b, loc, like, b.getI32Type());
+  Value init;
+  if (xSigned) {
+    std::vector<int32_t> bias(rowsum.size());
+    for (size_t i = 0; i < rowsum.size(); ++i)
+      bias[i] = -128 * rowsum[i];
+    init = accumulatorStart(
+        b, loc, empty,
+        i32Constant(b, loc, bias, {static_cast<int64_t>(bias.size())}),
+        AffineMap::get(r, 0, {getAffineDimExpr(lead, ctx)}, ctx));
+  } else {
+    init = accumulatorStart(b, loc, empty, {}, {});
+  }
+  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+  int64_t loops = r + 2, q = lead, n = r, j = r + 1;
+  SmallVector<AffineExpr> xe, oe;
+  for (int64_t i = 0; i < lead; ++i) {
+    xe.push_back(d(i));
+    oe.push_back(d(i));
+  }
+  xe.push_back(d(q) * 4 + d(j));
+  oe.push_back(d(n));
+  SmallVector<Iter> iters(loops, Iter::parallel);
+  iters[q] = Iter::reduction;
+  iters[j] = Iter::reduction;
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{x, codes}, ValueRange{init},
+             SmallVector<AffineMap>{
+                 AffineMap::get(loops, 0, xe, ctx),
+                 AffineMap::get(loops, 0, {d(q), d(n), d(j)}, ctx),
+                 AffineMap::get(loops, 0, oe, ctx)},
+             iters,
+             [&](OpBuilder &bb, Location l, ValueRange args) {
+               dot4Body(bb, l, args[0], args[1], args[2], xSigned);
+             })
+      .getResult(0);
+}
+
 /// Pattern: linear(dequantize(qx), dequantize(qw const), b) -> integer
 /// contraction + epilogue
-LogicalResult lowerLinear(LinearOp op) {
+LogicalResult lowerLinear(LinearOp op, bool dot4) {
   std::optional<IntActivation> x = matchActivation(op.getInput());
   std::optional<IntWeight> w =
       matchWeight(op.getWeight().getDefiningOp<DequantizeOp>());
@@ -299,9 +401,16 @@ LogicalResult lowerLinear(LinearOp op) {
             dyn.push_back(tensor::DimOp::create(b, loc, x->codes, i));
         return dyn;
       }());
-  Value acc =
-      integerContraction(b, loc, x->codes, x->isSigned, codesKN,
-                         w->dq.getFormat().isSigned(), like, maps, iters);
+  Value acc;
+  if (dot4 && kExtent % 4 == 0 && w->dq.getFormat().isSigned()) {
+    auto [codes4, rowsum] = dot4Codes(b, loc, w->codes);
+    if (codes4)
+      acc =
+          dot4Contraction(b, loc, x->codes, x->isSigned, codes4, rowsum, like);
+  }
+  if (!acc)
+    acc = integerContraction(b, loc, x->codes, x->isSigned, codesKN,
+                             w->dq.getFormat().isSigned(), like, maps, iters);
   // Epilogue maps in the output's space (lead..., n).
   auto d2 = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
   SmallVector<AffineExpr> rowE;
@@ -322,9 +431,178 @@ LogicalResult lowerLinear(LinearOp op) {
   return success();
 }
 
+/// `attr` (shape S) with axis `a` split into (S[a]/4, 4) and the 4 moved
+/// innermost: element [..., q (at a), ..., j] = attr[..., 4 q + j, ...].
+DenseElementsAttr splitAxisInnermost(DenseElementsAttr attr, int64_t a) {
+  auto t = cast<RankedTensorType>(attr.getType());
+  ArrayRef<int64_t> shape = t.getShape();
+  int64_t outer = 1, inner = 1, c = shape[a];
+  for (int64_t i = 0; i < a; ++i)
+    outer *= shape[i];
+  for (int64_t i = a + 1; i < t.getRank(); ++i)
+    inner *= shape[i];
+  std::vector<APInt> v(attr.getValues<APInt>().begin(),
+                       attr.getValues<APInt>().end());
+  std::vector<APInt> out(v.size(), APInt(t.getElementTypeBitWidth(), 0));
+  // Source [outer, c, inner] -> [outer, c/4, inner, 4].
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < c; ++k)
+      for (int64_t i = 0; i < inner; ++i)
+        out[((o * (c / 4) + k / 4) * inner + i) * 4 + k % 4] =
+            v[(o * c + k) * inner + i];
+  SmallVector<int64_t> newShape(shape);
+  newShape[a] = c / 4;
+  newShape.push_back(4);
+  return DenseElementsAttr::get(
+      RankedTensorType::get(newShape, t.getElementType()), out);
+}
+
+/// The dot4 form of a multiply-accumulate generic whose reduction loop `c`
+/// (extent a multiple of 4) indexes one dimension of x (runtime codes) and
+/// of the constant weight `wAttr` (shaped as the generic's operand): both
+/// get that dimension split (C/4, 4) with the 4 innermost (x by a
+/// relayout generic, the weight at compile time), a new innermost
+/// reduction loop j of 4 runs over it, and the body becomes
+/// zext(x xor 0x80) * sext(w) from -128 * sum(w) over the reduction when x
+/// is signed. Null when the generic does not have this shape.
+Value dot4Generic(OpBuilder &b, Location loc, linalg::GenericOp op,
+                  const QuantLayer &layer, const IntActivation &x,
+                  DenseElementsAttr wAttr, Value init) {
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  AffineMap xMap = maps[layer.actOperand], wMap = maps[layer.weightOperand],
+            oMap = maps[2];
+  SmallVector<Iter> iters = op.getIteratorTypesArray();
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  unsigned n = op.getNumLoops();
+  auto xt = cast<RankedTensorType>(x.codes.getType());
+  if (!xt.getElementType().isInteger(8) || !xt.hasStaticShape())
+    return {};
+  // The reduction loop to split: the innermost one that is a plain index
+  // of both operands (the channels of a convolution, K of a matmul).
+  int64_t c = -1, xa = -1, wa = -1;
+  for (int64_t d = n - 1; d >= 0 && c < 0; --d) {
+    if (iters[d] != Iter::reduction || ShapedType::isDynamic(ranges[d]) ||
+        ranges[d] % 4 != 0)
+      continue;
+    auto pos = [&](AffineMap m) -> int64_t {
+      int64_t at = -1;
+      for (unsigned i = 0; i < m.getNumResults(); ++i) {
+        if (!m.getResult(i).isFunctionOfDim(d))
+          continue;
+        if (at >= 0 || m.getResult(i) != getAffineDimExpr(d, ctx))
+          return -1;
+        at = i;
+      }
+      return at;
+    };
+    xa = pos(xMap);
+    wa = pos(wMap);
+    if (xa >= 0 && wa >= 0)
+      c = d;
+  }
+  if (c < 0)
+    return {};
+  // Loops: the old ones (c now of extent C/4) and j.
+  AffineExpr j = getAffineDimExpr(n, ctx);
+  auto extend = [&](AffineMap m, int64_t at) {
+    SmallVector<AffineExpr> e(m.getResults());
+    if (at >= 0)
+      e.push_back(j);
+    return AffineMap::get(n + 1, 0, e, ctx);
+  };
+  // x relaid: [..., C/4 at xa, ..., 4].
+  SmallVector<int64_t> x4Shape(xt.getShape());
+  x4Shape[xa] /= 4;
+  x4Shape.push_back(4);
+  int64_t xr = xt.getRank();
+  Value x4Empty = tensor::EmptyOp::create(b, loc, x4Shape, b.getI8Type());
+  SmallVector<AffineExpr> src;
+  for (int64_t i = 0; i < xr; ++i)
+    src.push_back(i == xa
+                      ? getAffineDimExpr(i, ctx) * 4 + getAffineDimExpr(xr, ctx)
+                      : getAffineDimExpr(i, ctx));
+  Value x4 =
+      linalg::GenericOp::create(
+          b, loc, x4Empty.getType(), ValueRange{x.codes}, ValueRange{x4Empty},
+          SmallVector<AffineMap>{
+              AffineMap::get(xr + 1, 0, src, ctx),
+              AffineMap::getMultiDimIdentityMap(xr + 1, ctx)},
+          SmallVector<Iter>(xr + 1, Iter::parallel),
+          [](OpBuilder &bb, Location l, ValueRange a) {
+            linalg::YieldOp::create(bb, l, a[0]);
+          })
+          .getResult(0);
+  DenseElementsAttr w4Attr = splitAxisInnermost(wAttr, wa);
+  Value w4 = arith::ConstantOp::create(b, loc, w4Attr);
+  // Accumulator start: -128 * (sum of w over the reduction) per output
+  // element, as a tensor over the weight's parallel dims.
+  auto ot = cast<RankedTensorType>(init.getType());
+  int64_t r = ot.getRank();
+  Value empty = tensor::EmptyOp::create(b, loc, ot.getShape(), b.getI32Type());
+  Value acc0;
+  if (x.isSigned) {
+    auto wt = cast<RankedTensorType>(wAttr.getType());
+    SmallVector<int64_t> parDims, parShape;
+    SmallVector<AffineExpr> parOut;
+    for (unsigned i = 0; i < wMap.getNumResults(); ++i) {
+      auto de = dyn_cast<AffineDimExpr>(wMap.getResult(i));
+      if (!de || iters[de.getPosition()] != Iter::parallel)
+        continue;
+      std::optional<unsigned> at = oMap.getResultPosition(de);
+      if (!at)
+        return {};
+      parDims.push_back(i);
+      parShape.push_back(wt.getDimSize(i));
+      parOut.push_back(getAffineDimExpr(*at, ctx));
+    }
+    SmallVector<int64_t> strides(wt.getRank(), 1);
+    for (int64_t i = wt.getRank() - 2; i >= 0; --i)
+      strides[i] = strides[i + 1] * wt.getDimSize(i + 1);
+    int64_t parCount = 1;
+    for (int64_t e : parShape)
+      parCount *= e;
+    std::vector<int32_t> sums(parCount, 0);
+    int64_t flat = 0;
+    for (const APInt &v : wAttr.getValues<APInt>()) {
+      int64_t at = 0;
+      for (size_t k = 0; k < parDims.size(); ++k)
+        at = at * parShape[k] +
+             (flat / strides[parDims[k]]) % wt.getDimSize(parDims[k]);
+      sums[at] -= 128 * static_cast<int32_t>(v.getSExtValue());
+      ++flat;
+    }
+    acc0 = accumulatorStart(b, loc, empty, i32Constant(b, loc, sums, parShape),
+                            AffineMap::get(r, 0, parOut, ctx));
+  } else {
+    acc0 = accumulatorStart(b, loc, empty, {}, {});
+  }
+  SmallVector<Iter> newIters(iters);
+  newIters.push_back(Iter::reduction);
+  // The split loop now counts groups of 4: its extent comes from the
+  // operands' C/4 dimension.
+  SmallVector<AffineMap> newMaps(2);
+  newMaps[layer.actOperand] = extend(xMap, xa);
+  newMaps[layer.weightOperand] = extend(wMap, wa);
+  SmallVector<Value> ins(2);
+  ins[layer.actOperand] = x4;
+  ins[layer.weightOperand] = w4;
+  bool xSigned = x.isSigned;
+  unsigned xi = layer.actOperand;
+  return linalg::GenericOp::create(
+             b, loc, acc0.getType(), ins, ValueRange{acc0},
+             SmallVector<AffineMap>{newMaps[0], newMaps[1], extend(oMap, -1)},
+             newIters,
+             [&](OpBuilder &bb, Location l, ValueRange args) {
+               dot4Body(bb, l, args[xi], args[1 - xi], args[2], xSigned);
+             })
+      .getResult(0);
+}
+
 /// Pattern: generic MAC(dequantize(qx), reshape?(dequantize(qw const)))
 /// -> integer contraction + epilogue
-LogicalResult lowerGeneric(linalg::GenericOp op, const QuantLayer &layer) {
+LogicalResult lowerGeneric(linalg::GenericOp op, const QuantLayer &layer,
+                           bool dot4) {
   std::optional<IntActivation> x =
       matchActivation(op.getDpsInputs()[layer.actOperand]);
   if (!x || x->perRow)
@@ -364,9 +642,22 @@ LogicalResult lowerGeneric(linalg::GenericOp op, const QuantLayer &layer) {
   SmallVector<AffineMap> accMaps = {maps[layer.actOperand],
                                     maps[layer.weightOperand], maps[2]};
   Value init = op.getDpsInits()[0];
-  Value acc =
-      integerContraction(b, loc, x->codes, x->isSigned, codes,
-                         w->dq.getFormat().isSigned(), init, accMaps, iters);
+  Value acc;
+  DenseElementsAttr wAttr;
+  if (dot4 && w->dq.getFormat().isSigned() &&
+      cast<RankedTensorType>(w->codes.getType())
+          .getElementType()
+          .isInteger(8) &&
+      matchPattern(w->codes, m_Constant(&wAttr)))
+    acc = dot4Generic(
+        b, loc, op, layer, *x,
+        wAttr.reshape(
+            cast<ShapedType>(wOperand.getType()).clone(wAttr.getElementType())),
+        init);
+  if (!acc)
+    acc =
+        integerContraction(b, loc, x->codes, x->isSigned, codes,
+                           w->dq.getFormat().isSigned(), init, accMaps, iters);
   // Epilogue in the output's index space: the channel scale indexed by the
   // output positions of the weight dims the channel axis spans.
   AffineMap oMap = maps[2], wMap = maps[layer.weightOperand];
@@ -420,6 +711,7 @@ LogicalResult lowerGeneric(linalg::GenericOp op, const QuantLayer &layer) {
 struct QCLowerQuantizedContractionsPass
     : mlir::qc::impl::QCLowerQuantizedContractionsPassBase<
           QCLowerQuantizedContractionsPass> {
+  using Base::Base;
   void runOnOperation() override {
     SmallVector<LinearOp> linears;
     SmallVector<linalg::GenericOp> generics;
@@ -430,7 +722,7 @@ struct QCLowerQuantizedContractionsPass
         generics.push_back(cast<linalg::GenericOp>(op));
     });
     for (LinearOp l : linears)
-      (void)lowerLinear(l);
+      (void)lowerLinear(l, dot4Layout);
     for (linalg::GenericOp g : generics) {
       // Which operand is the weight: the one reading a dequantized constant.
       for (unsigned wi = 0; wi < 2; ++wi) {
@@ -444,7 +736,7 @@ struct QCLowerQuantizedContractionsPass
         layer.op = g;
         layer.weightOperand = wi;
         layer.actOperand = 1 - wi;
-        if (succeeded(lowerGeneric(g, layer)))
+        if (succeeded(lowerGeneric(g, layer, dot4Layout)))
           break;
       }
     }

@@ -155,10 +155,21 @@ def QCLowerQuantizedContractionsPass
     Other layers are left to `qc-convert-to-linalg`, which dequantizes
     their weights in float. Widths up to 8 bits with K < 2^16 cannot overflow
     the i32 accumulator; wider inputs are left alone.
+
+    With `dot4-layout` (set for CPUs with 4-way u8 x s8 dot products, VNNI),
+    a linear layer with signed weights and K a multiple of 4 stores its codes
+    `[K/4, N, 4]` (four consecutive reduction steps of one output next to
+    each other) and accumulates `zext(x + 128) * sext(w)` from an initial
+    `-128 * colsum(q_w)[n]` when x is signed: the same integers, in the form
+    one `vpdpbusd` computes (`qc-vectorize-contractions`).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect"];
+  let options = [
+    Option<"dot4Layout", "dot4-layout", "bool", "false",
+           "Lay out linear layers for 4-way u8 x s8 dot-product instructions">
+  ];
 }
 
 def QCPackWeightsPass : Pass<"qc-pack-weights", "func::FuncOp"> {

@@ -1,0 +1,102 @@
+// RUN: quant-opt %s --pass-pipeline='builtin.module(func.func(qc-lower-quantized-contractions{dot4-layout=true}))' --split-input-file | FileCheck %s
+
+// dot4-layout: the weight codes [N=3, K=8] stored [K/4, N, 4] (element
+// (q, n, j) = codes[n][4q + j]); signed x is multiplied as x + 128
+// (xor 0x80, zero-extended) from an accumulator that starts at
+// -128 * sum_k codes[n][k] (rows 1..8 -> 36, 9..16 -> 100, 17..24 -> 164).
+// CHECK-DAG: #[[XMAP:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1 * 4 + d3)>
+// CHECK-DAG: #[[WMAP:.*]] = affine_map<(d0, d1, d2, d3) -> (d1, d2, d3)>
+// CHECK-LABEL: func.func @linear
+// CHECK-DAG: %[[W:.*]] = arith.constant dense<{{\[\[\[}}1, 2, 3, 4], [9, 10, 11, 12], [17, 18, 19, 20]], {{\[\[}}5, 6, 7, 8], [13, 14, 15, 16], [21, 22, 23, 24]]]> : tensor<2x3x4xi8>
+// CHECK-DAG: %[[INIT:.*]] = arith.constant dense<[-4608, -12800, -20992]> : tensor<3xi32>
+// CHECK: %[[ACC0:.*]] = linalg.generic {{.*}} ins(%[[INIT]] : tensor<3xi32>)
+// CHECK: linalg.generic {indexing_maps = [#[[XMAP]], #[[WMAP]], {{.*}}], iterator_types = ["parallel", "reduction", "parallel", "reduction"]} ins(%arg0, %[[W]] : tensor<5x8xi8>, tensor<2x3x4xi8>) outs(%[[ACC0]] : tensor<5x3xi32>)
+// CHECK: arith.xori %{{.*}}, %{{.*}} : i8
+// CHECK: arith.extui %{{.*}} : i8 to i32
+// CHECK: arith.extsi %{{.*}} : i8 to i32
+// CHECK: arith.muli
+// CHECK: arith.addi
+// CHECK: arith.sitofp
+// CHECK-NOT: qc.linear
+func.func @linear(%q: tensor<5x8xi8>) -> tensor<5x3xf32> {
+  %wq = arith.constant dense<[[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11, 12, 13, 14, 15, 16], [17, 18, 19, 20, 21, 22, 23, 24]]> : tensor<3x8xi8>
+  %ws = arith.constant dense<0.5> : tensor<3xf32>
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %w = qc.dequantize %wq, %ws {axis = 0 : i64, format = #qc.format<int8>} : (tensor<3x8xi8>, tensor<3xf32>) -> tensor<3x8xf32>
+  %x = qc.dequantize %q, %s {format = #qc.format<int8>} : (tensor<5x8xi8>, tensor<f32>) -> tensor<5x8xf32>
+  %y = qc.linear %x, %w : (tensor<5x8xf32>, tensor<3x8xf32>) -> tensor<5x3xf32>
+  return %y : tensor<5x3xf32>
+}
+
+// -----
+
+// Unsigned (asymmetric) x is already u8: no flip, a zero accumulator.
+// CHECK-LABEL: func.func @unsigned_x
+// CHECK: linalg.fill
+// CHECK: linalg.generic {{.*}} ins(%arg0, %{{.*}} : tensor<2x8xi8>, tensor<2x4x4xi8>)
+// CHECK-NOT: arith.xori
+// CHECK: arith.extui %{{.*}} : i8 to i32
+func.func @unsigned_x(%q: tensor<2x8xi8>) -> tensor<2x4xf32> {
+  %wq = arith.constant dense<3> : tensor<4x8xi8>
+  %ws = arith.constant dense<0.5> : tensor<4xf32>
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %z = arith.constant dense<-128> : tensor<i8>
+  %w = qc.dequantize %wq, %ws {axis = 0 : i64, format = #qc.format<int8>} : (tensor<4x8xi8>, tensor<4xf32>) -> tensor<4x8xf32>
+  %x = qc.dequantize %q, %s, %z {format = #qc.format<uint8>} : (tensor<2x8xi8>, tensor<f32>, tensor<i8>) -> tensor<2x8xf32>
+  %y = qc.linear %x, %w : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+// K not a multiple of 4: the [K, N] layout.
+// CHECK-LABEL: func.func @odd_k
+// CHECK-NOT: arith.xori
+// CHECK: linalg.generic {{.*}} ins(%arg0, %{{.*}} : tensor<2x6xi8>, tensor<6x4xi8>)
+func.func @odd_k(%q: tensor<2x6xi8>) -> tensor<2x4xf32> {
+  %wq = arith.constant dense<3> : tensor<4x6xi8>
+  %ws = arith.constant dense<0.5> : tensor<4xf32>
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %w = qc.dequantize %wq, %ws {axis = 0 : i64, format = #qc.format<int8>} : (tensor<4x6xi8>, tensor<4xf32>) -> tensor<4x6xf32>
+  %x = qc.dequantize %q, %s {format = #qc.format<int8>} : (tensor<2x6xi8>, tensor<f32>) -> tensor<2x6xf32>
+  %y = qc.linear %x, %w : (tensor<2x6xf32>, tensor<4x6xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+// A convolution-shaped generic (loops n, m, c, kw, ow): its channel loop c
+// (8) splits into 2 x 4. x codes are relaid [1, 2, 6, 4] at run time, the
+// weight [4, 2, 3, 4] at compile time, and the new loop j of 4 is the
+// innermost reduction; the accumulator starts at -128 * sum over (c, kw).
+// CHECK-DAG: #[[X4SRC:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1 * 4 + d3, d2)>
+// CHECK-DAG: #[[XC:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d2, d3 + d4, d5)>
+// CHECK-DAG: #[[WC:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d1, d2, d3, d5)>
+// CHECK-LABEL: func.func @conv
+// CHECK: %[[X4:.*]] = linalg.generic {indexing_maps = [#[[X4SRC]], {{.*}}]{{.*}} ins(%arg0 : tensor<1x8x6xi8>) outs(%{{.*}} : tensor<1x2x6x4xi8>)
+// CHECK: %[[W4:.*]] = arith.constant dense<1> : tensor<4x2x3x4xi8>
+// CHECK: %[[S:.*]] = arith.constant dense<-3072> : tensor<4xi32>
+// CHECK: %[[ACC0:.*]] = linalg.generic {{.*}} ins(%[[S]] : tensor<4xi32>)
+// CHECK: linalg.generic {indexing_maps = [#[[XC]], #[[WC]], {{.*}}], iterator_types = ["parallel", "parallel", "reduction", "reduction", "parallel", "reduction"]} ins(%[[X4]], %[[W4]] : tensor<1x2x6x4xi8>, tensor<4x2x3x4xi8>) outs(%[[ACC0]] : tensor<1x4x4xi32>)
+// CHECK: arith.xori
+func.func @conv(%q: tensor<1x8x6xi8>) -> tensor<1x4x4xf32> {
+  %wq = arith.constant dense<1> : tensor<4x8x3xi8>
+  %ws = arith.constant dense<0.5> : tensor<4xf32>
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %w = qc.dequantize %wq, %ws {axis = 0 : i64, format = #qc.format<int8>} : (tensor<4x8x3xi8>, tensor<4xf32>) -> tensor<4x8x3xf32>
+  %x = qc.dequantize %q, %s {format = #qc.format<int8>} : (tensor<1x8x6xi8>, tensor<f32>) -> tensor<1x8x6xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x4x4xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<1x4x4xf32>) -> tensor<1x4x4xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(n, m, c, kw, ow) -> (n, c, ow + kw)>,
+                                        affine_map<(n, m, c, kw, ow) -> (m, c, kw)>,
+                                        affine_map<(n, m, c, kw, ow) -> (n, m, ow)>],
+                       iterator_types = ["parallel", "parallel", "reduction", "reduction", "parallel"]}
+      ins(%x, %w : tensor<1x8x6xf32>, tensor<4x8x3xf32>) outs(%init : tensor<1x4x4xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  } -> tensor<1x4x4xf32>
+  return %y : tensor<1x4x4xf32>
+}

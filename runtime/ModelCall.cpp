@@ -32,7 +32,7 @@ ModelResults::~ModelResults() {
     if (!p || std::find(freed.begin(), freed.end(), p) != freed.end())
       continue;
     freed.push_back(p);
-    std::free(p);
+    quant_rt_free(p);
   }
 }
 

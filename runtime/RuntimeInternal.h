@@ -134,4 +134,10 @@ QuantStatus callModel(const QuantModelDesc &model, const QuantDLTensor *inputs,
 /// (Parallel.cpp).
 void quant_rt_set_team_size(int32_t n);
 
+/// Buffers of the generated code (runtime/Alloc.cpp): large blocks are
+/// cached by size for the next run. quant_rt_free also frees blocks from
+/// plain malloc.
+void *quant_rt_alloc(size_t size);
+void quant_rt_free(void *p);
+
 #endif // QUANT_RUNTIME_RUNTIMEINTERNAL_H

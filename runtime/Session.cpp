@@ -46,7 +46,7 @@ struct AllocatedOutputs {
   }
   ~AllocatedOutputs() {
     for (void *p : buffers)
-      std::free(p);
+      quant_rt_free(p);
   }
 };
 

@@ -285,8 +285,10 @@ std::string mlir::qc::getPhasePipeline(CompilePhase phase,
     return "builtin.module(func.func(convert-linalg-to-loops),"
            "convert-scf-to-openmp,lower-affine,expand-strided-metadata,"
            "lower-affine,arith-expand{include-bf16=true},"
-           "convert-vector-to-llvm,finalize-memref-to-llvm,convert-math-to-"
-           "funcs,convert-scf-to-cf,"
+           "convert-vector-to-llvm,"
+           // Buffers through the runtime's cache (runtime/Alloc.cpp).
+           "finalize-memref-to-llvm{use-generic-functions=true},"
+           "convert-math-to-funcs,convert-scf-to-cf,"
            "convert-math-to-llvm,convert-math-to-libm,"
            "convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,"
            "convert-cf-to-llvm,convert-openmp-to-llvm,"

@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <cstdarg>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -56,8 +57,23 @@ bool spinUntil(F &&ready, std::chrono::microseconds budget) {
   }
 }
 
-/// How long a thread spins before it sleeps on a condition variable.
-constexpr std::chrono::microseconds kSpin{200};
+/// How long a thread spins before it sleeps on a condition variable:
+/// QUANT_SPIN_US from the environment (microseconds, 0..1000000), else
+/// kDefaultSpinUs.
+constexpr long kDefaultSpinUs = 200;
+std::chrono::microseconds spinBudget() {
+  static const std::chrono::microseconds budget = [] {
+    long us = kDefaultSpinUs;
+    if (const char *env = std::getenv("QUANT_SPIN_US")) {
+      char *end = nullptr;
+      long v = std::strtol(env, &end, 10);
+      if (end != env && *end == '\0' && v >= 0 && v <= 1000000)
+        us = v;
+    }
+    return std::chrono::microseconds(us);
+  }();
+  return budget;
+}
 
 class Pool {
 public:
@@ -82,7 +98,7 @@ public:
     auto finished = [&] {
       return pending.load(std::memory_order_acquire) == 0;
     };
-    if (!spinUntil(finished, kSpin)) {
+    if (!spinUntil(finished, spinBudget())) {
       std::unique_lock<std::mutex> lock(m);
       done.wait(lock, finished);
     }
@@ -131,7 +147,7 @@ private:
       auto fresh = [&] {
         return generation.load(std::memory_order_acquire) != seen;
       };
-      spinUntil(fresh, kSpin);
+      spinUntil(fresh, spinBudget());
       {
         // Under the lock (the generation only moves under it): either the
         // new generation is visible, or this thread sleeps before the next

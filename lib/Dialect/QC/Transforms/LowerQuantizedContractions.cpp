@@ -139,14 +139,26 @@ Value widenToI8(OpBuilder &b, Location loc, Value v, bool isSigned) {
       .getResult(0);
 }
 
-/// out[...] (i32) += ext(a) * ext(b) over `maps`/`iters`.
+/// out[...] (i32) += ext(a) * ext(b) over `maps`/`iters`. When every sum
+/// of `reduction` products fits f32's 24-bit significand (small reductions:
+/// depthwise and 3-channel convolutions), the products accumulate in f32
+/// instead: the same integers exactly, in any order, with FMAs rather than
+/// 32-bit integer multiplies; the result is then f32.
 Value integerContraction(OpBuilder &b, Location loc, Value a, bool aSigned,
                          Value w, bool wSigned, Value like,
-                         ArrayRef<AffineMap> maps, ArrayRef<Iter> iters) {
+                         ArrayRef<AffineMap> maps, ArrayRef<Iter> iters,
+                         int64_t reduction) {
+  auto maxAbs = [](Value v, bool isSigned) {
+    unsigned bits = getElementTypeOrSelf(v.getType()).getIntOrFloatBitWidth();
+    return isSigned ? int64_t(1) << (bits - 1) : (int64_t(1) << bits) - 1;
+  };
+  bool inF32 =
+      reduction * maxAbs(a, aSigned) * maxAbs(w, wSigned) < (int64_t(1) << 24);
   a = widenToI8(b, loc, a, aSigned);
   w = widenToI8(b, loc, w, wSigned);
-  Value empty = emptyLike(b, loc, like, b.getI32Type());
-  Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+  Type accType = inF32 ? Type(b.getF32Type()) : Type(b.getI32Type());
+  Value empty = emptyLike(b, loc, like, accType);
+  Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(accType));
   Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
   return linalg::GenericOp::create(
              b, loc, init.getType(), ValueRange{a, w}, ValueRange{init}, maps,
@@ -154,9 +166,22 @@ Value integerContraction(OpBuilder &b, Location loc, Value a, bool aSigned,
              [&](OpBuilder &bb, Location l, ValueRange args) {
                Value x = extendTo32(bb, l, args[0], aSigned);
                Value y = extendTo32(bb, l, args[1], wSigned);
-               Value p = arith::MulIOp::create(bb, l, x, y);
+               if (!inF32) {
+                 Value p = arith::MulIOp::create(bb, l, x, y);
+                 linalg::YieldOp::create(
+                     bb, l,
+                     arith::AddIOp::create(bb, l, args[2], p).getResult());
+                 return;
+               }
+               auto fm = arith::FastMathFlags::reassoc |
+                         arith::FastMathFlags::contract;
+               Type f32 = bb.getF32Type();
+               Value p = arith::MulFOp::create(
+                   bb, l, arith::SIToFPOp::create(bb, l, f32, x),
+                   arith::SIToFPOp::create(bb, l, f32, y), fm);
                linalg::YieldOp::create(
-                   bb, l, arith::AddIOp::create(bb, l, args[2], p).getResult());
+                   bb, l,
+                   arith::AddFOp::create(bb, l, args[2], p, fm).getResult());
              })
       .getResult(0);
 }
@@ -193,6 +218,8 @@ Value epilogue(OpBuilder &b, Location loc, Value acc, Value base,
              SmallVector<Iter>(r, Iter::parallel),
              [&](OpBuilder &bb, Location l, ValueRange a) {
                Value v = a[0];
+               if (isa<FloatType>(v.getType())) // exact integer sums in f32
+                 v = arith::FPToSIOp::create(bb, l, bb.getI32Type(), v);
                size_t next = hasBase ? 4 : 3;
                if (hasZp) {
                  Value z = extendTo32(bb, l, a[next], x.isSigned);
@@ -410,7 +437,8 @@ LogicalResult lowerLinear(LinearOp op, bool dot4) {
   }
   if (!acc)
     acc = integerContraction(b, loc, x->codes, x->isSigned, codesKN,
-                             w->dq.getFormat().isSigned(), like, maps, iters);
+                             w->dq.getFormat().isSigned(), like, maps, iters,
+                             kExtent);
   // Epilogue maps in the output's space (lead..., n).
   auto d2 = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
   SmallVector<AffineExpr> rowE;
@@ -655,9 +683,9 @@ LogicalResult lowerGeneric(linalg::GenericOp op, const QuantLayer &layer,
             cast<ShapedType>(wOperand.getType()).clone(wAttr.getElementType())),
         init);
   if (!acc)
-    acc =
-        integerContraction(b, loc, x->codes, x->isSigned, codes,
-                           w->dq.getFormat().isSigned(), init, accMaps, iters);
+    acc = integerContraction(b, loc, x->codes, x->isSigned, codes,
+                             w->dq.getFormat().isSigned(), init, accMaps, iters,
+                             red);
   // Epilogue in the output's index space: the channel scale indexed by the
   // output positions of the weight dims the channel axis spans.
   AffineMap oMap = maps[2], wMap = maps[layer.weightOperand];

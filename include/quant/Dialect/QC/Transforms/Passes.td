@@ -152,6 +152,11 @@ def QCLowerQuantizedContractionsPass
     narrower than a byte are widened to i8 by a generic that fuses with
     their unpacking.
 
+    When every sum of the reduction's products is below 2^24 in magnitude
+    (e.g. depthwise and 3-channel convolutions of 8-bit codes), the codes
+    accumulate in f32 instead: the same integers exactly, with FMAs; the
+    epilogue converts them back to i32.
+
     Other layers are left to `qc-convert-to-linalg`, which dequantizes
     their weights in float. Widths up to 8 bits with K < 2^16 cannot overflow
     the i32 accumulator; wider inputs are left alone.

@@ -68,6 +68,36 @@ Value expandDim(OpBuilder &b, Location loc, Value v, int64_t at, int64_t outer,
       splitDim(t.getRank() + 1, at));
 }
 
+/// A convolution accumulator [N, G, Mg, ...] of `accElt` (dynamic batch
+/// from x), holding the bias [G Mg] (extended to accElt) or zeros.
+Value buildConvInit(OpBuilder &b, Location loc, Value x, Value bias, int64_t G,
+                    int64_t Mg, ArrayRef<int64_t> accShape, Type accElt) {
+  MLIRContext *ctx = b.getContext();
+  int64_t accRank = accShape.size();
+  Value empty = buildEmptyLike(b, loc, accShape, accElt, x,
+                               SmallVector<int64_t>(accRank, 0));
+  if (!bias)
+    return linalg::FillOp::create(b, loc, scalarConstant(b, loc, accElt, 0.0),
+                                  empty)
+        .getResult(0);
+  Value bg = expandDim(b, loc, bias, 0, G, Mg);
+  SmallVector<AffineMap> maps = {
+      AffineMap::get(accRank, 0,
+                     {getAffineDimExpr(1, ctx), getAffineDimExpr(2, ctx)}, ctx),
+      AffineMap::getMultiDimIdentityMap(accRank, ctx)};
+  return linalg::GenericOp::create(
+             b, loc, empty.getType(), ValueRange{bg}, ValueRange{empty}, maps,
+             SmallVector<utils::IteratorType>(accRank,
+                                              utils::IteratorType::parallel),
+             [&](OpBuilder &bb, Location l, ValueRange a) {
+               Value v = a[0];
+               if (v.getType() != accElt)
+                 v = arith::ExtFOp::create(bb, l, accElt, v);
+               linalg::YieldOp::create(bb, l, v);
+             })
+      .getResult(0);
+}
+
 /// The convolution proper: x [N, C, P...] (already padded), w [M, C/G, K...],
 /// optional bias [M]; returns [N, M, out...].
 Value buildConvCore(NodeImporter &n, Value x, Value w, Value bias, int64_t G,
@@ -92,32 +122,7 @@ Value buildConvCore(NodeImporter &n, Value x, Value w, Value bias, int64_t G,
   SmallVector<int64_t> accShape = {xt.getDimSize(0), G, Mg};
   accShape.append(out.begin(), out.end());
   int64_t accRank = accShape.size();
-  Value empty = buildEmptyLike(b, loc, accShape, accElt, x,
-                               SmallVector<int64_t>(accRank, 0));
-  Value init;
-  if (bias) {
-    Value bg = expandDim(b, loc, bias, 0, G, Mg);
-    SmallVector<AffineMap> maps = {
-        AffineMap::get(accRank, 0,
-                       {getAffineDimExpr(1, ctx), getAffineDimExpr(2, ctx)},
-                       ctx),
-        AffineMap::getMultiDimIdentityMap(accRank, ctx)};
-    init = linalg::GenericOp::create(
-               b, loc, empty.getType(), ValueRange{bg}, ValueRange{empty}, maps,
-               SmallVector<utils::IteratorType>(accRank,
-                                                utils::IteratorType::parallel),
-               [&](OpBuilder &bb, Location l, ValueRange a) {
-                 Value v = a[0];
-                 if (accElt != elt)
-                   v = arith::ExtFOp::create(bb, l, accElt, v);
-                 linalg::YieldOp::create(bb, l, v);
-               })
-               .getResult(0);
-  } else {
-    init = linalg::FillOp::create(b, loc, scalarConstant(b, loc, accElt, 0.0),
-                                  empty)
-               .getResult(0);
-  }
+  Value init = buildConvInit(b, loc, x, bias, G, Mg, accShape, accElt);
 
   // Loops: n, g, m, c, k_0..k_{d-1}, o_0..o_{d-1}. The output's spatial
   // loops are innermost: contiguous (for stride 1) and free of reductions,
@@ -173,6 +178,91 @@ Value buildConvCore(NodeImporter &n, Value x, Value w, Value bias, int64_t G,
             .getResult(0);
   }
   return tensor::CollapseShapeOp::create(b, loc, acc, splitDim(accRank, 1));
+}
+
+/// ConvTranspose whose strides equal its kernel, without padding, output
+/// padding or dilation: the kernel windows do not overlap and every output
+/// pixel is one product over the input channels,
+///   y[n, g Mg + m, s_0 i_0 + a_0, ...] =
+///       bias[g Mg + m] + sum_c x[n, g Cg + c, i_0, ...] W[g Cg + c, m, a_0,
+///       ...].
+/// It is computed into [N, G, Mg, (H_t, s_t)..., s_last, H_last], so the
+/// lanes of the register tiles run along the input's last axis, and one
+/// transposing copy interleaves the last axis. (The general path would run
+/// a convolution over an input with (s - 1) zeros between elements: s^d
+/// times the products, plus filling that input.)
+Value buildNonOverlappingConvTranspose(OpBuilder &b, Location loc, Value x,
+                                       Value w, Value bias, int64_t G) {
+  MLIRContext *ctx = b.getContext();
+  auto xt = cast<RankedTensorType>(x.getType());
+  ArrayRef<int64_t> kernel =
+      cast<RankedTensorType>(w.getType()).getShape().drop_front(2);
+  Type elt = xt.getElementType();
+  int64_t d = xt.getRank() - 2, Cg = xt.getDimSize(1) / G,
+          Mg = cast<RankedTensorType>(w.getType()).getDimSize(1);
+  Value xg = expandDim(b, loc, x, 1, G, Cg); // [N, G, Cg, H...]
+  Value wg = expandDim(b, loc, w, 0, G, Cg); // [G, Cg, Mg, K...]
+  auto dim = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+  // Loops: n, g, m, (i_t, a_t) for t < d - 1, a_last, i_last, then c.
+  auto iLoop = [&](int64_t t) { return t < d - 1 ? 3 + 2 * t : 4 + 2 * t; };
+  auto aLoop = [&](int64_t t) { return t < d - 1 ? 4 + 2 * t : 3 + 2 * t; };
+  int64_t outRank = 3 + 2 * d, numLoops = outRank + 1, c = outRank;
+  SmallVector<int64_t> accShape(outRank);
+  accShape[0] = xt.getDimSize(0);
+  accShape[1] = G;
+  accShape[2] = Mg;
+  SmallVector<AffineExpr> xE = {dim(0), dim(1), dim(c)},
+                          wE = {dim(1), dim(c), dim(2)};
+  for (int64_t t = 0; t < d; ++t) {
+    accShape[iLoop(t)] = xt.getDimSize(2 + t);
+    accShape[aLoop(t)] = kernel[t];
+    xE.push_back(dim(iLoop(t)));
+    wE.push_back(dim(aLoop(t)));
+  }
+  Value init = buildConvInit(b, loc, x, bias, G, Mg, accShape, elt);
+  AffineMap outId = AffineMap::getMultiDimIdentityMap(outRank, ctx);
+  auto copyBody = [](OpBuilder &bb, Location l, ValueRange a) {
+    linalg::YieldOp::create(bb, l, a[0]);
+  };
+  SmallVector<utils::IteratorType> par(outRank, utils::IteratorType::parallel);
+  SmallVector<utils::IteratorType> iters(par);
+  iters.push_back(utils::IteratorType::reduction);
+  SmallVector<AffineExpr> oE;
+  for (int64_t i = 0; i < outRank; ++i)
+    oE.push_back(dim(i));
+  Value acc =
+      linalg::GenericOp::create(
+          b, loc, init.getType(), ValueRange{xg, wg}, ValueRange{init},
+          SmallVector<AffineMap>{AffineMap::get(numLoops, 0, xE, ctx),
+                                 AffineMap::get(numLoops, 0, wE, ctx),
+                                 AffineMap::get(numLoops, 0, oE, ctx)},
+          iters,
+          [](OpBuilder &bb, Location l, ValueRange a) {
+            Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
+            linalg::YieldOp::create(
+                bb, l, arith::AddFOp::create(bb, l, a[2], p).getResult());
+          })
+          .getResult(0);
+  // Interleave: [..., s_last, H_last] -> [..., H_last, s_last].
+  SmallVector<int64_t> zShape(accShape);
+  std::swap(zShape[outRank - 2], zShape[outRank - 1]);
+  SmallVector<AffineExpr> src;
+  for (int64_t i = 0; i < outRank; ++i)
+    src.push_back(dim(i));
+  std::swap(src[outRank - 2], src[outRank - 1]);
+  Value zEmpty =
+      buildEmptyLike(b, loc, zShape, elt, x, SmallVector<int64_t>(outRank, 0));
+  Value z =
+      linalg::GenericOp::create(
+          b, loc, zEmpty.getType(), ValueRange{acc}, ValueRange{zEmpty},
+          SmallVector<AffineMap>{AffineMap::get(outRank, 0, src, ctx), outId},
+          par, copyBody)
+          .getResult(0);
+  // [N, G, Mg, H0, s0, ...] -> [N, M, H0 s0, ...].
+  SmallVector<ReassociationIndices> re = {{0}, {1, 2}};
+  for (int64_t t = 0; t < d; ++t)
+    re.push_back({3 + 2 * t, 4 + 2 * t});
+  return tensor::CollapseShapeOp::create(b, loc, z, re);
 }
 
 /// Checks shared by Conv and ConvTranspose: float element types, ranks,
@@ -436,6 +526,16 @@ LogicalResult importConvTranspose(NodeImporter &n) {
     convOut[i] = z + pl2 + ph2 - eff + 1;
     crop[i] = pl2 - pl;
     out[i] = o;
+  }
+
+  bool nonOverlapping = elt.isF32() && !outShape;
+  for (int64_t i = 0; i < d; ++i)
+    nonOverlapping &= (*strides)[i] == kernel[i] && (*dilations)[i] == 1 &&
+                      (*outPadding)[i] == 0 && lowPad[i] == kernel[i] - 1 &&
+                      crop[i] == 0 && out[i] == convOut[i];
+  if (nonOverlapping) {
+    n.setResult(0, buildNonOverlappingConvTranspose(b, loc, x, w, *bias, G));
+    return success();
   }
 
   // Zero-inserted, padded input.

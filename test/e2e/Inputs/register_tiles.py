@@ -65,6 +65,16 @@ def cases():
     yield conv("conv depthwise", [1, 24, 33, 50], 24, (5, 5), group=24, pads=[2, 2, 2, 2])
     yield conv("conv 1x1", [1, 48, 12, 100], 40, (1, 1))
     yield conv("conv 1x7 asym", [1, 6, 9, 70], 9, (1, 7), pads=[0, 3, 0, 2])
+    # ConvTranspose with stride == kernel: the non-overlapping path.
+    yield "convtranspose 2x2 s2 bias", model(
+        [h.make_node("ConvTranspose", ["x", "W", "B"], ["y"], kernel_shape=[2, 2], strides=[2, 2])],
+        [("x", [1, 8, 13, 37])], {"W": w(8, 12, 2, 2), "B": w(12)})
+    yield "convtranspose 2x3 s(2,3) groups 2", model(
+        [h.make_node("ConvTranspose", ["x", "W"], ["y"], kernel_shape=[2, 3], strides=[2, 3], group=2)],
+        [("x", [1, 8, 9, 21])], {"W": w(8, 5, 2, 3)})
+    yield "convtranspose 1d k3 s3", model(
+        [h.make_node("ConvTranspose", ["x", "W"], ["y"], kernel_shape=[3], strides=[3])],
+        [("x", [2, 6, 40])], {"W": w(6, 4, 3)})
     yield "maxpool 3x3 s2", model([h.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2])],
                                   [("x", [1, 16, 40, 45])], {})
     yield "avgpool 3x3 pad", model([h.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1],

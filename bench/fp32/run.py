@@ -135,8 +135,8 @@ def machine_line() -> str:
             f"onnxruntime {ort.__version__}, numpy {np.__version__}")
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_common_args(p: argparse.ArgumentParser, timeout: float) -> None:
+    """The options bench/fp32 and bench/quant_vs_ort share."""
     p.add_argument("--models", default=",".join(ALL_MODELS),
                    help=f"comma-separated subset of {','.join(ALL_MODELS)} (default: all)")
     p.add_argument("--runs", type=int, default=50, help="timed runs per measurement (default: %(default)s)")
@@ -147,14 +147,17 @@ def main(argv=None) -> int:
     p.add_argument("--models-dir", type=Path, default=fetch_models.DEFAULT_DEST,
                    help="where scripts/fetch_models.py put the real models (default: %(default)s)")
     p.add_argument("--ort-only", action="store_true", help="measure onnxruntime only (no quant binaries needed)")
-    p.add_argument("--no-input-shape", action="store_true",
-                   help="do not pass the benchmark shapes to quant-compile with --input-shape")
-    p.add_argument("--timeout", type=float, default=600, help="seconds allowed per quant-compile / quant-run call (default: %(default)s)")
-    p.add_argument("--work-dir", type=Path, help="keep compiled models and inputs here (default: a temporary directory)")
-    p.add_argument("--out", type=Path, help="also write the table (with the machine line) to this markdown file")
+    p.add_argument("--timeout", type=float, default=timeout,
+                   help="seconds allowed per quant-compile / quant-run call (default: %(default)s)")
+    p.add_argument("--work-dir", type=Path, help="keep models, inputs and compiled .so files here (default: a temporary directory)")
+    p.add_argument("--out", type=Path, help="also write the table(s) (with the machine line) to this markdown file")
     p.add_argument("--json", type=Path, help="also write the measurements as JSON")
-    args = p.parse_args(argv)
 
+
+def parse_common(p: argparse.ArgumentParser, args, prog: str):
+    """(models, threads, compiler, runner) from the shared options; the tools
+    are None with --ort-only. Exits with a clear message on bad values or
+    missing tools."""
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     bad = [m for m in models if m not in ALL_MODELS]
     if bad or not models:
@@ -163,16 +166,26 @@ def main(argv=None) -> int:
         threads = [int(t) for t in args.threads.split(",") if t.strip()]
     except ValueError:
         p.error("--threads takes comma-separated integers")
+    if args.ort_only:
+        return models, threads, None, None
+    tools = []
+    for name in ("quant-compile", "quant-run"):
+        tool = args.build_dir.resolve() / "bin" / name
+        if not tool.is_file():
+            print(f"{prog}: error: {name} not found at {tool} (build it first, pass --build-dir, or use --ort-only)",
+                  file=sys.stderr)
+            sys.exit(2)
+        tools.append(str(tool))
+    return models, threads, tools[0], tools[1]
 
-    compiler = runner = None
-    if not args.ort_only:
-        for name in ("quant-compile", "quant-run"):
-            tool = args.build_dir.resolve() / "bin" / name
-            if not tool.is_file():
-                print(f"{PROG}: error: {name} not found at {tool} (build it first, pass --build-dir, or use --ort-only)",
-                      file=sys.stderr)
-                return 2
-        compiler, runner = (str(args.build_dir.resolve() / "bin" / n) for n in ("quant-compile", "quant-run"))
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_args(p, timeout=600)
+    p.add_argument("--no-input-shape", action="store_true",
+                   help="do not pass the benchmark shapes to quant-compile with --input-shape")
+    args = p.parse_args(argv)
+    models, threads, compiler, runner = parse_common(p, args, PROG)
 
     own_work = args.work_dir is None
     work_root = Path(tempfile.mkdtemp(prefix="quant-bench-")) if own_work else args.work_dir.resolve()

@@ -337,45 +337,13 @@ def summary(results: dict[str, list[Row]], threads: list[int]) -> list[str]:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", default=",".join(ALL_MODELS),
-                   help=f"comma-separated subset of {','.join(ALL_MODELS)} (default: all)")
-    p.add_argument("--runs", type=int, default=50, help="timed runs per latency (default: %(default)s)")
-    p.add_argument("--warmup", type=int, default=5, help="untimed onnxruntime runs first (default: %(default)s)")
-    p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default: %(default)s)")
-    p.add_argument("--build-dir", type=Path, default=REPO_ROOT / "build",
-                   help="build directory holding bin/quant-compile and bin/quant-run (default: %(default)s)")
-    p.add_argument("--models-dir", type=Path, default=fp32.fetch_models.DEFAULT_DEST,
-                   help="where scripts/fetch_models.py put the real models (default: %(default)s)")
+    fp32.add_common_args(p, timeout=900)
     p.add_argument("--calib-samples", type=int, default=16, help="calibration samples (default: %(default)s)")
     p.add_argument("--eval-samples", type=int, default=8, help="held-out evaluation samples (default: %(default)s)")
-    p.add_argument("--ort-only", action="store_true", help="onnxruntime rows only (no quant binaries needed)")
-    p.add_argument("--timeout", type=float, default=900,
-                   help="seconds allowed per quant-compile / quant-run call (default: %(default)s)")
-    p.add_argument("--work-dir", type=Path, help="keep models, data and compiled .so files here (default: a temporary directory)")
-    p.add_argument("--out", type=Path, help="also write the tables (with the machine line) to this markdown file")
-    p.add_argument("--json", type=Path, help="also write the measurements as JSON")
     args = p.parse_args(argv)
-
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
-    bad = [m for m in models if m not in ALL_MODELS]
-    if bad or not models:
-        p.error(f"unknown model(s) {bad}; choose from {','.join(ALL_MODELS)}")
-    try:
-        threads = [int(t) for t in args.threads.split(",") if t.strip()]
-    except ValueError:
-        p.error("--threads takes comma-separated integers")
+    models, threads, compiler, runner = fp32.parse_common(p, args, PROG)
     if args.calib_samples < 1 or args.eval_samples < 1:
         p.error("--calib-samples and --eval-samples must be at least 1")
-
-    compiler = runner = None
-    if not args.ort_only:
-        for name in ("quant-compile", "quant-run"):
-            tool = args.build_dir.resolve() / "bin" / name
-            if not tool.is_file():
-                print(f"{PROG}: error: {name} not found at {tool} (build it first, pass --build-dir, or use --ort-only)",
-                      file=sys.stderr)
-                return 2
-        compiler, runner = (str(args.build_dir.resolve() / "bin" / n) for n in ("quant-compile", "quant-run"))
 
     load_start = os.getloadavg()[0]
     own_work = args.work_dir is None

@@ -13,27 +13,19 @@
 #include <dlfcn.h>
 #include <sys/stat.h>
 
+#include "quant/Runtime/QuantRuntimeLoader.h"
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+
 #include <memory>
 #include <thread>
 #include <type_traits>
 
 using namespace mlir::qc::calib;
 
-struct CalibrationRunner::Api {
-  decltype(&quant_last_error) lastError = nullptr;
-  decltype(&quant_abi_version) abiVersion = nullptr;
-  decltype(&quant_session_open) open = nullptr;
-  decltype(&quant_session_close) close = nullptr;
-  decltype(&quant_session_num_inputs) numInputs = nullptr;
-  decltype(&quant_session_num_outputs) numOutputs = nullptr;
-  decltype(&quant_session_input_info) inputInfo = nullptr;
-  decltype(&quant_session_output_info) outputInfo = nullptr;
-  decltype(&quant_session_run_alloc) runAlloc = nullptr;
-};
+struct CalibrationRunner::Api : quant::RuntimeLibrary {};
 
 namespace {
 
@@ -109,45 +101,8 @@ bool CalibrationRunner::open(const std::string &soPath, unsigned numThreads,
   }
   numThreads_ = numThreads ? numThreads
                            : std::max(1u, std::thread::hardware_concurrency());
-  // dlopen searches the library path for a bare name; the caller means the
-  // file.
-  std::string file =
-      soPath.find('/') == std::string::npos ? "./" + soPath : soPath;
-  struct stat st;
-  if (::stat(file.c_str(), &st) != 0) {
-    error = "cannot load model '" + soPath + "': " + std::strerror(errno);
-    return false;
-  }
-  void *handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle) {
-    const char *why = dlerror();
-    error =
-        "cannot load model '" + soPath + "': " + (why ? why : "dlopen failed");
-    return false;
-  }
   auto api = std::make_unique<Api>();
-  bool ok = true;
-  auto resolve = [&](auto &fn, const char *symbol) {
-    if (!ok)
-      return;
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
-        dlsym(handle, symbol));
-    if (!fn) {
-      error =
-          "'" + soPath + "' is not a quant model (no symbol " + symbol + ")";
-      ok = false;
-    }
-  };
-  resolve(api->lastError, "quant_last_error");
-  resolve(api->abiVersion, "quant_abi_version");
-  resolve(api->open, "quant_session_open");
-  resolve(api->close, "quant_session_close");
-  resolve(api->numInputs, "quant_session_num_inputs");
-  resolve(api->numOutputs, "quant_session_num_outputs");
-  resolve(api->inputInfo, "quant_session_input_info");
-  resolve(api->outputInfo, "quant_session_output_info");
-  resolve(api->runAlloc, "quant_session_run_alloc");
-  if (!ok)
+  if (!api->load(soPath, error))
     return false;
   if (api->abiVersion() != QUANT_ABI_VERSION) {
     error = "model '" + soPath + "' implements ABI version " +
@@ -159,6 +114,7 @@ bool CalibrationRunner::open(const std::string &soPath, unsigned numThreads,
   QuantSessionOptions options = {QUANT_DEVICE_AUTO,
                                  static_cast<int32_t>(numThreads_)};
   QuantSession *session = nullptr;
+  bool ok = true;
   if (api->open(&options, &session) != QUANT_OK) {
     error = "cannot open a session of '" + soPath + "': " + api->lastError();
     return false;

@@ -12,7 +12,7 @@
 
 #include "Array.h"
 
-#include "quant/Runtime/QuantRuntime.h"
+#include "quant/Runtime/QuantRuntimeLoader.h"
 
 #include <dlfcn.h>
 #include <sys/stat.h>
@@ -236,53 +236,36 @@ struct TensorInfo {
 class Model {
 public:
   explicit Model(const std::string &path) {
-    // dlopen searches the library path for a name without a '/'; the user
-    // means the file.
-    std::string file = path.find('/') == std::string::npos ? "./" + path : path;
-    struct stat st;
-    if (::stat(file.c_str(), &st) != 0)
-      fatal("cannot load model '" + path + "': " + std::strerror(errno));
-    handle_ = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle_) {
-      const char *why = dlerror();
-      fatal("cannot load model '" + path +
-            "': " + (why ? why : "dlopen failed"));
-    }
-    resolve(lastError_, "quant_last_error", path);
-    resolve(abiVersion_, "quant_abi_version", path);
-    resolve(open_, "quant_session_open", path);
-    resolve(close_, "quant_session_close", path);
-    resolve(numInputs_, "quant_session_num_inputs", path);
-    resolve(numOutputs_, "quant_session_num_outputs", path);
-    resolve(inputInfo_, "quant_session_input_info", path);
-    resolve(outputInfo_, "quant_session_output_info", path);
-    resolve(runAlloc_, "quant_session_run_alloc", path);
-    if (abiVersion_() != QUANT_ABI_VERSION)
+    std::string error;
+    if (!lib_.load(path, error))
+      fatal(error);
+    if (lib_.abiVersion() != QUANT_ABI_VERSION)
       fatal("model '" + path + "' implements ABI version " +
-            std::to_string(abiVersion_()) + ", quant-run needs version " +
+            std::to_string(lib_.abiVersion()) + ", quant-run needs version " +
             std::to_string(QUANT_ABI_VERSION));
   }
   ~Model() {
     if (session_)
-      close_(session_);
+      lib_.close(session_);
     // The handle stays open: the process is about to exit anyway, and a
     // model's thread-local state may outlive this object.
   }
 
   void open(int32_t device, int32_t threads) {
     QuantSessionOptions options = {device, threads};
-    check(open_(&options, &session_));
+    check(lib_.open(&options, &session_));
     for (bool isInput : {true, false}) {
-      int32_t count = isInput ? numInputs_(session_) : numOutputs_(session_);
+      int32_t count =
+          isInput ? lib_.numInputs(session_) : lib_.numOutputs(session_);
       if (count < 0)
-        fatal(lastError_());
+        fatal(lib_.lastError());
       for (int32_t i = 0; i < count; ++i) {
         const char *name = nullptr;
         TensorInfo info;
         int32_t ndim = 0;
         const int64_t *shape = nullptr;
-        check((isInput ? inputInfo_ : outputInfo_)(session_, i, &name,
-                                                   &info.dtype, &ndim, &shape));
+        check((isInput ? lib_.inputInfo : lib_.outputInfo)(
+            session_, i, &name, &info.dtype, &ndim, &shape));
         info.name = name ? name : "";
         info.shape.assign(shape, shape + ndim);
         (isInput ? inputs : outputs).push_back(std::move(info));
@@ -293,36 +276,21 @@ public:
   /// Runs with session-owned outputs (valid until the next run).
   const QuantDLTensor *run(const std::vector<QuantDLTensor> &in) {
     const QuantDLTensor *out = nullptr;
-    check(
-        runAlloc_(session_, in.data(), static_cast<int32_t>(in.size()), &out));
+    check(lib_.runAlloc(session_, in.data(), static_cast<int32_t>(in.size()),
+                        &out));
     return out;
   }
 
   std::vector<TensorInfo> inputs, outputs;
 
 private:
-  template <typename Fn>
-  void resolve(Fn &fn, const char *symbol, const std::string &path) {
-    fn = reinterpret_cast<Fn>(dlsym(handle_, symbol));
-    if (!fn)
-      fatal("'" + path + "' is not a quant model (no symbol " + symbol + ")");
-  }
   void check(QuantStatus status) {
     if (status != QUANT_OK)
-      fatal(lastError_());
+      fatal(lib_.lastError());
   }
 
-  void *handle_ = nullptr;
+  quant::RuntimeLibrary lib_;
   QuantSession *session_ = nullptr;
-  decltype(&quant_last_error) lastError_ = nullptr;
-  decltype(&quant_abi_version) abiVersion_ = nullptr;
-  decltype(&quant_session_open) open_ = nullptr;
-  decltype(&quant_session_close) close_ = nullptr;
-  decltype(&quant_session_num_inputs) numInputs_ = nullptr;
-  decltype(&quant_session_num_outputs) numOutputs_ = nullptr;
-  decltype(&quant_session_input_info) inputInfo_ = nullptr;
-  decltype(&quant_session_output_info) outputInfo_ = nullptr;
-  decltype(&quant_session_run_alloc) runAlloc_ = nullptr;
 };
 
 //===----------------------------------------------------------------------===//

@@ -6,7 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "quant/Runtime/QuantRuntime.h"
+#include "quant/Runtime/QuantRuntimeLoader.h"
 
 #include <gtest/gtest.h>
 
@@ -33,50 +33,9 @@ namespace {
 // The ABI, resolved with dlsym
 //===----------------------------------------------------------------------===//
 
-struct Api {
-  void *handle = nullptr;
+struct Api : quant::RuntimeLibrary {
   std::string error;
-  decltype(&quant_last_error) lastError = nullptr;
-  decltype(&quant_abi_version) abiVersion = nullptr;
-  decltype(&quant_session_open) open = nullptr;
-  decltype(&quant_session_close) close = nullptr;
-  decltype(&quant_session_num_inputs) numInputs = nullptr;
-  decltype(&quant_session_num_outputs) numOutputs = nullptr;
-  decltype(&quant_session_input_info) inputInfo = nullptr;
-  decltype(&quant_session_output_info) outputInfo = nullptr;
-  decltype(&quant_session_run) run = nullptr;
-  decltype(&quant_session_run_alloc) runAlloc = nullptr;
-
-  explicit Api(const char *path) {
-    handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!handle) {
-      error = dlerror();
-      return;
-    }
-    bool ok = true;
-    auto get = [&](auto &fn, const char *name) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
-          dlsym(handle, name));
-      if (!fn) {
-        ok = false;
-        error += std::string("missing ") + name + "; ";
-      }
-    };
-    get(lastError, "quant_last_error");
-    get(abiVersion, "quant_abi_version");
-    get(open, "quant_session_open");
-    get(close, "quant_session_close");
-    get(numInputs, "quant_session_num_inputs");
-    get(numOutputs, "quant_session_num_outputs");
-    get(inputInfo, "quant_session_input_info");
-    get(outputInfo, "quant_session_output_info");
-    get(run, "quant_session_run");
-    get(runAlloc, "quant_session_run_alloc");
-    if (!ok) {
-      dlclose(handle);
-      handle = nullptr;
-    }
-  }
+  explicit Api(const char *path) { load(path, error); }
 };
 
 /// fake_model.so, loaded once for the whole test binary.

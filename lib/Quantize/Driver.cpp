@@ -175,7 +175,9 @@ llvm::Expected<llvm::json::Value> yamlNodeToJSON(llvm::yaml::Node *n) {
       llvm::Expected<llvm::json::Value> v = yamlNodeToJSON(kv.getValue());
       if (!v)
         return v.takeError();
-      o[k->getValue(storage)] = std::move(*v);
+      // An owned key: a StringRef key would point into the YAML buffer,
+      // which is freed before the object is read.
+      o[k->getValue(storage).str()] = std::move(*v);
     }
     return llvm::json::Value(std::move(o));
   }
@@ -416,6 +418,12 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
     for (const std::string &ex : o.excludes)
       if (matches(ex, l))
         s.keepFloat = true;
+    // An embedding's output is no product's input: only its table is
+    // quantized, whatever the activation options say.
+    if (l.isEmbedding) {
+      s.aBits = 0;
+      s.aFormat = "int";
+    }
     bool quantAct = !(s.aBits == 0 && s.aFormat == "int");
     s.aStatic = quantAct && !o.calibPath.empty() && s.aGranularity == "tensor";
     SmallVector<NamedAttribute> d;
@@ -654,9 +662,18 @@ void QuantizeDriver::collectLayers(ModuleOp module) {
         if (dq.getInput().getDefiningOp<arith::ConstantOp>())
           w = dq;
     }
+    // An embedding: the layer is the dequantize of the gathered rows, and
+    // its codes and scales are the tables the gathers read.
+    auto tableType = [](Value v) {
+      if (Operation *read = getEmbeddingRead(v.getDefiningOp(), false))
+        v = cast<tensor::ExtractOp>(read).getTensor();
+      return cast<RankedTensorType>(v.getType());
+    };
+    if (isa<DequantizeOp>(op))
+      w = op->getResult(0);
     if (auto dq = w ? w.getDefiningOp<DequantizeOp>() : DequantizeOp()) {
-      auto qt = cast<RankedTensorType>(dq.getInput().getType());
-      auto st = cast<RankedTensorType>(dq.getScale().getType());
+      auto qt = tableType(dq.getInput());
+      auto st = tableType(dq.getScale());
       FormatAttr f = dq.getFormat();
       r.numWeights = qt.getNumElements();
       r.weightBits = f.getBits();

@@ -86,8 +86,9 @@ static cl::opt<std::string>
             cl::init("int"), cl::cat(qcat));
 static cl::opt<std::string> granularity(
     "granularity",
-    cl::desc("Weight scales: tensor, channel (output channel) or group:G "
-             "(blocks of G along the reduced axis) (channel)"),
+    cl::desc("Weight scales: tensor, channel (output channel; a row of an "
+             "embedding table) or group:G (blocks of G along the reduced "
+             "axis; along an embedding row) (channel)"),
     cl::init("channel"), cl::cat(qcat));
 static cl::opt<std::string> agranularity(
     "agranularity",

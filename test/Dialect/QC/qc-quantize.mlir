@@ -46,3 +46,73 @@ func.func @static_and_float(%x: tensor<2x8xf32>) -> (tensor<2x4xf32>, tensor<2x4
   %z = qc.linear %x, %w {qc.quant = {float}} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
   return %y, %z : tensor<2x4xf32>, tensor<2x4xf32>
 }
+
+// -----
+
+// An embedding (a row gather from a constant [V, H] table, as the importer
+// emits Gather): the table becomes codes with per-row scales, both gathered
+// with the same index arithmetic, and only the gathered rows are
+// dequantized. No activation quantization: the rows are no product's input.
+// CHECK-LABEL: func.func @embedding
+// CHECK-DAG: %[[Q:.*]] = arith.constant dense<{{\[\[}}42, -85, 127, 21, 11, -5, 64, 85], [16, 32, 48, 64, 79, 95, 111, 127], [-127, -127, -127, -127, 127, 127, 127, 127], [0, 0, 0, 0, 0, 0, 0, 0]]> : tensor<4x8xi8>
+// CHECK: %[[GQ:.*]] = linalg.generic {{.*}} ins(%arg0 : tensor<1x5xi64>) outs(%{{.*}} : tensor<1x5x8xi8>)
+// CHECK: %[[K:.*]] = arith.select
+// CHECK: %[[J:.*]] = linalg.index 2
+// CHECK: tensor.extract %[[Q]][%[[K]], %[[J]]] : tensor<4x8xi8>
+// CHECK: %[[S:.*]] = arith.constant dense<{{\[\[}}0.0236220472], [0.00629921257], [0.00787401571], [1.000000e+00]]> : tensor<4x1xf32>
+// CHECK: %[[GS:.*]] = linalg.generic {{.*}} ins(%arg0 : tensor<1x5xi64>) outs(%{{.*}} : tensor<1x5x1xf32>)
+// CHECK: tensor.extract %[[S]]
+// CHECK: %[[R:.*]] = qc.dequantize %[[GQ]], %[[GS]] {axis = 2 : i64, format = #qc.format<int8>, group_size = 8 : i64, qc.weight_sqnr = {{.*}}} : (tensor<1x5x8xi8>, tensor<1x5x1xf32>) -> tensor<1x5x8xf32>
+// CHECK-NOT: qc.quantize
+// CHECK: return %[[R]]
+// W4G-LABEL: func.func @embedding
+// W4G: tensor.extract %{{.*}} : tensor<4x8xi4>
+// W4G: tensor.extract %{{.*}} : tensor<4x2xf32>
+// W4G: qc.dequantize %{{.*}}, %{{.*}} {axis = 2 : i64, format = #qc.format<int4>, group_size = 4 : i64, {{.*}}} : (tensor<1x5x8xi4>, tensor<1x5x2xf32>) -> tensor<1x5x8xf32>
+// ASYM-LABEL: func.func @embedding
+// ASYM: tensor.extract %{{.*}} : tensor<4x1xi8>
+// ASYM: qc.dequantize %{{.*}}, %{{.*}}, %{{.*}} {axis = 2 : i64, format = #qc.format<uint8>, group_size = 8 : i64, {{.*}}} : (tensor<1x5x8xi8>, tensor<1x5x1xf32>, tensor<1x5x1xi8>)
+func.func @embedding(%ids: tensor<1x5xi64>) -> tensor<1x5x8xf32> {
+  %t = arith.constant dense<[[1.0, -2.0, 3.0, 0.5, 0.25, -0.125, 1.5, 2.0], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], [-1.0, -1.0, -1.0, -1.0, 1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]]> : tensor<4x8xf32>
+  %e = tensor.empty() : tensor<1x5x8xf32>
+  %c4 = arith.constant 4 : index
+  %g = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%ids : tensor<1x5xi64>) outs(%e : tensor<1x5x8xf32>) {
+  ^bb0(%i: i64, %o: f32):
+    %k = arith.index_cast %i : i64 to index
+    %c0 = arith.constant 0 : index
+    %neg = arith.cmpi slt, %k, %c0 : index
+    %w = arith.addi %k, %c4 : index
+    %k2 = arith.select %neg, %w, %k : index
+    %j = linalg.index 2 : index
+    %v = tensor.extract %t[%k2, %j] : tensor<4x8xf32>
+    linalg.yield %v : f32
+  } -> tensor<1x5x8xf32>
+  return %g : tensor<1x5x8xf32>
+}
+
+// -----
+
+// Not embeddings: a column gather (Gather axis = 1) and a table marked float.
+// CHECK-LABEL: func.func @not_embedding
+// CHECK-NOT: qc.dequantize
+// CHECK: return
+func.func @not_embedding(%ids: tensor<3xi64>) -> (tensor<4x3xf32>, tensor<3x8xf32>) {
+  %t = arith.constant dense<0.5> : tensor<4x8xf32>
+  %e = tensor.empty() : tensor<4x3xf32>
+  %g = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%ids : tensor<3xi64>) outs(%e : tensor<4x3xf32>) {
+  ^bb0(%i: i64, %o: f32):
+    %k = arith.index_cast %i : i64 to index
+    %r = linalg.index 0 : index
+    %v = tensor.extract %t[%r, %k] : tensor<4x8xf32>
+    linalg.yield %v : f32
+  } -> tensor<4x3xf32>
+  %e2 = tensor.empty() : tensor<3x8xf32>
+  %h = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%ids : tensor<3xi64>) outs(%e2 : tensor<3x8xf32>) attrs = {qc.quant = {float}} {
+  ^bb0(%i: i64, %o: f32):
+    %k = arith.index_cast %i : i64 to index
+    %c = linalg.index 1 : index
+    %v = tensor.extract %t[%k, %c] : tensor<4x8xf32>
+    linalg.yield %v : f32
+  } -> tensor<3x8xf32>
+  return %g, %h : tensor<4x3xf32>, tensor<3x8xf32>
+}

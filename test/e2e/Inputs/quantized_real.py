@@ -14,7 +14,8 @@ usage: quantized_real.py prepare KEY MODEL.onnx OUT_DIR
                        which makes rec's opset-12 model unloadable and does
                        not change MiniLM's figure);
            ref-w8a8    our W8A8 scheme executed by onnxruntime: every layer's
-                       weight (Conv, MatMul, Gemm with a constant weight)
+                       weight (Conv, MatMul, Gemm with a constant weight, and
+                       embedding tables gathered by Gather, per row)
                        fake-quantized in numpy (per output channel, symmetric,
                        scale = absmax / 127 as float32, round half to even),
                        and QuantizeLinear/DequantizeLinear (int8, zero point
@@ -89,12 +90,22 @@ def constants(model):
 
 def find_layers(model):
     """(node, activation input index, weight name, channel axis, reduced axis)
-    of each Conv / MatMul / Gemm whose weight is a constant."""
+    of each Conv / MatMul / Gemm whose weight is a constant, and of each
+    embedding Gather (activation index None)."""
     from onnx import numpy_helper
 
     consts = constants(model)
     layers = []
     for n in model.graph.node:
+        if n.op_type == "Gather":
+            # An embedding: a constant [V, H] table gathered along axis 0;
+            # a scale per row (channel 0), groups along H (reduced 1). It
+            # has no activation input (None).
+            axis = next((a.i for a in n.attribute if a.name == "axis"), 0)
+            if n.input[0] in consts and n.input[1] not in consts and axis == 0:
+                if numpy_helper.to_array(consts[n.input[0]]).ndim == 2:
+                    layers.append((n, None, n.input[0], 0, 1))
+            continue
         if n.op_type not in ("Conv", "MatMul", "Gemm"):
             continue
         if n.op_type == "Conv" or n.op_type == "Gemm":
@@ -163,7 +174,7 @@ def reference_model(model_path, out_path, wbits, group, act_ranges=None):
         dq_of = {}
         for node in m.graph.node:
             for node_l, ai, _, _, _ in layers:
-                if node_l is node:
+                if node_l is node and ai is not None:
                     x = node.input[ai]
                     if x not in dq_of:
                         lo, hi = act_ranges[x]
@@ -190,7 +201,7 @@ def activation_ranges(model_path, calib):
     import onnx
 
     m = onnx.load(str(model_path))
-    names = sorted({n.input[ai] for n, ai, _, _, _ in find_layers(m)})
+    names = sorted({n.input[ai] for n, ai, _, _, _ in find_layers(m) if ai is not None})
     graph_inputs = {i.name for i in m.graph.input}
     extra = [x for x in names if x not in graph_inputs]
     m.graph.output.extend([onnx.ValueInfoProto(name=x) for x in extra])

@@ -77,50 +77,68 @@ void pack(arith::ConstantOp op, DenseElementsAttr attr, unsigned &counter) {
   Value packed = createBlobConstant(
       b, loc, RankedTensorType::get({numBytes}, b.getI8Type()), bytes,
       ("qc_packed_" + std::to_string(counter++)).c_str());
-  // Unpack: one code per output element, read from its two bytes.
+  // One code, read from its two bytes at the row-major position of `coords`.
+  auto decode = [&](OpBuilder &bb, Location l, ValueRange coords) -> Value {
+    Value lin = arith::ConstantIndexOp::create(bb, l, 0);
+    for (int64_t i = 0; i < rank; ++i) {
+      Value stride = arith::ConstantIndexOp::create(bb, l, type.getDimSize(i));
+      lin = arith::MulIOp::create(bb, l, lin, stride);
+      lin = arith::AddIOp::create(bb, l, lin, coords[i]);
+    }
+    Type i32 = bb.getI32Type();
+    Value code;
+    if (n == 8) {
+      code = tensor::ExtractOp::create(bb, l, packed, lin);
+    } else {
+      Value bit = arith::MulIOp::create(
+          bb, l, lin, arith::ConstantIndexOp::create(bb, l, n));
+      Value byte = arith::ShRUIOp::create(
+          bb, l, bit, arith::ConstantIndexOp::create(bb, l, 3));
+      Value sh = arith::AndIOp::create(
+          bb, l, bit, arith::ConstantIndexOp::create(bb, l, 7));
+      Value lo = tensor::ExtractOp::create(bb, l, packed, byte);
+      Value next = arith::AddIOp::create(
+          bb, l, byte, arith::ConstantIndexOp::create(bb, l, 1));
+      Value hi = tensor::ExtractOp::create(bb, l, packed, next);
+      lo = arith::ExtUIOp::create(bb, l, i32, lo);
+      hi = arith::ExtUIOp::create(bb, l, i32, hi);
+      hi = arith::ShLIOp::create(
+          bb, l, hi, arith::ConstantOp::create(bb, l, bb.getI32IntegerAttr(8)));
+      Value w = arith::OrIOp::create(bb, l, lo, hi);
+      w = arith::ShRUIOp::create(bb, l, w,
+                                 arith::IndexCastOp::create(bb, l, i32, sh));
+      code = arith::TruncIOp::create(bb, l, bb.getIntegerType(n), w);
+    }
+    if (isa<FloatType>(elt))
+      code = arith::BitcastOp::create(bb, l, elt, code);
+    return code;
+  };
+  // Pattern: tensor.extract %c[i...] -> decode(%packed, i...): a random
+  // access (an embedding row gather) reads the packed bytes directly instead
+  // of a fully unpacked copy of the tensor.
+  for (OpOperand &use : llvm::make_early_inc_range(op->getUses())) {
+    auto ex = dyn_cast<tensor::ExtractOp>(use.getOwner());
+    if (!ex)
+      continue;
+    OpBuilder eb(ex);
+    ex.getResult().replaceAllUsesWith(decode(eb, ex.getLoc(), ex.getIndices()));
+    ex.erase();
+  }
+  if (op->use_empty()) {
+    op.erase();
+    return;
+  }
+  // Unpack: one code per output element.
   Value empty = tensor::EmptyOp::create(b, loc, type.getShape(), elt);
   auto unpack = linalg::GenericOp::create(
       b, loc, type, ValueRange{}, ValueRange{empty},
       SmallVector<AffineMap>{AffineMap::getMultiDimIdentityMap(rank, ctx)},
       SmallVector<Iter>(rank, Iter::parallel),
       [&](OpBuilder &bb, Location l, ValueRange) {
-        // Row-major linear index of this element.
-        Value lin = arith::ConstantIndexOp::create(bb, l, 0);
-        for (int64_t i = 0; i < rank; ++i) {
-          Value stride =
-              arith::ConstantIndexOp::create(bb, l, type.getDimSize(i));
-          lin = arith::MulIOp::create(bb, l, lin, stride);
-          lin = arith::AddIOp::create(bb, l, lin,
-                                      linalg::IndexOp::create(bb, l, i));
-        }
-        Type i32 = bb.getI32Type();
-        Value code;
-        if (n == 8) {
-          code = tensor::ExtractOp::create(bb, l, packed, lin);
-        } else {
-          Value bit = arith::MulIOp::create(
-              bb, l, lin, arith::ConstantIndexOp::create(bb, l, n));
-          Value byte = arith::ShRUIOp::create(
-              bb, l, bit, arith::ConstantIndexOp::create(bb, l, 3));
-          Value sh = arith::AndIOp::create(
-              bb, l, bit, arith::ConstantIndexOp::create(bb, l, 7));
-          Value lo = tensor::ExtractOp::create(bb, l, packed, byte);
-          Value next = arith::AddIOp::create(
-              bb, l, byte, arith::ConstantIndexOp::create(bb, l, 1));
-          Value hi = tensor::ExtractOp::create(bb, l, packed, next);
-          lo = arith::ExtUIOp::create(bb, l, i32, lo);
-          hi = arith::ExtUIOp::create(bb, l, i32, hi);
-          hi = arith::ShLIOp::create(
-              bb, l, hi,
-              arith::ConstantOp::create(bb, l, bb.getI32IntegerAttr(8)));
-          Value w = arith::OrIOp::create(bb, l, lo, hi);
-          w = arith::ShRUIOp::create(
-              bb, l, w, arith::IndexCastOp::create(bb, l, i32, sh));
-          code = arith::TruncIOp::create(bb, l, bb.getIntegerType(n), w);
-        }
-        if (isa<FloatType>(elt))
-          code = arith::BitcastOp::create(bb, l, elt, code);
-        linalg::YieldOp::create(bb, l, code);
+        SmallVector<Value> coords;
+        for (int64_t i = 0; i < rank; ++i)
+          coords.push_back(linalg::IndexOp::create(bb, l, i));
+        linalg::YieldOp::create(bb, l, decode(bb, l, coords));
       });
   op.getResult().replaceAllUsesWith(unpack.getResult(0));
   op.erase();

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 
 #include <cmath>
 
@@ -90,13 +91,16 @@ DenseElementsAttr makeStorageAttr(RankedTensorType type, FormatAttr format,
   return DenseElementsAttr::getFromRawBuffer(type, raw);
 }
 
+/// A weight's codes, scales and zero points as constants, with the
+/// dequantize attributes that describe their granularity.
 struct QuantizedWeight {
-  Value dequantized;
-  double sqnr;
+  Value codes, scales, zeroPoints; // zeroPoints null when symmetric
+  FormatAttr format;
+  int64_t axis = -1, group = 0;
+  double sqnr = 0;
 };
 
-/// Quantizes the float constant `root` (values `w`) and returns
-/// qc.dequantize(constant codes).
+/// Quantizes the float constant `root` (values `w`) into constants.
 FailureOr<QuantizedWeight>
 quantizeWeight(OpBuilder &b, Location loc, Value root,
                const std::vector<double> &w, const Scheme &s,
@@ -192,16 +196,104 @@ quantizeWeight(OpBuilder &b, Location loc, Value root,
             RankedTensorType::get(scaleShape, qType.getElementType()), fmt,
             zcodes));
   }
-  auto dq = DequantizeOp::create(
-      b, loc, RankedTensorType::get(shape, b.getF32Type()), q, sv, zv, fmt,
-      axis >= 0 ? b.getI64IntegerAttr(axis) : IntegerAttr(),
-      group > 0 ? b.getI64IntegerAttr(group) : IntegerAttr());
-  Value result = dq;
-  if (type.getElementType() != b.getF32Type())
-    result = arith::TruncFOp::create(b, loc, type, result); // f16 models
   double sqnr = noise == 0 ? 200.0 : 10.0 * std::log10(sig / noise);
   (void)ctx;
-  return QuantizedWeight{result, sqnr};
+  return QuantizedWeight{q, sv, zv, fmt, axis, group, sqnr};
+}
+
+/// qc.dequantize(codes, scales, zeroPoints) in `format`, converted to the
+/// element type of `type` (whose shape the codes have).
+Value dequantizeTo(OpBuilder &b, Location loc, FormatAttr format, Value codes,
+                   Value scales, Value zeroPoints, int64_t axis, int64_t group,
+                   RankedTensorType type) {
+  Value result = DequantizeOp::create(
+      b, loc, RankedTensorType::get(type.getShape(), b.getF32Type()), codes,
+      scales, zeroPoints, format,
+      axis >= 0 ? b.getI64IntegerAttr(axis) : IntegerAttr(),
+      group > 0 ? b.getI64IntegerAttr(group) : IntegerAttr());
+  if (type.getElementType() != b.getF32Type())
+    result = arith::TruncFOp::create(b, loc, type, result); // f16 models
+  return result;
+}
+
+/// A copy of the embedding gather `g` (reading its table through `read`)
+/// that reads `table` [V, C] instead: the output's last extent becomes C.
+/// Indices are normalised exactly as in `g`, since its body is cloned.
+Value regather(OpBuilder &b, linalg::GenericOp g, tensor::ExtractOp read,
+               Value table) {
+  Location loc = g.getLoc();
+  auto tt = cast<RankedTensorType>(table.getType());
+  auto ot = cast<RankedTensorType>(g.getResult(0).getType());
+  int64_t r = ot.getRank();
+  SmallVector<int64_t> shape(ot.getShape());
+  shape.back() = tt.getDimSize(1);
+  SmallVector<Value> dyn;
+  Value oldInit = g.getDpsInits()[0];
+  for (int64_t i = 0; i + 1 < r; ++i)
+    if (ot.isDynamicDim(i))
+      dyn.push_back(tensor::DimOp::create(b, loc, oldInit, i));
+  Value init = tensor::EmptyOp::create(b, loc, shape, tt.getElementType(), dyn);
+  auto ng = linalg::GenericOp::create(
+      b, loc, init.getType(), g.getDpsInputs(), ValueRange{init},
+      g.getIndexingMapsArray(), g.getIteratorTypesArray(),
+      [&](OpBuilder &bb, Location l, ValueRange args) {
+        IRMapping map;
+        Block &body = g.getRegion().front();
+        for (auto [from, to] : llvm::zip(body.getArguments(), args))
+          map.map(from, to);
+        for (Operation &op : body.without_terminator()) {
+          if (&op != read.getOperation()) {
+            bb.clone(op, map);
+            continue;
+          }
+          Value row = map.lookupOrDefault(read.getIndices()[0]);
+          Value col = map.lookupOrDefault(read.getIndices()[1]);
+          map.map(read.getResult(),
+                  tensor::ExtractOp::create(bb, l, table, ValueRange{row, col})
+                      .getResult());
+        }
+        linalg::YieldOp::create(bb, l, map.lookup(read.getResult()));
+      });
+  return ng.getResult(0);
+}
+
+/// A [V] per-row constant as a [V, 1] constant table.
+Value asColumn(OpBuilder &b, Location loc, Value v) {
+  DenseElementsAttr attr;
+  if (!matchPattern(v, m_Constant(&attr)))
+    return {};
+  auto t = cast<RankedTensorType>(v.getType());
+  return arith::ConstantOp::create(
+      b, loc,
+      attr.reshape(
+          RankedTensorType::get({t.getDimSize(0), 1}, t.getElementType())));
+}
+
+/// Pattern: gather(table)[i..., h] -> dequantize(gather(codes)[i..., h],
+/// gather(scales)[i..., h / g]): only the gathered rows are dequantized, so
+/// the table stays in its narrow format in the artifact.
+Value quantizeEmbedding(OpBuilder &b, linalg::GenericOp g,
+                        tensor::ExtractOp read, const QuantizedWeight &qw) {
+  Location loc = g.getLoc();
+  auto ot = cast<RankedTensorType>(g.getResult(0).getType());
+  int64_t r = ot.getRank(), h = ot.getDimSize(r - 1);
+  Value codes = regather(b, g, read, qw.codes);
+  Value scales = qw.scales, zps = qw.zeroPoints;
+  int64_t axis = -1, group = 0;
+  if (qw.axis == 0) { // one scale per row
+    scales = regather(b, g, read, asColumn(b, loc, scales));
+    if (zps)
+      zps = regather(b, g, read, asColumn(b, loc, zps));
+    axis = r - 1;
+    group = h;
+  } else if (qw.axis == 1) { // groups along the row
+    scales = regather(b, g, read, scales);
+    if (zps)
+      zps = regather(b, g, read, zps);
+    axis = r - 1;
+    group = qw.group;
+  }
+  return dequantizeTo(b, loc, qw.format, codes, scales, zps, axis, group, ot);
 }
 
 /// Elementwise or reducing linalg.generic with a one-op body.
@@ -516,8 +608,26 @@ struct QCQuantizePass : mlir::qc::impl::QCQuantizePassBase<QCQuantizePass> {
         op->emitError() << "qc-quantize: layer '" << layer.name << "': " << err;
         return signalPassFailure();
       }
+      if (layer.isEmbedding) {
+        // The dequantize of the gathered rows carries the layer's attributes
+        // (for reports) in place of the gather.
+        Value e = quantizeEmbedding(
+            b, cast<linalg::GenericOp>(op),
+            cast<tensor::ExtractOp>(layer.embeddingRead), *qw);
+        Operation *dq = e.getDefiningOp();
+        if (!isa<DequantizeOp>(dq))
+          dq = dq->getOperand(0).getDefiningOp(); // through the truncf
+        for (NamedAttribute a : op->getDiscardableAttrs())
+          dq->setAttr(a.getName(), a.getValue());
+        dq->setAttr("qc.weight_sqnr", b.getF64FloatAttr(qw->sqnr));
+        op->getResult(0).replaceAllUsesWith(e);
+        op->erase();
+        continue;
+      }
       // Rebuild the reshape (if any) between the root and the layer.
-      Value wv = qw->dequantized;
+      Value wv = dequantizeTo(
+          b, loc, qw->format, qw->codes, qw->scales, qw->zeroPoints, qw->axis,
+          qw->group, cast<RankedTensorType>(layer.weightRoot.getType()));
       Value oldW = op->getOperand(layer.weightOperand);
       if (oldW != layer.weightRoot) {
         Operation *reshape = oldW.getDefiningOp();

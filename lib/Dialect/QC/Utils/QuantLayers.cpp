@@ -58,6 +58,37 @@ bool mlir::qc::isMultiplyAccumulateGeneric(Operation *op) {
          (a == body.getArgument(1) && b == body.getArgument(0));
 }
 
+Operation *mlir::qc::getEmbeddingRead(Operation *op, bool requireFloat) {
+  auto g = dyn_cast_or_null<linalg::GenericOp>(op);
+  if (!g || g.getNumDpsInputs() != 1 || g.getNumDpsInits() != 1 ||
+      g.getNumLoops() != g.getNumParallelLoops() || g.getNumResults() != 1)
+    return nullptr;
+  if (!isa<IntegerType>(getElementTypeOrSelf(g.getDpsInputs()[0].getType())))
+    return nullptr;
+  Block &body = g.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto ex = yield.getNumOperands() == 1
+                ? yield.getOperand(0).getDefiningOp<tensor::ExtractOp>()
+                : nullptr;
+  if (!ex || ex->getBlock() != &body)
+    return nullptr;
+  Value table = ex.getTensor();
+  auto tt = dyn_cast<RankedTensorType>(table.getType());
+  auto ot = cast<RankedTensorType>(g.getResult(0).getType());
+  if (!tt || tt.getRank() != 2 || !tt.hasStaticShape() ||
+      !matchPattern(table, m_Constant()) ||
+      (requireFloat && !isa<FloatType>(tt.getElementType())) ||
+      g.getRegion().isAncestor(table.getParentRegion()) ||
+      ot.getDimSize(ot.getRank() - 1) != tt.getDimSize(1))
+    return nullptr;
+  // The column is the output's last loop; the row is not a loop index.
+  auto col = ex.getIndices()[1].getDefiningOp<linalg::IndexOp>();
+  if (!col || col.getDim() != static_cast<uint64_t>(ot.getRank() - 1) ||
+      ex.getIndices()[0].getDefiningOp<linalg::IndexOp>())
+    return nullptr;
+  return ex;
+}
+
 /// The float constant `v` is read from, through at most one reshape; the
 /// reshape's reassociation (root dim -> operand dims) in `groups`.
 static Value traceWeightRoot(Value v,
@@ -165,6 +196,14 @@ SmallVector<QuantLayer> mlir::qc::findQuantLayers(func::FuncOp func) {
       }
       if (!l.op)
         return;
+    } else if (Operation *read = getEmbeddingRead(op)) {
+      l.op = op;
+      l.isEmbedding = true;
+      l.embeddingRead = read;
+      l.weightRoot = cast<tensor::ExtractOp>(read).getTensor();
+      l.weightOperand = 0;
+      l.channelAxis = 0;   // a scale per row (per token of the vocabulary)
+      l.reductionAxis = 1; // groups along the embedding dimension
     } else {
       return;
     }

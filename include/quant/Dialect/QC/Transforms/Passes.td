@@ -84,7 +84,12 @@ def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
       `a-mode=static` uses the range calibration recorded in the layer's
       `qc.quant` attribute (`a_min`, `a_max`); `a-mode=dynamic` computes the
       scale at run time, per row (token) where the layer's rows are
-      independent, else per tensor.
+      independent, else per tensor;
+    - an embedding (a `linalg.generic` gathering rows of a constant float
+      `[V, H]` table through `tensor.extract`, as Gather imports) gets codes
+      and scales with rows as channels, gathered with the original index
+      arithmetic, and a `qc.dequantize` of the gathered rows only, which
+      takes the layer's attributes. The activation options do not apply.
 
     Per-layer settings: a `qc.quant` dictionary on the layer overrides the
     options with the same keys spelled with underscores (`w_bits`,
@@ -186,7 +191,9 @@ def QCPackWeightsPass : Pass<"qc-pack-weights", "func::FuncOp"> {
     in row-major order, padded to whole bytes plus one spare byte so every
     code is read from two bytes (N * count / 8 + 2 bytes at most). FP8 constants are stored byte for byte and bitcast. The
     unpacking generic fuses into its elementwise consumer (usually the
-    weight's dequantization).
+    weight's dequantization). A `tensor.extract` of the constant (an
+    embedding's row gather) decodes its element from the blob in place, so
+    a constant read only that way is never unpacked whole.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",

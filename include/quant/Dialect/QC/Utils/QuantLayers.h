@@ -2,7 +2,8 @@
 //
 // Part of quant. A "layer" is a contraction with a constant weight: a
 // qc.linear, or a linalg.generic whose body is a multiply-accumulate with one
-// operand rooted at a float constant (convolutions, Einsum forms). The
+// operand rooted at a float constant (convolutions, Einsum forms); or an
+// embedding: a row gather from a constant float table [V, H]. The
 // quantize pass, calibration and the report all enumerate layers the same
 // way through findQuantLayers, so their lists agree.
 //
@@ -20,8 +21,13 @@ namespace mlir::qc {
 
 struct QuantLayer {
   Operation *op = nullptr;
-  unsigned actOperand = 0;    ///< operand index of the activation
-  unsigned weightOperand = 1; ///< operand index of the weight
+  /// An embedding (row gather) has a weight and no activation operand:
+  /// `actOperand` is meaningless and the weight is `weightRoot` itself,
+  /// read inside the gather's body (`embeddingRead`).
+  bool isEmbedding = false;
+  Operation *embeddingRead = nullptr; ///< the tensor.extract of the table
+  unsigned actOperand = 0;            ///< operand index of the activation
+  unsigned weightOperand = 1;         ///< operand index of the weight
   /// The float constant the weight operand is read from, through at most
   /// one tensor.expand_shape/collapse_shape (row-major order is kept).
   Value weightRoot;
@@ -42,6 +48,14 @@ SmallVector<QuantLayer> findQuantLayers(func::FuncOp func);
 /// (NameLoc "node" around FusedLoc<"OpType">), or "" when absent.
 std::string getLayerName(Operation *op);
 std::string getLayerOpType(Operation *op);
+
+/// The table an embedding gather reads: `op` is an all-parallel
+/// linalg.generic with one input (the indices) whose body yields one
+/// tensor.extract of a rank-2 static constant captured from above, at
+/// coordinates (row computed from the index, the output's last loop). The
+/// table's last extent equals the output's. Returns that tensor.extract, or
+/// null. `requireFloat` restricts the table to float constants.
+Operation *getEmbeddingRead(Operation *op, bool requireFloat = true);
 
 /// True when `op` is a linalg.generic computing out += a * b (optionally
 /// widening a and b first) with at least one reduction loop.

@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
 
 #include <map>
 
@@ -130,23 +131,18 @@ Value weightFromConstant(NodeImporter &n, Value rhs, bool transposed,
   auto rt = cast<RankedTensorType>(rhs.getType());
   if (rt.getRank() != 2 || !isa<FloatType>(rt.getElementType()))
     return {};
+  if (!transposed)
+    return qc::createTransposedFloatConstant(n.b, n.loc, rhs, scale,
+                                             "onnx_weight");
+  if (scale == 1.0) // already [N, K]: the constant itself
+    return rt.hasStaticShape() && matchPattern(rhs, m_Constant()) ? rhs
+                                                                  : Value();
   std::optional<std::vector<double>> w = qc::readFloatConstant(rhs);
   if (!w)
     return {};
-  int64_t rows = rt.getDimSize(0), cols = rt.getDimSize(1);
-  int64_t nOut = transposed ? rows : cols, k = transposed ? cols : rows;
-  std::vector<double> wt(nOut * k);
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j) {
-      double v = (*w)[i * cols + j] * scale;
-      if (transposed)
-        wt[i * cols + j] = v;
-      else
-        wt[j * rows + i] = v;
-    }
-  return qc::createFloatConstant(
-      n.b, n.loc, RankedTensorType::get({nOut, k}, rt.getElementType()), wt,
-      "onnx_weight");
+  for (double &v : *w)
+    v *= scale;
+  return qc::createFloatConstant(n.b, n.loc, rt, *w, "onnx_weight");
 }
 
 LogicalResult importMatMul(NodeImporter &n) {
@@ -291,15 +287,52 @@ LogicalResult importGemm(NodeImporter &n) {
   return success();
 }
 
-/// Einsum without ellipses: one linalg.generic whose loops are the
-/// equation's letters, output letters first (parallel), the others summed.
+/// One subscript of an Einsum term: a letter (its character) or the k-th
+/// dimension of the broadcast '...' group (k, counted from the left).
+using EinsumSymbol = int;
+constexpr EinsumSymbol kFirstLetter = 'A'; // letters compare above 0..52
+
+/// Parses `term` for an input of rank `rank` (-1: the output, whose
+/// ellipsis rank is `outEllipsis`) into symbols; the broadcast group has
+/// `ellipsisRank` dims in all, right-aligned across inputs.
+static LogicalResult parseEinsumTerm(NodeImporter &n, StringRef term,
+                                     int64_t rank, int64_t ellipsisRank,
+                                     SmallVectorImpl<EinsumSymbol> &out) {
+  size_t dots = term.find("...");
+  if (dots != StringRef::npos && term.find("...", dots + 3) != StringRef::npos)
+    return n.invalid("term '" + term + "' has more than one '...'");
+  int64_t letters = term.size() - (dots == StringRef::npos ? 0 : 3);
+  int64_t e = dots == StringRef::npos ? 0 : rank - letters;
+  if (rank < 0)
+    e = dots == StringRef::npos ? 0 : ellipsisRank;
+  if (e < 0 || (dots == StringRef::npos && rank >= 0 && letters != rank))
+    return n.invalid("term '" + term + "' does not match input rank " +
+                     Twine(rank));
+  for (size_t i = 0; i < term.size(); ++i) {
+    if (i == dots) {
+      for (int64_t k = ellipsisRank - e; k < ellipsisRank; ++k)
+        out.push_back(k);
+      i += 2;
+      continue;
+    }
+    if (!llvm::isAlpha(term[i]))
+      return n.invalid("bad subscript '" + Twine(term[i]) + "'");
+    out.push_back(term[i]);
+  }
+  return success();
+}
+
+/// Einsum: one linalg.generic whose loops are the equation's symbols,
+/// output symbols first (parallel), the others summed. '...' stands for
+/// broadcast
+/// dimensions (numpy's rules: right-aligned, size 1 stretches),
+/// and so does any subscript whose dimension is 1 in one input and larger
+/// in another: that input reads index 0 along it.
 LogicalResult importEinsum(NodeImporter &n) {
   std::string eq;
   for (char c : n.attrString("equation", ""))
     if (c != ' ')
       eq.push_back(c);
-  if (eq.find("...") != std::string::npos)
-    return n.unsupported("equations with '...'");
   StringRef lhs = eq, rhs;
   bool explicitOut = false;
   if (size_t arrow = eq.find("->"); arrow != std::string::npos) {
@@ -312,79 +345,116 @@ LogicalResult importEinsum(NodeImporter &n) {
   if ((int64_t)terms.size() != n.numOperands())
     return n.invalid("the equation names " + Twine(terms.size()) +
                      " inputs, the node has " + Twine(n.numOperands()));
-  std::map<char, int64_t> counts;
   SmallVector<Value> ins;
   Type elt;
+  int64_t ellipsisRank = 0;
   for (auto [i, t] : llvm::enumerate(terms)) {
     FailureOr<Value> v = n.operand(i);
     if (failed(v))
       return failure();
     auto vt = cast<RankedTensorType>((*v).getType());
-    if ((int64_t)t.size() != vt.getRank())
-      return n.invalid("term '" + t + "' does not match input rank " +
-                       Twine(vt.getRank()));
     if (elt && vt.getElementType() != elt)
       return n.invalid("inputs differ in element type");
     elt = vt.getElementType();
-    for (char c : t) {
-      if (!llvm::isAlpha(c))
-        return n.invalid("bad subscript '" + Twine(c) + "'");
-      ++counts[c];
-    }
+    if (t.contains("..."))
+      ellipsisRank =
+          std::max<int64_t>(ellipsisRank, vt.getRank() - (int64_t)t.size() + 3);
     ins.push_back(*v);
   }
   if (!isa<FloatType>(elt) && !isa<IntegerType>(elt))
     return n.unsupported("element type");
-  std::string out;
-  if (explicitOut) {
-    out = rhs.str();
-    for (char c : out)
-      if (!counts.count(c))
-        return n.invalid("output subscript '" + Twine(c) +
-                         "' is not in any input");
-  } else {
-    for (auto [c, k] : counts)
-      if (k == 1)
-        out.push_back(c);
+  SmallVector<SmallVector<EinsumSymbol>> syms(terms.size());
+  std::map<EinsumSymbol, int64_t> counts;
+  for (auto [i, t] : llvm::enumerate(terms)) {
+    int64_t rank = cast<RankedTensorType>(ins[i].getType()).getRank();
+    if (failed(parseEinsumTerm(n, t, rank, ellipsisRank, syms[i])))
+      return failure();
+    for (EinsumSymbol s : syms[i])
+      ++counts[s];
   }
-  // Loop order: output letters, then the summed ones.
-  std::string letters = out;
-  for (auto [c, k] : counts)
-    if (out.find(c) == std::string::npos)
-      letters.push_back(c);
-  MLIRContext *ctx = n.b.getContext();
-  auto dimOf = [&](char c) { return getAffineDimExpr(letters.find(c), ctx); };
-  int64_t loops = letters.size();
-  SmallVector<AffineMap> maps;
-  // Extent of each letter: the first input dimension carrying it.
-  SmallVector<int64_t> shape;
-  SmallVector<Value> dyn;
-  for (char c : out) {
-    for (auto [i, t] : llvm::enumerate(terms)) {
-      size_t pos = t.find(c);
-      if (pos == StringRef::npos)
+  // Extent of each symbol: the dimension that is not 1 (all such must
+  // agree when static), else 1; dynamic when only dynamic ones say more.
+  std::map<EinsumSymbol, int64_t> extent;
+  std::map<EinsumSymbol, std::pair<size_t, int64_t>> source; // input, dim
+  for (auto [i, s] : llvm::enumerate(syms)) {
+    auto t = cast<RankedTensorType>(ins[i].getType());
+    for (auto [d, sym] : llvm::enumerate(s)) {
+      int64_t size = t.getDimSize(d);
+      auto [it, fresh] = extent.try_emplace(sym, size);
+      if (fresh) {
+        source[sym] = {i, (int64_t)d};
         continue;
-      int64_t d = cast<RankedTensorType>(ins[i].getType()).getDimSize(pos);
-      shape.push_back(d);
-      if (ShapedType::isDynamic(d))
-        dyn.push_back(tensor::DimOp::create(n.b, n.loc, ins[i], pos));
-      break;
+      }
+      int64_t &have = it->second;
+      if (size == 1 || size == have)
+        continue;
+      if (have == 1 || ShapedType::isDynamic(have)) {
+        if (!ShapedType::isDynamic(size) || have == 1) {
+          have = size;
+          source[sym] = {i, (int64_t)d};
+        }
+        continue;
+      }
+      if (!ShapedType::isDynamic(size))
+        return n.invalid("subscript dimensions differ: " + Twine(have) +
+                         " and " + Twine(size));
     }
   }
-  for (StringRef t : terms) {
+  SmallVector<EinsumSymbol> out;
+  if (explicitOut) {
+    if (failed(parseEinsumTerm(n, rhs, -1, ellipsisRank, out)))
+      return failure();
+    for (EinsumSymbol s : out)
+      if (!counts.count(s))
+        return n.invalid("output subscript '" + Twine(char(s)) +
+                         "' is not in any input");
+    if (ellipsisRank > 0 && !rhs.contains("..."))
+      return n.invalid("the inputs have '...' dimensions but the output "
+                       "'" +
+                       rhs + "' has no '...'");
+  } else {
+    // numpy: the broadcast dims, then the letters used once, in order.
+    for (auto [s, k] : counts)
+      if (s < kFirstLetter || k == 1)
+        out.push_back(s);
+  }
+  // Loop order: output symbols, then the summed ones.
+  SmallVector<EinsumSymbol> loopsOf(out);
+  for (auto [s, k] : counts)
+    if (!llvm::is_contained(out, s))
+      loopsOf.push_back(s);
+  MLIRContext *ctx = n.b.getContext();
+  int64_t loops = loopsOf.size();
+  auto dimOf = [&](EinsumSymbol s) {
+    return getAffineDimExpr(llvm::find(loopsOf, s) - loopsOf.begin(), ctx);
+  };
+  SmallVector<AffineMap> maps;
+  SmallVector<int64_t> shape;
+  SmallVector<Value> dyn;
+  for (EinsumSymbol s : out) {
+    shape.push_back(extent[s]);
+    if (ShapedType::isDynamic(extent[s])) {
+      auto [i, d] = source[s];
+      dyn.push_back(tensor::DimOp::create(n.b, n.loc, ins[i], d));
+    }
+  }
+  for (auto [i, s] : llvm::enumerate(syms)) {
+    auto t = cast<RankedTensorType>(ins[i].getType());
     SmallVector<AffineExpr> e;
-    for (char c : t)
-      e.push_back(dimOf(c));
+    for (auto [d, sym] : llvm::enumerate(s))
+      e.push_back(t.getDimSize(d) == 1 && extent[sym] != 1
+                      ? getAffineConstantExpr(0, ctx)
+                      : dimOf(sym));
     maps.push_back(AffineMap::get(loops, 0, e, ctx));
   }
   SmallVector<AffineExpr> oe;
-  for (char c : out)
-    oe.push_back(dimOf(c));
+  for (EinsumSymbol s : out)
+    oe.push_back(dimOf(s));
   maps.push_back(AffineMap::get(loops, 0, oe, ctx));
   SmallVector<utils::IteratorType> iters;
-  for (size_t i = 0; i < letters.size(); ++i)
-    iters.push_back(i < out.size() ? utils::IteratorType::parallel
-                                   : utils::IteratorType::reduction);
+  for (int64_t i = 0; i < loops; ++i)
+    iters.push_back(i < (int64_t)out.size() ? utils::IteratorType::parallel
+                                            : utils::IteratorType::reduction);
   Value empty = tensor::EmptyOp::create(n.b, n.loc, shape, elt, dyn);
   Value init = linalg::FillOp::create(
                    n.b, n.loc, scalarConstant(n.b, n.loc, elt, 0.0), empty)

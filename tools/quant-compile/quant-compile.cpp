@@ -58,8 +58,10 @@ static cl::OptionCategory category("quant-compile options");
 static cl::opt<std::string> inputFile(cl::Positional, cl::Required,
                                       cl::desc("<model.onnx | module.mlir>"),
                                       cl::cat(category));
-static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
-                                       cl::value_desc("path"), cl::Required,
+static cl::opt<std::string> outputFile("o",
+                                       cl::desc("Output file (required "
+                                                "unless --emit=none)"),
+                                       cl::value_desc("path"),
                                        cl::cat(category));
 static cl::opt<bool>
     floatOnly("float", cl::desc("Compile in floating point, no quantization"),
@@ -153,7 +155,9 @@ static cl::list<std::string> inputShapes(
 static cl::opt<std::string> emitKind(
     "emit",
     cl::desc("What to write: so (default, a model.so), obj (an object file), "
-             "llvm (optimised LLVM IR), mlir (the IR after --compile-to)"),
+             "llvm (optimised LLVM IR), mlir (the IR after --compile-to), "
+             "none (run the phases up to --compile-to, default llvm, and "
+             "write nothing: a check)"),
     cl::init("so"), cl::cat(category));
 static cl::opt<std::string>
     compileTo("compile-to",
@@ -161,6 +165,12 @@ static cl::opt<std::string>
                        "graph, quantize, linalg, "
                        "bufferized, vector, llvm (implies --emit=mlir)"),
               cl::value_desc("phase"), cl::cat(category));
+static cl::opt<bool> elideWeights(
+    "elide-weights",
+    cl::desc("With MLIR output, print weight blobs larger than 64 bytes as "
+             "dense_resource<__elided__> (readable IR of a large model; it "
+             "cannot be compiled again)"),
+    cl::cat(category));
 static cl::opt<std::string>
     mcpu("mcpu",
          cl::desc("Target CPU for generated code, e.g. x86-64-v3, znver4, "
@@ -287,17 +297,20 @@ int main(int argc, char **argv) {
                       "llvm)");
   }
   qc::EmitKind kind = qc::EmitKind::SharedLibrary;
-  bool emitMLIR = stopAt.has_value();
-  if (emitKind == "mlir")
+  bool emitMLIR = stopAt.has_value(), emitNone = emitKind == "none";
+  if (emitKind == "mlir" || emitNone)
     emitMLIR = true;
   else if (emitKind == "llvm")
     kind = qc::EmitKind::LLVMIR;
   else if (emitKind == "obj")
     kind = qc::EmitKind::Object;
   else if (emitKind != "so")
-    return fail(2, "unknown --emit '" + emitKind + "' (so, obj, llvm, mlir)");
+    return fail(2, "unknown --emit '" + emitKind +
+                       "' (so, obj, llvm, mlir, none)");
   if (emitMLIR && !stopAt)
     stopAt = qc::CompilePhase::LLVM;
+  if (outputFile.empty() && !emitNone)
+    return fail(2, "no output file: give -o PATH (or --emit=none)");
 
   DialectRegistry registry;
   qc::registerQuantDialects(registry);
@@ -401,12 +414,17 @@ int main(int argc, char **argv) {
   if (failed(qc::runPhases(*module, from, to, pipeline)))
     return 2;
 
+  if (emitNone)
+    return 0;
   if (emitMLIR) {
     std::string err;
     auto out = openOutputFile(outputFile, &err);
     if (!out)
       return fail(2, err);
-    module->print(out->os());
+    OpPrintingFlags flags;
+    if (elideWeights)
+      flags.elideLargeResourceString(64);
+    module->print(out->os(), flags);
     out->keep();
     return 0;
   }

@@ -157,17 +157,9 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
     // no reduction, vectorisable as is. Otherwise W stays [N, K] and k is
     // innermost.
     bool kn = false;
-    if (std::optional<std::vector<double>> wv =
-            readFloatConstant(op.getWeight())) {
-      auto wt = op.getWeight().getType();
-      int64_t n = wt.getDimSize(0), k = wt.getDimSize(1);
-      std::vector<double> t(n * k);
-      for (int64_t i = 0; i < n; ++i)
-        for (int64_t j = 0; j < k; ++j)
-          t[j * n + i] = (*wv)[i * k + j];
-      w = createFloatConstant(
-          rewriter, loc, RankedTensorType::get({k, n}, wt.getElementType()), t,
-          "qc_weight_kn");
+    if (Value t = createTransposedFloatConstant(rewriter, loc, op.getWeight(),
+                                                1.0, "qc_weight_kn")) {
+      w = t;
       kn = true;
     } else if (Value dq =
                    transposeDequantizedWeight(rewriter, loc, op.getWeight())) {

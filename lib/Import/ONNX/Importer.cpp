@@ -19,6 +19,7 @@
 #include "mlir/IR/BuiltinDialect.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "quant/Dialect/QC/IR/QCDialect.h"
+#include "quant/Dialect/QC/Utils/WeightUtils.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -429,6 +430,17 @@ OwningOpRef<ModuleOp> GraphImporter::run(const onnx::ModelProto &model,
     values[init.name()] = *v;
   }
 
+  // How many more times each name is read (node inputs, graph outputs): a
+  // constant that no later node reads and nothing in the IR uses (a weight
+  // that its MatMul copied transposed) is erased and its blob freed at
+  // once, so a large model's weights are held once, not twice.
+  llvm::StringMap<int64_t> pendingReads;
+  for (const auto &node : graph.node())
+    for (const std::string &in : node.input())
+      ++pendingReads[in];
+  for (const auto &out : graph.output())
+    ++pendingReads[out.name()];
+
   const OpRegistry &registry = getOpRegistry();
   for (const auto &node : graph.node()) {
     Location loc = nodeLoc(ctx, node, fileName);
@@ -472,6 +484,23 @@ OwningOpRef<ModuleOp> GraphImporter::run(const onnx::ModelProto &model,
                        "': optional output " + Twine(i) + " is not supported");
         return {};
       }
+    for (const std::string &in : node.input()) {
+      if (in.empty() || --pendingReads[in] > 0)
+        continue;
+      auto it = values.find(in);
+      if (it == values.end() || !it->second.value)
+        continue;
+      Value v = it->second.value;
+      Operation *def = v.getDefiningOp();
+      if (!def || !def->use_empty() || !isa<arith::ConstantOp>(def))
+        continue;
+      // Another name may stand for the same value (Identity, folded
+      // shapes) and still be read.
+      values.erase(it);
+      if (llvm::none_of(values,
+                        [&](const auto &e) { return e.getValue().value == v; }))
+        eraseDeadConstant(def);
+    }
   }
 
   SmallVector<Value> results;

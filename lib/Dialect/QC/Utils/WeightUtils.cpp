@@ -13,6 +13,7 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
 
+#include <algorithm>
 #include <cstring>
 
 using namespace mlir;
@@ -81,6 +82,90 @@ Value mlir::qc::createFloatConstant(OpBuilder &builder, Location loc,
     std::memcpy(data.data() + i * bytes, &bits, bytes);
   }
   return createBlobConstant(builder, loc, type, data, blobName);
+}
+
+Value mlir::qc::createTransposedFloatConstant(OpBuilder &builder, Location loc,
+                                              Value value, double scale,
+                                              StringRef blobName) {
+  Attribute attr;
+  auto type = dyn_cast<RankedTensorType>(value.getType());
+  if (!type || type.getRank() != 2 || !type.hasStaticShape() ||
+      !matchPattern(value, m_Constant(&attr)))
+    return {};
+  auto eltTy = dyn_cast<FloatType>(type.getElementType());
+  if (!eltTy || !isSupportedWeightType(eltTy))
+    return {};
+  int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+  auto outType = RankedTensorType::get({cols, rows}, eltTy);
+  bool exactScale = scale == 1.0;
+  if (!exactScale && !eltTy.isF32() && !eltTy.isF64()) {
+    // Half precision with a scale: round through double, elementwise.
+    std::optional<std::vector<double>> w = readFloatConstant(value);
+    if (!w)
+      return {};
+    std::vector<double> t(w->size());
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        t[j * rows + i] = (*w)[i * cols + j] * scale;
+    return createFloatConstant(builder, loc, outType, t, blobName);
+  }
+  // The source's element bytes: a blob, or dense elements (a splat holds
+  // one element, repeated).
+  ArrayRef<char> src;
+  bool splat = false;
+  if (auto blobAttr = dyn_cast<DenseResourceElementsAttr>(attr)) {
+    AsmResourceBlob *blob = blobAttr.getRawHandle().getBlob();
+    if (!blob)
+      return {}; // elided
+    src = blob->getData();
+  } else if (auto dense = dyn_cast<DenseFPElementsAttr>(attr)) {
+    src = dense.getRawData();
+    splat = dense.isSplat();
+  } else {
+    return {};
+  }
+  size_t es = eltTy.getWidth() / 8;
+  if (!splat && src.size() != static_cast<size_t>(rows * cols) * es)
+    return {};
+  AsmResourceBlob blob = HeapAsmResourceBlob::allocate(
+      rows * cols * es, alignof(double), /*dataIsMutable=*/true);
+  char *dst = blob.getMutableData().data();
+  auto put = [&](int64_t i, int64_t j) { // src [i, j] -> dst [j, i]
+    const char *from = src.data() + (splat ? 0 : (i * cols + j) * es);
+    char *to = dst + (j * rows + i) * es;
+    if (exactScale) {
+      std::memcpy(to, from, es);
+    } else if (es == 4) {
+      float v;
+      std::memcpy(&v, from, 4);
+      v = static_cast<float>(static_cast<double>(v) * scale);
+      std::memcpy(to, &v, 4);
+    } else {
+      double v;
+      std::memcpy(&v, from, 8);
+      v *= scale;
+      std::memcpy(to, &v, 8);
+    }
+  };
+  // Blocks of 64 x 64 keep both sides in cache.
+  constexpr int64_t kBlock = 64;
+  for (int64_t i0 = 0; i0 < rows; i0 += kBlock)
+    for (int64_t j0 = 0; j0 < cols; j0 += kBlock)
+      for (int64_t i = i0; i < std::min(rows, i0 + kBlock); ++i)
+        for (int64_t j = j0; j < std::min(cols, j0 + kBlock); ++j)
+          put(i, j);
+  auto out = DenseResourceElementsAttr::get(outType, blobName, std::move(blob));
+  return arith::ConstantOp::create(builder, loc, out);
+}
+
+void mlir::qc::eraseDeadConstant(Operation *op) {
+  auto c = dyn_cast_or_null<arith::ConstantOp>(op);
+  if (!c || !c->use_empty())
+    return;
+  if (auto r = dyn_cast<DenseResourceElementsAttr>(c.getValue()))
+    if (auto *entry = r.getRawHandle().getResource())
+      entry->setBlob(AsmResourceBlob());
+  c->erase();
 }
 
 Value mlir::qc::createBlobConstant(OpBuilder &builder, Location loc,

@@ -32,6 +32,20 @@ Value createFloatConstant(OpBuilder &builder, Location loc,
                           RankedTensorType type, ArrayRef<double> values,
                           StringRef blobName);
 
+/// The transpose [C, R] of a 2-D float constant [R, C] (dense elements or a
+/// dense_resource blob; f16, bf16, f32 or f64) with its elements multiplied
+/// by `scale` and rounded to the element type, as a new dense_resource
+/// constant named after `blobName`; null when `value` is no such constant.
+/// Written straight into the new blob (a scale of 1 moves bits only), so a
+/// large weight costs one more copy of itself and nothing else.
+Value createTransposedFloatConstant(OpBuilder &builder, Location loc,
+                                    Value value, double scale,
+                                    StringRef blobName);
+
+/// Erases `op` when nothing uses it and, for a dense_resource constant,
+/// frees its blob (the context would otherwise keep it to the end).
+void eraseDeadConstant(Operation *op);
+
 /// The transpose of a 2-D dense constant ([N, K] -> [K, N]), any element
 /// type.
 DenseElementsAttr transposeMatrixAttr(DenseElementsAttr attr);

@@ -1,8 +1,9 @@
 """Writes small ONNX models for the importer's lit tests.
 
 usage: make_onnx.py KIND OUT_DIR
-KIND: mlp | unsupported | malformed | extdata-good | extdata-dotdot |
-      extdata-absolute | extdata-symlink | extdata-hardlink | extdata-short
+KIND: mlp | weights | unsupported | malformed | extdata-good |
+      extdata-dotdot | extdata-absolute | extdata-symlink | extdata-hardlink |
+      extdata-short
 """
 import os
 import sys
@@ -37,6 +38,44 @@ def mlp(out):
     )
     save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]),
          os.path.join(out, "mlp.onnx"))
+
+
+def weights(out):
+    """Constant weights on every path the importer copies or shares: Gemm
+    with transB 0 and 1, alpha 1 and not, one weight read by two MatMuls
+    (tied) and also returned (through Identity), one read by a Gemm and
+    then by an Add."""
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((12, 20)).astype(np.float32)   # [K, N]
+    bt = rng.standard_normal((20, 12)).astype(np.float32)  # [N, K]
+    tied = rng.standard_normal((20, 20)).astype(np.float32)
+    c = rng.standard_normal((20, 12)).astype(np.float32)
+    g = helper.make_graph(
+        [
+            helper.make_node("Gemm", ["x", "A"], ["g0"], alpha=0.5),
+            helper.make_node("Gemm", ["x", "Bt"], ["g1"], transB=1),
+            helper.make_node("Gemm", ["x", "Bt"], ["g2"], transB=1, alpha=2.0),
+            helper.make_node("Add", ["g0", "g1"], ["s0"]),
+            helper.make_node("Add", ["s0", "g2"], ["s1"]),
+            helper.make_node("MatMul", ["s1", "T"], ["t0"]),
+            helper.make_node("Relu", ["t0"], ["r0"]),
+            helper.make_node("MatMul", ["r0", "T"], ["t1"]),
+            helper.make_node("Identity", ["T"], ["t_out"]),
+            helper.make_node("MatMul", ["t1", "C"], ["m"]),
+            helper.make_node("Add", ["m", "x"], ["y0"]),
+            helper.make_node("Transpose", ["C"], ["ct"]),
+            helper.make_node("MatMul", ["x", "ct"], ["y1"]),
+        ],
+        "weights",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 12])],
+        [helper.make_tensor_value_info("y0", TensorProto.FLOAT, ["N", 12]),
+         helper.make_tensor_value_info("y1", TensorProto.FLOAT, ["N", 20]),
+         helper.make_tensor_value_info("t_out", TensorProto.FLOAT, [20, 20])],
+        [numpy_helper.from_array(a, "A"), numpy_helper.from_array(bt, "Bt"),
+         numpy_helper.from_array(tied, "T"), numpy_helper.from_array(c, "C")],
+    )
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]),
+         os.path.join(out, "weights.onnx"))
 
 
 def unsupported(out):
@@ -96,7 +135,8 @@ def main():
     if kind.startswith("extdata-"):
         extdata(out, kind[len("extdata-"):])
     else:
-        {"mlp": mlp, "unsupported": unsupported, "malformed": malformed}[kind](out)
+        {"mlp": mlp, "weights": weights, "unsupported": unsupported,
+         "malformed": malformed}[kind](out)
 
 
 if __name__ == "__main__":

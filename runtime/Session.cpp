@@ -102,6 +102,36 @@ QuantStatus checkInputs(const QuantDLTensor *inputs, int32_t numInputs) {
   for (int32_t i = 0; i < numInputs; ++i)
     if (QuantStatus s = checkTensor("input", m.inputs[i], inputs[i]))
       return s;
+  // Dimensions that the model names alike (ONNX dim_param) must agree: the
+  // generated code takes such extents from one input and reads the others
+  // with it.
+  for (int32_t i = 0; i < numInputs; ++i) {
+    const char *const *names = m.inputs[i].dim_names;
+    for (int32_t d = 0; names && d < m.inputs[i].rank; ++d) {
+      if (!names[d])
+        continue;
+      for (int32_t j = 0; j <= i; ++j) {
+        const char *const *other = m.inputs[j].dim_names;
+        int32_t end = j == i ? d : m.inputs[j].rank;
+        int32_t e = 0;
+        while (other && e < end &&
+               !(other[e] && std::strcmp(other[e], names[d]) == 0))
+          ++e;
+        if (!other || e == end)
+          continue;
+        if (inputs[j].shape[e] == inputs[i].shape[d])
+          break; // the first dimension of that name agrees
+        return fail(QUANT_ERROR_SHAPE_MISMATCH,
+                    std::string("input '") + m.inputs[i].name +
+                        "': dimension " + std::to_string(d) + " ('" + names[d] +
+                        "') is " + std::to_string(inputs[i].shape[d]) +
+                        ", but input '" + m.inputs[j].name + "' dimension " +
+                        std::to_string(e) + " ('" + names[d] + "') is " +
+                        std::to_string(inputs[j].shape[e]) +
+                        "; dimensions with one name must agree");
+      }
+    }
+  }
   return QUANT_OK;
 }
 

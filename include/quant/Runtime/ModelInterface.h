@@ -22,6 +22,10 @@ typedef struct QuantTensorDesc {
   int32_t dtype_bits;   /* 8, 16, 32, 64 (bool: 8) */
   int32_t rank;
   const int64_t *shape; /* rank extents; -1 = dynamic */
+  /* rank ONNX dimension names (dim_param), NULL where a dimension has none;
+     NULL itself when no dimension has one. Inputs' dimensions that share a
+     name must have equal extents in a run. */
+  const char *const *dim_names;
 } QuantTensorDesc;
 
 typedef struct QuantModelDesc {

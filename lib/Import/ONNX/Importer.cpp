@@ -352,7 +352,7 @@ OwningOpRef<ModuleOp> GraphImporter::run(const onnx::ModelProto &model,
   for (const auto &init : graph.initializer())
     initNames.insert(init.name());
   SmallVector<Type> argTypes;
-  SmallVector<Attribute> inputNames;
+  SmallVector<Attribute> inputNames, inputDimNames;
   SmallVector<const onnx::ValueInfoProto *> inputs;
   for (const auto &in : graph.input()) {
     if (initNames.contains(in.name()))
@@ -404,6 +404,10 @@ OwningOpRef<ModuleOp> GraphImporter::run(const onnx::ModelProto &model,
     }
     argTypes.push_back(RankedTensorType::get(shape, elt));
     inputNames.push_back(b.getStringAttr(in.name()));
+    SmallVector<Attribute> dimParams;
+    for (const auto &d : tt.shape().dim())
+      dimParams.push_back(b.getStringAttr(d.dim_param()));
+    inputDimNames.push_back(b.getArrayAttr(dimParams));
     inputs.push_back(&in);
   }
   for (const auto &entry : options.inputShapes)
@@ -520,6 +524,14 @@ OwningOpRef<ModuleOp> GraphImporter::run(const onnx::ModelProto &model,
       b.getFunctionType(argTypes, ValueRange(results).getTypes()));
   func->setAttr("quant.input_names", b.getArrayAttr(inputNames));
   func->setAttr("quant.output_names", b.getArrayAttr(outputNames));
+  // ONNX dimension names (dim_param): the runtime checks that inputs'
+  // dimensions named alike agree (generated code assumes they do).
+  if (llvm::any_of(inputDimNames, [](Attribute a) {
+        return llvm::any_of(cast<ArrayAttr>(a), [](Attribute n) {
+          return !cast<StringAttr>(n).getValue().empty();
+        });
+      }))
+    func->setAttr("quant.input_dim_names", b.getArrayAttr(inputDimNames));
   return module;
 }
 

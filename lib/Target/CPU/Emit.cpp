@@ -78,10 +78,18 @@ FailureOr<ModelSignature> mlir::qc::getModelSignature(func::FuncOp main) {
   std::vector<std::string> in = names("quant.input_names", ft.getNumInputs());
   std::vector<std::string> out =
       names("quant.output_names", ft.getNumResults());
+  auto dimNames = main->getAttrOfType<ArrayAttr>("quant.input_dim_names");
   for (auto [i, t] : llvm::enumerate(ft.getInputs())) {
     sig.inputs.emplace_back();
     if (failed(describe(t, in[i], sig.inputs.back())))
       return failure();
+    auto names = dimNames && i < dimNames.size()
+                     ? dyn_cast<ArrayAttr>(dimNames[i])
+                     : ArrayAttr();
+    if (names && names.size() == sig.inputs.back().shape.size())
+      for (Attribute a : names)
+        sig.inputs.back().dimNames.push_back(
+            isa<StringAttr>(a) ? cast<StringAttr>(a).str() : "");
   }
   for (auto [i, t] : llvm::enumerate(ft.getResults())) {
     sig.outputs.emplace_back();
@@ -100,8 +108,8 @@ static void addModelInterface(llvm::Module &m, const ModelSignature &sig) {
   auto *ptrTy = llvm::PointerType::getUnqual(ctx);
   auto *i32 = b.getInt32Ty();
   auto *i64 = b.getInt64Ty();
-  auto *tensorTy = llvm::StructType::create(ctx, {ptrTy, i32, i32, i32, ptrTy},
-                                            "QuantTensorDesc");
+  auto *tensorTy = llvm::StructType::create(
+      ctx, {ptrTy, i32, i32, i32, ptrTy, ptrTy}, "QuantTensorDesc");
   auto *modelTy = llvm::StructType::create(ctx, {i32, i32, i32, ptrTy, ptrTy},
                                            "QuantModelDesc");
 
@@ -116,9 +124,25 @@ static void addModelInterface(llvm::Module &m, const ModelSignature &sig) {
       auto *shape = new llvm::GlobalVariable(
           m, shapeInit->getType(), true, llvm::GlobalValue::PrivateLinkage,
           shapeInit, "quant." + tag.str() + ".shape");
+      llvm::Constant *dimNames = llvm::ConstantPointerNull::get(ptrTy);
+      if (llvm::any_of(t.dimNames,
+                       [](const std::string &s) { return !s.empty(); })) {
+        std::vector<llvm::Constant *> ptrs;
+        for (const std::string &s : t.dimNames)
+          ptrs.push_back(s.empty()
+                             ? static_cast<llvm::Constant *>(
+                                   llvm::ConstantPointerNull::get(ptrTy))
+                             : b.CreateGlobalString(
+                                   s, "quant." + tag.str() + ".dim", 0, &m));
+        auto *arrTy = llvm::ArrayType::get(ptrTy, ptrs.size());
+        dimNames = new llvm::GlobalVariable(
+            m, arrTy, true, llvm::GlobalValue::PrivateLinkage,
+            llvm::ConstantArray::get(arrTy, ptrs),
+            "quant." + tag.str() + ".dim_names");
+      }
       entries.push_back(llvm::ConstantStruct::get(
           tensorTy, {name, b.getInt32(t.dtypeCode), b.getInt32(t.dtypeBits),
-                     b.getInt32(t.shape.size()), shape}));
+                     b.getInt32(t.shape.size()), shape, dimNames}));
     }
     auto *arrTy = llvm::ArrayType::get(tensorTy, entries.size());
     return new llvm::GlobalVariable(

@@ -79,6 +79,8 @@ struct TensorSignature {
   std::string name;
   int32_t dtypeCode = 2, dtypeBits = 32;
   std::vector<int64_t> shape; // -1 for dynamic
+  /// The ONNX dim_param of each dimension ("" for none; empty: none at all).
+  std::vector<std::string> dimNames;
 };
 struct ModelSignature {
   std::vector<TensorSignature> inputs, outputs;

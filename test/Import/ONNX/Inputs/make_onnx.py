@@ -1,7 +1,7 @@
 """Writes small ONNX models for the importer's lit tests.
 
 usage: make_onnx.py KIND OUT_DIR
-KIND: mlp | weights | unsupported | malformed | extdata-good |
+KIND: mlp | weights | named-dims | unsupported | malformed | extdata-good |
       extdata-dotdot | extdata-absolute | extdata-symlink | extdata-hardlink |
       extdata-short
 """
@@ -78,6 +78,29 @@ def weights(out):
          os.path.join(out, "weights.onnx"))
 
 
+def named_dims(out):
+    """y = a + b + c with a, b [batch, seq] and c [seq]: the dimensions
+    named alike must agree at run time. Also writes inputs that agree
+    (a, b, c: batch 2, seq 5) and ones that do not (b_short: seq 3,
+    c_long: seq 7)."""
+    g = helper.make_graph(
+        [helper.make_node("Add", ["a", "b"], ["s"]),
+         helper.make_node("Add", ["s", "c"], ["y"])],
+        "named",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["batch", "seq"]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, ["batch", "seq"]),
+         helper.make_tensor_value_info("c", TensorProto.FLOAT, ["seq"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "seq"])],
+    )
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]),
+         os.path.join(out, "named.onnx"))
+    rng = np.random.default_rng(3)
+    for name, shape in (("a", (2, 5)), ("b", (2, 5)), ("c", (5,)),
+                        ("b_short", (2, 3)), ("c_long", (7,))):
+        np.save(os.path.join(out, name + ".npy"),
+                rng.standard_normal(shape).astype(np.float32))
+
+
 def unsupported(out):
     g = helper.make_graph(
         [helper.make_node("Hardmax", ["x"], ["y"], name="hm")], "u",
@@ -135,7 +158,8 @@ def main():
     if kind.startswith("extdata-"):
         extdata(out, kind[len("extdata-"):])
     else:
-        {"mlp": mlp, "weights": weights, "unsupported": unsupported,
+        {"mlp": mlp, "weights": weights, "named-dims": named_dims,
+         "unsupported": unsupported,
          "malformed": malformed}[kind](out)
 
 

@@ -9,8 +9,10 @@
 #include "quant/Target/CPU/CPUTarget.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Linalg/Transforms/TilingInterfaceImpl.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/TensorTilingInterfaceImpl.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
@@ -23,6 +25,9 @@ int main(int argc, char **argv) {
   registry.insert<mlir::affine::AffineDialect, mlir::memref::MemRefDialect,
                   mlir::scf::SCFDialect, mlir::vector::VectorDialect>();
   mlir::qc::registerQuantCPUPasses();
+  // qc-parallelize tiles through TilingInterface, as quant-compile does.
+  mlir::linalg::registerTilingInterfaceExternalModels(registry);
+  mlir::tensor::registerTilingInterfaceExternalModels(registry);
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "quant-opt: the quant compiler's pass driver\n", registry));
 }

@@ -40,6 +40,9 @@ def QCParallelizePass : Pass<"qc-parallelize", "func::FuncOp"> {
     `min-iterations` iterations into an `scf.forall` of `chunks` chunks:
     for reductions (see `qc-vectorize-contractions`) a loop that keeps the
     register-tile rows whole, else the first parallel loop of extent > 1.
+    A fill shared by several ops' outputs (CSE merges equal fills) is first
+    duplicated, one per op, so bufferization writes each in place instead
+    of copying the shared one before every op.
     Pads and concatenations are first decomposed into fills and slice
     insertions, and large slice insertions become `linalg.copy` into the
     destination's slice, so they are split over threads too instead of

@@ -188,8 +188,28 @@ struct QCParallelizePass
       if (op.hasPureTensorSemantics() && !op->getParentOfType<scf::ForallOp>())
         ops.push_back(op);
     });
+    // A fill that only initialises another op's output is tiled inside that
+    // op's loop (each chunk fills its own slice, still in cache for the
+    // op, one fork instead of two); fills left over go their own way last.
+    auto initOnly = [](linalg::LinalgOp op) {
+      auto fill = dyn_cast<linalg::FillOp>(op.getOperation());
+      if (!fill || !fill->hasOneUse())
+        return false;
+      OpOperand &use = *fill->use_begin();
+      auto user = dyn_cast<linalg::LinalgOp>(use.getOwner());
+      return user && user.isDpsInit(&use);
+    };
+    SmallVector<linalg::LinalgOp> deferred;
+    for (linalg::LinalgOp op : ops)
+      if (initOnly(op))
+        deferred.push_back(op);
+    llvm::erase_if(ops, initOnly);
+    ops.append(deferred.begin(), deferred.end());
     IRRewriter rewriter(&getContext());
+    llvm::SmallPtrSet<Operation *, 16> fused; // fills now inside a loop
     for (linalg::LinalgOp op : ops) {
+      if (fused.contains(op))
+        continue;
       SmallVector<int64_t> ranges = op.getStaticLoopRanges();
       // Estimated work: dynamic extents count as 64.
       int64_t work = 1;
@@ -217,12 +237,31 @@ struct QCParallelizePass
       if (!tilable)
         continue; // the tool registered no tiling model: stays serial
       rewriter.setInsertionPoint(op);
-      FailureOr<scf::SCFTilingResult> tiled =
-          scf::tileUsingSCF(rewriter, tilable, options);
+      scf::SCFTileAndFuseOptions fuse;
+      fuse.setTilingOptions(options);
+      fuse.setFusionControlFn(
+          [](tensor::ExtractSliceOp, OpResult producer, bool isInit)
+              -> std::optional<scf::SCFTileAndFuseOptions::ControlFnResult> {
+            // Only fills, only as the output's initial value: they are
+            // cheap to recompute per chunk and never read elsewhere.
+            if (isInit && isa<linalg::FillOp>(producer.getOwner()))
+              return scf::SCFTileAndFuseOptions::ControlFnResult{};
+            return std::nullopt;
+          });
+      FailureOr<scf::SCFTileAndFuseResult> tiled =
+          scf::tileConsumerAndFuseProducersUsingSCF(rewriter, tilable, fuse);
       if (failed(tiled))
         continue; // stays serial
-      rewriter.replaceOp(op, tiled->replacements);
+      SmallVector<Value> results;
+      for (Value r : op->getResults())
+        results.push_back(tiled->replacements.lookup(r));
+      rewriter.replaceOp(op, results);
+      for (Operation *producer : tiled->fusedProducers)
+        fused.insert(producer);
     }
+    for (Operation *producer : fused)
+      if (producer->use_empty())
+        rewriter.eraseOp(producer);
   }
 };
 

@@ -1,16 +1,22 @@
-// RUN: quant-opt %s --qc-parallelize | FileCheck %s
+// RUN: quant-opt %s --qc-parallelize --split-input-file | FileCheck %s
 
-// One zero fill (CSE merges equal ones) initialises two matmuls: each gets
-// its own fill, so bufferization writes each in place instead of copying
-// the shared zeros before every matmul (79 serial copies per MiniLM run
-// before); fills and matmuls are then split over threads (scf.forall).
+// One zero fill (CSE merges equal ones) initialises two matmuls. Each matmul
+// gets its own fill (else bufferization would copy the shared zeros before
+// every matmul: 79 serial copies per MiniLM run), tiled inside the matmul's
+// scf.forall: each chunk fills its slice of a fresh tensor, then multiplies
+// into it; no fill is left outside a loop.
 // CHECK-LABEL: func.func @shared_fill
-// CHECK-DAG: %[[F1:.*]] = scf.forall {{.*}} -> (tensor<128x384xf32>)
-// CHECK-DAG: %[[F2:.*]] = scf.forall {{.*}} -> (tensor<128x384xf32>)
-// CHECK: %[[Y1:.*]] = scf.forall {{.*}} shared_outs(%{{.*}} = %[[F2]])
-// CHECK: linalg.matmul
-// CHECK: %[[Y2:.*]] = scf.forall {{.*}} shared_outs(%{{.*}} = %[[F1]])
-// CHECK: linalg.matmul
+// CHECK-NOT: linalg.fill
+// CHECK: %[[E1:.*]] = tensor.empty() : tensor<128x384xf32>
+// CHECK: %[[E2:.*]] = tensor.empty() : tensor<128x384xf32>
+// CHECK: %[[Y1:.*]] = scf.forall {{.*}} shared_outs(%[[O1:.*]] = %[[E2]])
+// CHECK: %[[S1:.*]] = tensor.extract_slice %[[O1]]
+// CHECK: %[[F1:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[S1]] : tensor<128x64xf32>)
+// CHECK: linalg.matmul {{.*}} outs(%[[F1]] : tensor<128x64xf32>)
+// CHECK: %[[Y2:.*]] = scf.forall {{.*}} shared_outs(%[[O2:.*]] = %[[E1]])
+// CHECK: %[[S2:.*]] = tensor.extract_slice %[[O2]]
+// CHECK: %[[F2:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[S2]] : tensor<128x64xf32>)
+// CHECK: linalg.matmul {{.*}} outs(%[[F2]] : tensor<128x64xf32>)
 // CHECK: return %[[Y1]], %[[Y2]]
 func.func @shared_fill(%a: tensor<128x384xf32>, %w1: tensor<384x384xf32>, %w2: tensor<384x384xf32>) -> (tensor<128x384xf32>, tensor<128x384xf32>) {
   %zero = arith.constant 0.0 : f32
@@ -19,4 +25,18 @@ func.func @shared_fill(%a: tensor<128x384xf32>, %w1: tensor<384x384xf32>, %w2: t
   %y1 = linalg.matmul ins(%a, %w1 : tensor<128x384xf32>, tensor<384x384xf32>) outs(%f : tensor<128x384xf32>) -> tensor<128x384xf32>
   %y2 = linalg.matmul ins(%a, %w2 : tensor<128x384xf32>, tensor<384x384xf32>) outs(%f : tensor<128x384xf32>) -> tensor<128x384xf32>
   return %y1, %y2 : tensor<128x384xf32>, tensor<128x384xf32>
+}
+
+// -----
+
+// A large fill that initialises no tiled op (here it is returned) is still
+// split on its own.
+// CHECK-LABEL: func.func @fill_alone
+// CHECK: scf.forall
+// CHECK: linalg.fill
+func.func @fill_alone() -> tensor<256x256xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<256x256xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<256x256xf32>) -> tensor<256x256xf32>
+  return %f : tensor<256x256xf32>
 }

@@ -42,7 +42,8 @@ def QCParallelizePass : Pass<"qc-parallelize", "func::FuncOp"> {
     register-tile rows whole, else the first parallel loop of extent > 1.
     A fill shared by several ops' outputs (CSE merges equal fills) is first
     duplicated, one per op, so bufferization writes each in place instead
-    of copying the shared one before every op.
+    of copying the shared one before every op; a fill that only
+    initialises an op's output is then tiled inside that op's loop.
     Pads and concatenations are first decomposed into fills and slice
     insertions, and large slice insertions become `linalg.copy` into the
     destination's slice, so they are split over threads too instead of

@@ -242,8 +242,9 @@ struct QCParallelizePass
       fuse.setFusionControlFn(
           [](tensor::ExtractSliceOp, OpResult producer, bool isInit)
               -> std::optional<scf::SCFTileAndFuseOptions::ControlFnResult> {
-            // Only fills, only as the output's initial value: they are
-            // cheap to recompute per chunk and never read elsewhere.
+            // Only fills, only as the output's initial value: a chunk
+            // zeroes its own slice (a fill with other users is still
+            // computed for them outside).
             if (isInit && isa<linalg::FillOp>(producer.getOwner()))
               return scf::SCFTileAndFuseOptions::ControlFnResult{};
             return std::nullopt;

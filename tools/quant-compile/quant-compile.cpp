@@ -311,6 +311,12 @@ int main(int argc, char **argv) {
     stopAt = qc::CompilePhase::LLVM;
   if (outputFile.empty() && !emitNone)
     return fail(2, "no output file: give -o PATH (or --emit=none)");
+  if (emitNone && (!reportPaths.empty() || !evalPath.empty()))
+    return fail(2, "--emit=none writes nothing; --report and --eval need "
+                   "the compiled model");
+  if (elideWeights && (!emitMLIR || emitNone))
+    return fail(2, "--elide-weights applies to MLIR output (--emit=mlir or "
+                   "--compile-to)");
 
   DialectRegistry registry;
   qc::registerQuantDialects(registry);

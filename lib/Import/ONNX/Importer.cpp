@@ -68,7 +68,20 @@ public:
   ImportError &error;
   std::string modelDir;
   llvm::StringMap<GraphValue> values;
+  /// How many names in `values` stand for each value (Identity and folded
+  /// shapes give one value several names).
+  DenseMap<Value, int64_t> names;
   std::map<std::string, int64_t> opsets;
+
+  /// Binds `name` to `v` (ONNX names are assigned once).
+  void define(StringRef name, GraphValue v) {
+    auto [it, fresh] = values.try_emplace(name, v);
+    if (!fresh) {
+      --names[it->second.value];
+      it->second = v;
+    }
+    ++names[v.value];
+  }
 
 private:
   FailureOr<AsmResourceBlob> readRawData(const onnx::TensorProto &t, Type elt,
@@ -425,13 +438,13 @@ OwningOpRef<ModuleOp> GraphImporter::run(const onnx::ModelProto &model,
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
   for (auto [i, in] : llvm::enumerate(inputs))
-    values[in->name()] = GraphValue{entry->getArgument(i), {}};
+    define(in->name(), GraphValue{entry->getArgument(i), {}});
 
   for (const auto &init : graph.initializer()) {
     FailureOr<GraphValue> v = importTensor(init, b, fileLoc);
     if (failed(v))
       return {};
-    values[init.name()] = *v;
+    define(init.name(), *v);
   }
 
   // How many more times each name is read (node inputs, graph outputs): a
@@ -498,11 +511,9 @@ OwningOpRef<ModuleOp> GraphImporter::run(const onnx::ModelProto &model,
       Operation *def = v.getDefiningOp();
       if (!def || !def->use_empty() || !isa<arith::ConstantOp>(def))
         continue;
-      // Another name may stand for the same value (Identity, folded
-      // shapes) and still be read.
+      // Another name may stand for the same value and still be read.
       values.erase(it);
-      if (llvm::none_of(values,
-                        [&](const auto &e) { return e.getValue().value == v; }))
+      if (--names[v] == 0)
         eraseDeadConstant(def);
     }
   }
@@ -624,7 +635,7 @@ NodeImporter::importTensor(const onnx::TensorProto &tensor) {
 
 void NodeImporter::setResult(int64_t i, Value v, DenseElementsAttr constant) {
   if (i < node.output_size() && !node.output(i).empty())
-    graph.values[node.output(i)] = GraphValue{v, constant};
+    graph.define(node.output(i), GraphValue{v, constant});
 }
 
 LogicalResult NodeImporter::unsupported(const Twine &what) {

@@ -288,13 +288,14 @@ LogicalResult importGemm(NodeImporter &n) {
 }
 
 /// One subscript of an Einsum term: a letter (its character) or the k-th
-/// dimension of the broadcast '...' group (k, counted from the left).
+/// dimension of the broadcast '...' group (k, counted from the left; a
+/// group is shorter than 'A', so every letter compares above it).
 using EinsumSymbol = int;
-constexpr EinsumSymbol kFirstLetter = 'A'; // letters compare above 0..52
+constexpr EinsumSymbol kFirstLetter = 'A';
 
-/// Parses `term` for an input of rank `rank` (-1: the output, whose
-/// ellipsis rank is `outEllipsis`) into symbols; the broadcast group has
-/// `ellipsisRank` dims in all, right-aligned across inputs.
+/// Parses `term` for an input of rank `rank` (-1: the output, which takes
+/// the whole group) into symbols; the broadcast group has `ellipsisRank`
+/// dims in all, right-aligned across inputs.
 static LogicalResult parseEinsumTerm(NodeImporter &n, StringRef term,
                                      int64_t rank, int64_t ellipsisRank,
                                      SmallVectorImpl<EinsumSymbol> &out) {
@@ -324,10 +325,9 @@ static LogicalResult parseEinsumTerm(NodeImporter &n, StringRef term,
 
 /// Einsum: one linalg.generic whose loops are the equation's symbols,
 /// output symbols first (parallel), the others summed. '...' stands for
-/// broadcast
-/// dimensions (numpy's rules: right-aligned, size 1 stretches),
-/// and so does any subscript whose dimension is 1 in one input and larger
-/// in another: that input reads index 0 along it.
+/// broadcast dimensions (numpy's rules: right-aligned, size 1 stretches),
+/// and any subscript whose dimension is 1 in one input and larger in
+/// another broadcasts too: that input reads index 0 along it.
 LogicalResult importEinsum(NodeImporter &n) {
   std::string eq;
   for (char c : n.attrString("equation", ""))

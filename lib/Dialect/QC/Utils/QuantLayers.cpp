@@ -75,7 +75,7 @@ Operation *mlir::qc::getEmbeddingRead(Operation *op, bool requireFloat) {
   Value table = ex.getTensor();
   auto tt = dyn_cast<RankedTensorType>(table.getType());
   auto ot = cast<RankedTensorType>(g.getResult(0).getType());
-  if (!tt || tt.getRank() != 2 || !tt.hasStaticShape() ||
+  if (!tt || tt.getRank() != 2 || ot.getRank() < 1 || !tt.hasStaticShape() ||
       !matchPattern(table, m_Constant()) ||
       (requireFloat && !isa<FloatType>(tt.getElementType())) ||
       g.getRegion().isAncestor(table.getParentRegion()) ||

@@ -132,6 +132,38 @@ QuantStatus checkInputs(const QuantDLTensor *inputs, int32_t numInputs) {
       }
     }
   }
+  // Dimensions the computation uses as one extent (a MatMul's inner
+  // dimension, two operands of an Add) must agree as well, named or not.
+  for (int32_t i = 0; i < numInputs; ++i) {
+    const int32_t *classes = m.inputs[i].dim_classes;
+    for (int32_t d = 0; classes && d < m.inputs[i].rank; ++d) {
+      if (classes[d] < 0)
+        continue;
+      // The first dimension of this class, in declaration order.
+      int32_t j = 0, e = 0;
+      auto first = [&] {
+        for (j = 0; j <= i; ++j) {
+          const int32_t *other = m.inputs[j].dim_classes;
+          int32_t end = j == i ? d : m.inputs[j].rank;
+          for (e = 0; other && e < end; ++e)
+            if (other[e] == classes[d])
+              return true;
+        }
+        return false;
+      };
+      if (!first())
+        continue;
+      if (inputs[j].shape[e] != inputs[i].shape[d])
+        return fail(QUANT_ERROR_SHAPE_MISMATCH,
+                    std::string("input '") + m.inputs[i].name +
+                        "': dimension " + std::to_string(d) + " is " +
+                        std::to_string(inputs[i].shape[d]) + ", but input '" +
+                        m.inputs[j].name + "' dimension " + std::to_string(e) +
+                        " is " + std::to_string(inputs[j].shape[e]) +
+                        "; the model computes with them as one extent, so "
+                        "they must agree");
+    }
+  }
   return QUANT_OK;
 }
 

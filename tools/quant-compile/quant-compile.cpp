@@ -379,13 +379,6 @@ int main(int argc, char **argv) {
   }
   (void)unsupportedExit;
 
-  auto main = module->lookupSymbol<func::FuncOp>("main");
-  if (!main)
-    return fail(2, "the module has no func.func @main");
-  FailureOr<qc::ModelSignature> sig = qc::getModelSignature(main);
-  if (failed(sig))
-    return 3;
-
   qc::EmitOptions emit;
   emit.mcpu = mcpu;
   if (runtimeLib.empty()) {
@@ -397,15 +390,25 @@ int main(int argc, char **argv) {
     emit.runtimeLibrary = runtimeLib;
   }
 
+  auto main = module->lookupSymbol<func::FuncOp>("main");
+  if (!main)
+    return fail(2, "the module has no func.func @main");
   qc::CompilePhase to = stopAt.value_or(qc::CompilePhase::LLVM);
+  // The graph phase refines the inputs' types (qc-constrain-input-dims), so
+  // the signature the runtime checks is read after it.
+  if (to >= qc::CompilePhase::Graph) {
+    if (failed(qc::runPhases(*module, from, qc::CompilePhase::Graph)))
+      return 2;
+    from = qc::CompilePhase::Graph;
+  }
+  FailureOr<qc::ModelSignature> sig = qc::getModelSignature(main);
+  if (failed(sig))
+    return 3;
   qc::PipelineOptions pipeline;
   pipeline.vector = qc::getCPUVectorInfo(mcpu);
   std::unique_ptr<qc::QuantizeDriver> driver;
   if (!floatOnly && to >= qc::CompilePhase::Quantize) {
-    // Schemes and calibration need the graph-level IR.
-    if (failed(qc::runPhases(*module, from, qc::CompilePhase::Graph)))
-      return 2;
-    from = qc::CompilePhase::Graph;
+    // Schemes and calibration need the graph-level IR (run above).
     driver = std::make_unique<qc::QuantizeDriver>(qopts, emit, inputFile);
     FailureOr<std::string> passOptions = driver->prepare(*module, *sig);
     if (failed(passOptions))

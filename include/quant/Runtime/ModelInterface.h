@@ -26,6 +26,11 @@ typedef struct QuantTensorDesc {
      NULL itself when no dimension has one. Inputs' dimensions that share a
      name must have equal extents in a run. */
   const char *const *dim_names;
+  /* rank class numbers, -1 where a dimension has none; NULL when no
+     dimension has one. Inputs' dimensions of one class must have equal
+     extents in a run: the generated code computes with them as one extent
+     (qc-constrain-input-dims). */
+  const int32_t *dim_classes;
 } QuantTensorDesc;
 
 typedef struct QuantModelDesc {

@@ -796,7 +796,7 @@ LogicalResult importSliceRuntimeBounds(NodeImporter &n, Value x) {
       fixedAxis =
           (*std::next(axesC.getValues<APInt>().begin(), j)).getSExtValue();
     } else {
-      axis = arith::ExtSIOp::create(b, loc, b.getI64Type(), extract(axesV, j));
+      axis = extractI64(n, axesV, j);
       Value neg =
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, axis,
                                 scalarConstant(b, loc, b.getI64Type(), 0));
@@ -1205,7 +1205,11 @@ LogicalResult importSplitRuntime(NodeImporter &n, Value x, int64_t axis) {
     for (int64_t j = 0; j < t.getRank(); ++j) {
       strides.push_back(b.getIndexAttr(1));
       if (j == axis) {
-        offs.push_back(off);
+        // An empty piece starts at 0 (see the static split).
+        Value empty =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, s, c0);
+        offs.push_back(
+            arith::SelectOp::create(b, loc, empty, c0, off).getResult());
         szs.push_back(s);
       } else {
         offs.push_back(b.getIndexAttr(0));
@@ -1333,7 +1337,9 @@ LogicalResult importSplit(NodeImporter &n) {
     SmallVector<OpFoldResult> offs, szs, strides;
     SmallVector<int64_t> shape(t.getShape());
     for (int64_t j = 0; j < t.getRank(); ++j) {
-      offs.push_back(n.b.getIndexAttr(j == *axis ? off : 0));
+      // An empty piece starts at 0: an offset equal to the extent is out of
+      // bounds for tensor.extract_slice even when nothing is read.
+      offs.push_back(n.b.getIndexAttr(j == *axis && s > 0 ? off : 0));
       strides.push_back(n.b.getIndexAttr(1));
       if (j == *axis)
         szs.push_back(n.b.getIndexAttr(s));

@@ -79,10 +79,18 @@ FailureOr<ModelSignature> mlir::qc::getModelSignature(func::FuncOp main) {
   std::vector<std::string> out =
       names("quant.output_names", ft.getNumResults());
   auto dimNames = main->getAttrOfType<ArrayAttr>("quant.input_dim_names");
+  auto dimClasses = main->getAttrOfType<ArrayAttr>("quant.input_dim_classes");
   for (auto [i, t] : llvm::enumerate(ft.getInputs())) {
     sig.inputs.emplace_back();
     if (failed(describe(t, in[i], sig.inputs.back())))
       return failure();
+    auto classes = dimClasses && i < dimClasses.size()
+                       ? dyn_cast<DenseI64ArrayAttr>(dimClasses[i])
+                       : DenseI64ArrayAttr();
+    if (classes &&
+        static_cast<size_t>(classes.size()) == sig.inputs.back().shape.size())
+      for (int64_t c : classes.asArrayRef())
+        sig.inputs.back().dimClasses.push_back(static_cast<int32_t>(c));
     auto names = dimNames && i < dimNames.size()
                      ? dyn_cast<ArrayAttr>(dimNames[i])
                      : ArrayAttr();
@@ -109,7 +117,7 @@ static void addModelInterface(llvm::Module &m, const ModelSignature &sig) {
   auto *i32 = b.getInt32Ty();
   auto *i64 = b.getInt64Ty();
   auto *tensorTy = llvm::StructType::create(
-      ctx, {ptrTy, i32, i32, i32, ptrTy, ptrTy}, "QuantTensorDesc");
+      ctx, {ptrTy, i32, i32, i32, ptrTy, ptrTy, ptrTy}, "QuantTensorDesc");
   auto *modelTy = llvm::StructType::create(ctx, {i32, i32, i32, ptrTy, ptrTy},
                                            "QuantModelDesc");
 
@@ -140,9 +148,17 @@ static void addModelInterface(llvm::Module &m, const ModelSignature &sig) {
             llvm::ConstantArray::get(arrTy, ptrs),
             "quant." + tag.str() + ".dim_names");
       }
+      llvm::Constant *dimClasses = llvm::ConstantPointerNull::get(ptrTy);
+      if (llvm::any_of(t.dimClasses, [](int32_t c) { return c >= 0; })) {
+        std::vector<uint32_t> ids(t.dimClasses.begin(), t.dimClasses.end());
+        auto *init = llvm::ConstantDataArray::get(ctx, ids);
+        dimClasses = new llvm::GlobalVariable(
+            m, init->getType(), true, llvm::GlobalValue::PrivateLinkage, init,
+            "quant." + tag.str() + ".dim_classes");
+      }
       entries.push_back(llvm::ConstantStruct::get(
           tensorTy, {name, b.getInt32(t.dtypeCode), b.getInt32(t.dtypeBits),
-                     b.getInt32(t.shape.size()), shape, dimNames}));
+                     b.getInt32(t.shape.size()), shape, dimNames, dimClasses}));
     }
     auto *arrTy = llvm::ArrayType::get(tensorTy, entries.size());
     return new llvm::GlobalVariable(

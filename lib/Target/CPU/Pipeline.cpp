@@ -317,7 +317,8 @@ std::string mlir::qc::getPhasePipeline(CompilePhase phase,
   case CompilePhase::Import:
     return "";
   case CompilePhase::Graph:
-    return "builtin.module(func.func(canonicalize,cse))";
+    return "builtin.module(func.func(qc-constrain-input-dims,canonicalize,"
+           "cse))";
   case CompilePhase::Quantize:
     if (!options.quantize)
       return "";

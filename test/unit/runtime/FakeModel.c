@@ -26,12 +26,12 @@ static const int64_t yShape[] = {-1, 4};
 static const int64_t sumShape[] = {-1};
 
 static const QuantTensorDesc inputs[] = {
-    {"x", 2, 32, 2, xShape},
-    {"bias", 2, 32, 1, biasShape},
+    {"x", 2, 32, 2, xShape, NULL, NULL},
+    {"bias", 2, 32, 1, biasShape, NULL, NULL},
 };
 static const QuantTensorDesc outputs[] = {
-    {"y", 2, 32, 2, yShape},
-    {"sum", 2, 32, 1, sumShape},
+    {"y", 2, 32, 2, yShape, NULL, NULL},
+    {"sum", 2, 32, 1, sumShape, NULL, NULL},
 };
 
 HIDDEN const QuantModelDesc quant_model_desc = {FAKE_MODEL_ABI_VERSION, 2, 2,

@@ -81,6 +81,9 @@ struct TensorSignature {
   std::vector<int64_t> shape; // -1 for dynamic
   /// The ONNX dim_param of each dimension ("" for none; empty: none at all).
   std::vector<std::string> dimNames;
+  /// quant.input_dim_classes: dimensions with one class number >= 0 must
+  /// have equal extents (-1: no class; empty: none at all).
+  std::vector<int32_t> dimClasses;
 };
 struct ModelSignature {
   std::vector<TensorSignature> inputs, outputs;

@@ -1,7 +1,7 @@
 """Writes small ONNX models for the importer's lit tests.
 
 usage: make_onnx.py KIND OUT_DIR
-KIND: mlp | weights | named-dims | unsupported | malformed | extdata-good |
+KIND: mlp | weights | named-dims | unnamed-dims | unsupported | malformed | extdata-good |
       extdata-dotdot | extdata-absolute | extdata-symlink | extdata-hardlink |
       extdata-short
 """
@@ -101,6 +101,34 @@ def named_dims(out):
                 rng.standard_normal(shape).astype(np.float32))
 
 
+def unnamed_dims(out):
+    """y = a @ b with a, b [?, ?] and z = x @ W with x [?, ?] and a constant
+    W [6, 3]; no dimension has a name. The inner extents must agree at run
+    time (a's dim 1 with b's dim 0, x's dim 1 with 6). Also writes agreeing
+    inputs (a 3x4, b 4x2, x 5x6) and ones that do not (b_bad 5x2, x_bad
+    5x7)."""
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((6, 3)).astype(np.float32)
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["y"]),
+         helper.make_node("MatMul", ["x", "W"], ["z"])],
+        "unnamed",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [None, None]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, [None, None]),
+         helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, None])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, None]),
+         helper.make_tensor_value_info("z", TensorProto.FLOAT, [None, 3])],
+        [numpy_helper.from_array(w, "W")],
+    )
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]),
+         os.path.join(out, "unnamed.onnx"))
+    np.save(os.path.join(out, "W.npy"), w)
+    for name, shape in (("a", (3, 4)), ("b", (4, 2)), ("x", (5, 6)),
+                        ("b_bad", (5, 2)), ("x_bad", (5, 7))):
+        np.save(os.path.join(out, name + ".npy"),
+                rng.standard_normal(shape).astype(np.float32))
+
+
 def unsupported(out):
     g = helper.make_graph(
         [helper.make_node("Hardmax", ["x"], ["y"], name="hm")], "u",
@@ -159,6 +187,7 @@ def main():
         extdata(out, kind[len("extdata-"):])
     else:
         {"mlp": mlp, "weights": weights, "named-dims": named_dims,
+         "unnamed-dims": unnamed_dims,
          "unsupported": unsupported,
          "malformed": malformed}[kind](out)
 

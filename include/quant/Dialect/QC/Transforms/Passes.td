@@ -37,6 +37,44 @@ def QCFuseHadamardPass : Pass<"qc-fuse-hadamard", "func::FuncOp"> {
   ];
 }
 
+def QCConstrainInputDimsPass
+    : Pass<"qc-constrain-input-dims", "func::FuncOp"> {
+  let summary = "Make the run-time input extents the computation assumes "
+                "explicit: static where they must be, equal where they meet";
+  let description = [{
+    Generated code reads every operand of an operation with the extents of
+    its iteration space: a MatMul whose inputs are `[?, ?]` and `[?, ?]`
+    loops over the first input's inner extent and reads the second with it.
+    When a run's extents disagree, it reads past the end of a buffer. This
+    pass finds, for each dynamic dimension of the function's arguments,
+    which other dimensions the computation needs equal to it, and makes that
+    contract part of the model's signature so the runtime can refuse a
+    disagreeing run with an error.
+
+    It groups tensor dimensions into classes of extents that must be equal:
+    operand dimensions that a `linalg` operation indexes with the same loop,
+    a result and its init, `tensor.dim` / `tensor.empty` / `tensor.cast` /
+    `tensor.expand_shape` / `tensor.collapse_shape` / `tensor.concat` sizes,
+    and the contraction and normalisation dimensions of `qc.linear`,
+    `qc.batch_matmul`, `qc.layer_norm` and `qc.rms_norm`. Then, on the
+    function:
+
+    - an argument dimension that is dynamic but in a class with a static
+      extent becomes static (the argument's type is refined; a `tensor.cast`
+      back to the old type keeps the body valid). `[?, ?] x W[64, 32]` makes
+      the input `[?, 64]`, and the runtime checks it like any static extent;
+    - dynamic argument dimensions that share a class get one class number in
+      `quant.input_dim_classes` (one `array<i64>` per argument, -1 where a
+      dimension is in no such class). The runtime refuses a run in which two
+      dimensions of one class differ (QUANT_ERROR_SHAPE_MISMATCH).
+
+    A class with two different static extents is an error. Extents that are
+    computed from values rather than taken from an argument (a Reshape to a
+    run-time shape) are not checked.
+  }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+}
+
 def QCImportQuantPass : Pass<"qc-import-quant", "func::FuncOp"> {
   let summary = "Rewrite upstream quant.qcast/quant.dcast on !quant.uniform "
                 "into qc.quantize/qc.dequantize";

@@ -89,7 +89,7 @@ public:
       task = [&job](int32_t tid) { job(tid); };
       teamSize = n;
       pending.store(n - 1, std::memory_order_relaxed);
-      barrierCount = 0;
+      barrierCount.store(0, std::memory_order_relaxed);
       generation.fetch_add(1, std::memory_order_release);
       if (sleepers)
         cv.notify_all();
@@ -107,16 +107,25 @@ public:
     return true;
   }
 
-  /// Team barrier for the current fork.
+  /// Team barrier for the current fork: the last thread to arrive opens
+  /// the next phase; the others spin for it (the team is running, so it is
+  /// usually microseconds away), then sleep. The phase moves under the lock,
+  /// so a sleeper never misses it.
   void barrier() {
-    std::unique_lock<std::mutex> lock(m);
-    uint64_t phase = barrierPhase;
-    if (++barrierCount == teamSize) {
-      barrierCount = 0;
-      ++barrierPhase;
+    uint64_t phase = barrierPhase.load(std::memory_order_acquire);
+    if (barrierCount.fetch_add(1, std::memory_order_acq_rel) + 1 == teamSize) {
+      barrierCount.store(0, std::memory_order_relaxed);
+      std::lock_guard<std::mutex> lock(m);
+      barrierPhase.fetch_add(1, std::memory_order_release);
       barrierCv.notify_all();
-    } else {
-      barrierCv.wait(lock, [&] { return barrierPhase != phase; });
+      return;
+    }
+    auto passed = [&] {
+      return barrierPhase.load(std::memory_order_acquire) != phase;
+    };
+    if (!spinUntil(passed, spinBudget())) {
+      std::unique_lock<std::mutex> lock(m);
+      barrierCv.wait(lock, passed);
     }
   }
 
@@ -176,10 +185,9 @@ private:
   std::condition_variable cv, done, barrierCv;
   std::vector<std::thread> workers;
   std::function<void(int32_t)> task;
-  int32_t teamSize = 1, barrierCount = 0, sleepers = 0;
-  std::atomic<int32_t> pending{0};
-  std::atomic<uint64_t> generation{0};
-  uint64_t barrierPhase = 0;
+  int32_t teamSize = 1, sleepers = 0;
+  std::atomic<int32_t> pending{0}, barrierCount{0};
+  std::atomic<uint64_t> generation{0}, barrierPhase{0};
   bool stopping = false;
 };
 

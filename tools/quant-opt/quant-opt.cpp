@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "quant/Conversion/Passes.h"
 #include "quant/InitAll.h"
 #include "quant/Target/CPU/CPUTarget.h"
 
@@ -21,6 +22,8 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   mlir::qc::registerQuantDialects(registry);
   mlir::qc::registerQuantPasses();
+  // qc -> linalg, the lowering quant-compile's linalg phase starts with.
+  mlir::qc::registerQuantConversionPasses();
   // The CPU code-generation passes, on the buffer-level IR they run on.
   registry.insert<mlir::affine::AffineDialect, mlir::memref::MemRefDialect,
                   mlir::scf::SCFDialect, mlir::vector::VectorDialect>();

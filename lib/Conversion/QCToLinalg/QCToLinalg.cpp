@@ -112,6 +112,99 @@ Value transposeDequantizedWeight(OpBuilder &b, Location loc, Value weight) {
       param(scale), param(zp), dq.getFormat(), axis, dq.getGroupSizeAttr());
 }
 
+/// Output columns per weight panel for N output features: 64 (four AVX-512
+/// vectors, the widest register tile) when it divides N, else 32 or 16;
+/// 0 when none does.
+int64_t weightPanel(int64_t n) {
+  for (int64_t p : {64, 32, 16})
+    if (n % p == 0)
+      return p;
+  return 0;
+}
+
+/// qc.linear(x, W, b) with a constant float W [N, K] (K a multiple of the
+/// reduction unroll, N of a panel width P) as a contraction over W stored
+/// in panels, [N/P, K/U, U, P]: loops (lead..., nb, kq, ni, j) compute the
+/// output as [lead..., N/P, P], collapsed to [lead..., N] after. Each
+/// panel of P output columns then reads its K x P weights as one
+/// contiguous stream (the [K, N] layout strides N elements between the
+/// rows a tile reads), and threads split the panels. Null when W is no
+/// such constant.
+Value panelLinear(ConversionPatternRewriter &rewriter, LinearOp op, Value x,
+                  Value bias) {
+  auto wt = dyn_cast<RankedTensorType>(op.getWeight().getType());
+  if (!wt || !wt.hasStaticShape())
+    return {};
+  int64_t n = wt.getDimSize(0), k = wt.getDimSize(1);
+  int64_t panel = weightPanel(n);
+  if (panel == 0 || k % kReductionUnroll != 0)
+    return {};
+  Location loc = op.getLoc();
+  Value packed = createTransposedFloatConstant(rewriter, loc, op.getWeight(),
+                                               1.0, "qc_weight_panels", panel);
+  if (!packed)
+    return {};
+  MLIRContext *ctx = rewriter.getContext();
+  auto xt = cast<RankedTensorType>(x.getType());
+  auto ot = op.getType();
+  Type elt = ot.getElementType();
+  int64_t r = xt.getRank(), lead = r - 1, nb = n / panel;
+  constexpr int64_t u = kReductionUnroll;
+  SmallVector<int64_t> shape(ot.getShape().drop_back());
+  shape.append({nb, panel});
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < lead; ++i)
+    if (ot.isDynamicDim(i))
+      dyn.push_back(tensor::DimOp::create(rewriter, loc, x, i));
+  Value init = tensor::EmptyOp::create(rewriter, loc, shape, elt, dyn);
+  auto initTy = cast<RankedTensorType>(init.getType());
+  if (bias) {
+    Value b2 = tensor::ExpandShapeOp::create(
+        rewriter, loc, RankedTensorType::get({nb, panel}, elt), bias,
+        SmallVector<ReassociationIndices>{{0, 1}});
+    SmallVector<AffineMap> maps = {
+        AffineMap::get(r + 1, 0, dimExprs(ctx, lead, r + 1), ctx),
+        AffineMap::getMultiDimIdentityMap(r + 1, ctx)};
+    init = linalg::GenericOp::create(
+               rewriter, loc, initTy, ValueRange{b2}, ValueRange{init}, maps,
+               SmallVector<Iter>(r + 1, Iter::parallel),
+               [](OpBuilder &bb, Location l, ValueRange a) {
+                 linalg::YieldOp::create(bb, l, a[0]);
+               })
+               .getResult(0);
+  } else {
+    init = linalg::FillOp::create(rewriter, loc, constF(rewriter, loc, elt, 0),
+                                  init)
+               .getResult(0);
+  }
+  Value w = tensor::ExpandShapeOp::create(
+      rewriter, loc, RankedTensorType::get({nb, k / u, u, panel}, elt), packed,
+      SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}});
+  // Loops: lead..., nb, kq, ni, j.
+  AffineExpr nbE = getAffineDimExpr(lead, ctx),
+             kqE = getAffineDimExpr(lead + 1, ctx),
+             niE = getAffineDimExpr(lead + 2, ctx),
+             jE = getAffineDimExpr(lead + 3, ctx);
+  SmallVector<AffineExpr> xe = dimExprs(ctx, 0, lead), oe = xe;
+  xe.push_back(kqE * u + jE);
+  oe.append({nbE, niE});
+  SmallVector<Iter> iters(r + 3, Iter::parallel);
+  iters[lead + 1] = iters[lead + 3] = Iter::reduction;
+  Value y = linalg::GenericOp::create(
+                rewriter, loc, initTy, ValueRange{x, w}, ValueRange{init},
+                SmallVector<AffineMap>{
+                    AffineMap::get(r + 3, 0, xe, ctx),
+                    AffineMap::get(r + 3, 0, {nbE, kqE, jE, niE}, ctx),
+                    AffineMap::get(r + 3, 0, oe, ctx)},
+                iters, multiplyAccumulate)
+                .getResult(0);
+  SmallVector<ReassociationIndices> collapse;
+  for (int64_t i = 0; i < lead; ++i)
+    collapse.push_back({i});
+  collapse.push_back({lead, lead + 1});
+  return tensor::CollapseShapeOp::create(rewriter, loc, ot, y, collapse);
+}
+
 // Pattern: qc.linear(x, W, b) -> fill(b broadcast) + contraction
 struct LinearLowering : OpConversionPattern<LinearOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -151,7 +244,10 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
                                     constF(rewriter, loc, elt, 0), empty)
                  .getResult(0);
     }
-    // Loops: lead..., n, k
+    if (Value y = panelLinear(rewriter, op, x, adaptor.getBias())) {
+      rewriter.replaceOp(op, y);
+      return success();
+    }
     // Loops: lead..., then n and k. A constant weight is stored transposed,
     // [K, N], with k before n so the innermost loop runs over N: contiguous,
     // no reduction, vectorisable as is. Otherwise W stays [N, K] and k is

@@ -20,6 +20,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
@@ -34,6 +35,7 @@
 
 namespace mlir::qc {
 #define GEN_PASS_DEF_QCAPPROXIMATEMATHPASS
+#define GEN_PASS_DEF_QCDROPLOOPBARRIERSPASS
 #define GEN_PASS_DEF_QCFUSEELEMENTWISEPASS
 #define GEN_PASS_DEF_QCPARALLELIZEPASS
 #define GEN_PASS_DEF_QCPREPAREBUFFERIZEPASS
@@ -71,6 +73,18 @@ struct QCApproximateMathPass
     });
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
+  }
+};
+
+struct QCDropLoopBarriersPass
+    : mlir::qc::impl::QCDropLoopBarriersPassBase<QCDropLoopBarriersPass> {
+  void runOnOperation() override {
+    getOperation().walk([](omp::WsloopOp loop) {
+      Operation *next = loop->getNextNode();
+      if (isa_and_nonnull<omp::ParallelOp>(loop->getParentOp()) &&
+          isa_and_nonnull<omp::TerminatorOp>(next))
+        loop.setNowait(true);
+    });
   }
 };
 
@@ -352,7 +366,8 @@ std::string mlir::qc::getPhasePipeline(CompilePhase phase,
     // memref (incl. the alloca_scope around each OpenMP loop body) lowers
     // before scf-to-cf splits loop bodies into blocks.
     return "builtin.module(func.func(convert-linalg-to-loops),"
-           "convert-scf-to-openmp,lower-affine,expand-strided-metadata,"
+           "convert-scf-to-openmp,func.func(qc-drop-loop-barriers),lower-"
+           "affine,expand-strided-metadata,"
            "lower-affine,arith-expand{include-bf16=true},"
            "convert-vector-to-llvm,"
            // Buffers through the runtime's cache (runtime/Alloc.cpp).

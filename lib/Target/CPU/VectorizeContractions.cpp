@@ -404,7 +404,11 @@ FailureOr<Plan> analyze(linalg::GenericOp op, int64_t vectorBits,
 /// Emits the register-tiled loops for `op` (analysed into `p`) before it.
 class Emitter {
 public:
-  Emitter(linalg::GenericOp op, const Plan &p) : op(op), p(p) {}
+  /// `init`: the scalar a fill just before `op` wrote to all of its output
+  /// (null: none); the accumulators then start from it instead of loading
+  /// the output.
+  Emitter(linalg::GenericOp op, const Plan &p, Value init = {})
+      : op(op), p(p), initValue(init) {}
 
   void run(OpBuilder &b) {
     Location loc = op.getLoc();
@@ -419,6 +423,7 @@ public:
 private:
   linalg::GenericOp op;
   const Plan &p;
+  Value initValue;
   SmallVector<Value> sizes;
 
   Value cst(OpBuilder &b, int64_t v) {
@@ -618,7 +623,10 @@ private:
     Value zero =
         arith::ConstantOp::create(b, loc, accType, b.getZeroAttr(accType));
     SmallVector<Value> acc;
-    for (int64_t i = 0; i < mr; ++i)
+    if (initValue)
+      acc.assign(mr * nv,
+                 vector::BroadcastOp::create(b, loc, accType, initValue));
+    for (int64_t i = 0; !initValue && i < mr; ++i)
       for (int64_t j = 0; j < nv; ++j) {
         SmallVector<Value> idx =
             indices(b, outMap, ivs, i, laneStart(b, ivs, j));
@@ -804,6 +812,24 @@ private:
   }
 };
 
+/// A fill that writes all of `op`'s output just before it (only ops without
+/// memory effects in between, such as the subview they share): every
+/// output element is then stored once, by its tile after the whole
+/// reduction, so the tiles can start from the fill's value and the fill
+/// (a memset, another pass over the output) goes.
+linalg::FillOp fillOfOutput(linalg::GenericOp op) {
+  Value out = op.getDpsInitOperand(0)->get();
+  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
+    if (auto fill = dyn_cast<linalg::FillOp>(prev))
+      return fill.hasPureBufferSemantics() && fill.getOutputs()[0] == out
+                 ? fill
+                 : linalg::FillOp();
+    if (!isMemoryEffectFree(prev))
+      return {};
+  }
+  return {};
+}
+
 struct QCVectorizeContractionsPass
     : mlir::qc::impl::QCVectorizeContractionsPassBase<
           QCVectorizeContractionsPass> {
@@ -817,8 +843,11 @@ struct QCVectorizeContractionsPass
     });
     for (auto &[op, p] : work) {
       OpBuilder b(op);
-      Emitter(op, p).run(b);
+      linalg::FillOp fill = fillOfOutput(op);
+      Emitter(op, p, fill ? fill.getInputs()[0] : Value()).run(b);
       op.erase();
+      if (fill)
+        fill.erase();
     }
   }
 };

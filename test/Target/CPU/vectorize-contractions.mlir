@@ -133,3 +133,61 @@ func.func @indexed(%x: memref<8x64xf32>, %o: memref<64xf32>) {
   return
 }
 // CHECK: linalg.generic
+
+// -----
+
+// A fill of the whole output just before the contraction (only a subview,
+// free of memory effects, in between): the tiles start from the fill's
+// value instead of loading the output, and the fill goes.
+#fz_x = affine_map<(m, n, k) -> (m, k)>
+#fz_w = affine_map<(m, n, k) -> (k, n)>
+#fz_o = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func @fill_then_matmul
+// CHECK-SAME: %[[INIT:[a-z0-9]+]]: f32
+func.func @fill_then_matmul(%x: memref<6x8xf32>, %w: memref<8x16xf32>,
+                            %big: memref<6x32xf32>, %init: f32) {
+  %o = memref.subview %big[0, 16] [6, 16] [1, 1] : memref<6x32xf32> to memref<6x16xf32, strided<[32, 1], offset: 16>>
+  linalg.fill ins(%init : f32) outs(%o : memref<6x16xf32, strided<[32, 1], offset: 16>>)
+  linalg.generic {indexing_maps = [#fz_x, #fz_w, #fz_o],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<6x8xf32>, memref<8x16xf32>)
+      outs(%o : memref<6x16xf32, strided<[32, 1], offset: 16>>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b fastmath<reassoc,contract> : f32
+    %s = arith.addf %c, %p fastmath<reassoc,contract> : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+// CHECK-NOT: linalg.fill
+// CHECK: %[[SPLAT:.*]] = vector.broadcast %[[INIT]] : f32 to vector<8xf32>
+// CHECK-NOT: vector.load %{{.*}} : memref<6x16xf32
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[SPLAT]], %{{.*}} = %[[SPLAT]]
+// CHECK-COUNT-12: vector.store %{{.*}} : memref<6x16xf32, strided<[32, 1], offset: 16>>, vector<8xf32>
+
+// -----
+
+// A fill with a store to the output in between is not folded: the tiles
+// load the output as usual.
+#fs_x = affine_map<(m, n, k) -> (m, k)>
+#fs_w = affine_map<(m, n, k) -> (k, n)>
+#fs_o = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func @fill_store_matmul
+func.func @fill_store_matmul(%x: memref<6x8xf32>, %w: memref<8x16xf32>,
+                             %o: memref<6x16xf32>, %init: f32) {
+  %c0 = arith.constant 0 : index
+  linalg.fill ins(%init : f32) outs(%o : memref<6x16xf32>)
+  memref.store %init, %o[%c0, %c0] : memref<6x16xf32>
+  linalg.generic {indexing_maps = [#fs_x, #fs_w, #fs_o],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<6x8xf32>, memref<8x16xf32>)
+      outs(%o : memref<6x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b fastmath<reassoc,contract> : f32
+    %s = arith.addf %c, %p fastmath<reassoc,contract> : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+// CHECK: linalg.fill
+// CHECK: vector.load %{{.*}} : memref<6x16xf32>, vector<8xf32>

@@ -116,4 +116,18 @@ def QCApproximateMathPass : Pass<"qc-approximate-math", "func::FuncOp"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def QCDropLoopBarriersPass : Pass<"qc-drop-loop-barriers", "func::FuncOp"> {
+  let summary = "Mark an OpenMP loop that ends its parallel region nowait";
+  let description = [{
+    `convert-scf-to-openmp` gives every loop the implicit barrier of an
+    OpenMP worksharing loop. When the loop is the last operation of its
+    `omp.parallel`, that barrier only precedes the region's end, where the
+    runtime's fork already waits for the whole team (runtime/Parallel.cpp).
+    This pass sets `nowait` on such loops, so each parallel loop
+    synchronises once instead of twice (before: a barrier per loop, in
+    which the first thread to arrive slept on a condition variable).
+  }];
+  let dependentDialects = ["::mlir::omp::OpenMPDialect"];
+}
+
 #endif // QUANT_TARGET_CPU_PASSES_TD

@@ -86,7 +86,8 @@ Value mlir::qc::createFloatConstant(OpBuilder &builder, Location loc,
 
 Value mlir::qc::createTransposedFloatConstant(OpBuilder &builder, Location loc,
                                               Value value, double scale,
-                                              StringRef blobName) {
+                                              StringRef blobName,
+                                              int64_t panel) {
   Attribute attr;
   auto type = dyn_cast<RankedTensorType>(value.getType());
   if (!type || type.getRank() != 2 || !type.hasStaticShape() ||
@@ -96,7 +97,19 @@ Value mlir::qc::createTransposedFloatConstant(OpBuilder &builder, Location loc,
   if (!eltTy || !isSupportedWeightType(eltTy))
     return {};
   int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
-  auto outType = RankedTensorType::get({cols, rows}, eltTy);
+  bool panels = panel > 0;
+  if (!panels)
+    panel = rows;
+  if (rows % panel != 0)
+    return {};
+  auto outType = panels
+                     ? RankedTensorType::get({rows / panel, cols, panel}, eltTy)
+                     : RankedTensorType::get({cols, rows}, eltTy);
+  // Where source element [i, j] goes (in elements): panel i / panel, row j,
+  // column i % panel; one panel is the plain transpose.
+  auto target = [&](int64_t i, int64_t j) {
+    return (i / panel) * cols * panel + j * panel + i % panel;
+  };
   bool exactScale = scale == 1.0;
   if (!exactScale && !eltTy.isF32() && !eltTy.isF64()) {
     // Half precision with a scale: round through double, elementwise.
@@ -106,7 +119,7 @@ Value mlir::qc::createTransposedFloatConstant(OpBuilder &builder, Location loc,
     std::vector<double> t(w->size());
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < cols; ++j)
-        t[j * rows + i] = (*w)[i * cols + j] * scale;
+        t[target(i, j)] = (*w)[i * cols + j] * scale;
     return createFloatConstant(builder, loc, outType, t, blobName);
   }
   // The source's element bytes: a blob, or dense elements (a splat holds
@@ -132,7 +145,7 @@ Value mlir::qc::createTransposedFloatConstant(OpBuilder &builder, Location loc,
   char *dst = blob.getMutableData().data();
   auto put = [&](int64_t i, int64_t j) { // src [i, j] -> dst [j, i]
     const char *from = src.data() + (splat ? 0 : (i * cols + j) * es);
-    char *to = dst + (j * rows + i) * es;
+    char *to = dst + target(i, j) * es;
     if (exactScale) {
       std::memcpy(to, from, es);
     } else if (es == 4) {

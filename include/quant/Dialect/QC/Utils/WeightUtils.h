@@ -38,9 +38,15 @@ Value createFloatConstant(OpBuilder &builder, Location loc,
 /// constant named after `blobName`; null when `value` is no such constant.
 /// Written straight into the new blob (a scale of 1 moves bits only), so a
 /// large weight costs one more copy of itself and nothing else.
+///
+/// With `panel` > 0 (dividing R) the transpose is cut into R / panel panels
+/// of `panel` columns, each stored whole: the result is [R / panel, C,
+/// panel], element [p, c, i] = value[p * panel + i, c]. A matmul kernel
+/// that computes `panel` output columns at a time then reads its weight
+/// panel as one contiguous stream.
 Value createTransposedFloatConstant(OpBuilder &builder, Location loc,
                                     Value value, double scale,
-                                    StringRef blobName);
+                                    StringRef blobName, int64_t panel = 0);
 
 /// Erases `op` when nothing uses it and, for a dense_resource constant,
 /// frees its blob (the context would otherwise keep it to the end).

@@ -40,3 +40,31 @@ func.func @fill_alone() -> tensor<256x256xf32> {
   %f = linalg.fill ins(%zero : f32) outs(%e : tensor<256x256xf32>) -> tensor<256x256xf32>
   return %f : tensor<256x256xf32>
 }
+
+// -----
+
+// A static pad by a constant: the source is copied into the interior and
+// only the border is filled, in disjoint strips (rows 0 and 9 over the full
+// width, then columns 0 and 11..12 over the interior rows); no fill of the
+// whole padded tensor.
+// CHECK-LABEL: func.func @pad_borders
+// CHECK-SAME: (%[[X:.*]]: tensor<8x10xf32>, %[[V:.*]]: f32)
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<10x13xf32>
+// CHECK-NOT: linalg.fill ins(%[[V]] : f32) outs(%[[E]]
+// CHECK: linalg.copy ins(%[[X]] : tensor<8x10xf32>)
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[1, 1] [8, 10] [1, 1]
+// CHECK: linalg.fill ins(%[[V]] : f32) outs(%{{.*}} : tensor<1x13xf32>)
+// CHECK: tensor.insert_slice %{{.*}}[0, 0] [1, 13] [1, 1]
+// CHECK: linalg.fill ins(%[[V]] : f32) outs(%{{.*}} : tensor<1x13xf32>)
+// CHECK: tensor.insert_slice %{{.*}}[9, 0] [1, 13] [1, 1]
+// CHECK: linalg.fill ins(%[[V]] : f32) outs(%{{.*}} : tensor<8x1xf32>)
+// CHECK: tensor.insert_slice %{{.*}}[1, 0] [8, 1] [1, 1]
+// CHECK: linalg.fill ins(%[[V]] : f32) outs(%{{.*}} : tensor<8x2xf32>)
+// CHECK: tensor.insert_slice %{{.*}}[1, 11] [8, 2] [1, 1]
+func.func @pad_borders(%x: tensor<8x10xf32>, %v: f32) -> tensor<10x13xf32> {
+  %p = tensor.pad %x low[1, 1] high[1, 2] {
+  ^bb0(%i: index, %j: index):
+    tensor.yield %v : f32
+  } : tensor<8x10xf32> to tensor<10x13xf32>
+  return %p : tensor<10x13xf32>
+}

@@ -52,7 +52,8 @@ def QCParallelizePass : Pass<"qc-parallelize", "func::FuncOp"> {
     implements the few `__kmpc_*` entry points the translation calls; no
     libomp is needed).
   }];
-  let dependentDialects = ["::mlir::scf::SCFDialect",
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect"];
   let options = [
     Option<"minIterations", "min-iterations", "int64_t", "16384",

@@ -75,6 +75,26 @@ def QCConstrainInputDimsPass
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
 }
 
+def QCFoldLinearBiasPass : Pass<"qc-fold-linear-bias", "func::FuncOp"> {
+  let summary = "Make a constant vector added to a qc.linear's output its bias";
+  let description = [{
+    ONNX writes a biased fully connected layer as `MatMul` + `Add`, which
+    the importer brings in as a `qc.linear` without bias and an elementwise
+    `linalg.generic` adding a constant. This pass rewrites
+    `add(linear(x, W), b)` into `linear(x, W, b)` when `b` is a float
+    constant that varies only along the last dimension (`[N]`, or
+    `[1, ..., 1, N]` broadcast), the linear has no bias and the addition is
+    its only user. The CPU lowering then starts each output's accumulation
+    from the bias (float) or adds it in the requantisation epilogue
+    (integer), instead of running another pass over the output, and the
+    quantization passes see the bias as part of the layer.
+
+    Float results may differ in the last bits: the bias is added before the
+    products rather than after them.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def QCImportQuantPass : Pass<"qc-import-quant", "func::FuncOp"> {
   let summary = "Rewrite upstream quant.qcast/quant.dcast on !quant.uniform "
                 "into qc.quantize/qc.dequantize";

@@ -140,6 +140,22 @@ struct QCParallelizePass
   /// slice insertion as a linalg.copy into the destination's slice, so the
   /// loop below splits them over threads too (after bufferization they
   /// would be serial memset/memcpy calls between parallel loops).
+  /// Ops that only initialise another op's output and are tiled inside its
+  /// loop: fills, and generics that copy (broadcast) their one input, such
+  /// as a linear's bias or an integer layer's zero-point term.
+  static bool isInitProducer(linalg::LinalgOp op) {
+    if (isa<linalg::FillOp>(op.getOperation()))
+      return true;
+    auto g = dyn_cast<linalg::GenericOp>(op.getOperation());
+    if (!g || g.getNumDpsInputs() != 1 || g.getNumDpsInits() != 1 ||
+        g.getNumParallelLoops() != g.getNumLoops() ||
+        !g.getMatchingIndexingMap(g.getDpsInitOperand(0)).isIdentity())
+      return false;
+    Block *body = g.getBlock();
+    return body->getOperations().size() == 1 &&
+           body->getTerminator()->getOperand(0) == body->getArgument(0);
+  }
+
   /// A static pad by a constant as a copy of the source into the interior
   /// and fills of the border only: the whole padded tensor filled first
   /// and then mostly overwritten was one more pass over every padded
@@ -282,10 +298,9 @@ struct QCParallelizePass
     // op's loop (each chunk fills its own slice, still in cache for the
     // op, one fork instead of two); fills left over go their own way last.
     auto initOnly = [](linalg::LinalgOp op) {
-      auto fill = dyn_cast<linalg::FillOp>(op.getOperation());
-      if (!fill || !fill->hasOneUse())
+      if (!isInitProducer(op) || !op->hasOneUse())
         return false;
-      OpOperand &use = *fill->use_begin();
+      OpOperand &use = *op->use_begin();
       auto user = dyn_cast<linalg::LinalgOp>(use.getOwner());
       return user && user.isDpsInit(&use);
     };
@@ -332,10 +347,11 @@ struct QCParallelizePass
       fuse.setFusionControlFn(
           [](tensor::ExtractSliceOp, OpResult producer, bool isInit)
               -> std::optional<scf::SCFTileAndFuseOptions::ControlFnResult> {
-            // Only fills, only as the output's initial value: a chunk
-            // zeroes its own slice (a fill with other users is still
-            // computed for them outside).
-            if (isInit && isa<linalg::FillOp>(producer.getOwner()))
+            // Only fills and copies (a broadcast bias), only as the
+            // output's initial value: a chunk initialises its own slice
+            // (one with other users is still computed for them outside).
+            auto linalgOp = dyn_cast<linalg::LinalgOp>(producer.getOwner());
+            if (isInit && linalgOp && isInitProducer(linalgOp))
               return scf::SCFTileAndFuseOptions::ControlFnResult{};
             return std::nullopt;
           });

@@ -401,14 +401,25 @@ FailureOr<Plan> analyze(linalg::GenericOp op, int64_t vectorBits,
   return p;
 }
 
+/// The initial value of a contraction's output, written just before it by
+/// a fill (`scalar`) or by a generic that copies `source` into it, read
+/// through `map` from the output's coordinates (a bias broadcast over rows,
+/// the zero-point term of an integer layer).
+struct OutputInit {
+  Operation *producer = nullptr;
+  Value scalar, source;
+  AffineMap map;
+  bool lanes = false; ///< source varies along the output's last dimension
+};
+
 /// Emits the register-tiled loops for `op` (analysed into `p`) before it.
 class Emitter {
 public:
-  /// `init`: the scalar a fill just before `op` wrote to all of its output
-  /// (null: none); the accumulators then start from it instead of loading
+  /// `init`: what an op just before `op` wrote to all of its output (see
+  /// OutputInit); the accumulators then start from it instead of loading
   /// the output.
-  Emitter(linalg::GenericOp op, const Plan &p, Value init = {})
-      : op(op), p(p), initValue(init) {}
+  Emitter(linalg::GenericOp op, const Plan &p, const OutputInit &init = {})
+      : op(op), p(p), outInit(init) {}
 
   void run(OpBuilder &b) {
     Location loc = op.getLoc();
@@ -423,7 +434,7 @@ public:
 private:
   linalg::GenericOp op;
   const Plan &p;
-  Value initValue;
+  OutputInit outInit;
   SmallVector<Value> sizes;
 
   Value cst(OpBuilder &b, int64_t v) {
@@ -623,18 +634,51 @@ private:
     Value zero =
         arith::ConstantOp::create(b, loc, accType, b.getZeroAttr(accType));
     SmallVector<Value> acc;
-    if (initValue)
-      acc.assign(mr * nv,
-                 vector::BroadcastOp::create(b, loc, accType, initValue));
-    for (int64_t i = 0; !initValue && i < mr; ++i)
+    auto load = [&](Value from, ValueRange idx) -> Value {
+      if (mask)
+        return vector::MaskedLoadOp::create(b, loc, accType, from, idx, mask,
+                                            zero);
+      return vector::LoadOp::create(b, loc, accType, from, idx);
+    };
+    // Loads of the init's source, one per distinct index: rows share theirs
+    // unless the source varies along the output dimension of the rows (a
+    // bias broadcast over rows is loaded once per lane block).
+    DenseMap<std::pair<int64_t, int64_t>, Value> sourceLoads;
+    bool rowsVary = false;
+    if (outInit.source && p.row >= 0)
+      for (unsigned k = 0; k < outMap.getNumResults(); ++k)
+        if (cast<AffineDimExpr>(outMap.getResult(k)).getPosition() ==
+            static_cast<unsigned>(p.row))
+          rowsVary = llvm::any_of(outInit.map.getResults(), [&](AffineExpr r) {
+            return cast<AffineDimExpr>(r).getPosition() == k;
+          });
+    for (int64_t i = 0; i < mr; ++i)
       for (int64_t j = 0; j < nv; ++j) {
+        if (outInit.scalar) {
+          acc.push_back(
+              vector::BroadcastOp::create(b, loc, accType, outInit.scalar));
+          continue;
+        }
         SmallVector<Value> idx =
             indices(b, outMap, ivs, i, laneStart(b, ivs, j));
-        acc.push_back(mask ? vector::MaskedLoadOp::create(b, loc, accType, out,
-                                                          idx, mask, zero)
-                                 .getResult()
-                           : vector::LoadOp::create(b, loc, accType, out, idx)
-                                 .getResult());
+        if (!outInit.source) {
+          acc.push_back(load(out, idx));
+          continue;
+        }
+        // The source's index from the output's coordinates.
+        Value &v = sourceLoads[{rowsVary ? i : 0, j}];
+        if (!v) {
+          SmallVector<Value> from;
+          for (AffineExpr e : outInit.map.getResults())
+            from.push_back(idx[cast<AffineDimExpr>(e).getPosition()]);
+          v = outInit.lanes
+                  ? load(outInit.source, from)
+                  : vector::BroadcastOp::create(
+                        b, loc, accType,
+                        memref::LoadOp::create(b, loc, outInit.source, from))
+                        .getResult();
+        }
+        acc.push_back(v);
       }
     SmallVector<Value> result = reduce(b, ivs, acc, mr, nv, mask, 0);
     for (int64_t i = 0; i < mr; ++i)
@@ -812,18 +856,62 @@ private:
   }
 };
 
-/// A fill that writes all of `op`'s output just before it (only ops without
-/// memory effects in between, such as the subview they share): every
-/// output element is then stored once, by its tile after the whole
-/// reduction, so the tiles can start from the fill's value and the fill
-/// (a memset, another pass over the output) goes.
-linalg::FillOp fillOfOutput(linalg::GenericOp op) {
+/// The source of a generic that only copies its input into `out`, each
+/// element of `out` once: all loops parallel, identity output map, a body
+/// that yields the input, a projected-permutation input map. Lanes: whether
+/// the input varies along `out`'s last dimension (then with unit stride, so
+/// it is read in vectors).
+std::optional<OutputInit> broadcastInto(linalg::GenericOp g, Value out) {
+  if (!g.hasPureBufferSemantics() || g.getNumDpsInputs() != 1 ||
+      g.getNumDpsInits() != 1 || g.getDpsInits()[0] != out ||
+      g.getNumParallelLoops() != g.getNumLoops())
+    return std::nullopt;
+  Block *body = g.getBlock();
+  if (body->getOperations().size() != 1 ||
+      body->getTerminator()->getOperand(0) != body->getArgument(0))
+    return std::nullopt;
+  OpOperand *in = g.getDpsInputOperand(0);
+  auto inTy = dyn_cast<MemRefType>(in->get().getType());
+  auto outTy = cast<MemRefType>(out.getType());
+  AffineMap inMap = g.getMatchingIndexingMap(in);
+  if (!inTy || inTy.getElementType() != outTy.getElementType() ||
+      !g.getMatchingIndexingMap(g.getDpsInitOperand(0)).isIdentity() ||
+      !inMap.isProjectedPermutation(/*allowZeroInResults=*/false) ||
+      inMap.getNumResults() != static_cast<unsigned>(inTy.getRank()))
+    return std::nullopt;
+  OutputInit init;
+  init.producer = g;
+  init.source = in->get();
+  init.map = inMap;
+  unsigned last = outTy.getRank() - 1;
+  for (auto [k, e] : llvm::enumerate(inMap.getResults())) {
+    if (cast<AffineDimExpr>(e).getPosition() != last)
+      continue;
+    if (k + 1 != inMap.getNumResults() || !hasUnitInnerStride(inTy))
+      return std::nullopt; // would need a gather
+    init.lanes = true;
+  }
+  return init;
+}
+
+/// A fill or copying generic (broadcastInto) that writes all of `op`'s
+/// output just before it (only ops without memory effects in between, such
+/// as the subview they share). Every output element is then stored once,
+/// by its tile after the whole reduction, so the tiles can start from
+/// that value and the producer (another pass over the output) goes.
+OutputInit initOfOutput(linalg::GenericOp op) {
   Value out = op.getDpsInitOperand(0)->get();
   for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
-    if (auto fill = dyn_cast<linalg::FillOp>(prev))
-      return fill.hasPureBufferSemantics() && fill.getOutputs()[0] == out
-                 ? fill
-                 : linalg::FillOp();
+    if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
+      if (!fill.hasPureBufferSemantics() || fill.getOutputs()[0] != out)
+        return {};
+      OutputInit init;
+      init.producer = fill;
+      init.scalar = fill.getInputs()[0];
+      return init;
+    }
+    if (auto g = dyn_cast<linalg::GenericOp>(prev))
+      return broadcastInto(g, out).value_or(OutputInit());
     if (!isMemoryEffectFree(prev))
       return {};
   }
@@ -843,11 +931,11 @@ struct QCVectorizeContractionsPass
     });
     for (auto &[op, p] : work) {
       OpBuilder b(op);
-      linalg::FillOp fill = fillOfOutput(op);
-      Emitter(op, p, fill ? fill.getInputs()[0] : Value()).run(b);
+      OutputInit init = initOfOutput(op);
+      Emitter(op, p, init).run(b);
       op.erase();
-      if (fill)
-        fill.erase();
+      if (init.producer)
+        init.producer->erase();
     }
   }
 };

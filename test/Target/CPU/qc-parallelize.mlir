@@ -68,3 +68,37 @@ func.func @pad_borders(%x: tensor<8x10xf32>, %v: f32) -> tensor<10x13xf32> {
   } : tensor<8x10xf32> to tensor<10x13xf32>
   return %p : tensor<10x13xf32>
 }
+
+// -----
+
+// A bias copied into a contraction's output only to initialise it is tiled
+// inside the contraction's loop, like a fill: one loop, no generic left
+// outside it.
+#pb_b = affine_map<(m, n) -> (n)>
+#pb_id = affine_map<(m, n) -> (m, n)>
+#pb_x = affine_map<(m, n, k) -> (m, k)>
+#pb_w = affine_map<(m, n, k) -> (k, n)>
+#pb_o = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @bias_init
+// CHECK-NOT: linalg.generic
+// CHECK: scf.forall
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: scf.forall.in_parallel
+// CHECK-NOT: linalg.generic
+func.func @bias_init(%x: tensor<128x256xf32>, %w: tensor<256x512xf32>, %b: tensor<512xf32>) -> tensor<128x512xf32> {
+  %e = tensor.empty() : tensor<128x512xf32>
+  %init = linalg.generic {indexing_maps = [#pb_b, #pb_id], iterator_types = ["parallel", "parallel"]}
+      ins(%b : tensor<512xf32>) outs(%e : tensor<128x512xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  } -> tensor<128x512xf32>
+  %y = linalg.generic {indexing_maps = [#pb_x, #pb_w, #pb_o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : tensor<128x256xf32>, tensor<256x512xf32>) outs(%init : tensor<128x512xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %p = arith.mulf %a, %c : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<128x512xf32>
+  return %y : tensor<128x512xf32>
+}

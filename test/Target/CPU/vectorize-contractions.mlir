@@ -191,3 +191,41 @@ func.func @fill_store_matmul(%x: memref<6x8xf32>, %w: memref<8x16xf32>,
 }
 // CHECK: linalg.fill
 // CHECK: vector.load %{{.*}} : memref<6x16xf32>, vector<8xf32>
+
+// -----
+
+// A generic that copies a bias into the whole output just before the
+// contraction (the init of a biased linear): the tiles start from the bias,
+// one vector load per lane block shared by all rows, and the copy goes.
+#bi_x = affine_map<(m, n, k) -> (m, k)>
+#bi_w = affine_map<(m, n, k) -> (k, n)>
+#bi_o = affine_map<(m, n, k) -> (m, n)>
+#bi_b = affine_map<(m, n) -> (n)>
+#bi_id = affine_map<(m, n) -> (m, n)>
+// CHECK-LABEL: func @bias_then_matmul
+// CHECK-SAME: %{{[a-z0-9]+}}: memref<6x8xf32>, %{{[a-z0-9]+}}: memref<8x16xf32>, %[[O:[a-z0-9]+]]: memref<6x16xf32>, %[[BIAS:[a-z0-9]+]]: memref<16xf32>
+func.func @bias_then_matmul(%x: memref<6x8xf32>, %w: memref<8x16xf32>,
+                            %o: memref<6x16xf32>, %bias: memref<16xf32>) {
+  linalg.generic {indexing_maps = [#bi_b, #bi_id], iterator_types = ["parallel", "parallel"]}
+      ins(%bias : memref<16xf32>) outs(%o : memref<6x16xf32>) {
+  ^bb0(%a: f32, %c: f32):
+    linalg.yield %a : f32
+  }
+  linalg.generic {indexing_maps = [#bi_x, #bi_w, #bi_o],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<6x8xf32>, memref<8x16xf32>)
+      outs(%o : memref<6x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b fastmath<reassoc,contract> : f32
+    %s = arith.addf %c, %p fastmath<reassoc,contract> : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+// CHECK-NOT: linalg.generic
+// CHECK-NOT: vector.load %[[O]]
+// CHECK: %[[B0:.*]] = vector.load %[[BIAS]][%c0] : memref<16xf32>, vector<8xf32>
+// CHECK: %[[B1:.*]] = vector.load %[[BIAS]][%c8] : memref<16xf32>, vector<8xf32>
+// CHECK-NOT: vector.load %[[BIAS]]
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[B0]], %{{.*}} = %[[B1]], %{{.*}} = %[[B0]], %{{.*}} = %[[B1]]
+// CHECK-COUNT-12: vector.store %{{.*}}, %[[O]]

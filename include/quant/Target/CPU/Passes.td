@@ -42,12 +42,16 @@ def QCParallelizePass : Pass<"qc-parallelize", "func::FuncOp"> {
     register-tile rows whole, else the first parallel loop of extent > 1.
     A fill shared by several ops' outputs (CSE merges equal fills) is first
     duplicated, one per op, so bufferization writes each in place instead
-    of copying the shared one before every op; a fill that only
-    initialises an op's output is then tiled inside that op's loop.
-    Pads and concatenations are first decomposed into fills and slice
+    of copying the shared one before every op; a fill, or a generic that
+    only copies (broadcasts) its input, that only initialises an op's
+    output is then tiled inside that op's loop (a linear's bias, an
+    integer layer's zero-point term). A static pad by a constant becomes a
+    copy of its source into the interior and fills of the border strips;
+    other pads and concatenations are decomposed into fills and slice
     insertions, and large slice insertions become `linalg.copy` into the
     destination's slice, so they are split over threads too instead of
-    running as serial memset/memcpy between parallel loops. After bufferization the forall becomes an OpenMP
+    running as serial memset/memcpy between parallel loops. After
+    bufferization the forall becomes an OpenMP
     parallel loop, which the runtime's thread pool executes (the runtime
     implements the few `__kmpc_*` entry points the translation calls; no
     libomp is needed).
@@ -77,6 +81,13 @@ def QCVectorizeContractionsPass
     accumulators stay in registers through all reduction loops; partial
     tiles use masked loads and stores. Each lane reduces in the generic's
     own order, so results match the scalar loops.
+
+    When a `linalg.fill`, or a generic that copies one input into the whole
+    output (a broadcast bias), writes the output just before the generic
+    (only ops without memory effects in between), the accumulators start
+    from that value (a splat, or the input's vectors) instead of loading the
+    output, and the producer is erased: each output element is stored once,
+    after its whole reduction.
 
     With `dot4`, an i32 generic `acc + zext(x') * sext(w)` (x' = x or
     x xor 0x80, i8 operands) whose weights are laid out `[..., lanes, 4]`

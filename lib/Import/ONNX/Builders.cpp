@@ -72,6 +72,17 @@ Value mlir::qc::onnximport::scalarConstant(OpBuilder &b, Location loc,
       b, loc, b.getIntegerAttr(type, static_cast<int64_t>(v)));
 }
 
+Value mlir::qc::onnximport::buildMultiplyAdd(OpBuilder &b, Location loc,
+                                             Value acc, Value x, Value y) {
+  if (isa<FloatType>(acc.getType())) {
+    auto fm = arith::FastMathFlags::contract;
+    Value p = arith::MulFOp::create(b, loc, x, y, fm);
+    return arith::AddFOp::create(b, loc, acc, p, fm);
+  }
+  Value p = arith::MulIOp::create(b, loc, x, y);
+  return arith::AddIOp::create(b, loc, acc, p);
+}
+
 FailureOr<Value>
 mlir::qc::onnximport::buildElementwise(NodeImporter &n,
                                        ArrayRef<Value> operands, Type resultElt,

@@ -146,19 +146,17 @@ Value buildConvCore(NodeImporter &n, Value x, Value w, Value bias, int64_t G,
   for (int64_t i = 3; i < 4 + d; ++i)
     iters[i] = utils::IteratorType::reduction;
   Value acc =
-      linalg::GenericOp::create(b, loc, init.getType(), ValueRange{xg, wg},
-                                ValueRange{init}, maps, iters,
-                                [&](OpBuilder &bb, Location l, ValueRange a) {
-                                  Value x = a[0], w = a[1];
-                                  if (accElt != elt) {
-                                    x = arith::ExtFOp::create(bb, l, accElt, x);
-                                    w = arith::ExtFOp::create(bb, l, accElt, w);
-                                  }
-                                  Value p = arith::MulFOp::create(bb, l, x, w);
-                                  Value s =
-                                      arith::AddFOp::create(bb, l, a[2], p);
-                                  linalg::YieldOp::create(bb, l, s);
-                                })
+      linalg::GenericOp::create(
+          b, loc, init.getType(), ValueRange{xg, wg}, ValueRange{init}, maps,
+          iters,
+          [&](OpBuilder &bb, Location l, ValueRange a) {
+            Value x = a[0], w = a[1];
+            if (accElt != elt) {
+              x = arith::ExtFOp::create(bb, l, accElt, x);
+              w = arith::ExtFOp::create(bb, l, accElt, w);
+            }
+            linalg::YieldOp::create(bb, l, buildMultiplyAdd(bb, l, a[2], x, w));
+          })
           .getResult(0);
   if (accElt != elt) {
     auto at = cast<RankedTensorType>(acc.getType());
@@ -230,19 +228,17 @@ Value buildNonOverlappingConvTranspose(OpBuilder &b, Location loc, Value x,
   SmallVector<AffineExpr> oE;
   for (int64_t i = 0; i < outRank; ++i)
     oE.push_back(dim(i));
-  Value acc =
-      linalg::GenericOp::create(
-          b, loc, init.getType(), ValueRange{xg, wg}, ValueRange{init},
-          SmallVector<AffineMap>{AffineMap::get(numLoops, 0, xE, ctx),
-                                 AffineMap::get(numLoops, 0, wE, ctx),
-                                 AffineMap::get(numLoops, 0, oE, ctx)},
-          iters,
-          [](OpBuilder &bb, Location l, ValueRange a) {
-            Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
-            linalg::YieldOp::create(
-                bb, l, arith::AddFOp::create(bb, l, a[2], p).getResult());
-          })
-          .getResult(0);
+  Value acc = linalg::GenericOp::create(
+                  b, loc, init.getType(), ValueRange{xg, wg}, ValueRange{init},
+                  SmallVector<AffineMap>{AffineMap::get(numLoops, 0, xE, ctx),
+                                         AffineMap::get(numLoops, 0, wE, ctx),
+                                         AffineMap::get(numLoops, 0, oE, ctx)},
+                  iters,
+                  [](OpBuilder &bb, Location l, ValueRange a) {
+                    linalg::YieldOp::create(
+                        bb, l, buildMultiplyAdd(bb, l, a[2], a[0], a[1]));
+                  })
+                  .getResult(0);
   // Interleave: [..., s_last, H_last] -> [..., H_last, s_last].
   SmallVector<int64_t> zShape(accShape);
   std::swap(zShape[outRank - 2], zShape[outRank - 1]);

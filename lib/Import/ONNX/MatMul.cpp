@@ -101,15 +101,11 @@ FailureOr<Value> buildContraction(NodeImporter &n, Value lhs, Value rhs,
   SmallVector<utils::IteratorType> iters(batch + 3,
                                          utils::IteratorType::parallel);
   iters[kDim] = utils::IteratorType::reduction;
-  bool f = isa<FloatType>(elt);
   auto g = linalg::GenericOp::create(
       n.b, n.loc, init.getType(), ValueRange{lhs, rhs}, ValueRange{init}, maps,
       iters, [&](OpBuilder &b, Location loc, ValueRange a) {
-        Value p = f ? arith::MulFOp::create(b, loc, a[0], a[1]).getResult()
-                    : arith::MulIOp::create(b, loc, a[0], a[1]).getResult();
-        Value s = f ? arith::AddFOp::create(b, loc, a[2], p).getResult()
-                    : arith::AddIOp::create(b, loc, a[2], p).getResult();
-        linalg::YieldOp::create(b, loc, s);
+        linalg::YieldOp::create(b, loc,
+                                buildMultiplyAdd(b, loc, a[2], a[0], a[1]));
       });
   return g.getResult(0);
 }
@@ -463,12 +459,16 @@ LogicalResult importEinsum(NodeImporter &n) {
   auto g = linalg::GenericOp::create(
       n.b, n.loc, init.getType(), ins, ValueRange{init}, maps, iters,
       [&](OpBuilder &b, Location loc, ValueRange a) {
+        // The product of all operands; its last factor fuses with the sum.
         Value p = a[0];
-        for (size_t i = 1; i + 1 < a.size(); ++i)
+        for (size_t i = 1; i + 2 < a.size(); ++i)
           p = f ? arith::MulFOp::create(b, loc, p, a[i]).getResult()
                 : arith::MulIOp::create(b, loc, p, a[i]).getResult();
-        Value acc = f ? arith::AddFOp::create(b, loc, a.back(), p).getResult()
-                      : arith::AddIOp::create(b, loc, a.back(), p).getResult();
+        Value acc =
+            a.size() > 2
+                ? buildMultiplyAdd(b, loc, a.back(), p, a[a.size() - 2])
+                : (f ? arith::AddFOp::create(b, loc, a.back(), p).getResult()
+                     : arith::AddIOp::create(b, loc, a.back(), p).getResult());
         linalg::YieldOp::create(b, loc, acc);
       });
   n.setResult(0, g.getResult(0));

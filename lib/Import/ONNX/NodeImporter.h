@@ -143,6 +143,12 @@ Value buildConstant(OpBuilder &b, Location loc, DenseElementsAttr attr);
 /// Scalar constant of `type` (float or integer) with value `v`.
 Value scalarConstant(OpBuilder &b, Location loc, Type type, double v);
 
+/// acc + x * y, the body of every contraction the importer emits. Floats
+/// carry the `contract` fast-math flag, so the product and the sum may
+/// become one fused multiply-add (one rounding instead of two, twice the
+/// throughput); the summation order stays the generic's.
+Value buildMultiplyAdd(OpBuilder &b, Location loc, Value acc, Value x, Value y);
+
 enum class ReduceKind { Sum, Mean, Max, Min };
 
 /// Reduces x over `axes` (sorted, normalised, unique), keeping unit

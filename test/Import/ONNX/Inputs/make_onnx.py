@@ -1,7 +1,7 @@
 """Writes small ONNX models for the importer's lit tests.
 
 usage: make_onnx.py KIND OUT_DIR
-KIND: mlp | weights | named-dims | unnamed-dims | unsupported | malformed | extdata-good |
+KIND: mlp | weights | named-dims | unnamed-dims | contractions | unsupported | malformed | extdata-good |
       extdata-dotdot | extdata-absolute | extdata-symlink | extdata-hardlink |
       extdata-short
 """
@@ -129,6 +129,29 @@ def unnamed_dims(out):
                 rng.standard_normal(shape).astype(np.float32))
 
 
+def contractions(out):
+    """A Conv (constant weight), a ConvTranspose and a MatMul of two
+    activations: the contractions whose bodies the importer builds
+    itself."""
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    wt = rng.standard_normal((4, 2, 2, 2)).astype(np.float32)
+    g = helper.make_graph(
+        [helper.make_node("Conv", ["x", "W"], ["c"], pads=[1, 1, 1, 1]),
+         helper.make_node("ConvTranspose", ["c", "WT"], ["t"], strides=[2, 2]),
+         helper.make_node("MatMul", ["a", "b"], ["y"])],
+        "contractions",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8]),
+         helper.make_tensor_value_info("a", TensorProto.FLOAT, [4, 5]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, [5, 6])],
+        [helper.make_tensor_value_info("t", TensorProto.FLOAT, [1, 2, 16, 16]),
+         helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 6])],
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(wt, "WT")],
+    )
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]),
+         os.path.join(out, "contractions.onnx"))
+
+
 def unsupported(out):
     g = helper.make_graph(
         [helper.make_node("Hardmax", ["x"], ["y"], name="hm")], "u",
@@ -187,7 +210,7 @@ def main():
         extdata(out, kind[len("extdata-"):])
     else:
         {"mlp": mlp, "weights": weights, "named-dims": named_dims,
-         "unnamed-dims": unnamed_dims,
+         "unnamed-dims": unnamed_dims, "contractions": contractions,
          "unsupported": unsupported,
          "malformed": malformed}[kind](out)
 

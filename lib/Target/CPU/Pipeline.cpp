@@ -423,8 +423,12 @@ std::string mlir::qc::getPhasePipeline(CompilePhase phase,
   case CompilePhase::Import:
     return "";
   case CompilePhase::Graph:
-    return "builtin.module(func.func(qc-constrain-input-dims,canonicalize,"
-           "qc-fold-linear-bias,cse))";
+    // Input dimensions are grouped after canonicalization has folded the
+    // importer's shape arithmetic (Shape -> Gather -> Concat -> Reshape
+    // chains become tensor.from_elements of tensor.dim), and canonicalized
+    // again for the casts of refined inputs.
+    return "builtin.module(func.func(canonicalize,qc-constrain-input-dims,"
+           "canonicalize,qc-fold-linear-bias,cse))";
   case CompilePhase::Quantize:
     if (!options.quantize)
       return "";

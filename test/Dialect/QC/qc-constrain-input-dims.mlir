@@ -114,3 +114,30 @@ func.func @conflict(%x: tensor<?x?xf32>) -> tensor<?xf32> {
   %r = tensor.cast %z : tensor<5xf32> to tensor<?xf32>
   return %r : tensor<?xf32>
 }
+
+// -----
+
+// Extents carried as integers: a Reshape to a shape built from the mask's
+// dimensions (index_cast, from_elements), broadcast against the scores, puts
+// the scores' first and last dimensions in the mask's classes.
+// CHECK-LABEL: func.func @reshape_shape
+// CHECK-SAME: quant.input_dim_classes = [array<i64: 0, -1, -1, 1>, array<i64: 0, 1>]
+#rs_id = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#rs_bc = affine_map<(d0, d1, d2, d3) -> (d0, 0, 0, d3)>
+func.func @reshape_shape(%s: tensor<?x2x3x?xf32>, %m: tensor<?x?xf32>) -> tensor<?x2x3x?xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %one = arith.constant 1 : i64
+  %d0 = tensor.dim %m, %c0 : tensor<?x?xf32>
+  %d1 = tensor.dim %m, %c1 : tensor<?x?xf32>
+  %i0 = arith.index_cast %d0 : index to i64
+  %i1 = arith.index_cast %d1 : index to i64
+  %shape = tensor.from_elements %i0, %one, %one, %i1 : tensor<4xi64>
+  %r = tensor.reshape %m(%shape) : (tensor<?x?xf32>, tensor<4xi64>) -> tensor<?x1x1x?xf32>
+  %y = linalg.generic {indexing_maps = [#rs_id, #rs_bc, #rs_id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s, %r : tensor<?x2x3x?xf32>, tensor<?x1x1x?xf32>) outs(%s : tensor<?x2x3x?xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %z = arith.addf %a, %b : f32
+    linalg.yield %z : f32
+  } -> tensor<?x2x3x?xf32>
+  return %y : tensor<?x2x3x?xf32>
+}

@@ -49,6 +49,32 @@ func.func @fold_rank3(%x: tensor<2x4x8xf32>) -> tensor<2x4x3xf32> {
 
 // -----
 
+// Dynamic rows: the importer sizes the addition's output with tensor.dim of
+// the linear's result; those dims are taken from the new linear.
+// CHECK-LABEL: func.func @fold_dynamic
+// CHECK: %[[Y:.*]] = qc.linear %{{.*}}, %{{.*}}, %{{.*}} : (tensor<?x8xf32>, tensor<3x8xf32>, tensor<3xf32>) -> tensor<?x3xf32>
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[Y]]
+#dy_id = affine_map<(d0, d1) -> (d0, d1)>
+#dy_col = affine_map<(d0, d1) -> (d1)>
+func.func @fold_dynamic(%x: tensor<?x8xf32>) -> tensor<?x3xf32> {
+  %c0 = arith.constant 0 : index
+  %w = arith.constant dense<0.5> : tensor<3x8xf32>
+  %b = arith.constant dense<[1.0, 2.0, 3.0]> : tensor<3xf32>
+  %y = qc.linear %x, %w : (tensor<?x8xf32>, tensor<3x8xf32>) -> tensor<?x3xf32>
+  %n = tensor.dim %y, %c0 : tensor<?x3xf32>
+  %e = tensor.empty(%n) : tensor<?x3xf32>
+  %r = linalg.generic {indexing_maps = [#dy_id, #dy_col, #dy_id], iterator_types = ["parallel", "parallel"]}
+      ins(%y, %b : tensor<?x3xf32>, tensor<3xf32>) outs(%e : tensor<?x3xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %s = arith.addf %p, %q : f32
+    linalg.yield %s : f32
+  } -> tensor<?x3xf32>
+  return %r : tensor<?x3xf32>
+}
+
+// -----
+
 // Not folded: a vector along another dimension, a run-time vector, a
 // subtraction, and a linear with a second user.
 // CHECK-LABEL: func.func @keep

@@ -9,6 +9,7 @@
 #include "quant/Dialect/QC/IR/QCOps.h"
 #include "quant/Dialect/QC/Transforms/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
 
@@ -139,6 +140,20 @@ static LogicalResult visit(Operation *op, DimClasses &classes) {
       if (auto v = dyn_cast<Value>(size))
         if (failed(classes.unite(op, empty.getResult(), d, v, -1)))
           return failure();
+    return success();
+  }
+  // Extents travel as integers too: index_cast, and a Reshape's shape
+  // built element by element (from_elements of index_casts of tensor.dim,
+  // the importer's Shape -> Concat -> Reshape chains).
+  if (auto cast = dyn_cast<arith::IndexCastOp>(op))
+    return classes.unite(op, cast.getIn(), -1, cast.getOut(), -1);
+  if (auto reshape = dyn_cast<tensor::ReshapeOp>(op)) {
+    auto elements = reshape.getShape().getDefiningOp<tensor::FromElementsOp>();
+    if (!elements || rankOf(reshape.getResult()) < 0)
+      return success();
+    for (auto [d, e] : llvm::enumerate(elements.getElements()))
+      if (failed(classes.unite(op, reshape.getResult(), d, e, -1)))
+        return failure();
     return success();
   }
   if (auto castOp = dyn_cast<tensor::CastOp>(op)) {

@@ -55,9 +55,19 @@ struct FoldBiasAdd : OpRewritePattern<LinearOp> {
 
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
-    if (op.getBias() || !op->hasOneUse())
-      return rewriter.notifyMatchFailure(op, "has a bias or several users");
-    auto add = dyn_cast<linalg::GenericOp>(*op->user_begin());
+    // One user besides tensor.dim (the importer sizes the addition's output
+    // from the linear's result when dimensions are dynamic).
+    linalg::GenericOp add;
+    for (Operation *user : op->getUsers()) {
+      if (isa<tensor::DimOp>(user))
+        continue;
+      auto g = dyn_cast<linalg::GenericOp>(user);
+      if (!g || (add && add != g))
+        return rewriter.notifyMatchFailure(op, "used by more than one op");
+      add = g;
+    }
+    if (op.getBias())
+      return rewriter.notifyMatchFailure(op, "has a bias");
     RankedTensorType ty = op.getType();
     int64_t rank = ty.getRank();
     if (!add || add.getNumDpsInputs() != 2 || add.getNumDpsInits() != 1 ||
@@ -92,21 +102,25 @@ struct FoldBiasAdd : OpRewritePattern<LinearOp> {
                          rank) ||
         !matchPattern(other->get(), m_Constant()))
       return rewriter.notifyMatchFailure(op, "not a constant vector along N");
-    Value bias = other->get();
+    // The new linear takes the old one's place (its tensor.dim users come
+    // before the addition), with the bias constant materialised there.
+    rewriter.setInsertionPoint(op);
+    Value bias;
     if (bt.getRank() != 1) {
-      std::optional<std::vector<double>> v = readFloatConstant(bias);
+      std::optional<std::vector<double>> v = readFloatConstant(other->get());
       if (!v)
         return rewriter.notifyMatchFailure(op, "bias not readable");
       bias = createFloatConstant(
           rewriter, add.getLoc(),
           RankedTensorType::get({bt.getShape().back()}, bt.getElementType()),
           *v, "qc_linear_bias");
+    } else {
+      bias = rewriter.clone(*other->get().getDefiningOp())->getResult(0);
     }
-    rewriter.setInsertionPoint(add);
     Value y = LinearOp::create(rewriter, op.getLoc(), ty, op.getInput(),
                                op.getWeight(), bias);
     rewriter.replaceOp(add, y);
-    rewriter.eraseOp(op);
+    rewriter.replaceOp(op, y);
     return success();
   }
 };

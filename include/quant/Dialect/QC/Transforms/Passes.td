@@ -55,6 +55,8 @@ def QCConstrainInputDimsPass
     operand dimensions that a `linalg` operation indexes with the same loop,
     a result and its init, `tensor.dim` / `tensor.empty` / `tensor.cast` /
     `tensor.expand_shape` / `tensor.collapse_shape` / `tensor.concat` sizes,
+    `arith.index_cast`, a `tensor.reshape` to a shape built by
+    `tensor.from_elements` (the importer's Shape -> Concat -> Reshape),
     and the contraction and normalisation dimensions of `qc.linear`,
     `qc.batch_matmul`, `qc.layer_norm` and `qc.rms_norm`. Then, on the
     function:

@@ -102,68 +102,61 @@ QuantStatus checkInputs(const QuantDLTensor *inputs, int32_t numInputs) {
   for (int32_t i = 0; i < numInputs; ++i)
     if (QuantStatus s = checkTensor("input", m.inputs[i], inputs[i]))
       return s;
-  // Dimensions that the model names alike (ONNX dim_param) must agree: the
-  // generated code takes such extents from one input and reads the others
-  // with it.
-  for (int32_t i = 0; i < numInputs; ++i) {
-    const char *const *names = m.inputs[i].dim_names;
-    for (int32_t d = 0; names && d < m.inputs[i].rank; ++d) {
-      if (!names[d])
-        continue;
-      for (int32_t j = 0; j <= i; ++j) {
-        const char *const *other = m.inputs[j].dim_names;
-        int32_t end = j == i ? d : m.inputs[j].rank;
-        int32_t e = 0;
-        while (other && e < end &&
-               !(other[e] && std::strcmp(other[e], names[d]) == 0))
-          ++e;
-        if (!other || e == end)
+  // Input dimensions the model requires equal: those it names alike (ONNX
+  // dim_param) and those the computation uses as one extent (a MatMul's
+  // inner dimension, two operands of an Add; qc-constrain-input-dims), named
+  // or not. The generated code takes such an extent from one input and
+  // reads the others with it. Each dimension is compared with the first
+  // one, in declaration order, that shares its name or class.
+  auto agree = [&](auto sameKey, auto describe,
+                   const char *rule) -> QuantStatus {
+    for (int32_t i = 0; i < numInputs; ++i)
+      for (int32_t d = 0; d < m.inputs[i].rank; ++d) {
+        int32_t j = 0, e = 0;
+        auto first = [&] {
+          for (j = 0; j <= i; ++j)
+            for (e = 0; e < (j == i ? d : m.inputs[j].rank); ++e)
+              if (sameKey(i, d, j, e))
+                return true;
+          return false;
+        };
+        if (!first() || inputs[j].shape[e] == inputs[i].shape[d])
           continue;
-        if (inputs[j].shape[e] == inputs[i].shape[d])
-          break; // the first dimension of that name agrees
         return fail(QUANT_ERROR_SHAPE_MISMATCH,
                     std::string("input '") + m.inputs[i].name +
-                        "': dimension " + std::to_string(d) + " ('" + names[d] +
-                        "') is " + std::to_string(inputs[i].shape[d]) +
+                        "': dimension " + std::to_string(d) + describe(i, d) +
+                        " is " + std::to_string(inputs[i].shape[d]) +
                         ", but input '" + m.inputs[j].name + "' dimension " +
-                        std::to_string(e) + " ('" + names[d] + "') is " +
-                        std::to_string(inputs[j].shape[e]) +
-                        "; dimensions with one name must agree");
+                        std::to_string(e) + describe(j, e) + " is " +
+                        std::to_string(inputs[j].shape[e]) + "; " + rule);
       }
-    }
-  }
-  // Dimensions the computation uses as one extent (a MatMul's inner
-  // dimension, two operands of an Add) must agree as well, named or not.
-  for (int32_t i = 0; i < numInputs; ++i) {
+    return QUANT_OK;
+  };
+  auto name = [&](int32_t i, int32_t d) -> const char * {
+    const char *const *names = m.inputs[i].dim_names;
+    return names ? names[d] : nullptr;
+  };
+  auto cls = [&](int32_t i, int32_t d) {
     const int32_t *classes = m.inputs[i].dim_classes;
-    for (int32_t d = 0; classes && d < m.inputs[i].rank; ++d) {
-      if (classes[d] < 0)
-        continue;
-      // The first dimension of this class, in declaration order.
-      int32_t j = 0, e = 0;
-      auto first = [&] {
-        for (j = 0; j <= i; ++j) {
-          const int32_t *other = m.inputs[j].dim_classes;
-          int32_t end = j == i ? d : m.inputs[j].rank;
-          for (e = 0; other && e < end; ++e)
-            if (other[e] == classes[d])
-              return true;
-        }
-        return false;
-      };
-      if (!first())
-        continue;
-      if (inputs[j].shape[e] != inputs[i].shape[d])
-        return fail(QUANT_ERROR_SHAPE_MISMATCH,
-                    std::string("input '") + m.inputs[i].name +
-                        "': dimension " + std::to_string(d) + " is " +
-                        std::to_string(inputs[i].shape[d]) + ", but input '" +
-                        m.inputs[j].name + "' dimension " + std::to_string(e) +
-                        " is " + std::to_string(inputs[j].shape[e]) +
-                        "; the model computes with them as one extent, so "
-                        "they must agree");
-    }
-  }
+    return classes ? classes[d] : -1;
+  };
+  if (QuantStatus s = agree(
+          [&](int32_t i, int32_t d, int32_t j, int32_t e) {
+            return name(i, d) && name(j, e) &&
+                   std::strcmp(name(i, d), name(j, e)) == 0;
+          },
+          [&](int32_t i, int32_t d) {
+            return std::string(" ('") + name(i, d) + "')";
+          },
+          "dimensions with one name must agree"))
+    return s;
+  if (QuantStatus s = agree(
+          [&](int32_t i, int32_t d, int32_t j, int32_t e) {
+            return cls(i, d) >= 0 && cls(i, d) == cls(j, e);
+          },
+          [](int32_t, int32_t) { return std::string(); },
+          "the model computes with them as one extent, so they must agree"))
+    return s;
   return QUANT_OK;
 }
 

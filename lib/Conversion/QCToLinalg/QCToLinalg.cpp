@@ -112,6 +112,15 @@ Value transposeDequantizedWeight(OpBuilder &b, Location loc, Value weight) {
       param(scale), param(zp), dq.getFormat(), axis, dq.getGroupSizeAttr());
 }
 
+/// A contraction's initial output of `type` (dynamic extents `dyn`): `bias`
+/// broadcast through `biasMap` (from the output's dimensions), or zeros.
+Value initialOutput(OpBuilder &b, Location loc, RankedTensorType type,
+                    ValueRange dyn, Value bias, AffineMap biasMap) {
+  Value empty = tensor::EmptyOp::create(b, loc, type.getShape(),
+                                        type.getElementType(), dyn);
+  return buildContractionInit(b, loc, empty, bias, biasMap);
+}
+
 /// Output columns per weight panel for N output features: 64 (four AVX-512
 /// vectors, the widest register tile) when it divides N, else 32 or 16;
 /// 0 when none does.
@@ -156,27 +165,14 @@ Value panelLinear(ConversionPatternRewriter &rewriter, LinearOp op, Value x,
   for (int64_t i = 0; i < lead; ++i)
     if (ot.isDynamicDim(i))
       dyn.push_back(tensor::DimOp::create(rewriter, loc, x, i));
-  Value init = tensor::EmptyOp::create(rewriter, loc, shape, elt, dyn);
-  auto initTy = cast<RankedTensorType>(init.getType());
-  if (bias) {
-    Value b2 = tensor::ExpandShapeOp::create(
+  auto initTy = RankedTensorType::get(shape, elt);
+  if (bias)
+    bias = tensor::ExpandShapeOp::create(
         rewriter, loc, RankedTensorType::get({nb, panel}, elt), bias,
         SmallVector<ReassociationIndices>{{0, 1}});
-    SmallVector<AffineMap> maps = {
-        AffineMap::get(r + 1, 0, dimExprs(ctx, lead, r + 1), ctx),
-        AffineMap::getMultiDimIdentityMap(r + 1, ctx)};
-    init = linalg::GenericOp::create(
-               rewriter, loc, initTy, ValueRange{b2}, ValueRange{init}, maps,
-               SmallVector<Iter>(r + 1, Iter::parallel),
-               [](OpBuilder &bb, Location l, ValueRange a) {
-                 linalg::YieldOp::create(bb, l, a[0]);
-               })
-               .getResult(0);
-  } else {
-    init = linalg::FillOp::create(rewriter, loc, constF(rewriter, loc, elt, 0),
-                                  init)
-               .getResult(0);
-  }
+  Value init =
+      initialOutput(rewriter, loc, initTy, dyn, bias,
+                    AffineMap::get(r + 1, 0, dimExprs(ctx, lead, r + 1), ctx));
   Value w = tensor::ExpandShapeOp::create(
       rewriter, loc, RankedTensorType::get({nb, k / u, u, panel}, elt), packed,
       SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}});
@@ -216,8 +212,11 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
     Value x = adaptor.getInput(), w = adaptor.getWeight();
     auto xt = cast<RankedTensorType>(x.getType());
     auto ot = op.getType();
-    Type elt = ot.getElementType();
     int64_t r = xt.getRank(), lead = r - 1;
+    if (Value y = panelLinear(rewriter, op, x, adaptor.getBias())) {
+      rewriter.replaceOp(op, y);
+      return success();
+    }
     // Output init: the bias broadcast, or zeros.
     SmallVector<Value> dyn;
     for (int64_t i = 0; i < lead; ++i)
@@ -225,29 +224,9 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
         dyn.push_back(tensor::DimOp::create(rewriter, loc, x, i));
     if (ot.isDynamicDim(lead))
       dyn.push_back(tensor::DimOp::create(rewriter, loc, w, 0));
-    Value empty =
-        tensor::EmptyOp::create(rewriter, loc, ot.getShape(), elt, dyn);
-    Value init;
-    if (Value bias = adaptor.getBias()) {
-      SmallVector<AffineMap> maps = {
-          AffineMap::get(r, 0, {getAffineDimExpr(lead, ctx)}, ctx),
-          AffineMap::getMultiDimIdentityMap(r, ctx)};
-      init = linalg::GenericOp::create(
-                 rewriter, loc, ot, ValueRange{bias}, ValueRange{empty}, maps,
-                 SmallVector<Iter>(r, Iter::parallel),
-                 [](OpBuilder &bb, Location l, ValueRange a) {
-                   linalg::YieldOp::create(bb, l, a[0]);
-                 })
-                 .getResult(0);
-    } else {
-      init = linalg::FillOp::create(rewriter, loc,
-                                    constF(rewriter, loc, elt, 0), empty)
-                 .getResult(0);
-    }
-    if (Value y = panelLinear(rewriter, op, x, adaptor.getBias())) {
-      rewriter.replaceOp(op, y);
-      return success();
-    }
+    Value init =
+        initialOutput(rewriter, loc, ot, dyn, adaptor.getBias(),
+                      AffineMap::get(r, 0, {getAffineDimExpr(lead, ctx)}, ctx));
     // Loops: lead..., then n and k. A constant weight is stored transposed,
     // [K, N], with k before n so the innermost loop runs over N: contiguous,
     // no reduction, vectorisable as is. Otherwise W stays [N, K] and k is

@@ -136,10 +136,6 @@ struct QCParallelizePass
     return -1;
   }
 
-  /// Pads and concatenations as fills and slice insertions, and each large
-  /// slice insertion as a linalg.copy into the destination's slice, so the
-  /// loop below splits them over threads too (after bufferization they
-  /// would be serial memset/memcpy calls between parallel loops).
   /// Ops that only initialise another op's output and are tiled inside its
   /// loop: fills, and generics that copy (broadcast) their one input, such
   /// as a linear's bias or an integer layer's zero-point term.
@@ -147,13 +143,7 @@ struct QCParallelizePass
     if (isa<linalg::FillOp>(op.getOperation()))
       return true;
     auto g = dyn_cast<linalg::GenericOp>(op.getOperation());
-    if (!g || g.getNumDpsInputs() != 1 || g.getNumDpsInits() != 1 ||
-        g.getNumParallelLoops() != g.getNumLoops() ||
-        !g.getMatchingIndexingMap(g.getDpsInitOperand(0)).isIdentity())
-      return false;
-    Block *body = g.getBlock();
-    return body->getOperations().size() == 1 &&
-           body->getTerminator()->getOperand(0) == body->getArgument(0);
+    return g && isCopyGeneric(g);
   }
 
   /// A static pad by a constant as a copy of the source into the interior
@@ -224,6 +214,11 @@ struct QCParallelizePass
     return slice && slice.getSource() == op.getDest();
   }
 
+  /// Pads and concatenations as fills and slice insertions, and each large
+  /// slice insertion as a linalg.copy into the destination's slice, so the
+  /// loop below splits them over threads too (after bufferization they
+  /// would be serial memset/memcpy calls between parallel loops). Static
+  /// constant pads first go through decomposePadByBorders.
   void exposeCopies() {
     func::FuncOp func = getOperation();
     {
@@ -462,8 +457,8 @@ std::string mlir::qc::getPhasePipeline(CompilePhase phase,
     // memref (incl. the alloca_scope around each OpenMP loop body) lowers
     // before scf-to-cf splits loop bodies into blocks.
     return "builtin.module(func.func(convert-linalg-to-loops),"
-           "convert-scf-to-openmp,func.func(qc-drop-loop-barriers),lower-"
-           "affine,expand-strided-metadata,"
+           "convert-scf-to-openmp,func.func(qc-drop-loop-barriers),"
+           "lower-affine,expand-strided-metadata,"
            "lower-affine,arith-expand{include-bf16=true},"
            "convert-vector-to-llvm,"
            // Buffers through the runtime's cache (runtime/Alloc.cpp).

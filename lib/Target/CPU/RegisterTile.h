@@ -28,6 +28,13 @@ struct LanesAndRows {
 /// largest other parallel loop (extent > 1) that no lane-varying input reads.
 FailureOr<LanesAndRows> getLanesAndRows(linalg::LinalgOp op);
 
+/// Whether `g` only copies its one input into its output, each output
+/// element once: all loops parallel, identity output map, a body that
+/// yields the input (a bias broadcast over rows). On tensors or buffers.
+/// qc-parallelize tiles such an initialiser inside its user's loop, and
+/// qc-vectorize-contractions starts the user's register tiles from it.
+bool isCopyGeneric(linalg::GenericOp g);
+
 } // namespace mlir::qc
 
 #endif // QUANT_LIB_TARGET_CPU_REGISTERTILE_H

@@ -108,6 +108,16 @@ std::optional<int64_t> coefficientOf(AffineExpr e, unsigned d,
 
 } // namespace
 
+bool mlir::qc::isCopyGeneric(linalg::GenericOp g) {
+  if (g.getNumDpsInputs() != 1 || g.getNumDpsInits() != 1 ||
+      g.getNumParallelLoops() != g.getNumLoops() ||
+      !g.getMatchingIndexingMap(g.getDpsInitOperand(0)).isIdentity())
+    return false;
+  Block *body = g.getBlock();
+  return body->getOperations().size() == 1 &&
+         body->getTerminator()->getOperand(0) == body->getArgument(0);
+}
+
 FailureOr<LanesAndRows> mlir::qc::getLanesAndRows(linalg::LinalgOp op) {
   if (op.getNumDpsInits() != 1 || op.getNumReductionLoops() == 0)
     return failure();
@@ -856,26 +866,19 @@ private:
   }
 };
 
-/// The source of a generic that only copies its input into `out`, each
-/// element of `out` once: all loops parallel, identity output map, a body
-/// that yields the input, a projected-permutation input map. Lanes: whether
-/// the input varies along `out`'s last dimension (then with unit stride, so
-/// it is read in vectors).
+/// The source of a copy generic (isCopyGeneric) into `out` whose input map
+/// is a projected permutation. Lanes: whether the input varies along
+/// `out`'s last dimension (then with unit stride, so it is read in
+/// vectors).
 std::optional<OutputInit> broadcastInto(linalg::GenericOp g, Value out) {
-  if (!g.hasPureBufferSemantics() || g.getNumDpsInputs() != 1 ||
-      g.getNumDpsInits() != 1 || g.getDpsInits()[0] != out ||
-      g.getNumParallelLoops() != g.getNumLoops())
-    return std::nullopt;
-  Block *body = g.getBlock();
-  if (body->getOperations().size() != 1 ||
-      body->getTerminator()->getOperand(0) != body->getArgument(0))
+  if (!g.hasPureBufferSemantics() || !isCopyGeneric(g) ||
+      g.getDpsInits()[0] != out)
     return std::nullopt;
   OpOperand *in = g.getDpsInputOperand(0);
   auto inTy = dyn_cast<MemRefType>(in->get().getType());
   auto outTy = cast<MemRefType>(out.getType());
   AffineMap inMap = g.getMatchingIndexingMap(in);
   if (!inTy || inTy.getElementType() != outTy.getElementType() ||
-      !g.getMatchingIndexingMap(g.getDpsInitOperand(0)).isIdentity() ||
       !inMap.isProjectedPermutation(/*allowZeroInResults=*/false) ||
       inMap.getNumResults() != static_cast<unsigned>(inTy.getRank()))
     return std::nullopt;
@@ -903,7 +906,9 @@ OutputInit initOfOutput(linalg::GenericOp op) {
   Value out = op.getDpsInitOperand(0)->get();
   for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
     if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
-      if (!fill.hasPureBufferSemantics() || fill.getOutputs()[0] != out)
+      if (!fill.hasPureBufferSemantics() || fill.getOutputs()[0] != out ||
+          fill.getInputs()[0].getType() !=
+              cast<MemRefType>(out.getType()).getElementType())
         return {};
       OutputInit init;
       init.producer = fill;

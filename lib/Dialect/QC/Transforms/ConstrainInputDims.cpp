@@ -68,7 +68,8 @@ public:
     return success();
   }
 
-  /// Unites dimension `da` of every ranked tensor in `values`.
+  /// Unites each dimension of the first of `values` with the same
+  /// dimension of the others (all of rank `rank`).
   LogicalResult uniteAll(Operation *op, ArrayRef<Value> values, int64_t rank) {
     for (Value v : values.drop_front())
       for (int64_t d = 0; d < rank; ++d)
@@ -146,7 +147,9 @@ static LogicalResult visit(Operation *op, DimClasses &classes) {
   // built element by element (from_elements of index_casts of tensor.dim,
   // the importer's Shape -> Concat -> Reshape chains).
   if (auto cast = dyn_cast<arith::IndexCastOp>(op))
-    return classes.unite(op, cast.getIn(), -1, cast.getOut(), -1);
+    return isa<ShapedType>(cast.getIn().getType())
+               ? success()
+               : classes.unite(op, cast.getIn(), -1, cast.getOut(), -1);
   if (auto reshape = dyn_cast<tensor::ReshapeOp>(op)) {
     auto elements = reshape.getShape().getDefiningOp<tensor::FromElementsOp>();
     if (!elements || rankOf(reshape.getResult()) < 0)

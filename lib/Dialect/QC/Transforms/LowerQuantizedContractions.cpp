@@ -268,26 +268,6 @@ void dot4Body(OpBuilder &b, Location l, Value x, Value w, Value acc,
                           arith::AddIOp::create(b, l, acc, p).getResult());
 }
 
-/// The i32 accumulator `empty` filled with `start` (read through `map` from
-/// the accumulator's index space), or with zeros when `start` is null.
-Value accumulatorStart(OpBuilder &b, Location loc, Value empty, Value start,
-                       AffineMap map) {
-  if (!start) {
-    Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
-    return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
-  }
-  int64_t r = cast<RankedTensorType>(empty.getType()).getRank();
-  return linalg::GenericOp::create(
-             b, loc, empty.getType(), ValueRange{start}, ValueRange{empty},
-             SmallVector<AffineMap>{
-                 map, AffineMap::getMultiDimIdentityMap(r, b.getContext())},
-             SmallVector<Iter>(r, Iter::parallel),
-             [](OpBuilder &bb, Location l, ValueRange a) {
-               linalg::YieldOp::create(bb, l, a[0]);
-             })
-      .getResult(0);
-}
-
 /// The [N, K] constant `codes` as [K/4, N, 4] (element (q, n, j) is
 /// codes[n][4q + j]), and its per-row sums (sum over k of codes[n][k]).
 std::pair<Value, std::vector<int32_t>> dot4Codes(OpBuilder &b, Location loc,
@@ -328,12 +308,12 @@ Value dot4Contraction(OpBuilder &b, Location loc, Value x, bool xSigned,
     std::vector<int32_t> bias(rowsum.size());
     for (size_t i = 0; i < rowsum.size(); ++i)
       bias[i] = -128 * rowsum[i];
-    init = accumulatorStart(
+    init = buildContractionInit(
         b, loc, empty,
         i32Constant(b, loc, bias, {static_cast<int64_t>(bias.size())}),
         AffineMap::get(r, 0, {getAffineDimExpr(lead, ctx)}, ctx));
   } else {
-    init = accumulatorStart(b, loc, empty, {}, {});
+    init = buildContractionInit(b, loc, empty, {}, {});
   }
   auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
   int64_t loops = r + 2, q = lead, n = r, j = r + 1;
@@ -600,10 +580,11 @@ Value dot4Generic(OpBuilder &b, Location loc, linalg::GenericOp op,
       sums[at] -= 128 * static_cast<int32_t>(v.getSExtValue());
       ++flat;
     }
-    acc0 = accumulatorStart(b, loc, empty, i32Constant(b, loc, sums, parShape),
-                            AffineMap::get(r, 0, parOut, ctx));
+    acc0 =
+        buildContractionInit(b, loc, empty, i32Constant(b, loc, sums, parShape),
+                             AffineMap::get(r, 0, parOut, ctx));
   } else {
-    acc0 = accumulatorStart(b, loc, empty, {}, {});
+    acc0 = buildContractionInit(b, loc, empty, {}, {});
   }
   SmallVector<Iter> newIters(iters);
   newIters.push_back(Iter::reduction);

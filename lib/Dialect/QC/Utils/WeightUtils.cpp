@@ -7,6 +7,8 @@
 #include "quant/Dialect/QC/Utils/WeightUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinDialect.h"
@@ -169,6 +171,26 @@ Value mlir::qc::createTransposedFloatConstant(OpBuilder &builder, Location loc,
           put(i, j);
   auto out = DenseResourceElementsAttr::get(outType, blobName, std::move(blob));
   return arith::ConstantOp::create(builder, loc, out);
+}
+
+Value mlir::qc::buildContractionInit(OpBuilder &b, Location loc, Value empty,
+                                     Value start, AffineMap map) {
+  auto type = cast<RankedTensorType>(empty.getType());
+  if (!start) {
+    Value zero = arith::ConstantOp::create(
+        b, loc, cast<TypedAttr>(b.getZeroAttr(type.getElementType())));
+    return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  }
+  int64_t r = type.getRank();
+  return linalg::GenericOp::create(
+             b, loc, type, ValueRange{start}, ValueRange{empty},
+             SmallVector<AffineMap>{
+                 map, AffineMap::getMultiDimIdentityMap(r, b.getContext())},
+             SmallVector<utils::IteratorType>(r, utils::IteratorType::parallel),
+             [](OpBuilder &bb, Location l, ValueRange a) {
+               linalg::YieldOp::create(bb, l, a[0]);
+             })
+      .getResult(0);
 }
 
 void mlir::qc::eraseDeadConstant(Operation *op) {

@@ -48,6 +48,14 @@ Value createTransposedFloatConstant(OpBuilder &builder, Location loc,
                                     Value value, double scale,
                                     StringRef blobName, int64_t panel = 0);
 
+/// A contraction's initial output: the tensor `empty` filled with `start`
+/// read through `map` (from the output's dimensions: a bias broadcast over
+/// rows, an integer layer's zero-point term), or with zeros when `start` is
+/// null. qc-parallelize tiles either form inside the contraction's loop and
+/// qc-vectorize-contractions starts its register tiles from it.
+Value buildContractionInit(OpBuilder &builder, Location loc, Value empty,
+                           Value start, AffineMap map);
+
 /// Erases `op` when nothing uses it and, for a dense_resource constant,
 /// frees its blob (the context would otherwise keep it to the end).
 void eraseDeadConstant(Operation *op);

@@ -83,8 +83,52 @@ BufferCache &cache() {
 
 } // namespace
 
-void *quant_rt_alloc(size_t size) { return cache().allocate(size); }
-void quant_rt_free(void *p) { cache().release(p); }
+namespace qrt {
+
+static thread_local AllocationScope *currentScope = nullptr;
+
+AllocationScope::AllocationScope() : outer_(currentScope) {
+  currentScope = this;
+}
+
+AllocationScope::~AllocationScope() { currentScope = outer_; }
+
+void AllocationScope::releaseAll() {
+  std::vector<void *> live;
+  live.swap(live_);
+  for (void *p : live)
+    cache().release(p);
+}
+
+void recordAllocation(void *p) {
+  if (currentScope && p)
+    currentScope->live_.push_back(p);
+}
+
+void recordFree(void *p) {
+  if (!currentScope || !p)
+    return;
+  // Most buffers die young: search from the newest.
+  std::vector<void *> &live = currentScope->live_;
+  for (size_t i = live.size(); i-- > 0;)
+    if (live[i] == p) {
+      live.erase(live.begin() + i);
+      return;
+    }
+}
+
+} // namespace qrt
+
+void *quant_rt_alloc(size_t size) {
+  void *p = cache().allocate(size);
+  qrt::recordAllocation(p);
+  return p;
+}
+
+void quant_rt_free(void *p) {
+  qrt::recordFree(p);
+  cache().release(p);
+}
 
 extern "C" {
 

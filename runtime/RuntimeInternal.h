@@ -123,8 +123,36 @@ private:
                                ModelResults &results);
 };
 
+/// Records the buffers the generated code allocates on this thread while it
+/// is alive (nested scopes: the innermost records), so that a run a
+/// run-time check ends can free what it had allocated. A buffer is freed on
+/// the thread that allocated it (buffer-deallocation frees in the block of
+/// the allocation), so one thread's list is all of its run's buffers.
+class AllocationScope {
+public:
+  AllocationScope();
+  ~AllocationScope();
+  AllocationScope(const AllocationScope &) = delete;
+  AllocationScope &operator=(const AllocationScope &) = delete;
+
+  /// Frees every recorded buffer that is still live.
+  void releaseAll();
+
+private:
+  friend void recordAllocation(void *p);
+  friend void recordFree(void *p);
+  std::vector<void *> live_;
+  AllocationScope *outer_;
+};
+
+/// quant_rt_alloc / quant_rt_free tell the thread's innermost scope.
+void recordAllocation(void *p);
+void recordFree(void *p);
+
 /// Builds the input descriptors from already checked tensors and runs
-/// quant_model_entry once.
+/// quant_model_entry once. A failed qc.check ends the run early: the call
+/// then returns QUANT_ERROR_SHAPE_MISMATCH with the check's message and has
+/// freed the run's buffers.
 QuantStatus callModel(const QuantModelDesc &model, const QuantDLTensor *inputs,
                       ModelResults &results);
 

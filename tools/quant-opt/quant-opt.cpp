@@ -10,8 +10,11 @@
 #include "quant/Target/CPU/CPUTarget.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/Transforms/TilingInterfaceImpl.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/TensorTilingInterfaceImpl.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -25,8 +28,12 @@ int main(int argc, char **argv) {
   // qc -> linalg, the lowering quant-compile's linalg phase starts with.
   mlir::qc::registerQuantConversionPasses();
   // The CPU code-generation passes, on the buffer-level IR they run on.
+  // qc-drop-loop-barriers and qc-lower-checks run on the LLVM phase's
+  // OpenMP and control-flow IR.
   registry.insert<mlir::affine::AffineDialect, mlir::memref::MemRefDialect,
-                  mlir::scf::SCFDialect, mlir::vector::VectorDialect>();
+                  mlir::scf::SCFDialect, mlir::vector::VectorDialect,
+                  mlir::cf::ControlFlowDialect, mlir::LLVM::LLVMDialect,
+                  mlir::omp::OpenMPDialect>();
   mlir::qc::registerQuantCPUPasses();
   // qc-parallelize tiles through TilingInterface, as quant-compile does.
   mlir::linalg::registerTilingInterfaceExternalModels(registry);

@@ -19,6 +19,7 @@
 #include "mlir/IR/BuiltinDialect.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "quant/Dialect/QC/IR/QCDialect.h"
+#include "quant/Dialect/QC/IR/QCOps.h"
 #include "quant/Dialect/QC/Utils/WeightUtils.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
@@ -333,12 +334,17 @@ FailureOr<GraphValue> GraphImporter::importTensor(const onnx::TensorProto &t,
 // Graph
 //===----------------------------------------------------------------------===//
 
+/// The node's name, or "OpType(first output)" when it has none.
+static std::string nodeName(const onnx::NodeProto &node) {
+  return node.name().empty()
+             ? node.op_type() + "(" +
+                   (node.output_size() ? node.output(0) : "") + ")"
+             : node.name();
+}
+
 static Location nodeLoc(MLIRContext *ctx, const onnx::NodeProto &node,
                         StringRef file) {
-  std::string name = node.name().empty()
-                         ? node.op_type() + "(" +
-                               (node.output_size() ? node.output(0) : "") + ")"
-                         : node.name();
+  std::string name = nodeName(node);
   // The op type rides along as fused-location metadata: quantization's
   // --exclude and report name layers by node name and op type.
   Location fileLoc = FileLineColLoc::get(ctx, file, 0, 0);
@@ -641,6 +647,13 @@ void NodeImporter::setResult(int64_t i, Value v, DenseElementsAttr constant) {
 LogicalResult NodeImporter::unsupported(const Twine &what) {
   return graph.fail(loc, ImportError::Unsupported,
                     node.op_type() + " at node '" + node.name() + "': " + what);
+}
+
+void NodeImporter::check(Value condition, const Twine &what,
+                         ValueRange values) {
+  std::string text = CheckOp::literal("node '" + nodeName(node) + "' (" +
+                                      node.op_type() + ")");
+  CheckOp::create(b, loc, condition, (text + ": " + what).str(), values);
 }
 
 LogicalResult NodeImporter::invalid(const Twine &what) {

@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 using namespace mlir;
 using namespace mlir::qc::onnximport;
@@ -167,10 +168,11 @@ LogicalResult reshapeToScalar(NodeImporter &n, Value x) {
 }
 
 /// tensor.reshape of x to the run-time extents `ext` (i64, at least one).
-/// When the extents are negative or their product differs from x's element
-/// count (a malformed model), reshapes to [count, 1, ..., 1] instead, so the
-/// result never claims more elements than x holds.
-Value reshapeChecked(NodeImporter &n, Value x, ArrayRef<Value> ext) {
+/// The run fails (qc.check) when an extent is negative or their product
+/// differs from x's element count; `what` names where the extents came
+/// from ("the shape given at run time").
+Value reshapeChecked(NodeImporter &n, Value x, ArrayRef<Value> ext,
+                     StringRef what) {
   using P = arith::CmpIPredicate;
   OpBuilder &b = n.b;
   Location loc = n.loc;
@@ -190,12 +192,17 @@ Value reshapeChecked(NodeImporter &n, Value x, ArrayRef<Value> ext) {
     prod = selectV(n, cmpI(n, P::eq, ec, zero), zero, next);
   }
   ok = arith::AndIOp::create(b, loc, ok, cmpI(n, P::eq, prod, total));
-  SmallVector<Value> safe;
-  for (auto [i, e] : llvm::enumerate(ext))
-    safe.push_back(selectV(n, ok, e, i == 0 ? total : one));
+  std::string message = what.str() + " is [";
+  SmallVector<Value> values(ext);
+  for (size_t i = 0; i < ext.size(); ++i)
+    message += (i ? ", {" : "{") + std::to_string(i) + "}";
+  message += "], which does not hold the input's {" +
+             std::to_string(ext.size()) + "} elements";
+  values.push_back(total);
+  n.check(ok, message, values);
   Value shapeTensor = tensor::FromElementsOp::create(
       b, loc, RankedTensorType::get({(int64_t)ext.size()}, b.getI64Type()),
-      safe);
+      ext);
   auto t = cast<RankedTensorType>(x.getType());
   auto resultTy = RankedTensorType::get(
       SmallVector<int64_t>(ext.size(), ShapedType::kDynamic),
@@ -239,7 +246,7 @@ LogicalResult importReshapeRuntime(NodeImporter &n, Value x) {
       zero);
   for (int64_t i = 0; i < *len; ++i)
     ext[i] = selectV(n, cmpI(n, P::eq, req[i], minusOne), inferred, ext[i]);
-  n.setResult(0, reshapeChecked(n, x, ext));
+  n.setResult(0, reshapeChecked(n, x, ext, "the shape given at run time"));
   return success();
 }
 
@@ -286,7 +293,8 @@ LogicalResult importSqueezeRuntime(NodeImporter &n, Value x) {
     pos =
         arith::AddIOp::create(n.b, n.loc, pos, selectV(n, dropped, zero, one));
   }
-  n.setResult(0, reshapeChecked(n, x, ext));
+  n.setResult(0, reshapeChecked(n, x, ext,
+                                "the shape the axes given at run time leave"));
   return success();
 }
 
@@ -325,7 +333,8 @@ LogicalResult importUnsqueezeRuntime(NodeImporter &n, Value x) {
     ext.push_back(selectV(n, added, one, e));
     pos = arith::AddIOp::create(n.b, n.loc, pos, selectV(n, added, zero, one));
   }
-  n.setResult(0, reshapeChecked(n, x, ext));
+  n.setResult(0, reshapeChecked(n, x, ext,
+                                "the shape the axes given at run time make"));
   return success();
 }
 LogicalResult importReshape(NodeImporter &n) {
@@ -652,6 +661,83 @@ LogicalResult importSize(NodeImporter &n) {
   return success();
 }
 
+/// ONNX's Gather fails on an index outside [-extent, extent). Constant
+/// indices against a static extent are checked here; otherwise the smallest
+/// and largest index (a reduction over the indices, before the gather) are
+/// checked in the model. The gather itself also clamps: its loop runs in
+/// parallel, where a check cannot end the run.
+LogicalResult checkGatherIndices(NodeImporter &n, Value indices,
+                                 DenseElementsAttr constant, Value extent) {
+  using P = arith::CmpIPredicate;
+  OpBuilder &b = n.b;
+  Location loc = n.loc;
+  auto it = cast<RankedTensorType>(indices.getType());
+  Type i64 = b.getI64Type();
+  Value lo, hi;
+  if (constant) {
+    if (constant.empty())
+      return success();
+    int64_t mn = INT64_MAX, mx = INT64_MIN;
+    for (APInt i : constant.getValues<APInt>()) {
+      mn = std::min(mn, i.getSExtValue());
+      mx = std::max(mx, i.getSExtValue());
+    }
+    if (std::optional<int64_t> e = getConstantIntValue(extent)) {
+      if (mn < -*e || mx >= *e)
+        return n.invalid("index " + Twine(mn < -*e ? mn : mx) +
+                         " is out of range for an axis of " + Twine(*e) +
+                         " elements");
+      return success();
+    }
+    lo = i64Const(n, mn);
+    hi = i64Const(n, mx);
+  } else {
+    auto widen = [&](OpBuilder &bb, Location l, Value v) -> Value {
+      unsigned w = v.getType().getIntOrFloatBitWidth();
+      if (w < 64)
+        return arith::ExtSIOp::create(bb, l, i64, v);
+      if (w > 64)
+        return arith::TruncIOp::create(bb, l, i64, v);
+      return v;
+    };
+    if (it.getRank() == 0) {
+      lo = hi = widen(b, loc,
+                      tensor::ExtractOp::create(b, loc, indices, ValueRange{}));
+    } else {
+      auto scalarTy = RankedTensorType::get({}, i64);
+      auto filled = [&](int64_t v) {
+        Value e = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, i64);
+        return linalg::FillOp::create(b, loc, i64Const(n, v), e).getResult(0);
+      };
+      MLIRContext *ctx = b.getContext();
+      int64_t rank = it.getRank();
+      SmallVector<AffineMap> maps = {
+          AffineMap::getMultiDimIdentityMap(rank, ctx),
+          AffineMap::get(rank, 0, {}, ctx), AffineMap::get(rank, 0, {}, ctx)};
+      SmallVector<utils::IteratorType> iters(rank,
+                                             utils::IteratorType::reduction);
+      auto range = linalg::GenericOp::create(
+          b, loc, TypeRange{scalarTy, scalarTy}, ValueRange{indices},
+          ValueRange{filled(INT64_MAX), filled(INT64_MIN)}, maps, iters,
+          [&](OpBuilder &bb, Location l, ValueRange a) {
+            Value k = widen(bb, l, a[0]);
+            linalg::YieldOp::create(
+                bb, l,
+                ValueRange{arith::MinSIOp::create(bb, l, a[1], k),
+                           arith::MaxSIOp::create(bb, l, a[2], k)});
+          });
+      lo = tensor::ExtractOp::create(b, loc, range.getResult(0), ValueRange{});
+      hi = tensor::ExtractOp::create(b, loc, range.getResult(1), ValueRange{});
+    }
+  }
+  Value negExtent = arith::SubIOp::create(b, loc, i64Const(n, 0), extent);
+  Value lowOk = cmpI(n, P::sge, lo, negExtent);
+  Value ok = arith::AndIOp::create(b, loc, lowOk, cmpI(n, P::slt, hi, extent));
+  n.check(ok, "index {0} is out of range for an axis of {1} elements",
+          {selectV(n, lowOk, hi, lo), extent});
+  return success();
+}
+
 LogicalResult importGather(NodeImporter &n) {
   FailureOr<Value> data = n.operand(0), indices = n.operand(1);
   if (failed(data) || failed(indices))
@@ -707,6 +793,8 @@ LogicalResult importGather(NodeImporter &n) {
       dyn.push_back(dimIndex(n, *data, i - qn + 1));
   }
   MLIRContext *ctx = n.b.getContext();
+  if (failed(checkGatherIndices(n, *indices, ic, dimI64(n, *data, *axis))))
+    return failure();
   Value init =
       tensor::EmptyOp::create(n.b, n.loc, shape, dt.getElementType(), dyn);
   SmallVector<AffineExpr> idxExprs;
@@ -978,19 +1066,33 @@ LogicalResult importExpandRuntime(NodeImporter &n, Value x) {
   SmallVector<int64_t> shape(outRank, ShapedType::kDynamic);
   SmallVector<Value> dyn;
   for (int64_t i = 0; i < outRank; ++i) {
-    Value s;
-    if (i >= sOff)
-      s = arith::MaxSIOp::create(b, loc, extractI64(n, shapeV, i - sOff), zero);
+    Value s, given;
+    if (i >= sOff) {
+      given = extractI64(n, shapeV, i - sOff);
+      s = arith::MaxSIOp::create(b, loc, given, zero);
+    }
     if (i < xOff) {
+      n.check(cmpI(n, P::sge, given, zero),
+              "the shape given at run time has the negative extent {0}",
+              {given});
       dyn.push_back(arith::IndexCastOp::create(b, loc, b.getIndexType(), s));
       continue;
     }
+    // Broadcasting: the two extents are equal or one of them is 1.
+    Value e = dimI64(n, x, i - xOff);
+    if (given)
+      n.check(arith::OrIOp::create(
+                  b, loc, cmpI(n, P::eq, given, e),
+                  arith::OrIOp::create(b, loc, cmpI(n, P::eq, given, one),
+                                       cmpI(n, P::eq, e, one))),
+              "the shape given at run time has {0} where the input has {1}; "
+              "they must be equal or one of them 1",
+              {given, e});
     int64_t d = t.getDimSize(i - xOff);
     if (!ShapedType::isDynamic(d) && d != 1) {
       shape[i] = d; // x's extent wins unless it is 1
       continue;
     }
-    Value e = dimI64(n, x, i - xOff);
     if (s)
       e = selectV(n, cmpI(n, P::eq, e, one), s, e);
     dyn.push_back(arith::IndexCastOp::create(b, loc, b.getIndexType(), e));

@@ -422,8 +422,13 @@ std::string mlir::qc::getPhasePipeline(CompilePhase phase,
     // importer's shape arithmetic (Shape -> Gather -> Concat -> Reshape
     // chains become tensor.from_elements of tensor.dim), and canonicalized
     // again for the casts of refined inputs.
+    // Then the extents ops require equal that the input check cannot see
+    // get checks in the model (those it can fold away).
+    // CSE merges the extents that canonicalization resolved to one value
+    // in several places, so the next canonicalize folds their checks.
     return "builtin.module(func.func(canonicalize,qc-constrain-input-dims,"
-           "canonicalize,qc-fold-linear-bias,cse))";
+           "canonicalize,qc-check-extents,canonicalize,cse,canonicalize,"
+           "qc-fold-linear-bias,cse))";
   case CompilePhase::Quantize:
     if (!options.quantize)
       return "";
@@ -464,6 +469,8 @@ std::string mlir::qc::getPhasePipeline(CompilePhase phase,
            // Buffers through the runtime's cache (runtime/Alloc.cpp).
            "finalize-memref-to-llvm{use-generic-functions=true},"
            "convert-math-to-funcs,convert-scf-to-cf,"
+           // Run-time checks branch to the runtime once blocks may split.
+           "qc-lower-checks,"
            "convert-math-to-llvm,convert-math-to-libm,"
            "convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,"
            "convert-cf-to-llvm,convert-openmp-to-llvm,"

@@ -139,3 +139,22 @@ func.func @observe_kept(%x: tensor<8xf32>) {
   qc.observe %x as "x" : tensor<8xf32>
   return
 }
+
+// -----
+
+// A check whose condition is the constant true is removed; one that may
+// fail stays, and so does one that always fails (the run must still end).
+// CHECK-LABEL: func.func @check
+// CHECK-SAME: (%[[C:.*]]: i1, %[[V:.*]]: index)
+// CHECK-NEXT: %[[F:.*]] = arith.constant false
+// CHECK-NEXT: qc.check %[[C]], "may fail: {0}"(%[[V]] : index)
+// CHECK-NEXT: qc.check %[[F]], "always fails"
+// CHECK-NEXT: return
+func.func @check(%c: i1, %v: index) {
+  %t = arith.constant true
+  %f = arith.constant false
+  qc.check %t, "never fails: {0}" (%v : index)
+  qc.check %c, "may fail: {0}" (%v : index)
+  qc.check %f, "always fails"
+  return
+}

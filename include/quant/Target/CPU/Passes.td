@@ -142,4 +142,21 @@ def QCDropLoopBarriersPass : Pass<"qc-drop-loop-barriers", "func::FuncOp"> {
   let dependentDialects = ["::mlir::omp::OpenMPDialect"];
 }
 
+def QCLowerChecksPass : Pass<"qc-lower-checks", "ModuleOp"> {
+  let summary = "Lower qc.check to a branch into the runtime's failure call";
+  let description = [{
+    Each `qc.check` becomes a conditional branch: when its condition is
+    false, the values are stored to a stack array and the model calls
+    `quant_rt_check_failed(message, count, values)`. That runtime function
+    formats the message and ends the run: it returns to the session call,
+    which reports `QUANT_ERROR_SHAPE_MISMATCH` and frees the buffers the run
+    had allocated (runtime/ModelCall.cpp). Runs after `convert-scf-to-cf`,
+    when any block may be split. A check inside an OpenMP region is an
+    error: the failure call must run on the thread that started the run.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::cf::ControlFlowDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 #endif // QUANT_TARGET_CPU_PASSES_TD

@@ -2,18 +2,25 @@
 //
 // Part of quant. Finds which dynamic input extents the computation needs
 // static or equal, refines the function's argument types and records the
-// equalities for the runtime's input check (ModelInterface.h).
+// equalities for the runtime's input check (ModelInterface.h); and
+// qc-check-extents, which checks in the model the equalities ops require
+// of extents the input check cannot see.
 //
 //===----------------------------------------------------------------------===//
 
 #include "quant/Dialect/QC/IR/QCOps.h"
 #include "quant/Dialect/QC/Transforms/Passes.h"
+#include "quant/Dialect/QC/Utils/QuantLayers.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
 
+#include <set>
+#include <variant>
+
 namespace mlir::qc {
+#define GEN_PASS_DEF_QCCHECKEXTENTSPASS
 #define GEN_PASS_DEF_QCCONSTRAININPUTDIMSPASS
 #include "quant/Dialect/QC/Transforms/Passes.h.inc"
 } // namespace mlir::qc
@@ -23,9 +30,41 @@ using namespace mlir::qc;
 
 namespace {
 
+/// What an op says of two extents: (a, da) and (b, db), each a dimension of
+/// a tensor value (d >= 0) or an index value (d == -1), are equal. The
+/// relation is `required` when the op computes with the two as one extent
+/// and both are its operands (nothing makes them equal but the input: a
+/// mismatch reads out of bounds), and not when the op defines one from the
+/// other (a result's extent, a tensor.dim).
+class ExtentRelations {
+public:
+  virtual ~ExtentRelations() = default;
+  virtual LogicalResult relate(Operation *op, Value a, int64_t da, Value b,
+                               int64_t db, bool required) = 0;
+
+  LogicalResult define(Operation *op, Value a, int64_t da, Value b,
+                       int64_t db) {
+    return relate(op, a, da, b, db, false);
+  }
+  LogicalResult require(Operation *op, Value a, int64_t da, Value b,
+                        int64_t db) {
+    return relate(op, a, da, b, db, true);
+  }
+  /// Relates each dimension of the first of `values` with the same
+  /// dimension of the others (all of rank `rank`).
+  LogicalResult relateAll(Operation *op, ArrayRef<Value> values, int64_t rank,
+                          bool required) {
+    for (Value v : values.drop_front())
+      for (int64_t d = 0; d < rank; ++d)
+        if (failed(relate(op, values.front(), d, v, d, required)))
+          return failure();
+    return success();
+  }
+};
+
 /// Classes of extents that must be equal. A node is a dimension of a tensor
 /// value (dim >= 0) or an index value (dim == -1).
-class DimClasses {
+class DimClasses : public ExtentRelations {
 public:
   using Key = std::pair<Value, int64_t>;
 
@@ -68,14 +107,9 @@ public:
     return success();
   }
 
-  /// Unites each dimension of the first of `values` with the same
-  /// dimension of the others (all of rank `rank`).
-  LogicalResult uniteAll(Operation *op, ArrayRef<Value> values, int64_t rank) {
-    for (Value v : values.drop_front())
-      for (int64_t d = 0; d < rank; ++d)
-        if (failed(unite(op, values.front(), d, v, d)))
-          return failure();
-    return success();
+  LogicalResult relate(Operation *op, Value a, int64_t da, Value b, int64_t db,
+                       bool) override {
+    return unite(op, a, da, b, db);
   }
 
   std::optional<int64_t> extent(unsigned n) { return staticExtent[find(n)]; }
@@ -98,9 +132,9 @@ static int64_t rankOf(Value v) {
   return t ? t.getRank() : -1;
 }
 
-/// Operand dimensions a linalg op indexes with one loop, and each result
-/// with its init.
-static LogicalResult visitLinalg(linalg::LinalgOp op, DimClasses &classes) {
+/// Operand dimensions a linalg op indexes with one loop (required), and
+/// each result with its init.
+static LogicalResult visitLinalg(linalg::LinalgOp op, ExtentRelations &r) {
   SmallVector<std::optional<std::pair<Value, int64_t>>> loopOwner(
       op.getNumLoops());
   for (OpOperand &operand : op->getOpOperands()) {
@@ -115,31 +149,31 @@ static LogicalResult visitLinalg(linalg::LinalgOp op, DimClasses &classes) {
       auto &owner = loopOwner[dim.getPosition()];
       if (!owner)
         owner = std::make_pair(v, static_cast<int64_t>(d));
-      else if (failed(classes.unite(op, owner->first, owner->second, v, d)))
+      else if (failed(r.require(op, owner->first, owner->second, v, d)))
         return failure();
     }
   }
   for (auto [result, init] : llvm::zip(op->getResults(), op.getDpsInits()))
     if (rankOf(result) >= 0 &&
-        failed(classes.uniteAll(op, {init, result}, rankOf(result))))
+        failed(r.relateAll(op, {init, result}, rankOf(result), false)))
       return failure();
   return success();
 }
 
-static LogicalResult visit(Operation *op, DimClasses &classes) {
+static LogicalResult visit(Operation *op, ExtentRelations &r) {
   if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
-    return linalgOp.hasPureTensorSemantics() ? visitLinalg(linalgOp, classes)
+    return linalgOp.hasPureTensorSemantics() ? visitLinalg(linalgOp, r)
                                              : success();
   if (auto dim = dyn_cast<tensor::DimOp>(op)) {
     std::optional<int64_t> index = dim.getConstantIndex();
     if (!index || rankOf(dim.getSource()) <= *index || *index < 0)
       return success();
-    return classes.unite(op, dim.getResult(), -1, dim.getSource(), *index);
+    return r.define(op, dim.getResult(), -1, dim.getSource(), *index);
   }
   if (auto empty = dyn_cast<tensor::EmptyOp>(op)) {
     for (auto [d, size] : llvm::enumerate(empty.getMixedSizes()))
       if (auto v = dyn_cast<Value>(size))
-        if (failed(classes.unite(op, empty.getResult(), d, v, -1)))
+        if (failed(r.define(op, empty.getResult(), d, v, -1)))
           return failure();
     return success();
   }
@@ -149,31 +183,40 @@ static LogicalResult visit(Operation *op, DimClasses &classes) {
   if (auto cast = dyn_cast<arith::IndexCastOp>(op))
     return isa<ShapedType>(cast.getIn().getType())
                ? success()
-               : classes.unite(op, cast.getIn(), -1, cast.getOut(), -1);
+               : r.define(op, cast.getIn(), -1, cast.getOut(), -1);
   if (auto reshape = dyn_cast<tensor::ReshapeOp>(op)) {
     auto elements = reshape.getShape().getDefiningOp<tensor::FromElementsOp>();
     if (!elements || rankOf(reshape.getResult()) < 0)
       return success();
     for (auto [d, e] : llvm::enumerate(elements.getElements()))
-      if (failed(classes.unite(op, reshape.getResult(), d, e, -1)))
+      if (failed(r.define(op, reshape.getResult(), d, e, -1)))
         return failure();
     return success();
   }
+  // A cast to a static extent asserts the source's; otherwise the result's
+  // extent is the source's.
   if (auto castOp = dyn_cast<tensor::CastOp>(op)) {
-    int64_t rank = rankOf(castOp.getSource());
-    if (rank < 0 || rank != rankOf(castOp.getResult()))
+    Value src = castOp.getSource(), dst = castOp.getResult();
+    int64_t rank = rankOf(src);
+    if (rank < 0 || rank != rankOf(dst))
       return success();
-    return classes.uniteAll(op, {castOp.getSource(), castOp.getResult()}, rank);
+    for (int64_t d = 0; d < rank; ++d) {
+      bool asserts = cast<ShapedType>(src.getType()).isDynamicDim(d) &&
+                     !cast<ShapedType>(dst.getType()).isDynamicDim(d);
+      if (failed(r.relate(op, src, d, dst, d, asserts)))
+        return failure();
+    }
+    return success();
   }
   if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op)) {
     for (auto [d, size] : llvm::enumerate(expand.getMixedOutputShape()))
       if (auto v = dyn_cast<Value>(size))
-        if (failed(classes.unite(op, expand.getResult(), d, v, -1)))
+        if (failed(r.define(op, expand.getResult(), d, v, -1)))
           return failure();
     for (auto [src, group] : llvm::enumerate(expand.getReassociationIndices()))
       if (group.size() == 1 &&
-          failed(classes.unite(op, expand.getSrc(), src, expand.getResult(),
-                               group.front())))
+          failed(r.define(op, expand.getSrc(), src, expand.getResult(),
+                          group.front())))
         return failure();
     return success();
   }
@@ -181,56 +224,60 @@ static LogicalResult visit(Operation *op, DimClasses &classes) {
     for (auto [dst, group] :
          llvm::enumerate(collapse.getReassociationIndices()))
       if (group.size() == 1 &&
-          failed(classes.unite(op, collapse.getSrc(), group.front(),
-                               collapse.getResult(), dst)))
+          failed(r.define(op, collapse.getSrc(), group.front(),
+                          collapse.getResult(), dst)))
         return failure();
     return success();
   }
   if (auto concat = dyn_cast<tensor::ConcatOp>(op)) {
     int64_t rank = rankOf(concat.getResult());
-    for (Value in : concat.getInputs())
-      for (int64_t d = 0; d < rank; ++d)
-        if (d != static_cast<int64_t>(concat.getDim()) &&
-            failed(classes.unite(op, concat.getResult(), d, in, d)))
+    ValueRange inputs = concat.getInputs();
+    for (int64_t d = 0; d < rank; ++d) {
+      if (d == static_cast<int64_t>(concat.getDim()))
+        continue;
+      if (failed(r.define(op, concat.getResult(), d, inputs.front(), d)))
+        return failure();
+      for (Value in : inputs.drop_front())
+        if (failed(r.require(op, inputs.front(), d, in, d)))
           return failure();
+    }
     return success();
   }
   if (auto linear = dyn_cast<LinearOp>(op)) {
-    int64_t r = rankOf(linear.getInput());
+    int64_t rank = rankOf(linear.getInput());
     Value x = linear.getInput(), w = linear.getWeight(), y = linear.getOutput();
-    if (failed(classes.unite(op, x, r - 1, w, 1)) ||
-        failed(classes.unite(op, y, r - 1, w, 0)) ||
-        (linear.getBias() &&
-         failed(classes.unite(op, linear.getBias(), 0, w, 0))))
+    if (failed(r.require(op, x, rank - 1, w, 1)) ||
+        failed(r.define(op, y, rank - 1, w, 0)) ||
+        (linear.getBias() && failed(r.require(op, linear.getBias(), 0, w, 0))))
       return failure();
-    for (int64_t d = 0; d + 1 < r; ++d)
-      if (failed(classes.unite(op, x, d, y, d)))
+    for (int64_t d = 0; d + 1 < rank; ++d)
+      if (failed(r.define(op, x, d, y, d)))
         return failure();
     return success();
   }
   if (auto bmm = dyn_cast<BatchMatmulOp>(op)) {
-    int64_t r = rankOf(bmm.getLhs());
+    int64_t rank = rankOf(bmm.getLhs());
     Value l = bmm.getLhs(), rhs = bmm.getRhs(), y = bmm.getOutput();
     bool t = bmm.getTransposeRhs();
-    for (int64_t d = 0; d + 2 < r; ++d)
-      if (failed(classes.unite(op, l, d, y, d)) ||
-          failed(classes.unite(op, rhs, d, y, d)))
+    for (int64_t d = 0; d + 2 < rank; ++d)
+      if (failed(r.define(op, l, d, y, d)) ||
+          failed(r.require(op, rhs, d, l, d)))
         return failure();
     return failure(
-        failed(classes.unite(op, l, r - 2, y, r - 2)) ||
-        failed(classes.unite(op, l, r - 1, rhs, t ? r - 1 : r - 2)) ||
-        failed(classes.unite(op, y, r - 1, rhs, t ? r - 2 : r - 1)));
+        failed(r.define(op, l, rank - 2, y, rank - 2)) ||
+        failed(r.require(op, l, rank - 1, rhs, t ? rank - 1 : rank - 2)) ||
+        failed(r.define(op, y, rank - 1, rhs, t ? rank - 2 : rank - 1)));
   }
   auto norm = [&](Value x, Value y, ArrayRef<Value> params,
                   int64_t axis) -> LogicalResult {
-    int64_t r = rankOf(x);
+    int64_t rank = rankOf(x);
     if (axis < 0)
-      axis += r;
-    if (failed(classes.uniteAll(op, {x, y}, r)))
+      axis += rank;
+    if (failed(r.relateAll(op, {x, y}, rank, false)))
       return failure();
     for (Value p : params)
-      for (int64_t d = 0; p && d < rankOf(p) && axis + d < r; ++d)
-        if (failed(classes.unite(op, p, d, x, axis + d)))
+      for (int64_t d = 0; p && d < rankOf(p) && axis + d < rank; ++d)
+        if (failed(r.require(op, p, d, x, axis + d)))
           return failure();
     return success();
   };
@@ -242,15 +289,161 @@ static LogicalResult visit(Operation *op, DimClasses &classes) {
                 rms.getAxis());
   if (op->hasTrait<OpTrait::SameOperandsAndResultShape>() ||
       op->hasTrait<OpTrait::SameOperandsAndResultType>()) {
-    SmallVector<Value> tensors;
-    for (Value v : llvm::concat<Value>(op->getOperands(), op->getResults()))
+    SmallVector<Value> operands, results;
+    for (Value v : op->getOperands())
       if (rankOf(v) >= 0)
-        tensors.push_back(v);
-    if (tensors.size() > 1)
-      return classes.uniteAll(op, tensors, rankOf(tensors.front()));
+        operands.push_back(v);
+    for (Value v : op->getResults())
+      if (rankOf(v) >= 0)
+        results.push_back(v);
+    if (operands.empty())
+      return success();
+    int64_t rank = rankOf(operands.front());
+    if (failed(r.relateAll(op, operands, rank, true)))
+      return failure();
+    for (Value v : results)
+      if (failed(r.relateAll(op, {operands.front(), v}, rank, false)))
+        return failure();
   }
   return success();
 }
+
+/// The relations of a function, kept for qc-check-extents: the required
+/// pairs in program order, and for each extent an op defines, the extent it
+/// is defined from.
+class ExtentGraph : public ExtentRelations {
+public:
+  using Key = std::pair<Value, int64_t>;
+  struct Pair {
+    Operation *op;
+    Key a, b;
+  };
+  SmallVector<Pair> required;
+
+  LogicalResult relate(Operation *op, Value a, int64_t da, Value b, int64_t db,
+                       bool isRequired) override {
+    if (isRequired) {
+      if (da >= 0 && db >= 0)
+        required.push_back({op, {a, da}, {b, db}});
+      return success();
+    }
+    // The side `op` produces is defined by the other.
+    bool aDefined = a.getDefiningOp() == op, bDefined = b.getDefiningOp() == op;
+    if (aDefined != bDefined)
+      definedBy.try_emplace(aDefined ? Key(a, da) : Key(b, db),
+                            aDefined ? Key(b, db) : Key(a, da));
+    return success();
+  }
+
+  /// Where the extent `k` comes from: a static extent, or the first extent
+  /// along its chain of definitions that nothing defines further (an
+  /// argument's dimension, an integer computed from values).
+  std::variant<int64_t, Key> resolve(Key k) const {
+    for (unsigned steps = 0; steps < 1024; ++steps) {
+      if (std::optional<int64_t> e = staticExtent(k))
+        return *e;
+      auto it = definedBy.find(k);
+      if (it == definedBy.end())
+        break;
+      k = it->second;
+    }
+    return k;
+  }
+
+private:
+  static std::optional<int64_t> staticExtent(Key k) {
+    if (k.second < 0)
+      return getConstantIntValue(k.first);
+    auto t = cast<ShapedType>(k.first.getType());
+    if (t.isDynamicDim(k.second))
+      return std::nullopt;
+    return t.getDimSize(k.second);
+  }
+
+  DenseMap<Key, Key> definedBy;
+};
+
+/// "node 'name' (OpType)" from the importer's location.
+static std::string describeNode(Operation *op) {
+  std::string name = getLayerName(op), type = getLayerOpType(op);
+  return CheckOp::literal(name.empty() ? "an operation (" + type + ")"
+                                       : "node '" + name + "' (" + type + ")");
+}
+
+/// The class number qc-constrain-input-dims gave an argument dimension
+/// (quant.input_dim_classes), or -1.
+static int64_t inputClass(func::FuncOp func,
+                          const std::variant<int64_t, ExtentGraph::Key> &r) {
+  auto *k = std::get_if<ExtentGraph::Key>(&r);
+  auto arg = k ? dyn_cast<BlockArgument>(k->first) : BlockArgument();
+  auto classes = func->getAttrOfType<ArrayAttr>("quant.input_dim_classes");
+  if (!arg || k->second < 0 || !classes ||
+      arg.getOwner() != &func.getBody().front() ||
+      arg.getArgNumber() >= classes.size())
+    return -1;
+  auto ids = dyn_cast<DenseI64ArrayAttr>(classes[arg.getArgNumber()]);
+  if (!ids || k->second >= static_cast<int64_t>(ids.size()))
+    return -1;
+  return ids[k->second];
+}
+
+struct QCCheckExtentsPass
+    : qc::impl::QCCheckExtentsPassBase<QCCheckExtentsPass> {
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    if (func.isExternal())
+      return;
+    ExtentGraph graph;
+    func.walk([&](Operation *op) { (void)visit(op, graph); });
+
+    using Root = std::variant<int64_t, ExtentGraph::Key>;
+    std::set<std::tuple<Block *, const void *, int64_t, const void *, int64_t>>
+        done;
+    OpBuilder b(func.getContext());
+    for (ExtentGraph::Pair &p : graph.required) {
+      Root ra = graph.resolve(p.a), rb = graph.resolve(p.b);
+      // Equal by construction, both static (the verifier's business), or
+      // argument dimensions the runtime's input check ties together.
+      if (ra == rb ||
+          (std::holds_alternative<int64_t>(ra) &&
+           std::holds_alternative<int64_t>(rb)) ||
+          (inputClass(func, ra) >= 0 &&
+           inputClass(func, ra) == inputClass(func, rb)))
+        continue;
+      auto id = [](const Root &r) -> std::pair<const void *, int64_t> {
+        if (auto *e = std::get_if<int64_t>(&r))
+          return {nullptr, *e};
+        auto k = std::get<ExtentGraph::Key>(r);
+        return {k.first.getAsOpaquePointer(), k.second};
+      };
+      auto [ia, ib] = std::minmax(id(ra), id(rb));
+      if (!done.insert(
+                   {p.op->getBlock(), ia.first, ia.second, ib.first, ib.second})
+               .second)
+        continue;
+      b.setInsertionPoint(p.op);
+      Location loc = p.op->getLoc();
+      auto extent = [&](const Root &r) -> Value {
+        if (auto *e = std::get_if<int64_t>(&r))
+          return arith::ConstantIndexOp::create(b, loc, *e);
+        auto [v, d] = std::get<ExtentGraph::Key>(r);
+        if (d >= 0)
+          return tensor::DimOp::create(b, loc, v, d);
+        if (v.getType().isIndex())
+          return v;
+        return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+      };
+      Value x = extent(ra), y = extent(rb);
+      Value same =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, y);
+      CheckOp::create(b, loc, same,
+                      describeNode(p.op) +
+                          " needs two run-time extents to be equal, but "
+                          "they are {0} and {1}",
+                      ValueRange{x, y});
+    }
+  }
+};
 
 struct QCConstrainInputDimsPass
     : qc::impl::QCConstrainInputDimsPassBase<QCConstrainInputDimsPass> {

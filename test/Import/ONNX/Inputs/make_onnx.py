@@ -1,7 +1,8 @@
 """Writes small ONNX models for the importer's lit tests.
 
 usage: make_onnx.py KIND OUT_DIR
-KIND: mlp | weights | named-dims | unnamed-dims | contractions | unsupported | malformed | extdata-good |
+KIND: mlp | weights | named-dims | unnamed-dims | runtime-shapes | contractions | unsupported |
+      malformed | extdata-good |
       extdata-dotdot | extdata-absolute | extdata-symlink | extdata-hardlink |
       extdata-short
 """
@@ -129,6 +130,47 @@ def unnamed_dims(out):
                 rng.standard_normal(shape).astype(np.float32))
 
 
+def runtime_shapes(out):
+    """Extents and indices read from tensor values: z = Reshape(Relu(x), s)
+    + y, e = Expand(v, t) and g = Gather(T, i), with x [?], s int64 [2],
+    y [?, ?], v [?], t int64 [2], a constant table T [4, 3] and i int64
+    [?]. Writes agreeing inputs (x 6, s [2, 3], y 2x3, v 3, t [2, 3], i
+    [0, 3, -4, 1]) and ones that break one check each: s_bad [4, 2] (holds
+    8, not 6), s_t [3, 2] (the reshape is fine but meets y's 2x3 in the
+    Add), t_bad [2, 4] (4 against v's 3), i_bad [1, 4] (4 is past the
+    table's 4 rows)."""
+    rng = np.random.default_rng(5)
+    table = rng.standard_normal((4, 3)).astype(np.float32)
+    g = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["x1"], name="relu"),
+         helper.make_node("Reshape", ["x1", "s"], ["r"], name="reshape"),
+         helper.make_node("Add", ["r", "y"], ["z"], name="add"),
+         helper.make_node("Expand", ["v", "t"], ["e"], name="expand"),
+         helper.make_node("Gather", ["T", "i"], ["g"], name="gather")],
+        "runtime_shapes",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None]),
+         helper.make_tensor_value_info("s", TensorProto.INT64, [2]),
+         helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, None]),
+         helper.make_tensor_value_info("v", TensorProto.FLOAT, [None]),
+         helper.make_tensor_value_info("t", TensorProto.INT64, [2]),
+         helper.make_tensor_value_info("i", TensorProto.INT64, [None])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [None, None]),
+         helper.make_tensor_value_info("e", TensorProto.FLOAT, [None, None]),
+         helper.make_tensor_value_info("g", TensorProto.FLOAT, [None, 3])],
+        [numpy_helper.from_array(table, "T")],
+    )
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]),
+         os.path.join(out, "shapes.onnx"))
+    for name, shape in (("x", (6,)), ("y", (2, 3)), ("v", (3,))):
+        np.save(os.path.join(out, name + ".npy"),
+                rng.standard_normal(shape).astype(np.float32))
+    np.save(os.path.join(out, "T.npy"), table)
+    for name, value in (("s", [2, 3]), ("t", [2, 3]), ("s_bad", [4, 2]),
+                        ("s_t", [3, 2]), ("t_bad", [2, 4]),
+                        ("i", [0, 3, -4, 1]), ("i_bad", [1, 4])):
+        np.save(os.path.join(out, name + ".npy"), np.array(value, np.int64))
+
+
 def contractions(out):
     """A Conv (constant weight), a ConvTranspose and a MatMul of two
     activations: the contractions whose bodies the importer builds
@@ -210,7 +252,8 @@ def main():
         extdata(out, kind[len("extdata-"):])
     else:
         {"mlp": mlp, "weights": weights, "named-dims": named_dims,
-         "unnamed-dims": unnamed_dims, "contractions": contractions,
+         "unnamed-dims": unnamed_dims,
+         "runtime-shapes": runtime_shapes, "contractions": contractions,
          "unsupported": unsupported,
          "malformed": malformed}[kind](out)
 

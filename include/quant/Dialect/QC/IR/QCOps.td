@@ -249,4 +249,40 @@ def QC_ObserveOp : QC_Op<"observe", [MemoryEffects<[MemWrite]>]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Run-time checks
+//===----------------------------------------------------------------------===//
+
+def QC_CheckOp : QC_Op<"check", [MemoryEffects<[MemWrite]>]> {
+  let summary = "fail the run with a message unless a condition holds";
+  let description = [{
+    A condition the model can only test at run time: the extents of a shape
+    read from a tensor, or two dynamic extents an op computes with as one.
+    When `condition` is false the run stops and the session call returns
+    `QUANT_ERROR_SHAPE_MISMATCH` with `message`, in which `{i}` stands for
+    the decimal value of `values[i]`. The CPU pipeline lowers the op with
+    `qc-lower-checks` (a call into the runtime, which ends the run); it must
+    not sit inside a parallel loop. The op has a write effect so it is never
+    removed as dead code; canonicalization removes it when the condition is
+    the constant true.
+
+    ```mlir
+    qc.check %ok, "node 'r' (Reshape): {0} x {1} does not hold {2} elements"
+        (%a, %b, %n : i64, i64, i64)
+    ```
+  }];
+  let arguments = (ins I1:$condition, StrAttr:$message,
+                       Variadic<AnySignlessIntegerOrIndex>:$values);
+  let assemblyFormat = [{
+    $condition `,` $message (`(` $values^ `:` type($values) `)`)? attr-dict
+  }];
+  let hasVerifier = 1;
+  let hasCanonicalizeMethod = 1;
+  let extraClassDeclaration = [{
+    /// `text` with its braces replaced by parentheses, to be put in a
+    /// message where it cannot read as a placeholder (a node name).
+    static std::string literal(::llvm::StringRef text);
+  }];
+}
+
 #endif // QUANT_DIALECT_QC_IR_QCOPS_TD

@@ -72,9 +72,42 @@ def QCConstrainInputDimsPass
 
     A class with two different static extents is an error. Extents that are
     computed from values rather than taken from an argument (a Reshape to a
-    run-time shape) are not checked.
+    run-time shape) are checked in the model by `qc-check-extents`.
   }];
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
+}
+
+def QCCheckExtentsPass : Pass<"qc-check-extents", "func::FuncOp"> {
+  let summary = "Check at run time the dynamic extents an op computes with "
+                "as one";
+  let description = [{
+    The relations `qc-constrain-input-dims` collects include the ones an op
+    requires of its operands: two operand dimensions a `linalg` op indexes
+    with one loop, a `qc.linear`'s inner extent and its weight's, the
+    non-concatenated dimensions of `tensor.concat`'s inputs, a
+    `tensor.cast` to a static extent. For each such pair where one side is
+    dynamic, this pass puts a `qc.check` before the op that fails the run
+    when the two differ:
+
+    ```mlir
+    %0 = tensor.dim %a, %c0 : tensor<?xf32>
+    %1 = tensor.dim %b, %c0 : tensor<?xf32>
+    %2 = arith.cmpi eq, %0, %1 : index
+    qc.check %2, "node 'add' (Add) needs two run-time extents to be equal, but they are {0} and {1}" (%0, %1 : index, index)
+    ```
+
+    Run it after `qc-constrain-input-dims` and canonicalization:
+    extents that the input check already ties together, or that
+    canonicalization proves equal (`tensor.dim` of a result resolves to its
+    init's size), fold to `true` and their checks disappear. What remains
+    are extents computed from tensor values (a Reshape to a shape read from
+    an input, meeting another input in an Add), and extents whose equality
+    ONNX leaves to broadcasting at run time (a dynamic `?` against `?`,
+    which the importer treats as equal).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::qc::QCDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def QCFoldLinearBiasPass : Pass<"qc-fold-linear-bias", "func::FuncOp"> {

@@ -121,16 +121,6 @@ Value initialOutput(OpBuilder &b, Location loc, RankedTensorType type,
   return buildContractionInit(b, loc, empty, bias, biasMap);
 }
 
-/// Output columns per weight panel for N output features: 64 (four AVX-512
-/// vectors, the widest register tile) when it divides N, else 32 or 16;
-/// 0 when none does.
-int64_t weightPanel(int64_t n) {
-  for (int64_t p : {64, 32, 16})
-    if (n % p == 0)
-      return p;
-  return 0;
-}
-
 /// qc.linear(x, W, b) with a constant float W [N, K] (K a multiple of the
 /// reduction unroll, N of a panel width P) as a contraction over W stored
 /// in panels, [N/P, K/U, U, P]: loops (lead..., nb, kq, ni, j) compute the

@@ -1,17 +1,22 @@
 // RUN: quant-opt %s --pass-pipeline='builtin.module(func.func(qc-lower-quantized-contractions{dot4-layout=true}))' --split-input-file | FileCheck %s
 
 // dot4-layout: the weight codes [N=3, K=8] stored [K/4, N, 4] (element
-// (q, n, j) = codes[n][4q + j]); signed x is multiplied as x + 128
-// (xor 0x80, zero-extended) from an accumulator that starts at
+// (q, n, j) = codes[n][4q + j]; no panel width divides 3); signed x is
+// multiplied as x + 128 (xor 0x80 in a generic of its own, before the
+// contraction, then zero-extended) from an accumulator that starts at
 // -128 * sum_k codes[n][k] (rows 1..8 -> 36, 9..16 -> 100, 17..24 -> 164).
 // CHECK-DAG: #[[XMAP:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1 * 4 + d3)>
 // CHECK-DAG: #[[WMAP:.*]] = affine_map<(d0, d1, d2, d3) -> (d1, d2, d3)>
 // CHECK-LABEL: func.func @linear
-// CHECK-DAG: %[[W:.*]] = arith.constant dense<{{\[\[\[}}1, 2, 3, 4], [9, 10, 11, 12], [17, 18, 19, 20]], {{\[\[}}5, 6, 7, 8], [13, 14, 15, 16], [21, 22, 23, 24]]]> : tensor<2x3x4xi8>
-// CHECK-DAG: %[[INIT:.*]] = arith.constant dense<[-4608, -12800, -20992]> : tensor<3xi32>
+// CHECK: %[[W:.*]] = arith.constant dense<{{\[\[\[}}1, 2, 3, 4], [9, 10, 11, 12], [17, 18, 19, 20]], {{\[\[}}5, 6, 7, 8], [13, 14, 15, 16], [21, 22, 23, 24]]]> : tensor<2x3x4xi8>
+// CHECK: %[[FLIP:.*]] = linalg.generic {{.*}} ins(%arg0 : tensor<5x8xi8>)
+// CHECK-NEXT: ^bb0(%[[IN:.*]]: i8, %{{.*}}: i8):
+// CHECK: %[[X:.*]] = arith.xori %[[IN]], %{{.*}} : i8
+// CHECK-NEXT: linalg.yield %[[X]]
+// CHECK: %[[INIT:.*]] = arith.constant dense<[-4608, -12800, -20992]> : tensor<3xi32>
 // CHECK: %[[ACC0:.*]] = linalg.generic {{.*}} ins(%[[INIT]] : tensor<3xi32>)
-// CHECK: linalg.generic {indexing_maps = [#[[XMAP]], #[[WMAP]], {{.*}}], iterator_types = ["parallel", "reduction", "parallel", "reduction"]} ins(%arg0, %[[W]] : tensor<5x8xi8>, tensor<2x3x4xi8>) outs(%[[ACC0]] : tensor<5x3xi32>)
-// CHECK: arith.xori %{{.*}}, %{{.*}} : i8
+// CHECK: linalg.generic {indexing_maps = [#[[XMAP]], #[[WMAP]], {{.*}}], iterator_types = ["parallel", "reduction", "parallel", "reduction"]} ins(%[[FLIP]], %[[W]] : tensor<5x8xi8>, tensor<2x3x4xi8>) outs(%[[ACC0]] : tensor<5x3xi32>)
+// CHECK-NOT: arith.xori
 // CHECK: arith.extui %{{.*}} : i8 to i32
 // CHECK: arith.extsi %{{.*}} : i8 to i32
 // CHECK: arith.muli
@@ -26,6 +31,31 @@ func.func @linear(%q: tensor<5x8xi8>) -> tensor<5x3xf32> {
   %x = qc.dequantize %q, %s {format = #qc.format<int8>} : (tensor<5x8xi8>, tensor<f32>) -> tensor<5x8xf32>
   %y = qc.linear %x, %w : (tensor<5x8xf32>, tensor<3x8xf32>) -> tensor<5x3xf32>
   return %y : tensor<5x3xf32>
+}
+
+// -----
+
+// N = 16: the codes in panels of 16 output columns, [N/16, K/4, 16, 4]
+// (element (b, q, i, j) = codes[16 b + i][4 q + j], codes[n][k] = 8 n + k
+// here), loops (m, b, q, i, j); the accumulator [M, N/16, 16] starts at
+// -128 * (64 n + 28) and is collapsed to [M, N] for the epilogue.
+// CHECK-DAG: #[[PX:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d2 * 4 + d4)>
+// CHECK-DAG: #[[PW:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d1, d2, d3, d4)>
+// CHECK-DAG: #[[PO:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d3)>
+// CHECK-LABEL: func.func @panels
+// CHECK-DAG: %[[W:.*]] = arith.constant dense<"0x0001020308090A0B1011121318191A1B{{.*}}"> : tensor<1x2x16x4xi8>
+// CHECK-DAG: %[[INIT:.*]] = arith.constant dense<{{\[\[}}-3584, -11776, -19968{{.*}} : tensor<1x16xi32>
+// CHECK: %[[ACC0:.*]] = linalg.generic {{.*}} ins(%[[INIT]] : tensor<1x16xi32>) outs(%{{.*}} : tensor<2x1x16xi32>)
+// CHECK: %[[ACC:.*]] = linalg.generic {indexing_maps = [#[[PX]], #[[PW]], #[[PO]]], iterator_types = ["parallel", "parallel", "reduction", "parallel", "reduction"]} ins(%{{.*}}, %[[W]] : tensor<2x8xi8>, tensor<1x2x16x4xi8>) outs(%[[ACC0]] : tensor<2x1x16xi32>)
+// CHECK: tensor.collapse_shape %[[ACC]] {{\[\[}}0], [1, 2]] : tensor<2x1x16xi32> into tensor<2x16xi32>
+func.func @panels(%q: tensor<2x8xi8>) -> tensor<2x16xf32> {
+  %wq = arith.constant dense<[[0, 1, 2, 3, 4, 5, 6, 7], [8, 9, 10, 11, 12, 13, 14, 15], [16, 17, 18, 19, 20, 21, 22, 23], [24, 25, 26, 27, 28, 29, 30, 31], [32, 33, 34, 35, 36, 37, 38, 39], [40, 41, 42, 43, 44, 45, 46, 47], [48, 49, 50, 51, 52, 53, 54, 55], [56, 57, 58, 59, 60, 61, 62, 63], [64, 65, 66, 67, 68, 69, 70, 71], [72, 73, 74, 75, 76, 77, 78, 79], [80, 81, 82, 83, 84, 85, 86, 87], [88, 89, 90, 91, 92, 93, 94, 95], [96, 97, 98, 99, 100, 101, 102, 103], [104, 105, 106, 107, 108, 109, 110, 111], [112, 113, 114, 115, 116, 117, 118, 119], [120, 121, 122, 123, 124, 125, 126, 127]]> : tensor<16x8xi8>
+  %ws = arith.constant dense<0.5> : tensor<16xf32>
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %w = qc.dequantize %wq, %ws {axis = 0 : i64, format = #qc.format<int8>} : (tensor<16x8xi8>, tensor<16xf32>) -> tensor<16x8xf32>
+  %x = qc.dequantize %q, %s {format = #qc.format<int8>} : (tensor<2x8xi8>, tensor<f32>) -> tensor<2x8xf32>
+  %y = qc.linear %x, %w : (tensor<2x8xf32>, tensor<16x8xf32>) -> tensor<2x16xf32>
+  return %y : tensor<2x16xf32>
 }
 
 // -----
@@ -72,13 +102,18 @@ func.func @odd_k(%q: tensor<2x6xi8>) -> tensor<2x4xf32> {
 // CHECK-DAG: #[[X4SRC:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1 * 4 + d3, d2)>
 // CHECK-DAG: #[[XC:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d2, d3 + d4, d5)>
 // CHECK-DAG: #[[WC:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d1, d2, d3, d5)>
+// The relayout flips the sign bit of the signed x on the way.
 // CHECK-LABEL: func.func @conv
 // CHECK: %[[X4:.*]] = linalg.generic {indexing_maps = [#[[X4SRC]], {{.*}}]{{.*}} ins(%arg0 : tensor<1x8x6xi8>) outs(%{{.*}} : tensor<1x2x6x4xi8>)
+// CHECK-NEXT: ^bb0(%[[IN:.*]]: i8, %{{.*}}: i8):
+// CHECK: %[[X:.*]] = arith.xori %[[IN]], %{{.*}} : i8
+// CHECK-NEXT: linalg.yield %[[X]]
 // CHECK: %[[W4:.*]] = arith.constant dense<1> : tensor<4x2x3x4xi8>
 // CHECK: %[[S:.*]] = arith.constant dense<-3072> : tensor<4xi32>
 // CHECK: %[[ACC0:.*]] = linalg.generic {{.*}} ins(%[[S]] : tensor<4xi32>)
 // CHECK: linalg.generic {indexing_maps = [#[[XC]], #[[WC]], {{.*}}], iterator_types = ["parallel", "parallel", "reduction", "reduction", "parallel", "reduction"]} ins(%[[X4]], %[[W4]] : tensor<1x2x6x4xi8>, tensor<4x2x3x4xi8>) outs(%[[ACC0]] : tensor<1x4x4xi32>)
-// CHECK: arith.xori
+// CHECK-NOT: arith.xori
+// CHECK: arith.extui
 func.func @conv(%q: tensor<1x8x6xi8>) -> tensor<1x4x4xf32> {
   %wq = arith.constant dense<1> : tensor<4x8x3xi8>
   %ws = arith.constant dense<0.5> : tensor<4xf32>

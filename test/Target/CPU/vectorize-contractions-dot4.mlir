@@ -47,6 +47,41 @@ func.func @dot4(%x: memref<8x64xi8>, %w: memref<16x48x4xi8>,
 
 // -----
 
+// The panel layout of the weights, [N/P, K/4, P, 4] with loops (m, nb, q,
+// ni, j), and x already flipped (no xor in the body): the panel loop nb is
+// an outer parallel loop, each panel's lane blocks are read contiguously,
+// and the broadcast is a plain 4-byte load.
+#px = affine_map<(m, nb, q, ni, j) -> (m, q * 4 + j)>
+#pw = affine_map<(m, nb, q, ni, j) -> (nb, q, ni, j)>
+#po = affine_map<(m, nb, q, ni, j) -> (m, nb, ni)>
+// CHECK-LABEL: func @dot4_panels
+func.func @dot4_panels(%x: memref<8x64xi8>, %w: memref<2x16x32x4xi8>,
+                       %o: memref<8x2x32xi32>) {
+  linalg.generic {indexing_maps = [#px, #pw, #po],
+                  iterator_types = ["parallel", "parallel", "reduction", "parallel", "reduction"]}
+      ins(%x, %w : memref<8x64xi8>, memref<2x16x32x4xi8>)
+      outs(%o : memref<8x2x32xi32>) {
+  ^bb0(%a: i8, %b: i8, %acc: i32):
+    %u = arith.extui %a : i8 to i32
+    %s = arith.extsi %b : i8 to i32
+    %p = arith.muli %u, %s : i32
+    %r = arith.addi %acc, %p : i32
+    linalg.yield %r : i32
+  }
+  return
+}
+// CHECK-NOT: linalg.generic
+// CHECK: scf.for %[[NB:.*]] = %c0 to %c2 step %c1
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<16xi32>, vector<16xi32>,
+// CHECK: vector.load %{{.*}} : memref<8x64xi8>, vector<4xi8>
+// CHECK-NOT: arith.xori
+// CHECK: vector.broadcast %{{.*}} : vector<1xi32> to vector<16xi32>
+// CHECK: vector.load %{{.*}}[%[[NB]], %{{.*}}, %{{.*}}, %c0] : memref<2x16x32x4xi8>, vector<64xi8>
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// CHECK: scf.yield
+
+// -----
+
 // Anything else in the body (here a zero point subtracted per product):
 // not the dot4 form.
 // CHECK-LABEL: func @not_dot4

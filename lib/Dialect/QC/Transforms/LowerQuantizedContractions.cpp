@@ -253,14 +253,9 @@ Value transposeCodes(OpBuilder &b, Location loc, Value codes) {
   return arith::ConstantOp::create(b, loc, transposeMatrixAttr(attr));
 }
 
-/// The dot4 body: acc + zext(x') * sext(w), x' = x xor 0x80 (x + 128) for
-/// signed x.
-void dot4Body(OpBuilder &b, Location l, Value x, Value w, Value acc,
-              bool xSigned) {
-  if (xSigned)
-    x = arith::XOrIOp::create(
-        b, l, x,
-        arith::ConstantOp::create(b, l, b.getIntegerAttr(b.getI8Type(), -128)));
+/// The dot4 body: acc + zext(x) * sext(w), x unsigned (a signed operand
+/// comes through flipSignBit).
+void dot4Body(OpBuilder &b, Location l, Value x, Value w, Value acc) {
   Value xu = arith::ExtUIOp::create(b, l, b.getI32Type(), x);
   Value ws = arith::ExtSIOp::create(b, l, b.getI32Type(), w);
   Value p = arith::MulIOp::create(b, l, xu, ws);
@@ -268,15 +263,48 @@ void dot4Body(OpBuilder &b, Location l, Value x, Value w, Value acc,
                           arith::AddIOp::create(b, l, acc, p).getResult());
 }
 
-/// The [N, K] constant `codes` as [K/4, N, 4] (element (q, n, j) is
-/// codes[n][4q + j]), and its per-row sums (sum over k of codes[n][k]).
-std::pair<Value, std::vector<int32_t>> dot4Codes(OpBuilder &b, Location loc,
-                                                 Value codes) {
+/// x xor 0x80: a signed i8 as the unsigned x + 128 that vpdpbusd
+/// multiplies. An elementwise generic of its own, so qc-fuse-elementwise
+/// folds it into the quantization that produces x (one pass over the
+/// activations) instead of each register tile flipping each broadcast
+/// element again.
+Value flipSignBit(OpBuilder &b, Location loc, Value x) {
+  auto t = cast<RankedTensorType>(x.getType());
+  int64_t r = t.getRank();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(r, b.getContext());
+  return linalg::GenericOp::create(
+             b, loc, t, ValueRange{x},
+             ValueRange{emptyLike(b, loc, x, t.getElementType())},
+             SmallVector<AffineMap>{id, id},
+             SmallVector<Iter>(r, Iter::parallel),
+             [](OpBuilder &bb, Location l, ValueRange a) {
+               Value c = arith::ConstantOp::create(
+                   bb, l, bb.getIntegerAttr(bb.getI8Type(), -128));
+               linalg::YieldOp::create(
+                   bb, l, arith::XOrIOp::create(bb, l, a[0], c).getResult());
+             })
+      .getResult(0);
+}
+
+/// The [N, K] constant `codes` in the dot4 layout, and its per-row sums
+/// (sum over k of codes[n][k]). With a panel width P = weightPanel(N) the
+/// layout is [N/P, K/4, P, 4] (element (b, q, i, j) is codes[b P + i][4 q +
+/// j]): a register tile of P output columns then streams its weights
+/// contiguously, as float layers do (qc-convert-to-linalg). Otherwise it is
+/// [K/4, N, 4] (element (q, n, j) is codes[n][4 q + j]).
+struct Dot4Codes {
+  Value codes;
+  std::vector<int32_t> rowsum;
+  int64_t panel = 0;
+};
+
+Dot4Codes dot4Codes(OpBuilder &b, Location loc, Value codes) {
   DenseElementsAttr attr;
   if (!matchPattern(codes, m_Constant(&attr)))
     return {};
   auto t = cast<RankedTensorType>(attr.getType());
   int64_t n = t.getDimSize(0), k = t.getDimSize(1);
+  int64_t p = weightPanel(n);
   std::vector<APInt> v(attr.getValues<APInt>().begin(),
                        attr.getValues<APInt>().end());
   std::vector<APInt> out(v.size(), APInt(t.getElementTypeBitWidth(), 0));
@@ -284,60 +312,103 @@ std::pair<Value, std::vector<int32_t>> dot4Codes(OpBuilder &b, Location loc,
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < k; ++j) {
       const APInt &c = v[i * k + j];
-      out[(j / 4) * n * 4 + i * 4 + j % 4] = c;
+      int64_t at = p ? (((i / p) * (k / 4) + j / 4) * p + i % p) * 4 + j % 4
+                     : (j / 4) * n * 4 + i * 4 + j % 4;
+      out[at] = c;
       sums[i] += static_cast<int32_t>(c.getSExtValue());
     }
-  auto ot = RankedTensorType::get({k / 4, n, 4}, t.getElementType());
+  SmallVector<int64_t> shape = {k / 4, n, 4};
+  if (p)
+    shape = {n / p, k / 4, p, 4};
+  auto ot = RankedTensorType::get(shape, t.getElementType());
   return {arith::ConstantOp::create(b, loc, DenseElementsAttr::get(ot, out)),
-          std::move(sums)};
+          std::move(sums), p};
 }
 
 /// The dot4 form of a linear's integer contraction (see the pass options):
-/// loops (lead..., q, n, j), x read at k = 4 q + j, codes [K/4, N, 4], i32
-/// accumulator shaped like `like`, starting at -128 * rowsum[n] when x is
-/// signed (x + 128 is what is multiplied).
+/// x read at k = 4 q + j, an i32 accumulator shaped like `like` ([lead...,
+/// N]), starting at -128 * rowsum[n] when x is signed (x + 128 is what is
+/// multiplied). Loops (lead..., q, n, j) over codes [K/4, N, 4], or with
+/// panels (lead..., nb, q, ni, j) over [N/P, K/4, P, 4], accumulating into
+/// [lead..., N/P, P], collapsed to `like`'s shape after.
 Value dot4Contraction(OpBuilder &b, Location loc, Value x, bool xSigned,
-                      Value codes, ArrayRef<int32_t> rowsum, Value like) {
+                      const Dot4Codes &w, Value like) {
   MLIRContext *ctx = b.getContext();
   x = widenToI8(b, loc, x, xSigned);
-  codes = widenToI8(b, loc, codes, /*isSigned=*/true);
-  int64_t r = cast<RankedTensorType>(like.getType()).getRank(), lead = r - 1;
-  Value empty = emptyLike(b, loc, like, b.getI32Type());
+  if (xSigned)
+    x = flipSignBit(b, loc, x);
+  Value codes = widenToI8(b, loc, w.codes, /*isSigned=*/true);
+  auto likeTy = cast<RankedTensorType>(like.getType());
+  int64_t r = likeTy.getRank(), lead = r - 1, p = w.panel;
+  int64_t n = static_cast<int64_t>(w.rowsum.size());
+  // The accumulator: [lead..., N], or [lead..., N/P, P] with panels.
+  SmallVector<int64_t> accShape(likeTy.getShape());
+  if (p) {
+    accShape.back() = n / p;
+    accShape.push_back(p);
+  }
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < lead; ++i)
+    if (likeTy.isDynamicDim(i))
+      dyn.push_back(tensor::DimOp::create(b, loc, like, i));
+  Value empty = tensor::EmptyOp::create(b, loc, accShape, b.getI32Type(), dyn);
+  int64_t ar = static_cast<int64_t>(accShape.size());
+  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
   Value init;
   if (xSigned) {
-    std::vector<int32_t> bias(rowsum.size());
-    for (size_t i = 0; i < rowsum.size(); ++i)
-      bias[i] = -128 * rowsum[i];
-    init = buildContractionInit(
-        b, loc, empty,
-        i32Constant(b, loc, bias, {static_cast<int64_t>(bias.size())}),
-        AffineMap::get(r, 0, {getAffineDimExpr(lead, ctx)}, ctx));
+    std::vector<int32_t> bias(n);
+    for (int64_t i = 0; i < n; ++i)
+      bias[i] = -128 * w.rowsum[i];
+    SmallVector<int64_t> biasShape = {n};
+    SmallVector<AffineExpr> biasE = {d(lead)};
+    if (p) {
+      biasShape = {n / p, p};
+      biasE.push_back(d(lead + 1));
+    }
+    init = buildContractionInit(b, loc, empty,
+                                i32Constant(b, loc, bias, biasShape),
+                                AffineMap::get(ar, 0, biasE, ctx));
   } else {
     init = buildContractionInit(b, loc, empty, {}, {});
   }
-  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
-  int64_t loops = r + 2, q = lead, n = r, j = r + 1;
+  // Loops: lead..., [nb,] q, n (or ni), j.
+  int64_t nb = p ? lead : -1, q = p ? lead + 1 : lead, ni = q + 1, j = q + 2;
+  int64_t loops = j + 1;
   SmallVector<AffineExpr> xe, oe;
   for (int64_t i = 0; i < lead; ++i) {
     xe.push_back(d(i));
     oe.push_back(d(i));
   }
   xe.push_back(d(q) * 4 + d(j));
-  oe.push_back(d(n));
+  SmallVector<AffineExpr> we = {d(q), d(ni), d(j)};
+  if (p) {
+    oe.push_back(d(nb));
+    we.insert(we.begin(), d(nb));
+  }
+  oe.push_back(d(ni));
   SmallVector<Iter> iters(loops, Iter::parallel);
   iters[q] = Iter::reduction;
   iters[j] = Iter::reduction;
-  return linalg::GenericOp::create(
-             b, loc, init.getType(), ValueRange{x, codes}, ValueRange{init},
-             SmallVector<AffineMap>{
-                 AffineMap::get(loops, 0, xe, ctx),
-                 AffineMap::get(loops, 0, {d(q), d(n), d(j)}, ctx),
-                 AffineMap::get(loops, 0, oe, ctx)},
-             iters,
-             [&](OpBuilder &bb, Location l, ValueRange args) {
-               dot4Body(bb, l, args[0], args[1], args[2], xSigned);
-             })
-      .getResult(0);
+  Value acc =
+      linalg::GenericOp::create(
+          b, loc, init.getType(), ValueRange{x, codes}, ValueRange{init},
+          SmallVector<AffineMap>{AffineMap::get(loops, 0, xe, ctx),
+                                 AffineMap::get(loops, 0, we, ctx),
+                                 AffineMap::get(loops, 0, oe, ctx)},
+          iters,
+          [&](OpBuilder &bb, Location l, ValueRange args) {
+            dot4Body(bb, l, args[0], args[1], args[2]);
+          })
+          .getResult(0);
+  if (!p)
+    return acc;
+  SmallVector<ReassociationIndices> collapse;
+  for (int64_t i = 0; i < lead; ++i)
+    collapse.push_back({i});
+  collapse.push_back({lead, lead + 1});
+  return tensor::CollapseShapeOp::create(
+      b, loc, RankedTensorType::get(likeTy.getShape(), b.getI32Type()), acc,
+      collapse);
 }
 
 /// Pattern: linear(dequantize(qx), dequantize(qw const), b) -> integer
@@ -410,10 +481,9 @@ LogicalResult lowerLinear(LinearOp op, bool dot4) {
       }());
   Value acc;
   if (dot4 && kExtent % 4 == 0 && w->dq.getFormat().isSigned()) {
-    auto [codes4, rowsum] = dot4Codes(b, loc, w->codes);
-    if (codes4)
-      acc =
-          dot4Contraction(b, loc, x->codes, x->isSigned, codes4, rowsum, like);
+    Dot4Codes codes4 = dot4Codes(b, loc, w->codes);
+    if (codes4.codes)
+      acc = dot4Contraction(b, loc, x->codes, x->isSigned, codes4, like);
   }
   if (!acc)
     acc = integerContraction(b, loc, x->codes, x->isSigned, codesKN,
@@ -537,8 +607,15 @@ Value dot4Generic(OpBuilder &b, Location loc, linalg::GenericOp op,
               AffineMap::get(xr + 1, 0, src, ctx),
               AffineMap::getMultiDimIdentityMap(xr + 1, ctx)},
           SmallVector<Iter>(xr + 1, Iter::parallel),
-          [](OpBuilder &bb, Location l, ValueRange a) {
-            linalg::YieldOp::create(bb, l, a[0]);
+          [&](OpBuilder &bb, Location l, ValueRange a) {
+            // A signed x is stored flipped (x + 128, see flipSignBit).
+            Value v = a[0];
+            if (x.isSigned)
+              v = arith::XOrIOp::create(
+                  bb, l, v,
+                  arith::ConstantOp::create(
+                      bb, l, bb.getIntegerAttr(bb.getI8Type(), -128)));
+            linalg::YieldOp::create(bb, l, v);
           })
           .getResult(0);
   DenseElementsAttr w4Attr = splitAxisInnermost(wAttr, wa);
@@ -596,14 +673,13 @@ Value dot4Generic(OpBuilder &b, Location loc, linalg::GenericOp op,
   SmallVector<Value> ins(2);
   ins[layer.actOperand] = x4;
   ins[layer.weightOperand] = w4;
-  bool xSigned = x.isSigned;
   unsigned xi = layer.actOperand;
   return linalg::GenericOp::create(
              b, loc, acc0.getType(), ins, ValueRange{acc0},
              SmallVector<AffineMap>{newMaps[0], newMaps[1], extend(oMap, -1)},
              newIters,
              [&](OpBuilder &bb, Location l, ValueRange args) {
-               dot4Body(bb, l, args[xi], args[1 - xi], args[2], xSigned);
+               dot4Body(bb, l, args[xi], args[1 - xi], args[2]);
              })
       .getResult(0);
 }

@@ -261,10 +261,16 @@ def QCLowerQuantizedContractionsPass
 
     With `dot4-layout` (set for CPUs with 4-way u8 x s8 dot products, VNNI),
     a linear layer with signed weights and K a multiple of 4 stores its codes
-    `[K/4, N, 4]` (four consecutive reduction steps of one output next to
-    each other) and accumulates `zext(x + 128) * sext(w)` from an initial
-    `-128 * colsum(q_w)[n]` when x is signed: the same integers, in the form
-    one `vpdpbusd` computes (`qc-vectorize-contractions`).
+    with four consecutive reduction steps of one output next to each other:
+    in panels of P output columns, `[N/P, K/4, P, 4]` with P = 64, 32 or 16
+    dividing N (a register tile then reads its panel's weights as one
+    contiguous stream), else `[K/4, N, 4]`. It accumulates `zext(x') *
+    sext(w)` where x' = x xor 0x80 (x + 128) is computed by an elementwise
+    generic of its own, which `qc-fuse-elementwise` folds into the
+    quantization producing x, from an initial `-128 * colsum(q_w)[n]` when
+    x is signed: the same integers, in the form one `vpdpbusd` computes
+    (`qc-vectorize-contractions`). Convolutions flip x in the relayout of
+    their activation codes.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",

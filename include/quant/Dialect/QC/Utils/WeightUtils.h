@@ -48,6 +48,12 @@ Value createTransposedFloatConstant(OpBuilder &builder, Location loc,
                                     Value value, double scale,
                                     StringRef blobName, int64_t panel = 0);
 
+/// Output columns per weight panel for N output features: 64 (four AVX-512
+/// vectors, the widest register tile) when it divides N, else 32 or 16;
+/// 0 when none does. Float and integer linear layers store their constant
+/// weights in panels of this width.
+int64_t weightPanel(int64_t n);
+
 /// A contraction's initial output: the tensor `empty` filled with `start`
 /// read through `map` (from the output's dimensions: a bias broadcast over
 /// rows, an integer layer's zero-point term), or with zeros when `start` is

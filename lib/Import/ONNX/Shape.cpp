@@ -833,10 +833,15 @@ LogicalResult importGather(NodeImporter &n) {
   return success();
 }
 
-/// Slice whose starts/ends (and possibly axes) are known only at run time,
-/// with unit steps: offsets and sizes computed in the model, clamped as ONNX
-/// says. Every dimension a run-time axis could name gets a dynamic extent.
+/// Slice whose starts/ends (and possibly axes and steps) are known only at
+/// run time, or whose steps are not positive: offsets, steps and counts
+/// computed in the model, clamped as ONNX says (for a negative step the
+/// start clamps to [0, d - 1] and the end to [-1, d - 1]). Every dimension
+/// a run-time axis could name gets a dynamic extent. Unit steps are a
+/// tensor.extract_slice; other steps a gather x[start + i * step], and a
+/// zero step fails the run (qc.check).
 LogicalResult importSliceRuntimeBounds(NodeImporter &n, Value x) {
+  using P = arith::CmpIPredicate;
   auto t = cast<RankedTensorType>(x.getType());
   int64_t rank = t.getRank();
   auto bt = n.operandType(1);
@@ -845,34 +850,42 @@ LogicalResult importSliceRuntimeBounds(NodeImporter &n, Value x) {
     return n.invalid("starts and ends must be 1-D integer tensors of one "
                      "static length");
   int64_t count = bt.getDimSize(0);
-  if (n.hasOperand(4)) {
-    if (!n.constantOperand(4))
-      return n.unsupported("run-time steps");
-    auto st = n.constantInts(4, "steps");
-    if (failed(st))
-      return failure();
-    if (llvm::any_of(*st, [](int64_t v) { return v != 1; }))
-      return n.unsupported("steps other than 1 with run-time starts/ends");
-  }
   OpBuilder &b = n.b;
   Location loc = n.loc;
   Value starts = *n.operand(1), ends = *n.operand(2);
-  Value axesV = n.optionalOperand(3);
+  Value axesV = n.optionalOperand(3), stepsV = n.optionalOperand(4);
   DenseElementsAttr axesC = n.constantOperand(3);
   if (axesV && cast<RankedTensorType>(axesV.getType()).getDimSize(0) != count)
     return n.invalid("axes and starts differ in length");
-  Type it = bt.getElementType();
-  auto cst = [&](int64_t v) { return scalarConstant(b, loc, it, v); };
+  if (stepsV && cast<RankedTensorType>(stepsV.getType()) != bt)
+    return n.invalid("steps must have the type of starts");
+  // Unit steps everywhere (absent, or constant ones): an extract_slice.
+  bool unitSteps = !stepsV;
+  if (DenseElementsAttr c = n.constantOperand(4)) {
+    if (llvm::any_of(c.getValues<APInt>(),
+                     [](const APInt &v) { return v.isZero(); }))
+      return n.invalid("steps must not be 0");
+    unitSteps = llvm::all_of(c.getValues<APInt>(),
+                             [](const APInt &v) { return v.isOne(); });
+  }
+  Type i64 = b.getI64Type();
+  auto cst = [&](int64_t v) { return i64Const(n, v); };
+  // Entries as i64 (the starts/ends/steps element type may be i32).
   auto extract = [&](Value vec, int64_t j) -> Value {
     Value idx = arith::ConstantIndexOp::create(b, loc, j);
-    return tensor::ExtractOp::create(b, loc, vec, ValueRange{idx});
+    Value v = tensor::ExtractOp::create(b, loc, vec, ValueRange{idx});
+    if (v.getType() != i64)
+      v = arith::ExtSIOp::create(b, loc, i64, v);
+    return v;
   };
-  // Per dimension: offset 0 and the full extent unless an entry names it.
-  SmallVector<Value> offs(rank), lens(rank);
+  // Per dimension: offset 0, step 1 and the full extent unless an entry
+  // names it.
+  SmallVector<Value> offs(rank), lens(rank), steps(rank);
   SmallVector<bool> touched(rank, false);
   for (int64_t i = 0; i < rank; ++i) {
     offs[i] = cst(0);
-    lens[i] = arith::IndexCastOp::create(b, loc, it, dimIndex(n, x, i));
+    steps[i] = cst(1);
+    lens[i] = dimI64(n, x, i);
   }
   for (int64_t j = 0; j < count; ++j) {
     // The entry's axis: constant (or j when absent), else read at run time.
@@ -884,15 +897,9 @@ LogicalResult importSliceRuntimeBounds(NodeImporter &n, Value x) {
       fixedAxis =
           (*std::next(axesC.getValues<APInt>().begin(), j)).getSExtValue();
     } else {
-      axis = extractI64(n, axesV, j);
-      Value neg =
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, axis,
-                                scalarConstant(b, loc, b.getI64Type(), 0));
-      axis = arith::SelectOp::create(
-          b, loc, neg,
-          arith::AddIOp::create(b, loc, axis,
-                                scalarConstant(b, loc, b.getI64Type(), rank)),
-          axis);
+      axis = extract(axesV, j);
+      axis = selectV(n, cmpI(n, P::slt, axis, cst(0)),
+                     arith::AddIOp::create(b, loc, axis, cst(rank)), axis);
     }
     if (fixedAxis) {
       FailureOr<int64_t> a = normalizeAxis(n, *fixedAxis, rank);
@@ -900,57 +907,107 @@ LogicalResult importSliceRuntimeBounds(NodeImporter &n, Value x) {
         return failure();
       fixedAxis = *a;
     }
+    Value step = unitSteps ? cst(1) : extract(stepsV, j);
+    if (!unitSteps)
+      n.check(cmpI(n, P::ne, step, cst(0)), "steps[{0}] is 0", {cst(j)});
+    Value negStep = cmpI(n, P::slt, step, cst(0));
     for (int64_t i = 0; i < rank; ++i) {
       if (fixedAxis && *fixedAxis != i)
         continue;
-      Value d = arith::IndexCastOp::create(b, loc, it, dimIndex(n, x, i));
-      // A bound: negative counts from the end, then clamp to [0, d].
-      auto bound = [&](Value vec) -> Value {
+      Value d = dimI64(n, x, i);
+      // A bound: negative counts from the end, then clamp to [lo, hi]:
+      // [0, d] for a positive step; for a negative one [0, d - 1] (start)
+      // and [-1, d - 1] (end).
+      Value dm1 = arith::SubIOp::create(b, loc, d, cst(1));
+      auto bound = [&](Value vec, Value lo) -> Value {
         Value v = extract(vec, j);
-        Value neg =
-            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, v, cst(0));
-        v = arith::SelectOp::create(b, loc, neg,
-                                    arith::AddIOp::create(b, loc, v, d), v);
-        v = arith::MaxSIOp::create(b, loc, v, cst(0));
-        return arith::MinSIOp::create(b, loc, v, d);
+        v = selectV(n, cmpI(n, P::slt, v, cst(0)),
+                    arith::AddIOp::create(b, loc, v, d), v);
+        Value hi = selectV(n, negStep, dm1, d);
+        v = arith::MaxSIOp::create(b, loc, v, lo);
+        return arith::MinSIOp::create(b, loc, v, hi);
       };
-      Value s = bound(starts), e = bound(ends);
+      Value s = bound(starts, cst(0));
+      Value e = bound(ends, selectV(n, negStep, cst(-1), cst(0)));
+      // Count: ceil((e - s) / step), at least 0 (a zero step counts 0).
+      Value safeStep = selectV(n, cmpI(n, P::eq, step, cst(0)), cst(1), step);
       Value len = arith::MaxSIOp::create(
-          b, loc, arith::SubIOp::create(b, loc, e, s), cst(0));
+          b, loc,
+          arith::CeilDivSIOp::create(
+              b, loc, arith::SubIOp::create(b, loc, e, s), safeStep),
+          cst(0));
+      // An empty slice keeps its offset inside the dimension.
+      s = selectV(n, cmpI(n, P::eq, len, cst(0)), cst(0), s);
       if (fixedAxis) {
         offs[i] = s;
         lens[i] = len;
+        steps[i] = safeStep;
       } else {
-        Value match =
-            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, axis,
-                                  scalarConstant(b, loc, b.getI64Type(), i));
-        offs[i] = arith::SelectOp::create(b, loc, match, s, offs[i]);
-        lens[i] = arith::SelectOp::create(b, loc, match, len, lens[i]);
+        Value match = cmpI(n, P::eq, axis, cst(i));
+        offs[i] = selectV(n, match, s, offs[i]);
+        lens[i] = selectV(n, match, len, lens[i]);
+        steps[i] = selectV(n, match, safeStep, steps[i]);
       }
       touched[i] = true;
     }
   }
-  SmallVector<OpFoldResult> o, sz, strides;
+  auto toIndex = [&](Value v) -> Value {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+  };
   SmallVector<int64_t> shape(t.getShape());
-  for (int64_t i = 0; i < rank; ++i) {
-    strides.push_back(b.getIndexAttr(1));
-    if (!touched[i]) {
-      o.push_back(b.getIndexAttr(0));
-      if (ShapedType::isDynamic(t.getDimSize(i)))
-        sz.push_back(dimIndex(n, x, i));
-      else
-        sz.push_back(b.getIndexAttr(t.getDimSize(i)));
-      continue;
-    }
-    o.push_back(
-        Value(arith::IndexCastOp::create(b, loc, b.getIndexType(), offs[i])));
-    sz.push_back(
-        Value(arith::IndexCastOp::create(b, loc, b.getIndexType(), lens[i])));
-    shape[i] = ShapedType::kDynamic;
-  }
+  for (int64_t i = 0; i < rank; ++i)
+    if (touched[i])
+      shape[i] = ShapedType::kDynamic;
   auto resultTy = RankedTensorType::get(shape, t.getElementType());
-  n.setResult(
-      0, tensor::ExtractSliceOp::create(b, loc, resultTy, x, o, sz, strides));
+  if (unitSteps) {
+    SmallVector<OpFoldResult> o, sz, strides;
+    for (int64_t i = 0; i < rank; ++i) {
+      strides.push_back(b.getIndexAttr(1));
+      if (!touched[i]) {
+        o.push_back(b.getIndexAttr(0));
+        if (ShapedType::isDynamic(t.getDimSize(i)))
+          sz.push_back(dimIndex(n, x, i));
+        else
+          sz.push_back(b.getIndexAttr(t.getDimSize(i)));
+        continue;
+      }
+      o.push_back(toIndex(offs[i]));
+      sz.push_back(toIndex(lens[i]));
+    }
+    n.setResult(
+        0, tensor::ExtractSliceOp::create(b, loc, resultTy, x, o, sz, strides));
+    return success();
+  }
+  // out[..., k, ...] = x[..., off + k * step, ...] on the touched axes.
+  SmallVector<Value> dyn, offIdx(rank), stepIdx(rank);
+  for (int64_t i = 0; i < rank; ++i) {
+    if (touched[i]) {
+      dyn.push_back(toIndex(lens[i]));
+      offIdx[i] = toIndex(offs[i]);
+      stepIdx[i] = toIndex(steps[i]);
+    } else if (ShapedType::isDynamic(t.getDimSize(i))) {
+      dyn.push_back(dimIndex(n, x, i));
+    }
+  }
+  Value init = tensor::EmptyOp::create(b, loc, shape, t.getElementType(), dyn);
+  MLIRContext *ctx = b.getContext();
+  auto g = linalg::GenericOp::create(
+      b, loc, resultTy, ValueRange{}, ValueRange{init},
+      SmallVector<AffineMap>{AffineMap::getMultiDimIdentityMap(rank, ctx)},
+      SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+      [&](OpBuilder &bb, Location l, ValueRange) {
+        SmallVector<Value> coords;
+        for (int64_t i = 0; i < rank; ++i) {
+          Value k = linalg::IndexOp::create(bb, l, i);
+          if (touched[i])
+            k = arith::AddIOp::create(
+                bb, l, offIdx[i], arith::MulIOp::create(bb, l, k, stepIdx[i]));
+          coords.push_back(k);
+        }
+        linalg::YieldOp::create(
+            bb, l, tensor::ExtractOp::create(bb, l, x, coords).getResult());
+      });
+  n.setResult(0, g.getResult(0));
   return success();
 }
 
@@ -1010,14 +1067,18 @@ LogicalResult importSlice(NodeImporter &n) {
     if (failed(a))
       return failure();
     int64_t d = t.getDimSize(*a), step = steps[j];
-    if (step <= 0)
-      return n.unsupported("non-positive steps");
-    if (ShapedType::isDynamic(d)) {
-      // Only the whole dynamic dimension from a non-negative start.
-      if (starts[j] != 0 || ends[j] < (int64_t(1) << 31) || step != 1)
-        return n.unsupported("slicing a dynamic dimension");
-      continue;
+    bool wholeDynamic = ShapedType::isDynamic(d) && starts[j] == 0 &&
+                        ends[j] >= (int64_t(1) << 31) && step == 1;
+    if (step <= 0 || (ShapedType::isDynamic(d) && !wholeDynamic)) {
+      // Negative steps, and slices of a dynamic dimension, are computed in
+      // the model (the operands are tensors from opset 10 on).
+      if (n.opset >= 10)
+        return importSliceRuntimeBounds(n, *x);
+      return n.unsupported(step <= 0 ? "non-positive steps"
+                                     : "slicing a dynamic dimension");
     }
+    if (wholeDynamic)
+      continue;
     int64_t s = starts[j] < 0 ? starts[j] + d : starts[j];
     int64_t e = ends[j] < 0 ? ends[j] + d : ends[j];
     s = std::clamp<int64_t>(s, 0, d);

@@ -1,7 +1,8 @@
 """Writes small ONNX models for the importer's lit tests.
 
 usage: make_onnx.py KIND OUT_DIR
-KIND: mlp | weights | named-dims | unnamed-dims | runtime-shapes | contractions | unsupported |
+KIND: mlp | weights | named-dims | unnamed-dims | runtime-shapes | runtime-slice | contractions |
+      unsupported |
       malformed | extdata-good |
       extdata-dotdot | extdata-absolute | extdata-symlink | extdata-hardlink |
       extdata-short
@@ -171,6 +172,31 @@ def runtime_shapes(out):
         np.save(os.path.join(out, name + ".npy"), np.array(value, np.int64))
 
 
+def runtime_slice(out):
+    """y = Slice(x, starts, ends, axes, steps) with every operand an input:
+    x [?, ?] float, the others int64 [2]. Writes x (6x7), a negative and a
+    positive step (starts [4, -7], ends [-10, 7], axes [0, 1], steps [-2,
+    3]: rows 4, 2, 0 and columns 0, 3, 6), and steps_bad [1, 0]."""
+    rng = np.random.default_rng(7)
+    g = helper.make_graph(
+        [helper.make_node("Slice", ["x", "starts", "ends", "axes", "steps"],
+                          ["y"], name="slice")],
+        "runtime_slice",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, None])] +
+        [helper.make_tensor_value_info(v, TensorProto.INT64, [2])
+         for v in ("starts", "ends", "axes", "steps")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, None])],
+    )
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
+         os.path.join(out, "slice.onnx"))
+    np.save(os.path.join(out, "x.npy"),
+            rng.standard_normal((6, 7)).astype(np.float32))
+    for name, value in (("starts", [4, -7]), ("ends", [-10, 7]),
+                        ("axes", [0, 1]), ("steps", [-2, 3]),
+                        ("steps_bad", [1, 0])):
+        np.save(os.path.join(out, name + ".npy"), np.array(value, np.int64))
+
+
 def contractions(out):
     """A Conv (constant weight), a ConvTranspose and a MatMul of two
     activations: the contractions whose bodies the importer builds
@@ -253,7 +279,7 @@ def main():
     else:
         {"mlp": mlp, "weights": weights, "named-dims": named_dims,
          "unnamed-dims": unnamed_dims,
-         "runtime-shapes": runtime_shapes, "contractions": contractions,
+         "runtime-shapes": runtime_shapes, "runtime-slice": runtime_slice, "contractions": contractions,
          "unsupported": unsupported,
          "malformed": malformed}[kind](out)
 

@@ -86,6 +86,8 @@ DenseElementsAttr foldIntBinary(NodeImporter &n, StringRef op) {
   return DenseElementsAttr::get(rt, out);
 }
 
+Value castScalar(OpBuilder &b, Location loc, Value v, Type to);
+
 OpHandler binaryArith(StringRef op) {
   std::string name = op.str();
   return [name](NodeImporter &n) -> LogicalResult {
@@ -103,8 +105,8 @@ OpHandler binaryArith(StringRef op) {
     bool f = isFloat(elt);
     if (!f && !isa<IntegerType>(elt))
       return n.unsupported("element type not supported");
-    if (name == "Pow" && !f && !isa<IntegerType>(yElt))
-      return n.unsupported("an integer base with a float exponent");
+    if (name == "Pow" && !f && !isFloat(yElt) && !isa<IntegerType>(yElt))
+      return n.unsupported("Pow of this exponent type");
     FailureOr<Value> r = buildElementwise(
         n, {*x, *y}, elt, [&](OpBuilder &b, Location loc, ValueRange a) {
           Value l = a[0], r = a[1];
@@ -120,6 +122,18 @@ OpHandler binaryArith(StringRef op) {
           if (name == "Div")
             return f ? arith::DivFOp::create(b, loc, l, r).getResult()
                      : arith::DivSIOp::create(b, loc, l, r).getResult();
+          // An integer base with a float exponent: in f64, truncated back
+          // to the base's type (the reference's np.power(x, y).astype).
+          if (!f && isFloat(r.getType())) {
+            Type f64 = b.getF64Type();
+            Value bd = arith::SIToFPOp::create(b, loc, f64, l);
+            Value ed = r.getType().isF64()
+                           ? r
+                           : arith::ExtFOp::create(b, loc, f64, r).getResult();
+            return castScalar(b, loc,
+                              math::PowFOp::create(b, loc, bd, ed).getResult(),
+                              l.getType());
+          }
           // Integer Pow: exact, by squaring (math.ipowi); the exponent in the
           // base's width.
           if (!f) {

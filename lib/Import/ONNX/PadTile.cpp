@@ -239,16 +239,26 @@ Value negMaxZero(OpBuilder &b, Location loc, Value v) {
   return maxZero(b, loc, neg);
 }
 
-/// Pad whose pads are only known at run time: every padded axis gets a
-/// dynamic extent. Constant mode crops with extract_slice and pads with
-/// tensor.pad; the others map output indices back like buildIndexedPad.
+/// Pad whose pads (or axes) are only known at run time: every padded axis
+/// gets a dynamic extent, and with run-time axes (`runtimeAxes`, a 1-D
+/// integer tensor of static length) every axis. Constant mode crops with
+/// extract_slice and pads with tensor.pad; the others map output indices
+/// back like buildIndexedPad.
 LogicalResult buildRuntimePad(NodeImporter &n, Value x, Value pads,
-                              ArrayRef<int64_t> axes, PadMode mode,
-                              Value value) {
+                              ArrayRef<int64_t> axes, Value runtimeAxes,
+                              PadMode mode, Value value) {
   OpBuilder &b = n.b;
   Location loc = n.loc;
   auto t = cast<RankedTensorType>(x.getType());
   int64_t rank = t.getRank(), na = axes.size();
+  if (runtimeAxes) {
+    auto at = cast<RankedTensorType>(runtimeAxes.getType());
+    if (at.getRank() != 1 || ShapedType::isDynamic(at.getDimSize(0)) ||
+        !isa<IntegerType>(at.getElementType()))
+      return n.unsupported("run-time axes that are not a 1-D integer tensor "
+                           "of static length");
+    na = at.getDimSize(0);
+  }
   auto pt = cast<RankedTensorType>(pads.getType());
   if (pt.getRank() != 1 || !isa<IntegerType>(pt.getElementType()))
     return n.invalid("pads must be a 1-D integer tensor");
@@ -259,10 +269,35 @@ LogicalResult buildRuntimePad(NodeImporter &n, Value x, Value pads,
     return n.unsupported("pads of unknown length");
   SmallVector<Value> begin(rank), end(rank);
   SmallVector<bool> padded(rank, false);
-  for (auto [k, axis] : llvm::enumerate(axes)) {
-    begin[axis] = runtimeInt(b, loc, pads, k);
-    end[axis] = runtimeInt(b, loc, pads, na + k);
-    padded[axis] = true;
+  if (runtimeAxes) {
+    // Entry k pads the axis it names (negative from the end); an axis no
+    // entry names gets 0 on both sides.
+    for (int64_t i = 0; i < rank; ++i) {
+      begin[i] = end[i] = indexConst(b, loc, 0);
+      padded[i] = true;
+    }
+    for (int64_t k = 0; k < na; ++k) {
+      Value a = runtimeInt(b, loc, runtimeAxes, k);
+      Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, a,
+                                        indexConst(b, loc, 0));
+      a = arith::SelectOp::create(
+          b, loc, neg,
+          arith::AddIOp::create(b, loc, a, indexConst(b, loc, rank)), a);
+      Value pb = runtimeInt(b, loc, pads, k),
+            pe = runtimeInt(b, loc, pads, na + k);
+      for (int64_t i = 0; i < rank; ++i) {
+        Value here = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, a,
+                                           indexConst(b, loc, i));
+        begin[i] = arith::SelectOp::create(b, loc, here, pb, begin[i]);
+        end[i] = arith::SelectOp::create(b, loc, here, pe, end[i]);
+      }
+    }
+  } else {
+    for (auto [k, axis] : llvm::enumerate(axes)) {
+      begin[axis] = runtimeInt(b, loc, pads, k);
+      end[axis] = runtimeInt(b, loc, pads, na + k);
+      padded[axis] = true;
+    }
   }
   SmallVector<int64_t> shape;
   SmallVector<Value> lo(rank), cropLo(rank), kept(rank), outExt(rank);
@@ -400,7 +435,13 @@ LogicalResult importPad(NodeImporter &n) {
       return n.invalid("the pads input is required");
   }
   SmallVector<int64_t> axes;
-  if (n.opset >= 18 && n.hasOperand(3)) {
+  Value runtimeAxes;
+  if (n.opset >= 18 && n.hasOperand(3) && !n.constantOperand(3)) {
+    // Axes known only at run time: the pads are read at run time too.
+    runtimeAxes = *n.operand(3);
+    if (!runtimePads)
+      runtimePads = *n.operand(1);
+  } else if (n.opset >= 18 && n.hasOperand(3)) {
     FailureOr<SmallVector<int64_t>> a = n.constantInts(3, "axes");
     if (failed(a))
       return failure();
@@ -424,7 +465,7 @@ LogicalResult importPad(NodeImporter &n) {
         return failure();
       value = *v;
     }
-    return buildRuntimePad(n, *x, runtimePads, axes, mode, value);
+    return buildRuntimePad(n, *x, runtimePads, axes, runtimeAxes, mode, value);
   }
   if (pads.size() != 2 * axes.size())
     return n.invalid("pads has " + Twine(pads.size()) + " elements; expected " +

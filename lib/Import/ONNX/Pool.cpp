@@ -108,6 +108,16 @@ FailureOr<PoolGeometry> poolGeometry(NodeImporter &n, RankedTensorType xt) {
   return g;
 }
 
+/// Iterators of a window loop nest (n, c, o_0..o_{d-1}, k_0..k_{d-1}): the
+/// kernel loops reduce.
+SmallVector<utils::IteratorType> windowIterators(int64_t d) {
+  SmallVector<utils::IteratorType> iters(2 + 2 * d,
+                                         utils::IteratorType::parallel);
+  for (int64_t i = 2 + d; i < 2 + 2 * d; ++i)
+    iters[i] = utils::IteratorType::reduction;
+  return iters;
+}
+
 /// Pads x per `g` with `padValue` and reduces each window: max or sum.
 Value buildWindowReduce(NodeImporter &n, Value x, const PoolGeometry &g,
                         bool isMax) {
@@ -158,10 +168,7 @@ Value buildWindowReduce(NodeImporter &n, Value x, const PoolGeometry &g,
   SmallVector<AffineMap> maps = {AffineMap::get(numLoops, 0, xE, ctx),
                                  AffineMap::get(numLoops, 0, wE, ctx),
                                  AffineMap::get(numLoops, 0, oE, ctx)};
-  SmallVector<utils::IteratorType> iters(numLoops,
-                                         utils::IteratorType::parallel);
-  for (int64_t i = 2 + d; i < numLoops; ++i)
-    iters[i] = utils::IteratorType::reduction;
+  SmallVector<utils::IteratorType> iters = windowIterators(d);
   return linalg::GenericOp::create(
              b, loc, init.getType(), ValueRange{x, window}, ValueRange{init},
              maps, iters,
@@ -176,6 +183,114 @@ Value buildWindowReduce(NodeImporter &n, Value x, const PoolGeometry &g,
                linalg::YieldOp::create(bb, l, v);
              })
       .getResult(0);
+}
+
+/// MaxPool with its Indices output, as the ONNX reference computes it: per
+/// window the first largest element of the unpadded input (strictly larger
+/// replaces), and its index into X flattened over (N * C, spatial...) in
+/// row-major order, or with the spatial axes in reverse (column-major)
+/// order when storage_order is 1.
+std::pair<Value, Value> buildMaxWithIndices(NodeImporter &n, Value x,
+                                            const PoolGeometry &g) {
+  OpBuilder &b = n.b;
+  Location loc = n.loc;
+  MLIRContext *ctx = b.getContext();
+  auto xt = cast<RankedTensorType>(x.getType());
+  Type elt = xt.getElementType(), i64 = b.getI64Type();
+  int64_t d = xt.getRank() - 2;
+  bool columnMajor = n.attrInt("storage_order", 0) != 0;
+  bool isFloat = isa<FloatType>(elt);
+  double low = isFloat ? -std::numeric_limits<double>::infinity()
+                       : static_cast<double>(APInt::getSignedMinValue(
+                                                 elt.getIntOrFloatBitWidth())
+                                                 .getSExtValue());
+  // Loops: n, c, o_0..o_{d-1}, k_0..k_{d-1}; x is read at the clamped
+  // position (any in-bounds element) and ignored outside the input.
+  int64_t numLoops = 2 + 2 * d;
+  SmallVector<AffineExpr> oE = {getAffineDimExpr(0, ctx),
+                                getAffineDimExpr(1, ctx)},
+                          wE;
+  for (int64_t i = 0; i < d; ++i) {
+    oE.push_back(getAffineDimExpr(2 + i, ctx));
+    wE.push_back(getAffineDimExpr(2 + d + i, ctx));
+  }
+  SmallVector<int64_t> outShape = {xt.getDimSize(0), xt.getDimSize(1)};
+  outShape.append(g.out.begin(), g.out.end());
+  Value yInit =
+      linalg::FillOp::create(b, loc, scalarConstant(b, loc, elt, low),
+                             buildEmptyLike(b, loc, outShape, elt, x, {0, 1}))
+          .getResult(0);
+  Value iInit =
+      linalg::FillOp::create(b, loc, scalarConstant(b, loc, i64, -1),
+                             buildEmptyLike(b, loc, outShape, i64, x, {0, 1}))
+          .getResult(0);
+  Value window = tensor::EmptyOp::create(b, loc, g.kernel, elt);
+  SmallVector<AffineMap> maps = {AffineMap::get(numLoops, 0, wE, ctx),
+                                 AffineMap::get(numLoops, 0, oE, ctx),
+                                 AffineMap::get(numLoops, 0, oE, ctx)};
+  SmallVector<utils::IteratorType> iters = windowIterators(d);
+  int64_t channels = xt.getDimSize(1);
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{yInit.getType(), iInit.getType()}, ValueRange{window},
+      ValueRange{yInit, iInit}, maps, iters,
+      [&](OpBuilder &bb, Location l, ValueRange a) {
+        using P = arith::CmpIPredicate;
+        auto idx = [&](int64_t v) {
+          return arith::ConstantIndexOp::create(bb, l, v).getResult();
+        };
+        Value inside = arith::ConstantOp::create(bb, l, bb.getBoolAttr(true));
+        SmallVector<Value> pos, coords = {linalg::IndexOp::create(bb, l, 0),
+                                          linalg::IndexOp::create(bb, l, 1)};
+        for (int64_t i = 0; i < d; ++i) {
+          Value o = linalg::IndexOp::create(bb, l, 2 + i);
+          Value k = linalg::IndexOp::create(bb, l, 2 + d + i);
+          Value p = arith::AddIOp::create(
+              bb, l, arith::MulIOp::create(bb, l, o, idx(g.strides[i])),
+              arith::MulIOp::create(bb, l, k, idx(g.dilations[i])));
+          p = arith::SubIOp::create(bb, l, p, idx(g.padBegin[i]));
+          int64_t extent = xt.getDimSize(2 + i);
+          inside = arith::AndIOp::create(
+              bb, l, inside,
+              arith::AndIOp::create(
+                  bb, l, arith::CmpIOp::create(bb, l, P::sge, p, idx(0)),
+                  arith::CmpIOp::create(bb, l, P::slt, p, idx(extent))));
+          pos.push_back(p);
+          coords.push_back(arith::MinSIOp::create(
+              bb, l, arith::MaxSIOp::create(bb, l, p, idx(0)),
+              idx(extent - 1)));
+        }
+        Value v = tensor::ExtractOp::create(bb, l, x, coords);
+        // Flat index: (n * C + c) * prod(spatial) + the spatial offset.
+        Value flat = arith::AddIOp::create(
+            bb, l, arith::MulIOp::create(bb, l, coords[0], idx(channels)),
+            coords[1]);
+        Value spatial = idx(0);
+        int64_t stride = 1;
+        for (int64_t j = 0; j < d; ++j) {
+          int64_t i = columnMajor ? j : d - 1 - j;
+          spatial = arith::AddIOp::create(
+              bb, l, spatial,
+              arith::MulIOp::create(bb, l, pos[i], idx(stride)));
+          stride *= xt.getDimSize(2 + i);
+        }
+        flat = arith::AddIOp::create(
+            bb, l, arith::MulIOp::create(bb, l, flat, idx(stride)), spatial);
+        Value flat64 = arith::IndexCastOp::create(bb, l, i64, flat);
+        Value larger =
+            isFloat ? arith::CmpFOp::create(bb, l, arith::CmpFPredicate::OGT, v,
+                                            a[1])
+                          .getResult()
+                    : arith::CmpIOp::create(bb, l, P::sgt, v, a[1]).getResult();
+        Value first = arith::CmpIOp::create(bb, l, P::eq, a[2],
+                                            scalarConstant(bb, l, i64, -1));
+        Value take = arith::AndIOp::create(
+            bb, l, inside, arith::OrIOp::create(bb, l, larger, first));
+        linalg::YieldOp::create(
+            bb, l,
+            ValueRange{arith::SelectOp::create(bb, l, take, v, a[1]),
+                       arith::SelectOp::create(bb, l, take, flat64, a[2])});
+      });
+  return {generic.getResult(0), generic.getResult(1)};
 }
 
 /// Checks X: rank >= 3, static spatial dims, supported element type.
@@ -202,11 +317,17 @@ LogicalResult importMaxPool(NodeImporter &n) {
   auto xt = cast<RankedTensorType>((*x).getType());
   if (failed(checkPoolInput(n, xt, n.opset >= 12)))
     return failure();
-  if (n.numResults() > 1 && !n.node.output(1).empty())
-    return n.unsupported("the Indices output is not supported");
   FailureOr<PoolGeometry> g = poolGeometry(n, xt);
   if (failed(g))
     return failure();
+  if (n.numResults() > 1 && !n.node.output(1).empty()) {
+    if (xt.isDynamicDim(1))
+      return n.unsupported("the Indices output with a dynamic channel count");
+    auto [y, indices] = buildMaxWithIndices(n, *x, *g);
+    n.setResult(0, y);
+    n.setResult(1, indices);
+    return success();
+  }
   n.setResult(0, buildWindowReduce(n, *x, *g, /*isMax=*/true));
   return success();
 }

@@ -11,7 +11,6 @@
 #include "quant/Dialect/QC/IR/QCOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
@@ -107,67 +106,24 @@ LogicalResult importLayerNorm(NodeImporter &n) {
 }
 
 /// Per-channel mean and (biased) variance of x [N, C, D...] over every axis
-/// but 1: sum, then the sum of squared deviations, each divided by the
-/// element count per channel.
-std::pair<Value, Value> batchStatistics(NodeImporter &n, Value x) {
-  OpBuilder &b = n.b;
-  Location loc = n.loc;
-  MLIRContext *ctx = b.getContext();
+/// but 1, as [C] tensors (the reference's x.mean / x.var over those axes).
+FailureOr<std::pair<Value, Value>> batchStatistics(NodeImporter &n, Value x) {
   auto t = cast<RankedTensorType>(x.getType());
-  Type elt = t.getElementType();
   int64_t rank = t.getRank();
-  Value count = arith::ConstantIndexOp::create(b, loc, 1);
-  for (int64_t i = 0; i < rank; ++i)
-    if (i != 1)
-      count = arith::MulIOp::create(b, loc, count,
-                                    tensor::DimOp::create(b, loc, x, i));
-  Value countF = arith::UIToFPOp::create(
-      b, loc, elt, arith::IndexCastOp::create(b, loc, b.getI64Type(), count));
-  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
-  AffineMap channel = AffineMap::get(rank, 0, {getAffineDimExpr(1, ctx)}, ctx);
-  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::reduction);
-  iters[1] = utils::IteratorType::parallel;
-  SmallVector<Value> dyn;
-  if (t.isDynamicDim(1))
-    dyn.push_back(tensor::DimOp::create(b, loc, x, 1));
-  auto reduce = [&](Value mean) -> Value {
-    Value zero = scalarConstant(b, loc, elt, 0.0);
-    Value empty = tensor::EmptyOp::create(b, loc, {t.getDimSize(1)}, elt, dyn);
-    Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
-    SmallVector<Value> ins = {x};
-    SmallVector<AffineMap> maps = {id};
-    if (mean) {
-      ins.push_back(mean);
-      maps.push_back(channel);
-    }
-    maps.push_back(channel);
-    Value sum =
-        linalg::GenericOp::create(
-            b, loc, init.getType(), ins, ValueRange{init}, maps, iters,
-            [&](OpBuilder &bb, Location l, ValueRange a) {
-              Value v = a[0];
-              if (mean) {
-                v = arith::SubFOp::create(bb, l, v, a[1]);
-                v = arith::MulFOp::create(bb, l, v, v);
-              }
-              linalg::YieldOp::create(
-                  bb, l, arith::AddFOp::create(bb, l, a.back(), v).getResult());
-            })
-            .getResult(0);
-    AffineMap vec = AffineMap::getMultiDimIdentityMap(1, ctx);
-    return linalg::GenericOp::create(
-               b, loc, init.getType(), ValueRange{sum}, ValueRange{empty},
-               SmallVector<AffineMap>{vec, vec},
-               SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
-               [&](OpBuilder &bb, Location l, ValueRange a) {
-                 linalg::YieldOp::create(
-                     bb, l,
-                     arith::DivFOp::create(bb, l, a[0], countF).getResult());
-               })
-        .getResult(0);
-  };
-  Value mean = reduce(Value());
-  return {mean, reduce(mean)};
+  SmallVector<int64_t> axes = {0};
+  for (int64_t i = 2; i < rank; ++i)
+    axes.push_back(i);
+  Value mean = buildReduce(n, x, axes, false, ReduceKind::Mean);
+  FailureOr<Value> sq =
+      buildElementwise(n, {x, channelParam(n, mean, rank)}, t.getElementType(),
+                       [](OpBuilder &b, Location l, ValueRange a) {
+                         Value d = arith::SubFOp::create(b, l, a[0], a[1]);
+                         return arith::MulFOp::create(b, l, d, d).getResult();
+                       });
+  if (failed(sq))
+    return failure();
+  return std::make_pair(mean,
+                        buildReduce(n, *sq, axes, false, ReduceKind::Mean));
 }
 
 LogicalResult importBatchNorm(NodeImporter &n) {
@@ -197,9 +153,10 @@ LogicalResult importBatchNorm(NodeImporter &n) {
     // The batch's own statistics per channel (over N and the spatial
     // axes; the variance biased, as the reference's x.var()) replace the
     // inputs', which are blended into the running outputs.
-    auto [mean, var] = batchStatistics(n, in[0]);
-    in[3] = mean;
-    in[4] = var;
+    FailureOr<std::pair<Value, Value>> stats = batchStatistics(n, in[0]);
+    if (failed(stats))
+      return failure();
+    std::tie(in[3], in[4]) = *stats;
     double momentum = n.attrFloat("momentum", 0.9f);
     for (int64_t k = 0; k < 2; ++k) {
       if (n.numResults() <= k + 1 || n.node.output(k + 1).empty())

@@ -119,16 +119,21 @@ Value i64Const(NodeImporter &n, int64_t v) {
   return arith::ConstantOp::create(n.b, n.loc, n.b.getI64IntegerAttr(v));
 }
 
+/// A signed integer as i64 (sign-extended or truncated).
+Value toI64(OpBuilder &b, Location loc, Value v) {
+  unsigned w = v.getType().getIntOrFloatBitWidth();
+  if (w < 64)
+    return arith::ExtSIOp::create(b, loc, b.getI64Type(), v);
+  if (w > 64)
+    return arith::TruncIOp::create(b, loc, b.getI64Type(), v);
+  return v;
+}
+
 /// Element j of the 1-D integer tensor v, as i64.
 Value extractI64(NodeImporter &n, Value v, int64_t j) {
   Value idx = arith::ConstantIndexOp::create(n.b, n.loc, j);
-  Value e = tensor::ExtractOp::create(n.b, n.loc, v, ValueRange{idx});
-  unsigned w = e.getType().getIntOrFloatBitWidth();
-  if (w < 64)
-    e = arith::ExtSIOp::create(n.b, n.loc, n.b.getI64Type(), e);
-  else if (w > 64)
-    e = arith::TruncIOp::create(n.b, n.loc, n.b.getI64Type(), e);
-  return e;
+  return toI64(n.b, n.loc,
+               tensor::ExtractOp::create(n.b, n.loc, v, ValueRange{idx}));
 }
 
 /// Extent i of v as i64.
@@ -692,16 +697,8 @@ LogicalResult checkGatherIndices(NodeImporter &n, Value indices,
     lo = i64Const(n, mn);
     hi = i64Const(n, mx);
   } else {
-    auto widen = [&](OpBuilder &bb, Location l, Value v) -> Value {
-      unsigned w = v.getType().getIntOrFloatBitWidth();
-      if (w < 64)
-        return arith::ExtSIOp::create(bb, l, i64, v);
-      if (w > 64)
-        return arith::TruncIOp::create(bb, l, i64, v);
-      return v;
-    };
     if (it.getRank() == 0) {
-      lo = hi = widen(b, loc,
+      lo = hi = toI64(b, loc,
                       tensor::ExtractOp::create(b, loc, indices, ValueRange{}));
     } else {
       auto scalarTy = RankedTensorType::get({}, i64);
@@ -720,7 +717,7 @@ LogicalResult checkGatherIndices(NodeImporter &n, Value indices,
           b, loc, TypeRange{scalarTy, scalarTy}, ValueRange{indices},
           ValueRange{filled(INT64_MAX), filled(INT64_MIN)}, maps, iters,
           [&](OpBuilder &bb, Location l, ValueRange a) {
-            Value k = widen(bb, l, a[0]);
+            Value k = toI64(bb, l, a[0]);
             linalg::YieldOp::create(
                 bb, l,
                 ValueRange{arith::MinSIOp::create(bb, l, a[1], k),
@@ -868,16 +865,8 @@ LogicalResult importSliceRuntimeBounds(NodeImporter &n, Value x) {
     unitSteps = llvm::all_of(c.getValues<APInt>(),
                              [](const APInt &v) { return v.isOne(); });
   }
-  Type i64 = b.getI64Type();
+  // Entries are read as i64 (extractI64: starts/ends/steps may be i32).
   auto cst = [&](int64_t v) { return i64Const(n, v); };
-  // Entries as i64 (the starts/ends/steps element type may be i32).
-  auto extract = [&](Value vec, int64_t j) -> Value {
-    Value idx = arith::ConstantIndexOp::create(b, loc, j);
-    Value v = tensor::ExtractOp::create(b, loc, vec, ValueRange{idx});
-    if (v.getType() != i64)
-      v = arith::ExtSIOp::create(b, loc, i64, v);
-    return v;
-  };
   // Per dimension: offset 0, step 1 and the full extent unless an entry
   // names it.
   SmallVector<Value> offs(rank), lens(rank), steps(rank);
@@ -897,7 +886,7 @@ LogicalResult importSliceRuntimeBounds(NodeImporter &n, Value x) {
       fixedAxis =
           (*std::next(axesC.getValues<APInt>().begin(), j)).getSExtValue();
     } else {
-      axis = extract(axesV, j);
+      axis = extractI64(n, axesV, j);
       axis = selectV(n, cmpI(n, P::slt, axis, cst(0)),
                      arith::AddIOp::create(b, loc, axis, cst(rank)), axis);
     }
@@ -907,7 +896,7 @@ LogicalResult importSliceRuntimeBounds(NodeImporter &n, Value x) {
         return failure();
       fixedAxis = *a;
     }
-    Value step = unitSteps ? cst(1) : extract(stepsV, j);
+    Value step = unitSteps ? cst(1) : extractI64(n, stepsV, j);
     if (!unitSteps)
       n.check(cmpI(n, P::ne, step, cst(0)), "steps[{0}] is 0", {cst(j)});
     Value negStep = cmpI(n, P::slt, step, cst(0));
@@ -920,7 +909,7 @@ LogicalResult importSliceRuntimeBounds(NodeImporter &n, Value x) {
       // and [-1, d - 1] (end).
       Value dm1 = arith::SubIOp::create(b, loc, d, cst(1));
       auto bound = [&](Value vec, Value lo) -> Value {
-        Value v = extract(vec, j);
+        Value v = extractI64(n, vec, j);
         v = selectV(n, cmpI(n, P::slt, v, cst(0)),
                     arith::AddIOp::create(b, loc, v, d), v);
         Value hi = selectV(n, negStep, dm1, d);
@@ -1293,15 +1282,8 @@ LogicalResult importRangeRuntime(NodeImporter &n) {
     count = arith::AddIOp::create(
         b, loc, i, arith::ExtUIOp::create(b, loc, b.getI64Type(), up));
   } else {
-    auto widen = [&](Value v) -> Value {
-      unsigned w = elt.getIntOrFloatBitWidth();
-      if (w < 64)
-        return arith::ExtSIOp::create(b, loc, b.getI64Type(), v);
-      if (w > 64)
-        return arith::TruncIOp::create(b, loc, b.getI64Type(), v);
-      return v;
-    };
-    Value s = widen(start), l = widen(limit), d = widen(delta);
+    Value s = toI64(b, loc, start), l = toI64(b, loc, limit),
+          d = toI64(b, loc, delta);
     Value dZero = cmpI(n, P::eq, d, zero);
     Value safeD = selectV(n, dZero, i64Const(n, 1), d);
     Value c = arith::CeilDivSIOp::create(

@@ -74,22 +74,22 @@ func.func @conv_stride2(%x: memref<4x41xf32>, %w: memref<8x4x3xf32>,
 
 // -----
 
-// A sliding window (lane l reads x[l + kw]) with 16 rows and 4 vectors of
+// A sliding window (lane l reads x[l + kw]) with 24 rows and 2 vectors of
 // lanes: the tile keeps a step's MR broadcasts and NV lane vectors in
 // registers besides its accumulators (MR * NV + MR + NV <= 16), so 4 rows
 // x 2 vectors (8 accumulators, 14 registers) rather than the 6 x 2 (12
-// accumulators, 20 registers) a matmul of this size gets, which LLVM's
+// accumulators, 20 registers) a matmul of this shape gets, which LLVM's
 // unrolled kw loop would spill.
 #win_x = affine_map<(oc, ow, c, kw) -> (c, ow + kw)>
 #win_w = affine_map<(oc, ow, c, kw) -> (oc, c, kw)>
 #win_o = affine_map<(oc, ow, c, kw) -> (oc, ow)>
 // CHECK-LABEL: func @conv_window
-func.func @conv_window(%x: memref<4x34xf32>, %w: memref<16x4x3xf32>,
-                       %o: memref<16x32xf32>) {
+func.func @conv_window(%x: memref<4x18xf32>, %w: memref<24x4x3xf32>,
+                       %o: memref<24x16xf32>) {
   linalg.generic {indexing_maps = [#win_x, #win_w, #win_o],
                   iterator_types = ["parallel", "parallel", "reduction", "reduction"]}
-      ins(%x, %w : memref<4x34xf32>, memref<16x4x3xf32>)
-      outs(%o : memref<16x32xf32>) {
+      ins(%x, %w : memref<4x18xf32>, memref<24x4x3xf32>)
+      outs(%o : memref<24x16xf32>) {
   ^bb0(%a: f32, %b: f32, %c: f32):
     %p = arith.mulf %a, %b : f32
     %s = arith.addf %c, %p : f32

@@ -38,6 +38,9 @@ namespace {
 /// other (a result's extent, a tensor.dim).
 class ExtentRelations {
 public:
+  /// An extent: (tensor value, dimension) or (index value, -1).
+  using Key = std::pair<Value, int64_t>;
+
   virtual ~ExtentRelations() = default;
   virtual LogicalResult relate(Operation *op, Value a, int64_t da, Value b,
                                int64_t db, bool required) = 0;
@@ -50,6 +53,17 @@ public:
                         int64_t db) {
     return relate(op, a, da, b, db, true);
   }
+  /// The extent when known at compile time: a static dimension or a
+  /// constant index.
+  static std::optional<int64_t> staticExtentOf(Key k) {
+    if (k.second < 0)
+      return getConstantIntValue(k.first);
+    auto t = cast<ShapedType>(k.first.getType());
+    if (t.isDynamicDim(k.second))
+      return std::nullopt;
+    return t.getDimSize(k.second);
+  }
+
   /// Relates each dimension of the first of `values` with the same
   /// dimension of the others (all of rank `rank`).
   LogicalResult relateAll(Operation *op, ArrayRef<Value> values, int64_t rank,
@@ -66,21 +80,11 @@ public:
 /// value (dim >= 0) or an index value (dim == -1).
 class DimClasses : public ExtentRelations {
 public:
-  using Key = std::pair<Value, int64_t>;
-
   unsigned node(Value v, int64_t dim) {
     auto [it, inserted] = ids.try_emplace(Key(v, dim), parent.size());
     if (inserted) {
       parent.push_back(it->second);
-      std::optional<int64_t> extent;
-      if (dim >= 0) {
-        auto t = cast<ShapedType>(v.getType());
-        if (!t.isDynamicDim(dim))
-          extent = t.getDimSize(dim);
-      } else {
-        extent = getConstantIntValue(v);
-      }
-      staticExtent.push_back(extent);
+      staticExtent.push_back(staticExtentOf(Key(v, dim)));
     }
     return it->second;
   }
@@ -313,7 +317,6 @@ static LogicalResult visit(Operation *op, ExtentRelations &r) {
 /// is defined from.
 class ExtentGraph : public ExtentRelations {
 public:
-  using Key = std::pair<Value, int64_t>;
   struct Pair {
     Operation *op;
     Key a, b;
@@ -340,7 +343,7 @@ public:
   /// argument's dimension, an integer computed from values).
   std::variant<int64_t, Key> resolve(Key k) const {
     for (unsigned steps = 0; steps < 1024; ++steps) {
-      if (std::optional<int64_t> e = staticExtent(k))
+      if (std::optional<int64_t> e = staticExtentOf(k))
         return *e;
       auto it = definedBy.find(k);
       if (it == definedBy.end())
@@ -351,15 +354,6 @@ public:
   }
 
 private:
-  static std::optional<int64_t> staticExtent(Key k) {
-    if (k.second < 0)
-      return getConstantIntValue(k.first);
-    auto t = cast<ShapedType>(k.first.getType());
-    if (t.isDynamicDim(k.second))
-      return std::nullopt;
-    return t.getDimSize(k.second);
-  }
-
   DenseMap<Key, Key> definedBy;
 };
 
@@ -397,8 +391,8 @@ struct QCCheckExtentsPass
     func.walk([&](Operation *op) { (void)visit(op, graph); });
 
     using Root = std::variant<int64_t, ExtentGraph::Key>;
-    std::set<std::tuple<Block *, const void *, int64_t, const void *, int64_t>>
-        done;
+    using RootId = std::pair<const void *, int64_t>;
+    std::set<std::tuple<Block *, RootId, RootId>> done;
     OpBuilder b(func.getContext());
     for (ExtentGraph::Pair &p : graph.required) {
       Root ra = graph.resolve(p.a), rb = graph.resolve(p.b);
@@ -410,16 +404,17 @@ struct QCCheckExtentsPass
           (inputClass(func, ra) >= 0 &&
            inputClass(func, ra) == inputClass(func, rb)))
         continue;
-      auto id = [](const Root &r) -> std::pair<const void *, int64_t> {
+      // One check per unordered pair of roots in a block.
+      auto id = [](const Root &r) -> RootId {
         if (auto *e = std::get_if<int64_t>(&r))
           return {nullptr, *e};
         auto k = std::get<ExtentGraph::Key>(r);
         return {k.first.getAsOpaquePointer(), k.second};
       };
-      auto [ia, ib] = std::minmax(id(ra), id(rb));
-      if (!done.insert(
-                   {p.op->getBlock(), ia.first, ia.second, ib.first, ib.second})
-               .second)
+      RootId ia = id(ra), ib = id(rb);
+      if (ib < ia)
+        std::swap(ia, ib);
+      if (!done.insert({p.op->getBlock(), ia, ib}).second)
         continue;
       b.setInsertionPoint(p.op);
       Location loc = p.op->getLoc();

@@ -263,6 +263,13 @@ void dot4Body(OpBuilder &b, Location l, Value x, Value w, Value acc) {
                           arith::AddIOp::create(b, l, acc, p).getResult());
 }
 
+/// One i8 xor 0x80 (x + 128 as an unsigned byte).
+Value flipSignBitScalar(OpBuilder &b, Location l, Value v) {
+  Value c =
+      arith::ConstantOp::create(b, l, b.getIntegerAttr(b.getI8Type(), -128));
+  return arith::XOrIOp::create(b, l, v, c);
+}
+
 /// x xor 0x80: a signed i8 as the unsigned x + 128 that vpdpbusd
 /// multiplies. An elementwise generic of its own, so qc-fuse-elementwise
 /// folds it into the quantization that produces x (one pass over the
@@ -278,10 +285,7 @@ Value flipSignBit(OpBuilder &b, Location loc, Value x) {
              SmallVector<AffineMap>{id, id},
              SmallVector<Iter>(r, Iter::parallel),
              [](OpBuilder &bb, Location l, ValueRange a) {
-               Value c = arith::ConstantOp::create(
-                   bb, l, bb.getIntegerAttr(bb.getI8Type(), -128));
-               linalg::YieldOp::create(
-                   bb, l, arith::XOrIOp::create(bb, l, a[0], c).getResult());
+               linalg::YieldOp::create(bb, l, flipSignBitScalar(bb, l, a[0]));
              })
       .getResult(0);
 }
@@ -609,13 +613,8 @@ Value dot4Generic(OpBuilder &b, Location loc, linalg::GenericOp op,
           SmallVector<Iter>(xr + 1, Iter::parallel),
           [&](OpBuilder &bb, Location l, ValueRange a) {
             // A signed x is stored flipped (x + 128, see flipSignBit).
-            Value v = a[0];
-            if (x.isSigned)
-              v = arith::XOrIOp::create(
-                  bb, l, v,
-                  arith::ConstantOp::create(
-                      bb, l, bb.getIntegerAttr(bb.getI8Type(), -128)));
-            linalg::YieldOp::create(bb, l, v);
+            linalg::YieldOp::create(
+                bb, l, x.isSigned ? flipSignBitScalar(bb, l, a[0]) : a[0]);
           })
           .getResult(0);
   DenseElementsAttr w4Attr = splitAxisInnermost(wAttr, wa);

@@ -51,7 +51,7 @@ if "input_shape" in name:
     if args[i + 1] != "x=2,3":
         print("quant-compile: error: bad --input-shape " + args[i + 1], file=sys.stderr); sys.exit(2)
 if "unsupported" in name:
-    print("quant-compile: error: unsupported op 'Foo' (domain '', opset 13) at node 'n1'", file=sys.stderr)
+    print("quant-compile: error: node 'n1' (Foo): unsupported op 'Foo' (domain '', opset 13)", file=sys.stderr)
     sys.exit(3)
 if "compile_error" in name:
     print("quant-compile: error: malformed model", file=sys.stderr)
@@ -218,7 +218,7 @@ class ConformanceRunnerTest(unittest.TestCase):
         self.assertEqual(len(lines), 3)
         self.assertTrue(lines[0].startswith("FAIL test_mismatch_value: "))
         self.assertTrue(lines[1].startswith("PASS test_pass"))
-        self.assertTrue(lines[2].startswith("UNSUPPORTED test_unsupported: quant-compile: error: unsupported op"))
+        self.assertTrue(lines[2].startswith("UNSUPPORTED test_unsupported: quant-compile: error: node 'n1' (Foo): unsupported op"))
         self.assertEqual(r.stdout.strip().splitlines()[-1], "conformance: 1 passed, 1 failed, 1 unsupported")
 
     def test_fail_on_failure_all_green(self):

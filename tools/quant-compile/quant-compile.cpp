@@ -348,8 +348,14 @@ int main(int argc, char **argv) {
   int unsupportedExit = 0;
   ScopedDiagnosticHandler handler(&context, [&](Diagnostic &d) {
     std::string loc;
-    if (auto nl = dyn_cast<NameLoc>(d.getLocation()))
-      loc = ("node '" + nl.getName().strref() + "': ").str();
+    if (auto nl = dyn_cast<NameLoc>(d.getLocation())) {
+      // The importer's node locations carry the op type as metadata.
+      loc = ("node '" + nl.getName().strref() + "'").str();
+      if (auto fl = dyn_cast<FusedLoc>(nl.getChildLoc()))
+        if (auto type = dyn_cast_or_null<StringAttr>(fl.getMetadata()))
+          loc += (" (" + type.strref() + ")").str();
+      loc += ": ";
+    }
     errs() << "quant-compile: "
            << (d.getSeverity() == DiagnosticSeverity::Error ? "error: "
                                                             : "note: ")

@@ -471,7 +471,7 @@ OwningOpRef<ModuleOp> GraphImporter::run(const onnx::ModelProto &model,
     auto opsetIt = opsets.find(domain);
     if (opsetIt == opsets.end()) {
       (void)fail(loc, ImportError::Invalid,
-                 "node '" + node.name() + "' uses domain '" + domain +
+                 "uses domain '" + domain +
                      "', which the model does not import");
       return {};
     }
@@ -480,15 +480,13 @@ OwningOpRef<ModuleOp> GraphImporter::run(const onnx::ModelProto &model,
     if (!handler) {
       (void)fail(loc, ImportError::Unsupported,
                  "unsupported op '" + node.op_type() + "' (domain '" + domain +
-                     "', opset " + Twine(opsetIt->second) + ") at node '" +
-                     node.name() + "'");
+                     "', opset " + Twine(opsetIt->second) + ")");
       return {};
     }
     for (const std::string &in : node.input())
       if (!in.empty() && !values.count(in)) {
         (void)fail(loc, ImportError::Invalid,
-                   "node '" + node.name() + "' (" + node.op_type() +
-                       ") reads '" + in +
+                   "reads '" + in +
                        "', which no earlier node, input or initializer "
                        "defines");
         return {};
@@ -503,8 +501,7 @@ OwningOpRef<ModuleOp> GraphImporter::run(const onnx::ModelProto &model,
     for (int64_t i = 0; i < node.output_size(); ++i)
       if (!node.output(i).empty() && !values.count(node.output(i))) {
         (void)fail(loc, ImportError::Unsupported,
-                   node.op_type() + " at node '" + node.name() +
-                       "': optional output " + Twine(i) + " is not supported");
+                   "optional output " + Twine(i) + " is not supported");
         return {};
       }
     for (const std::string &in : node.input()) {
@@ -645,8 +642,7 @@ void NodeImporter::setResult(int64_t i, Value v, DenseElementsAttr constant) {
 }
 
 LogicalResult NodeImporter::unsupported(const Twine &what) {
-  return graph.fail(loc, ImportError::Unsupported,
-                    node.op_type() + " at node '" + node.name() + "': " + what);
+  return graph.fail(loc, ImportError::Unsupported, what);
 }
 
 void NodeImporter::check(Value condition, const Twine &what,
@@ -657,8 +653,7 @@ void NodeImporter::check(Value condition, const Twine &what,
 }
 
 LogicalResult NodeImporter::invalid(const Twine &what) {
-  return graph.fail(loc, ImportError::Invalid,
-                    node.op_type() + " at node '" + node.name() + "': " + what);
+  return graph.fail(loc, ImportError::Invalid, what);
 }
 
 //===----------------------------------------------------------------------===//

@@ -7,6 +7,12 @@
 // product of the axes' taps with tensor.extract and sums them weighted; for
 // nearest each axis has a single tap and the body is a pure gather.
 //
+// With scales, sizes or roi known only at run time, the generic's body
+// computes the same coordinates and coefficients per output element (in
+// double). An antialiased axis then has a filter whose width depends on the
+// scale, so its taps are an scf.for inside the body: one loop sums the
+// coefficients, another accumulates the normalised taps.
+//
 //===----------------------------------------------------------------------===//
 
 #include "NodeImporter.h"
@@ -14,6 +20,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include <cmath>
@@ -332,6 +339,20 @@ Value fromCompute(OpBuilder &b, Location loc, Value v, Type elt) {
   return arith::FPToSIOp::create(b, loc, elt, v);
 }
 
+/// tf_crop_and_resize's extrapolation value as an `elt` constant (integers
+/// round to nearest and saturate).
+Value extrapolated(OpBuilder &b, Location loc, const ResizeParams &p,
+                   Type elt) {
+  double ev = p.extrapolation;
+  if (isa<IntegerType>(elt)) {
+    unsigned w = elt.getIntOrFloatBitWidth();
+    ev = std::clamp(std::nearbyint(ev),
+                    (double)APInt::getSignedMinValue(w).getSExtValue(),
+                    (double)APInt::getSignedMaxValue(w).getSExtValue());
+  }
+  return scalarConstant(b, loc, elt, ev);
+}
+
 //===----------------------------------------------------------------------===//
 // Run-time scales or sizes
 //===----------------------------------------------------------------------===//
@@ -339,13 +360,20 @@ Value fromCompute(OpBuilder &b, Location loc, Value v, Type elt) {
 /// One resized axis of a run-time resize: scalars computed before the
 /// generic, in double as the reference does.
 struct RtAxis {
-  Value scale;    // f64
-  Value inW;      // i64
-  Value inWf;     // f64
-  Value outW;     // index, the output extent
-  Value outWidth; // f64, scale * inW
-  Value offset;   // f64, half_pixel_symmetric only
-  Value identity; // i1: the reference leaves this axis as it is
+  Value scale;        // f64
+  Value inW;          // i64
+  Value inWf;         // f64
+  Value outW;         // index, the output extent
+  Value outWidth;     // f64, scale * inW
+  Value offset;       // f64, half_pixel_symmetric only
+  Value identity;     // i1: the reference leaves this axis as it is
+  Value roiLo, roiHi; // f64, when roi is read
+  // Antialias only: the filter, widened by 1 / min(scale, 1), has `taps`
+  // (index) coefficients at offsets tapBase, tapBase + 1, ... (f64) from the
+  // source coordinate's integer part.
+  Value filterScale; // f64, min(scale, 1)
+  Value taps;
+  Value tapBase;
 };
 
 /// The `count` elements of the rank-1 operand i as scalars of `elt` (f64
@@ -407,10 +435,6 @@ LogicalResult importResizeRuntime(NodeImporter &n, Value x,
   Type elt = t.getElementType();
   int64_t rank = t.getRank();
   int64_t na = axes.size();
-  if (p.coord == Coord::TfCropAndResize)
-    return n.unsupported("tf_crop_and_resize with run-time scales or sizes");
-  if (p.antialias)
-    return n.unsupported("antialias with run-time scales or sizes");
   if (p.mode == Mode::Nearest && p.excludeOutside)
     return n.unsupported("exclude_outside in nearest mode with run-time "
                          "scales or sizes");
@@ -423,11 +447,15 @@ LogicalResult importResizeRuntime(NodeImporter &n, Value x,
     return success();
   }
 
-  // The region of interest only decides whether an axis is left alone, which
-  // matters for tf_half_pixel_for_nn only (elsewhere an unscaled axis maps
-  // onto itself).
+  // The region of interest: the crop of tf_crop_and_resize. Elsewhere it
+  // only decides whether an axis is left alone, which matters for
+  // tf_half_pixel_for_nn only (any other mode maps an unscaled axis onto
+  // itself).
   SmallVector<Value> roiLo(na), roiHi(na);
-  if (p.coord == Coord::TfHalfPixelForNN && roiIdx >= 0 &&
+  bool crop = p.coord == Coord::TfCropAndResize;
+  if (crop && (roiIdx < 0 || absentOrEmpty(n, roiIdx)))
+    return n.invalid("tf_crop_and_resize needs roi");
+  if ((crop || p.coord == Coord::TfHalfPixelForNN) && roiIdx >= 0 &&
       !absentOrEmpty(n, roiIdx)) {
     Value roi = n.optionalOperand(roiIdx);
     auto rt = cast<RankedTensorType>(roi.getType());
@@ -529,6 +557,25 @@ LogicalResult importResizeRuntime(NodeImporter &n, Value x,
       Value oneMinus = arith::SubFOp::create(b, loc, cf(1), adjustment);
       r.offset = arith::MulFOp::create(b, loc, center, oneMinus);
     }
+    if (p.antialias) {
+      // As _linear_coeffs_antialias / _cubic_coeffs_antialias: offsets
+      // start = floor(-support / s) + 1 .. 1 - start, s = min(scale, 1).
+      // An axis whose scale makes no sense is empty, so its filter is never
+      // used; the clamp only keeps the conversion defined.
+      double support = p.mode == Mode::Cubic ? 2 : 1;
+      r.filterScale = arith::MinimumFOp::create(b, loc, r.scale, cf(1));
+      Value q = arith::DivFOp::create(b, loc, cf(-support), r.filterScale);
+      q = math::FloorOp::create(b, loc, q);
+      Value ok =
+          arith::CmpFOp::create(b, loc, CmpFPredicate::OGE, q, cf(-(1 << 30)));
+      q = arith::SelectOp::create(b, loc, ok, q, cf(-(1 << 30)));
+      Value start = arith::AddIOp::create(
+          b, loc, arith::FPToSIOp::create(b, loc, i64, q), ci(1));
+      r.tapBase = arith::SIToFPOp::create(b, loc, f64, start);
+      Value count = arith::SubIOp::create(
+          b, loc, ci(2), arith::MulIOp::create(b, loc, start, ci(2)));
+      r.taps = arith::IndexCastOp::create(b, loc, b.getIndexType(), count);
+    }
     // math.isclose(scale, 1.0) and out == in (and roi the whole axis).
     Value diff = math::AbsFOp::create(
         b, loc, arith::SubFOp::create(b, loc, r.scale, cf(1)));
@@ -551,6 +598,8 @@ LogicalResult importResizeRuntime(NodeImporter &n, Value x,
       id = arith::AndIOp::create(b, loc, id, hi1);
     }
     r.identity = id;
+    r.roiLo = roiLo[k];
+    r.roiHi = roiHi[k];
   }
 
   // Output: resized axes get the computed extents.
@@ -568,7 +617,6 @@ LogicalResult importResizeRuntime(NodeImporter &n, Value x,
 
   bool gatherOnly = p.mode == Mode::Nearest;
   int64_t taps = p.mode == Mode::Cubic ? 4 : 2;
-  int64_t pad = (taps + 1) / 2;
   double A = p.cubicA;
   Type ct = f64;
 
@@ -606,8 +654,55 @@ LogicalResult importResizeRuntime(NodeImporter &n, Value x,
         };
 
         SmallVector<SmallVector<Value>> tapIdx(rank), tapW(rank);
+        Value outside; // i1, tf_crop_and_resize: some axis is outside
+        // Antialias: each axis's first tap (i64), coordinate fraction and
+        // the sum of its coefficients, which divides each one.
+        SmallVector<Value> varStart(rank), varRatio(rank), varSum(rank),
+            outIdx(rank);
+        // Input index of tap i (i64) along axis a: clamped into the input,
+        // or the output index where the axis is left alone.
+        auto clampAxis = [&](int64_t a, Value i) {
+          const RtAxis &r = *ax[a];
+          i = arith::MaxSIOp::create(nb, l, i, cI(0));
+          i = arith::MinSIOp::create(
+              nb, l, i, arith::SubIOp::create(nb, l, r.inW, cI(1)));
+          return sel(r.identity, outIdx[a], toIndex(i));
+        };
+        // Antialias: the unnormalised coefficient of tap k (index) along
+        // axis a, zero outside the input with exclude_outside.
+        auto filterCoeff = [&](int64_t a, Value start, Value ratio, Value k) {
+          const RtAxis &r = *ax[a];
+          Value k64 = arith::IndexCastOp::create(nb, l, i64, k);
+          Value i = add(r.tapBase, arith::SIToFPOp::create(nb, l, f64, k64));
+          Value d =
+              math::AbsFOp::create(nb, l, mul(sub(i, ratio), r.filterScale));
+          Value w;
+          if (p.mode == Mode::Linear) {
+            w = arith::MaximumFOp::create(nb, l, sub(c(1), d), c(0));
+          } else {
+            // |d| <= 1: (A+2)d^3 - (A+3)d^2 + 1; |d| < 2: A(d^3 - 5d^2 +
+            // 8d - 4); else 0.
+            Value d2 = mul(d, d), d3 = mul(d2, d);
+            Value inner = add(sub(mul(c(A + 2), d3), mul(c(A + 3), d2)), c(1));
+            Value outer = sub(
+                add(sub(mul(c(A), d3), mul(c(5 * A), d2)), mul(c(8 * A), d)),
+                c(4 * A));
+            w = sel(fcmp(CmpFPredicate::OLE, d, c(1)), inner,
+                    sel(fcmp(CmpFPredicate::OLT, d, c(2)), outer, c(0)));
+          }
+          if (p.excludeOutside) {
+            Value idx = arith::AddIOp::create(nb, l, start, k64);
+            Value lo =
+                arith::CmpIOp::create(nb, l, CmpIPredicate::slt, idx, cI(0));
+            Value hi =
+                arith::CmpIOp::create(nb, l, CmpIPredicate::sge, idx, r.inW);
+            w = sel(arith::OrIOp::create(nb, l, lo, hi), c(0), w);
+          }
+          return w;
+        };
         for (int64_t a = 0; a < rank; ++a) {
           Value o = linalg::IndexOp::create(nb, l, a);
+          outIdx[a] = o;
           if (!ax[a]) {
             tapIdx[a].push_back(o);
             continue;
@@ -642,15 +737,36 @@ LogicalResult importResizeRuntime(NodeImporter &n, Value x,
           case Coord::TfHalfPixelForNN:
             xo = div(yh, r.scale);
             break;
-          case Coord::TfCropAndResize:
-            xo = c(0); // rejected above
+          case Coord::TfCropAndResize: {
+            // (hi - lo) * (in - 1) * (out == 1 ? 1/2 : y / (out - 1))
+            //   + lo * (in - 1), and the extrapolation value outside.
+            Value inM1 = sub(r.inWf, c(1));
+            Value span = mul(sub(r.roiHi, r.roiLo), inM1);
+            Value one = fcmp(CmpFPredicate::OEQ, r.outWidth, c(1));
+            Value q = sel(one, div(span, c(2)),
+                          div(mul(y, span), sub(r.outWidth, c(1))));
+            xo = add(q, mul(r.roiLo, inM1));
+            Value out =
+                arith::OrIOp::create(nb, l, fcmp(CmpFPredicate::OLT, xo, c(0)),
+                                     fcmp(CmpFPredicate::OGT, xo, inM1));
+            Value keep = arith::XOrIOp::create(
+                nb, l, r.identity,
+                arith::ConstantIntOp::create(nb, l, nb.getI1Type(), 1));
+            out = arith::AndIOp::create(nb, l, out, keep);
+            outside = outside ? arith::OrIOp::create(nb, l, outside, out) : out;
             break;
+          }
           }
           Value xf = math::FloorOp::create(nb, l, xo);
           Value isInt = fcmp(CmpFPredicate::OEQ, xo, xf);
           Value ratio = sel(isInt, c(1), sub(xo, xf));
-          // The taps nearest xo, ties to the smaller index.
-          Value xp = add(xo, c((double)pad));
+          // The taps nearest xo, ties to the smaller index (the count is
+          // even: half of them on each side).
+          Value half = cI(taps / 2);
+          if (p.antialias)
+            half = arith::DivSIOp::create(
+                nb, l, arith::IndexCastOp::create(nb, l, i64, r.taps), cI(2));
+          Value xp = add(xo, arith::SIToFPOp::create(nb, l, f64, half));
           Value pf = math::FloorOp::create(nb, l, xp);
           Value frac = sub(xp, pf);
           Value lim = c(4503599627370496.0);
@@ -658,15 +774,28 @@ LogicalResult importResizeRuntime(NodeImporter &n, Value x,
           pf = arith::MaximumFOp::create(nb, l, pf, c(-4503599627370496.0));
           Value pI = arith::FPToSIOp::create(nb, l, i64, pf);
           Value fracZero = fcmp(CmpFPredicate::OEQ, frac, c(0));
-          Value offset = sel(fracZero, cI(-(taps / 2)), cI(-(taps / 2) + 1));
-          Value start = arith::AddIOp::create(nb, l, pI, offset);
-          start = arith::SubIOp::create(nb, l, start, cI(pad));
-          Value hiIdx = arith::SubIOp::create(nb, l, r.inW, cI(1));
-          auto clampIdx = [&](Value i) {
-            i = arith::MaxSIOp::create(nb, l, i, cI(0));
-            i = arith::MinSIOp::create(nb, l, i, hiIdx);
-            return sel(r.identity, o, toIndex(i));
-          };
+          // start = floor(xo + half) - half - (half or half - 1)
+          Value back =
+              sel(fracZero, half, arith::SubIOp::create(nb, l, half, cI(1)));
+          Value start = arith::SubIOp::create(
+              nb, l, pI, arith::AddIOp::create(nb, l, half, back));
+          auto clampIdx = [&](Value i) { return clampAxis(a, i); };
+          if (p.antialias) {
+            varStart[a] = start;
+            varRatio[a] = ratio;
+            Value zero = c(0);
+            auto loop = scf::ForOp::create(
+                nb, l, arith::ConstantIndexOp::create(nb, l, 0), r.taps,
+                arith::ConstantIndexOp::create(nb, l, 1), ValueRange{zero},
+                [&](OpBuilder &, Location, Value k, ValueRange acc) {
+                  // (The body builder is nb, positioned in the loop.)
+                  Value w = filterCoeff(a, start, ratio, k);
+                  scf::YieldOp::create(nb, l, add(acc[0], w));
+                });
+            Value sum = loop.getResult(0);
+            varSum[a] = sel(fcmp(CmpFPredicate::OEQ, sum, c(0)), c(1), sum);
+            continue;
+          }
 
           if (p.mode == Mode::Nearest) {
             // Which of the two taps has the non-zero coefficient.
@@ -746,13 +875,32 @@ LogicalResult importResizeRuntime(NodeImporter &n, Value x,
         // Separable sums in the reference's order (see importResize).
         SmallVector<Value> coords;
         for (int64_t a = 0; a < rank; ++a)
-          coords.push_back(tapIdx[a].front());
+          coords.push_back(tapIdx[a].empty() ? outIdx[a] : tapIdx[a].front());
         std::function<Value(int64_t)> level = [&](int64_t j) -> Value {
           if (j < 0) {
             Value v = tensor::ExtractOp::create(nb, l, x, coords);
             return gatherOnly ? v : toCompute(nb, l, v, ct);
           }
           int64_t a = axes[j];
+          if (varStart[a]) {
+            const RtAxis &r = *ax[a];
+            auto loop = scf::ForOp::create(
+                nb, l, arith::ConstantIndexOp::create(nb, l, 0), r.taps,
+                arith::ConstantIndexOp::create(nb, l, 1), ValueRange{c(0)},
+                [&](OpBuilder &, Location, Value k, ValueRange acc) {
+                  Value k64 = arith::IndexCastOp::create(nb, l, i64, k);
+                  coords[a] = clampAxis(
+                      a, arith::AddIOp::create(nb, l, varStart[a], k64));
+                  Value v = level(j - 1);
+                  Value w = div(filterCoeff(a, varStart[a], varRatio[a], k),
+                                varSum[a]);
+                  Value first = arith::CmpIOp::create(nb, l, CmpIPredicate::eq,
+                                                      k64, cI(0));
+                  w = sel(r.identity, sel(first, c(1), c(0)), w);
+                  scf::YieldOp::create(nb, l, add(acc[0], mul(v, w)));
+                });
+            return loop.getResult(0);
+          }
           Value acc;
           for (auto [k, i] : llvm::enumerate(tapIdx[a])) {
             coords[a] = i;
@@ -769,6 +917,8 @@ LogicalResult importResizeRuntime(NodeImporter &n, Value x,
         Value acc = level(na - 1);
         if (!gatherOnly)
           acc = fromCompute(nb, l, acc, elt);
+        if (outside)
+          acc = sel(outside, extrapolated(nb, l, p, elt), acc);
         linalg::YieldOp::create(nb, l, acc);
       });
   n.setResult(0, g.getResult(0));
@@ -899,7 +1049,9 @@ LogicalResult importResize(NodeImporter &n) {
     DenseElementsAttr c = n.constantOperand(roiIdx);
     if (!c) {
       if (p.coord == Coord::TfCropAndResize)
-        return n.unsupported("roi must be known at compile time");
+        return importResizeRuntime(n, x, p, axes,
+                                   haveScales ? scalesIdx : sizesIdx,
+                                   !haveScales, roiIdx);
     } else if (isa<FloatType>(c.getElementType())) {
       SmallVector<double> r = floatValues(c);
       if ((int64_t)r.size() != 2 * na)
@@ -1053,17 +1205,9 @@ LogicalResult importResize(NodeImporter &n) {
         Value acc = level((int64_t)order.size() - 1);
         if (!gatherOnly)
           acc = fromCompute(nb, l, acc, elt);
-        if (outside) {
-          double ev = p.extrapolation;
-          if (isa<IntegerType>(elt)) {
-            unsigned w = elt.getIntOrFloatBitWidth();
-            ev = std::clamp(std::nearbyint(ev),
-                            (double)APInt::getSignedMinValue(w).getSExtValue(),
-                            (double)APInt::getSignedMaxValue(w).getSExtValue());
-          }
-          Value e = scalarConstant(nb, l, elt, ev);
-          acc = arith::SelectOp::create(nb, l, outside, e, acc);
-        }
+        if (outside)
+          acc = arith::SelectOp::create(nb, l, outside,
+                                        extrapolated(nb, l, p, elt), acc);
         linalg::YieldOp::create(nb, l, acc);
       });
   n.setResult(0, g.getResult(0));

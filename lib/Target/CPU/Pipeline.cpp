@@ -46,6 +46,25 @@ using namespace mlir;
 using namespace mlir::qc;
 
 namespace {
+/// Whether each group of the reshape has at most one extent other than 1.
+static bool isUnitDimReshape(Operation *reshape) {
+  RankedTensorType wide;
+  SmallVector<ReassociationIndices> groups;
+  if (auto c = dyn_cast<tensor::CollapseShapeOp>(reshape)) {
+    wide = c.getSrcType();
+    groups = c.getReassociationIndices();
+  } else if (auto e = dyn_cast<tensor::ExpandShapeOp>(reshape)) {
+    wide = e.getResultType();
+    groups = e.getReassociationIndices();
+  } else {
+    return false;
+  }
+  return llvm::all_of(groups, [&](const ReassociationIndices &g) {
+    return llvm::count_if(
+               g, [&](int64_t d) { return wide.getDimSize(d) != 1; }) <= 1;
+  });
+}
+
 struct QCFuseElementwisePass
     : mlir::qc::impl::QCFuseElementwisePassBase<QCFuseElementwisePass> {
   void runOnOperation() override {
@@ -58,6 +77,24 @@ struct QCFuseElementwisePass
              producer->hasOneUse();
     };
     linalg::populateElementwiseOpsFusionPatterns(patterns, control);
+    // Reshapes that only add or drop unit dimensions (a convolution's
+    // grouped [N, G, C/G, ...] output with G = 1 read back as [N, C, ...])
+    // fold into the elementwise generic on their other side, so that
+    // generic and its neighbours fuse across them.
+    linalg::ControlFusionFn unitReshape = [](OpOperand *operand) {
+      Operation *owner = operand->getOwner();
+      Operation *reshape =
+          isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(owner)
+              ? owner
+              : operand->get().getDefiningOp();
+      auto generic = dyn_cast_if_present<linalg::GenericOp>(
+          reshape == owner ? operand->get().getDefiningOp() : owner);
+      if (!reshape || !generic ||
+          generic.getNumLoops() != generic.getNumParallelLoops())
+        return false;
+      return isUnitDimReshape(reshape);
+    };
+    linalg::populateFoldReshapeOpsByExpansionPatterns(patterns, unitReshape);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
@@ -169,14 +206,35 @@ struct QCParallelizePass
       return getAsIndexOpFoldResult(rewriter.getContext(), v);
     };
     SmallVector<int64_t> ones(rank, 1);
-    rewriter.setInsertionPoint(pad);
+    // The source's producer writes into the interior itself when it can.
+    linalg::LinalgOp producer = inPlaceProducer(pad.getSource());
+    rewriter.setInsertionPoint(producer ? producer.getOperation()
+                                        : pad.getOperation());
     Value t =
         tensor::EmptyOp::create(rewriter, loc, res, resTy.getElementType());
     Value interior = tensor::ExtractSliceOp::create(
         rewriter, loc, srcTy, t, attrs(low), attrs(src), attrs(ones));
-    Value copied =
-        linalg::CopyOp::create(rewriter, loc, pad.getSource(), interior)
-            .getResult(0);
+    Value copied;
+    if (producer) {
+      Value init = interior;
+      Operation *reshape = pad.getSource().getDefiningOp();
+      if (auto c = dyn_cast<tensor::CollapseShapeOp>(reshape))
+        init = tensor::ExpandShapeOp::create(rewriter, loc, c.getSrcType(),
+                                             interior,
+                                             c.getReassociationIndices());
+      else if (auto e = dyn_cast<tensor::ExpandShapeOp>(reshape))
+        init = tensor::CollapseShapeOp::create(rewriter, loc, e.getSrcType(),
+                                               interior,
+                                               e.getReassociationIndices());
+      rewriter.modifyOpInPlace(
+          producer, [&] { producer.getDpsInitsMutable()[0].assign(init); });
+      copied = pad.getSource();
+      rewriter.setInsertionPoint(pad);
+    } else {
+      rewriter.setInsertionPoint(pad);
+      copied = linalg::CopyOp::create(rewriter, loc, pad.getSource(), interior)
+                   .getResult(0);
+    }
     t = tensor::InsertSliceOp::create(rewriter, loc, copied, t, attrs(low),
                                       attrs(src), attrs(ones));
     SmallVector<int64_t> offs(rank, 0), sizes(res);
@@ -203,14 +261,45 @@ struct QCParallelizePass
     return success();
   }
 
+  /// `v` or, when `v` is a reshape that only adds or drops unit
+  /// dimensions, its operand.
+  static Value throughUnitReshape(Value v) {
+    Operation *d = v.getDefiningOp();
+    if (d && isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(d) &&
+        isUnitDimReshape(d))
+      return d->getOperand(0);
+    return v;
+  }
+
+  /// The linalg op that computes `source` (through a unit-dimension
+  /// reshape, used only there) into an empty tensor and has no other user:
+  /// it can write straight into a padded tensor's interior.
+  static linalg::LinalgOp inPlaceProducer(Value source) {
+    Value v = throughUnitReshape(source);
+    if (v != source && !source.hasOneUse())
+      return {};
+    auto producer = v.getDefiningOp<linalg::LinalgOp>();
+    if (!producer || !v.hasOneUse() || producer->getNumResults() != 1 ||
+        producer.getNumDpsInits() != 1 ||
+        producer.getNumLoops() != producer.getNumParallelLoops())
+      return {};
+    // (CSE may have merged the empty tensor with others of its type: it
+    // has no contents, so replacing this use leaves theirs as they were.)
+    if (!producer.getDpsInits()[0].getDefiningOp<tensor::EmptyOp>())
+      return {};
+    return producer;
+  }
+
   /// Whether `op`'s source is computed by a linalg op into a slice of
-  /// `op`'s destination (a border fill), so it is written in place already.
+  /// `op`'s destination (a border fill, a padded tensor's interior), so it
+  /// is written in place already.
   static bool writesSliceOfDest(tensor::InsertSliceOp op) {
-    auto producer = op.getSource().getDefiningOp<linalg::LinalgOp>();
+    auto producer =
+        throughUnitReshape(op.getSource()).getDefiningOp<linalg::LinalgOp>();
     if (!producer || producer.getNumDpsInits() != 1)
       return false;
-    auto slice =
-        producer.getDpsInits()[0].getDefiningOp<tensor::ExtractSliceOp>();
+    auto slice = throughUnitReshape(producer.getDpsInits()[0])
+                     .getDefiningOp<tensor::ExtractSliceOp>();
     return slice && slice.getSource() == op.getDest();
   }
 

@@ -116,3 +116,29 @@ func.func @not_embedding(%ids: tensor<3xi64>) -> (tensor<4x3xf32>, tensor<3x8xf3
   } -> tensor<3x8xf32>
   return %g, %h : tensor<4x3xf32>, tensor<3x8xf32>
 }
+
+// -----
+
+// Static per-tensor codes are computed before the layer input's pad and
+// reshapes (a convolution's padded input), which then move the 1-byte
+// codes: asymmetric uint8 over [-1, 3] has scale 4/255 and zero point 64,
+// so the pad value 0.5 becomes round(0.5 * 255 / 4) + 64 = 96.
+// CHECK-LABEL: func.func @codes_before_pad
+// CHECK: %[[Q:.*]] = qc.quantize %arg0, %{{.*}}, %{{.*}} {format = #qc.format<uint8>} : (tensor<2x1x6xf32>, tensor<f32>, tensor<i8>) -> tensor<2x1x6xi8>
+// CHECK: %[[C:.*]] = tensor.collapse_shape %[[Q]] {{\[\[}}0], [1, 2]] : tensor<2x1x6xi8> into tensor<2x6xi8>
+// CHECK: %[[V:.*]] = arith.constant 96 : i8
+// CHECK: %[[P:.*]] = tensor.pad %[[C]] low[0, 0] high[0, 2]
+// CHECK: tensor.yield %[[V]] : i8
+// CHECK: %[[D:.*]] = qc.dequantize %[[P]], %{{.*}}, %{{.*}} {format = #qc.format<uint8>} : (tensor<2x8xi8>, tensor<f32>, tensor<i8>) -> tensor<2x8xf32>
+// CHECK: qc.linear %[[D]]
+func.func @codes_before_pad(%x: tensor<2x1x6xf32>) -> tensor<2x4xf32> {
+  %c = tensor.collapse_shape %x [[0], [1, 2]] : tensor<2x1x6xf32> into tensor<2x6xf32>
+  %v = arith.constant 0.5 : f32
+  %p = tensor.pad %c low[0, 0] high[0, 2] {
+  ^bb0(%i: index, %j: index):
+    tensor.yield %v : f32
+  } : tensor<2x6xf32> to tensor<2x8xf32>
+  %w = arith.constant dense<0.5> : tensor<4x8xf32>
+  %y = qc.linear %p, %w {qc.quant = {a_mode = "static", asym = true, a_min = -1.0 : f64, a_max = 3.0 : f64}} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}

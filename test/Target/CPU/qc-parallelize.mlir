@@ -71,6 +71,38 @@ func.func @pad_borders(%x: tensor<8x10xf32>, %v: f32) -> tensor<10x13xf32> {
 
 // -----
 
+// A pad whose source an elementwise generic computes (here read through a
+// reshape that only drops a unit dimension, as a convolution's grouped
+// output is): the generic writes straight into the padded tensor's
+// interior, so there is no copy; only the border is filled.
+#pi_id = affine_map<(a, b, c, d) -> (a, b, c, d)>
+// CHECK-LABEL: func.func @pad_in_place
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<1x66x10xf32>
+// CHECK: %[[I:.*]] = tensor.extract_slice %[[E]][0, 1, 1] [1, 64, 8] [1, 1, 1]
+// CHECK: %[[O:.*]] = tensor.expand_shape %[[I]] {{\[\[}}0, 1], [2], [3]]
+// CHECK: %[[G:.*]] = linalg.generic {{.*}} outs(%[[O]] :
+// CHECK: %[[C:.*]] = tensor.collapse_shape %[[G]]
+// CHECK-NOT: linalg.copy
+// CHECK: tensor.insert_slice %[[C]] into %[[E]][0, 1, 1] [1, 64, 8] [1, 1, 1]
+// CHECK-NOT: linalg.copy
+// CHECK: linalg.fill
+func.func @pad_in_place(%x: tensor<1x1x64x8xf32>, %v: f32) -> tensor<1x66x10xf32> {
+  %e = tensor.empty() : tensor<1x1x64x8xf32>
+  %y = linalg.generic {indexing_maps = [#pi_id, #pi_id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%x : tensor<1x1x64x8xf32>) outs(%e : tensor<1x1x64x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = arith.mulf %in, %in : f32
+    linalg.yield %m : f32
+  } -> tensor<1x1x64x8xf32>
+  %c = tensor.collapse_shape %y [[0, 1], [2], [3]] : tensor<1x1x64x8xf32> into tensor<1x64x8xf32>
+  %p = tensor.pad %c low[0, 1, 1] high[0, 1, 1] {
+  ^bb0(%i: index, %j: index, %k: index):
+    tensor.yield %v : f32
+  } : tensor<1x64x8xf32> to tensor<1x66x10xf32>
+  return %p : tensor<1x66x10xf32>
+}
+
+// -----
+
 // A bias copied into a contraction's output only to initialise it is tiled
 // inside the contraction's loop, like a fill: one loop, no generic left
 // outside it.

@@ -408,6 +408,80 @@ std::pair<Value, Value> dynamicParams(OpBuilder &b, Location loc, Value lo,
   return {scale, zp};
 }
 
+/// Per-tensor quantization with constant parameters commutes with reshapes
+/// and with a pad by a constant (the quantized constant pads the codes).
+/// When x is such a chain (each link used once: a convolution's padded,
+/// grouped input), the codes are computed from the chain's root and the
+/// chain is rebuilt on them: the padded copy then moves 1-byte codes, not
+/// floats, and the quantize can fuse with the op that produces the root.
+/// Null when x is no such chain, or its codes are not whole bytes.
+Value quantizeBeforePadsAndReshapes(OpBuilder &b, Location loc, Value x,
+                                    Value scale, Value zp, FormatAttr fmt) {
+  auto storage = dyn_cast<IntegerType>(fmt.getStorageType());
+  DenseFPElementsAttr scaleAttr;
+  DenseIntElementsAttr zpAttr;
+  if (!storage || storage.getWidth() % 8 != 0 ||
+      !matchPattern(scale, m_Constant(&scaleAttr)) ||
+      (zp && !matchPattern(zp, m_Constant(&zpAttr))))
+    return {};
+  SmallVector<Operation *> chain; // from x towards the root
+  Value root = x;
+  while (Operation *d = root.getDefiningOp()) {
+    if (!root.hasOneUse())
+      break;
+    if (auto pad = dyn_cast<tensor::PadOp>(d)) {
+      Value v = pad.getConstantPaddingValue();
+      if (!v || !matchPattern(v, m_Constant()))
+        break;
+    } else if (!isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(d)) {
+      break;
+    }
+    chain.push_back(d);
+    root = d->getOperand(0);
+  }
+  if (chain.empty())
+    return {};
+  auto codesType = [&](Value v) {
+    return cast<RankedTensorType>(v.getType()).clone(storage);
+  };
+  Value q = QuantizeOp::create(b, loc, codesType(root), root, scale, zp, fmt,
+                               IntegerAttr(), IntegerAttr());
+  APFloat s = *scaleAttr.getValues<APFloat>().begin();
+  int64_t z = 0;
+  if (zpAttr) {
+    APInt zv = *zpAttr.getValues<APInt>().begin();
+    z = fmt.isSigned() ? zv.getSExtValue()
+                       : static_cast<int64_t>(zv.getZExtValue());
+  }
+  for (Operation *op : llvm::reverse(chain)) {
+    if (auto pad = dyn_cast<tensor::PadOp>(op)) {
+      FloatAttr v;
+      matchPattern(pad.getConstantPaddingValue(), m_Constant(&v));
+      APFloat pv = v.getValue();
+      bool loses = false;
+      pv.convert(s.getSemantics(), APFloat::rmNearestTiesToEven, &loses);
+      APInt code = quantizeToInt(pv, s, z, fmt.getBits(), fmt.isSigned())
+                       .sextOrTrunc(storage.getWidth());
+      Value padValue =
+          arith::ConstantOp::create(b, loc, b.getIntegerAttr(storage, code));
+      q = tensor::PadOp::create(b, loc, codesType(pad.getResult()), q,
+                                pad.getMixedLowPad(), pad.getMixedHighPad(),
+                                padValue, pad.getNofold());
+      continue;
+    }
+    Type type = codesType(op->getResult(0));
+    if (auto e = dyn_cast<tensor::ExpandShapeOp>(op))
+      q = tensor::ExpandShapeOp::create(b, loc, type, q,
+                                        e.getReassociationIndices(),
+                                        e.getMixedOutputShape());
+    else
+      q = tensor::CollapseShapeOp::create(
+          b, loc, type, q,
+          cast<tensor::CollapseShapeOp>(op).getReassociationIndices());
+  }
+  return q;
+}
+
 /// qc.dequantize(qc.quantize(x)) with static or run-time parameters.
 FailureOr<Value> quantizeActivation(OpBuilder &b, Location loc, Value x,
                                     const Scheme &s, const QuantLayer &layer,
@@ -488,9 +562,13 @@ FailureOr<Value> quantizeActivation(OpBuilder &b, Location loc, Value x,
       groupAttr = b.getI64IntegerAttr(k);
     }
   }
-  auto qType = RankedTensorType::get(t.getShape(), fmt.getStorageType());
-  Value q =
-      QuantizeOp::create(b, loc, qType, x, scale, zp, fmt, axisAttr, groupAttr);
+  Value q;
+  if (s.aStatic)
+    q = quantizeBeforePadsAndReshapes(b, loc, x, scale, zp, fmt);
+  if (!q)
+    q = QuantizeOp::create(
+        b, loc, RankedTensorType::get(t.getShape(), fmt.getStorageType()), x,
+        scale, zp, fmt, axisAttr, groupAttr);
   return DequantizeOp::create(b, loc, t, q, scale, zp, fmt, axisAttr, groupAttr)
       .getResult();
 }

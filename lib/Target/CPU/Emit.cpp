@@ -283,6 +283,14 @@ LogicalResult mlir::qc::emitCPUArtifact(ModuleOp module,
     return module.emitError() << error;
   m->setTargetTriple(tm->getTargetTriple());
   m->setDataLayout(tm->createDataLayout());
+  // LLVM's loop vectoriser keeps to 256-bit vectors on AVX-512 CPUs unless
+  // told otherwise; the loops it vectorises here (elementwise generics,
+  // the relayouts before integer convolutions) are as wide as the
+  // contraction kernels we vectorise ourselves.
+  if (getCPUVectorInfo(options.mcpu).bits == 512)
+    for (llvm::Function &f : *m)
+      if (!f.isDeclaration())
+        f.addFnAttr("prefer-vector-width", "512");
 
   {
     llvm::LoopAnalysisManager lam;

@@ -70,7 +70,12 @@ Value mlir::qc::onnximport::buildReduce(NodeImporter &n, Value x,
             switch (kind) {
             case ReduceKind::Sum:
             case ReduceKind::Mean:
-              v = f ? arith::AddFOp::create(bb, l, a[1], a[0]).getResult()
+              // Float sums may be reassociated: LLVM then sums in vector
+              // lanes (a serial chain of scalar adds before), which is
+              // also the more accurate order for long reductions.
+              v = f ? arith::AddFOp::create(bb, l, a[1], a[0],
+                                            arith::FastMathFlags::reassoc)
+                          .getResult()
                     : arith::AddIOp::create(bb, l, a[1], a[0]).getResult();
               break;
             case ReduceKind::Max:

@@ -925,6 +925,61 @@ LogicalResult importResizeRuntime(NodeImporter &n, Value x,
   return success();
 }
 
+/// Nearest resize by whole factors whose taps are floor(o / k) on every
+/// resized axis (integer upsampling in the usual modes) as a broadcast:
+/// the output viewed as [.., d, k, ..] per resized axis reads x[.., i, ..]
+/// for every replica j, then collapses to [.., d * k, ..]. Unlike the
+/// table gather, this is affine, so its consumers fuse with it (across the
+/// collapse) and LLVM vectorises the result. Failure when some axis's
+/// taps are not of that form.
+FailureOr<Value> replicate(OpBuilder &b, Location loc, Value x,
+                           ArrayRef<std::optional<AxisTable>> tables,
+                           ArrayRef<int64_t> outShape) {
+  auto t = cast<RankedTensorType>(x.getType());
+  int64_t rank = t.getRank();
+  SmallVector<int64_t> wide, xDims;
+  SmallVector<AffineExpr> in;
+  SmallVector<ReassociationIndices> groups;
+  MLIRContext *ctx = b.getContext();
+  for (int64_t a = 0; a < rank; ++a) {
+    int64_t pos = wide.size();
+    in.push_back(getAffineDimExpr(pos, ctx));
+    wide.push_back(t.getDimSize(a));
+    xDims.push_back(a);
+    if (!tables[a]) {
+      groups.push_back({pos});
+      continue;
+    }
+    int64_t d = t.getDimSize(a), o = outShape[a];
+    if (tables[a]->anyOutside || tables[a]->taps != 1 || d <= 0 || o % d)
+      return failure();
+    int64_t k = o / d;
+    for (int64_t i = 0; i < o; ++i)
+      if (tables[a]->index[i] != i / k)
+        return failure();
+    wide.push_back(k);
+    xDims.push_back(-1); // static
+    groups.push_back({pos, pos + 1});
+  }
+  SmallVector<Value> dyn;
+  for (auto [i, e] : llvm::enumerate(wide))
+    if (ShapedType::isDynamic(e))
+      dyn.push_back(tensor::DimOp::create(b, loc, x, xDims[i]));
+  Value init = tensor::EmptyOp::create(b, loc, wide, t.getElementType(), dyn);
+  int64_t loops = wide.size();
+  SmallVector<AffineMap> maps = {AffineMap::get(loops, 0, in, ctx),
+                                 AffineMap::getMultiDimIdentityMap(loops, ctx)};
+  SmallVector<utils::IteratorType> iters(loops, utils::IteratorType::parallel);
+  Value r =
+      linalg::GenericOp::create(b, loc, init.getType(), ValueRange{x},
+                                ValueRange{init}, maps, iters,
+                                [](OpBuilder &nb, Location l, ValueRange args) {
+                                  linalg::YieldOp::create(nb, l, args[0]);
+                                })
+          .getResult(0);
+  return tensor::CollapseShapeOp::create(b, loc, r, groups).getResult();
+}
+
 LogicalResult importResize(NodeImporter &n) {
   FailureOr<Value> xOr = n.operand(0);
   if (failed(xOr))
@@ -1107,6 +1162,14 @@ LogicalResult importResize(NodeImporter &n) {
     }
     n.setResult(0, x);
     return success();
+  }
+
+  if (p.mode == Mode::Nearest) {
+    if (FailureOr<Value> r = replicate(b, loc, x, tables, outShape);
+        succeeded(r)) {
+      n.setResult(0, *r);
+      return success();
+    }
   }
 
   // Compute in f32 (f64 for f64 and integer inputs).

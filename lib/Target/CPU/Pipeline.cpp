@@ -67,14 +67,81 @@ static bool isUnitDimReshape(Operation *reshape) {
 
 struct QCFuseElementwisePass
     : mlir::qc::impl::QCFuseElementwisePassBase<QCFuseElementwisePass> {
+  /// Operands an elementwise generic broadcasts along unit dimensions with
+  /// constant-0 map results (the importer's `[1, C, 1, 1]` against
+  /// `[N, C, H, W]`) are read through a collapse that drops those
+  /// dimensions, so every map is a projected permutation, which the
+  /// reshape folding below needs.
+  void dropBroadcastUnitDims() {
+    IRRewriter rewriter(&getContext());
+    getOperation().walk([&](linalg::GenericOp g) {
+      if (!g.hasPureTensorSemantics() ||
+          g.getNumLoops() != g.getNumParallelLoops())
+        return;
+      SmallVector<AffineMap> maps = g.getIndexingMapsArray();
+      bool changed = false;
+      for (OpOperand *in : g.getDpsInputOperands()) {
+        auto t = dyn_cast<RankedTensorType>(in->get().getType());
+        AffineMap m = maps[in->getOperandNumber()];
+        if (!t || m.isProjectedPermutation())
+          continue;
+        SmallVector<int64_t> keep;
+        bool ok = true;
+        for (auto [d, e] : llvm::enumerate(m.getResults())) {
+          auto c = dyn_cast<AffineConstantExpr>(e);
+          if (c && c.getValue() == 0 && t.getDimSize(d) == 1)
+            continue;
+          ok &= isa<AffineDimExpr>(e);
+          keep.push_back(d);
+        }
+        if (!ok)
+          continue;
+        // Each dropped dimension joins the group of the next kept one (the
+        // last kept one's, after it); none kept: rank 0.
+        SmallVector<ReassociationIndices> groups;
+        if (!keep.empty()) {
+          ReassociationIndices cur;
+          for (int64_t d = 0; d < t.getRank(); ++d) {
+            cur.push_back(d);
+            if (llvm::is_contained(keep, d)) {
+              groups.push_back(cur);
+              cur.clear();
+            }
+          }
+          llvm::append_range(groups.back(), cur);
+        }
+        SmallVector<AffineExpr> exprs;
+        for (int64_t d : keep)
+          exprs.push_back(m.getResult(d));
+        rewriter.setInsertionPoint(g);
+        Value c = tensor::CollapseShapeOp::create(rewriter, g.getLoc(),
+                                                  in->get(), groups);
+        rewriter.modifyOpInPlace(g, [&] { in->set(c); });
+        maps[in->getOperandNumber()] =
+            AffineMap::get(m.getNumDims(), 0, exprs, &getContext());
+        changed = true;
+      }
+      if (changed)
+        rewriter.modifyOpInPlace(g, [&] {
+          g.setIndexingMapsAttr(rewriter.getAffineMapArrayAttr(maps));
+        });
+    });
+  }
+
   void runOnOperation() override {
+    dropBroadcastUnitDims();
     RewritePatternSet patterns(&getContext());
     linalg::ControlFusionFn control = [](OpOperand *fused) {
       auto consumer = dyn_cast<linalg::LinalgOp>(fused->getOwner());
       Operation *producer = fused->get().getDefiningOp();
+      // Not into a consumer that broadcasts the producer's result (reads
+      // each element several times): the producer's work would be done
+      // once per read (a per-channel SE scale per pixel, an upsampled
+      // tensor per replica).
       return consumer && producer &&
              consumer.getNumLoops() == consumer.getNumParallelLoops() &&
-             producer->hasOneUse();
+             producer->hasOneUse() &&
+             consumer.getMatchingIndexingMap(fused).isPermutation();
     };
     linalg::populateElementwiseOpsFusionPatterns(patterns, control);
     // Reshapes that only add or drop unit dimensions (a convolution's
@@ -92,9 +159,28 @@ struct QCFuseElementwisePass
       if (!reshape || !generic ||
           generic.getNumLoops() != generic.getNumParallelLoops())
         return false;
-      return isUnitDimReshape(reshape);
+      if (reshape == owner)
+        return isUnitDimReshape(reshape);
+      // A consumer is expanded only where it then fuses with the reshape's
+      // producer: it reads the operand element for element (expanding a
+      // broadcast read would just add unit loops, again and again).
+      if (!generic.getMatchingIndexingMap(operand).isPermutation())
+        return false;
+      if (isUnitDimReshape(reshape))
+        return true;
+      // A broadcast collapsed into the tensor its consumer reads (an
+      // integer nearest upsampling, [.., d, k, ..] -> [.., d * k, ..]):
+      // the consumer runs in the broadcast's space and the two fuse.
+      auto collapse = dyn_cast<tensor::CollapseShapeOp>(reshape);
+      auto src = collapse ? collapse.getSrc().getDefiningOp<linalg::GenericOp>()
+                          : linalg::GenericOp();
+      return src && isCopyGeneric(src) && collapse->hasOneUse();
     };
     linalg::populateFoldReshapeOpsByExpansionPatterns(patterns, unitReshape);
+    // expand_shape(collapse_shape(x)) over independent groups becomes
+    // collapse_shape(expand_shape(x)), so an expansion reaches the generic
+    // that produces x (an upsampling read by a convolution's grouped view).
+    tensor::populateBubbleUpExpandShapePatterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
@@ -261,21 +347,25 @@ struct QCParallelizePass
     return success();
   }
 
-  /// `v` or, when `v` is a reshape that only adds or drops unit
-  /// dimensions, its operand.
-  static Value throughUnitReshape(Value v) {
+  /// `v` or, when `v` is a reshape, its operand: a collapse, or an
+  /// expansion that only adds unit dimensions (`anyExpand`: any expansion).
+  /// The expansion of a strided slice is always another strided view; the
+  /// collapse of one may not be.
+  static Value throughReshape(Value v, bool anyExpand = false) {
     Operation *d = v.getDefiningOp();
-    if (d && isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(d) &&
-        isUnitDimReshape(d))
+    if (d &&
+        (isa<tensor::CollapseShapeOp>(d) ||
+         (isa<tensor::ExpandShapeOp>(d) && (anyExpand || isUnitDimReshape(d)))))
       return d->getOperand(0);
     return v;
   }
 
-  /// The linalg op that computes `source` (through a unit-dimension
-  /// reshape, used only there) into an empty tensor and has no other user:
-  /// it can write straight into a padded tensor's interior.
+  /// The linalg op that computes `source` (through a reshape, used only
+  /// there) into an empty tensor and has no other user: it can write
+  /// straight into a padded tensor's interior (through the inverse
+  /// reshape of that slice).
   static linalg::LinalgOp inPlaceProducer(Value source) {
-    Value v = throughUnitReshape(source);
+    Value v = throughReshape(source);
     if (v != source && !source.hasOneUse())
       return {};
     auto producer = v.getDefiningOp<linalg::LinalgOp>();
@@ -295,10 +385,10 @@ struct QCParallelizePass
   /// is written in place already.
   static bool writesSliceOfDest(tensor::InsertSliceOp op) {
     auto producer =
-        throughUnitReshape(op.getSource()).getDefiningOp<linalg::LinalgOp>();
+        throughReshape(op.getSource()).getDefiningOp<linalg::LinalgOp>();
     if (!producer || producer.getNumDpsInits() != 1)
       return false;
-    auto slice = throughUnitReshape(producer.getDpsInits()[0])
+    auto slice = throughReshape(producer.getDpsInits()[0], true)
                      .getDefiningOp<tensor::ExtractSliceOp>();
     return slice && slice.getSource() == op.getDest();
   }

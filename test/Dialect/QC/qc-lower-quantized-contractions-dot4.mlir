@@ -79,10 +79,11 @@ func.func @unsigned_x(%q: tensor<2x8xi8>) -> tensor<2x4xf32> {
 
 // -----
 
-// K not a multiple of 4: the [K, N] layout.
+// K not a multiple of 4: the [K, N] layout (f32 weight codes: K = 6 sums
+// accumulate in f32).
 // CHECK-LABEL: func.func @odd_k
 // CHECK-NOT: arith.xori
-// CHECK: linalg.generic {{.*}} ins(%arg0, %{{.*}} : tensor<2x6xi8>, tensor<6x4xi8>)
+// CHECK: linalg.generic {{.*}} ins(%arg0, %{{.*}} : tensor<2x6xi8>, tensor<6x4xf32>)
 func.func @odd_k(%q: tensor<2x6xi8>) -> tensor<2x4xf32> {
   %wq = arith.constant dense<3> : tensor<4x6xi8>
   %ws = arith.constant dense<0.5> : tensor<4xf32>

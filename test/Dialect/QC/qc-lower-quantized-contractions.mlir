@@ -30,12 +30,16 @@ func.func @linear(%q: tensor<?x1024xi8>, %s: tensor<?x1xf32>) -> tensor<?x4xf32>
 
 // K = 8: every sum of 8 products of 8-bit codes (|p| <= 2^14) is an
 // integer f32 holds exactly, so the codes accumulate in f32 (FMAs) and the
-// epilogue converts the sums back to i32 before the zero-point term.
+// epilogue converts the sums back to i32 before the zero-point term. The
+// constant weight codes are f32 constants already: only x converts.
 // CHECK-LABEL: func.func @small_reduction
-// CHECK: %[[ACC:.*]] = linalg.generic {{.*}} ins(%arg0, %{{.*}} : tensor<?x8xi8>, tensor<2x4x4xi8>) outs(%{{.*}} : tensor<?x4xf32>)
-// CHECK: arith.extsi %{{.*}} : i8 to i32
-// CHECK: arith.sitofp %{{.*}} : i32 to f32
-// CHECK: arith.mulf
+// CHECK: %[[WF:.*]] = arith.constant dense<3.000000e+00> : tensor<8x4xf32>
+// CHECK: %[[WE:.*]] = tensor.expand_shape %[[WF]]
+// CHECK: %[[ACC:.*]] = linalg.generic {{.*}} ins(%arg0, %[[WE]] : tensor<?x8xi8>, tensor<2x4x4xf32>) outs(%{{.*}} : tensor<?x4xf32>)
+// CHECK-NEXT: ^bb0(%[[A:.*]]: i8, %[[B:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT: %[[AE:.*]] = arith.extsi %[[A]] : i8 to i32
+// CHECK-NEXT: %[[AF:.*]] = arith.sitofp %[[AE]] : i32 to f32
+// CHECK-NEXT: arith.mulf %[[AF]], %[[B]]
 // CHECK: arith.addf
 // CHECK: linalg.generic {{.*}} ins(%[[ACC]],
 // CHECK: arith.fptosi %{{.*}} : f32 to i32
@@ -55,7 +59,7 @@ func.func @small_reduction(%q: tensor<?x8xi8>, %s: tensor<?x1xf32>) -> tensor<?x
 // Asymmetric activations: the zero point times the weight's column sums
 // (3 * 8 = 24 per channel) comes off the accumulator.
 // CHECK-LABEL: func.func @asym
-// CHECK: linalg.generic {{.*}} ins(%arg0, %{{.*}} : tensor<2x8xi8>, tensor<2x4x4xi8>)
+// CHECK: linalg.generic {{.*}} ins(%arg0, %{{.*}} : tensor<2x8xi8>, tensor<2x4x4xf32>)
 // CHECK: arith.extui %{{.*}} : i8 to i32
 // CHECK: %[[CS:.*]] = arith.constant dense<24> : tensor<4xi32>
 // CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[CS]] :

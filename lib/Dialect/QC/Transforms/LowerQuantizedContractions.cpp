@@ -156,6 +156,29 @@ Value integerContraction(OpBuilder &b, Location loc, Value a, bool aSigned,
       reduction * maxAbs(a, aSigned) * maxAbs(w, wSigned) < (int64_t(1) << 24);
   a = widenToI8(b, loc, a, aSigned);
   w = widenToI8(b, loc, w, wSigned);
+  // Constant weight codes accumulated in f32 become f32 constants here, so
+  // the kernel converts only the activation (a weight was broadcast,
+  // sign-extended and converted once per register tile before).
+  bool wFloat = false;
+  if (inF32) {
+    auto expand = w.getDefiningOp<tensor::ExpandShapeOp>();
+    DenseIntElementsAttr codes;
+    if (matchPattern(expand ? expand.getSrc() : w, m_Constant(&codes))) {
+      SmallVector<float> values;
+      for (APInt v : codes.getValues<APInt>())
+        values.push_back(static_cast<float>(
+            wSigned ? v.getSExtValue()
+                    : static_cast<int64_t>(v.getZExtValue())));
+      auto ft = cast<RankedTensorType>(codes.getType()).clone(b.getF32Type());
+      w = arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(ft, ArrayRef<float>(values)));
+      if (expand)
+        w = tensor::ExpandShapeOp::create(
+            b, loc, expand.getResultType().clone(b.getF32Type()), w,
+            expand.getReassociationIndices());
+      wFloat = true;
+    }
+  }
   Type accType = inF32 ? Type(b.getF32Type()) : Type(b.getI32Type());
   Value empty = emptyLike(b, loc, like, accType);
   Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(accType));
@@ -165,7 +188,7 @@ Value integerContraction(OpBuilder &b, Location loc, Value a, bool aSigned,
              iters,
              [&](OpBuilder &bb, Location l, ValueRange args) {
                Value x = extendTo32(bb, l, args[0], aSigned);
-               Value y = extendTo32(bb, l, args[1], wSigned);
+               Value y = wFloat ? args[1] : extendTo32(bb, l, args[1], wSigned);
                if (!inF32) {
                  Value p = arith::MulIOp::create(bb, l, x, y);
                  linalg::YieldOp::create(
@@ -178,7 +201,7 @@ Value integerContraction(OpBuilder &b, Location loc, Value a, bool aSigned,
                Type f32 = bb.getF32Type();
                Value p = arith::MulFOp::create(
                    bb, l, arith::SIToFPOp::create(bb, l, f32, x),
-                   arith::SIToFPOp::create(bb, l, f32, y), fm);
+                   wFloat ? y : arith::SIToFPOp::create(bb, l, f32, y), fm);
                linalg::YieldOp::create(
                    bb, l,
                    arith::AddFOp::create(bb, l, args[2], p, fm).getResult());

@@ -293,7 +293,11 @@ struct QCParallelizePass
     };
     SmallVector<int64_t> ones(rank, 1);
     // The source's producer writes into the interior itself when it can.
-    linalg::LinalgOp producer = inPlaceProducer(pad.getSource());
+    SmallVector<OpOperand *> others;
+    linalg::LinalgOp producer = inPlaceProducer(pad, others);
+    Value source = pad.getSource();
+    Operation *sourceReshape =
+        throughReshape(source) != source ? source.getDefiningOp() : nullptr;
     rewriter.setInsertionPoint(producer ? producer.getOperation()
                                         : pad.getOperation());
     Value t =
@@ -344,6 +348,24 @@ struct QCParallelizePass
       sizes[d] = src[d];
     }
     rewriter.replaceOp(pad, t);
+    // The producer's other readers read the interior of the padded result.
+    for (OpOperand *use : others) {
+      rewriter.setInsertionPoint(use->getOwner());
+      Value slice = tensor::ExtractSliceOp::create(
+          rewriter, loc, srcTy, t, attrs(low), attrs(src), attrs(ones));
+      if (use->get() != source) {
+        // A reader of the producer's own (wide or narrow) result.
+        if (auto c = dyn_cast<tensor::CollapseShapeOp>(sourceReshape))
+          slice =
+              tensor::ExpandShapeOp::create(rewriter, loc, c.getSrcType(),
+                                            slice, c.getReassociationIndices());
+        else if (auto e = dyn_cast<tensor::ExpandShapeOp>(sourceReshape))
+          slice = tensor::CollapseShapeOp::create(rewriter, loc, e.getSrcType(),
+                                                  slice,
+                                                  e.getReassociationIndices());
+      }
+      rewriter.modifyOpInPlace(use->getOwner(), [&] { use->set(slice); });
+    }
     return success();
   }
 
@@ -360,16 +382,17 @@ struct QCParallelizePass
     return v;
   }
 
-  /// The linalg op that computes `source` (through a reshape, used only
-  /// there) into an empty tensor and has no other user: it can write
-  /// straight into a padded tensor's interior (through the inverse
-  /// reshape of that slice).
-  static linalg::LinalgOp inPlaceProducer(Value source) {
+  /// The linalg op that computes `pad`'s source (through a reshape) into
+  /// an empty tensor: it can write straight into the padded tensor's
+  /// interior (through the inverse reshape of that slice). Its other
+  /// readers (a skip connection), which must come after the pad, are
+  /// returned in `others`: they will read the padded tensor's interior.
+  static linalg::LinalgOp inPlaceProducer(tensor::PadOp pad,
+                                          SmallVector<OpOperand *> &others) {
+    Value source = pad.getSource();
     Value v = throughReshape(source);
-    if (v != source && !source.hasOneUse())
-      return {};
     auto producer = v.getDefiningOp<linalg::LinalgOp>();
-    if (!producer || !v.hasOneUse() || producer->getNumResults() != 1 ||
+    if (!producer || producer->getNumResults() != 1 ||
         producer.getNumDpsInits() != 1 ||
         producer.getNumLoops() != producer.getNumParallelLoops())
       return {};
@@ -377,6 +400,20 @@ struct QCParallelizePass
     // has no contents, so replacing this use leaves theirs as they were.)
     if (!producer.getDpsInits()[0].getDefiningOp<tensor::EmptyOp>())
       return {};
+    others.clear();
+    for (Value r : {v, source}) {
+      for (OpOperand &use : r.getUses()) {
+        Operation *user = use.getOwner();
+        if (user == pad.getOperation() ||
+            (r == v && v != source && user == source.getDefiningOp()))
+          continue;
+        if (user->getBlock() != pad->getBlock() || !pad->isBeforeInBlock(user))
+          return {};
+        others.push_back(&use);
+      }
+      if (v == source)
+        break;
+    }
     return producer;
   }
 

@@ -103,6 +103,40 @@ func.func @pad_in_place(%x: tensor<1x1x64x8xf32>, %v: f32) -> tensor<1x66x10xf32
 
 // -----
 
+// The same with a second reader of the producer's result after the pad (a
+// skip connection): it reads the padded tensor's interior, so the producer
+// still writes in place and nothing is copied.
+#ps_id = affine_map<(a, b, c) -> (a, b, c)>
+// CHECK-LABEL: func.func @pad_in_place_skip
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<1x66x10xf32>
+// CHECK: %[[I:.*]] = tensor.extract_slice %[[E]][0, 1, 1] [1, 64, 8] [1, 1, 1]
+// CHECK: linalg.generic {{.*}} outs(%[[I]] :
+// CHECK-NOT: linalg.copy
+// CHECK: %[[P:.*]] = tensor.insert_slice %{{.*}}[0, 1, 9] [1, 64, 1] [1, 1, 1]
+// CHECK: %[[R:.*]] = tensor.extract_slice %[[P]][0, 1, 1] [1, 64, 8] [1, 1, 1]
+// CHECK: linalg.generic {{.*}} ins(%[[R]] :
+func.func @pad_in_place_skip(%x: tensor<1x64x8xf32>, %v: f32) -> (tensor<1x66x10xf32>, tensor<1x64x8xf32>) {
+  %e = tensor.empty() : tensor<1x64x8xf32>
+  %y = linalg.generic {indexing_maps = [#ps_id, #ps_id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%x : tensor<1x64x8xf32>) outs(%e : tensor<1x64x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = arith.mulf %in, %in : f32
+    linalg.yield %m : f32
+  } -> tensor<1x64x8xf32>
+  %p = tensor.pad %y low[0, 1, 1] high[0, 1, 1] {
+  ^bb0(%i: index, %j: index, %k: index):
+    tensor.yield %v : f32
+  } : tensor<1x64x8xf32> to tensor<1x66x10xf32>
+  %e2 = tensor.empty() : tensor<1x64x8xf32>
+  %z = linalg.generic {indexing_maps = [#ps_id, #ps_id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%y : tensor<1x64x8xf32>) outs(%e2 : tensor<1x64x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %a = arith.addf %in, %in : f32
+    linalg.yield %a : f32
+  } -> tensor<1x64x8xf32>
+  return %p, %z : tensor<1x66x10xf32>, tensor<1x64x8xf32>
+}
+
+// -----
+
 // A bias copied into a contraction's output only to initialise it is tiled
 // inside the contraction's loop, like a fill: one loop, no generic left
 // outside it.

@@ -417,6 +417,103 @@ struct QCParallelizePass
     return producer;
   }
 
+  /// A static concatenation as a chain of slice insertions into one empty
+  /// tensor, where each input that an elementwise generic computes into an
+  /// empty tensor (through a reshape, and read only here) is computed
+  /// straight into its slice: the empty tensor is created before the first
+  /// such producer and the chain follows the producers in block order, so
+  /// every slice a producer writes is of a value that dominates it. Other
+  /// inputs are inserted at the concatenation (copied, like any insert).
+  static LogicalResult decomposeConcatInPlace(tensor::ConcatOp concat,
+                                              RewriterBase &rewriter) {
+    auto resTy = concat.getResultType();
+    if (!resTy.hasStaticShape())
+      return failure();
+    int64_t dim = concat.getDim(), rank = resTy.getRank();
+    Block *block = concat->getBlock();
+    struct Input {
+      Value value;
+      int64_t offset;
+      linalg::LinalgOp producer;
+    };
+    SmallVector<Input> inputs;
+    int64_t offset = 0;
+    for (Value in : concat.getInputs()) {
+      auto t = cast<RankedTensorType>(in.getType());
+      Input i{in, offset, {}};
+      offset += t.getDimSize(dim);
+      Value v = throughReshape(in);
+      auto p = v.getDefiningOp<linalg::LinalgOp>();
+      if (p && p->getBlock() == block && in.hasOneUse() &&
+          (v == in || v.hasOneUse()) && p->getNumResults() == 1 &&
+          p.getNumDpsInits() == 1 &&
+          p.getNumLoops() == p.getNumParallelLoops() &&
+          p.getDpsInits()[0].getDefiningOp<tensor::EmptyOp>())
+        i.producer = p;
+      inputs.push_back(i);
+    }
+    SmallVector<Input *> inPlace;
+    for (Input &i : inputs)
+      if (i.producer)
+        inPlace.push_back(&i);
+    if (inPlace.empty())
+      return failure();
+    llvm::sort(inPlace, [](Input *a, Input *b) {
+      return a->producer->isBeforeInBlock(b->producer);
+    });
+    Location loc = concat.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    auto slice = [&](Value chain, const Input &i) {
+      auto t = cast<RankedTensorType>(i.value.getType());
+      SmallVector<int64_t> offs(rank, 0), ones(rank, 1);
+      offs[dim] = i.offset;
+      return std::make_tuple(getAsIndexOpFoldResult(ctx, offs),
+                             getAsIndexOpFoldResult(ctx, t.getShape()),
+                             getAsIndexOpFoldResult(ctx, ones), t);
+    };
+    rewriter.setInsertionPoint(inPlace.front()->producer);
+    Value chain = tensor::EmptyOp::create(rewriter, loc, resTy.getShape(),
+                                          resTy.getElementType());
+    for (Input *i : inPlace) {
+      auto [offs, sizes, strides, t] = slice(chain, *i);
+      rewriter.setInsertionPoint(i->producer);
+      Value init = tensor::ExtractSliceOp::create(rewriter, loc, t, chain, offs,
+                                                  sizes, strides);
+      Operation *reshape = i->value == i->producer->getResult(0)
+                               ? nullptr
+                               : i->value.getDefiningOp();
+      if (auto c = dyn_cast_if_present<tensor::CollapseShapeOp>(reshape))
+        init = tensor::ExpandShapeOp::create(rewriter, loc, c.getSrcType(),
+                                             init, c.getReassociationIndices());
+      else if (auto e = dyn_cast_if_present<tensor::ExpandShapeOp>(reshape))
+        init = tensor::CollapseShapeOp::create(
+            rewriter, loc, e.getSrcType(), init, e.getReassociationIndices());
+      rewriter.modifyOpInPlace(i->producer, [&] {
+        i->producer.getDpsInitsMutable()[0].assign(init);
+      });
+      // The reshape (it reads only the producer) and the insertion follow
+      // the producer at once.
+      Operation *last = i->producer;
+      if (reshape) {
+        rewriter.moveOpAfter(reshape, i->producer);
+        last = reshape;
+      }
+      rewriter.setInsertionPointAfter(last);
+      chain = tensor::InsertSliceOp::create(rewriter, loc, i->value, chain,
+                                            offs, sizes, strides);
+    }
+    rewriter.setInsertionPoint(concat);
+    for (Input &i : inputs) {
+      if (i.producer)
+        continue;
+      auto [offs, sizes, strides, t] = slice(chain, i);
+      chain = tensor::InsertSliceOp::create(rewriter, loc, i.value, chain, offs,
+                                            sizes, strides);
+    }
+    rewriter.replaceOp(concat, chain);
+    return success();
+  }
+
   /// Whether `op`'s source is computed by a linalg op into a slice of
   /// `op`'s destination (a border fill, a padded tensor's interior), so it
   /// is written in place already.
@@ -443,6 +540,10 @@ struct QCParallelizePass
       IRRewriter rewriter(&getContext());
       for (tensor::PadOp pad : pads)
         (void)decomposePadByBorders(pad, rewriter);
+      SmallVector<tensor::ConcatOp> concats;
+      func.walk([&](tensor::ConcatOp c) { concats.push_back(c); });
+      for (tensor::ConcatOp c : concats)
+        (void)decomposeConcatInPlace(c, rewriter);
     }
     RewritePatternSet patterns(&getContext());
     linalg::populateDecomposePadPatterns(patterns);

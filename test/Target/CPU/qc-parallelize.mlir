@@ -137,6 +137,41 @@ func.func @pad_in_place_skip(%x: tensor<1x64x8xf32>, %v: f32) -> (tensor<1x66x10
 
 // -----
 
+// A concatenation of two generics' results (the second read through a
+// reshape): both write straight into their slices of one tensor, created
+// before the first of them; nothing is copied.
+#pc_id = affine_map<(a, b, c) -> (a, b, c)>
+// CHECK-LABEL: func.func @concat_in_place
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<1x96x8xf32>
+// CHECK: %[[S0:.*]] = tensor.extract_slice %[[E]][0, 0, 0] [1, 32, 8] [1, 1, 1]
+// CHECK: %[[A:.*]] = linalg.generic {{.*}} outs(%[[S0]] :
+// CHECK: %[[C0:.*]] = tensor.insert_slice %[[A]] into %[[E]][0, 0, 0] [1, 32, 8] [1, 1, 1]
+// CHECK: %[[S1:.*]] = tensor.extract_slice %[[C0]][0, 32, 0] [1, 64, 8] [1, 1, 1]
+// CHECK: %[[X1:.*]] = tensor.expand_shape %[[S1]]
+// CHECK: %[[B:.*]] = linalg.generic {{.*}} outs(%[[X1]] :
+// CHECK: %[[BC:.*]] = tensor.collapse_shape %[[B]]
+// CHECK: tensor.insert_slice %[[BC]] into %[[C0]][0, 32, 0] [1, 64, 8] [1, 1, 1]
+// CHECK-NOT: linalg.copy
+func.func @concat_in_place(%x: tensor<1x32x8xf32>, %y: tensor<1x1x64x8xf32>) -> tensor<1x96x8xf32> {
+  %e = tensor.empty() : tensor<1x32x8xf32>
+  %a = linalg.generic {indexing_maps = [#pc_id, #pc_id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%x : tensor<1x32x8xf32>) outs(%e : tensor<1x32x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = arith.mulf %in, %in : f32
+    linalg.yield %m : f32
+  } -> tensor<1x32x8xf32>
+  %e4 = tensor.empty() : tensor<1x1x64x8xf32>
+  %b = linalg.generic {indexing_maps = [affine_map<(a, b, c, d) -> (a, b, c, d)>, affine_map<(a, b, c, d) -> (a, b, c, d)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%y : tensor<1x1x64x8xf32>) outs(%e4 : tensor<1x1x64x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = arith.addf %in, %in : f32
+    linalg.yield %m : f32
+  } -> tensor<1x1x64x8xf32>
+  %bc = tensor.collapse_shape %b [[0, 1], [2], [3]] : tensor<1x1x64x8xf32> into tensor<1x64x8xf32>
+  %c = tensor.concat dim(1) %a, %bc : (tensor<1x32x8xf32>, tensor<1x64x8xf32>) -> tensor<1x96x8xf32>
+  return %c : tensor<1x96x8xf32>
+}
+
+// -----
+
 // A bias copied into a contraction's output only to initialise it is tiled
 // inside the contraction's loop, like a fill: one loop, no generic left
 // outside it.

@@ -65,6 +65,29 @@ static bool isUnitDimReshape(Operation *reshape) {
   });
 }
 
+/// `slice` viewed as the operand of `reshape` (null: as it is): the inverse
+/// reshape, for a producer that writes the reshape's source into a slice
+/// the reshape's result would have been copied to.
+static Value asReshapeSource(RewriterBase &rewriter, Location loc, Value slice,
+                             Operation *reshape) {
+  if (auto c = dyn_cast_if_present<tensor::CollapseShapeOp>(reshape))
+    return tensor::ExpandShapeOp::create(rewriter, loc, c.getSrcType(), slice,
+                                         c.getReassociationIndices());
+  if (auto e = dyn_cast_if_present<tensor::ExpandShapeOp>(reshape))
+    return tensor::CollapseShapeOp::create(rewriter, loc, e.getSrcType(), slice,
+                                           e.getReassociationIndices());
+  return slice;
+}
+
+/// An elementwise linalg op with one result computed into an empty tensor
+/// (CSE may have merged that empty tensor with others of its type: it has
+/// no contents, so giving this op another init leaves theirs as they were).
+static bool writesIntoEmpty(linalg::LinalgOp op) {
+  return op && op->getNumResults() == 1 && op.getNumDpsInits() == 1 &&
+         op.getNumLoops() == op.getNumParallelLoops() &&
+         op.getDpsInits()[0].getDefiningOp<tensor::EmptyOp>();
+}
+
 struct QCFuseElementwisePass
     : mlir::qc::impl::QCFuseElementwisePassBase<QCFuseElementwisePass> {
   /// Operands an elementwise generic broadcasts along unit dimensions with
@@ -306,16 +329,7 @@ struct QCParallelizePass
         rewriter, loc, srcTy, t, attrs(low), attrs(src), attrs(ones));
     Value copied;
     if (producer) {
-      Value init = interior;
-      Operation *reshape = pad.getSource().getDefiningOp();
-      if (auto c = dyn_cast<tensor::CollapseShapeOp>(reshape))
-        init = tensor::ExpandShapeOp::create(rewriter, loc, c.getSrcType(),
-                                             interior,
-                                             c.getReassociationIndices());
-      else if (auto e = dyn_cast<tensor::ExpandShapeOp>(reshape))
-        init = tensor::CollapseShapeOp::create(rewriter, loc, e.getSrcType(),
-                                               interior,
-                                               e.getReassociationIndices());
+      Value init = asReshapeSource(rewriter, loc, interior, sourceReshape);
       rewriter.modifyOpInPlace(
           producer, [&] { producer.getDpsInitsMutable()[0].assign(init); });
       copied = pad.getSource();
@@ -353,17 +367,9 @@ struct QCParallelizePass
       rewriter.setInsertionPoint(use->getOwner());
       Value slice = tensor::ExtractSliceOp::create(
           rewriter, loc, srcTy, t, attrs(low), attrs(src), attrs(ones));
-      if (use->get() != source) {
-        // A reader of the producer's own (wide or narrow) result.
-        if (auto c = dyn_cast<tensor::CollapseShapeOp>(sourceReshape))
-          slice =
-              tensor::ExpandShapeOp::create(rewriter, loc, c.getSrcType(),
-                                            slice, c.getReassociationIndices());
-        else if (auto e = dyn_cast<tensor::ExpandShapeOp>(sourceReshape))
-          slice = tensor::CollapseShapeOp::create(rewriter, loc, e.getSrcType(),
-                                                  slice,
-                                                  e.getReassociationIndices());
-      }
+      // A reader of the producer's own result sees it through the reshape.
+      if (use->get() != source)
+        slice = asReshapeSource(rewriter, loc, slice, sourceReshape);
       rewriter.modifyOpInPlace(use->getOwner(), [&] { use->set(slice); });
     }
     return success();
@@ -392,13 +398,7 @@ struct QCParallelizePass
     Value source = pad.getSource();
     Value v = throughReshape(source);
     auto producer = v.getDefiningOp<linalg::LinalgOp>();
-    if (!producer || producer->getNumResults() != 1 ||
-        producer.getNumDpsInits() != 1 ||
-        producer.getNumLoops() != producer.getNumParallelLoops())
-      return {};
-    // (CSE may have merged the empty tensor with others of its type: it
-    // has no contents, so replacing this use leaves theirs as they were.)
-    if (!producer.getDpsInits()[0].getDefiningOp<tensor::EmptyOp>())
+    if (!writesIntoEmpty(producer))
       return {};
     others.clear();
     for (Value r : {v, source}) {
@@ -444,11 +444,8 @@ struct QCParallelizePass
       offset += t.getDimSize(dim);
       Value v = throughReshape(in);
       auto p = v.getDefiningOp<linalg::LinalgOp>();
-      if (p && p->getBlock() == block && in.hasOneUse() &&
-          (v == in || v.hasOneUse()) && p->getNumResults() == 1 &&
-          p.getNumDpsInits() == 1 &&
-          p.getNumLoops() == p.getNumParallelLoops() &&
-          p.getDpsInits()[0].getDefiningOp<tensor::EmptyOp>())
+      if (writesIntoEmpty(p) && p->getBlock() == block && in.hasOneUse() &&
+          (v == in || v.hasOneUse()))
         i.producer = p;
       inputs.push_back(i);
     }
@@ -463,7 +460,7 @@ struct QCParallelizePass
     });
     Location loc = concat.getLoc();
     MLIRContext *ctx = rewriter.getContext();
-    auto slice = [&](Value chain, const Input &i) {
+    auto slice = [&](const Input &i) {
       auto t = cast<RankedTensorType>(i.value.getType());
       SmallVector<int64_t> offs(rank, 0), ones(rank, 1);
       offs[dim] = i.offset;
@@ -475,19 +472,14 @@ struct QCParallelizePass
     Value chain = tensor::EmptyOp::create(rewriter, loc, resTy.getShape(),
                                           resTy.getElementType());
     for (Input *i : inPlace) {
-      auto [offs, sizes, strides, t] = slice(chain, *i);
+      auto [offs, sizes, strides, t] = slice(*i);
       rewriter.setInsertionPoint(i->producer);
       Value init = tensor::ExtractSliceOp::create(rewriter, loc, t, chain, offs,
                                                   sizes, strides);
       Operation *reshape = i->value == i->producer->getResult(0)
                                ? nullptr
                                : i->value.getDefiningOp();
-      if (auto c = dyn_cast_if_present<tensor::CollapseShapeOp>(reshape))
-        init = tensor::ExpandShapeOp::create(rewriter, loc, c.getSrcType(),
-                                             init, c.getReassociationIndices());
-      else if (auto e = dyn_cast_if_present<tensor::ExpandShapeOp>(reshape))
-        init = tensor::CollapseShapeOp::create(
-            rewriter, loc, e.getSrcType(), init, e.getReassociationIndices());
+      init = asReshapeSource(rewriter, loc, init, reshape);
       rewriter.modifyOpInPlace(i->producer, [&] {
         i->producer.getDpsInitsMutable()[0].assign(init);
       });
@@ -506,7 +498,7 @@ struct QCParallelizePass
     for (Input &i : inputs) {
       if (i.producer)
         continue;
-      auto [offs, sizes, strides, t] = slice(chain, i);
+      auto [offs, sizes, strides, t] = slice(i);
       chain = tensor::InsertSliceOp::create(rewriter, loc, i.value, chain, offs,
                                             sizes, strides);
     }

@@ -431,7 +431,8 @@ Value quantizeBeforePadsAndReshapes(OpBuilder &b, Location loc, Value x,
       break;
     if (auto pad = dyn_cast<tensor::PadOp>(d)) {
       Value v = pad.getConstantPaddingValue();
-      if (!v || !matchPattern(v, m_Constant()))
+      FloatAttr f;
+      if (!v || !matchPattern(v, m_Constant(&f)))
         break;
     } else if (!isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(d)) {
       break;

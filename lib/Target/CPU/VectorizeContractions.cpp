@@ -58,6 +58,10 @@ struct InputPlan {
   /// Elements between adjacent lanes when read by vector loads (1, or 2:
   /// two loads and a shuffle); 0: gathered element by element.
   int64_t step = 0;
+  /// Lanes per element read (step 1 only): P > 1 for an input read at
+  /// lane floordiv P (packed codes, qc-pack-weights): VL / P elements
+  /// loaded, each spread over P lanes.
+  int64_t div = 1;
   bool rows = false; ///< varies along the row loop
 };
 
@@ -78,6 +82,19 @@ struct Plan {
   /// convolutions: two loads and the even dwords).
   int64_t dot4Step = 1;
 };
+
+/// Whether `e` only adds and multiplies (by constants) its dimensions and
+/// symbols: an index offset (tiling moves a body's linalg.index by its
+/// tile's origin with such an affine.apply).
+bool isAddMul(AffineExpr e) {
+  if (isa<AffineDimExpr, AffineSymbolExpr, AffineConstantExpr>(e))
+    return true;
+  auto bin = dyn_cast<AffineBinaryOpExpr>(e);
+  if (!bin || (bin.getKind() != AffineExprKind::Add &&
+               bin.getKind() != AffineExprKind::Mul))
+    return false;
+  return isAddMul(bin.getLHS()) && isAddMul(bin.getRHS());
+}
 
 bool isScalarIntOrFloat(Type t) {
   return isa<FloatType>(t) || (isa<IntegerType>(t));
@@ -161,8 +178,9 @@ namespace {
 /// given (> 0), with the MR broadcasts and NV lane vectors of a step in
 /// registers too, with the least estimated time: a tile step costs
 /// max(FMAs, loads, latency-bound minimum of 8) units; rows past the last
-/// full tile run one at a time, and so do lane vectors past the last full
-/// block (masked). Ties: more accumulators.
+/// full tile count as single rows (an upper bound: they run in tiles of
+/// the powers of two below MR), and lane vectors past the last full block
+/// run one at a time (masked). Ties: more accumulators.
 std::pair<int64_t, int64_t> chooseTile(int64_t rows, int64_t vectors,
                                        bool partial, int64_t accumulators,
                                        int64_t registers) {
@@ -384,11 +402,20 @@ FailureOr<Plan> analyze(linalg::GenericOp op, int64_t vectorBits,
       return failure();
     bits = std::max(bits, a.getType().getIntOrFloatBitWidth());
   }
+  // Index computations (a packed code's shift from linalg.index) are
+  // vectors of index too, outside the reduction's loop once LLVM hoists
+  // them: they do not set the lane count.
   for (Operation &o : body->without_terminator()) {
-    if (!isa<arith::ArithDialect, math::MathDialect>(o.getDialect()) ||
-        o.getNumRegions() != 0 || !isMemoryEffectFree(&o))
+    auto apply = dyn_cast<affine::AffineApplyOp>(o);
+    if (apply && !isAddMul(apply.getAffineMap().getResult(0)))
+      return failure();
+    if (!isa<linalg::IndexOp, affine::AffineApplyOp>(o) &&
+        (!isa<arith::ArithDialect, math::MathDialect>(o.getDialect()) ||
+         o.getNumRegions() != 0 || !isMemoryEffectFree(&o)))
       return failure();
     for (Type t : o.getResultTypes()) {
+      if (isa<IndexType>(t))
+        continue;
       if (!isScalarIntOrFloat(t))
         return failure();
       bits = std::max(bits, t.getIntOrFloatBitWidth());
@@ -416,7 +443,20 @@ FailureOr<Plan> analyze(linalg::GenericOp op, int64_t vectorBits,
         onlyLast &= !m.getResult(i).isFunctionOfDim(p.lane);
       std::optional<int64_t> c =
           coefficientOf(m.getResults().back(), p.lane, numLoops);
-      if (onlyLast && c && (*c == 1 || *c == 2) && hasUnitInnerStride(mt))
+      // lane floordiv P, P dividing VL (lane blocks start at multiples of
+      // VL).
+      if (auto e = dyn_cast<AffineBinaryOpExpr>(m.getResults().back());
+          e && e.getKind() == AffineExprKind::FloorDiv &&
+          e.getLHS() == getAffineDimExpr(p.lane, op.getContext()))
+        if (auto d = dyn_cast<AffineConstantExpr>(e.getRHS());
+            d && d.getValue() > 1 && p.vl % d.getValue() == 0) {
+          c = 1;
+          ip.div = d.getValue();
+        }
+      // Not sub-byte elements: a vector of them is packed in memory, an
+      // element stored alone takes a byte.
+      if (onlyLast && c && (*c == 1 || *c == 2) && hasUnitInnerStride(mt) &&
+          mt.getElementTypeBitWidth() % 8 == 0)
         ip.step = *c;
       anyVectorLoad |= ip.step != 0;
     }
@@ -522,10 +562,30 @@ private:
       ivs[p.row] = r0;
       tile(nb, ivs, p.mr, nv, tail);
     });
-    loop(b, full, extent, 1, [&](OpBuilder &nb, Value r0) {
-      ivs[p.row] = r0;
-      tile(nb, ivs, 1, nv, tail);
-    });
+    // The rest (< MR rows) in tiles of the powers of two below MR, largest
+    // first, at most one of each: a lane-varying input read once per tile
+    // (a weight-only layer's codes, dequantized in registers) is then not
+    // read once per row left. Loops that never run fold away when the
+    // rows are static.
+    Value start = full;
+    for (int64_t rows = int64_t(llvm::PowerOf2Ceil(p.mr)) / 2; rows >= 1;
+         rows /= 2) {
+      if (rows >= p.mr)
+        continue;
+      Value end = arith::AddIOp::create(
+          b, loc, start,
+          arith::MulIOp::create(
+              b, loc,
+              arith::DivUIOp::create(
+                  b, loc, arith::SubIOp::create(b, loc, extent, start),
+                  cst(b, rows)),
+              cst(b, rows)));
+      loop(b, start, end, rows, [&](OpBuilder &nb, Value r0) {
+        ivs[p.row] = r0;
+        tile(nb, ivs, rows, nv, tail);
+      });
+      start = end;
+    }
   }
 
   /// Indices of `map` at `ivs` with the row and lane loops moved by (i, j).
@@ -573,6 +633,31 @@ private:
       return vector::CreateMaskOp::create(
           b, loc, VectorType::get({p.vl}, b.getI1Type()), ValueRange{n});
     };
+    if (ip.step == 1 && ip.div > 1) {
+      // VL / P elements (in a tail, those of the lanes left), each to P
+      // lanes.
+      auto nt = VectorType::get({p.vl / ip.div}, elt);
+      SmallVector<Value> idx = indices(b, map, ivs, i, start);
+      Value v;
+      if (!mask) {
+        v = vector::LoadOp::create(b, loc, nt, base, idx);
+      } else {
+        Value rem = arith::SubIOp::create(b, loc, sizes[p.lane], start);
+        Value n = arith::DivUIOp::create(
+            b, loc, arith::AddIOp::create(b, loc, rem, cst(b, ip.div - 1)),
+            cst(b, ip.div));
+        Value m = vector::CreateMaskOp::create(
+            b, loc, VectorType::get({p.vl / ip.div}, b.getI1Type()),
+            ValueRange{n});
+        Value zero = arith::ConstantOp::create(b, loc, nt, b.getZeroAttr(nt));
+        v = vector::MaskedLoadOp::create(b, loc, nt, base, idx, m, zero);
+      }
+      SmallVector<int64_t> spread;
+      for (int64_t l = 0; l < p.vl; ++l)
+        spread.push_back(l / ip.div);
+      return vector::ShuffleOp::create(b, loc, v, v,
+                                       b.getDenseI64ArrayAttr(spread));
+    }
     if (ip.step == 1)
       return load(indices(b, map, ivs, i, start), mask);
     if (ip.step == 2) {
@@ -609,9 +694,53 @@ private:
     return vector::FromElementsOp::create(b, loc, vt, elems);
   }
 
-  /// The body on vectors: block arguments mapped to `args`.
+  /// `e` (isAddMul) on index vectors: dims then symbols in `operands`.
+  Value expandAddMul(OpBuilder &b, AffineExpr e, ArrayRef<Value> operands,
+                     unsigned numDims) {
+    Location loc = op.getLoc();
+    auto vt = VectorType::get({p.vl}, b.getIndexType());
+    if (auto d = dyn_cast<AffineDimExpr>(e))
+      return operands[d.getPosition()];
+    if (auto sy = dyn_cast<AffineSymbolExpr>(e))
+      return operands[numDims + sy.getPosition()];
+    if (auto c = dyn_cast<AffineConstantExpr>(e))
+      return arith::ConstantOp::create(
+          b, loc, vt, SplatElementsAttr::get(vt, b.getIndexAttr(c.getValue())));
+    auto bin = cast<AffineBinaryOpExpr>(e);
+    Value l = expandAddMul(b, bin.getLHS(), operands, numDims);
+    Value r = expandAddMul(b, bin.getRHS(), operands, numDims);
+    if (bin.getKind() == AffineExprKind::Add)
+      return arith::AddIOp::create(b, loc, l, r);
+    return arith::MulIOp::create(b, loc, l, r);
+  }
+
+  /// linalg.index `d` for lane block `j` of row `i`: the lane loop's
+  /// index per lane, the others' broadcast.
+  Value indexVector(OpBuilder &b, const SmallVector<Value> &ivs, int64_t d,
+                    int64_t i, int64_t j) {
+    Location loc = op.getLoc();
+    auto vt = VectorType::get({p.vl}, b.getIndexType());
+    if (d == p.lane) {
+      SmallVector<APInt> iota;
+      for (int64_t l = 0; l < p.vl; ++l)
+        iota.push_back(APInt(64, l));
+      Value steps = arith::ConstantOp::create(
+          b, loc, vt, DenseElementsAttr::get(vt, ArrayRef<APInt>(iota)));
+      return arith::AddIOp::create(
+          b, loc, vector::BroadcastOp::create(b, loc, vt, laneStart(b, ivs, j)),
+          steps);
+    }
+    Value v = ivs[d];
+    if (d == p.row && i != 0)
+      v = arith::AddIOp::create(b, loc, v, cst(b, i));
+    return vector::BroadcastOp::create(b, loc, vt, v);
+  }
+
+  /// The body on vectors: block arguments mapped to `args`, for lane block
+  /// `j` of row `i` at loop indices `ivs`.
   Value vectorBody(OpBuilder &b, ValueRange args,
-                   DenseMap<Value, Value> &splats) {
+                   DenseMap<Value, Value> &splats,
+                   const SmallVector<Value> &ivs, int64_t i, int64_t j) {
     Location loc = op.getLoc();
     Block *body = op.getBlock();
     IRMapping map;
@@ -619,6 +748,29 @@ private:
       map.map(a, v);
     auto vec = [&](Type t) { return VectorType::get({p.vl}, t); };
     for (Operation &o : body->without_terminator()) {
+      if (auto ix = dyn_cast<linalg::IndexOp>(o)) {
+        map.map(ix.getResult(),
+                indexVector(b, ivs, static_cast<int64_t>(ix.getDim()), i, j));
+        continue;
+      }
+      if (auto apply = dyn_cast<affine::AffineApplyOp>(o)) {
+        SmallVector<Value> operands;
+        for (Value operand : apply.getOperands()) {
+          Value m = map.lookupOrNull(operand);
+          if (!m) {
+            Value &sp = splats[operand];
+            if (!sp)
+              sp = vector::BroadcastOp::create(b, loc, vec(operand.getType()),
+                                               operand);
+            m = sp;
+          }
+          operands.push_back(m);
+        }
+        map.map(apply.getResult(),
+                expandAddMul(b, apply.getAffineMap().getResult(0), operands,
+                             apply.getAffineMap().getNumDims()));
+        continue;
+      }
       if (auto c = dyn_cast<arith::ConstantOp>(o)) {
         auto vt = vec(c.getType());
         map.map(c.getResult(),
@@ -882,7 +1034,7 @@ private:
           args.push_back(ip.lanes ? vals[k][j] : vals[k][ip.rows ? i : 0]);
         }
         args.push_back(acc[i * nv + j]);
-        next.push_back(vectorBody(b, args, splats));
+        next.push_back(vectorBody(b, args, splats, ivs, i, j));
       }
     return next;
   }

@@ -130,8 +130,7 @@ func.func @int8(%x: memref<4x16xi8>, %w: memref<16x32xi8>,
 
 // -----
 
-// Left alone: the output's innermost loop is a reduction (a row sum), and
-// bodies that read the iteration index.
+// Left alone: the output's innermost loop is a reduction (a row sum).
 // CHECK-LABEL: func @row_sum
 func.func @row_sum(%x: memref<8x64xf32>, %o: memref<8xf32>) {
   linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>,
@@ -161,7 +160,15 @@ func.func @indexed(%x: memref<8x64xf32>, %o: memref<64xf32>) {
   }
   return
 }
-// CHECK: linalg.generic
+// A body that reads a loop index: linalg.index of the reduction loop is
+// its induction variable, broadcast (of the lanes: the lanes' own indices,
+// @packed_codes).
+// CHECK-NOT: linalg.generic
+// CHECK: scf.for %[[I:.*]] = %c0 to %c8 step %c1 iter_args
+// CHECK:   %[[B:.*]] = vector.broadcast %[[I]] : index to vector<8xindex>
+// CHECK:   %[[C:.*]] = arith.index_cast %[[B]] : vector<8xindex> to vector<8xi32>
+// CHECK:   %[[F:.*]] = arith.sitofp %[[C]] : vector<8xi32> to vector<8xf32>
+// CHECK:   arith.mulf %{{.*}}, %[[F]] : vector<8xf32>
 
 // -----
 
@@ -258,3 +265,88 @@ func.func @bias_then_matmul(%x: memref<6x8xf32>, %w: memref<8x16xf32>,
 // CHECK-NOT: vector.load %[[BIAS]]
 // CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[B0]], %{{.*}} = %[[B1]], %{{.*}} = %[[B0]], %{{.*}} = %[[B1]]
 // CHECK-COUNT-12: vector.store %{{.*}}, %[[O]]
+
+// -----
+
+// A weight-only matmul reading 4-bit codes packed two per byte (the form
+// qc-pack-weights gives a contraction at few rows): the codes of a lane
+// block are VL / 2 bytes at lane floordiv 2, each spread to 2 lanes, and
+// linalg.index of the lanes is each lane's own index (shift 0 or 4). 20
+// lanes on 8-lane vectors: 2 full blocks, then a masked tail of 4 lanes
+// that loads ceil(4 / 2) = 2 bytes.
+
+#pk_x = affine_map<(m, k, n) -> (m, k)>
+#pk_q = affine_map<(m, k, n) -> (k, n floordiv 2)>
+#pk_s = affine_map<(m, k, n) -> (n)>
+#pk_o = affine_map<(m, k, n) -> (m, n)>
+// CHECK-LABEL: func @packed_codes
+func.func @packed_codes(%x: memref<1x16xf32>, %q: memref<16x10xi8>,
+                        %s: memref<20xf32>, %o: memref<1x20xf32>) {
+  %c2 = arith.constant 2 : index
+  %c4 = arith.constant 4 : index
+  linalg.generic {indexing_maps = [#pk_x, #pk_q, #pk_s, #pk_o],
+                  iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%x, %q, %s : memref<1x16xf32>, memref<16x10xi8>, memref<20xf32>)
+      outs(%o : memref<1x20xf32>) {
+  ^bb0(%a: f32, %b: i8, %sc: f32, %c: f32):
+    %n = linalg.index 2 : index
+    %r = arith.remui %n, %c2 : index
+    %sh = arith.muli %r, %c4 : index
+    %sh32 = arith.index_cast %sh : index to i32
+    %w = arith.extui %b : i8 to i32
+    %v = arith.shrui %w, %sh32 : i32
+    %q4 = arith.trunci %v : i32 to i4
+    %e = arith.extsi %q4 : i4 to i32
+    %f = arith.sitofp %e : i32 to f32
+    %d = arith.mulf %f, %sc : f32
+    %p = arith.mulf %a, %d fastmath<reassoc,contract> : f32
+    %t = arith.addf %c, %p fastmath<reassoc,contract> : f32
+    linalg.yield %t : f32
+  }
+  return
+}
+// The per-lane shifts (lane index mod 2) * 4, folded to a constant here.
+// CHECK-DAG: %[[SH:.*]] = arith.constant dense<[0, 4, 0, 4, 0, 4, 0, 4]> : vector<8xi32>
+// CHECK-NOT: linalg.generic
+// CHECK: scf.for %[[K:.*]] = %c0 to %c16 step %c1 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>)
+// CHECK:   %[[L0:.*]] = vector.load %{{.*}}[%[[K]], %c0] : memref<16x10xi8>, vector<4xi8>
+// CHECK:   %[[S0:.*]] = vector.shuffle %[[L0]], %[[L0]] [0, 0, 1, 1, 2, 2, 3, 3] : vector<4xi8>, vector<4xi8>
+// CHECK:   vector.load %{{.*}}[%[[K]], %c4] : memref<16x10xi8>, vector<4xi8>
+// CHECK:   %[[E0:.*]] = arith.extui %[[S0]] : vector<8xi8> to vector<8xi32>
+// CHECK:   %[[R0:.*]] = arith.shrui %[[E0]], %[[SH]] : vector<8xi32>
+// CHECK:   arith.trunci %[[R0]] : vector<8xi32> to vector<8xi4>
+// The tail: lanes 16..19, their 2 bytes.
+// CHECK: scf.for
+// CHECK:   vector.constant_mask [2] : vector<4xi1>
+// CHECK:   %[[T:.*]] = vector.maskedload %{{.*}}[%{{.*}}, %c8], %{{.*}} : memref<16x10xi8>, vector<4xi1>, vector<4xi8> into vector<4xi8>
+// CHECK:   vector.shuffle %[[T]], %[[T]] [0, 0, 1, 1, 2, 2, 3, 3]
+// CHECK: vector.maskedstore
+
+// -----
+
+// Dynamic rows: full tiles of MR = 4 rows, then at most one tile of 2 and
+// one of 1 for the rest, each carrying its accumulators through k.
+#dr_x = affine_map<(m, n, k) -> (m, k)>
+#dr_w = affine_map<(m, n, k) -> (k, n)>
+#dr_o = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func @dynamic_rows
+func.func @dynamic_rows(%x: memref<?x37xf32>, %w: memref<37x16xf32>,
+                        %o: memref<?x16xf32>) {
+  linalg.generic {indexing_maps = [#dr_x, #dr_w, #dr_o],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x37xf32>, memref<37x16xf32>)
+      outs(%o : memref<?x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b fastmath<reassoc,contract> : f32
+    %s = arith.addf %c, %p fastmath<reassoc,contract> : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+// CHECK: %[[M:.*]] = memref.dim %{{.*}}, %c0
+// CHECK: scf.for %{{.*}} = %c0 to %[[FULL:.*]] step %c4
+// CHECK:   scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: scf.for %{{.*}} = %[[FULL]] to %[[TWO:.*]] step %c2
+// CHECK:   scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: scf.for %{{.*}} = %[[TWO]] to %[[M]] step %c1
+// CHECK:   scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>)

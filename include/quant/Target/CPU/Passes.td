@@ -80,7 +80,12 @@ def QCVectorizeContractionsPass
     lane-varying inputs do not read becomes `MR` rows, and the `MR x NV`
     accumulators stay in registers through all reduction loops; partial
     tiles use masked loads and stores. Each lane reduces in the generic's
-    own order, so results match the scalar loops.
+    own order, so results match the scalar loops. An input read at
+    `lane floordiv P` (bytes of packed codes, qc-pack-weights) loads
+    `VL / P` elements per vector and spreads each over `P` lanes;
+    `linalg.index` of the lane loop is each lane's own index. A body that
+    dequantizes such codes thus decodes them in registers, once per lane
+    vector for all rows of the tile (after CSE).
 
     When a `linalg.fill`, or a generic that copies one input into the whole
     output (a broadcast bias), writes the output just before the generic

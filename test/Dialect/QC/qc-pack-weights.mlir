@@ -45,9 +45,85 @@ func.func @gather_packed(%ids: tensor<5xi64>) -> tensor<5x3xi3> {
   return %g : tensor<5x3xi3>
 }
 
+// A generic that reads 4-bit codes through its maps (a weight-only
+// contraction, a dequantization) reads their bytes instead: two codes per
+// byte at d1 floordiv 2 (its rows of 4 codes fill 2 bytes), bits
+// [(d1 mod 2) * 4, + 4) shifted to the top of an i32 and down again. No
+// unpacked copy is built.
+// CHECK-LABEL: func.func @operand_int4
+// CHECK: %[[P:.*]] = arith.constant dense_resource<{{.*}}> : tensor<7xi8>
+// CHECK-NOT: tensor<3x4xi4>
+// CHECK: %[[S:.*]] = tensor.extract_slice %[[P]][0] [6] [1] : tensor<7xi8> to tensor<6xi8>
+// CHECK: %[[B:.*]] = tensor.expand_shape %[[S]] {{\[\[}}0, 1]] output_shape [3, 2] : tensor<6xi8> into tensor<3x2xi8>
+// CHECK: linalg.generic {indexing_maps = [#[[HALF:.*]], #{{.*}}, #{{.*}}], {{.*}} ins(%[[B]], %{{.*}} : tensor<3x2xi8>, tensor<3x4xf32>)
+// CHECK: ^bb0(%[[BYTE:.*]]: i8,
+// CHECK: %[[D:.*]] = linalg.index 1 : index
+// CHECK: %[[R:.*]] = arith.remui %[[D]], %c2
+// CHECK: %[[SH:.*]] = arith.muli %[[R]], %c4
+// CHECK: %[[UP:.*]] = arith.subi %c28, %[[SH]]
+// CHECK: %[[W:.*]] = arith.extui %[[BYTE]] : i8 to i32
+// CHECK: %[[UP32:.*]] = arith.index_cast %[[UP]] : index to i32
+// CHECK: %[[T:.*]] = arith.shli %[[W]], %[[UP32]] : i32
+// CHECK: %[[V:.*]] = arith.shrui %[[T]], %c28_i32 : i32
+// CHECK: %[[Q:.*]] = arith.trunci %[[V]] : i32 to i4
+// CHECK: arith.extsi %[[Q]] : i4 to i32
+func.func @operand_int4(%x: tensor<3x4xf32>) -> tensor<3x4xf32> {
+  %c = arith.constant dense<[[1, 2, 3, 4], [-1, -2, -3, -4], [7, -8, 0, 5]]> : tensor<3x4xi4>
+  %e = tensor.empty() : tensor<3x4xf32>
+  %g = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%c, %x : tensor<3x4xi4>, tensor<3x4xf32>) outs(%e : tensor<3x4xf32>) {
+  ^bb0(%q: i4, %a: f32, %o: f32):
+    %w = arith.extsi %q : i4 to i32
+    %f = arith.sitofp %w : i32 to f32
+    %m = arith.mulf %f, %a : f32
+    linalg.yield %m : f32
+  } -> tensor<3x4xf32>
+  return %g : tensor<3x4xf32>
+}
+
+// An all-parallel generic is split over threads along its first loop of
+// extent > 1, here the one the byte index divides: chunks might start
+// inside a byte, so it reads an unpacked copy.
+// CHECK-LABEL: func.func @operand_1d
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<4xi4>)
+// CHECK: tensor.extract
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<4xi4>, tensor<4xf32>)
+func.func @operand_1d(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %c = arith.constant dense<[1, 2, 3, 4]> : tensor<4xi4>
+  %e = tensor.empty() : tensor<4xf32>
+  %g = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%c, %x : tensor<4xi4>, tensor<4xf32>) outs(%e : tensor<4xf32>) {
+  ^bb0(%q: i4, %a: f32, %o: f32):
+    %w = arith.extsi %q : i4 to i32
+    %f = arith.sitofp %w : i32 to f32
+    %m = arith.mulf %f, %a : f32
+    linalg.yield %m : f32
+  } -> tensor<4xf32>
+  return %g : tensor<4xf32>
+}
+
+// FP8 codes are read byte for byte through any map and bitcast.
+// CHECK-LABEL: func.func @operand_fp8
+// CHECK: %[[P:.*]] = arith.constant dense_resource<{{.*}}> : tensor<4xi8>
+// CHECK: %[[B:.*]] = tensor.expand_shape %[[P]] {{\[\[}}0, 1]] output_shape [2, 2] : tensor<4xi8> into tensor<2x2xi8>
+// CHECK: linalg.generic {{.*}} ins(%[[B]] : tensor<2x2xi8>)
+// CHECK: ^bb0(%[[BYTE:.*]]: i8,
+// CHECK: %[[F:.*]] = arith.bitcast %[[BYTE]] : i8 to f8E4M3FN
+// CHECK: linalg.yield %[[F]]
+func.func @operand_fp8(%x: tensor<2x2xf32>) -> tensor<2x2xf8E4M3FN> {
+  %c = arith.constant dense<[[1.0, -2.0], [448.0, 0.0]]> : tensor<2x2xf8E4M3FN>
+  %e = tensor.empty() : tensor<2x2xf8E4M3FN>
+  %g = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%c : tensor<2x2xf8E4M3FN>) outs(%e : tensor<2x2xf8E4M3FN>) {
+  ^bb0(%q: f8E4M3FN, %o: f8E4M3FN):
+    linalg.yield %q : f8E4M3FN
+  } -> tensor<2x2xf8E4M3FN>
+  return %g : tensor<2x2xf8E4M3FN>
+}
+
 // The stream of @int3: 1 | 2<<3 | 3<<6 | 7<<9 | 4<<12 | 0<<15 = 0x4ED1, then
 // the zero byte of the last code's high bits and the spare byte (after
 // the blob's alignment word 0x08000000).
 // CHECK: qc_packed_0: "0x08000000D14E0000"
 // @fp8 byte for byte: E4M3 1.0 = 0x38, -2.0 = 0xC0, 448 = 0x7E, 0 = 0x00.
 // CHECK: qc_packed_0_1: "0x0800000038C07E00"
+// @operand_int4, two codes per byte, low nibble first: 1 | 2<<4 = 0x21,
+// 0x43; -1, -2: 0xEF, 0xCD; 7, -8: 0x87; 0, 5: 0x50; then the spare byte.
+// CHECK: qc_packed_0_3: "0x080000002143EFCD875000"

@@ -2,8 +2,11 @@
 //
 // Part of quant. Sub-byte constants (iN, N < 8; FP6; FP4) would take a
 // byte per element in the generated code; this pass stores them as packed
-// bit streams and unpacks them where they are read. FP8 constants become
-// plain i8 blobs (LLVM has no FP8 type to hold them).
+// bit streams and unpacks them where they are read: a generic that reads
+// one through its indexing maps reads the bytes themselves where it can
+// (so a weight-only contraction decodes its codes in registers), others an
+// unpacked copy. FP8 constants become plain i8 blobs (LLVM has no FP8
+// type to hold them).
 //
 //===----------------------------------------------------------------------===//
 
@@ -48,6 +51,111 @@ std::vector<uint64_t> readCodes(DenseElementsAttr attr) {
       codes.push_back(v.getZExtValue());
   }
   return codes;
+}
+
+/// Whether generic `g` can read the codes of width `n` of its input `use`
+/// straight from their bytes: whole bytes (FP8), or 1, 2 or 4 bits when the
+/// input's last index is a loop d alone and its rows fill whole bytes; the
+/// P = 8 / n codes of a byte are then read at d floordiv P, each shifted
+/// by (d mod P) * n. That map is only right when every chunk of d that
+/// qc-parallelize splits off starts at a multiple of P: it splits an
+/// all-parallel op along its first loop of extent > 1, so another one must
+/// come before d, and a reduction along its lanes (the output's innermost
+/// loop) in multiples of 64 lanes, else along another loop.
+bool readableAsBytes(linalg::GenericOp g, OpOperand *use, unsigned n) {
+  if (n == 8)
+    return true;
+  if (8 % n != 0)
+    return false;
+  auto t = cast<RankedTensorType>(use->get().getType());
+  AffineMap map = g.getMatchingIndexingMap(use);
+  if (t.getRank() == 0 || map.getNumResults() == 0)
+    return false;
+  auto last = dyn_cast<AffineDimExpr>(map.getResults().back());
+  if (!last || t.getShape().back() % (8 / n) != 0)
+    return false;
+  unsigned d = last.getPosition();
+  SmallVector<int64_t> ranges = g.getStaticLoopRanges();
+  if (g.getNumReductionLoops() > 0) {
+    AffineMap out = g.getMatchingIndexingMap(g.getDpsInitOperand(0));
+    return out.getNumResults() > 0 && out.getResults().back() == last;
+  }
+  for (unsigned e = 0; e < d; ++e)
+    if (ranges[e] != 1)
+      return true;
+  return false;
+}
+
+/// Makes `g` read the codes of its input `use` (of `type`, width `n`) from
+/// `packed`, the bit stream of the whole tensor (readableAsBytes).
+void readAsBytes(linalg::GenericOp g, OpOperand *use, Value packed,
+                 RankedTensorType type, unsigned n) {
+  OpBuilder b(g);
+  Location loc = g.getLoc();
+  int64_t perByte = 8 / n;
+  SmallVector<int64_t> shape(type.getShape());
+  shape.back() /= perByte;
+  int64_t count = ShapedType::getNumElements(shape);
+  Type i8 = b.getI8Type();
+  Value bytes = packed;
+  if (cast<RankedTensorType>(packed.getType()).getDimSize(0) != count)
+    bytes = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({count}, i8), packed,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(count)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  if (shape.size() != 1) {
+    ReassociationIndices all;
+    for (size_t i = 0; i < shape.size(); ++i)
+      all.push_back(i);
+    bytes = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get(shape, i8), bytes,
+        SmallVector<ReassociationIndices>{all});
+  }
+  SmallVector<AffineMap> maps = g.getIndexingMapsArray();
+  AffineMap &map = maps[use->getOperandNumber()];
+  SmallVector<AffineExpr> results(map.getResults());
+  AffineExpr last = results.back();
+  if (perByte > 1)
+    results.back() = last.floorDiv(perByte);
+  map = AffineMap::get(map.getNumDims(), 0, results, g.getContext());
+  g.setIndexingMapsAttr(b.getAffineMapArrayAttr(maps));
+  use->set(bytes);
+  // The body: the code from its byte.
+  BlockArgument arg = g.getMatchingBlockArgument(use);
+  SmallVector<OpOperand *> uses;
+  for (OpOperand &u : arg.getUses())
+    uses.push_back(&u);
+  arg.setType(i8);
+  OpBuilder bb = OpBuilder::atBlockBegin(g.getBlock());
+  Value code = arg;
+  Type elt = type.getElementType();
+  if (perByte > 1) {
+    // Bits [(d mod P) * n, + n) of the byte moved to the top of an i32 and
+    // back down: a signed code's sign extension that follows then folds
+    // into the second shift (two vector shifts per code in all).
+    Type i32 = bb.getI32Type();
+    auto idx = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(bb, loc, v);
+    };
+    Value d = linalg::IndexOp::create(bb, loc,
+                                      cast<AffineDimExpr>(last).getPosition());
+    Value up = arith::SubIOp::create(
+        bb, loc, idx(32 - n),
+        arith::MulIOp::create(
+            bb, loc, arith::RemUIOp::create(bb, loc, d, idx(perByte)), idx(n)));
+    Value w = arith::ShLIOp::create(
+        bb, loc, arith::ExtUIOp::create(bb, loc, i32, arg),
+        arith::IndexCastOp::create(bb, loc, i32, up));
+    w = arith::ShRUIOp::create(
+        bb, loc, w,
+        arith::ConstantOp::create(bb, loc, bb.getI32IntegerAttr(32 - n)));
+    code = arith::TruncIOp::create(bb, loc, bb.getIntegerType(n), w);
+  }
+  if (isa<FloatType>(elt))
+    code = arith::BitcastOp::create(bb, loc, elt, code);
+  for (OpOperand *u : uses)
+    u->set(code);
 }
 
 /// Pattern: constant tensor<...xL x iN> -> unpack(constant tensor<...xB x i8>)
@@ -113,6 +221,14 @@ void pack(arith::ConstantOp op, DenseElementsAttr attr, unsigned &counter) {
       code = arith::BitcastOp::create(bb, l, elt, code);
     return code;
   };
+  // Pattern: linalg.generic ins(%c) -> linalg.generic ins(%bytes) with the
+  // code decoded from its byte in the body (readableAsBytes).
+  for (OpOperand &use : llvm::make_early_inc_range(op->getUses())) {
+    auto g = dyn_cast<linalg::GenericOp>(use.getOwner());
+    if (!g || !g.isDpsInput(&use) || !readableAsBytes(g, &use, n))
+      continue;
+    readAsBytes(g, &use, packed, type, n);
+  }
   // Pattern: tensor.extract %c[i...] -> decode(%packed, i...): a random
   // access (an embedding row gather) reads the packed bytes directly instead
   // of a fully unpacked copy of the tensor.

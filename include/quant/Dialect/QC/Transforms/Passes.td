@@ -288,9 +288,18 @@ def QCPackWeightsPass : Pass<"qc-pack-weights", "func::FuncOp"> {
     one-dimensional `i8` `dense_resource` blob and a `linalg.generic` that
     unpacks it. The blob is one little-endian bit stream of the N-bit codes
     in row-major order, padded to whole bytes plus one spare byte so every
-    code is read from two bytes (N * count / 8 + 2 bytes at most). FP8 constants are stored byte for byte and bitcast. The
-    unpacking generic fuses into its elementwise consumer (usually the
-    weight's dequantization). A `tensor.extract` of the constant (an
+    code is read from two bytes (N * count / 8 + 2 bytes at most). FP8
+    constants are stored byte for byte and bitcast. A `linalg.generic` that
+    reads the constant through an indexing map reads the bytes instead
+    when it can: FP8 through any map; 1-, 2- and 4-bit codes when the map's
+    last result is a loop `d` alone, the rows fill whole bytes and the
+    chunks qc-parallelize splits `d` into start at whole bytes (`d` is the
+    output's innermost loop of a reduction, or an all-parallel generic has
+    a loop of extent > 1 before `d`): the `P = 8 / N` codes of a byte are
+    read at `d floordiv P` and shifted by `(d mod P) * N` in the body.
+    Other reads get the unpacking generic, which fuses into its elementwise
+    consumer (usually the weight's dequantization). A `tensor.extract` of
+    the constant (an
     embedding's row gather) decodes its element from the blob in place, so
     a constant read only that way is never unpacked whole.
   }];

@@ -20,11 +20,16 @@ def ConvertQCToLinalgPass : Pass<"qc-convert-to-linalg", "func::FuncOp"> {
     through f32 arithmetic and integer bit assembly, then `arith.bitcast`
     to the storage type). Integer layers should go through
     `qc-lower-quantized-contractions` first; what is left here dequantizes
-    in float.
+    in float. A linear whose weight dequantizes constant codes reads them
+    transposed ([K, N]); at up to 8 rows (compared at run time when the
+    rows are dynamic) its contraction dequantizes each weight element where
+    it multiplies it, else the weight is dequantized into a float [K, N]
+    first.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 

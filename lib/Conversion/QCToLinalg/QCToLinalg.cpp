@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
@@ -84,33 +85,65 @@ Value contraction(OpBuilder &b, Location loc, Value x, Value w, Value init,
 /// A weight dequantize(codes, scale[, zero point]) whose operands are
 /// constants, as the same dequantization of the transposed codes ([K, N];
 /// per-channel axis 0 -> 1, group scales [N, K/g] -> [K/g, N], blocks along
-/// axis 0): weight-only, group-wise and FP layers then run the [K, N] float
-/// kernel. Null when the operands are not constants.
-Value transposeDequantizedWeight(OpBuilder &b, Location loc, Value weight) {
-  auto dq = weight.getDefiningOp<DequantizeOp>();
-  DenseElementsAttr codes, scale, zp;
-  if (!dq || !matchPattern(dq.getInput(), m_Constant(&codes)) ||
-      !matchPattern(dq.getScale(), m_Constant(&scale)) ||
-      (dq.getZeroPoint() && !matchPattern(dq.getZeroPoint(), m_Constant(&zp))))
-    return {};
-  bool grouped = dq.getGroupSize().has_value();
-  auto param = [&](DenseElementsAttr a) -> Value {
-    if (!a)
-      return {};
-    return arith::ConstantOp::create(b, loc,
-                                     grouped ? transposeMatrixAttr(a) : a);
-  };
-  IntegerAttr axis;
-  if (dq.getAxis())
-    axis = b.getI64IntegerAttr(1 - static_cast<int64_t>(*dq.getAxis()));
-  auto t = cast<RankedTensorType>(weight.getType());
-  return DequantizeOp::create(
-      b, loc,
-      RankedTensorType::get({t.getDimSize(1), t.getDimSize(0)},
-                            t.getElementType()),
-      arith::ConstantOp::create(b, loc, transposeMatrixAttr(codes)),
-      param(scale), param(zp), dq.getFormat(), axis, dq.getGroupSizeAttr());
-}
+/// axis 0): weight-only, group-wise and FP layers then run a [K, N] kernel.
+struct TransposedDequant {
+  Value codes, scale, zp; ///< constants [K, N], and as the granularity says
+  FormatAttr format;
+  IntegerAttr axis, group; ///< of the transposed weight
+
+  RankedTensorType type; ///< the float [K, N]
+
+  /// Of `weight`; none when it is no dequantize of constants.
+  static std::optional<TransposedDequant> get(OpBuilder &b, Location loc,
+                                              Value weight) {
+    auto dq = weight.getDefiningOp<DequantizeOp>();
+    DenseElementsAttr codes, scale, zp;
+    if (!dq || !matchPattern(dq.getInput(), m_Constant(&codes)) ||
+        !matchPattern(dq.getScale(), m_Constant(&scale)) ||
+        (dq.getZeroPoint() &&
+         !matchPattern(dq.getZeroPoint(), m_Constant(&zp))))
+      return std::nullopt;
+    bool grouped = dq.getGroupSize().has_value();
+    auto param = [&](DenseElementsAttr a) -> Value {
+      if (!a)
+        return {};
+      return arith::ConstantOp::create(b, loc,
+                                       grouped ? transposeMatrixAttr(a) : a);
+    };
+    TransposedDequant t;
+    t.format = dq.getFormat();
+    t.group = dq.getGroupSizeAttr();
+    t.codes = arith::ConstantOp::create(b, loc, transposeMatrixAttr(codes));
+    t.scale = param(scale);
+    t.zp = param(zp);
+    if (dq.getAxis())
+      t.axis = b.getI64IntegerAttr(1 - static_cast<int64_t>(*dq.getAxis()));
+    auto wt = cast<RankedTensorType>(weight.getType());
+    t.type = RankedTensorType::get({wt.getDimSize(1), wt.getDimSize(0)},
+                                   wt.getElementType());
+    return t;
+  }
+
+  /// The float [K, N] weight, dequantized here.
+  Value dequantize(OpBuilder &b, Location loc) const {
+    return DequantizeOp::create(b, loc, type, codes, scale, zp, format, axis,
+                                group);
+  }
+
+  /// The map of the scale (and zero point) from the loops of a contraction
+  /// that reads the codes at (k, n).
+  AffineMap paramMap(unsigned loops, AffineExpr k, AffineExpr n) const {
+    MLIRContext *ctx = k.getContext();
+    SmallVector<AffineExpr> e;
+    if (group) {
+      e = {k, n};
+      e[axis.getInt()] = e[axis.getInt()].floorDiv(group.getInt());
+    } else if (axis) {
+      e = {axis.getInt() == 0 ? k : n};
+    }
+    return AffineMap::get(loops, 0, e, ctx);
+  }
+};
 
 /// A contraction's initial output of `type` (dynamic extents `dyn`): `bias`
 /// broadcast through `biasMap` (from the output's dimensions), or zeros.
@@ -191,6 +224,51 @@ Value panelLinear(ConversionPatternRewriter &rewriter, LinearOp op, Value x,
   return tensor::CollapseShapeOp::create(rewriter, loc, ot, y, collapse);
 }
 
+/// Rows (the product of a linear's leading extents) up to which a linear
+/// with a dequantized constant weight dequantizes each weight element where
+/// it multiplies it, inside the contraction: codes are read instead of a
+/// float weight, and the register tile converts each lane vector of them
+/// once for all its rows. With more rows, every row tile would dequantize
+/// the weight again, and dequantizing it once into a float [K, N] costs
+/// less.
+constexpr int64_t kFusedDequantRows = 8;
+
+/// out[lead..., n] = init + sum_k x[lead..., k] * dequantize(t)[k, n] as
+/// one contraction over the transposed codes (loops lead..., k, n): each
+/// weight element is dequantized where it is multiplied.
+Value fusedDequantLinear(OpBuilder &b, Location loc, Value x,
+                         const TransposedDequant &t, Value init) {
+  MLIRContext *ctx = b.getContext();
+  int64_t r = cast<RankedTensorType>(x.getType()).getRank(), lead = r - 1,
+          loops = r + 1;
+  AffineExpr kE = getAffineDimExpr(lead, ctx), nE = getAffineDimExpr(r, ctx);
+  SmallVector<AffineExpr> xe = dimExprs(ctx, 0, lead), oe = xe;
+  xe.push_back(kE);
+  oe.push_back(nE);
+  SmallVector<Value> ins = {x, t.codes, t.scale};
+  SmallVector<AffineMap> maps = {AffineMap::get(loops, 0, xe, ctx),
+                                 AffineMap::get(loops, 0, {kE, nE}, ctx),
+                                 t.paramMap(loops, kE, nE)};
+  if (t.zp) {
+    ins.push_back(t.zp);
+    maps.push_back(t.paramMap(loops, kE, nE));
+  }
+  maps.push_back(AffineMap::get(loops, 0, oe, ctx));
+  SmallVector<Iter> iters(loops, Iter::parallel);
+  iters[lead] = Iter::reduction;
+  FormatAttr format = t.format;
+  Type elt = t.type.getElementType();
+  bool zp = static_cast<bool>(t.zp);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ins, ValueRange{init}, maps, iters,
+             [&](OpBuilder &bb, Location l, ValueRange a) {
+               Value w = dequantizeElement(bb, l, format, elt, a[1], a[2],
+                                           zp ? a[3] : Value());
+               multiplyAccumulate(bb, l, {a[0], w, a.back()});
+             })
+      .getResult(0);
+}
+
 // Pattern: qc.linear(x, W, b) -> fill(b broadcast) + contraction
 struct LinearLowering : OpConversionPattern<LinearOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -198,38 +276,102 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
   matchAndRewrite(LinearOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
-    Value x = adaptor.getInput(), w = adaptor.getWeight();
+    Value x = adaptor.getInput();
     auto xt = cast<RankedTensorType>(x.getType());
-    auto ot = op.getType();
-    int64_t r = xt.getRank(), lead = r - 1;
+    int64_t lead = xt.getRank() - 1;
     if (Value y = panelLinear(rewriter, op, x, adaptor.getBias())) {
       rewriter.replaceOp(op, y);
       return success();
     }
-    // Output init: the bias broadcast, or zeros.
+    auto wt = dyn_cast<RankedTensorType>(op.getWeight().getType());
+    std::optional<TransposedDequant> dq;
+    if (!wt || !wt.hasStaticShape() ||
+        !(dq = TransposedDequant::get(rewriter, loc, op.getWeight()))) {
+      rewriter.replaceOp(op, lower(rewriter, op, adaptor, nullptr));
+      return success();
+    }
+    // A dequantized constant weight: dequantized inside the contraction
+    // at few rows (decided at run time when the rows are dynamic), else
+    // into a float [K, N] first.
+    int64_t rows = 1;
+    bool dynamicRows = false;
+    for (int64_t i = 0; i < lead; ++i) {
+      dynamicRows |= xt.isDynamicDim(i);
+      if (!xt.isDynamicDim(i))
+        rows *= xt.getDimSize(i);
+    }
+    auto fused = [&](OpBuilder &b) {
+      Value init = initOutput(b, op, x, adaptor.getBias(), Value());
+      return fusedDequantLinear(b, loc, x, *dq, init);
+    };
+    Value y;
+    if (!dynamicRows) {
+      y = rows <= kFusedDequantRows
+              ? fused(rewriter)
+              : lower(rewriter, op, adaptor, dq->dequantize(rewriter, loc));
+    } else {
+      Value n = arith::ConstantIndexOp::create(rewriter, loc, rows);
+      for (int64_t i = 0; i < lead; ++i)
+        if (xt.isDynamicDim(i))
+          n = arith::MulIOp::create(rewriter, loc, n,
+                                    tensor::DimOp::create(rewriter, loc, x, i));
+      Value few = arith::CmpIOp::create(
+          rewriter, loc, arith::CmpIPredicate::ule, n,
+          arith::ConstantIndexOp::create(rewriter, loc, kFusedDequantRows));
+      y = scf::IfOp::create(
+              rewriter, loc, few,
+              [&](OpBuilder &b, Location l) {
+                scf::YieldOp::create(b, l, fused(b));
+              },
+              [&](OpBuilder &b, Location l) {
+                scf::YieldOp::create(
+                    b, l, lower(b, op, adaptor, dq->dequantize(b, l)));
+              })
+              .getResult(0);
+    }
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+
+  /// The output's initial value: the bias broadcast, or zeros. `w` (if
+  /// given) is the weight whose rows give a dynamic output width.
+  static Value initOutput(OpBuilder &b, LinearOp op, Value x, Value bias,
+                          Value w) {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    auto xt = cast<RankedTensorType>(x.getType());
+    auto ot = op.getType();
+    int64_t r = xt.getRank(), lead = r - 1;
     SmallVector<Value> dyn;
     for (int64_t i = 0; i < lead; ++i)
       if (ot.isDynamicDim(i))
-        dyn.push_back(tensor::DimOp::create(rewriter, loc, x, i));
+        dyn.push_back(tensor::DimOp::create(b, loc, x, i));
     if (ot.isDynamicDim(lead))
-      dyn.push_back(tensor::DimOp::create(rewriter, loc, w, 0));
-    Value init =
-        initialOutput(rewriter, loc, ot, dyn, adaptor.getBias(),
-                      AffineMap::get(r, 0, {getAffineDimExpr(lead, ctx)}, ctx));
+      dyn.push_back(tensor::DimOp::create(b, loc, w, 0));
+    return initialOutput(
+        b, loc, ot, dyn, bias,
+        AffineMap::get(r, 0, {getAffineDimExpr(lead, ctx)}, ctx));
+  }
+
+  /// The contraction over a float weight: `kn`, the [K, N] dequantized
+  /// weight, or the operand itself (stored transposed when constant).
+  static Value lower(OpBuilder &b, LinearOp op, OpAdaptor adaptor, Value kn) {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    Value x = adaptor.getInput(), w = adaptor.getWeight();
+    auto xt = cast<RankedTensorType>(x.getType());
+    int64_t r = xt.getRank(), lead = r - 1;
+    Value init = initOutput(b, op, x, adaptor.getBias(), w);
     // Loops: lead..., then n and k. A constant weight is stored transposed,
     // [K, N], with k before n so the innermost loop runs over N: contiguous,
     // no reduction, vectorisable as is. Otherwise W stays [N, K] and k is
     // innermost.
-    bool kn = false;
-    if (Value t = createTransposedFloatConstant(rewriter, loc, op.getWeight(),
-                                                1.0, "qc_weight_kn")) {
+    if (kn) {
+      w = kn;
+    } else if (Value t = createTransposedFloatConstant(b, loc, op.getWeight(),
+                                                       1.0, "qc_weight_kn")) {
       w = t;
-      kn = true;
-    } else if (Value dq =
-                   transposeDequantizedWeight(rewriter, loc, op.getWeight())) {
-      w = dq;
-      kn = true;
+      kn = t;
     }
     int64_t loops = r + 1;
     int64_t kDim = kn ? lead : r, nDim = kn ? r : lead;
@@ -239,14 +381,13 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
     SmallVector<AffineExpr> oe = dimExprs(ctx, 0, lead);
     oe.push_back(nE);
     int64_t k = cast<RankedTensorType>(w.getType()).getDimSize(0);
-    Value y;
     if (kn && k % kReductionUnroll == 0) {
       // Loops (lead..., kq, n, j) over W [K/U, U, N]: the innermost j (U
       // steps) unrolls fully, so each vector step along N adds U products
       // per load and store of the output row.
       auto wt = cast<RankedTensorType>(w.getType());
       w = tensor::ExpandShapeOp::create(
-          rewriter, loc,
+          b, loc,
           RankedTensorType::get(
               {k / kReductionUnroll, kReductionUnroll, wt.getDimSize(1)},
               wt.getElementType()),
@@ -256,25 +397,21 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
       SmallVector<Iter> iters(r + 2, Iter::parallel);
       iters[kDim] = Iter::reduction;
       iters[r + 1] = Iter::reduction;
-      y = linalg::GenericOp::create(
-              rewriter, loc, init.getType(), ValueRange{x, w}, ValueRange{init},
-              SmallVector<AffineMap>{
-                  AffineMap::get(r + 2, 0, xe, ctx),
-                  AffineMap::get(r + 2, 0, {kE, jE, nE}, ctx),
-                  AffineMap::get(r + 2, 0, oe, ctx)},
-              iters, multiplyAccumulate)
-              .getResult(0);
-    } else {
-      xe.push_back(kE);
-      SmallVector<AffineExpr> we = kn ? SmallVector<AffineExpr>{kE, nE}
-                                      : SmallVector<AffineExpr>{nE, kE};
-      y = contraction(rewriter, loc, x, w, init,
-                      AffineMap::get(loops, 0, xe, ctx),
-                      AffineMap::get(loops, 0, we, ctx),
-                      AffineMap::get(loops, 0, oe, ctx), loops, kDim);
+      return linalg::GenericOp::create(
+                 b, loc, init.getType(), ValueRange{x, w}, ValueRange{init},
+                 SmallVector<AffineMap>{
+                     AffineMap::get(r + 2, 0, xe, ctx),
+                     AffineMap::get(r + 2, 0, {kE, jE, nE}, ctx),
+                     AffineMap::get(r + 2, 0, oe, ctx)},
+                 iters, multiplyAccumulate)
+          .getResult(0);
     }
-    rewriter.replaceOp(op, y);
-    return success();
+    xe.push_back(kE);
+    SmallVector<AffineExpr> we =
+        kn ? SmallVector<AffineExpr>{kE, nE} : SmallVector<AffineExpr>{nE, kE};
+    return contraction(b, loc, x, w, init, AffineMap::get(loops, 0, xe, ctx),
+                       AffineMap::get(loops, 0, we, ctx),
+                       AffineMap::get(loops, 0, oe, ctx), loops, kDim);
   }
 };
 
@@ -525,7 +662,8 @@ struct ConvertQCToLinalgPass
   void runOnOperation() override {
     ConversionTarget target(getContext());
     target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
-                           math::MathDialect, tensor::TensorDialect>();
+                           math::MathDialect, scf::SCFDialect,
+                           tensor::TensorDialect>();
     target.addIllegalOp<LinearOp, BatchMatmulOp, LayerNormOp, RMSNormOp,
                         HadamardOp, QuantizeOp, DequantizeOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });

@@ -325,30 +325,9 @@ struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
                   ConversionPatternRewriter &rewriter) const override {
     FormatAttr format = op.getFormat();
     Type elt = op.getType().getElementType();
-    const fltSemantics *fmt = getFormatSemantics(format.getKind());
-    ComputeType ct = ComputeType::get(elt);
     auto body = [&](OpBuilder &b, Location loc, Value q, Value s,
                     Value zp) -> Value {
-      // (q - zp) and the product round to the scale's type, as QuantMath's
-      // do; a float code's value is exact in every float type.
-      Value v;
-      if (fmt) {
-        v = ct.extend(b, loc, decodeFloat(b, loc, q, *fmt));
-      } else {
-        Value d = widenCode(b, loc, q, format.isSigned());
-        if (zp)
-          d = arith::SubIOp::create(b, loc, d,
-                                    widenCode(b, loc, zp, format.isSigned()));
-        v = arith::SIToFPOp::create(b, loc, ct.type, d);
-        // `+ 0.0` (exact: v is an integer) stops the canonicalizer from
-        // folding truncf(sitofp) into a sitofp to bf16, which LLVM lowers to
-        // a soft-float call (__truncsfbf2) that the runtime lacks.
-        if (elt != ct.type)
-          v = arith::AddFOp::create(b, loc, v, floatConst(b, loc, ct.type, 0));
-        v = ct.roundTo(b, loc, elt, v);
-      }
-      v = arith::MulFOp::create(b, loc, v, ct.extend(b, loc, s));
-      return elt == ct.type ? v : arith::TruncFOp::create(b, loc, elt, v);
+      return dequantizeElement(b, loc, format, elt, q, s, zp);
     };
     replaceByElementwise(op, adaptor, rewriter, elt, body);
     return success();
@@ -356,6 +335,32 @@ struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
 };
 
 } // namespace
+
+Value mlir::qc::dequantizeElement(OpBuilder &b, Location loc, FormatAttr format,
+                                  Type elt, Value q, Value s, Value zp) {
+  const fltSemantics *fmt = getFormatSemantics(format.getKind());
+  ComputeType ct = ComputeType::get(elt);
+  // (q - zp) and the product round to the scale's type, as QuantMath's
+  // do; a float code's value is exact in every float type.
+  Value v;
+  if (fmt) {
+    v = ct.extend(b, loc, decodeFloat(b, loc, q, *fmt));
+  } else {
+    Value d = widenCode(b, loc, q, format.isSigned());
+    if (zp)
+      d = arith::SubIOp::create(b, loc, d,
+                                widenCode(b, loc, zp, format.isSigned()));
+    v = arith::SIToFPOp::create(b, loc, ct.type, d);
+    // `+ 0.0` (exact: v is an integer) stops the canonicalizer from
+    // folding truncf(sitofp) into a sitofp to bf16, which LLVM lowers to
+    // a soft-float call (__truncsfbf2) that the runtime lacks.
+    if (elt != ct.type)
+      v = arith::AddFOp::create(b, loc, v, floatConst(b, loc, ct.type, 0));
+    v = ct.roundTo(b, loc, elt, v);
+  }
+  v = arith::MulFOp::create(b, loc, v, ct.extend(b, loc, s));
+  return elt == ct.type ? v : arith::TruncFOp::create(b, loc, elt, v);
+}
 
 void mlir::qc::populateQuantizeToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<QuantizeLowering, DequantizeLowering>(patterns.getContext());

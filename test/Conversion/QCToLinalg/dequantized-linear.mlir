@@ -1,23 +1,92 @@
 // qc-convert-to-linalg: a qc.linear whose weight dequantizes constant codes
-// (here int4 with group scales, the weight-only W4 g4 case) computes with
-// the weight dequantized in [K, N] layout: codes transposed at compile time
-// ([4, 8] -> [8, 4], bit-packed by qc-pack-weights), group scales
-// [4, 2] -> [2, 4], and the contraction runs (m, kq, n, j) with N innermost
-// over the [K/4, 4, N] view. Numerics: test/e2e/quantized-mlp.test (W4A16).
-// RUN: quant-compile %s --compile-to=linalg -o - | FileCheck %s
+// (here int4 with group scales, the weight-only W4 g4 case). The codes are
+// transposed at compile time ([4, 8] -> [8, 4]) and so are the group
+// scales ([4, 2] -> [2, 4]). At up to 8 rows the contraction dequantizes
+// each weight element where it multiplies it (loops m, k, n; the scale of
+// element (k, n) read at (k floordiv 4, n)). With more rows the weight is
+// dequantized once into a float [K, N] and the contraction runs
+// (m, kq, n, j) over its [K/4, 4, N] view. Dynamic rows choose at run time.
+// qc-pack-weights then has the contraction read two codes per byte.
+// Numerics: test/e2e/quantized-mlp.test (W4A16, at 1, 3, 8 and 128 rows).
+// RUN: quant-opt %s --qc-convert-to-linalg | FileCheck %s
+// RUN: quant-opt %s --qc-convert-to-linalg --qc-pack-weights --canonicalize | FileCheck %s --check-prefix=PACK
 
-// CHECK-DAG: %[[S:.*]] = arith.constant dense<{{\[\[}}1.000000e+00, 3.000000e+00, 5.000000e+00, 7.000000e+00], [2.000000e+00, 4.000000e+00, 6.000000e+00, 8.000000e+00]]> : tensor<2x4xf32>
-// The unpacking of the 32 codes (16 bytes + the spare one) fused into their
-// dequantization; group scales read from the transposed table.
-// CHECK: %[[W:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<8x4xf32>)
-// CHECK: tensor.extract %{{.*}} : tensor<17xi8>
-// CHECK: tensor.extract %[[S]][%{{.*}}, %{{.*}}] : tensor<2x4xf32>
-// CHECK: %[[W4:.*]] = tensor.expand_shape %[[W]] {{\[\[}}0, 1], [2]] output_shape [2, 4, 4] : tensor<8x4xf32> into tensor<2x4x4xf32>
-// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction", "parallel", "reduction"]{{.*}} ins(%{{.*}}, %[[W4]] : tensor<2x8xf32>, tensor<2x4x4xf32>)
-func.func @main(%x: tensor<2x8xf32>) -> tensor<2x4xf32> attributes {quant.input_names = ["x"], quant.output_names = ["y"]} {
+// CHECK-DAG: #[[X:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[Q:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-DAG: #[[S:.*]] = affine_map<(d0, d1, d2) -> (d1 floordiv 4, d2)>
+// CHECK-DAG: #[[O:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+
+// CHECK-LABEL: func.func @few_rows
+// CHECK-DAG: %[[SC:.*]] = arith.constant dense<{{\[\[}}1.000000e+00, 3.000000e+00, 5.000000e+00, 7.000000e+00], [2.000000e+00, 4.000000e+00, 6.000000e+00, 8.000000e+00]]> : tensor<2x4xf32>
+// CHECK-DAG: %[[QT:.*]] = arith.constant dense<{{\[\[}}1, 0, -1, 7], [2, 1, -2, 7], {{.*}}]> : tensor<8x4xi4>
+// CHECK-NOT: qc.dequantize
+// CHECK: linalg.generic {indexing_maps = [#[[X]], #[[Q]], #[[S]], #[[O]]], iterator_types = ["parallel", "reduction", "parallel"]} ins(%{{.*}}, %[[QT]], %[[SC]] : tensor<2x8xf32>, tensor<8x4xi4>, tensor<2x4xf32>)
+// CHECK: ^bb0(%[[XV:.*]]: f32, %[[QV:.*]]: i4, %[[SV:.*]]: f32, %[[ACC:.*]]: f32):
+// CHECK: %[[E:.*]] = arith.extsi %[[QV]] : i4 to i32
+// CHECK: %[[F:.*]] = arith.sitofp %[[E]] : i32 to f32
+// CHECK: %[[W:.*]] = arith.mulf %[[F]], %[[SV]] : f32
+// CHECK: %[[P:.*]] = arith.mulf %[[XV]], %[[W]]
+// CHECK: arith.addf %[[ACC]], %[[P]]
+
+// PACK-LABEL: func.func @few_rows
+// PACK: %[[B:.*]] = tensor.expand_shape %{{.*}} {{\[\[}}0, 1]] output_shape [8, 2] : tensor<16xi8> into tensor<8x2xi8>
+// PACK: linalg.generic {indexing_maps = [#{{.*}}, #[[PM:[^,]*]], {{.*}} ins(%{{.*}}, %[[B]], %{{.*}} : tensor<2x8xf32>, tensor<8x2xi8>, tensor<2x4xf32>)
+// PACK: ^bb0(%{{.*}}: f32, %[[BV:.*]]: i8,
+// PACK: %[[N:.*]] = linalg.index 2 : index
+// PACK: %[[R:.*]] = arith.remui %[[N]], %c2
+// PACK: %[[SH:.*]] = arith.muli %[[R]], %c4
+// PACK: %[[UP:.*]] = arith.subi %c28, %[[SH]]
+// PACK: %[[BW:.*]] = arith.extui %[[BV]] : i8 to i32
+// PACK: %[[UP32:.*]] = arith.index_cast %[[UP]] : index to i32
+// PACK: %[[T:.*]] = arith.shli %[[BW]], %[[UP32]] : i32
+// PACK: %[[C:.*]] = arith.shrui %[[T]], %c28_i32 : i32
+// PACK: arith.trunci %[[C]] : i32 to i4
+func.func @few_rows(%x: tensor<2x8xf32>) -> tensor<2x4xf32> {
   %q = arith.constant dense<[[1, 2, 3, 4, 5, 6, 7, -8], [0, 1, 0, 1, 0, 1, 0, 1], [-1, -2, -3, -4, -5, -6, -7, -8], [7, 7, 7, 7, 7, 7, 7, 7]]> : tensor<4x8xi4>
   %s = arith.constant dense<[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]]> : tensor<4x2xf32>
   %w = qc.dequantize %q, %s {axis = 1 : i64, group_size = 4 : i64, format = #qc.format<int4>} : (tensor<4x8xi4>, tensor<4x2xf32>) -> tensor<4x8xf32>
   %y = qc.linear %x, %w : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
   return %y : tensor<2x4xf32>
+}
+
+// CHECK-LABEL: func.func @many_rows
+// CHECK: %[[WF:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<8x4xi4>) outs(%{{.*}} : tensor<8x4xf32>)
+// CHECK: %[[W4:.*]] = tensor.expand_shape %[[WF]] {{\[\[}}0, 1], [2]] output_shape [2, 4, 4] : tensor<8x4xf32> into tensor<2x4x4xf32>
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction", "parallel", "reduction"]{{.*}} ins(%{{.*}}, %[[W4]] : tensor<16x8xf32>, tensor<2x4x4xf32>)
+// PACK-LABEL: func.func @many_rows
+// PACK: linalg.generic {{.*}} ins(%{{.*}} : tensor<8x2xi8>) outs(%{{.*}} : tensor<8x4xf32>)
+// PACK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction", "parallel", "reduction"]
+func.func @many_rows(%x: tensor<16x8xf32>) -> tensor<16x4xf32> {
+  %q = arith.constant dense<[[1, 2, 3, 4, 5, 6, 7, -8], [0, 1, 0, 1, 0, 1, 0, 1], [-1, -2, -3, -4, -5, -6, -7, -8], [7, 7, 7, 7, 7, 7, 7, 7]]> : tensor<4x8xi4>
+  %s = arith.constant dense<[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]]> : tensor<4x2xf32>
+  %w = qc.dequantize %q, %s {axis = 1 : i64, group_size = 4 : i64, format = #qc.format<int4>} : (tensor<4x8xi4>, tensor<4x2xf32>) -> tensor<4x8xf32>
+  %y = qc.linear %x, %w : (tensor<16x8xf32>, tensor<4x8xf32>) -> tensor<16x4xf32>
+  return %y : tensor<16x4xf32>
+}
+
+// The rows (batch x sequence here) compared with 8 at run time; the codes
+// are packed once and read by both branches.
+// CHECK-LABEL: func.func @dynamic_rows
+// CHECK: %[[D0:.*]] = tensor.dim %{{.*}}, %c0
+// CHECK: %[[M0:.*]] = arith.muli %c1{{.*}}, %[[D0]]
+// CHECK: %[[D1:.*]] = tensor.dim %{{.*}}, %c1
+// CHECK: %[[M1:.*]] = arith.muli %[[M0]], %[[D1]]
+// CHECK: %[[FEW:.*]] = arith.cmpi ule, %[[M1]], %c8
+// CHECK: scf.if %[[FEW]] -> (tensor<?x?x4xf32>)
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction", "parallel"]
+// CHECK: } else {
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<8x4xi4>) outs(%{{.*}} : tensor<8x4xf32>)
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction", "parallel", "reduction"]
+// PACK-LABEL: func.func @dynamic_rows
+// PACK: %[[PK:.*]] = arith.constant dense_resource<{{.*}}> : tensor<17xi8>
+// PACK: scf.if
+// PACK: tensor.extract_slice %[[PK]][0] [16] [1]
+// PACK: } else {
+// PACK: tensor.extract_slice %[[PK]][0] [16] [1]
+func.func @dynamic_rows(%x: tensor<?x?x8xf32>) -> tensor<?x?x4xf32> {
+  %q = arith.constant dense<[[1, 2, 3, 4, 5, 6, 7, -8], [0, 1, 0, 1, 0, 1, 0, 1], [-1, -2, -3, -4, -5, -6, -7, -8], [7, 7, 7, 7, 7, 7, 7, 7]]> : tensor<4x8xi4>
+  %s = arith.constant dense<[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]]> : tensor<4x2xf32>
+  %w = qc.dequantize %q, %s {axis = 1 : i64, group_size = 4 : i64, format = #qc.format<int4>} : (tensor<4x8xi4>, tensor<4x2xf32>) -> tensor<4x8xf32>
+  %y = qc.linear %x, %w : (tensor<?x?x8xf32>, tensor<4x8xf32>) -> tensor<?x?x4xf32>
+  return %y : tensor<?x?x4xf32>
 }

@@ -7,6 +7,9 @@
 #ifndef QUANT_CONVERSION_QCTOLINALG_QCTOLINALG_H
 #define QUANT_CONVERSION_QCTOLINALG_QCTOLINALG_H
 
+#include "quant/Dialect/QC/IR/QCAttrs.h"
+
+#include "mlir/IR/Builders.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir {
@@ -23,6 +26,12 @@ void populateQCToLinalgConversionPatterns(RewritePatternSet &patterns);
 /// qc.quantize and qc.dequantize as elementwise linalg.generic ops, bit-exact
 /// with lib/Support/QuantMath.cpp (part of the set above).
 void populateQuantizeToLinalgPatterns(RewritePatternSet &patterns);
+
+/// The `elt` value of code `q` of `format` with scale `s` (and zero point
+/// `zp`, or null) as scalar arith ops: the body of qc.dequantize's generic,
+/// for contractions that dequantize their weight where they read it.
+Value dequantizeElement(OpBuilder &b, Location loc, FormatAttr format, Type elt,
+                        Value q, Value s, Value zp);
 
 } // namespace qc
 } // namespace mlir

@@ -21,15 +21,12 @@ def ConvertQCToLinalgPass : Pass<"qc-convert-to-linalg", "func::FuncOp"> {
     to the storage type). Integer layers should go through
     `qc-lower-quantized-contractions` first; what is left here dequantizes
     in float. A linear whose weight dequantizes constant codes reads them
-    transposed ([K, N]); at up to 8 rows (compared at run time when the
-    rows are dynamic) its contraction dequantizes each weight element where
-    it multiplies it, else the weight is dequantized into a float [K, N]
-    first.
+    transposed ([K, N]) in a contraction that dequantizes each weight
+    element where it multiplies it.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
-                           "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 

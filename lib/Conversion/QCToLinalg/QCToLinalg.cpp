@@ -13,7 +13,6 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
@@ -124,12 +123,6 @@ struct TransposedDequant {
     return t;
   }
 
-  /// The float [K, N] weight, dequantized here.
-  Value dequantize(OpBuilder &b, Location loc) const {
-    return DequantizeOp::create(b, loc, type, codes, scale, zp, format, axis,
-                                group);
-  }
-
   /// The map of the scale (and zero point) from the loops of a contraction
   /// that reads the codes at (k, n).
   AffineMap paramMap(unsigned loops, AffineExpr k, AffineExpr n) const {
@@ -224,18 +217,15 @@ Value panelLinear(ConversionPatternRewriter &rewriter, LinearOp op, Value x,
   return tensor::CollapseShapeOp::create(rewriter, loc, ot, y, collapse);
 }
 
-/// Rows (the product of a linear's leading extents) up to which a linear
-/// with a dequantized constant weight dequantizes each weight element where
-/// it multiplies it, inside the contraction: codes are read instead of a
-/// float weight, and the register tile converts each lane vector of them
-/// once for all its rows. With more rows, every row tile would dequantize
-/// the weight again, and dequantizing it once into a float [K, N] costs
-/// less.
-constexpr int64_t kFusedDequantRows = 8;
-
 /// out[lead..., n] = init + sum_k x[lead..., k] * dequantize(t)[k, n] as
 /// one contraction over the transposed codes (loops lead..., k, n): each
-/// weight element is dequantized where it is multiplied.
+/// weight element is dequantized where it is multiplied, so the weight is
+/// read as codes, and the register tile (qc-vectorize-contractions) decodes
+/// each lane vector of them once for all its rows. Against dequantizing
+/// the weight into a float [K, N] on each call and running the float
+/// kernel over it, this measured faster at every row count tried (1 to 512
+/// rows in bench/weight_only; MiniLM W4A16 at 128 tokens 55 vs 68 ms), so
+/// it is the only form.
 Value fusedDequantLinear(OpBuilder &b, Location loc, Value x,
                          const TransposedDequant &t, Value init) {
   MLIRContext *ctx = b.getContext();
@@ -277,8 +267,6 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Value x = adaptor.getInput();
-    auto xt = cast<RankedTensorType>(x.getType());
-    int64_t lead = xt.getRank() - 1;
     if (Value y = panelLinear(rewriter, op, x, adaptor.getBias())) {
       rewriter.replaceOp(op, y);
       return success();
@@ -287,49 +275,12 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
     std::optional<TransposedDequant> dq;
     if (!wt || !wt.hasStaticShape() ||
         !(dq = TransposedDequant::get(rewriter, loc, op.getWeight()))) {
-      rewriter.replaceOp(op, lower(rewriter, op, adaptor, nullptr));
+      rewriter.replaceOp(op, lower(rewriter, op, adaptor));
       return success();
     }
-    // A dequantized constant weight: dequantized inside the contraction
-    // at few rows (decided at run time when the rows are dynamic), else
-    // into a float [K, N] first.
-    int64_t rows = 1;
-    bool dynamicRows = false;
-    for (int64_t i = 0; i < lead; ++i) {
-      dynamicRows |= xt.isDynamicDim(i);
-      if (!xt.isDynamicDim(i))
-        rows *= xt.getDimSize(i);
-    }
-    auto fused = [&](OpBuilder &b) {
-      Value init = initOutput(b, op, x, adaptor.getBias(), Value());
-      return fusedDequantLinear(b, loc, x, *dq, init);
-    };
-    Value y;
-    if (!dynamicRows) {
-      y = rows <= kFusedDequantRows
-              ? fused(rewriter)
-              : lower(rewriter, op, adaptor, dq->dequantize(rewriter, loc));
-    } else {
-      Value n = arith::ConstantIndexOp::create(rewriter, loc, rows);
-      for (int64_t i = 0; i < lead; ++i)
-        if (xt.isDynamicDim(i))
-          n = arith::MulIOp::create(rewriter, loc, n,
-                                    tensor::DimOp::create(rewriter, loc, x, i));
-      Value few = arith::CmpIOp::create(
-          rewriter, loc, arith::CmpIPredicate::ule, n,
-          arith::ConstantIndexOp::create(rewriter, loc, kFusedDequantRows));
-      y = scf::IfOp::create(
-              rewriter, loc, few,
-              [&](OpBuilder &b, Location l) {
-                scf::YieldOp::create(b, l, fused(b));
-              },
-              [&](OpBuilder &b, Location l) {
-                scf::YieldOp::create(
-                    b, l, lower(b, op, adaptor, dq->dequantize(b, l)));
-              })
-              .getResult(0);
-    }
-    rewriter.replaceOp(op, y);
+    // A dequantized constant weight: dequantized inside the contraction.
+    Value init = initOutput(rewriter, op, x, adaptor.getBias(), Value());
+    rewriter.replaceOp(op, fusedDequantLinear(rewriter, loc, x, *dq, init));
     return success();
   }
 
@@ -353,9 +304,9 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
         AffineMap::get(r, 0, {getAffineDimExpr(lead, ctx)}, ctx));
   }
 
-  /// The contraction over a float weight: `kn`, the [K, N] dequantized
-  /// weight, or the operand itself (stored transposed when constant).
-  static Value lower(OpBuilder &b, LinearOp op, OpAdaptor adaptor, Value kn) {
+  /// The contraction over a float weight: the operand itself, stored
+  /// transposed when constant.
+  static Value lower(OpBuilder &b, LinearOp op, OpAdaptor adaptor) {
     Location loc = op.getLoc();
     MLIRContext *ctx = b.getContext();
     Value x = adaptor.getInput(), w = adaptor.getWeight();
@@ -366,13 +317,10 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
     // [K, N], with k before n so the innermost loop runs over N: contiguous,
     // no reduction, vectorisable as is. Otherwise W stays [N, K] and k is
     // innermost.
-    if (kn) {
+    Value kn = createTransposedFloatConstant(b, loc, op.getWeight(), 1.0,
+                                             "qc_weight_kn");
+    if (kn)
       w = kn;
-    } else if (Value t = createTransposedFloatConstant(b, loc, op.getWeight(),
-                                                       1.0, "qc_weight_kn")) {
-      w = t;
-      kn = t;
-    }
     int64_t loops = r + 1;
     int64_t kDim = kn ? lead : r, nDim = kn ? r : lead;
     AffineExpr kE = getAffineDimExpr(kDim, ctx),
@@ -662,8 +610,7 @@ struct ConvertQCToLinalgPass
   void runOnOperation() override {
     ConversionTarget target(getContext());
     target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
-                           math::MathDialect, scf::SCFDialect,
-                           tensor::TensorDialect>();
+                           math::MathDialect, tensor::TensorDialect>();
     target.addIllegalOp<LinearOp, BatchMatmulOp, LayerNormOp, RMSNormOp,
                         HadamardOp, QuantizeOp, DequantizeOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });

@@ -1,12 +1,10 @@
 // qc-convert-to-linalg: a qc.linear whose weight dequantizes constant codes
 // (here int4 with group scales, the weight-only W4 g4 case). The codes are
 // transposed at compile time ([4, 8] -> [8, 4]) and so are the group
-// scales ([4, 2] -> [2, 4]). At up to 8 rows the contraction dequantizes
-// each weight element where it multiplies it (loops m, k, n; the scale of
-// element (k, n) read at (k floordiv 4, n)). With more rows the weight is
-// dequantized once into a float [K, N] and the contraction runs
-// (m, kq, n, j) over its [K/4, 4, N] view. Dynamic rows choose at run time.
-// qc-pack-weights then has the contraction read two codes per byte.
+// scales ([4, 2] -> [2, 4]); the contraction dequantizes each weight
+// element where it multiplies it (loops m, k, n; the scale of element
+// (k, n) read at (k floordiv 4, n)), at any number of rows: no float
+// weight is built. qc-pack-weights then has it read two codes per byte.
 // Numerics: test/e2e/quantized-mlp.test (W4A16, at 1, 3, 8 and 128 rows).
 // RUN: quant-opt %s --qc-convert-to-linalg | FileCheck %s
 // RUN: quant-opt %s --qc-convert-to-linalg --qc-pack-weights --canonicalize | FileCheck %s --check-prefix=PACK
@@ -49,40 +47,16 @@ func.func @few_rows(%x: tensor<2x8xf32>) -> tensor<2x4xf32> {
   return %y : tensor<2x4xf32>
 }
 
-// CHECK-LABEL: func.func @many_rows
-// CHECK: %[[WF:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<8x4xi4>) outs(%{{.*}} : tensor<8x4xf32>)
-// CHECK: %[[W4:.*]] = tensor.expand_shape %[[WF]] {{\[\[}}0, 1], [2]] output_shape [2, 4, 4] : tensor<8x4xf32> into tensor<2x4x4xf32>
-// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction", "parallel", "reduction"]{{.*}} ins(%{{.*}}, %[[W4]] : tensor<16x8xf32>, tensor<2x4x4xf32>)
-// PACK-LABEL: func.func @many_rows
-// PACK: linalg.generic {{.*}} ins(%{{.*}} : tensor<8x2xi8>) outs(%{{.*}} : tensor<8x4xf32>)
-// PACK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction", "parallel", "reduction"]
-func.func @many_rows(%x: tensor<16x8xf32>) -> tensor<16x4xf32> {
-  %q = arith.constant dense<[[1, 2, 3, 4, 5, 6, 7, -8], [0, 1, 0, 1, 0, 1, 0, 1], [-1, -2, -3, -4, -5, -6, -7, -8], [7, 7, 7, 7, 7, 7, 7, 7]]> : tensor<4x8xi4>
-  %s = arith.constant dense<[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]]> : tensor<4x2xf32>
-  %w = qc.dequantize %q, %s {axis = 1 : i64, group_size = 4 : i64, format = #qc.format<int4>} : (tensor<4x8xi4>, tensor<4x2xf32>) -> tensor<4x8xf32>
-  %y = qc.linear %x, %w : (tensor<16x8xf32>, tensor<4x8xf32>) -> tensor<16x4xf32>
-  return %y : tensor<16x4xf32>
-}
-
-// The rows (batch x sequence here) compared with 8 at run time; the codes
-// are packed once and read by both branches.
+// Dynamic rows (batch x sequence here): the same contraction, the codes
+// read packed.
 // CHECK-LABEL: func.func @dynamic_rows
-// CHECK: %[[D0:.*]] = tensor.dim %{{.*}}, %c0
-// CHECK: %[[M0:.*]] = arith.muli %c1{{.*}}, %[[D0]]
-// CHECK: %[[D1:.*]] = tensor.dim %{{.*}}, %c1
-// CHECK: %[[M1:.*]] = arith.muli %[[M0]], %[[D1]]
-// CHECK: %[[FEW:.*]] = arith.cmpi ule, %[[M1]], %c8
-// CHECK: scf.if %[[FEW]] -> (tensor<?x?x4xf32>)
-// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction", "parallel"]
-// CHECK: } else {
-// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<8x4xi4>) outs(%{{.*}} : tensor<8x4xf32>)
-// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction", "parallel", "reduction"]
+// CHECK-NOT: scf.if
+// CHECK-NOT: tensor<8x4xf32>
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<?x?x8xf32>, tensor<8x4xi4>, tensor<2x4xf32>)
+// CHECK-NOT: tensor<8x4xf32>
+// CHECK: return
 // PACK-LABEL: func.func @dynamic_rows
-// PACK: %[[PK:.*]] = arith.constant dense_resource<{{.*}}> : tensor<17xi8>
-// PACK: scf.if
-// PACK: tensor.extract_slice %[[PK]][0] [16] [1]
-// PACK: } else {
-// PACK: tensor.extract_slice %[[PK]][0] [16] [1]
+// PACK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<?x?x8xf32>, tensor<8x2xi8>, tensor<2x4xf32>)
 func.func @dynamic_rows(%x: tensor<?x?x8xf32>) -> tensor<?x?x4xf32> {
   %q = arith.constant dense<[[1, 2, 3, 4, 5, 6, 7, -8], [0, 1, 0, 1, 0, 1, 0, 1], [-1, -2, -3, -4, -5, -6, -7, -8], [7, 7, 7, 7, 7, 7, 7, 7]]> : tensor<4x8xi4>
   %s = arith.constant dense<[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]]> : tensor<4x2xf32>

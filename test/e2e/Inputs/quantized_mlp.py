@@ -277,9 +277,9 @@ def prepare(out):
 def check(out, scheme, so):
     x = np.load(out / "x.npy")
     calib = [np.load(p)["x"] for p in sorted((out / "calib").glob("*.npz"))]
-    # The whole input, then its first rows in runs of 1, 3 and 8 rows: at
-    # up to 8 rows, layers with a dequantized weight dequantize it inside
-    # the contraction (docs/quantization.md), a separate code path.
+    # The whole input, then its first rows in runs of 1, 3 and 8 rows: the
+    # register tiles of 1..7 rows left after full tiles (tiles of powers of
+    # two, each decoding a weight-only layer's codes once) get checked too.
     runs = [(0, len(x)), (0, 1), (1, 4), (4, 12)]
     outs = []
     with tempfile.TemporaryDirectory() as tmp:

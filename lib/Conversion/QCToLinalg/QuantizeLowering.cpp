@@ -18,6 +18,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/DialectConversion.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::qc;
 
@@ -161,13 +163,18 @@ Value quantizeFloat(OpBuilder &b, Location loc, Value v, const ComputeType &ct,
 }
 
 /// The f32 value of float-format storage value `q` (exact: every FP8/FP6/FP4
-/// value is an f32), from its sign, exponent and mantissa fields.
+/// value is an f32), from its sign, exponent and mantissa fields. A normal
+/// magnitude is its fields moved into f32's (the exponent rebiased by an
+/// addition), a subnormal one its mantissa times 2^(1 - bias - m); a dozen
+/// integer and float ops, so that a contraction decoding FP8 weights in
+/// registers (qc-convert-to-linalg) spends little on each.
 Value decodeFloat(OpBuilder &b, Location loc, Value q,
                   const fltSemantics &fmt) {
   unsigned width = APFloat::semanticsSizeInBits(fmt);
   int64_t m = APFloat::semanticsPrecision(fmt) - 1;
   int64_t bias = 1 - APFloat::semanticsMinExponent(fmt);
   int64_t expMask = (int64_t(1) << (width - 1 - m)) - 1;
+  int64_t magMask = (int64_t(1) << (width - 1)) - 1;
   ComputeType ct = ComputeType::get(b.getF32Type());
   Type i32 = ct.bits, f32 = ct.type;
   auto c = [&](int64_t x) { return intConst(b, loc, i32, x); };
@@ -176,38 +183,42 @@ Value decodeFloat(OpBuilder &b, Location loc, Value q,
   };
 
   Value code = widenCode(b, loc, q, /*isSigned=*/false);
-  Value sign = arith::ShRUIOp::create(b, loc, code, c(width - 1));
-  Value exp = arith::AndIOp::create(
-      b, loc, arith::ShRUIOp::create(b, loc, code, c(m)), c(expMask));
-  Value man = arith::AndIOp::create(b, loc, code, c((int64_t(1) << m) - 1));
-  // value = significand * 2^(max(exp, 1) - bias - m), with the implicit 1
-  // for normal numbers.
-  Value significand = arith::SelectOp::create(
-      b, loc, eq(exp, 0), man,
-      arith::OrIOp::create(b, loc, man, c(int64_t(1) << m)));
-  Value k = arith::SubIOp::create(
-      b, loc, arith::MaxSIOp::create(b, loc, exp, c(1)), c(bias + m));
-  Value mag = arith::MulFOp::create(
-      b, loc, arith::UIToFPOp::create(b, loc, f32, significand),
-      ct.pow2(b, loc, k));
+  Value sign = arith::ShLIOp::create(
+      b, loc, arith::ShRUIOp::create(b, loc, code, c(width - 1)), c(31));
+  Value mag = arith::AndIOp::create(b, loc, code, c(magMask));
+  // Normal: exponent field exp - bias + 127, mantissa man << (23 - m).
+  Value normal = arith::BitcastOp::create(
+      b, loc, f32,
+      arith::AddIOp::create(b, loc,
+                            arith::ShLIOp::create(b, loc, mag, c(23 - m)),
+                            c((127 - bias) << 23)));
+  // Subnormal (exponent field 0, so mag = man): man * 2^(1 - bias - m).
+  Value subnormal = arith::MulFOp::create(
+      b, loc, arith::UIToFPOp::create(b, loc, f32, mag),
+      floatConst(b, loc, f32, std::ldexp(1.0, 1 - bias - m)));
+  Value value = arith::SelectOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, mag,
+                            c(int64_t(1) << m)),
+      subnormal, normal);
   Value nan = floatConst(
       b, loc, f32, APFloat::getNaN(APFloat::IEEEsingle()).convertToDouble());
   if (APFloat::semanticsHasInf(fmt)) {
     // IEEE-like (E5M2): the all-ones exponent is inf (mantissa 0) or NaN.
     Value special = arith::SelectOp::create(
-        b, loc, eq(man, 0),
+        b, loc, eq(mag, expMask << m),
         floatConst(b, loc, f32, std::numeric_limits<double>::infinity()), nan);
-    mag = arith::SelectOp::create(b, loc, eq(exp, expMask), special, mag);
+    value = arith::SelectOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, mag,
+                              c(expMask << m)),
+        special, value);
   } else if (APFloat::semanticsHasNaN(fmt)) {
     // E4M3FN: only the all-ones magnitude S.1111.111 is NaN.
-    Value magCode =
-        arith::AndIOp::create(b, loc, code, c((int64_t(1) << (width - 1)) - 1));
-    mag = arith::SelectOp::create(
-        b, loc, eq(magCode, (int64_t(1) << (width - 1)) - 1), nan, mag);
+    value = arith::SelectOp::create(b, loc, eq(mag, magMask), nan, value);
   }
-  Value bits =
-      arith::OrIOp::create(b, loc, arith::BitcastOp::create(b, loc, i32, mag),
-                           arith::ShLIOp::create(b, loc, sign, c(31)));
+  Value bits = arith::OrIOp::create(
+      b, loc, arith::BitcastOp::create(b, loc, i32, value), sign);
   return arith::BitcastOp::create(b, loc, f32, bits);
 }
 

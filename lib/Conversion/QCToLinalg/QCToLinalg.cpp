@@ -89,8 +89,7 @@ struct TransposedDequant {
   Value codes, scale, zp; ///< constants [K, N], and as the granularity says
   FormatAttr format;
   IntegerAttr axis, group; ///< of the transposed weight
-
-  RankedTensorType type; ///< the float [K, N]
+  RankedTensorType type;   ///< the float [K, N]
 
   /// Of `weight`; none when it is no dequantize of constants.
   static std::optional<TransposedDequant> get(OpBuilder &b, Location loc,

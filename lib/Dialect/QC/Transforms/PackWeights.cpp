@@ -77,8 +77,20 @@ bool readableAsBytes(linalg::GenericOp g, OpOperand *use, unsigned n) {
   unsigned d = last.getPosition();
   SmallVector<int64_t> ranges = g.getStaticLoopRanges();
   if (g.getNumReductionLoops() > 0) {
+    // Lanes as qc-parallelize (getLanesAndRows) finds them: the output's
+    // innermost loop, the output a projected permutation written by every
+    // parallel loop.
+    if (g.getNumDpsInits() != 1)
+      return false;
     AffineMap out = g.getMatchingIndexingMap(g.getDpsInitOperand(0));
-    return out.getNumResults() > 0 && out.getResults().back() == last;
+    if (out.getNumResults() == 0 || !out.isProjectedPermutation() ||
+        out.getResults().back() != last)
+      return false;
+    SmallVector<utils::IteratorType> iters = g.getIteratorTypesArray();
+    for (unsigned e = 0; e < g.getNumLoops(); ++e)
+      if (iters[e] == utils::IteratorType::parallel && !out.isFunctionOfDim(e))
+        return false;
+    return true;
   }
   for (unsigned e = 0; e < d; ++e)
     if (ranges[e] != 1)

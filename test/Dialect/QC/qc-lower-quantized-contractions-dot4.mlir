@@ -136,3 +136,38 @@ func.func @conv(%q: tensor<1x8x6xi8>) -> tensor<1x4x4xf32> {
   } -> tensor<1x4x4xf32>
   return %y : tensor<1x4x4xf32>
 }
+
+// -----
+
+// The same convolution with 4-bit weights (W4A8): the relaid constant keeps
+// its i4 codes (qc-pack-weights packs them), widened to i8 by an
+// elementwise generic that feeds the same dot4 contraction; the
+// accumulator start is -128 * sum over (c, kw) of the codes (-2 x 24).
+// CHECK-LABEL: func.func @conv_int4
+// CHECK: %[[X4:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x6x4xi8>)
+// CHECK: %[[W4:.*]] = arith.constant dense<-2> : tensor<4x2x3x4xi4>
+// CHECK: %[[W8:.*]] = linalg.generic {{.*}} ins(%[[W4]] : tensor<4x2x3x4xi4>) outs(%{{.*}} : tensor<4x2x3x4xi8>)
+// CHECK: arith.extsi %{{.*}} : i4 to i8
+// CHECK: %[[S:.*]] = arith.constant dense<6144> : tensor<4xi32>
+// CHECK: linalg.generic {{.*}} ins(%[[X4]], %[[W8]] : tensor<1x2x6x4xi8>, tensor<4x2x3x4xi8>)
+func.func @conv_int4(%q: tensor<1x8x6xi8>) -> tensor<1x4x4xf32> {
+  %wq = arith.constant dense<-2> : tensor<4x8x3xi4>
+  %ws = arith.constant dense<0.5> : tensor<4xf32>
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %w = qc.dequantize %wq, %ws {axis = 0 : i64, format = #qc.format<int4>} : (tensor<4x8x3xi4>, tensor<4xf32>) -> tensor<4x8x3xf32>
+  %x = qc.dequantize %q, %s {format = #qc.format<int8>} : (tensor<1x8x6xi8>, tensor<f32>) -> tensor<1x8x6xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x4x4xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<1x4x4xf32>) -> tensor<1x4x4xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(n, m, c, kw, ow) -> (n, c, ow + kw)>,
+                                        affine_map<(n, m, c, kw, ow) -> (m, c, kw)>,
+                                        affine_map<(n, m, c, kw, ow) -> (n, m, ow)>],
+                       iterator_types = ["parallel", "parallel", "reduction", "reduction", "parallel"]}
+      ins(%x, %w : tensor<1x8x6xf32>, tensor<4x8x3xf32>) outs(%init : tensor<1x4x4xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  } -> tensor<1x4x4xf32>
+  return %y : tensor<1x4x4xf32>
+}

@@ -564,7 +564,8 @@ DenseElementsAttr splitAxisInnermost(DenseElementsAttr attr, int64_t a) {
 
 /// The dot4 form of a multiply-accumulate generic whose reduction loop `c`
 /// (extent a multiple of 4) indexes one dimension of x (runtime codes) and
-/// of the constant weight `wAttr` (shaped as the generic's operand): both
+/// of the constant weight `wAttr` (shaped as the generic's operand; signed
+/// codes of up to 8 bits, narrower ones widened to i8 on each call): both
 /// get that dimension split (C/4, 4) with the 4 innermost (x by a
 /// relayout generic, the weight at compile time), a new innermost
 /// reduction loop j of 4 runs over it, and the body becomes
@@ -641,7 +642,8 @@ Value dot4Generic(OpBuilder &b, Location loc, linalg::GenericOp op,
           })
           .getResult(0);
   DenseElementsAttr w4Attr = splitAxisInnermost(wAttr, wa);
-  Value w4 = arith::ConstantOp::create(b, loc, w4Attr);
+  Value w4 = widenToI8(b, loc, arith::ConstantOp::create(b, loc, w4Attr),
+                       /*isSigned=*/true);
   // Accumulator start: -128 * (sum of w over the reduction) per output
   // element, as a tensor over the weight's parallel dims.
   auto ot = cast<RankedTensorType>(init.getType());
@@ -751,10 +753,12 @@ LogicalResult lowerGeneric(linalg::GenericOp op, const QuantLayer &layer,
   Value init = op.getDpsInits()[0];
   Value acc;
   DenseElementsAttr wAttr;
+  // Signed codes of up to 8 bits (narrower ones widened to bytes on each
+  // call, so that they stay packed in the artifact).
   if (dot4 && w->dq.getFormat().isSigned() &&
       cast<RankedTensorType>(w->codes.getType())
-          .getElementType()
-          .isInteger(8) &&
+              .getElementType()
+              .getIntOrFloatBitWidth() <= 8 &&
       matchPattern(w->codes, m_Constant(&wAttr)))
     acc = dot4Generic(
         b, loc, op, layer, *x,

@@ -270,7 +270,9 @@ def QCLowerQuantizedContractionsPass
     quantization producing x, from an initial `-128 * colsum(q_w)[n]` when
     x is signed: the same integers, in the form one `vpdpbusd` computes
     (`qc-vectorize-contractions`). Convolutions flip x in the relayout of
-    their activation codes.
+    their activation codes. Codes narrower than 8 bits (W4A8) keep their
+    type in the relaid constant, which `qc-pack-weights` then packs, and
+    are widened to i8 by an elementwise generic on each call.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",

@@ -21,8 +21,9 @@ def ConvertQCToLinalgPass : Pass<"qc-convert-to-linalg", "func::FuncOp"> {
     to the storage type). Integer layers should go through
     `qc-lower-quantized-contractions` first; what is left here dequantizes
     in float. A linear whose weight dequantizes constant codes reads them
-    transposed ([K, N]) in a contraction that dequantizes each weight
-    element where it multiplies it.
+    transposed (in panels of 64, 32 or 16 output columns, [N/P, K, P], when
+    one divides N; else [K, N]) in a contraction that dequantizes each
+    weight element where it multiplies it.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",

@@ -82,14 +82,19 @@ Value contraction(OpBuilder &b, Location loc, Value x, Value w, Value init,
 }
 
 /// A weight dequantize(codes, scale[, zero point]) whose operands are
-/// constants, as the same dequantization of the transposed codes ([K, N];
-/// per-channel axis 0 -> 1, group scales [N, K/g] -> [K/g, N], blocks along
-/// axis 0): weight-only, group-wise and FP layers then run a [K, N] kernel.
+/// constants, as the same dequantization of the transposed codes: [K, N],
+/// or with panels of P output columns (weightPanel), [N/P, K, P], so that a
+/// register tile of P columns streams its codes contiguously, as FP32
+/// linears stream their weights (panelLinear). Scales and zero points
+/// follow: group-wise [N, K/g] -> [K/g, N] or [N/P, K/g, P], per output
+/// channel [N] or [N/P, P].
 struct TransposedDequant {
-  Value codes, scale, zp; ///< constants [K, N], and as the granularity says
+  Value codes, scale, zp; ///< constants, laid out as above
   FormatAttr format;
-  IntegerAttr axis, group; ///< of the transposed weight
-  RankedTensorType type;   ///< the float [K, N]
+  int64_t panel = 0;    ///< P; 0: the [K, N] layout
+  int64_t group = 0;    ///< group size along K; 0: none
+  int64_t channel = -1; ///< per-channel axis of the [N, K] weight; -1: none
+  Type elt;             ///< the float element type
 
   /// Of `weight`; none when it is no dequantize of constants.
   static std::optional<TransposedDequant> get(OpBuilder &b, Location loc,
@@ -101,38 +106,50 @@ struct TransposedDequant {
         (dq.getZeroPoint() &&
          !matchPattern(dq.getZeroPoint(), m_Constant(&zp))))
       return std::nullopt;
-    bool grouped = dq.getGroupSize().has_value();
+    auto wt = cast<RankedTensorType>(weight.getType());
+    TransposedDequant t;
+    t.format = dq.getFormat();
+    t.elt = wt.getElementType();
+    int64_t axis = dq.getAxis() ? static_cast<int64_t>(*dq.getAxis()) : -1;
+    if (dq.getGroupSize()) {
+      // Groups run along K (axis 1) for linears; along N, no panels.
+      t.group = static_cast<int64_t>(*dq.getGroupSize());
+      if (axis != 1)
+        return std::nullopt;
+    } else {
+      t.channel = axis;
+    }
+    t.panel = weightPanel(wt.getDimSize(0));
+    int64_t p = t.panel;
     auto param = [&](DenseElementsAttr a) -> Value {
       if (!a)
         return {};
-      return arith::ConstantOp::create(b, loc,
-                                       grouped ? transposeMatrixAttr(a) : a);
+      if (t.group)
+        return arith::ConstantOp::create(b, loc, transposeMatrixAttr(a, p));
+      if (t.channel == 0 && p)
+        a = a.reshape(RankedTensorType::get({a.getNumElements() / p, p},
+                                            a.getElementType()));
+      return arith::ConstantOp::create(b, loc, a);
     };
-    TransposedDequant t;
-    t.format = dq.getFormat();
-    t.group = dq.getGroupSizeAttr();
-    t.codes = arith::ConstantOp::create(b, loc, transposeMatrixAttr(codes));
+    t.codes = arith::ConstantOp::create(b, loc, transposeMatrixAttr(codes, p));
     t.scale = param(scale);
     t.zp = param(zp);
-    if (dq.getAxis())
-      t.axis = b.getI64IntegerAttr(1 - static_cast<int64_t>(*dq.getAxis()));
-    auto wt = cast<RankedTensorType>(weight.getType());
-    t.type = RankedTensorType::get({wt.getDimSize(1), wt.getDimSize(0)},
-                                   wt.getElementType());
     return t;
   }
 
   /// The map of the scale (and zero point) from the loops of a contraction
-  /// that reads the codes at (k, n).
-  AffineMap paramMap(unsigned loops, AffineExpr k, AffineExpr n) const {
+  /// that reads the codes at (k, n), or with panels at (nb, k, ni).
+  AffineMap paramMap(unsigned loops, AffineExpr k, AffineExpr n, AffineExpr nb,
+                     AffineExpr ni) const {
     MLIRContext *ctx = k.getContext();
     SmallVector<AffineExpr> e;
-    if (group) {
-      e = {k, n};
-      e[axis.getInt()] = e[axis.getInt()].floorDiv(group.getInt());
-    } else if (axis) {
-      e = {axis.getInt() == 0 ? k : n};
-    }
+    if (group)
+      e = panel ? SmallVector<AffineExpr>{nb, k.floorDiv(group), ni}
+                : SmallVector<AffineExpr>{k.floorDiv(group), n};
+    else if (channel == 0)
+      e = panel ? SmallVector<AffineExpr>{nb, ni} : SmallVector<AffineExpr>{n};
+    else if (channel == 1)
+      e = {k};
     return AffineMap::get(loops, 0, e, ctx);
   }
 };
@@ -226,36 +243,75 @@ Value panelLinear(ConversionPatternRewriter &rewriter, LinearOp op, Value x,
 /// rows in bench/weight_only; MiniLM W4A16 at 128 tokens 55 vs 68 ms), so
 /// it is the only form.
 Value fusedDequantLinear(OpBuilder &b, Location loc, Value x,
-                         const TransposedDequant &t, Value init) {
+                         const TransposedDequant &t, LinearOp op, Value bias) {
   MLIRContext *ctx = b.getContext();
-  int64_t r = cast<RankedTensorType>(x.getType()).getRank(), lead = r - 1,
-          loops = r + 1;
-  AffineExpr kE = getAffineDimExpr(lead, ctx), nE = getAffineDimExpr(r, ctx);
+  auto xt = cast<RankedTensorType>(x.getType());
+  auto ot = op.getType();
+  int64_t r = xt.getRank(), lead = r - 1, n = ot.getShape().back();
+  int64_t p = t.panel, nbs = p ? n / p : 0;
+  // Loops: lead..., k, n; with panels lead..., nb, k, ni.
+  unsigned loops = p ? r + 2 : r + 1;
+  AffineExpr kE = getAffineDimExpr(p ? lead + 1 : lead, ctx);
+  AffineExpr nE = getAffineDimExpr(r, ctx), nbE = getAffineDimExpr(lead, ctx),
+             niE = getAffineDimExpr(lead + 2, ctx);
   SmallVector<AffineExpr> xe = dimExprs(ctx, 0, lead), oe = xe;
   xe.push_back(kE);
-  oe.push_back(nE);
+  if (p)
+    oe.append({nbE, niE});
+  else
+    oe.push_back(nE);
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < lead; ++i)
+    if (ot.isDynamicDim(i))
+      dyn.push_back(tensor::DimOp::create(b, loc, x, i));
+  SmallVector<int64_t> shape(ot.getShape().drop_back());
+  if (p)
+    shape.append({nbs, p});
+  else
+    shape.push_back(n);
+  auto initTy = RankedTensorType::get(shape, ot.getElementType());
+  if (bias && p)
+    bias = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({nbs, p}, ot.getElementType()), bias,
+        SmallVector<ReassociationIndices>{{0, 1}});
+  Value init = initialOutput(
+      b, loc, initTy, dyn, bias,
+      AffineMap::get(shape.size(), 0,
+                     dimExprs(ctx, lead, static_cast<int64_t>(shape.size())),
+                     ctx));
   SmallVector<Value> ins = {x, t.codes, t.scale};
-  SmallVector<AffineMap> maps = {AffineMap::get(loops, 0, xe, ctx),
-                                 AffineMap::get(loops, 0, {kE, nE}, ctx),
-                                 t.paramMap(loops, kE, nE)};
+  SmallVector<AffineMap> maps = {
+      AffineMap::get(loops, 0, xe, ctx),
+      AffineMap::get(loops, 0,
+                     p ? SmallVector<AffineExpr>{nbE, kE, niE}
+                       : SmallVector<AffineExpr>{kE, nE},
+                     ctx),
+      t.paramMap(loops, kE, nE, nbE, niE)};
   if (t.zp) {
     ins.push_back(t.zp);
-    maps.push_back(t.paramMap(loops, kE, nE));
+    maps.push_back(t.paramMap(loops, kE, nE, nbE, niE));
   }
   maps.push_back(AffineMap::get(loops, 0, oe, ctx));
   SmallVector<Iter> iters(loops, Iter::parallel);
-  iters[lead] = Iter::reduction;
+  iters[p ? lead + 1 : lead] = Iter::reduction;
   FormatAttr format = t.format;
-  Type elt = t.type.getElementType();
+  Type elt = t.elt;
   bool zp = static_cast<bool>(t.zp);
-  return linalg::GenericOp::create(
-             b, loc, init.getType(), ins, ValueRange{init}, maps, iters,
-             [&](OpBuilder &bb, Location l, ValueRange a) {
-               Value w = dequantizeElement(bb, l, format, elt, a[1], a[2],
-                                           zp ? a[3] : Value());
-               multiplyAccumulate(bb, l, {a[0], w, a.back()});
-             })
-      .getResult(0);
+  Value y = linalg::GenericOp::create(
+                b, loc, initTy, ins, ValueRange{init}, maps, iters,
+                [&](OpBuilder &bb, Location l, ValueRange a) {
+                  Value w = dequantizeElement(bb, l, format, elt, a[1], a[2],
+                                              zp ? a[3] : Value());
+                  multiplyAccumulate(bb, l, {a[0], w, a.back()});
+                })
+                .getResult(0);
+  if (!p)
+    return y;
+  SmallVector<ReassociationIndices> collapse;
+  for (int64_t i = 0; i < lead; ++i)
+    collapse.push_back({i});
+  collapse.push_back({lead, lead + 1});
+  return tensor::CollapseShapeOp::create(b, loc, ot, y, collapse);
 }
 
 // Pattern: qc.linear(x, W, b) -> fill(b broadcast) + contraction
@@ -278,8 +334,8 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
       return success();
     }
     // A dequantized constant weight: dequantized inside the contraction.
-    Value init = initOutput(rewriter, op, x, adaptor.getBias(), Value());
-    rewriter.replaceOp(op, fusedDequantLinear(rewriter, loc, x, *dq, init));
+    rewriter.replaceOp(
+        op, fusedDequantLinear(rewriter, loc, x, *dq, op, adaptor.getBias()));
     return success();
   }
 

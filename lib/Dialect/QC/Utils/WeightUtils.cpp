@@ -219,10 +219,13 @@ Value mlir::qc::createBlobConstant(OpBuilder &builder, Location loc,
   return arith::ConstantOp::create(builder, loc, attr);
 }
 
-DenseElementsAttr mlir::qc::transposeMatrixAttr(DenseElementsAttr attr) {
+DenseElementsAttr mlir::qc::transposeMatrixAttr(DenseElementsAttr attr,
+                                                int64_t panel) {
   auto t = cast<RankedTensorType>(attr.getType());
   int64_t n = t.getDimSize(0), k = t.getDimSize(1);
-  auto tt = RankedTensorType::get({k, n}, t.getElementType());
+  int64_t p = panel > 0 ? panel : n;
+  auto tt = panel > 0 ? RankedTensorType::get({n / p, k, p}, t.getElementType())
+                      : RankedTensorType::get({k, n}, t.getElementType());
   if (attr.isSplat())
     return attr.reshape(tt);
   auto transpose = [&](auto values) {
@@ -231,7 +234,7 @@ DenseElementsAttr mlir::qc::transposeMatrixAttr(DenseElementsAttr attr) {
     auto out = v;
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < k; ++j)
-        out[j * n + i] = v[i * k + j];
+        out[((i / p) * k + j) * p + i % p] = v[i * k + j];
     return DenseElementsAttr::get(tt, out);
   };
   if (isa<FloatType>(t.getElementType()))

@@ -67,8 +67,11 @@ Value buildContractionInit(OpBuilder &builder, Location loc, Value empty,
 void eraseDeadConstant(Operation *op);
 
 /// The transpose of a 2-D dense constant ([N, K] -> [K, N]), any element
-/// type.
-DenseElementsAttr transposeMatrixAttr(DenseElementsAttr attr);
+/// type; with `panel` > 0 (dividing N), cut into N / panel panels of
+/// `panel` columns: [N / panel, K, panel], element [b, k, i] = attr[b *
+/// panel + i, k].
+DenseElementsAttr transposeMatrixAttr(DenseElementsAttr attr,
+                                      int64_t panel = 0);
 
 /// A constant of `type` whose little-endian element bytes are `bytes`
 /// (whole-byte element types), stored as a dense_resource blob.

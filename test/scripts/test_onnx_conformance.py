@@ -175,8 +175,11 @@ class ConformanceRunnerTest(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def run_runner(self, *extra, env=None):
+        # --timeout: the stubs start Python and import numpy and onnx, which
+        # took over 3 s per case on a loaded 2-core machine (every case then
+        # timed out); 10 s stays well below the 30 s the timeout stubs sleep.
         cmd = [sys.executable, str(SCRIPT), "--build-dir", str(self.build), "--node-dir", str(self.node_dir),
-               "--timeout", "3", "--jobs", "4", *extra]
+               "--timeout", "10", "--jobs", "4", *extra]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
 
     def test_every_classification(self):

@@ -226,11 +226,7 @@ Value panelLinear(ConversionPatternRewriter &rewriter, LinearOp op, Value x,
                     AffineMap::get(r + 3, 0, oe, ctx)},
                 iters, multiplyAccumulate)
                 .getResult(0);
-  SmallVector<ReassociationIndices> collapse;
-  for (int64_t i = 0; i < lead; ++i)
-    collapse.push_back({i});
-  collapse.push_back({lead, lead + 1});
-  return tensor::CollapseShapeOp::create(rewriter, loc, ot, y, collapse);
+  return collapsePanels(rewriter, loc, ot, y);
 }
 
 /// out[lead..., n] = init + sum_k x[lead..., k] * dequantize(t)[k, n] as
@@ -307,11 +303,7 @@ Value fusedDequantLinear(OpBuilder &b, Location loc, Value x,
                 .getResult(0);
   if (!p)
     return y;
-  SmallVector<ReassociationIndices> collapse;
-  for (int64_t i = 0; i < lead; ++i)
-    collapse.push_back({i});
-  collapse.push_back({lead, lead + 1});
-  return tensor::CollapseShapeOp::create(b, loc, ot, y, collapse);
+  return collapsePanels(b, loc, ot, y);
 }
 
 // Pattern: qc.linear(x, W, b) -> fill(b broadcast) + contraction

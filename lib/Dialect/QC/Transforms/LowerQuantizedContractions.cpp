@@ -429,13 +429,7 @@ Value dot4Contraction(OpBuilder &b, Location loc, Value x, bool xSigned,
           .getResult(0);
   if (!p)
     return acc;
-  SmallVector<ReassociationIndices> collapse;
-  for (int64_t i = 0; i < lead; ++i)
-    collapse.push_back({i});
-  collapse.push_back({lead, lead + 1});
-  return tensor::CollapseShapeOp::create(
-      b, loc, RankedTensorType::get(likeTy.getShape(), b.getI32Type()), acc,
-      collapse);
+  return collapsePanels(b, loc, likeTy, acc);
 }
 
 /// Pattern: linear(dequantize(qx), dequantize(qw const), b) -> integer

@@ -241,3 +241,16 @@ DenseElementsAttr mlir::qc::transposeMatrixAttr(DenseElementsAttr attr,
     return transpose(attr.getValues<APFloat>());
   return transpose(attr.getValues<APInt>());
 }
+
+Value mlir::qc::collapsePanels(OpBuilder &builder, Location loc,
+                               RankedTensorType type, Value y) {
+  int64_t lead = type.getRank() - 1;
+  SmallVector<ReassociationIndices> collapse;
+  for (int64_t i = 0; i < lead; ++i)
+    collapse.push_back({i});
+  collapse.push_back({lead, lead + 1});
+  auto yt = cast<RankedTensorType>(y.getType());
+  return tensor::CollapseShapeOp::create(
+      builder, loc, RankedTensorType::get(type.getShape(), yt.getElementType()),
+      y, collapse);
+}

@@ -54,6 +54,12 @@ Value createTransposedFloatConstant(OpBuilder &builder, Location loc,
 /// weights in panels of this width.
 int64_t weightPanel(int64_t n);
 
+/// `y`, the [lead..., N/P, P] result of a contraction over weight panels,
+/// collapsed to `type` ([lead..., N]; `type`'s element type is kept from
+/// `y`).
+Value collapsePanels(OpBuilder &builder, Location loc, RankedTensorType type,
+                     Value y);
+
 /// A contraction's initial output: the tensor `empty` filled with `start`
 /// read through `map` (from the output's dimensions: a bias broadcast over
 /// rows, an integer layer's zero-point term), or with zeros when `start` is

@@ -112,7 +112,8 @@ struct TransposedDequant {
     t.elt = wt.getElementType();
     int64_t axis = dq.getAxis() ? static_cast<int64_t>(*dq.getAxis()) : -1;
     if (dq.getGroupSize()) {
-      // Groups run along K (axis 1) for linears; along N, no panels.
+      // Groups run along K (axis 1), as qc-quantize makes them; groups
+      // along N (none are made) take the generic path of a float weight.
       t.group = static_cast<int64_t>(*dq.getGroupSize());
       if (axis != 1)
         return std::nullopt;

@@ -15,6 +15,7 @@
 #include "RuntimeInternal.h"
 
 #include <cstdlib>
+#include <malloc.h>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -53,6 +54,12 @@ public:
   void release(void *p) {
     if (!p)
       return;
+    // A block too small to be cached was never recorded: free it without
+    // the lock (a block's usable size is at least what was asked for).
+    if (malloc_usable_size(p) < kMinCached) {
+      std::free(p);
+      return;
+    }
     {
       std::lock_guard<std::mutex> lock(m);
       auto it = live.find(p);
@@ -94,25 +101,24 @@ AllocationScope::AllocationScope() : outer_(currentScope) {
 AllocationScope::~AllocationScope() { currentScope = outer_; }
 
 void AllocationScope::releaseAll() {
-  std::vector<void *> live;
-  live.swap(live_);
-  for (void *p : live)
-    cache().release(p);
+  for (size_t i = 0; i < live_.size(); ++i)
+    cache().release(live_[i]);
+  live_.clear();
 }
 
-void recordAllocation(void *p) {
-  if (currentScope && p)
-    currentScope->live_.push_back(p);
+bool recordAllocation(void *p) {
+  AllocationScope *scope = currentScope;
+  return !scope || !p || scope->live_.push_back(p);
 }
 
 void recordFree(void *p) {
-  if (!currentScope || !p)
+  AllocationScope *scope = currentScope;
+  if (!scope || !p)
     return;
   // Most buffers die young: search from the newest.
-  std::vector<void *> &live = currentScope->live_;
-  for (size_t i = live.size(); i-- > 0;)
-    if (live[i] == p) {
-      live.erase(live.begin() + i);
+  for (size_t i = scope->live_.size(); i-- > 0;)
+    if (scope->live_[i] == p) {
+      scope->live_.erase(i);
       return;
     }
 }
@@ -121,7 +127,11 @@ void recordFree(void *p) {
 
 void *quant_rt_alloc(size_t size) {
   void *p = cache().allocate(size);
-  qrt::recordAllocation(p);
+  if (!qrt::recordAllocation(p)) {
+    // Unrecorded, it would leak if the run failed: report no memory.
+    cache().release(p);
+    return nullptr;
+  }
   return p;
 }
 

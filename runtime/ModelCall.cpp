@@ -58,9 +58,9 @@ quant_rt_check_failed(const char *format, int64_t count,
 
 ModelResults::ModelResults(const QuantModelDesc &model) : model_(model) {
   size_t total = 0;
-  offsets_.reserve(model.num_outputs);
+  offsets_.assign(model.num_outputs, 0);
   for (int32_t i = 0; i < model.num_outputs; ++i) {
-    offsets_.push_back(total);
+    offsets_[i] = total;
     total += descriptorWords(model.outputs[i].rank);
   }
   words_.assign(total, 0);
@@ -95,22 +95,22 @@ char *ModelResults::base(int32_t i) const {
 QuantStatus ModelResults::validate() const {
   for (int32_t i = 0; i < model_.num_outputs; ++i) {
     const QuantTensorDesc &desc = model_.outputs[i];
-    const std::string what = std::string("output '") + desc.name + "'";
+    auto what = [&] { return std::string("output '") + desc.name + "'"; };
     const int64_t *size = sizes(i);
     for (int32_t d = 0; d < desc.rank; ++d) {
       if (size[d] < 0 || (desc.shape[d] >= 0 && size[d] != desc.shape[d]))
         return fail(QUANT_ERROR_INTERNAL,
-                    "the model produced " + what + " with shape " +
+                    "the model produced " + what() + " with shape " +
                         shapeString(desc.rank, size) + ", but declares " +
                         shapeString(desc.rank, desc.shape));
     }
     int64_t numel;
     if (!numElements(desc.rank, size, elementBytes(descDtype(desc)), numel))
       return fail(QUANT_ERROR_INTERNAL,
-                  "the model produced " + what + " with too many elements");
+                  "the model produced " + what() + " with too many elements");
     if (numel > 0 && descriptor(i)[1] == 0)
       return fail(QUANT_ERROR_OUT_OF_MEMORY,
-                  "the model could not allocate " + what);
+                  "the model could not allocate " + what());
   }
   return QUANT_OK;
 }
@@ -121,13 +121,13 @@ QuantStatus qrt::callModel(const QuantModelDesc &model,
   // strides passed are always compact: checkTensor accepted only compact
   // tensors, and the generated code assumes the identity layout.
   size_t total = 0;
-  std::vector<size_t> offsets(model.num_inputs);
+  SmallArray<size_t, 8> offsets(model.num_inputs);
   for (int32_t i = 0; i < model.num_inputs; ++i) {
     offsets[i] = total;
     total += descriptorWords(model.inputs[i].rank);
   }
-  std::vector<int64_t> words(total, 0);
-  std::vector<void *> pointers(model.num_inputs);
+  SmallArray<int64_t, 64> words(total, 0);
+  SmallArray<void *, 8> pointers(model.num_inputs);
   for (int32_t i = 0; i < model.num_inputs; ++i) {
     const QuantDLTensor &t = inputs[i];
     int32_t rank = model.inputs[i].rank;

@@ -14,10 +14,89 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace qrt {
+
+//===----------------------------------------------------------------------===//
+// Small arrays
+//===----------------------------------------------------------------------===//
+
+/// A growable array of trivially copyable T that keeps its first N elements
+/// inside the object: the bookkeeping of a run (descriptors, the live
+/// buffers) costs no heap allocation for a model of usual size. A run of a
+/// small model takes about a microsecond, and each malloc/free pair is a
+/// few percent of it.
+template <typename T, size_t N> class SmallArray {
+  static_assert(std::is_trivially_copyable<T>::value, "plain data only");
+
+public:
+  SmallArray() = default;
+  explicit SmallArray(size_t n, T value = T()) { assign(n, value); }
+  ~SmallArray() {
+    if (data_ != inline_)
+      std::free(data_);
+  }
+  SmallArray(const SmallArray &) = delete;
+  SmallArray &operator=(const SmallArray &) = delete;
+
+  /// Makes room for `n` elements; false (contents kept) when memory is
+  /// exhausted.
+  bool reserve(size_t n) {
+    if (n <= capacity_)
+      return true;
+    size_t grown = capacity_ * 2 > n ? capacity_ * 2 : n;
+    if (grown > SIZE_MAX / sizeof(T))
+      return false;
+    T *fresh = static_cast<T *>(std::malloc(grown * sizeof(T)));
+    if (!fresh)
+      return false;
+    if (size_)
+      std::memcpy(static_cast<void *>(fresh), data_, size_ * sizeof(T));
+    if (data_ != inline_)
+      std::free(data_);
+    data_ = fresh;
+    capacity_ = grown;
+    return true;
+  }
+  /// `n` copies of `value`; throws std::bad_alloc when memory is exhausted.
+  void assign(size_t n, T value) {
+    if (!reserve(n))
+      throw std::bad_alloc();
+    for (size_t i = 0; i < n; ++i)
+      data_[i] = value;
+    size_ = n;
+  }
+  /// Appends `value`; false when memory is exhausted.
+  bool push_back(T value) {
+    if (size_ == capacity_ && !reserve(size_ + 1))
+      return false;
+    data_[size_++] = value;
+    return true;
+  }
+  void erase(size_t i) {
+    std::memmove(static_cast<void *>(data_ + i), data_ + i + 1,
+                 (size_ - i - 1) * sizeof(T));
+    --size_;
+  }
+  void clear() { size_ = 0; }
+
+  T *data() { return data_; }
+  const T *data() const { return data_; }
+  size_t size() const { return size_; }
+  T &operator[](size_t i) { return data_[i]; }
+  const T &operator[](size_t i) const { return data_[i]; }
+
+private:
+  T inline_[N];
+  T *data_ = inline_;
+  size_t size_ = 0, capacity_ = N;
+};
 
 //===----------------------------------------------------------------------===//
 // Errors
@@ -114,8 +193,8 @@ public:
 
 private:
   const QuantModelDesc &model_;
-  std::vector<int64_t> words_;
-  std::vector<size_t> offsets_;
+  SmallArray<int64_t, 64> words_;
+  SmallArray<size_t, 8> offsets_;
   bool owned_ = false;
 
   friend QuantStatus callModel(const QuantModelDesc &model,
@@ -139,14 +218,15 @@ public:
   void releaseAll();
 
 private:
-  friend void recordAllocation(void *p);
+  friend bool recordAllocation(void *p);
   friend void recordFree(void *p);
-  std::vector<void *> live_;
+  SmallArray<void *, 64> live_;
   AllocationScope *outer_;
 };
 
 /// quant_rt_alloc / quant_rt_free tell the thread's innermost scope.
-void recordAllocation(void *p);
+/// recordAllocation is false when recording needs memory and there is none.
+bool recordAllocation(void *p);
 void recordFree(void *p);
 
 /// Builds the input descriptors from already checked tensors and runs

@@ -17,6 +17,7 @@
 
 #include "RuntimeInternal.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -30,23 +31,20 @@ using namespace qrt;
 namespace {
 /// Outputs of one quant_session_run_alloc, owned by the session.
 struct AllocatedOutputs {
-  std::vector<void *> buffers; // what to free
-  std::vector<std::vector<int64_t>> shapes;
-  std::vector<QuantDLTensor> tensors;
+  std::vector<void *> buffers;        // what to free
+  std::vector<int64_t> shapeWords;    // every output's shape, one after another
+  std::vector<QuantDLTensor> tensors; // pointing into the two above
 
   AllocatedOutputs() = default;
   AllocatedOutputs(const AllocatedOutputs &) = delete;
   AllocatedOutputs &operator=(const AllocatedOutputs &) = delete;
-  AllocatedOutputs(AllocatedOutputs &&) = default;
-  AllocatedOutputs &operator=(AllocatedOutputs &&other) {
-    std::swap(buffers, other.buffers);
-    std::swap(shapes, other.shapes);
-    std::swap(tensors, other.tensors);
-    return *this;
-  }
-  ~AllocatedOutputs() {
+  ~AllocatedOutputs() { freeBuffers(); }
+
+  /// Frees the buffers; the vectors keep their capacity for the next run.
+  void freeBuffers() {
     for (void *p : buffers)
       quant_rt_free(p);
+    buffers.clear();
   }
 };
 
@@ -170,8 +168,9 @@ struct QuantSession {
   // Stored for the thread pool that is still to come; the generated CPU code
   // is single-threaded today.
   int32_t numThreads = 1;
-  std::mutex allocMutex; // guards allocOutputs and serialises run_alloc
-  AllocatedOutputs allocOutputs;
+  std::mutex allocMutex; // guards the two below and serialises run_alloc
+  AllocatedOutputs allocOutputs; // what the last run_alloc handed out
+  AllocatedOutputs spare;        // the run before's storage, reused
 };
 
 namespace {
@@ -352,16 +351,23 @@ quant_session_run_alloc(QuantSession *session, const QuantDLTensor *inputs,
       return s;
 
     // Take the model's buffers as they are when they are compact (the usual
-    // case); copy the others so every tensor handed out is compact.
-    AllocatedOutputs fresh;
+    // case); copy the others so every tensor handed out is compact. The
+    // spare storage's vectors keep their capacity from run to run.
+    AllocatedOutputs &fresh = session->spare;
+    fresh.freeBuffers();
+    size_t shapeTotal = 0;
+    for (int32_t i = 0; i < m.num_outputs; ++i)
+      shapeTotal += static_cast<size_t>(m.outputs[i].rank);
     fresh.buffers.reserve(2 * static_cast<size_t>(m.num_outputs));
-    fresh.shapes.resize(m.num_outputs);
+    fresh.shapeWords.resize(shapeTotal);
     fresh.tensors.resize(m.num_outputs);
-    std::vector<char *> data(m.num_outputs);
+    SmallArray<char *, 8> data(m.num_outputs, nullptr);
+    size_t shapeAt = 0;
     for (int32_t i = 0; i < m.num_outputs; ++i) {
       const QuantTensorDesc &desc = m.outputs[i];
       const int64_t *sizes = results.sizes(i);
-      fresh.shapes[i].assign(sizes, sizes + desc.rank);
+      std::copy(sizes, sizes + desc.rank, fresh.shapeWords.begin() + shapeAt);
+      shapeAt += static_cast<size_t>(desc.rank);
       if (isCompact(desc.rank, sizes, results.strides(i))) {
         data[i] = results.base(i);
         continue;
@@ -390,6 +396,7 @@ quant_session_run_alloc(QuantSession *session, const QuantDLTensor *inputs,
         fresh.buffers.push_back(p);
     }
     results.release();
+    shapeAt = 0;
     for (int32_t i = 0; i < m.num_outputs; ++i) {
       QuantDLTensor &t = fresh.tensors[i];
       t.data = data[i];
@@ -397,11 +404,16 @@ quant_session_run_alloc(QuantSession *session, const QuantDLTensor *inputs,
       t.device.device_id = 0;
       t.ndim = m.outputs[i].rank;
       t.dtype = descDtype(m.outputs[i]);
-      t.shape = fresh.shapes[i].data();
+      t.shape = fresh.shapeWords.data() + shapeAt;
       t.strides = nullptr;
       t.byte_offset = 0;
+      shapeAt += static_cast<size_t>(m.outputs[i].rank);
     }
-    session->allocOutputs = std::move(fresh);
+    // Hand out this run's outputs; free the previous run's (now the spare).
+    std::swap(session->allocOutputs.buffers, fresh.buffers);
+    std::swap(session->allocOutputs.shapeWords, fresh.shapeWords);
+    std::swap(session->allocOutputs.tensors, fresh.tensors);
+    fresh.freeBuffers();
     *outputs = session->allocOutputs.tensors.data();
     return QUANT_OK;
   });

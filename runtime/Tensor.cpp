@@ -120,51 +120,52 @@ bool qrt::isCompact(int32_t rank, const int64_t *sizes,
 
 QuantStatus qrt::checkTensor(const char *role, const QuantTensorDesc &desc,
                              const QuantDLTensor &t) {
-  const std::string what = std::string(role) + " '" + desc.name + "'";
+  // Built only for a message: a run that passes its checks allocates nothing.
+  auto what = [&] { return std::string(role) + " '" + desc.name + "'"; };
   const int32_t rank = desc.rank;
 
   // CUDA host (pinned) and managed memory are readable by the CPU as is.
   int32_t device = t.device.device_type;
   if (device != kDLCPU && device != kDLCUDAHost && device != kDLCUDAManaged)
     return fail(QUANT_ERROR_INVALID_ARGUMENT,
-                what + ": data is on " + deviceName(device) +
+                what() + ": data is on " + deviceName(device) +
                     " memory; this session runs on the CPU and needs CPU "
                     "memory (device_type 1)");
   if (t.ndim < 0)
     return fail(QUANT_ERROR_INVALID_ARGUMENT,
-                what + ": ndim is " + std::to_string(t.ndim));
+                what() + ": ndim is " + std::to_string(t.ndim));
   if (t.ndim != rank)
     return fail(QUANT_ERROR_SHAPE_MISMATCH,
-                what + ": rank is " + std::to_string(t.ndim) +
+                what() + ": rank is " + std::to_string(t.ndim) +
                     ", the model expects rank " + std::to_string(rank) + " " +
                     shapeString(rank, desc.shape));
   if (rank > 0 && !t.shape)
     return fail(QUANT_ERROR_INVALID_ARGUMENT,
-                what + ": shape is NULL but ndim is " + std::to_string(rank));
+                what() + ": shape is NULL but ndim is " + std::to_string(rank));
 
   QuantDLDataType want = descDtype(desc);
   if (t.dtype.code != want.code || t.dtype.bits != want.bits ||
       t.dtype.lanes != 1)
     return fail(QUANT_ERROR_DTYPE_MISMATCH,
-                what + ": dtype is " + dtypeName(t.dtype) +
+                what() + ": dtype is " + dtypeName(t.dtype) +
                     ", the model expects " + dtypeName(want));
 
   for (int32_t d = 0; d < rank; ++d)
     if (t.shape[d] < 0)
       return fail(QUANT_ERROR_INVALID_ARGUMENT,
-                  what + ": dimension " + std::to_string(d) + " is " +
+                  what() + ": dimension " + std::to_string(d) + " is " +
                       std::to_string(t.shape[d]) + " (extents must be >= 0)");
   for (int32_t d = 0; d < rank; ++d)
     if (desc.shape[d] >= 0 && t.shape[d] != desc.shape[d])
       return fail(QUANT_ERROR_SHAPE_MISMATCH,
-                  what + ": dimension " + std::to_string(d) + " is " +
+                  what() + ": dimension " + std::to_string(d) + " is " +
                       std::to_string(t.shape[d]) + ", the model expects " +
                       std::to_string(desc.shape[d]));
 
   size_t elemBytes = elementBytes(want);
   int64_t numel;
   if (!numElements(rank, t.shape, elemBytes, numel))
-    return fail(QUANT_ERROR_INVALID_ARGUMENT, what + ": shape " +
+    return fail(QUANT_ERROR_INVALID_ARGUMENT, what() + ": shape " +
                                                   shapeString(rank, t.shape) +
                                                   " has too many elements");
 
@@ -176,7 +177,7 @@ QuantStatus qrt::checkTensor(const char *role, const QuantTensorDesc &desc,
       s *= t.shape[d];
     }
     return fail(QUANT_ERROR_INVALID_ARGUMENT,
-                what + ": strides " + joined(rank, t.strides, false) +
+                what() + ": strides " + joined(rank, t.strides, false) +
                     " are not compact row-major for shape " +
                     shapeString(rank, t.shape) + " (expected " +
                     joined(rank, compact.data(), false) +
@@ -185,10 +186,10 @@ QuantStatus qrt::checkTensor(const char *role, const QuantTensorDesc &desc,
 
   if (numel > 0) {
     if (!t.data)
-      return fail(QUANT_ERROR_INVALID_ARGUMENT, what + ": data is NULL");
+      return fail(QUANT_ERROR_INVALID_ARGUMENT, what() + ": data is NULL");
     if (reinterpret_cast<uintptr_t>(tensorBase(t)) % elemBytes != 0)
       return fail(QUANT_ERROR_INVALID_ARGUMENT,
-                  what + ": data + byte_offset is not aligned to " +
+                  what() + ": data + byte_offset is not aligned to " +
                       std::to_string(elemBytes) + " bytes");
   }
   return QUANT_OK;

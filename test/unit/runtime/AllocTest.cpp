@@ -5,6 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "RuntimeInternal.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -12,9 +14,6 @@
 #include <set>
 #include <thread>
 #include <vector>
-
-void *quant_rt_alloc(size_t size);
-void quant_rt_free(void *p);
 
 namespace {
 
@@ -64,6 +63,56 @@ TEST(BufferCache, ConcurrentRunsGetDistinctBlocks) {
     });
   for (std::thread &t : threads)
     t.join();
+}
+
+TEST(SmallArray, GrowsPastItsInlineElements) {
+  qrt::SmallArray<int64_t, 4> a;
+  for (int64_t i = 0; i < 100; ++i)
+    ASSERT_TRUE(a.push_back(i * 7));
+  ASSERT_EQ(a.size(), 100u);
+  for (int64_t i = 0; i < 100; ++i)
+    EXPECT_EQ(a[i], i * 7);
+  a.erase(0);
+  a.erase(50);
+  EXPECT_EQ(a.size(), 98u);
+  EXPECT_EQ(a[0], 7);
+  EXPECT_EQ(a[50], 52 * 7);
+  qrt::SmallArray<int32_t, 2> b(9, 3);
+  EXPECT_EQ(b.size(), 9u);
+  EXPECT_EQ(b[8], 3);
+}
+
+// A run that a failed check ends frees what it had allocated: every buffer
+// recorded in its scope, more than the scope keeps inline, and none that
+// the run had already freed.
+TEST(AllocationScope, ReleasesEveryLiveBuffer) {
+  constexpr size_t kSize = (16u << 10) + 4096 * 7; // a size no other test uses
+  constexpr int kCount = 150;
+  std::set<void *> live;
+  {
+    qrt::AllocationScope scope;
+    std::vector<void *> all;
+    for (int i = 0; i < kCount; ++i) {
+      void *p = quant_rt_alloc(kSize);
+      ASSERT_NE(p, nullptr);
+      all.push_back(p);
+    }
+    for (int i = 0; i < kCount; i += 3)
+      quant_rt_free(all[i]); // freed by the run itself
+    for (int i = 0; i < kCount; ++i)
+      if (i % 3)
+        live.insert(all[i]);
+    scope.releaseAll();
+  }
+  // The cache now holds all kCount blocks of that size again: the next
+  // kCount allocations of it get exactly those blocks back.
+  std::set<void *> again;
+  for (int i = 0; i < kCount; ++i)
+    again.insert(quant_rt_alloc(kSize));
+  for (void *p : live)
+    EXPECT_TRUE(again.count(p)) << "a live buffer was not released";
+  for (void *p : again)
+    quant_rt_free(p);
 }
 
 } // namespace

@@ -4,7 +4,8 @@
 // (omp.parallel + omp.wsloop); LLVM's translation turns them into calls of a
 // few libomp entry points. A model.so must not need libomp, so the runtime
 // implements exactly those calls on its own thread pool:
-//   __kmpc_fork_call, __kmpc_global_thread_num, __kmpc_for_static_init_*,
+//   __kmpc_fork_call(_if), __kmpc_global_thread_num,
+//   __kmpc_for_static_init_*,
 //   __kmpc_for_static_fini, __kmpc_barrier.
 // All hidden: they never clash with an OpenMP runtime loaded by the host.
 //
@@ -33,11 +34,17 @@ namespace {
 
 using Microtask = void (*)(int32_t *, int32_t *, ...);
 
-/// The calling thread's place in the current team.
-thread_local int32_t tlsThreadId = 0;
-thread_local int32_t tlsTeamSize = 1;
-thread_local bool tlsInTeam = false;
-thread_local int32_t tlsRequestedTeam = 1;
+/// The calling thread's place in the current team, and the team size the
+/// session asked for. One object, so that a function reaches all of it
+/// through one thread-local address (each is a __tls_get_addr call in a
+/// shared library).
+struct TeamState {
+  int32_t id = 0;
+  int32_t size = 1;
+  bool in = false;
+  int32_t requested = 1;
+};
+thread_local TeamState tlsTeam;
 
 /// Spins for up to `budget` before giving up: a worker waiting for the
 /// next parallel loop of the same run, or the caller waiting for its team,
@@ -221,7 +228,8 @@ template <typename T>
 void staticInit(int32_t *plast, T *plower, T *pupper, T *pstride) {
   // Inclusive bounds [lower, upper], unit increment (what MLIR emits).
   T lower = *plower, upper = *pupper;
-  int32_t n = tlsInTeam ? tlsTeamSize : 1, tid = tlsInTeam ? tlsThreadId : 0;
+  const TeamState &team = tlsTeam;
+  int32_t n = team.in ? team.size : 1, tid = team.in ? team.id : 0;
   if (upper < lower || n <= 1) {
     if (plast)
       *plast = 1;
@@ -245,14 +253,45 @@ void staticInit(int32_t *plast, T *plower, T *pupper, T *pstride) {
     *plast = hi == upper;
 }
 
+/// Runs the outlined region `fn` on the session's team (a team of one when
+/// `parallel` is false, inside another team, or when the pool is busy).
+void runRegion(int32_t argc, Microtask fn, void **args, bool parallel) {
+  TeamState &caller = tlsTeam;
+  int32_t n = parallel ? caller.requested : 1;
+  if (!caller.in && n <= 1) {
+    // A team of one outside any team: the loops see `in` false and take
+    // their whole range, so nothing needs setting.
+    int32_t g = 0, b = 0;
+    callMicrotask(fn, &g, &b, argc, args);
+    return;
+  }
+  auto job = [&](int32_t tid) {
+    TeamState &team = tlsTeam; // this thread's (a worker's, for tid > 0)
+    TeamState saved = team;
+    team.in = true;
+    team.id = tid;
+    team.size = n;
+    int32_t g = tid, b = tid;
+    callMicrotask(fn, &g, &b, argc, args);
+    team = saved;
+  };
+  if (caller.in || n <= 1 || !pool().run(n, job)) {
+    // Serial: a team of one on this thread (a fork inside a team, or the
+    // pool busy with another run).
+    n = 1;
+    job(0);
+  }
+}
+
 } // namespace
 
-void quant_rt_set_team_size(int32_t n) { tlsRequestedTeam = n < 1 ? 1 : n; }
+void quant_rt_set_team_size(int32_t n) { tlsTeam.requested = n < 1 ? 1 : n; }
 
 extern "C" {
 
 QUANT_HIDDEN int32_t __kmpc_global_thread_num(void *) {
-  return tlsInTeam ? tlsThreadId : 0;
+  const TeamState &team = tlsTeam;
+  return team.in ? team.id : 0;
 }
 
 QUANT_HIDDEN void __kmpc_fork_call(void *, int32_t argc, Microtask fn, ...) {
@@ -262,26 +301,16 @@ QUANT_HIDDEN void __kmpc_fork_call(void *, int32_t argc, Microtask fn, ...) {
   for (int32_t i = 0; i < argc && i < 4; ++i)
     args[i] = va_arg(ap, void *);
   va_end(ap);
-  int32_t n = tlsRequestedTeam;
-  auto job = [&](int32_t tid) {
-    bool wasIn = tlsInTeam;
-    int32_t oldId = tlsThreadId, oldSize = tlsTeamSize;
-    tlsInTeam = true;
-    tlsThreadId = tid;
-    tlsTeamSize = n;
-    int32_t g = tid, b = tid;
-    callMicrotask(fn, &g, &b, argc, args);
-    tlsInTeam = wasIn;
-    tlsThreadId = oldId;
-    tlsTeamSize = oldSize;
-  };
-  if (tlsInTeam || n <= 1 || !pool().run(n, job)) {
-    // Serial: a team of one on this thread.
-    int32_t saved = n;
-    n = 1;
-    job(0);
-    n = saved;
-  }
+  runRegion(argc, fn, args, /*parallel=*/true);
+}
+
+/// An omp.parallel with an if clause (qc.parallel_if): the translation
+/// passes the captured values as one struct pointer; `cond` false runs the
+/// region serially on the calling thread.
+QUANT_HIDDEN void __kmpc_fork_call_if(void *, int32_t argc, Microtask fn,
+                                      int32_t cond, void *arg) {
+  void *args[4] = {arg, nullptr, nullptr, nullptr};
+  runRegion(argc < 1 ? 0 : 1, fn, args, cond != 0);
 }
 
 QUANT_HIDDEN void __kmpc_for_static_init_4(void *, int32_t, int32_t,
@@ -315,7 +344,8 @@ QUANT_HIDDEN void __kmpc_for_static_init_8u(void *, int32_t, int32_t,
 QUANT_HIDDEN void __kmpc_for_static_fini(void *, int32_t) {}
 
 QUANT_HIDDEN void __kmpc_barrier(void *, int32_t) {
-  if (tlsInTeam && tlsTeamSize > 1)
+  const TeamState &team = tlsTeam;
+  if (team.in && team.size > 1)
     pool().barrier();
 }
 

@@ -12,7 +12,10 @@ all-MiniLM-L6-v2 at batch 1, sequence 128) it
      on the line quant-run prints with `median`), and of onnxruntime's FP32 CPU
      session (intra_op_num_threads=T, inter_op_num_threads=1, sequential
      execution, default graph optimisations) on the same inputs: warm-up runs,
-     then N timed runs, median;
+     then N timed runs, median. Where N runs take less than --min-time-ms
+     (200 ms) in all, both are timed again over as many runs as that takes
+     (up to 1,000,000): a model of a microsecond is measured over 200 ms, not
+     over 50 microseconds;
 
 and prints a markdown table: model | threads | ours ms | onnxruntime ms |
 ratio (ours/ort) | compile s. With --ort-only only the onnxruntime column is
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -78,7 +82,19 @@ def model_file(key: str, models_dir: Path, work: Path) -> Path | None:
     return p if p.is_file() else None
 
 
-def ort_median_ms(model: Path, feeds: dict, threads: int, runs: int, warmup: int) -> float:
+MAX_RUNS = 1_000_000  # cap of --min-time-ms's extra runs
+
+
+def runs_for(runs: int, median_ms: float, min_ms: float) -> int:
+    """How many runs a measurement needs: `runs`, or more so that they take at
+    least `min_ms` in all at `median_ms` each (a model of a few microseconds
+    would otherwise be timed over a few microseconds, mostly noise)."""
+    if min_ms <= 0 or median_ms <= 0 or runs * median_ms >= min_ms:
+        return runs
+    return min(MAX_RUNS, max(runs, math.ceil(min_ms / median_ms)))
+
+
+def ort_median_ms(model: Path, feeds: dict, threads: int, runs: int, warmup: int, min_ms: float = 0.0) -> float:
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -91,6 +107,10 @@ def ort_median_ms(model: Path, feeds: dict, threads: int, runs: int, warmup: int
         sess.run(None, feeds)
     times = []
     for _ in range(runs):
+        t0 = time.perf_counter()
+        sess.run(None, feeds)
+        times.append((time.perf_counter() - t0) * 1e3)
+    for _ in range(runs_for(runs, statistics.median(times), min_ms) - runs):
         t0 = time.perf_counter()
         sess.run(None, feeds)
         times.append((time.perf_counter() - t0) * 1e3)
@@ -114,6 +134,25 @@ def parse_median_ms(text: str) -> float | None:
 
 def run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def quant_run_median_ms(runner: str, so: Path, in_args: list[str], threads: int, runs: int, min_ms: float,
+                        timeout: float) -> float:
+    """Median latency of `quant-run SO --bench N --threads T`: N = `runs`, and
+    once more with enough runs for `min_ms` in all when those were faster.
+    Raises RuntimeError (what went wrong) or subprocess.TimeoutExpired."""
+    def once(n: int) -> float:
+        r = run([runner, str(so)] + in_args + ["--bench", str(n), "--threads", str(threads)], timeout)
+        if r.returncode != 0:
+            raise RuntimeError(f"quant-run exit {r.returncode}: {(r.stderr.strip().splitlines() or [''])[-1]}")
+        ms = parse_median_ms(r.stdout + "\n" + r.stderr)
+        if ms is None:
+            raise RuntimeError("no 'median ... ms' line in quant-run's output")
+        return ms
+
+    ms = once(runs)
+    more = runs_for(runs, ms, min_ms)
+    return once(more) if more > runs else ms
 
 
 def fmt(v, digits=3):
@@ -140,6 +179,9 @@ def add_common_args(p: argparse.ArgumentParser, timeout: float) -> None:
     p.add_argument("--models", default=",".join(ALL_MODELS),
                    help=f"comma-separated subset of {','.join(ALL_MODELS)} (default: all)")
     p.add_argument("--runs", type=int, default=50, help="timed runs per measurement (default: %(default)s)")
+    p.add_argument("--min-time-ms", type=float, default=200.0,
+                   help="time more runs than --runs where they would take less than this many ms in all, so "
+                        "microsecond models are measured over enough runs (default: %(default)s; 0: exactly --runs)")
     p.add_argument("--warmup", type=int, default=5, help="untimed onnxruntime runs first (default: %(default)s)")
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default: %(default)s)")
     p.add_argument("--build-dir", type=Path, default=REPO_ROOT / "build",
@@ -229,20 +271,17 @@ def main(argv=None) -> int:
             for t in threads:
                 ours = None
                 if compiler and not compile_err:
-                    cmd = [runner, str(so)] + in_args + ["--bench", str(args.runs), "--threads", str(t)]
+                    msg = None
                     try:
-                        r = run(cmd, args.timeout)
-                        if r.returncode != 0:
-                            msg = f"{key} T={t}: quant-run exit {r.returncode}: {(r.stderr.strip().splitlines() or [''])[-1]}"
-                        else:
-                            ours = parse_median_ms(r.stdout + "\n" + r.stderr)
-                            msg = None if ours is not None else f"{key} T={t}: no 'median ... ms' line in quant-run's output"
+                        ours = quant_run_median_ms(runner, so, in_args, t, args.runs, args.min_time_ms, args.timeout)
+                    except RuntimeError as e:
+                        msg = f"{key} T={t}: {e}"
                     except subprocess.TimeoutExpired:
                         msg = f"{key} T={t}: quant-run timed out after {args.timeout:g} s"
                     if msg:
                         print(f"{PROG}: {msg}", file=sys.stderr)
                         problems.append(msg)
-                ort_ms = ort_median_ms(model, feeds, t, args.runs, args.warmup)
+                ort_ms = ort_median_ms(model, feeds, t, args.runs, args.warmup, args.min_time_ms)
                 ratio = ours / ort_ms if ours is not None and ort_ms else None
                 rows.append(f"| {key} | {t} | {fmt(ours)} | {fmt(ort_ms)} | {fmt(ratio, 2)} | {fmt(compile_s, 2)} |")
                 records.append({"model": key, "threads": t, "ours_ms": ours, "ort_ms": ort_ms, "ratio": ratio,
@@ -254,7 +293,8 @@ def main(argv=None) -> int:
             shutil.rmtree(work_root, ignore_errors=True)
 
     header = [
-        f"FP32, batch 1, median of {args.runs} runs. Machine: {machine_line()}.",
+        f"FP32, batch 1, median of {args.runs} runs (more where they take under {args.min_time_ms:g} ms in all). "
+        f"Machine: {machine_line()}.",
         "",
         "| model | threads | ours ms | onnxruntime ms | ratio (ours/ort) | compile s |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",

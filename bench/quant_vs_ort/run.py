@@ -34,7 +34,8 @@ all-MiniLM-L6-v2 at batch 1, sequence 128) it
      first output over all evaluation samples, cosine similarity, the median
      latency on the benchmark input for each thread count T (ours:
      `quant-run --bench N --threads T`; onnxruntime: the same session setup
-     and timing as bench/fp32/run.py), the size of the .so (ORT rows: the
+     and timing as bench/fp32/run.py; both with more runs where N take under
+     --min-time-ms in all, as there), the size of the .so (ORT rows: the
      .onnx file) and the compile (ORT int8: quantize) seconds.
 
 Prints one markdown table per model and a summary of the targets: our W8A8
@@ -140,7 +141,13 @@ def fmt(v, digits=3) -> str:
 
 
 def fmt_ms(v) -> str:
-    return "—" if v is None else f"{v:.{4 if v < 0.1 else 3}f}"
+    """Three significant digits at least (a microsecond model in ms: 0.000812)."""
+    if v is None:
+        return "—"
+    digits = 3
+    while digits < 8 and v < 10 ** (2 - digits):
+        digits += 1
+    return f"{v:.{digits}f}"
 
 
 def metrics(row: Row, ref: list[list[np.ndarray]], test: list[list[np.ndarray]], out_names: list[str]) -> None:
@@ -166,18 +173,14 @@ def run_ours_on_samples(runner: str, so: Path, eval_dir: Path, out_names: list[s
     return outs
 
 
-def bench_ours(runner: str, so: Path, in_args: list[str], threads: list[int], runs: int, timeout: float,
-               row: Row) -> None:
+def bench_ours(runner: str, so: Path, in_args: list[str], threads: list[int], runs: int, min_ms: float,
+               timeout: float, row: Row) -> None:
     for t in threads:
         try:
-            r = fp32.run([runner, str(so)] + in_args + ["--bench", str(runs), "--threads", str(t)], timeout)
-            if r.returncode != 0:
-                row.notes.append(f"T={t}: quant-run exit {r.returncode}: {last_line(r.stderr)}")
-                row.ms[t] = None
-                continue
-            row.ms[t] = fp32.parse_median_ms(r.stdout + "\n" + r.stderr)
-            if row.ms[t] is None:
-                row.notes.append(f"T={t}: no 'median ... ms' line in quant-run's output")
+            row.ms[t] = fp32.quant_run_median_ms(runner, so, in_args, t, runs, min_ms, timeout)
+        except RuntimeError as e:
+            row.ms[t] = None
+            row.notes.append(f"T={t}: {e}")
         except subprocess.TimeoutExpired:
             row.ms[t] = None
             row.notes.append(f"T={t}: quant-run timed out after {timeout:g} s")
@@ -243,7 +246,7 @@ def bench_model(key: str, args, compiler: str | None, runner: str | None, thread
     metrics(row, ref, ref, out_names)
     row.size_mb = model.stat().st_size / 1e6
     for t in threads:
-        row.ms[t] = fp32.ort_median_ms(model, feeds, t, args.runs, args.warmup)
+        row.ms[t] = fp32.ort_median_ms(model, feeds, t, args.runs, args.warmup, args.min_time_ms)
     log(f"  ORT FP32: {row.ms}")
     # onnxruntime int8 QDQ.
     row = Row("ORT int8 QDQ")
@@ -253,7 +256,7 @@ def bench_model(key: str, args, compiler: str | None, runner: str | None, thread
         metrics(row, ref, qd.ort_outputs(q, evals), out_names)
         row.size_mb = q.stat().st_size / 1e6
         for t in threads:
-            row.ms[t] = fp32.ort_median_ms(q, feeds, t, args.runs, args.warmup)
+            row.ms[t] = fp32.ort_median_ms(q, feeds, t, args.runs, args.warmup, args.min_time_ms)
     except Exception as e:  # noqa: BLE001 - a failing row never stops the benchmark
         row.notes.append(f"failed: {type(e).__name__}: {last_line(str(e))[:300]}")
     log(f"  ORT int8: SQNR {fmt_db(row.sqnr)} dB, {row.ms}")
@@ -282,7 +285,7 @@ def bench_model(key: str, args, compiler: str | None, runner: str | None, thread
                 metrics(row, ref, run_ours_on_samples(runner, so, eval_dir, out_names, args.timeout, work), out_names)
             except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
                 row.notes.append(f"evaluation: {e}")
-            bench_ours(runner, so, in_args, threads, args.runs, args.timeout, row)
+            bench_ours(runner, so, in_args, threads, args.runs, args.min_time_ms, args.timeout, row)
             log(f"  {scheme}: compile {fmt(row.compile_s, 1)} s, SQNR {fmt_db(row.sqnr)} dB, {row.ms}")
     for r in rows:
         problems += [f"{key} {r.scheme}: {n}" for n in r.notes]
@@ -370,7 +373,8 @@ def main(argv=None) -> int:
 
     machine = fp32.machine_line()
     load = f"load average (1 min) {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
-    text = [f"Quantized vs onnxruntime, batch 1, latency = median of {args.runs} runs; SQNR and cosine of the first "
+    text = [f"Quantized vs onnxruntime, batch 1, latency = median of {args.runs} runs (more where they take under "
+            f"{args.min_time_ms:g} ms in all); SQNR and cosine of the first "
             f"output against onnxruntime FP32 over {args.eval_samples} held-out samples; calibration "
             f"{args.calib_samples} samples. Machine: {machine}; {load} (latencies are only comparable on an "
             "otherwise idle machine).", ""]
@@ -388,7 +392,8 @@ def main(argv=None) -> int:
         args.out.write_text(out + "\n")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine, "load": load, "runs": args.runs, "calib_samples": args.calib_samples,
+        args.json.write_text(json.dumps({"machine": machine, "load": load, "runs": args.runs,
+                                         "min_time_ms": args.min_time_ms, "calib_samples": args.calib_samples,
                                          "eval_samples": args.eval_samples,
                                          "results": {k: [r.record() for r in rows] for k, rows in results.items()},
                                          "problems": problems}, indent=1) + "\n")

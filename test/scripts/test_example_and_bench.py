@@ -85,6 +85,12 @@ class BenchTest(unittest.TestCase):
         self.assertEqual(mod.parse_median_ms("runs 50\nmin 0.9 ms median 1.5ms"), 1.5)
         self.assertEqual(mod.parse_median_ms("latency ms: median=3e-2 ms"), 0.03)
         self.assertIsNone(mod.parse_median_ms("mean 2 ms"))
+        # --min-time-ms: enough runs for the minimum time, never fewer than --runs.
+        self.assertEqual(mod.runs_for(5, 50.0, 200.0), 5)  # 250 ms already
+        self.assertEqual(mod.runs_for(5, 30.0, 200.0), 7)  # ceil(200 / 30)
+        self.assertEqual(mod.runs_for(5, 0.001, 200.0), 200000)
+        self.assertEqual(mod.runs_for(5, 1e-9, 200.0), mod.MAX_RUNS)
+        self.assertEqual(mod.runs_for(5, 0.001, 0.0), 5)  # 0: exactly --runs
 
 
 if __name__ == "__main__":

@@ -566,8 +566,8 @@ int run(int argc, char **argv) {
     std::sort(ms.begin(), ms.end());
     size_t n = ms.size();
     double median = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
-    std::printf("bench: median latency %.4f ms over %zu timed run%s (min "
-                "%.4f ms, max %.4f ms, after 1 warm-up run)\n",
+    std::printf("bench: median latency %.6f ms over %zu timed run%s (min "
+                "%.6f ms, max %.6f ms, after 1 warm-up run)\n",
                 median, n, n == 1 ? "" : "s", ms.front(), ms.back());
   }
   std::fflush(stdout);

@@ -7,11 +7,14 @@
 
 #include "RegisterTile.h"
 #include "quant/Conversion/Passes.h"
+#include "quant/Dialect/QC/IR/QCOps.h"
 #include "quant/Dialect/QC/Transforms/Passes.h"
 #include "quant/Target/CPU/CPUTarget.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -37,6 +40,7 @@ namespace mlir::qc {
 #define GEN_PASS_DEF_QCAPPROXIMATEMATHPASS
 #define GEN_PASS_DEF_QCDROPLOOPBARRIERSPASS
 #define GEN_PASS_DEF_QCFUSEELEMENTWISEPASS
+#define GEN_PASS_DEF_QCLOWERPARALLELIFPASS
 #define GEN_PASS_DEF_QCPARALLELIZEPASS
 #define GEN_PASS_DEF_QCPREPAREBUFFERIZEPASS
 #include "quant/Target/CPU/Passes.h.inc"
@@ -219,6 +223,26 @@ struct QCApproximateMathPass
     });
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
+  }
+};
+
+struct QCLowerParallelIfPass
+    : mlir::qc::impl::QCLowerParallelIfPassBase<QCLowerParallelIfPass> {
+  void runOnOperation() override {
+    SmallVector<ParallelIfOp> hints;
+    getOperation().walk([&](ParallelIfOp op) { hints.push_back(op); });
+    for (ParallelIfOp hint : hints) {
+      auto parallel = hint->getParentOfType<omp::ParallelOp>();
+      Value cond = hint.getCondition();
+      if (parallel &&
+          !parallel.getRegion().isAncestor(cond.getParentRegion())) {
+        OpBuilder b(parallel);
+        if (Value old = parallel.getIfExpr())
+          cond = arith::AndIOp::create(b, hint.getLoc(), old, cond);
+        parallel.getIfExprMutable().assign(cond);
+      }
+      hint.erase();
+    }
   }
 };
 
@@ -590,6 +614,38 @@ struct QCParallelizePass
     }
   }
 
+  /// Starts `loop`'s body with a qc.parallel_if that holds when `op`'s
+  /// iteration count, computed before the loop from the run-time extents,
+  /// reaches min-iterations: the product of the dynamic extents against
+  /// min-iterations over the static ones, rounded up.
+  void guardByIterations(RewriterBase &rewriter, linalg::LinalgOp op,
+                         LoopLikeOpInterface loop) {
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPoint(loop);
+    Location loc = op.getLoc();
+    int64_t staticWork = 1;
+    Value dynamicWork;
+    for (Range r : op.createLoopRanges(rewriter, loc)) {
+      if (std::optional<int64_t> c = getConstantIntValue(r.size)) {
+        staticWork *= std::max<int64_t>(*c, 1);
+        continue;
+      }
+      Value size = cast<Value>(r.size);
+      dynamicWork =
+          dynamicWork ? arith::MulIOp::create(rewriter, loc, dynamicWork, size)
+                            .getResult()
+                      : size;
+    }
+    if (!dynamicWork)
+      return;
+    Value min = arith::ConstantIndexOp::create(
+        rewriter, loc, llvm::divideCeil(minIterations, staticWork));
+    Value big = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::sge,
+                                      dynamicWork, min);
+    rewriter.setInsertionPointToStart(&loop->getRegion(0).front());
+    ParallelIfOp::create(rewriter, loc, big);
+  }
+
   void runOnOperation() override {
     unshareFills();
     exposeCopies();
@@ -663,6 +719,8 @@ struct QCParallelizePass
           scf::tileConsumerAndFuseProducersUsingSCF(rewriter, tilable, fuse);
       if (failed(tiled))
         continue; // stays serial
+      if (ShapedType::isDynamicShape(ranges) && !tiled->loops.empty())
+        guardByIterations(rewriter, op, tiled->loops.front());
       SmallVector<Value> results;
       for (Value r : op->getResults())
         results.push_back(tiled->replacements.lookup(r));
@@ -676,6 +734,29 @@ struct QCParallelizePass
   }
 };
 
+/// Whether `v` is computed into a `tensor.empty`: followed back through the
+/// destinations of destination-style ops (and scf.forall's shared outputs)
+/// to one. Such a value bufferizes into a new allocation (or into a copy
+/// the analysis makes, itself new), never into an argument or a constant.
+static bool computedIntoEmpty(Value v) {
+  while (true) {
+    if (v.getDefiningOp<tensor::EmptyOp>())
+      return true;
+    auto result = dyn_cast<OpResult>(v);
+    if (!result)
+      return false;
+    Operation *op = result.getOwner();
+    if (auto forall = dyn_cast<scf::ForallOp>(op)) {
+      v = forall.getTiedOpOperand(result)->get();
+      continue;
+    }
+    auto dps = dyn_cast<DestinationStyleOpInterface>(op);
+    if (!dps || !dps.hasPureTensorSemantics())
+      return false;
+    v = dps.getTiedOpOperand(result)->get();
+  }
+}
+
 struct QCPrepareBufferizePass
     : mlir::qc::impl::QCPrepareBufferizePassBase<QCPrepareBufferizePass> {
   void runOnOperation() override {
@@ -684,12 +765,18 @@ struct QCPrepareBufferizePass
     tensor::populateDecomposeTensorConcatPatterns(patterns);
     if (failed(applyPatternsGreedily(func, std::move(patterns))))
       return signalPassFailure();
-    // Each result: copy into a fresh tensor so it bufferizes to a new
-    // allocation that the caller owns.
+    // Each result must bufferize to a new allocation that the caller owns:
+    // one computed into a tensor.empty does, where it is returned once; any
+    // other (an argument, a constant, a view) is copied into a fresh tensor,
+    // and a value returned twice is copied for all but its last use (each
+    // copy replaces a use, so the last one is then the only one).
     func.walk([&](func::ReturnOp ret) {
       OpBuilder b(ret);
       for (OpOperand &operand : ret->getOpOperands()) {
         Value v = operand.get();
+        bool once = llvm::count(ret->getOperands(), v) == 1;
+        if (once && computedIntoEmpty(v))
+          continue;
         auto t = cast<RankedTensorType>(v.getType());
         SmallVector<Value> dyn;
         for (int64_t i = 0; i < t.getRank(); ++i)
@@ -754,7 +841,11 @@ std::string mlir::qc::getPhasePipeline(CompilePhase phase,
            ",qc-convert-to-linalg,qc-pack-weights,canonicalize,"
            "qc-fuse-elementwise,canonicalize,cse,qc-parallelize,canonicalize))";
   case CompilePhase::Bufferized:
-    return "builtin.module(func.func(qc-prepare-bufferize),"
+    // Extents read off results (tensor.dim of an expand_shape, say) are
+    // resolved to the values they come from first, so tensors made only to
+    // carry an extent die instead of becoming allocations.
+    return "builtin.module(func.func(resolve-ranked-shaped-type-result-dims,"
+           "canonicalize,qc-prepare-bufferize),"
            "one-shot-bufferize{bufferize-function-boundaries "
            "function-boundary-type-conversion=identity-layout-map},"
            "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
@@ -771,7 +862,8 @@ std::string mlir::qc::getPhasePipeline(CompilePhase phase,
     // memref (incl. the alloca_scope around each OpenMP loop body) lowers
     // before scf-to-cf splits loop bodies into blocks.
     return "builtin.module(func.func(convert-linalg-to-loops),"
-           "convert-scf-to-openmp,func.func(qc-drop-loop-barriers),"
+           "convert-scf-to-openmp,func.func(qc-drop-loop-barriers,"
+           "qc-lower-parallel-if),"
            "lower-affine,expand-strided-metadata,"
            "lower-affine,arith-expand{include-bf16=true},"
            "convert-vector-to-llvm,"

@@ -158,3 +158,22 @@ func.func @check(%c: i1, %v: index) {
   qc.check %f, "always fails"
   return
 }
+
+// -----
+
+// A parallel_if that always holds says nothing and goes; one that may not
+// hold, or never holds (the loop must stay serial), stays.
+// CHECK-LABEL: func.func @parallel_if
+// CHECK-SAME: (%[[C:.*]]: i1)
+// CHECK-NEXT: %[[F:.*]] = arith.constant false
+// CHECK-NEXT: qc.parallel_if %[[C]]
+// CHECK-NEXT: qc.parallel_if %[[F]]
+// CHECK-NEXT: return
+func.func @parallel_if(%c: i1) {
+  %t = arith.constant true
+  %f = arith.constant false
+  qc.parallel_if %t
+  qc.parallel_if %c
+  qc.parallel_if %f
+  return
+}

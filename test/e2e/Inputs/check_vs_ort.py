@@ -2,7 +2,7 @@
 random inputs and checks the relative L2 error of every output.
 
 usage: check_vs_ort.py MODEL.onnx MODEL.so --shape NAME=d0,d1,... [...]
-                       [--tol 1e-5] [--seed 0]
+                       [--tol 1e-5] [--seed 0] [--threads T]
 """
 import argparse
 import os
@@ -24,6 +24,7 @@ def main():
     p.add_argument("--shape", action="append", default=[])
     p.add_argument("--tol", type=float, default=1e-5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="quant-run --threads T (default: quant-run's)")
     p.add_argument("--int-range", action="append", default=[],
                    help="NAME=LO,HI: integer input values in [LO, HI) (default 0,8)")
     a = p.parse_args()
@@ -52,6 +53,8 @@ def main():
             feeds[vi.name] = rng.integers(lo, hi, dims).astype(dtype)
     with tempfile.TemporaryDirectory() as tmp:
         args = [os.environ.get("QUANT_RUN", "quant-run"), a.so, "-o", tmp]  # QUANT_RUN: path override
+        if a.threads:
+            args += ["--threads", str(a.threads)]
         for name, v in feeds.items():
             path = os.path.join(tmp, "in_" + name + ".npy")
             np.save(path, v)

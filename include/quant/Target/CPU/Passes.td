@@ -12,10 +12,12 @@ include "mlir/Pass/PassBase.td"
 def QCPrepareBufferizePass : Pass<"qc-prepare-bufferize", "func::FuncOp"> {
   let summary = "Make tensor IR ready for one-shot bufferization";
   let description = [{
-    Decomposes `tensor.concat` into `tensor.insert_slice`s and copies every
-    returned tensor into a fresh `tensor.empty`, so each result of the
-    compiled function is a new allocation the runtime may free (never an
-    argument or a constant).
+    Decomposes `tensor.concat` into `tensor.insert_slice`s and makes each
+    result of the compiled function a new allocation the runtime may free
+    (never an argument, a constant or a view of another buffer). A result
+    computed into a `tensor.empty` (through the destinations of
+    destination-style ops and `scf.forall` outputs) and returned once is one
+    already; every other result is copied into a fresh `tensor.empty`.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect"];
@@ -40,6 +42,10 @@ def QCParallelizePass : Pass<"qc-parallelize", "func::FuncOp"> {
     `min-iterations` iterations into an `scf.forall` of `chunks` chunks:
     for reductions (see `qc-vectorize-contractions`) a loop that keeps the
     register-tile rows whole, else the first parallel loop of extent > 1.
+    When the iteration count depends on extents known only at run time, the
+    loop's body starts with a `qc.parallel_if` comparing the run-time count
+    with `min-iterations`: a small run (a batch of one through a model
+    compiled for any batch) then does not fork.
     A fill shared by several ops' outputs (CSE merges equal fills) is first
     duplicated, one per op, so bufferization writes each in place instead
     of copying the shared one before every op; a fill, or a generic that
@@ -56,7 +62,9 @@ def QCParallelizePass : Pass<"qc-parallelize", "func::FuncOp"> {
     implements the few `__kmpc_*` entry points the translation calls; no
     libomp is needed).
   }];
-  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::qc::QCDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect"];
   let options = [
@@ -145,6 +153,21 @@ def QCDropLoopBarriersPass : Pass<"qc-drop-loop-barriers", "func::FuncOp"> {
     which the first thread to arrive slept on a condition variable).
   }];
   let dependentDialects = ["::mlir::omp::OpenMPDialect"];
+}
+
+def QCLowerParallelIfPass : Pass<"qc-lower-parallel-if", "func::FuncOp"> {
+  let summary = "Turn qc.parallel_if into the if clause of its omp.parallel";
+  let description = [{
+    Runs after `convert-scf-to-openmp`. Each `qc.parallel_if` inside an
+    `omp.parallel` whose condition is defined outside that region becomes
+    (a conjunct of) the region's `if` clause: the translation then calls
+    `__kmpc_fork_call_if`, which the runtime runs serially on the calling
+    thread when the condition is false. Every `qc.parallel_if` is erased,
+    including those left outside any parallel region (a loop of one
+    iteration folded away) or with a condition computed inside it.
+  }];
+  let dependentDialects = ["::mlir::omp::OpenMPDialect",
+                           "::mlir::arith::ArithDialect"];
 }
 
 def QCLowerChecksPass : Pass<"qc-lower-checks", "ModuleOp"> {

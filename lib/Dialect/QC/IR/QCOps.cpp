@@ -325,6 +325,18 @@ std::string CheckOp::literal(StringRef text) {
   return out;
 }
 
+//===----------------------------------------------------------------------===//
+// ParallelIfOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParallelIfOp::canonicalize(ParallelIfOp op,
+                                         PatternRewriter &rewriter) {
+  if (!matchPattern(op.getCondition(), m_One()))
+    return failure();
+  rewriter.eraseOp(op);
+  return success();
+}
+
 LogicalResult CheckOp::canonicalize(CheckOp op, PatternRewriter &rewriter) {
   if (!matchPattern(op.getCondition(), m_One()))
     return failure();

@@ -285,4 +285,35 @@ def QC_CheckOp : QC_Op<"check", [MemoryEffects<[MemWrite]>]> {
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Threads
+//===----------------------------------------------------------------------===//
+
+def QC_ParallelIfOp : QC_Op<"parallel_if", [MemoryEffects<[MemWrite]>]> {
+  let summary = "run the enclosing parallel loop on threads only if a condition holds";
+  let description = [{
+    Sits in the body of a parallel loop (`scf.forall`, later `scf.parallel`
+    and the OpenMP loop made of it) whose work depends on extents known only
+    at run time. When `condition` is false at run time, the loop runs
+    serially on the calling thread: handing a few microseconds of work to
+    the thread pool costs more than it saves. `qc-parallelize` places it
+    (the condition compares the op's iteration count with its
+    `min-iterations`); `qc-lower-parallel-if` turns it into the `if` clause
+    of the `omp.parallel` that encloses it and erases it (and erases it
+    where no such loop remains). A condition defined inside the loop
+    cannot decide it and is ignored. The op has a write effect so it is never removed as dead code;
+    canonicalization removes it when the condition is the constant true.
+
+    ```mlir
+    scf.forall (%i) in (%n) shared_outs(%o = %init) -> (tensor<?x64xf32>) {
+      qc.parallel_if %big
+      ...
+    }
+    ```
+  }];
+  let arguments = (ins I1:$condition);
+  let assemblyFormat = "$condition attr-dict";
+  let hasCanonicalizeMethod = 1;
+}
+
 #endif // QUANT_DIALECT_QC_IR_QCOPS_TD

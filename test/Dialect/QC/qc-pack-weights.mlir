@@ -121,9 +121,9 @@ func.func @operand_fp8(%x: tensor<2x2xf32>) -> tensor<2x2xf8E4M3FN> {
 // The stream of @int3: 1 | 2<<3 | 3<<6 | 7<<9 | 4<<12 | 0<<15 = 0x4ED1, then
 // the zero byte of the last code's high bits and the spare byte (after
 // the blob's alignment word 0x08000000).
-// CHECK: qc_packed_0: "0x08000000D14E0000"
+// CHECK: qc_packed_int3_0: "0x08000000D14E0000"
 // @fp8 byte for byte: E4M3 1.0 = 0x38, -2.0 = 0xC0, 448 = 0x7E, 0 = 0x00.
-// CHECK: qc_packed_0_1: "0x0800000038C07E00"
+// CHECK: qc_packed_fp8_0: "0x0800000038C07E00"
 // @operand_int4, two codes per byte, low nibble first: 1 | 2<<4 = 0x21,
 // 0x43; -1, -2: 0xEF, 0xCD; 7, -8: 0x87; 0, 5: 0x50; then the spare byte.
-// CHECK: qc_packed_0_3: "0x080000002143EFCD875000"
+// CHECK: qc_packed_operand_int4_0: "0x080000002143EFCD875000"

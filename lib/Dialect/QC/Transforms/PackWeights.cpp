@@ -171,7 +171,8 @@ void readAsBytes(linalg::GenericOp g, OpOperand *use, Value packed,
 }
 
 /// Pattern: constant tensor<...xL x iN> -> unpack(constant tensor<...xB x i8>)
-void pack(arith::ConstantOp op, DenseElementsAttr attr, unsigned &counter) {
+void pack(arith::ConstantOp op, DenseElementsAttr attr, StringRef prefix,
+          unsigned &counter) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   MLIRContext *ctx = op.getContext();
@@ -196,7 +197,7 @@ void pack(arith::ConstantOp op, DenseElementsAttr attr, unsigned &counter) {
   }
   Value packed = createBlobConstant(
       b, loc, RankedTensorType::get({numBytes}, b.getI8Type()), bytes,
-      ("qc_packed_" + std::to_string(counter++)).c_str());
+      (prefix + std::to_string(counter++)).str().c_str());
   // One code, read from its two bytes at the row-major position of `coords`.
   auto decode = [&](OpBuilder &bb, Location l, ValueRange coords) -> Value {
     Value lin = arith::ConstantIndexOp::create(bb, l, 0);
@@ -282,9 +283,14 @@ struct QCPackWeightsPass
       if (t && attr && t.hasStaticShape() && isPackable(t.getElementType()))
         todo.push_back({op, attr});
     });
+    // Named after the function: functions are packed in parallel, so
+    // names shared between them would be uniqued in whatever order the
+    // threads ran (and the output would change from run to run).
+    std::string prefix =
+        ("qc_packed_" + getOperation().getSymName() + "_").str();
     unsigned counter = 0;
     for (auto [op, attr] : todo)
-      pack(op, attr, counter);
+      pack(op, attr, prefix, counter);
   }
 };
 

@@ -165,8 +165,8 @@ QuantStatus tensorInfo(const QuantSession *session, int32_t index, bool isInput,
 
 struct QuantSession {
   int32_t device = QUANT_DEVICE_CPU; // the device it runs on
-  // Stored for the thread pool that is still to come; the generated CPU code
-  // is single-threaded today.
+  // The team size of the model's parallel loops (runtime/Parallel.cpp), set
+  // before each run.
   int32_t numThreads = 1;
   std::mutex allocMutex; // guards the two below and serialises run_alloc
   AllocatedOutputs allocOutputs; // what the last run_alloc handed out

@@ -250,8 +250,8 @@ struct QCStackSmallBuffersPass
           deallocs.push_back(user);
           continue;
         }
-        if (isa<func::ReturnOp, CallOpInterface, memref::DeallocOp>(user) ||
-            isa<BranchOpInterface, RegionBranchTerminatorOpInterface>(user))
+        if (isa<func::ReturnOp, CallOpInterface, BranchOpInterface,
+                RegionBranchTerminatorOpInterface>(user))
           return false;
         if (auto store = dyn_cast<memref::StoreOp>(user);
             store && store.getValueToStore() == v)

@@ -56,27 +56,29 @@ void viaIf(Seen &seen, bool cond) {
                       cond ? 1 : 0, &seen);
 }
 
-TEST(Parallel, ForkCallIfTrueSplitsTheLoop) {
+/// A loop of 100 through __kmpc_fork_call_if(cond) with a team of two.
+void runIf(Seen &seen, bool cond) {
   quant_rt_set_team_size(2);
-  Seen seen;
   seen.trip = 100;
-  viaIf(seen, true);
+  viaIf(seen, cond);
+  quant_rt_set_team_size(1);
+}
+
+TEST(Parallel, ForkCallIfTrueSplitsTheLoop) {
+  Seen seen;
+  runIf(seen, true);
   EXPECT_EQ(seen.calls.load(), 2);
   EXPECT_EQ(seen.threads, (std::set<int32_t>{0, 1}));
   EXPECT_EQ(seen.shares,
             (std::set<std::pair<int64_t, int64_t>>{{0, 49}, {50, 99}}));
-  quant_rt_set_team_size(1);
 }
 
 TEST(Parallel, ForkCallIfFalseRunsTheWholeLoopOnTheCaller) {
-  quant_rt_set_team_size(2);
   Seen seen;
-  seen.trip = 100;
-  viaIf(seen, false);
+  runIf(seen, false);
   EXPECT_EQ(seen.calls.load(), 1);
   EXPECT_EQ(seen.threads, (std::set<int32_t>{0}));
   EXPECT_EQ(seen.shares, (std::set<std::pair<int64_t, int64_t>>{{0, 99}}));
-  quant_rt_set_team_size(1);
 }
 
 TEST(Parallel, TeamOfOneRunsTheWholeLoop) {

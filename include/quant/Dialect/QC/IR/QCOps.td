@@ -301,8 +301,9 @@ def QC_ParallelIfOp : QC_Op<"parallel_if", [MemoryEffects<[MemWrite]>]> {
     `min-iterations`); `qc-lower-parallel-if` turns it into the `if` clause
     of the `omp.parallel` that encloses it and erases it (and erases it
     where no such loop remains). A condition defined inside the loop
-    cannot decide it and is ignored. The op has a write effect so it is never removed as dead code;
-    canonicalization removes it when the condition is the constant true.
+    cannot decide it and is ignored. The op has a write effect so it is
+    never removed as dead code; canonicalization removes it when the
+    condition is the constant true.
 
     ```mlir
     scf.forall (%i) in (%n) shared_outs(%o = %init) -> (tensor<?x64xf32>) {

@@ -230,7 +230,7 @@ bool recordAllocation(void *p);
 void recordFree(void *p);
 
 /// Builds the input descriptors from already checked tensors and runs
-/// quant_model_entry once. A failed qc.check ends the run early: the call
+/// quant_model_entry once. A failed qexec.check ends the run early: the call
 /// then returns QUANT_ERROR_SHAPE_MISMATCH with the check's message and has
 /// freed the run's buffers.
 QuantStatus callModel(const QuantModelDesc &model, const QuantDLTensor *inputs,
@@ -242,7 +242,7 @@ QuantStatus callModel(const QuantModelDesc &model, const QuantDLTensor *inputs,
 /// (Parallel.cpp).
 void quant_rt_set_team_size(int32_t n);
 
-/// Buffers of the generated code (runtime/Alloc.cpp): large blocks are
+/// Buffers of the generated code (runtime/cpu/Alloc.cpp): large blocks are
 /// cached by size for the next run. quant_rt_free also frees blocks from
 /// plain malloc.
 void *quant_rt_alloc(size_t size);

@@ -9,6 +9,7 @@
 #ifndef QUANT_INITALL_H
 #define QUANT_INITALL_H
 
+#include "quant/Dialect/Exec/IR/ExecDialect.h"
 #include "quant/Dialect/QC/IR/QCDialect.h"
 #include "quant/Dialect/QC/Transforms/Passes.h"
 
@@ -25,9 +26,9 @@ namespace mlir::qc {
 
 /// The dialects quant's IR is made of.
 inline void registerQuantDialects(DialectRegistry &registry) {
-  registry.insert<QCDialect, arith::ArithDialect, func::FuncDialect,
-                  linalg::LinalgDialect, math::MathDialect, quant::QuantDialect,
-                  tensor::TensorDialect>();
+  registry.insert<QCDialect, qexec::ExecDialect, arith::ArithDialect,
+                  func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
+                  quant::QuantDialect, tensor::TensorDialect>();
 }
 
 /// Our passes and the generic upstream ones (canonicalize, cse, ...).

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/GlobPattern.h"
@@ -24,6 +25,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
+#include <cstring>
 #include <thread>
 
 using namespace mlir;
@@ -31,10 +33,7 @@ using namespace mlir::qc;
 
 namespace {
 
-const char *const kFormats[] = {"int",     "fp8e4m3", "fp8e5m2",
-                                "fp6e3m2", "fp6e2m3", "fp4e2m1"};
-
-bool isKnownFormat(StringRef f) { return llvm::is_contained(kFormats, f); }
+bool isKnownFormat(StringRef f) { return isKnownQuantFormat(f); }
 
 /// Bits of a format name at `intBits` for "int".
 unsigned formatBits(StringRef f, unsigned intBits) {
@@ -241,10 +240,10 @@ LayerScheme defaultScheme(const QuantizeOptions &o) {
   s.aBits = o.aBits;
   s.aFormat = o.aFormat;
   s.aGranularity = o.aGranularity.empty()
-                       ? (o.calibPath.empty() ? "token" : "tensor")
+                       ? (o.calib.empty() ? "token" : "tensor")
                        : o.aGranularity;
   s.asym = o.asym;
-  s.aStatic = !o.calibPath.empty();
+  s.aStatic = !o.calib.empty();
   return s;
 }
 
@@ -281,36 +280,67 @@ std::vector<calib::InputSpec> specsOf(const std::vector<TensorSignature> &v) {
   return out;
 }
 
-} // namespace
-
-std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
-  if (!isKnownFormat(o.wFormat))
-    return "--wformat must be int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3 or "
-           "fp4e2m1, got '" +
-           o.wFormat + "'";
-  if (!isKnownFormat(o.aFormat))
-    return "--aformat must be int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3 or "
-           "fp4e2m1, got '" +
-           o.aFormat + "'";
-  if (o.wFormat == "int" && (o.wBits < 1 || o.wBits > 8))
-    return "--wbits must be in 1..8, got " + std::to_string(o.wBits);
-  if (o.aFormat == "int" && o.aBits != 0 && (o.aBits < 2 || o.aBits > 16))
-    return "--abits must be in 2..16 or none, got " + std::to_string(o.aBits);
-  if (!o.aGranularity.empty() && o.aGranularity != "token" &&
-      o.aGranularity != "tensor")
-    return "--agranularity must be token or tensor, got '" + o.aGranularity +
-           "'";
-  if (!o.calibPath.empty() && o.aGranularity == "token")
-    return "per-token activation scales are computed at run time: drop "
-           "--calib or use --agranularity tensor";
-  calib::Method m;
-  std::string err;
-  if (!calib::parseMethod(o.calibMethod, m, err))
-    return "--calib-method: " + err;
-  if (o.asym && o.wFormat != "int" && o.aFormat != "int")
-    return "--asym applies to integer formats only";
-  return "";
+/// Loads a data set from a directory or a file (calib::loadCalibrationSet)
+/// or from the caller's callback, which hands over one array per input per
+/// call; each is copied and checked like a file's.
+bool loadSamples(const DataSource &source,
+                 const std::vector<calib::InputSpec> &inputs, size_t maxSamples,
+                 std::vector<calib::Sample> &samples, std::string &err) {
+  if (!source.callback)
+    return calib::loadCalibrationSet(source.path, inputs, maxSamples, samples,
+                                     err);
+  samples.clear();
+  for (size_t i = 0; maxSamples == 0 || i < maxSamples; ++i) {
+    std::vector<ArrayRefView> views;
+    std::string cbErr;
+    int rc = source.callback(i, views, cbErr);
+    if (rc == 0)
+      break;
+    if (rc < 0) {
+      err = "the callback failed at sample " + std::to_string(i) +
+            (cbErr.empty() ? "" : ": " + cbErr);
+      return false;
+    }
+    if (views.size() != inputs.size()) {
+      err = "sample " + std::to_string(i) + ": the callback gave " +
+            std::to_string(views.size()) + " arrays for " +
+            std::to_string(inputs.size()) + " model inputs";
+      return false;
+    }
+    calib::Sample sample;
+    for (size_t k = 0; k < views.size(); ++k) {
+      const ArrayRefView &v = views[k];
+      qrun::Array a;
+      a.dtype = v.dtype;
+      a.shape = v.shape;
+      int64_t numel;
+      if (!qrun::checkedNumElements(a.shape, qrun::elementBytes(a.dtype), numel,
+                                    err) ||
+          (!v.data && numel != 0)) {
+        err = "sample " + std::to_string(i) + ": input '" + inputs[k].name +
+              "': " + (err.empty() ? "no data" : err);
+        return false;
+      }
+      a.allocate();
+      if (a.numBytes())
+        std::memcpy(a.data(), v.data, a.numBytes());
+      if (!calib::checkArray(a, inputs[k], err)) {
+        err = "sample " + std::to_string(i) + ": input '" + inputs[k].name +
+              "': " + err;
+        return false;
+      }
+      sample.push_back(std::move(a));
+    }
+    samples.push_back(std::move(sample));
+  }
+  if (samples.empty()) {
+    err = "the callback gave no samples";
+    return false;
+  }
+  return true;
 }
+
+} // namespace
 
 std::string mlir::qc::describeDefaultScheme(const QuantizeOptions &o) {
   return describe(defaultScheme(o));
@@ -425,7 +455,7 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
       s.aFormat = "int";
     }
     bool quantAct = !(s.aBits == 0 && s.aFormat == "int");
-    s.aStatic = quantAct && !o.calibPath.empty() && s.aGranularity == "tensor";
+    s.aStatic = quantAct && !o.calib.empty() && s.aGranularity == "tensor";
     SmallVector<NamedAttribute> d;
     if (s.keepFloat) {
       d.push_back(b.getNamedAttr("float", b.getUnitAttr()));
@@ -451,9 +481,7 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
 }
 
 FailureOr<std::string> QuantizeDriver::compileFloat(ModuleOp module,
-                                                    const ModelSignature &sig,
-                                                    ArrayRef<Value> observe,
-                                                    ModelSignature &calibSig) {
+                                                    ArrayRef<Value> observe) {
   if (tempDir.empty()) {
     SmallString<128> dir;
     if (std::error_code ec =
@@ -462,17 +490,11 @@ FailureOr<std::string> QuantizeDriver::compileFloat(ModuleOp module,
              << "cannot create a temporary directory: " << ec.message();
     tempDir = std::string(dir);
   }
-  OwningOpRef<ModuleOp> clone = module.clone();
-  // The observed values, found again in the clone by walk order.
-  auto main = module.lookupSymbol<func::FuncOp>("main");
+  // The clone's mapping finds each observed value in the copy.
+  IRMapping map;
+  OwningOpRef<ModuleOp> clone = cast<ModuleOp>(module->clone(map));
   auto cmain = clone->lookupSymbol<func::FuncOp>("main");
   if (!observe.empty()) {
-    DenseMap<Operation *, Operation *> opMap;
-    SmallVector<Operation *> a, c;
-    main.walk([&](Operation *op) { a.push_back(op); });
-    cmain.walk([&](Operation *op) { c.push_back(op); });
-    for (size_t i = 0; i < a.size() && i < c.size(); ++i)
-      opMap[a[i]] = c[i];
     auto ret = cast<func::ReturnOp>(cmain.getBody().front().getTerminator());
     SmallVector<Value> results(ret.getOperands());
     SmallVector<Attribute> names;
@@ -480,15 +502,9 @@ FailureOr<std::string> QuantizeDriver::compileFloat(ModuleOp module,
       names.assign(n.begin(), n.end());
     Builder b(module.getContext());
     for (auto [i, v] : llvm::enumerate(observe)) {
-      Value cv;
-      if (auto arg = dyn_cast<BlockArgument>(v)) {
-        cv = cmain.getArgument(arg.getArgNumber());
-      } else {
-        Operation *def = opMap.lookup(v.getDefiningOp());
-        if (!def)
-          return module.emitError() << "internal error: observed value lost";
-        cv = def->getResult(cast<OpResult>(v).getResultNumber());
-      }
+      Value cv = map.lookupOrNull(v);
+      if (!cv)
+        return module.emitError() << "internal error: observed value lost";
       results.push_back(cv);
       names.push_back(b.getStringAttr("__qc_observe_" + std::to_string(i)));
     }
@@ -501,13 +517,9 @@ FailureOr<std::string> QuantizeDriver::compileFloat(ModuleOp module,
   FailureOr<ModelSignature> s = getModelSignature(cmain);
   if (failed(s))
     return failure();
-  if (failed(runPhases(*clone, CompilePhase::Graph, CompilePhase::LLVM)))
-    return failure();
-  calibSig = *s;
-  (void)sig;
   SmallString<256> path(tempDir);
   llvm::sys::path::append(path, observe.empty() ? "float.so" : "calib.so");
-  if (failed(emitCPUArtifact(*clone, *s, EmitKind::SharedLibrary, path, emit)))
+  if (failed(session.compileFloatLibrary(*clone, *s, path)))
     return failure();
   return std::string(path);
 }
@@ -536,17 +548,16 @@ LogicalResult QuantizeDriver::calibrate(ModuleOp module,
       layerObs.push_back({op, it->second});
     }
   });
-  if (observe.empty() && options.evalPath.empty())
+  if (observe.empty() && options.eval.empty())
     return success();
   std::string err;
   std::vector<calib::Sample> samples;
   if (!observe.empty()) {
-    if (!calib::loadCalibrationSet(options.calibPath, specsOf(sig.inputs),
-                                   options.calibSamples, samples, err))
+    if (!loadSamples(options.calib, specsOf(sig.inputs), options.calibSamples,
+                     samples, err))
       return module.emitError() << "calibration data: " << err;
   }
-  ModelSignature calibSig;
-  FailureOr<std::string> so = compileFloat(module, sig, observe, calibSig);
+  FailureOr<std::string> so = compileFloat(module, observe);
   if (failed(so))
     return failure();
   floatSo = *so;
@@ -558,11 +569,16 @@ LogicalResult QuantizeDriver::calibrate(ModuleOp module,
     return module.emitError() << "calibration: " << err;
   std::vector<calib::TensorStats> stats;
   calib::Progress progress("calibrating", samples.size(),
-                           options.quiet ? calib::Progress::Mode::Quiet
-                                         : calib::Progress::Mode::Auto);
+                           options.quiet || session.hasProgressCallback()
+                               ? calib::Progress::Mode::Quiet
+                               : calib::Progress::Mode::Auto);
   if (!runner.run(
           samples, sig.outputs.size(), stats, nullptr,
-          [&](size_t, size_t) { progress.step(); }, err))
+          [&](size_t done, size_t total) {
+            progress.step();
+            session.reportProgress("calibrating", done, total);
+          },
+          err))
     return module.emitError() << "calibration: " << err;
   progress.done();
   calib::Method method;
@@ -620,8 +636,8 @@ LogicalResult QuantizeDriver::calibrate(ModuleOp module,
   return success();
 }
 
-FailureOr<std::string> QuantizeDriver::prepare(ModuleOp module,
-                                               const ModelSignature &sig) {
+FailureOr<QCQuantizePassOptions>
+QuantizeDriver::prepare(ModuleOp module, const ModelSignature &sig) {
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (failed(applySchemes(main)))
     return failure();
@@ -629,18 +645,20 @@ FailureOr<std::string> QuantizeDriver::prepare(ModuleOp module,
   report.defaultScheme = describeDefaultScheme(options);
   if (failed(calibrate(module, sig)))
     return failure();
-  const QuantizeOptions &o = options;
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << "w-bits=" << o.wBits << " w-format=" << o.wFormat
-     << " w-granularity=" << o.wGranularity << " group-size=" << o.groupSize
-     << " a-bits=" << o.aBits << " a-format=" << o.aFormat
-     << " a-mode=" << (o.calibPath.empty() ? "dynamic" : "static")
-     << " a-granularity="
-     << (o.aGranularity.empty() ? (o.calibPath.empty() ? "token" : "tensor")
-                                : o.aGranularity)
-     << " asym=" << (o.asym ? "true" : "false");
-  return text;
+  // The pass's defaults are the command line's scheme (layers carry their
+  // own in qc.quant).
+  LayerScheme d = defaultScheme(options);
+  QCQuantizePassOptions pass;
+  pass.wBits = d.wBits;
+  pass.wFormat = d.wFormat;
+  pass.wGranularity = d.wGranularity;
+  pass.groupSize = d.groupSize;
+  pass.aBits = d.aBits;
+  pass.aFormat = d.aFormat;
+  pass.aMode = options.calib.empty() ? "dynamic" : "static";
+  pass.aGranularity = d.aGranularity;
+  pass.asym = d.asym;
+  return pass;
 }
 
 void QuantizeDriver::collectLayers(ModuleOp module) {
@@ -724,23 +742,20 @@ void QuantizeDriver::collectLayers(ModuleOp module) {
   });
 }
 
-LogicalResult QuantizeDriver::evaluate(const std::string &quantizedSo,
+LogicalResult QuantizeDriver::evaluate(StringRef quantizedSo,
                                        const ModelSignature &sig) {
-  if (options.evalPath.empty())
-    return success();
+  Location loc = UnknownLoc::get(&session.getContext());
   std::string err;
   std::vector<calib::Sample> samples;
-  if (!calib::loadCalibrationSet(options.evalPath, specsOf(sig.inputs), 0,
-                                 samples, err)) {
-    llvm::errs() << "quant-compile: error: --eval data: " << err << "\n";
-    return failure();
-  }
+  if (!loadSamples(options.eval, specsOf(sig.inputs), 0, samples, err))
+    return emitError(loc) << "--eval data: " << err;
   std::vector<calib::Sample> ref, test;
+  session.reportProgress("evaluating", 0, 2);
   if (!calib::runModel(floatSo, samples, options.numThreads, ref, err) ||
-      !calib::runModel(quantizedSo, samples, options.numThreads, test, err)) {
-    llvm::errs() << "quant-compile: error: --eval: " << err << "\n";
-    return failure();
-  }
+      !calib::runModel(quantizedSo.str(), samples, options.numThreads, test,
+                       err))
+    return emitError(loc) << "--eval: " << err;
+  session.reportProgress("evaluating", 2, 2);
   EvalReport e;
   e.numSamples = samples.size();
   for (size_t o = 0; o < sig.outputs.size(); ++o) {
@@ -759,7 +774,37 @@ LogicalResult QuantizeDriver::evaluate(const std::string &quantizedSo,
     }
     e.outputs.push_back(
         computeOutputMetrics(sig.outputs[o].name, a, t, lastDim));
+    const OutputMetrics &m = e.outputs.back();
+    EvalMetric em;
+    em.output = m.name;
+    em.sqnrDB = m.sqnrDB;
+    em.cosine = m.cosine;
+    em.maxAbsError = m.maxAbsErr;
+    em.argmaxAgreement = m.argmaxAgreement;
+    session.getEvalMetrics().push_back(em);
   }
   report.eval = std::move(e);
   return success();
+}
+
+LogicalResult QuantizeDriver::finish(StringRef quantizedSo,
+                                     const ModelSignature &sig) {
+  if (!options.eval.empty() && failed(evaluate(quantizedSo, sig)))
+    return failure();
+  const CompileOptions &o = session.getOptions();
+  if (o.reports.empty())
+    return success();
+  report.commandLine = o.commandLine;
+  report.compilerVersion = "quant 0.1 (MLIR 22)";
+  for (const std::string &r : o.reports) {
+    std::string err;
+    if (!writeReport(report, r, err))
+      return emitError(UnknownLoc::get(&session.getContext()))
+             << "--report: " << err;
+  }
+  return success();
+}
+
+std::unique_ptr<Quantizer> mlir::qc::createQuantizer(CompileSession &session) {
+  return std::make_unique<QuantizeDriver>(session, session.getModelName());
 }

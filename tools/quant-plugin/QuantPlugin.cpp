@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "quant/Dialect/Exec/IR/ExecDialect.h"
 #include "quant/Dialect/QC/IR/QCDialect.h"
 #include "quant/Dialect/QC/Transforms/Passes.h"
 
@@ -19,10 +20,12 @@ using namespace mlir;
 
 extern "C" LLVM_ATTRIBUTE_WEAK DialectPluginLibraryInfo
 mlirGetDialectPluginInfo() {
-  return {MLIR_PLUGIN_API_VERSION, "QuantDialects", LLVM_VERSION_STRING,
-          [](DialectRegistry *registry) {
-            registry->insert<qc::QCDialect, arith::ArithDialect>();
-          }};
+  return {
+      MLIR_PLUGIN_API_VERSION, "QuantDialects", LLVM_VERSION_STRING,
+      [](DialectRegistry *registry) {
+        registry
+            ->insert<qc::QCDialect, qexec::ExecDialect, arith::ArithDialect>();
+      }};
 }
 
 extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo mlirGetPassPluginInfo() {

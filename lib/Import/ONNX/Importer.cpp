@@ -18,6 +18,7 @@
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinDialect.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "quant/Dialect/Exec/IR/ExecOps.h"
 #include "quant/Dialect/QC/IR/QCDialect.h"
 #include "quant/Dialect/QC/IR/QCOps.h"
 #include "quant/Dialect/QC/Utils/WeightUtils.h"
@@ -159,6 +160,9 @@ LogicalResult GraphImporter::readExternal(const onnx::TensorProto &t,
   };
   if (location.empty())
     return unsafe("is missing");
+  if (modelDir.empty())
+    return unsafe("cannot be read: the model was given as bytes, with no "
+                  "directory to read external data from");
   if (llvm::sys::path::is_absolute(location) || location[0] == '/' ||
       location[0] == '\\')
     return unsafe("is an absolute path; only files inside the model's "
@@ -647,9 +651,9 @@ LogicalResult NodeImporter::unsupported(const Twine &what) {
 
 void NodeImporter::check(Value condition, const Twine &what,
                          ValueRange values) {
-  std::string text = CheckOp::literal("node '" + nodeName(node) + "' (" +
-                                      node.op_type() + ")");
-  CheckOp::create(b, loc, condition, (text + ": " + what).str(), values);
+  std::string text = qexec::CheckOp::literal("node '" + nodeName(node) + "' (" +
+                                             node.op_type() + ")");
+  qexec::CheckOp::create(b, loc, condition, (text + ": " + what).str(), values);
 }
 
 LogicalResult NodeImporter::invalid(const Twine &what) {
@@ -708,7 +712,32 @@ std::vector<SupportedOp> mlir::qc::getSupportedONNXOps() {
 void mlir::qc::registerONNXImportDialects(DialectRegistry &registry) {
   registry.insert<arith::ArithDialect, func::FuncDialect, linalg::LinalgDialect,
                   math::MathDialect, scf::SCFDialect, tensor::TensorDialect,
-                  QCDialect>();
+                  QCDialect, qexec::ExecDialect>();
+}
+
+/// Parses and imports a serialized ModelProto; `dir` is where external
+/// data may be read from ("": nowhere).
+static OwningOpRef<ModuleOp> importModelBytes(MLIRContext *ctx,
+                                              const char *data, size_t size,
+                                              StringRef name, std::string dir,
+                                              const ONNXImportOptions &options,
+                                              ImportError &error) {
+  Location loc = FileLineColLoc::get(ctx, name, 0, 0);
+  onnx::ModelProto model;
+  if (size > static_cast<size_t>(INT32_MAX) ||
+      !model.ParseFromArray(data, static_cast<int>(size))) {
+    error = ImportError::Invalid;
+    emitError(loc) << "'" << name << "' is not a valid ONNX model (protobuf "
+                   << "parse failed)";
+    return {};
+  }
+  if (!model.has_graph()) {
+    error = ImportError::Invalid;
+    emitError(loc) << "'" << name << "' has no graph";
+    return {};
+  }
+  GraphImporter importer(ctx, options, error, std::move(dir));
+  return importer.run(model, name);
 }
 
 OwningOpRef<ModuleOp> mlir::qc::importONNXFile(MLIRContext *ctx, StringRef path,
@@ -724,25 +753,20 @@ OwningOpRef<ModuleOp> mlir::qc::importONNXFile(MLIRContext *ctx, StringRef path,
                    << "': " << bufOr.getError().message();
     return {};
   }
-  onnx::ModelProto model;
-  const llvm::MemoryBuffer &buf = **bufOr;
-  if (buf.getBufferSize() > static_cast<size_t>(INT32_MAX) ||
-      !model.ParseFromArray(buf.getBufferStart(),
-                            static_cast<int>(buf.getBufferSize()))) {
-    error = ImportError::Invalid;
-    emitError(loc) << "'" << path << "' is not a valid ONNX model (protobuf "
-                   << "parse failed)";
-    return {};
-  }
-  if (!model.has_graph()) {
-    error = ImportError::Invalid;
-    emitError(loc) << "'" << path << "' has no graph";
-    return {};
-  }
   SmallString<256> dir(path);
   llvm::sys::path::remove_filename(dir);
   if (dir.empty())
     dir = ".";
-  GraphImporter importer(ctx, options, error, std::string(dir));
-  return importer.run(model, path);
+  const llvm::MemoryBuffer &buf = **bufOr;
+  return importModelBytes(ctx, buf.getBufferStart(), buf.getBufferSize(), path,
+                          std::string(dir), options, error);
+}
+
+OwningOpRef<ModuleOp>
+mlir::qc::importONNXBuffer(MLIRContext *ctx, const void *data, size_t size,
+                           StringRef name, const ONNXImportOptions &options,
+                           ImportError &error) {
+  error = ImportError::None;
+  return importModelBytes(ctx, static_cast<const char *>(data), size, name, "",
+                          options, error);
 }

@@ -72,7 +72,7 @@ public:
 
   /// Emits an error and marks the import as using something unsupported.
   LogicalResult unsupported(const Twine &what);
-  /// A run-time check (qc.check): the run fails with "node 'NAME' (Type):
+  /// A run-time check (qexec.check): the run fails with "node 'NAME' (Type):
   /// <what>" unless `condition` holds; {i} in `what` stands for values[i].
   void check(Value condition, const Twine &what, ValueRange values);
 

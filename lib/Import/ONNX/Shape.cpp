@@ -173,7 +173,7 @@ LogicalResult reshapeToScalar(NodeImporter &n, Value x) {
 }
 
 /// tensor.reshape of x to the run-time extents `ext` (i64, at least one).
-/// The run fails (qc.check) when an extent is negative or their product
+/// The run fails (qexec.check) when an extent is negative or their product
 /// differs from x's element count; `what` names where the extents came
 /// from ("the shape given at run time").
 Value reshapeChecked(NodeImporter &n, Value x, ArrayRef<Value> ext,
@@ -836,7 +836,7 @@ LogicalResult importGather(NodeImporter &n) {
 /// start clamps to [0, d - 1] and the end to [-1, d - 1]). Every dimension
 /// a run-time axis could name gets a dynamic extent. Unit steps are a
 /// tensor.extract_slice; other steps a gather x[start + i * step], and a
-/// zero step fails the run (qc.check).
+/// zero step fails the run (qexec.check).
 LogicalResult importSliceRuntimeBounds(NodeImporter &n, Value x) {
   using P = arith::CmpIPredicate;
   auto t = cast<RankedTensorType>(x.getType());

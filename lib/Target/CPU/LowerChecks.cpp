@@ -1,11 +1,12 @@
 //===- LowerChecks.cpp - qc-lower-checks ----------------------------------===//
 //
-// Part of quant. qc.check becomes a branch to a block that hands the
+// Part of quant. qexec.check becomes a branch to a block that hands the
 // message and its values to the runtime (quant_rt_check_failed, which ends
-// the run; runtime/ModelCall.cpp).
+// the run; runtime/common/ModelCall.cpp).
 //
 //===----------------------------------------------------------------------===//
 
+#include "quant/Dialect/Exec/IR/ExecOps.h"
 #include "quant/Dialect/QC/IR/QCOps.h"
 #include "quant/Target/CPU/CPUTarget.h"
 
@@ -43,7 +44,7 @@ LLVM::LLVMFuncOp declareFailFunction(ModuleOp module) {
   return f;
 }
 
-LogicalResult lowerCheck(CheckOp check, LLVM::LLVMFuncOp fail,
+LogicalResult lowerCheck(qexec::CheckOp check, LLVM::LLVMFuncOp fail,
                          unsigned number) {
   if (check->getParentOfType<omp::ParallelOp>())
     return check.emitError("a run-time check inside a parallel region: its "
@@ -96,8 +97,8 @@ struct QCLowerChecksPass
     : mlir::qc::impl::QCLowerChecksPassBase<QCLowerChecksPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    SmallVector<CheckOp> checks;
-    module.walk([&](CheckOp c) { checks.push_back(c); });
+    SmallVector<qexec::CheckOp> checks;
+    module.walk([&](qexec::CheckOp c) { checks.push_back(c); });
     if (checks.empty())
       return;
     LLVM::LLVMFuncOp fail = declareFailFunction(module);

@@ -347,27 +347,3 @@ func.func @observe_axis(%x: tensor<8xf32>) {
   qc.observe %x as "x" {channel_axis = 1 : i64} : tensor<8xf32>
   return
 }
-
-// -----
-
-func.func @check_empty(%c: i1) {
-  // expected-error @+1 {{message must not be empty}}
-  qc.check %c, ""
-  return
-}
-
-// -----
-
-func.func @check_placeholder(%c: i1, %v: index) {
-  // expected-error @+1 {{message names value 1 of 1}}
-  qc.check %c, "{0} and {1}" (%v : index)
-  return
-}
-
-// -----
-
-func.func @check_brace(%c: i1) {
-  // expected-error @+1 {{message has a '{' that is not a placeholder {N}}}
-  qc.check %c, "a {b} c"
-  return
-}

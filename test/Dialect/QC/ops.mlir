@@ -97,12 +97,3 @@ func.func @observe(%x: tensor<8x128xf32>) {
   qc.observe %x as "out" : tensor<8x128xf32>
   return
 }
-
-// CHECK-LABEL: func.func @check
-func.func @check(%c: i1, %a: index, %b: i64) {
-  // CHECK: qc.check %{{.*}}, "{0} and {1} differ"(%{{.*}}, %{{.*}} : index, i64)
-  qc.check %c, "{0} and {1} differ" (%a, %b : index, i64)
-  // CHECK: qc.check %{{.*}}, "no values"
-  qc.check %c, "no values"
-  return
-}

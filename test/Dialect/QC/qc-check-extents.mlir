@@ -11,11 +11,11 @@
 // CHECK: %[[A1:.*]] = arith.index_cast %{{.*}} : i64 to index
 // CHECK: %[[D0:.*]] = tensor.dim %[[Y]], %[[C0]]
 // CHECK: %[[E0:.*]] = arith.cmpi eq, %[[A0]], %[[D0]] : index
-// CHECK: qc.check %[[E0]], "node 'add' (Add) needs two run-time extents to be equal, but they are {0} and {1}"(%[[A0]], %[[D0]] : index, index)
+// CHECK: qexec.check %[[E0]], "node 'add' (Add) needs two run-time extents to be equal, but they are {0} and {1}"(%[[A0]], %[[D0]] : index, index)
 // CHECK: %[[D1:.*]] = tensor.dim %[[Y]], %[[C1]]
 // CHECK: %[[E1:.*]] = arith.cmpi eq, %[[A1]], %[[D1]] : index
-// CHECK: qc.check %[[E1]], "node 'add' (Add){{.*}}"(%[[A1]], %[[D1]] : index, index)
-// CHECK-NOT: qc.check
+// CHECK: qexec.check %[[E1]], "node 'add' (Add){{.*}}"(%[[A1]], %[[D1]] : index, index)
+// CHECK-NOT: qexec.check
 // CHECK: linalg.generic
 #id = affine_map<(d0, d1) -> (d0, d1)>
 func.func @reshape_add(%x: tensor<?xf32>, %s: tensor<2xi64>, %y: tensor<?x?xf32>) -> tensor<?x?xf32> {
@@ -45,7 +45,7 @@ func.func @reshape_add(%x: tensor<?xf32>, %s: tensor<2xi64>, %y: tensor<?x?xf32>
 // elementwise op on one input twice, and a matmul of static operands into
 // an init of the same dynamic rows.
 // CHECK-LABEL: func.func @provably_equal
-// CHECK-NOT: qc.check
+// CHECK-NOT: qexec.check
 // CHECK: return
 #id1 = affine_map<(d0) -> (d0)>
 func.func @provably_equal(%x: tensor<?xf32>) -> tensor<?xf32> {
@@ -71,11 +71,11 @@ func.func @provably_equal(%x: tensor<?xf32>) -> tensor<?xf32> {
 // CHECK-DAG: %[[C3:.*]] = arith.constant 3 : index
 // CHECK: %[[K:.*]] = tensor.dim %[[X]], %c1
 // CHECK: %[[OK:.*]] = arith.cmpi eq, %[[K]], %[[C8]]
-// CHECK: qc.check %[[OK]], "an operation (qc.linear) needs {{.*}}"(%[[K]], %[[C8]] : index, index)
+// CHECK: qexec.check %[[OK]], "an operation (qc.linear) needs {{.*}}"(%[[K]], %[[C8]] : index, index)
 // CHECK: qc.linear
 // CHECK: %[[N:.*]] = tensor.dim %[[V]], %c0
 // CHECK: %[[OK2:.*]] = arith.cmpi eq, %[[N]], %[[C3]]
-// CHECK: qc.check %[[OK2]]
+// CHECK: qexec.check %[[OK2]]
 // CHECK: tensor.cast %[[V]]
 func.func @linear_and_cast(%x: tensor<?x?xf32>, %v: tensor<?xf32>) -> (tensor<?x4xf32>, tensor<3xf32>) {
   %w = arith.constant dense<1.0> : tensor<4x8xf32>
@@ -93,8 +93,8 @@ func.func @linear_and_cast(%x: tensor<?x?xf32>, %v: tensor<?xf32>) -> (tensor<?x
 // CHECK: %[[DA:.*]] = tensor.dim %[[A]]
 // CHECK: %[[DC:.*]] = tensor.dim %[[C]]
 // CHECK: arith.cmpi eq, %[[DA]], %[[DC]]
-// CHECK: qc.check
-// CHECK-NOT: qc.check
+// CHECK: qexec.check
+// CHECK-NOT: qexec.check
 // CHECK: return
 #id2 = affine_map<(d0) -> (d0)>
 func.func @input_classes(%a: tensor<?xf32>, %b: tensor<?xf32>, %c: tensor<?xf32>) -> tensor<?xf32>

@@ -23,7 +23,7 @@
 // CHECK-NEXT: %[[R:.*]] = arith.addi
 // CHECK-NEXT: return %[[R]]
 func.func @one(%c: i1, %x: index, %y: i32) -> index {
-  qc.check %c, "x is {0}, y is {1}" (%x, %y : index, i32)
+  qexec.check %c, "x is {0}, y is {1}" (%x, %y : index, i32)
   %r = arith.addi %x, %x : index
   return %r : index
 }
@@ -34,7 +34,7 @@ func.func @one(%c: i1, %x: index, %y: i32) -> index {
 func.func @in_parallel(%c: i1) {
   omp.parallel {
     // expected-error @+1 {{a run-time check inside a parallel region}}
-    qc.check %c, "no"
+    qexec.check %c, "no"
     omp.terminator
   }
   return

@@ -4,7 +4,7 @@
 // CHECK-LABEL: func.func @guarded
 // CHECK-SAME: (%{{.*}}: index, %[[BIG:.*]]: i1,
 // CHECK: omp.parallel if(%[[BIG]])
-// CHECK-NOT: qc.parallel_if
+// CHECK-NOT: qexec.parallel_if
 // CHECK: memref.store
 func.func @guarded(%n: index, %big: i1, %buf: memref<?xf32>) {
   %c0 = arith.constant 0 : index
@@ -13,7 +13,7 @@ func.func @guarded(%n: index, %big: i1, %buf: memref<?xf32>) {
   omp.parallel {
     omp.wsloop {
       omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) {
-        qc.parallel_if %big
+        qexec.parallel_if %big
         memref.store %v, %buf[%i] : memref<?xf32>
         omp.yield
       }
@@ -30,7 +30,7 @@ func.func @guarded(%n: index, %big: i1, %buf: memref<?xf32>) {
 // CHECK-SAME: (%{{.*}}: index, %[[A:.*]]: i1, %[[B:.*]]: i1,
 // CHECK: %[[AND:.*]] = arith.andi %[[A]], %[[B]] : i1
 // CHECK: omp.parallel if(%[[AND]])
-// CHECK-NOT: qc.parallel_if
+// CHECK-NOT: qexec.parallel_if
 func.func @both(%n: index, %a: i1, %b: i1, %buf: memref<?xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -38,7 +38,7 @@ func.func @both(%n: index, %a: i1, %b: i1, %buf: memref<?xf32>) {
   omp.parallel if(%a) {
     omp.wsloop {
       omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) {
-        qc.parallel_if %b
+        qexec.parallel_if %b
         memref.store %v, %buf[%i] : memref<?xf32>
         omp.yield
       }
@@ -54,7 +54,7 @@ func.func @both(%n: index, %a: i1, %b: i1, %buf: memref<?xf32>) {
 // the region keeps forking, and the hint is gone.
 // CHECK-LABEL: func.func @inner_condition
 // CHECK: omp.parallel {
-// CHECK-NOT: qc.parallel_if
+// CHECK-NOT: qexec.parallel_if
 func.func @inner_condition(%n: index, %buf: memref<?xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -63,7 +63,7 @@ func.func @inner_condition(%n: index, %buf: memref<?xf32>) {
     omp.wsloop {
       omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) {
         %big = arith.cmpi sge, %i, %c1 : index
-        qc.parallel_if %big
+        qexec.parallel_if %big
         memref.store %v, %buf[%i] : memref<?xf32>
         omp.yield
       }
@@ -78,9 +78,9 @@ func.func @inner_condition(%n: index, %buf: memref<?xf32>) {
 // Outside any parallel region (a loop of one chunk folded away), the hint
 // is just erased.
 // CHECK-LABEL: func.func @no_region
-// CHECK-NOT: qc.parallel_if
+// CHECK-NOT: qexec.parallel_if
 // CHECK: return
 func.func @no_region(%big: i1) {
-  qc.parallel_if %big
+  qexec.parallel_if %big
   return
 }

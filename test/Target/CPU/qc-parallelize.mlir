@@ -207,7 +207,7 @@ func.func @bias_init(%x: tensor<128x256xf32>, %w: tensor<256x512xf32>, %b: tenso
 // -----
 
 // A matmul whose rows are known only at run time: the chunks' loop starts
-// with a qc.parallel_if that holds when rows x 64 x 128 iterations reach
+// with a qexec.parallel_if that holds when rows x 64 x 128 iterations reach
 // min-iterations (16384), that is when rows >= 2, so a run of one row does
 // not fork.
 // CHECK-LABEL: func.func @dynamic_rows
@@ -215,7 +215,7 @@ func.func @bias_init(%x: tensor<128x256xf32>, %w: tensor<256x512xf32>, %b: tenso
 // CHECK: %[[MIN:.*]] = arith.constant 2 : index
 // CHECK: %[[BIG:.*]] = arith.cmpi sge, %[[ROWS:dim.*]], %[[MIN]] : index
 // CHECK: scf.forall
-// CHECK-NEXT: qc.parallel_if %[[BIG]]
+// CHECK-NEXT: qexec.parallel_if %[[BIG]]
 // CHECK: linalg.matmul
 func.func @dynamic_rows(%a: tensor<?x64xf32>, %w: tensor<64x128xf32>, %init: tensor<?x128xf32>) -> tensor<?x128xf32> {
   %y = linalg.matmul ins(%a, %w : tensor<?x64xf32>, tensor<64x128xf32>) outs(%init : tensor<?x128xf32>) -> tensor<?x128xf32>
@@ -227,7 +227,7 @@ func.func @dynamic_rows(%a: tensor<?x64xf32>, %w: tensor<64x128xf32>, %init: ten
 // Static extents: the compile-time count decides; no run-time guard.
 // CHECK-LABEL: func.func @static_rows
 // CHECK: scf.forall
-// CHECK-NOT: qc.parallel_if
+// CHECK-NOT: qexec.parallel_if
 // CHECK: linalg.matmul
 func.func @static_rows(%a: tensor<256x64xf32>, %w: tensor<64x128xf32>, %init: tensor<256x128xf32>) -> tensor<256x128xf32> {
   %y = linalg.matmul ins(%a, %w : tensor<256x64xf32>, tensor<64x128xf32>) outs(%init : tensor<256x128xf32>) -> tensor<256x128xf32>

@@ -1,7 +1,7 @@
 //===- AllocTest.cpp - the runtime's buffer cache -------------------------===//
 //
-// Part of quant. runtime/Alloc.cpp keeps freed large blocks of the generated
-// code for the next run's allocation of the same size.
+// Part of quant. runtime/cpu/Alloc.cpp keeps freed large blocks of the
+// generated code for the next run's allocation of the same size.
 //
 //===----------------------------------------------------------------------===//
 

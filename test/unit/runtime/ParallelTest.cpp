@@ -1,6 +1,6 @@
 //===- ParallelTest.cpp - the runtime's OpenMP entry points ---------------===//
 //
-// Part of quant. runtime/Parallel.cpp implements the __kmpc_* calls that
+// Part of quant. runtime/cpu/Parallel.cpp implements the __kmpc_* calls that
 // LLVM's OpenMP translation emits for the generated parallel loops. These
 // tests call them as generated code does: an outlined region that asks
 // __kmpc_for_static_init_8 for its share of a loop.

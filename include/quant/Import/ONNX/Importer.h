@@ -44,6 +44,14 @@ OwningOpRef<ModuleOp> importONNXFile(MLIRContext *context, llvm::StringRef path,
                                      const ONNXImportOptions &options,
                                      ImportError &error);
 
+/// Imports a serialized ONNX model held in memory; `name` stands for it in
+/// messages. Such a model has no directory, so a tensor stored as external
+/// data is an error.
+OwningOpRef<ModuleOp> importONNXBuffer(MLIRContext *context, const void *data,
+                                       size_t size, llvm::StringRef name,
+                                       const ONNXImportOptions &options,
+                                       ImportError &error);
+
 /// Every handler of the dispatch table.
 std::vector<SupportedOp> getSupportedONNXOps();
 

@@ -64,7 +64,7 @@ def QCParallelizePass : Pass<"qc-parallelize", "func::FuncOp"> {
     for reductions (see `qc-vectorize-contractions`) a loop that keeps the
     register-tile rows whole, else the first parallel loop of extent > 1.
     When the iteration count depends on extents known only at run time, the
-    loop's body starts with a `qc.parallel_if` comparing the run-time count
+    loop's body starts with a `qexec.parallel_if` comparing the run-time count
     with `min-iterations`: a small run (a batch of one through a model
     compiled for any batch) then does not fork.
     A fill shared by several ops' outputs (CSE merges equal fills) is first
@@ -85,7 +85,7 @@ def QCParallelizePass : Pass<"qc-parallelize", "func::FuncOp"> {
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
-                           "::mlir::qc::QCDialect",
+                           "::mlir::qexec::ExecDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect"];
   let options = [
@@ -177,13 +177,13 @@ def QCDropLoopBarriersPass : Pass<"qc-drop-loop-barriers", "func::FuncOp"> {
 }
 
 def QCLowerParallelIfPass : Pass<"qc-lower-parallel-if", "func::FuncOp"> {
-  let summary = "Turn qc.parallel_if into the if clause of its omp.parallel";
+  let summary = "Turn qexec.parallel_if into the if clause of its omp.parallel";
   let description = [{
-    Runs after `convert-scf-to-openmp`. Each `qc.parallel_if` inside an
+    Runs after `convert-scf-to-openmp`. Each `qexec.parallel_if` inside an
     `omp.parallel` whose condition is defined outside that region becomes
     (a conjunct of) the region's `if` clause: the translation then calls
     `__kmpc_fork_call_if`, which the runtime runs serially on the calling
-    thread when the condition is false. Every `qc.parallel_if` is erased,
+    thread when the condition is false. Every `qexec.parallel_if` is erased,
     including those left outside any parallel region (a loop of one
     iteration folded away) or with a condition computed inside it.
   }];
@@ -192,9 +192,9 @@ def QCLowerParallelIfPass : Pass<"qc-lower-parallel-if", "func::FuncOp"> {
 }
 
 def QCLowerChecksPass : Pass<"qc-lower-checks", "ModuleOp"> {
-  let summary = "Lower qc.check to a branch into the runtime's failure call";
+  let summary = "Lower qexec.check to a branch into the runtime's failure call";
   let description = [{
-    Each `qc.check` becomes a conditional branch: when its condition is
+    Each `qexec.check` becomes a conditional branch: when its condition is
     false, the values are stored to a stack array and the model calls
     `quant_rt_check_failed(message, count, values)`. That runtime function
     formats the message and ends the run: it returns to the session call,
@@ -206,6 +206,18 @@ def QCLowerChecksPass : Pass<"qc-lower-checks", "ModuleOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect",
                            "::mlir::cf::ControlFlowDialect",
                            "::mlir::arith::ArithDialect"];
+}
+
+def QCCPUEmitCInterfacePass
+    : Pass<"qc-cpu-emit-c-interface", "func::FuncOp"> {
+  let summary = "Ask convert-func-to-llvm for each function's C wrapper";
+  let description = [{
+    Sets `llvm.emit_c_interface` on every function, so `convert-func-to-llvm`
+    emits `_mlir_ciface_<name>`, which takes each memref as one pointer to
+    its descriptor. The entry point the emitter adds (`quant_model_entry`,
+    ModelInterface.h) calls `_mlir_ciface_main`. First pass of the llvm
+    phase. Changes nothing else.
+  }];
 }
 
 #endif // QUANT_TARGET_CPU_PASSES_TD

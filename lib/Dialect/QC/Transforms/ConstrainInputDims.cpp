@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "quant/Dialect/Exec/IR/ExecOps.h"
 #include "quant/Dialect/QC/IR/QCOps.h"
 #include "quant/Dialect/QC/Transforms/Passes.h"
 #include "quant/Dialect/QC/Utils/QuantLayers.h"
@@ -360,8 +361,9 @@ private:
 /// "node 'name' (OpType)" from the importer's location.
 static std::string describeNode(Operation *op) {
   std::string name = getLayerName(op), type = getLayerOpType(op);
-  return CheckOp::literal(name.empty() ? "an operation (" + type + ")"
-                                       : "node '" + name + "' (" + type + ")");
+  return qexec::CheckOp::literal(name.empty()
+                                     ? "an operation (" + type + ")"
+                                     : "node '" + name + "' (" + type + ")");
 }
 
 /// The class number qc-constrain-input-dims gave an argument dimension
@@ -431,11 +433,11 @@ struct QCCheckExtentsPass
       Value x = extent(ra), y = extent(rb);
       Value same =
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, y);
-      CheckOp::create(b, loc, same,
-                      describeNode(p.op) +
-                          " needs two run-time extents to be equal, but "
-                          "they are {0} and {1}",
-                      ValueRange{x, y});
+      qexec::CheckOp::create(b, loc, same,
+                             describeNode(p.op) +
+                                 " needs two run-time extents to be equal, but "
+                                 "they are {0} and {1}",
+                             ValueRange{x, y});
     }
   }
 };

@@ -86,14 +86,14 @@ def QCCheckExtentsPass : Pass<"qc-check-extents", "func::FuncOp"> {
     with one loop, a `qc.linear`'s inner extent and its weight's, the
     non-concatenated dimensions of `tensor.concat`'s inputs, a
     `tensor.cast` to a static extent. For each such pair where one side is
-    dynamic, this pass puts a `qc.check` before the op that fails the run
+    dynamic, this pass puts a `qexec.check` before the op that fails the run
     when the two differ:
 
     ```mlir
     %0 = tensor.dim %a, %c0 : tensor<?xf32>
     %1 = tensor.dim %b, %c0 : tensor<?xf32>
     %2 = arith.cmpi eq, %0, %1 : index
-    qc.check %2, "node 'add' (Add) needs two run-time extents to be equal, but they are {0} and {1}" (%0, %1 : index, index)
+    qexec.check %2, "node 'add' (Add) needs two run-time extents to be equal, but they are {0} and {1}" (%0, %1 : index, index)
     ```
 
     Run it after `qc-constrain-input-dims` and canonicalization:
@@ -106,7 +106,7 @@ def QCCheckExtentsPass : Pass<"qc-check-extents", "func::FuncOp"> {
     which the importer treats as equal).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
-                           "::mlir::qc::QCDialect",
+                           "::mlir::qexec::ExecDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 

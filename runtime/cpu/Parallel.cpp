@@ -304,7 +304,7 @@ QUANT_HIDDEN void __kmpc_fork_call(void *, int32_t argc, Microtask fn, ...) {
   runRegion(argc, fn, args, /*parallel=*/true);
 }
 
-/// An omp.parallel with an if clause (qc.parallel_if): the translation
+/// An omp.parallel with an if clause (qexec.parallel_if): the translation
 /// passes the captured values as one struct pointer; `cond` false runs the
 /// region serially on the calling thread.
 QUANT_HIDDEN void __kmpc_fork_call_if(void *, int32_t argc, Microtask fn,

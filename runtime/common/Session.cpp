@@ -165,7 +165,7 @@ QuantStatus tensorInfo(const QuantSession *session, int32_t index, bool isInput,
 
 struct QuantSession {
   int32_t device = QUANT_DEVICE_CPU; // the device it runs on
-  // The team size of the model's parallel loops (runtime/Parallel.cpp), set
+  // The team size of the model's parallel loops (runtime/cpu/Parallel.cpp), set
   // before each run.
   int32_t numThreads = 1;
   std::mutex allocMutex; // guards the two below and serialises run_alloc

@@ -1,0 +1,118 @@
+//===- Options.h - everything a compile can be asked to do ------*- C++ -*-===//
+//
+// Part of quant. One options struct for the compile session, the C API and
+// quant-compile. Options are set by name (setCompileOption: the names are
+// quant-compile's flags without the dashes), so the tool, the C API and the
+// Python package validate them in one place and report the same messages.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANT_COMPILER_OPTIONS_H
+#define QUANT_COMPILER_OPTIONS_H
+
+#include "quant/Compiler/Phase.h"
+#include "quant/Runtime/QuantRuntime.h"
+
+#include "llvm/ADT/StringMap.h"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlir::qc {
+
+/// One array a caller hands over (compact row-major; copied at once).
+struct ArrayRefView {
+  const void *data = nullptr;
+  QuantDLDataType dtype{2, 32, 1};
+  std::vector<int64_t> shape;
+};
+
+/// A data set the caller provides instead of a directory: called with
+/// index 0, 1, ...; fills one array per model input (declaration order) and
+/// returns 1, or returns 0 after the last sample, or -1 on an error (with a
+/// message in `error`, or a default one).
+using SampleCallback = std::function<int(
+    size_t index, std::vector<ArrayRefView> &inputs, std::string &error)>;
+
+/// Calibration or evaluation data: a path (see calib::loadCalibrationSet)
+/// or a callback; neither: none.
+struct DataSource {
+  std::string path;
+  SampleCallback callback;
+  bool empty() const { return path.empty() && !callback; }
+  /// How messages name it ("'dir'" or "the caller's callback").
+  std::string describe() const;
+};
+
+/// The user's quantization request.
+struct QuantizeOptions {
+  unsigned wBits = 8;
+  std::string wFormat = "int";          ///< int or an FP format name
+  std::string wGranularity = "channel"; ///< tensor | channel | group
+  int64_t groupSize = 128;
+  unsigned aBits = 8; ///< 0: weight-only
+  std::string aFormat = "int";
+  std::string aGranularity; ///< token | tensor; "" = default
+  bool asym = false;
+  DataSource calib; ///< empty: dynamic activations
+  std::string calibMethod = "minmax";
+  size_t calibSamples = 0;           ///< 0 = all
+  std::vector<std::string> excludes; ///< node names, op types, globs
+  std::string configPath;            ///< JSON per-layer overrides
+  DataSource eval;                   ///< held-out inputs for the report
+  unsigned numThreads = 0;           ///< 0 = one per core
+  bool quiet = false;                ///< no progress display
+};
+
+/// Whether `f` names a format: int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3,
+/// fp4e2m1.
+bool isKnownQuantFormat(llvm::StringRef f);
+
+/// Checks quantization option values; returns a one-line message or "".
+std::string validateQuantizeOptions(const QuantizeOptions &options);
+
+/// What a compile writes.
+enum class OutputKind { SharedLibrary, Object, LLVMIR, MLIR, None };
+
+struct CompileOptions {
+  // Input.
+  /// Input name -> extents fixing its dynamic dimensions (-1 keeps one).
+  llvm::StringMap<std::vector<int64_t>> inputShapes;
+  // Output.
+  OutputKind output = OutputKind::SharedLibrary;
+  /// Stop after this phase (MLIR output); unset: all of them.
+  std::optional<CompilePhase> compileTo;
+  bool elideWeights = false; ///< MLIR output: weight blobs elided
+  // Target.
+  std::string target = "cpu";
+  std::string mcpu = "native";
+  std::string runtimeLibrary; ///< "" = found next to the running tool
+  // Quantization.
+  bool floatOnly = false;
+  QuantizeOptions quantize;
+  std::vector<std::string> reports; ///< .html / .json paths
+  /// Recorded in the report ("" = none).
+  std::string commandLine;
+};
+
+/// Sets the option `name` (a quant-compile flag without its dashes, e.g.
+/// "wbits", "calib", "input-shape") from its text. Repeatable options
+/// (exclude, report, input-shape) append. Flags without a value (float,
+/// asym, quiet, elide-weights) take "", "true", "1", "false" or "0".
+/// Returns "" or a one-line message naming the flag.
+std::string setCompileOption(CompileOptions &options, llvm::StringRef name,
+                             llvm::StringRef value);
+
+/// The names setCompileOption knows, in the order --help lists them.
+const std::vector<std::string> &getCompileOptionNames();
+
+/// Checks the combination of options for a compile that writes
+/// `outputPath` ("" = none given); returns "" or a one-line message.
+std::string validateCompileOptions(const CompileOptions &options,
+                                   llvm::StringRef outputPath);
+
+} // namespace mlir::qc
+
+#endif // QUANT_COMPILER_OPTIONS_H

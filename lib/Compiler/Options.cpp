@@ -1,0 +1,274 @@
+//===- Options.cpp - compile options by name, validated in one place ------===//
+//
+// Part of quant.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant/Compiler/Options.h"
+#include "quant/Calibrate/RangeSelection.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/Path.h"
+
+using namespace mlir;
+using namespace mlir::qc;
+using llvm::StringRef;
+
+static const char *const kFormats[] = {"int",     "fp8e4m3", "fp8e5m2",
+                                       "fp6e3m2", "fp6e2m3", "fp4e2m1"};
+
+bool mlir::qc::isKnownQuantFormat(StringRef f) {
+  return llvm::is_contained(kFormats, f);
+}
+
+std::string DataSource::describe() const {
+  return callback ? "the caller's callback" : "'" + path + "'";
+}
+
+std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
+  if (!isKnownQuantFormat(o.wFormat))
+    return "--wformat must be int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3 or "
+           "fp4e2m1, got '" +
+           o.wFormat + "'";
+  if (!isKnownQuantFormat(o.aFormat))
+    return "--aformat must be int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3 or "
+           "fp4e2m1, got '" +
+           o.aFormat + "'";
+  if (o.wFormat == "int" && (o.wBits < 1 || o.wBits > 8))
+    return "--wbits must be in 1..8, got " + std::to_string(o.wBits);
+  if (o.aFormat == "int" && o.aBits != 0 && (o.aBits < 2 || o.aBits > 16))
+    return "--abits must be in 2..16 or none, got " + std::to_string(o.aBits);
+  if (!o.aGranularity.empty() && o.aGranularity != "token" &&
+      o.aGranularity != "tensor")
+    return "--agranularity must be token or tensor, got '" + o.aGranularity +
+           "'";
+  if (!o.calib.empty() && o.aGranularity == "token")
+    return "per-token activation scales are computed at run time: drop "
+           "--calib or use --agranularity tensor";
+  calib::Method m;
+  std::string err;
+  if (!calib::parseMethod(o.calibMethod, m, err))
+    return "--calib-method: " + err;
+  if (o.asym && o.wFormat != "int" && o.aFormat != "int")
+    return "--asym applies to integer formats only";
+  return "";
+}
+
+namespace {
+/// A flag's value as a boolean ("" = given without a value = true).
+bool parseFlag(StringRef name, StringRef v, bool &out, std::string &err) {
+  if (v.empty() || v == "true" || v == "1") {
+    out = true;
+    return true;
+  }
+  if (v == "false" || v == "0") {
+    out = false;
+    return true;
+  }
+  err = "--" + name.str() + " takes true or false, got '" + v.str() + "'";
+  return false;
+}
+
+bool parseUnsigned(StringRef name, StringRef v, unsigned &out,
+                   std::string &err) {
+  if (v.trim().getAsInteger(10, out)) {
+    err = "--" + name.str() + " expects a non-negative integer, got '" +
+          v.str() + "'";
+    return false;
+  }
+  return true;
+}
+
+std::string setInputShape(CompileOptions &o, StringRef spec) {
+  auto [name, dims] = spec.split('=');
+  if (name.empty() || dims.empty())
+    return "--input-shape expects NAME=d0,d1,..., got '" + spec.str() + "'";
+  std::vector<int64_t> shape;
+  llvm::SmallVector<StringRef> parts;
+  dims.split(parts, ',');
+  for (StringRef p : parts) {
+    int64_t d;
+    if (p.trim() == "?") {
+      shape.push_back(-1); // keep this dimension as the model has it
+      continue;
+    }
+    if (p.trim().getAsInteger(10, d) || d < 0)
+      return "--input-shape " + name.str() + ": '" + p.str() +
+             "' is not a non-negative integer or '?'";
+    shape.push_back(d);
+  }
+  o.inputShapes[name] = std::move(shape);
+  return "";
+}
+} // namespace
+
+const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
+  static const std::vector<std::string> names = {
+      "float",         "wbits",        "abits",         "wformat",
+      "aformat",       "granularity",  "agranularity",  "asym",
+      "calib",         "calib-method", "calib-samples", "exclude",
+      "config",        "report",       "eval",          "calib-threads",
+      "quiet",         "input-shape",  "emit",          "compile-to",
+      "elide-weights", "target",       "mcpu",          "runtime-lib",
+      "command-line"};
+  return names;
+}
+
+std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
+                                       StringRef v) {
+  QuantizeOptions &q = o.quantize;
+  std::string err;
+  if (name == "float")
+    return parseFlag(name, v, o.floatOnly, err) ? "" : err;
+  if (name == "asym")
+    return parseFlag(name, v, q.asym, err) ? "" : err;
+  if (name == "quiet")
+    return parseFlag(name, v, q.quiet, err) ? "" : err;
+  if (name == "elide-weights")
+    return parseFlag(name, v, o.elideWeights, err) ? "" : err;
+  if (name == "wbits")
+    return parseUnsigned(name, v, q.wBits, err) ? "" : err;
+  if (name == "calib-threads")
+    return parseUnsigned(name, v, q.numThreads, err) ? "" : err;
+  if (name == "calib-samples") {
+    unsigned n;
+    if (!parseUnsigned(name, v, n, err))
+      return err;
+    q.calibSamples = n;
+    return "";
+  }
+  if (name == "abits") {
+    if (v == "none") {
+      q.aBits = 0;
+      return "";
+    }
+    if (v.getAsInteger(10, q.aBits))
+      return "--abits expects 2..16 or none, got '" + v.str() + "'";
+    if (q.aBits == 0)
+      return "--abits must be in 2..16 or none, got 0";
+    return "";
+  }
+  if (name == "wformat") {
+    q.wFormat = v.str();
+    return "";
+  }
+  if (name == "aformat") {
+    q.aFormat = v.str();
+    return "";
+  }
+  if (name == "granularity") {
+    StringRef g = v;
+    if (g == "tensor" || g == "channel") {
+      q.wGranularity = g.str();
+      return "";
+    }
+    if (g.consume_front("group:")) {
+      q.wGranularity = "group";
+      if (g.getAsInteger(10, q.groupSize) || q.groupSize < 1)
+        return "--granularity group:G needs a positive G, got '" + v.str() +
+               "'";
+      return "";
+    }
+    return "--granularity must be tensor, channel or group:G, got '" + v.str() +
+           "'";
+  }
+  if (name == "agranularity") {
+    q.aGranularity = v.str();
+    return "";
+  }
+  if (name == "calib") {
+    q.calib.path = v.str();
+    return "";
+  }
+  if (name == "calib-method") {
+    q.calibMethod = v.str();
+    return "";
+  }
+  if (name == "exclude") {
+    q.excludes.push_back(v.str());
+    return "";
+  }
+  if (name == "config") {
+    q.configPath = v.str();
+    return "";
+  }
+  if (name == "eval") {
+    q.eval.path = v.str();
+    return "";
+  }
+  if (name == "report") {
+    StringRef ext = llvm::sys::path::extension(v);
+    if (!ext.equals_insensitive(".html") && !ext.equals_insensitive(".htm") &&
+        !ext.equals_insensitive(".json"))
+      return "--report " + v.str() + ": the name must end in .html or .json";
+    o.reports.push_back(v.str());
+    return "";
+  }
+  if (name == "input-shape")
+    return setInputShape(o, v);
+  if (name == "emit") {
+    if (v == "so")
+      o.output = OutputKind::SharedLibrary;
+    else if (v == "obj")
+      o.output = OutputKind::Object;
+    else if (v == "llvm")
+      o.output = OutputKind::LLVMIR;
+    else if (v == "mlir")
+      o.output = OutputKind::MLIR;
+    else if (v == "none")
+      o.output = OutputKind::None;
+    else
+      return "unknown --emit '" + v.str() + "' (so, obj, llvm, mlir, none)";
+    return "";
+  }
+  if (name == "compile-to") {
+    o.compileTo = parseCompilePhase(v);
+    if (!o.compileTo)
+      return "unknown --compile-to phase '" + v.str() + "' (" +
+             getCompilePhaseList().str() + ")";
+    return "";
+  }
+  if (name == "target") {
+    if (v != "cpu")
+      return "unknown --target '" + v.str() + "' (cpu)";
+    o.target = v.str();
+    return "";
+  }
+  if (name == "mcpu") {
+    o.mcpu = v.str();
+    return "";
+  }
+  if (name == "command-line") {
+    o.commandLine = v.str();
+    return "";
+  }
+  if (name == "runtime-lib") {
+    o.runtimeLibrary = v.str();
+    return "";
+  }
+  return "unknown option '" + name.str() + "'";
+}
+
+std::string mlir::qc::validateCompileOptions(const CompileOptions &o,
+                                             StringRef outputPath) {
+  const QuantizeOptions &q = o.quantize;
+  if (!o.floatOnly) {
+    std::string bad = validateQuantizeOptions(q);
+    if (!bad.empty())
+      return bad;
+  } else if (!q.calib.empty() || !o.reports.empty() || !q.eval.empty()) {
+    return "--calib, --eval and --report need quantization; drop --float";
+  }
+  bool none = o.output == OutputKind::None;
+  if (outputPath.empty() && !none)
+    return "no output file: give -o PATH (or --emit=none)";
+  if (none && (!o.reports.empty() || !q.eval.empty()))
+    return "--emit=none writes nothing; --report and --eval need the "
+           "compiled model";
+  bool mlirOut = o.compileTo.has_value() || o.output == OutputKind::MLIR;
+  if (o.elideWeights && (!mlirOut || none))
+    return "--elide-weights applies to MLIR output (--emit=mlir or "
+           "--compile-to)";
+  return "";
+}

@@ -1,0 +1,253 @@
+//===- Session.cpp - one compile: import, phases, emission ----------------===//
+//
+// Part of quant.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant/Compiler/Session.h"
+#include "quant/Compiler/Pipelines.h"
+#include "quant/Import/ONNX/Importer.h"
+#include "quant/InitAll.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace mlir;
+using namespace mlir::qc;
+
+Target::~Target() = default;
+Quantizer::~Quantizer() = default;
+
+CompileSession::CompileSession(CompileOptions options, TargetFactory targets,
+                               QuantizerFactory quantizer)
+    : options(std::move(options)), targets(std::move(targets)),
+      quantizerFactory(std::move(quantizer)) {}
+
+CompileSession::~CompileSession() = default;
+
+CompileStatus CompileSession::fail(CompileStatus status, const Twine &message) {
+  std::string text = message.str();
+  if (diagnostics)
+    diagnostics("error", text);
+  errors += text + "\n";
+  return status;
+}
+
+void CompileSession::reportProgress(StringRef stage, size_t done,
+                                    size_t total) {
+  if (progress)
+    progress(stage, done, total);
+}
+
+/// "node 'n' (Conv): " for a location the importer made from an ONNX node
+/// (its op type rides as metadata), else "".
+static std::string describeLocation(Location loc) {
+  auto nl = dyn_cast<NameLoc>(loc);
+  if (!nl)
+    return "";
+  std::string out = ("node '" + nl.getName().strref() + "'").str();
+  if (auto fl = dyn_cast<FusedLoc>(nl.getChildLoc()))
+    if (auto type = dyn_cast_or_null<StringAttr>(fl.getMetadata()))
+      out += (" (" + type.strref() + ")").str();
+  return out + ": ";
+}
+
+CompileStatus CompileSession::setUp() {
+  errors.clear();
+  evalMetrics.clear();
+  std::string err;
+  target = targets ? targets(options, err) : nullptr;
+  if (!target)
+    return fail(CompileStatus::InvalidArgument,
+                err.empty() ? "no target '" + options.target + "'" : err);
+  DialectRegistry registry;
+  registerQuantDialects(registry);
+  registerONNXImportDialects(registry);
+  target->registerDialects(registry);
+  context = std::make_unique<MLIRContext>(registry);
+  context->printOpOnDiagnostic(false);
+  context->loadAllAvailableDialects();
+  context->getDiagEngine().registerHandler([this](Diagnostic &d) {
+    StringRef severity =
+        d.getSeverity() == DiagnosticSeverity::Error     ? "error"
+        : d.getSeverity() == DiagnosticSeverity::Warning ? "warning"
+        : d.getSeverity() == DiagnosticSeverity::Remark  ? "remark"
+                                                         : "note";
+    std::string text = describeLocation(d.getLocation()) + d.str();
+    if (d.getSeverity() == DiagnosticSeverity::Error)
+      errors += text + "\n";
+    if (diagnostics) {
+      diagnostics(severity, text);
+      for (Diagnostic &note : d.getNotes())
+        diagnostics("note", note.str());
+    }
+    return success();
+  });
+  return CompileStatus::Ok;
+}
+
+static ONNXImportOptions importOptions(const CompileOptions &options) {
+  ONNXImportOptions o;
+  for (const auto &kv : options.inputShapes)
+    o.inputShapes[kv.getKey()] =
+        SmallVector<int64_t>(kv.getValue().begin(), kv.getValue().end());
+  return o;
+}
+
+CompileStatus CompileSession::compileFile(StringRef inputPath,
+                                          StringRef outputPath) {
+  if (std::string bad = validateCompileOptions(options, outputPath);
+      !bad.empty())
+    return fail(CompileStatus::InvalidArgument, bad);
+  if (CompileStatus s = setUp(); s != CompileStatus::Ok)
+    return s;
+  if (inputPath.ends_with(".mlir")) {
+    std::string err;
+    std::unique_ptr<llvm::MemoryBuffer> file = openInputFile(inputPath, &err);
+    if (!file)
+      return fail(CompileStatus::IOError, err);
+    llvm::SourceMgr sm;
+    sm.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+    OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sm, &*context);
+    if (!module)
+      return CompileStatus::InvalidModel;
+    return run(std::move(module), inputPath, outputPath);
+  }
+  ImportError err;
+  OwningOpRef<ModuleOp> module =
+      importONNXFile(&*context, inputPath, importOptions(options), err);
+  if (!module)
+    return err == ImportError::Unsupported ? CompileStatus::Unsupported
+                                           : CompileStatus::InvalidModel;
+  return run(std::move(module), inputPath, outputPath);
+}
+
+CompileStatus CompileSession::compileBuffer(StringRef bytes, bool isMLIR,
+                                            StringRef name,
+                                            StringRef outputPath) {
+  if (std::string bad = validateCompileOptions(options, outputPath);
+      !bad.empty())
+    return fail(CompileStatus::InvalidArgument, bad);
+  if (CompileStatus s = setUp(); s != CompileStatus::Ok)
+    return s;
+  OwningOpRef<ModuleOp> module;
+  if (isMLIR) {
+    llvm::SourceMgr sm;
+    sm.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(bytes, name),
+                          llvm::SMLoc());
+    module = parseSourceFile<ModuleOp>(sm, &*context);
+    if (!module)
+      return CompileStatus::InvalidModel;
+  } else {
+    ImportError err;
+    module = importONNXBuffer(&*context, bytes.data(), bytes.size(), name,
+                              importOptions(options), err);
+    if (!module)
+      return err == ImportError::Unsupported ? CompileStatus::Unsupported
+                                             : CompileStatus::InvalidModel;
+  }
+  return run(std::move(module), name, outputPath);
+}
+
+LogicalResult CompileSession::compileFloatLibrary(ModuleOp module,
+                                                  const ModelSignature &sig,
+                                                  StringRef path) {
+  if (failed(runPhases(module, CompilePhase::Graph, CompilePhase::LLVM,
+                       target.get(), std::nullopt)))
+    return failure();
+  return target->emit(module, sig, EmitKind::SharedLibrary, path);
+}
+
+CompileStatus CompileSession::run(OwningOpRef<ModuleOp> module,
+                                  StringRef inputName, StringRef outputPath) {
+  modelName = inputName.str();
+  // --compile-to implies MLIR output; --emit=mlir or none without it runs
+  // every phase.
+  bool none = options.output == OutputKind::None;
+  bool mlirOut = options.compileTo.has_value() ||
+                 options.output == OutputKind::MLIR || none;
+  CompilePhase to = options.compileTo.value_or(CompilePhase::LLVM);
+  CompilePhase from = CompilePhase::Import;
+  auto main = module->lookupSymbol<func::FuncOp>("main");
+  if (!main)
+    return fail(CompileStatus::InvalidModel,
+                "the module has no func.func @main");
+  int total = static_cast<int>(to) + 1, done = 1;
+  reportProgress("import", done, total);
+  auto step = [&](CompilePhase reached) {
+    done = static_cast<int>(reached) + 1;
+    reportProgress(getCompilePhaseName(reached), done, total);
+  };
+  // The graph phase refines the inputs' types (qc-constrain-input-dims), so
+  // the signature the runtime checks is read after it.
+  if (to >= CompilePhase::Graph) {
+    if (failed(runPhases(*module, from, CompilePhase::Graph, target.get(),
+                         std::nullopt)))
+      return CompileStatus::InvalidModel;
+    from = CompilePhase::Graph;
+    step(from);
+  }
+  FailureOr<ModelSignature> sig = getModelSignature(main);
+  if (failed(sig))
+    return CompileStatus::Unsupported;
+  std::unique_ptr<Quantizer> quantizer;
+  std::optional<QCQuantizePassOptions> quantize;
+  if (!options.floatOnly && to >= CompilePhase::Quantize) {
+    if (!quantizerFactory)
+      return fail(CompileStatus::InvalidArgument,
+                  "this compiler was built without quantization: use --float");
+    // Schemes and calibration need the graph-level IR (run above).
+    quantizer = quantizerFactory(*this);
+    FailureOr<QCQuantizePassOptions> passOptions =
+        quantizer->prepare(*module, *sig);
+    if (failed(passOptions))
+      return CompileStatus::InvalidModel;
+    quantize = *passOptions;
+    if (failed(runPhases(*module, from, CompilePhase::Quantize, target.get(),
+                         quantize)))
+      return CompileStatus::InvalidModel;
+    from = CompilePhase::Quantize;
+    step(from);
+    quantizer->collectLayers(*module);
+  }
+  for (int p = static_cast<int>(from) + 1; p <= static_cast<int>(to); ++p) {
+    if (failed(runPhases(*module, from, static_cast<CompilePhase>(p),
+                         target.get(), quantize)))
+      return CompileStatus::InvalidModel;
+    from = static_cast<CompilePhase>(p);
+    step(from);
+  }
+  if (none)
+    return CompileStatus::Ok;
+  if (mlirOut) {
+    std::string err;
+    std::unique_ptr<llvm::ToolOutputFile> out =
+        openOutputFile(outputPath, &err);
+    if (!out)
+      return fail(CompileStatus::IOError, err);
+    OpPrintingFlags flags;
+    if (options.elideWeights)
+      flags.elideLargeResourceString(64);
+    module->print(out->os(), flags);
+    out->keep();
+    return CompileStatus::Ok;
+  }
+  EmitKind kind = options.output == OutputKind::LLVMIR ? EmitKind::LLVMIR
+                  : options.output == OutputKind::Object
+                      ? EmitKind::Object
+                      : EmitKind::SharedLibrary;
+  if (failed(target->emit(*module, *sig, kind, outputPath)))
+    return CompileStatus::IOError;
+  if (quantizer && kind == EmitKind::SharedLibrary &&
+      failed(quantizer->finish(outputPath, *sig))) {
+    // Bad evaluation data fails the compile: leave no artifact behind.
+    (void)llvm::sys::fs::remove(outputPath);
+    return CompileStatus::InvalidModel;
+  }
+  return CompileStatus::Ok;
+}

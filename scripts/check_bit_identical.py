@@ -19,6 +19,9 @@ machine that made it only (generated code depends on the CPU's vector unit).
 
 --bin names the directory holding quant-compile and quant-run (default
 build/bin); the runtime archive is found next to it as quant-compile does.
+--llvm-ir also records a SHA-256 of the optimised LLVM IR (--emit=llvm) of
+each compile: equal IR means equal machine code, so speed cannot have moved
+either (what a refactoring that must not change code wants to show).
 """
 
 from __future__ import annotations
@@ -96,6 +99,17 @@ def run_model(args, key: str, work: Path) -> dict[str, dict]:
                 outs[f"sample{i}"] = {"error": r.stderr.strip()[-300:]}
                 continue
             outs[f"sample{i}"] = digest_outputs(od)
+        if args.llvm_ir:
+            ll = work / f"{scheme}.ll"
+            cmd = [str(Path(args.bin) / "quant-compile"), str(model), *flags, *shape_args, "--quiet",
+                   "--emit=llvm", "-o", str(ll)]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                outs["llvm-ir"] = {"error": r.stderr.strip()[-300:]}
+            else:
+                text = "\n".join(ln for ln in ll.read_text().splitlines()
+                                 if not ln.startswith(("; ModuleID", "source_filename")))
+                outs["llvm-ir"] = hashlib.sha256(text.encode()).hexdigest()
         results[scheme] = outs
         print(f"{key} {scheme}: {time.time() - t0:.1f} s", file=sys.stderr)
     return results
@@ -109,6 +123,7 @@ def main(argv=None) -> int:
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of " + ",".join(MODELS))
     p.add_argument("--models-dir", default=str(fp32.fetch_models.DEFAULT_DEST))
     p.add_argument("--calib-samples", type=int, default=8)
+    p.add_argument("--llvm-ir", action="store_true", help="also compare the optimised LLVM IR of every compile")
     args = p.parse_args(argv)
     keys = [k for k in args.models.split(",") if k]
     for k in keys:

@@ -50,11 +50,10 @@ FailureOr<ModelSignature> mlir::qc::getModelSignature(func::FuncOp main) {
     return success();
   };
   FunctionType ft = main.getFunctionType();
-  std::vector<std::string> in = names("quant.input_names", ft.getNumInputs());
-  std::vector<std::string> out =
-      names("quant.output_names", ft.getNumResults());
-  auto dimNames = main->getAttrOfType<ArrayAttr>("quant.input_dim_names");
-  auto dimClasses = main->getAttrOfType<ArrayAttr>("quant.input_dim_classes");
+  std::vector<std::string> in = names("qc.input_names", ft.getNumInputs());
+  std::vector<std::string> out = names("qc.output_names", ft.getNumResults());
+  auto dimNames = main->getAttrOfType<ArrayAttr>("qc.input_dim_names");
+  auto dimClasses = main->getAttrOfType<ArrayAttr>("qc.input_dim_classes");
   for (auto [i, t] : llvm::enumerate(ft.getInputs())) {
     sig.inputs.emplace_back();
     if (failed(describe(t, in[i], sig.inputs.back())))

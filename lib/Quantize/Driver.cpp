@@ -139,22 +139,6 @@ bool applyOverrides(const llvm::json::Object &o, LayerScheme &s,
   return true;
 }
 
-std::string describe(const LayerScheme &s) {
-  if (s.keepFloat)
-    return "float (excluded)";
-  std::string out = "W" + std::to_string(formatBits(s.wFormat, s.wBits)) + " " +
-                    s.wFormat + " ";
-  out += s.wGranularity == "group" ? "g" + std::to_string(s.groupSize)
-                                   : "per-" + s.wGranularity;
-  out += s.asym && s.wFormat == "int" ? " asym" : " sym";
-  if (s.aBits == 0 && s.aFormat == "int")
-    return out + " / A16 float (weight-only)";
-  out += " / A" + std::to_string(formatBits(s.aFormat, s.aBits)) + " " +
-         s.aFormat + " per-" + s.aGranularity +
-         (s.aStatic ? " static" : " dynamic");
-  return out;
-}
-
 /// A YAML node as the JSON value the config reader takes: mappings become
 /// objects, sequences arrays, and plain scalars numbers, booleans or strings
 /// (quoted scalars stay strings).
@@ -258,13 +242,42 @@ bool matches(StringRef pattern, const QuantLayer &l) {
   return g->match(l.name);
 }
 
-calib::TargetFormat targetOf(const LayerScheme &s) {
+calib::TargetFormat targetOf(SchemeAttr s) {
+  FormatAttr a = s.getActivation();
+  if (!a.isFloat())
+    return calib::TargetFormat::integer(a.getBits(), a.isSigned());
   calib::TargetFormat t;
   std::string err;
-  if (s.aFormat == "int")
-    return calib::TargetFormat::integer(s.aBits, !s.asym);
-  (void)calib::parseTargetFormat(s.aFormat, t, err);
+  (void)calib::parseTargetFormat(stringifyFormatKind(a.getKind()).str(), t,
+                                 err);
   return t;
+}
+
+/// The typed scheme of a resolved layer scheme (a static one names its
+/// range selection `calib`); null after an error on `op`.
+SchemeAttr toSchemeAttr(Operation *op, const LayerScheme &s, StringRef calib) {
+  MLIRContext *ctx = op->getContext();
+  if (s.keepFloat)
+    return SchemeAttr::get(ctx);
+  // One bit cannot be symmetric: {-1, 0} wastes it. W1 is min/max.
+  FormatAttr w = getFormatFromOption(
+      ctx, s.wFormat, s.wBits, s.asym || (s.wFormat == "int" && s.wBits == 1));
+  bool quantAct = !(s.aBits == 0 && s.aFormat == "int");
+  FormatAttr a = quantAct ? getFormatFromOption(ctx, s.aFormat, s.aBits, s.asym)
+                          : FormatAttr();
+  std::optional<WeightGranularity> wg =
+      symbolizeWeightGranularity(s.wGranularity);
+  if (!w || !wg || (quantAct && !a)) {
+    op->emitError() << "internal error: unresolved scheme";
+    return {};
+  }
+  return SchemeAttr::getChecked(
+      [&] { return op->emitError() << "quantization scheme: "; }, ctx, w, *wg,
+      *wg == WeightGranularity::Group ? s.groupSize : 0, a,
+      s.aGranularity == "token" ? ActGranularity::Token
+                                : ActGranularity::Tensor,
+      s.aStatic && quantAct, s.aStatic && quantAct ? calib : StringRef(),
+      FloatAttr(), FloatAttr());
 }
 
 std::vector<calib::InputSpec> specsOf(const std::vector<TensorSignature> &v) {
@@ -342,10 +355,6 @@ bool loadSamples(const DataSource &source,
 
 } // namespace
 
-std::string mlir::qc::describeDefaultScheme(const QuantizeOptions &o) {
-  return describe(defaultScheme(o));
-}
-
 QuantizeDriver::~QuantizeDriver() {
   if (!tempDir.empty())
     (void)llvm::sys::fs::remove_directories(tempDir);
@@ -353,6 +362,13 @@ QuantizeDriver::~QuantizeDriver() {
 
 LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
   const QuantizeOptions &o = options;
+  std::string calibName;
+  {
+    calib::Method method;
+    std::string err;
+    if (calib::parseMethod(o.calibMethod, method, err))
+      calibName = calib::methodName(method);
+  }
   LayerScheme base = defaultScheme(o);
   base.aStatic = false; // decided per layer below
   // The config: {"default": {...}, "layers": {"name|OpType|glob": {...} |
@@ -456,26 +472,10 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
     }
     bool quantAct = !(s.aBits == 0 && s.aFormat == "int");
     s.aStatic = quantAct && !o.calib.empty() && s.aGranularity == "tensor";
-    SmallVector<NamedAttribute> d;
-    if (s.keepFloat) {
-      d.push_back(b.getNamedAttr("float", b.getUnitAttr()));
-    } else {
-      d.push_back(b.getNamedAttr("w_bits", b.getI64IntegerAttr(s.wBits)));
-      d.push_back(b.getNamedAttr("w_format", b.getStringAttr(s.wFormat)));
-      d.push_back(
-          b.getNamedAttr("w_granularity", b.getStringAttr(s.wGranularity)));
-      d.push_back(
-          b.getNamedAttr("group_size", b.getI64IntegerAttr(s.groupSize)));
-      d.push_back(b.getNamedAttr("a_bits", b.getI64IntegerAttr(s.aBits)));
-      d.push_back(b.getNamedAttr("a_format", b.getStringAttr(s.aFormat)));
-      d.push_back(
-          b.getNamedAttr("a_granularity", b.getStringAttr(s.aGranularity)));
-      d.push_back(b.getNamedAttr(
-          "a_mode", b.getStringAttr(s.aStatic ? "static" : "dynamic")));
-      d.push_back(b.getNamedAttr("asym", b.getBoolAttr(s.asym)));
-    }
-    d.push_back(b.getNamedAttr("scheme", b.getStringAttr(describe(s))));
-    l.op->setAttr("qc.quant", b.getDictionaryAttr(d));
+    SchemeAttr scheme = toSchemeAttr(l.op, s, calibName);
+    if (!scheme)
+      return failure();
+    l.op->setAttr("qc.scheme", scheme);
   }
   return success();
 }
@@ -498,7 +498,7 @@ FailureOr<std::string> QuantizeDriver::compileFloat(ModuleOp module,
     auto ret = cast<func::ReturnOp>(cmain.getBody().front().getTerminator());
     SmallVector<Value> results(ret.getOperands());
     SmallVector<Attribute> names;
-    if (auto n = cmain->getAttrOfType<ArrayAttr>("quant.output_names"))
+    if (auto n = cmain->getAttrOfType<ArrayAttr>("qc.output_names"))
       names.assign(n.begin(), n.end());
     Builder b(module.getContext());
     for (auto [i, v] : llvm::enumerate(observe)) {
@@ -512,7 +512,7 @@ FailureOr<std::string> QuantizeDriver::compileFloat(ModuleOp module,
     cmain.setType(FunctionType::get(module.getContext(),
                                     cmain.getArgumentTypes(),
                                     TypeRange(ValueRange(results))));
-    cmain->setAttr("quant.output_names", b.getArrayAttr(names));
+    cmain->setAttr("qc.output_names", b.getArrayAttr(names));
   }
   FailureOr<ModelSignature> s = getModelSignature(cmain);
   if (failed(s))
@@ -532,11 +532,8 @@ LogicalResult QuantizeDriver::calibrate(ModuleOp module,
   DenseMap<Value, size_t> index;
   std::vector<std::pair<Operation *, size_t>> layerObs;
   main.walk([&](Operation *op) {
-    auto d = op->getAttrOfType<DictionaryAttr>("qc.quant");
-    if (!d)
-      return;
-    auto mode = d.getAs<StringAttr>("a_mode");
-    if (!mode || mode.getValue() != "static")
+    auto scheme = op->getAttrOfType<SchemeAttr>("qc.scheme");
+    if (!scheme || !scheme.getIsStatic())
       return;
     for (const QuantLayer &l : findQuantLayers(main)) {
       if (l.op != op)
@@ -596,12 +593,8 @@ LogicalResult QuantizeDriver::calibrate(ModuleOp module,
              << " NaN and " << st.numInf << " infinite of "
              << st.count + st.numNaN + st.numInf
              << " values): the float model overflows on these samples";
-    auto d = op->getAttrOfType<DictionaryAttr>("qc.quant");
-    LayerScheme s;
-    s.aBits = d.getAs<IntegerAttr>("a_bits").getInt();
-    s.aFormat = d.getAs<StringAttr>("a_format").str();
-    s.asym = d.getAs<BoolAttr>("asym").getValue();
-    calib::TargetFormat t = targetOf(s);
+    auto scheme = op->getAttrOfType<SchemeAttr>("qc.scheme");
+    calib::TargetFormat t = targetOf(scheme);
     auto [lo, hi] = calib::selectRange(st, method, t);
     ranges[name] = {lo, hi};
     actSQNR[name] = calib::estimateSQNR(st, lo, hi, t);
@@ -628,10 +621,7 @@ LogicalResult QuantizeDriver::calibrate(ModuleOp module,
           "channel_mean_square", DenseElementsAttr::get(t, ArrayRef(meanSq))));
     }
     op->setAttr("qc.act_stats", b.getDictionaryAttr(stat));
-    NamedAttrList attrs(d);
-    attrs.set("a_min", b.getF64FloatAttr(lo));
-    attrs.set("a_max", b.getF64FloatAttr(hi));
-    op->setAttr("qc.quant", attrs.getDictionary(module.getContext()));
+    op->setAttr("qc.scheme", scheme.withRange(lo, hi));
   }
   return success();
 }
@@ -642,11 +632,12 @@ QuantizeDriver::prepare(ModuleOp module, const ModelSignature &sig) {
   if (failed(applySchemes(main)))
     return failure();
   report.model = model;
-  report.defaultScheme = describeDefaultScheme(options);
+  if (SchemeAttr d = toSchemeAttr(main, defaultScheme(options), ""))
+    report.defaultScheme = d.describe();
   if (failed(calibrate(module, sig)))
     return failure();
   // The pass's defaults are the command line's scheme (layers carry their
-  // own in qc.quant).
+  // own in qc.scheme).
   LayerScheme d = defaultScheme(options);
   QCQuantizePassOptions pass;
   pass.wBits = d.wBits;
@@ -663,14 +654,13 @@ QuantizeDriver::prepare(ModuleOp module, const ModelSignature &sig) {
 
 void QuantizeDriver::collectLayers(ModuleOp module) {
   module.walk([&](Operation *op) {
-    auto d = op->getAttrOfType<DictionaryAttr>("qc.quant");
-    if (!d)
+    auto scheme = op->getAttrOfType<SchemeAttr>("qc.scheme");
+    if (!scheme)
       return;
     LayerReport r;
     r.name = getLayerName(op);
     r.opType = getLayerOpType(op);
-    if (auto s = d.getAs<StringAttr>("scheme"))
-      r.scheme = s.str();
+    r.scheme = scheme.describe();
     // The weight: a dequantized constant (through a reshape), or float.
     Value w;
     for (Value v : op->getOperands()) {
@@ -719,18 +709,13 @@ void QuantizeDriver::collectLayers(ModuleOp module) {
           r.weightBytes = r.numWeights * 4;
         }
     }
-    int64_t aBits = d.getAs<IntegerAttr>("a_bits")
-                        ? d.getAs<IntegerAttr>("a_bits").getInt()
-                        : 0;
-    std::string aFormat = d.getAs<StringAttr>("a_format")
-                              ? d.getAs<StringAttr>("a_format").str()
-                              : "int";
-    if (d.get("float") || (aBits == 0 && aFormat == "int")) {
-      r.actMode = "none";
+    if (FormatAttr a = scheme.getActivation()) {
+      r.actBits = a.getBits();
+      r.actFormat = a.isFloat() ? stringifyFormatKind(a.getKind()).str()
+                                : std::string("int");
+      r.actMode = scheme.getIsStatic() ? "static" : "dynamic";
     } else {
-      r.actBits = formatBits(aFormat, aBits);
-      r.actFormat = aFormat;
-      r.actMode = d.getAs<StringAttr>("a_mode").str();
+      r.actMode = "none";
     }
     if (auto it = ranges.find(r.name); it != ranges.end())
       r.actRange = it->second;

@@ -43,7 +43,7 @@ std::string formatCheck(const char *format, int64_t count,
 
 } // namespace
 
-/// Called by the generated code (qc-lower-checks) when a qexec.check fails;
+/// Called by the generated code (qc-cpu-lower-checks) when a qexec.check fails;
 /// never returns. Only the thread that started the run calls it: the
 /// lowering refuses checks inside parallel regions.
 extern "C" __attribute__((visibility("hidden"), noreturn)) void

@@ -26,7 +26,7 @@ struct TensorSignature {
   std::vector<int64_t> shape; // -1 for dynamic
   /// The ONNX dim_param of each dimension ("" for none; empty: none at all).
   std::vector<std::string> dimNames;
-  /// quant.input_dim_classes: dimensions with one class number >= 0 must
+  /// qc.input_dim_classes: dimensions with one class number >= 0 must
   /// have equal extents (-1: no class; empty: none at all).
   std::vector<int32_t> dimClasses;
 };
@@ -35,7 +35,7 @@ struct ModelSignature {
   std::vector<TensorSignature> inputs, outputs;
 };
 
-/// Reads names (quant.input_names / quant.output_names) and types of @main;
+/// Reads names (qc.input_names / qc.output_names) and types of @main;
 /// fails with a diagnostic for a type the runtime cannot carry.
 FailureOr<ModelSignature> getModelSignature(func::FuncOp main);
 

@@ -23,10 +23,6 @@
 
 namespace mlir::qc {
 
-/// The scheme as words, e.g. "W8 int per-channel sym / A8 int per-tensor
-/// static".
-std::string describeDefaultScheme(const QuantizeOptions &options);
-
 /// The Quantizer a CompileSession uses (QuantizerFactory).
 std::unique_ptr<Quantizer> createQuantizer(CompileSession &session);
 
@@ -37,8 +33,9 @@ public:
         model(std::move(model)) {}
   ~QuantizeDriver() override;
 
-  /// After the graph phase: sets each layer's `qc.quant` scheme and, with
-  /// calibration, its static range. Returns the qc-quantize options.
+  /// After the graph phase: sets each layer's `qc.scheme` (a typed
+  /// `#qc.scheme`) and, with calibration, its static range. Returns the
+  /// qc-quantize options.
   FailureOr<QCQuantizePassOptions> prepare(ModuleOp module,
                                            const ModelSignature &sig) override;
 

@@ -233,7 +233,7 @@ Value panelLinear(ConversionPatternRewriter &rewriter, LinearOp op, Value x,
 /// out[lead..., n] = init + sum_k x[lead..., k] * dequantize(t)[k, n] as
 /// one contraction over the transposed codes (loops lead..., k, n): each
 /// weight element is dequantized where it is multiplied, so the weight is
-/// read as codes, and the register tile (qc-vectorize-contractions) decodes
+/// read as codes, and the register tile (qc-cpu-vectorize-contractions) decodes
 /// each lane vector of them once for all its rows. Against dequantizing
 /// the weight into a float [K, N] on each call and running the float
 /// kernel over it, this measured faster at every row count tried (1 to 512

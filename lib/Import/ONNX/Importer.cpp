@@ -540,8 +540,8 @@ OwningOpRef<ModuleOp> GraphImporter::run(const onnx::ModelProto &model,
   func::ReturnOp::create(b, fileLoc, results);
   func.setFunctionType(
       b.getFunctionType(argTypes, ValueRange(results).getTypes()));
-  func->setAttr("quant.input_names", b.getArrayAttr(inputNames));
-  func->setAttr("quant.output_names", b.getArrayAttr(outputNames));
+  func->setAttr("qc.input_names", b.getArrayAttr(inputNames));
+  func->setAttr("qc.output_names", b.getArrayAttr(outputNames));
   // ONNX dimension names (dim_param): the runtime checks that inputs'
   // dimensions named alike agree (generated code assumes they do).
   if (llvm::any_of(inputDimNames, [](Attribute a) {
@@ -549,7 +549,7 @@ OwningOpRef<ModuleOp> GraphImporter::run(const onnx::ModelProto &model,
           return !cast<StringAttr>(n).getValue().empty();
         });
       }))
-    func->setAttr("quant.input_dim_names", b.getArrayAttr(inputDimNames));
+    func->setAttr("qc.input_dim_names", b.getArrayAttr(inputDimNames));
   return module;
 }
 

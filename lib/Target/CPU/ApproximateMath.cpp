@@ -1,4 +1,4 @@
-//===- ApproximateMath.cpp - qc-approximate-math
+//===- ApproximateMath.cpp - qc-cpu-approximate-math
 //----------------------------===//
 //
 // Part of quant.

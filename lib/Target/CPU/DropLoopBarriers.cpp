@@ -1,4 +1,4 @@
-//===- DropLoopBarriers.cpp - qc-drop-loop-barriers
+//===- DropLoopBarriers.cpp - qc-cpu-drop-loop-barriers
 //-------------------------===//
 //
 // Part of quant.

@@ -1,4 +1,4 @@
-//===- FuseElementwise.cpp - qc-fuse-elementwise
+//===- FuseElementwise.cpp - qc-cpu-fuse-elementwise
 //----------------------------===//
 //
 // Part of quant.

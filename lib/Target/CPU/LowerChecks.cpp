@@ -1,4 +1,5 @@
-//===- LowerChecks.cpp - qc-lower-checks ----------------------------------===//
+//===- LowerChecks.cpp - qc-cpu-lower-checks
+//----------------------------------===//
 //
 // Part of quant. qexec.check becomes a branch to a block that hands the
 // message and its values to the runtime (quant_rt_check_failed, which ends

@@ -1,4 +1,4 @@
-//===- LowerParallelIf.cpp - qc-lower-parallel-if
+//===- LowerParallelIf.cpp - qc-cpu-lower-parallel-if
 //---------------------------===//
 //
 // Part of quant.

@@ -1,4 +1,5 @@
-//===- Parallelize.cpp - qc-parallelize -------------------------------------===//
+//===- Parallelize.cpp - qc-cpu-parallelize
+//-------------------------------------===//
 //
 // Part of quant.
 //
@@ -6,11 +7,6 @@
 
 #include "RegisterTile.h"
 #include "ReshapeUtils.h"
-#include "quant/Dialect/Exec/IR/ExecOps.h"
-#include "quant/Target/CPU/CPUTarget.h"
-#include "quant/Conversion/Passes.h"
-#include "quant/Dialect/QC/IR/QCOps.h"
-#include "quant/Dialect/QC/Transforms/Passes.h"
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
@@ -39,6 +35,11 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/Passes.h"
+#include "quant/Conversion/Passes.h"
+#include "quant/Dialect/Exec/IR/ExecOps.h"
+#include "quant/Dialect/QC/IR/QCOps.h"
+#include "quant/Dialect/QC/Transforms/Passes.h"
+#include "quant/Target/CPU/CPUTarget.h"
 #include "quant/Target/CPU/Passes.h.inc"
 
 namespace mlir::qc {

@@ -1,4 +1,4 @@
-//===- PrepareBufferize.cpp - qc-prepare-bufferize
+//===- PrepareBufferize.cpp - qc-cpu-prepare-bufferize
 //--------------------------===//
 //
 // Part of quant.

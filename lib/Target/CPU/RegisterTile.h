@@ -2,9 +2,9 @@
 //-*-===//
 //
 // Part of quant. The choice of vector lanes and accumulator rows for a
-// linalg op that reduces into its output, shared by qc-parallelize (which
+// linalg op that reduces into its output, shared by qc-cpu-parallelize (which
 // keeps the rows whole in each thread's chunk) and
-// qc-vectorize-contractions (which register-tiles them).
+// qc-cpu-vectorize-contractions (which register-tiles them).
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,8 +31,8 @@ FailureOr<LanesAndRows> getLanesAndRows(linalg::LinalgOp op);
 /// Whether `g` only copies its one input into its output, each output
 /// element once: all loops parallel, identity output map, a body that
 /// yields the input (a bias broadcast over rows). On tensors or buffers.
-/// qc-parallelize tiles such an initialiser inside its user's loop, and
-/// qc-vectorize-contractions starts the user's register tiles from it.
+/// qc-cpu-parallelize tiles such an initialiser inside its user's loop, and
+/// qc-cpu-vectorize-contractions starts the user's register tiles from it.
 bool isCopyGeneric(linalg::GenericOp g);
 
 } // namespace mlir::qc

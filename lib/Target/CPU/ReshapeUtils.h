@@ -1,7 +1,7 @@
 //===- ReshapeUtils.h - reshape helpers of the CPU tensor passes -*- C++
 //-*-===//
 //
-// Part of quant. Shared by qc-fuse-elementwise and qc-parallelize.
+// Part of quant. Shared by qc-cpu-fuse-elementwise and qc-cpu-parallelize.
 //
 //===----------------------------------------------------------------------===//
 

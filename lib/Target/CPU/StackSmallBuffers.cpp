@@ -1,4 +1,4 @@
-//===- StackSmallBuffers.cpp - qc-stack-small-buffers
+//===- StackSmallBuffers.cpp - qc-cpu-stack-small-buffers
 //-----------------------===//
 //
 // Part of quant.

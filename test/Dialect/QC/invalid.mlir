@@ -347,3 +347,43 @@ func.func @observe_axis(%x: tensor<8xf32>) {
   qc.observe %x as "x" {channel_axis = 1 : i64} : tensor<8xf32>
   return
 }
+
+// -----
+
+// expected-error @+1 {{a group size is given exactly for group granularity, and is positive}}
+func.func private @scheme_group(%x: tensor<2xf32>) attributes {qc.scheme = #qc.scheme<w = int4 group 0, a = none>}
+
+// -----
+
+// expected-error @+1 {{integer weights must have 1..8 bits, got 12}}
+func.func private @scheme_wbits() attributes {qc.scheme = #qc.scheme<w = int12 channel, a = none>}
+
+// -----
+
+// expected-error @+1 {{integer activations must have 2..16 bits, got 1}}
+func.func private @scheme_abits() attributes {qc.scheme = #qc.scheme<w = int8 channel, a = int1 token dynamic>}
+
+// -----
+
+// expected-error @+1 {{per-token scales are computed at run time: a static scale is per tensor}}
+func.func private @scheme_static_token() attributes {qc.scheme = #qc.scheme<w = int8 channel, a = int8 token static>}
+
+// -----
+
+// expected-error @+1 {{calib and range apply to static scales only}}
+func.func private @scheme_dynamic_range() attributes {qc.scheme = #qc.scheme<w = int8 channel, a = int8 tensor dynamic, range = [0.0, 1.0]>}
+
+// -----
+
+// expected-error @+1 {{range = [LO, HI] must be finite with LO <= HI}}
+func.func private @scheme_range_order() attributes {qc.scheme = #qc.scheme<w = int8 channel, a = int8 tensor static, range = [2.0, 1.0]>}
+
+// -----
+
+// expected-error @+1 {{expected tensor, channel or group, got 'row'}}
+func.func private @scheme_granularity() attributes {qc.scheme = #qc.scheme<w = int8 row, a = none>}
+
+// -----
+
+// expected-error @+1 {{unknown quantized format 'int'}}
+func.func private @scheme_format() attributes {qc.scheme = #qc.scheme<w = int channel, a = none>}

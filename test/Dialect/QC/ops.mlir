@@ -97,3 +97,19 @@ func.func @observe(%x: tensor<8x128xf32>) {
   qc.observe %x as "out" : tensor<8x128xf32>
   return
 }
+
+// Every form of #qc.scheme.
+// CHECK-LABEL: func.func @schemes
+func.func @schemes(%x: tensor<2x8xf32>, %w: tensor<4x8xf32>) {
+  // CHECK: qc.scheme = #qc.scheme<w = int8 channel, a = int8 token dynamic>
+  %0 = qc.linear %x, %w {qc.scheme = #qc.scheme<w = int8 channel, a = int8 token dynamic>} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  // CHECK: qc.scheme = #qc.scheme<w = int4 group 128, a = none>
+  %1 = qc.linear %x, %w {qc.scheme = #qc.scheme<w = int4 group 128, a = none>} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  // CHECK: qc.scheme = #qc.scheme<w = uint8 tensor, a = uint8 tensor static, calib = "percentile:99.9", range = [-1.000000e+00, 2.500000e+00]>
+  %2 = qc.linear %x, %w {qc.scheme = #qc.scheme<w = uint8 tensor, a = uint8 tensor static, calib = "percentile:99.9", range = [-1.0, 2.5]>} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  // CHECK: qc.scheme = #qc.scheme<w = fp8e4m3 channel, a = fp8e4m3 tensor static>
+  %3 = qc.linear %x, %w {qc.scheme = #qc.scheme<w = fp8e4m3 channel, a = fp8e4m3 tensor static>} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  // CHECK: qc.scheme = #qc.scheme<float>
+  %4 = qc.linear %x, %w {qc.scheme = #qc.scheme<float>} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  return
+}

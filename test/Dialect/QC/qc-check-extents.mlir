@@ -87,7 +87,7 @@ func.func @linear_and_cast(%x: tensor<?x?xf32>, %v: tensor<?xf32>) -> (tensor<?x
 // -----
 
 // Argument dimensions in one input class are the runtime's to compare
-// (quant.input_dim_classes); others get a check.
+// (qc.input_dim_classes); others get a check.
 // CHECK-LABEL: func.func @input_classes
 // CHECK-SAME: (%[[A:.*]]: tensor<?xf32>, %[[B:.*]]: tensor<?xf32>, %[[C:.*]]: tensor<?xf32>)
 // CHECK: %[[DA:.*]] = tensor.dim %[[A]]
@@ -98,7 +98,7 @@ func.func @linear_and_cast(%x: tensor<?x?xf32>, %v: tensor<?xf32>) -> (tensor<?x
 // CHECK: return
 #id2 = affine_map<(d0) -> (d0)>
 func.func @input_classes(%a: tensor<?xf32>, %b: tensor<?xf32>, %c: tensor<?xf32>) -> tensor<?xf32>
-    attributes {quant.input_dim_classes = [array<i64: 0>, array<i64: 0>, array<i64: -1>]} {
+    attributes {qc.input_dim_classes = [array<i64: 0>, array<i64: 0>, array<i64: -1>]} {
   %c0 = arith.constant 0 : index
   %n = tensor.dim %a, %c0 : tensor<?xf32>
   %e = tensor.empty(%n) : tensor<?xf32>

@@ -3,7 +3,7 @@
 // A matmul of two fully dynamic inputs: the inner dimensions are one class;
 // M and N belong to one input each and stay unconstrained.
 // CHECK-LABEL: func.func @matmul_dyn
-// CHECK-SAME: quant.input_dim_classes = [array<i64: -1, 0>, array<i64: 0, -1>]
+// CHECK-SAME: qc.input_dim_classes = [array<i64: -1, 0>, array<i64: 0, -1>]
 func.func @matmul_dyn(%a: tensor<?x?xf32>, %b: tensor<?x?xf32>) -> tensor<?x?xf32> {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -22,7 +22,7 @@ func.func @matmul_dyn(%a: tensor<?x?xf32>, %b: tensor<?x?xf32>) -> tensor<?x?xf3
 // argument's type is refined and cast back for the body.
 // CHECK-LABEL: func.func @linear_refine
 // CHECK-SAME: (%[[X:.*]]: tensor<?x8xf32>) -> tensor<?x4xf32>
-// CHECK-NOT: quant.input_dim_classes
+// CHECK-NOT: qc.input_dim_classes
 // CHECK: %[[C:.*]] = tensor.cast %[[X]] : tensor<?x8xf32> to tensor<?x?xf32>
 // CHECK: qc.linear %[[C]]
 func.func @linear_refine(%x: tensor<?x?xf32>) -> tensor<?x4xf32> {
@@ -37,7 +37,7 @@ func.func @linear_refine(%x: tensor<?x?xf32>) -> tensor<?x4xf32> {
 // %a's dim 0 feeds the empty that %b is added into, so a[0] == b[0]; the
 // transpose makes a[1] == c[0] as well. d is independent.
 // CHECK-LABEL: func.func @chain
-// CHECK-SAME: quant.input_dim_classes = [array<i64: 0, 1>, array<i64: 0>, array<i64: 1, 0>, array<i64: -1>]
+// CHECK-SAME: qc.input_dim_classes = [array<i64: 0, 1>, array<i64: 0>, array<i64: 1, 0>, array<i64: -1>]
 #id = affine_map<(i) -> (i)>
 #id2 = affine_map<(i, j) -> (i, j)>
 #tr = affine_map<(i, j) -> (j, i)>
@@ -63,7 +63,7 @@ func.func @chain(%a: tensor<?x?xf32>, %b: tensor<?xf32>, %c: tensor<?x?xf32>, %d
 
 // Two dimensions of one argument can be a class (a square matrix).
 // CHECK-LABEL: func.func @square
-// CHECK-SAME: quant.input_dim_classes = [array<i64: 0, 0>]
+// CHECK-SAME: qc.input_dim_classes = [array<i64: 0, 0>]
 #tr2 = affine_map<(i, j) -> (j, i)>
 #id3 = affine_map<(i, j) -> (i, j)>
 func.func @square(%a: tensor<?x?xf32>) -> tensor<?x?xf32> {
@@ -80,7 +80,7 @@ func.func @square(%a: tensor<?x?xf32>) -> tensor<?x?xf32> {
 
 // Concat: every dimension but the concatenated one is shared.
 // CHECK-LABEL: func.func @concat
-// CHECK-SAME: quant.input_dim_classes = [array<i64: -1, 0>, array<i64: -1, 0>]
+// CHECK-SAME: qc.input_dim_classes = [array<i64: -1, 0>, array<i64: -1, 0>]
 func.func @concat(%a: tensor<?x?xf32>, %b: tensor<?x?xf32>) -> tensor<?x?xf32> {
   %r = tensor.concat dim(0) %a, %b : (tensor<?x?xf32>, tensor<?x?xf32>) -> tensor<?x?xf32>
   return %r : tensor<?x?xf32>
@@ -121,7 +121,7 @@ func.func @conflict(%x: tensor<?x?xf32>) -> tensor<?xf32> {
 // dimensions (index_cast, from_elements), broadcast against the scores, puts
 // the scores' first and last dimensions in the mask's classes.
 // CHECK-LABEL: func.func @reshape_shape
-// CHECK-SAME: quant.input_dim_classes = [array<i64: 0, -1, -1, 1>, array<i64: 0, 1>]
+// CHECK-SAME: qc.input_dim_classes = [array<i64: 0, -1, -1, 1>, array<i64: 0, 1>]
 #rs_id = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
 #rs_bc = affine_map<(d0, d1, d2, d3) -> (d0, 0, 0, d3)>
 func.func @reshape_shape(%s: tensor<?x2x3x?xf32>, %m: tensor<?x?xf32>) -> tensor<?x2x3x?xf32> {

@@ -22,7 +22,7 @@
 // FP8: qc.dequantize %{{.*}}, %{{.*}} {axis = 0 : i64, format = #qc.format<fp8e4m3>} : (tensor<4x8xf8E4M3FN>, tensor<4xf32>)
 // FP8: qc.quantize %{{.*}} {axis = 1 : i64, format = #qc.format<fp8e4m3>, group_size = 8 : i64} : (tensor<?x8xf32>, tensor<?x1xf32>) -> tensor<?x8xf8E4M3FN>
 // NORANGE: layer 'fc1': no calibrated range
-// BADBITS: w_bits must be in 1..8, got 9
+// BADBITS: w-bits must be in 1..8, got 9
 func.func @linear(%x: tensor<?x8xf32>) -> tensor<?x4xf32> {
   %w = arith.constant dense<[[1.0, -2.0, 3.0, 0.5, 0.25, -0.125, 1.5, 2.0], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], [-1.0, -1.0, -1.0, -1.0, 1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]]> : tensor<4x8xf32>
   %b = arith.constant dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>
@@ -32,9 +32,12 @@ func.func @linear(%x: tensor<?x8xf32>) -> tensor<?x4xf32> {
 
 // -----
 
-// Static ranges from the layer's qc.quant (calibration writes them): scale
-// = max(|a_min|, |a_max|) / 127 = 0.02; a layer marked float is left alone.
+// Static ranges from the layer's qc.scheme (calibration writes them): scale
+// = max(|LO|, |HI|) / 127 = 0.02; a layer marked float is left alone.
 // CHECK-LABEL: func.func @static_and_float
+// The layer's scheme is all of it: W4 weight-only options do not touch it.
+// W4G-LABEL: func.func @static_and_float
+// W4G: qc.quantize %{{.*}} {format = #qc.format<int8>}
 // CHECK: %[[S:.*]] = arith.constant dense<2.000000e-02> : tensor<f32>
 // CHECK: qc.quantize %{{.*}}, %[[S]] {format = #qc.format<int8>} : (tensor<2x8xf32>, tensor<f32>) -> tensor<2x8xi8>
 // CHECK: qc.linear
@@ -42,8 +45,8 @@ func.func @linear(%x: tensor<?x8xf32>) -> tensor<?x4xf32> {
 // CHECK: qc.linear %arg0, %{{.*}} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
 func.func @static_and_float(%x: tensor<2x8xf32>) -> (tensor<2x4xf32>, tensor<2x4xf32>) {
   %w = arith.constant dense<0.5> : tensor<4x8xf32>
-  %y = qc.linear %x, %w {qc.quant = {a_mode = "static", a_min = -1.0 : f64, a_max = 2.54 : f64}} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
-  %z = qc.linear %x, %w {qc.quant = {float}} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  %y = qc.linear %x, %w {qc.scheme = #qc.scheme<w = int8 channel, a = int8 tensor static, range = [-1.0, 2.54]>} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  %z = qc.linear %x, %w {qc.scheme = #qc.scheme<float>} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
   return %y, %z : tensor<2x4xf32>, tensor<2x4xf32>
 }
 
@@ -107,7 +110,7 @@ func.func @not_embedding(%ids: tensor<3xi64>) -> (tensor<4x3xf32>, tensor<3x8xf3
     linalg.yield %v : f32
   } -> tensor<4x3xf32>
   %e2 = tensor.empty() : tensor<3x8xf32>
-  %h = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%ids : tensor<3xi64>) outs(%e2 : tensor<3x8xf32>) attrs = {qc.quant = {float}} {
+  %h = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%ids : tensor<3xi64>) outs(%e2 : tensor<3x8xf32>) attrs = {qc.scheme = #qc.scheme<float>} {
   ^bb0(%i: i64, %o: f32):
     %k = arith.index_cast %i : i64 to index
     %c = linalg.index 1 : index
@@ -139,6 +142,6 @@ func.func @codes_before_pad(%x: tensor<2x1x6xf32>) -> tensor<2x4xf32> {
     tensor.yield %v : f32
   } : tensor<2x6xf32> to tensor<2x8xf32>
   %w = arith.constant dense<0.5> : tensor<4x8xf32>
-  %y = qc.linear %p, %w {qc.quant = {a_mode = "static", asym = true, a_min = -1.0 : f64, a_max = 3.0 : f64}} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  %y = qc.linear %p, %w {qc.scheme = #qc.scheme<w = uint8 channel, a = uint8 tensor static, range = [-1.0, 3.0]>} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
   return %y : tensor<2x4xf32>
 }

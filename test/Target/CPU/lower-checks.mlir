@@ -1,4 +1,4 @@
-// RUN: quant-opt %s -split-input-file -verify-diagnostics --qc-lower-checks | FileCheck %s
+// RUN: quant-opt %s -split-input-file -verify-diagnostics --qc-cpu-lower-checks | FileCheck %s
 
 // A check becomes a branch: on failure its values go to a stack array and
 // the model calls the runtime, which ends the run (it never returns).

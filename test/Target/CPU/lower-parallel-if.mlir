@@ -1,4 +1,4 @@
-// RUN: quant-opt %s --qc-lower-parallel-if --split-input-file | FileCheck %s
+// RUN: quant-opt %s --qc-cpu-lower-parallel-if --split-input-file | FileCheck %s
 
 // The hint in the loop body becomes the parallel region's if clause.
 // CHECK-LABEL: func.func @guarded

@@ -1,5 +1,5 @@
-// RUN: quant-opt %s --qc-stack-small-buffers --split-input-file | FileCheck %s
-// RUN: quant-opt %s --qc-stack-small-buffers="max-total-bytes=300" --split-input-file | FileCheck %s --check-prefix=BUDGET
+// RUN: quant-opt %s --qc-cpu-stack-small-buffers --split-input-file | FileCheck %s
+// RUN: quant-opt %s --qc-cpu-stack-small-buffers="max-total-bytes=300" --split-input-file | FileCheck %s --check-prefix=BUDGET
 
 // A small static buffer used only inside the function goes on the stack and
 // loses its dealloc; the returned one stays on the heap.

@@ -1,9 +1,9 @@
 // RUN: quant-opt %s --split-input-file \
-// RUN:   --pass-pipeline='builtin.module(func.func(qc-vectorize-contractions{vector-bits=512 registers=32 dot4=true},canonicalize,cse))' \
+// RUN:   --pass-pipeline='builtin.module(func.func(qc-cpu-vectorize-contractions{vector-bits=512 registers=32 dot4=true},canonicalize,cse))' \
 // RUN:   | FileCheck %s
 // Without dot4 the same generic stays (no input is read by vector loads).
 // RUN: quant-opt %s --split-input-file \
-// RUN:   --pass-pipeline='builtin.module(func.func(qc-vectorize-contractions{vector-bits=512 registers=32}))' \
+// RUN:   --pass-pipeline='builtin.module(func.func(qc-cpu-vectorize-contractions{vector-bits=512 registers=32}))' \
 // RUN:   | FileCheck %s --check-prefix=PLAIN
 
 // The dot4 form of qc-lower-quantized-contractions: per row 4 bytes of x,

@@ -1,5 +1,5 @@
 // RUN: quant-opt %s --split-input-file \
-// RUN:   --pass-pipeline='builtin.module(func.func(qc-vectorize-contractions{vector-bits=256 registers=16},canonicalize,cse))' \
+// RUN:   --pass-pipeline='builtin.module(func.func(qc-cpu-vectorize-contractions{vector-bits=256 registers=16},canonicalize,cse))' \
 // RUN:   | FileCheck %s
 
 // A [13, 37] x [37, 53] matmul on AVX2-sized registers (8 x f32): 13 rows

@@ -1,5 +1,5 @@
-"""Numeric test of the register-tiled contraction code (qc-vectorize-contractions)
-and the polynomial math (qc-approximate-math): builds small ONNX models whose
+"""Numeric test of the register-tiled contraction code (qc-cpu-vectorize-contractions)
+and the polynomial math (qc-cpu-approximate-math): builds small ONNX models whose
 shapes exercise full tiles, leftover rows, masked lane tails, stride-2 and
 gathered (stride 3, dilated) reads, groups, pooling and outer-axis reductions;
 compiles each for several x86-64 levels (vector widths 128/256/512 bits where

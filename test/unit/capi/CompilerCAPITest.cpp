@@ -69,7 +69,7 @@ struct Linear {
     };
     os << "#map = affine_map<(d0, d1) -> (d0, d1)>\n"
        << "func.func @main(%x: tensor<?x16xf32>) -> tensor<?x8xf32> "
-          "attributes {quant.input_names = [\"x\"], quant.output_names = "
+          "attributes {qc.input_names = [\"x\"], qc.output_names = "
           "[\"y\"]} {\n"
        << "  %w = arith.constant dense<";
     list(w, kIn);

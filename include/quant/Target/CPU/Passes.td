@@ -9,7 +9,7 @@
 
 include "mlir/Pass/PassBase.td"
 
-def QCPrepareBufferizePass : Pass<"qc-prepare-bufferize", "func::FuncOp"> {
+def QCPrepareBufferizePass : Pass<"qc-cpu-prepare-bufferize", "func::FuncOp"> {
   let summary = "Make tensor IR ready for one-shot bufferization";
   let description = [{
     Decomposes `tensor.concat` into `tensor.insert_slice`s and makes each
@@ -23,7 +23,7 @@ def QCPrepareBufferizePass : Pass<"qc-prepare-bufferize", "func::FuncOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
-def QCStackSmallBuffersPass : Pass<"qc-stack-small-buffers", "func::FuncOp"> {
+def QCStackSmallBuffersPass : Pass<"qc-cpu-stack-small-buffers", "func::FuncOp"> {
   let summary = "Put a function's small, static, local buffers on the stack";
   let description = [{
     Runs after bufferization and deallocation. A `memref.alloc` in the
@@ -44,7 +44,7 @@ def QCStackSmallBuffersPass : Pass<"qc-stack-small-buffers", "func::FuncOp"> {
   ];
 }
 
-def QCFuseElementwisePass : Pass<"qc-fuse-elementwise", "func::FuncOp"> {
+def QCFuseElementwisePass : Pass<"qc-cpu-fuse-elementwise", "func::FuncOp"> {
   let summary = "Fuse elementwise linalg producers into all-parallel consumers";
   let description = [{
     Upstream's `linalg-fuse-elementwise-ops` also fuses into reductions and
@@ -56,12 +56,12 @@ def QCFuseElementwisePass : Pass<"qc-fuse-elementwise", "func::FuncOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
-def QCParallelizePass : Pass<"qc-parallelize", "func::FuncOp"> {
+def QCParallelizePass : Pass<"qc-cpu-parallelize", "func::FuncOp"> {
   let summary = "Split each large linalg op over threads with scf.forall";
   let description = [{
     Tiles one parallel loop of every linalg op with at least
     `min-iterations` iterations into an `scf.forall` of `chunks` chunks:
-    for reductions (see `qc-vectorize-contractions`) a loop that keeps the
+    for reductions (see `qc-cpu-vectorize-contractions`) a loop that keeps the
     register-tile rows whole, else the first parallel loop of extent > 1.
     When the iteration count depends on extents known only at run time, the
     loop's body starts with a `qexec.parallel_if` comparing the run-time count
@@ -97,7 +97,7 @@ def QCParallelizePass : Pass<"qc-parallelize", "func::FuncOp"> {
 }
 
 def QCVectorizeContractionsPass
-    : Pass<"qc-vectorize-contractions", "func::FuncOp"> {
+    : Pass<"qc-cpu-vectorize-contractions", "func::FuncOp"> {
   let summary = "Register-tile reductions on buffers into vector code";
   let description = [{
     Rewrites each `linalg.generic` on buffers that accumulates into its
@@ -147,7 +147,7 @@ def QCVectorizeContractionsPass
   ];
 }
 
-def QCApproximateMathPass : Pass<"qc-approximate-math", "func::FuncOp"> {
+def QCApproximateMathPass : Pass<"qc-cpu-approximate-math", "func::FuncOp"> {
   let summary = "Replace erf, exp and tanh by vectorisable polynomials";
   let description = [{
     Rewrites f32 `math.erf`, `math.exp` and `math.tanh` (scalar or vector)
@@ -162,7 +162,7 @@ def QCApproximateMathPass : Pass<"qc-approximate-math", "func::FuncOp"> {
                            "::mlir::vector::VectorDialect"];
 }
 
-def QCDropLoopBarriersPass : Pass<"qc-drop-loop-barriers", "func::FuncOp"> {
+def QCDropLoopBarriersPass : Pass<"qc-cpu-drop-loop-barriers", "func::FuncOp"> {
   let summary = "Mark an OpenMP loop that ends its parallel region nowait";
   let description = [{
     `convert-scf-to-openmp` gives every loop the implicit barrier of an
@@ -176,7 +176,7 @@ def QCDropLoopBarriersPass : Pass<"qc-drop-loop-barriers", "func::FuncOp"> {
   let dependentDialects = ["::mlir::omp::OpenMPDialect"];
 }
 
-def QCLowerParallelIfPass : Pass<"qc-lower-parallel-if", "func::FuncOp"> {
+def QCLowerParallelIfPass : Pass<"qc-cpu-lower-parallel-if", "func::FuncOp"> {
   let summary = "Turn qexec.parallel_if into the if clause of its omp.parallel";
   let description = [{
     Runs after `convert-scf-to-openmp`. Each `qexec.parallel_if` inside an
@@ -191,7 +191,7 @@ def QCLowerParallelIfPass : Pass<"qc-lower-parallel-if", "func::FuncOp"> {
                            "::mlir::arith::ArithDialect"];
 }
 
-def QCLowerChecksPass : Pass<"qc-lower-checks", "ModuleOp"> {
+def QCLowerChecksPass : Pass<"qc-cpu-lower-checks", "ModuleOp"> {
   let summary = "Lower qexec.check to a branch into the runtime's failure call";
   let description = [{
     Each `qexec.check` becomes a conditional branch: when its condition is

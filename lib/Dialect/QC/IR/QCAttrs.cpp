@@ -13,6 +13,8 @@
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::qc;
 
@@ -81,13 +83,11 @@ LogicalResult FormatAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
-Attribute FormatAttr::parse(AsmParser &parser, Type) {
-  SMLoc loc = parser.getCurrentLocation();
-  StringRef spelling;
-  if (parser.parseLess() || parser.parseKeyword(&spelling) ||
-      parser.parseGreater())
-    return {};
-  auto fail = [&]() -> Attribute {
+/// The format spelled `spelling` (int4, uint8, fp8e4m3, ...), or null after
+/// an error at `loc`.
+static FormatAttr parseFormatSpelling(AsmParser &parser, SMLoc loc,
+                                      StringRef spelling) {
+  auto fail = [&]() -> FormatAttr {
     parser.emitError(loc) << "unknown quantized format '" << spelling
                           << "'; expected intN or uintN (N in 1..16), "
                              "fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3 or fp4e2m1";
@@ -100,20 +100,46 @@ Attribute FormatAttr::parse(AsmParser &parser, Type) {
     unsigned bits = 0;
     if (spelling.drop_front(strlen(prefix)).getAsInteger(10, bits))
       return fail();
-    return getChecked([&]() { return parser.emitError(loc); },
-                      parser.getContext(), kind, bits);
+    return FormatAttr::getChecked([&]() { return parser.emitError(loc); },
+                                  parser.getContext(), kind, bits);
   }
   std::optional<FormatKind> kind = symbolizeFormatKind(spelling);
   if (!kind || *kind == FormatKind::Int || *kind == FormatKind::UInt)
     return fail();
-  return get(parser.getContext(), *kind);
+  return FormatAttr::get(parser.getContext(), *kind);
+}
+
+Attribute FormatAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  StringRef spelling;
+  if (parser.parseLess() || parser.parseKeyword(&spelling))
+    return {};
+  FormatAttr f = parseFormatSpelling(parser, loc, spelling);
+  if (!f || parser.parseGreater())
+    return {};
+  return f;
+}
+
+static std::string formatSpelling(FormatAttr f) {
+  std::string out = stringifyFormatKind(f.getKind()).str();
+  if (!f.isFloat())
+    out += std::to_string(f.getBits());
+  return out;
 }
 
 void FormatAttr::print(AsmPrinter &printer) const {
-  printer << '<' << stringifyFormatKind(getKind());
-  if (!isFloat())
-    printer << getBits();
-  printer << '>';
+  printer << '<' << formatSpelling(*this) << '>';
+}
+
+FormatAttr mlir::qc::getFormatFromOption(MLIRContext *ctx, StringRef name,
+                                         unsigned bits, bool asym) {
+  if (name == "int")
+    return FormatAttr::get(ctx, asym ? FormatKind::UInt : FormatKind::Int,
+                           bits);
+  std::optional<FormatKind> kind = symbolizeFormatKind(name);
+  if (!kind || *kind == FormatKind::Int || *kind == FormatKind::UInt)
+    return {};
+  return FormatAttr::get(ctx, *kind);
 }
 
 bool FormatAttr::isFloat() const {
@@ -160,4 +186,193 @@ double FormatAttr::getMaxMagnitude() const {
   }
   return static_cast<double>(
       std::max(-getIntMin(), static_cast<int64_t>(getIntMax())));
+}
+
+//===----------------------------------------------------------------------===//
+// SchemeAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult SchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 FormatAttr weight,
+                                 WeightGranularity weightGranularity,
+                                 int64_t groupSize, FormatAttr activation,
+                                 ActGranularity activationGranularity,
+                                 bool isStatic, StringRef calibration,
+                                 FloatAttr rangeMin, FloatAttr rangeMax) {
+  if (!weight) {
+    if (activation || isStatic || groupSize || !calibration.empty() ||
+        rangeMin || rangeMax)
+      return emitError() << "a float scheme has no other field";
+    return success();
+  }
+  if (!weight.isFloat() && weight.getBits() > 8)
+    return emitError() << "integer weights must have 1..8 bits, got "
+                       << weight.getBits();
+  if ((weightGranularity == WeightGranularity::Group) != (groupSize > 0))
+    return emitError() << "a group size is given exactly for group "
+                          "granularity, and is positive";
+  if (activation && !activation.isFloat() && activation.getBits() < 2)
+    return emitError() << "integer activations must have 2..16 bits, got "
+                       << activation.getBits();
+  if (!activation && (isStatic || !calibration.empty() || rangeMin || rangeMax))
+    return emitError() << "weight-only scheme (a = none) with activation "
+                          "scale fields";
+  if (isStatic && activationGranularity == ActGranularity::Token)
+    return emitError() << "per-token scales are computed at run time: a "
+                          "static scale is per tensor";
+  if (!isStatic && (!calibration.empty() || rangeMin || rangeMax))
+    return emitError() << "calib and range apply to static scales only";
+  if (static_cast<bool>(rangeMin) != static_cast<bool>(rangeMax))
+    return emitError() << "range needs both bounds";
+  if (rangeMin) {
+    double lo = rangeMin.getValueAsDouble(), hi = rangeMax.getValueAsDouble();
+    if (!std::isfinite(lo) || !std::isfinite(hi) || lo > hi)
+      return emitError() << "range = [LO, HI] must be finite with LO <= HI";
+  }
+  return success();
+}
+
+Attribute SchemeAttr::parse(AsmParser &parser, Type) {
+  MLIRContext *ctx = parser.getContext();
+  auto emit = [&]() { return parser.emitError(parser.getCurrentLocation()); };
+  if (parser.parseLess())
+    return {};
+  if (succeeded(parser.parseOptionalKeyword("float"))) {
+    if (parser.parseGreater())
+      return {};
+    return SchemeAttr::get(ctx);
+  }
+  auto parseFormat = [&](FormatAttr &out) -> ParseResult {
+    SMLoc loc = parser.getCurrentLocation();
+    StringRef spelling;
+    if (parser.parseKeyword(&spelling))
+      return failure();
+    out = parseFormatSpelling(parser, loc, spelling);
+    return success(static_cast<bool>(out));
+  };
+  FormatAttr weight, activation;
+  StringRef word;
+  if (parser.parseKeyword("w") || parser.parseEqual() || parseFormat(weight) ||
+      parser.parseKeyword(&word))
+    return {};
+  std::optional<WeightGranularity> wg = symbolizeWeightGranularity(word);
+  if (!wg) {
+    parser.emitError(parser.getCurrentLocation())
+        << "expected tensor, channel or group, got '" << word << "'";
+    return {};
+  }
+  int64_t groupSize = 0;
+  if (*wg == WeightGranularity::Group && parser.parseInteger(groupSize))
+    return {};
+  if (parser.parseComma() || parser.parseKeyword("a") || parser.parseEqual())
+    return {};
+  ActGranularity ag = ActGranularity::Tensor;
+  bool isStatic = false;
+  std::string calibration;
+  FloatAttr lo, hi;
+  if (failed(parser.parseOptionalKeyword("none"))) {
+    if (parseFormat(activation) || parser.parseKeyword(&word))
+      return {};
+    std::optional<ActGranularity> g = symbolizeActGranularity(word);
+    if (!g) {
+      parser.emitError(parser.getCurrentLocation())
+          << "expected tensor or token, got '" << word << "'";
+      return {};
+    }
+    ag = *g;
+    if (parser.parseKeyword(&word))
+      return {};
+    if (word != "static" && word != "dynamic") {
+      parser.emitError(parser.getCurrentLocation())
+          << "expected static or dynamic, got '" << word << "'";
+      return {};
+    }
+    isStatic = word == "static";
+    while (succeeded(parser.parseOptionalComma())) {
+      if (parser.parseKeyword(&word) || parser.parseEqual())
+        return {};
+      if (word == "calib") {
+        if (parser.parseString(&calibration))
+          return {};
+      } else if (word == "range") {
+        double l, h;
+        if (parser.parseLSquare() || parser.parseFloat(l) ||
+            parser.parseComma() || parser.parseFloat(h) ||
+            parser.parseRSquare())
+          return {};
+        lo = FloatAttr::get(Float64Type::get(ctx), l);
+        hi = FloatAttr::get(Float64Type::get(ctx), h);
+      } else {
+        parser.emitError(parser.getCurrentLocation())
+            << "expected calib or range, got '" << word << "'";
+        return {};
+      }
+    }
+  }
+  if (parser.parseGreater())
+    return {};
+  return SchemeAttr::getChecked(emit, ctx, weight, *wg, groupSize, activation,
+                                ag, isStatic, calibration, lo, hi);
+}
+
+void SchemeAttr::print(AsmPrinter &printer) const {
+  printer << '<';
+  if (isFloat()) {
+    printer << "float>";
+    return;
+  }
+  printer << "w = " << formatSpelling(getWeight()) << ' '
+          << stringifyWeightGranularity(getWeightGranularity());
+  if (getWeightGranularity() == WeightGranularity::Group)
+    printer << ' ' << getGroupSize();
+  printer << ", a = ";
+  if (!getActivation()) {
+    printer << "none>";
+    return;
+  }
+  printer << formatSpelling(getActivation()) << ' '
+          << stringifyActGranularity(getActivationGranularity())
+          << (getIsStatic() ? " static" : " dynamic");
+  if (!getCalibration().empty()) {
+    printer << ", calib = ";
+    printer.printString(getCalibration());
+  }
+  if (getRangeMin()) {
+    printer << ", range = [";
+    printer.printFloat(getRangeMin().getValue());
+    printer << ", ";
+    printer.printFloat(getRangeMax().getValue());
+    printer << ']';
+  }
+  printer << '>';
+}
+
+std::string SchemeAttr::describe() const {
+  if (isFloat())
+    return "float (excluded)";
+  FormatAttr w = getWeight();
+  auto name = [](FormatAttr f) {
+    return f.isFloat() ? stringifyFormatKind(f.getKind()).str()
+                       : std::string("int");
+  };
+  std::string out = "W" + std::to_string(w.getBits()) + " " + name(w) + " ";
+  out +=
+      getWeightGranularity() == WeightGranularity::Group
+          ? "g" + std::to_string(getGroupSize())
+          : "per-" + stringifyWeightGranularity(getWeightGranularity()).str();
+  out += w.getKind() == FormatKind::UInt ? " asym" : " sym";
+  FormatAttr a = getActivation();
+  if (!a)
+    return out + " / A16 float (weight-only)";
+  return out + " / A" + std::to_string(a.getBits()) + " " + name(a) + " per-" +
+         stringifyActGranularity(getActivationGranularity()).str() +
+         (getIsStatic() ? " static" : " dynamic");
+}
+
+SchemeAttr SchemeAttr::withRange(double lo, double hi) const {
+  Type f64 = Float64Type::get(getContext());
+  return SchemeAttr::get(
+      getContext(), getWeight(), getWeightGranularity(), getGroupSize(),
+      getActivation(), getActivationGranularity(), getIsStatic(),
+      getCalibration(), FloatAttr::get(f64, lo), FloatAttr::get(f64, hi));
 }

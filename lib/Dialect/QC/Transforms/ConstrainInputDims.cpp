@@ -367,12 +367,12 @@ static std::string describeNode(Operation *op) {
 }
 
 /// The class number qc-constrain-input-dims gave an argument dimension
-/// (quant.input_dim_classes), or -1.
+/// (qc.input_dim_classes), or -1.
 static int64_t inputClass(func::FuncOp func,
                           const std::variant<int64_t, ExtentGraph::Key> &r) {
   auto *k = std::get_if<ExtentGraph::Key>(&r);
   auto arg = k ? dyn_cast<BlockArgument>(k->first) : BlockArgument();
-  auto classes = func->getAttrOfType<ArrayAttr>("quant.input_dim_classes");
+  auto classes = func->getAttrOfType<ArrayAttr>("qc.input_dim_classes");
   if (!arg || k->second < 0 || !classes ||
       arg.getOwner() != &func.getBody().front() ||
       arg.getArgNumber() >= classes.size())
@@ -506,9 +506,9 @@ struct QCConstrainInputDimsPass
       perArg.push_back(b.getDenseI64ArrayAttr(ids));
     }
     if (any)
-      func->setAttr("quant.input_dim_classes", b.getArrayAttr(perArg));
+      func->setAttr("qc.input_dim_classes", b.getArrayAttr(perArg));
     else
-      func->removeAttr("quant.input_dim_classes");
+      func->removeAttr("qc.input_dim_classes");
   }
 };
 

@@ -294,7 +294,7 @@ Value flipSignBitScalar(OpBuilder &b, Location l, Value v) {
 }
 
 /// x xor 0x80: a signed i8 as the unsigned x + 128 that vpdpbusd
-/// multiplies. An elementwise generic of its own, so qc-fuse-elementwise
+/// multiplies. An elementwise generic of its own, so qc-cpu-fuse-elementwise
 /// folds it into the quantization that produces x (one pass over the
 /// activations) instead of each register tile flipping each broadcast
 /// element again.

@@ -58,7 +58,7 @@ std::vector<uint64_t> readCodes(DenseElementsAttr attr) {
 /// input's last index is a loop d alone and its rows fill whole bytes; the
 /// P = 8 / n codes of a byte are then read at d floordiv P, each shifted
 /// by (d mod P) * n. That map is only right when every chunk of d that
-/// qc-parallelize splits off starts at a multiple of P: it splits an
+/// qc-cpu-parallelize splits off starts at a multiple of P: it splits an
 /// all-parallel op along its first loop of extent > 1, so another one must
 /// come before d, and a reduction along its lanes (the output's innermost
 /// loop) in multiples of 64 lanes, else along another loop.
@@ -77,7 +77,7 @@ bool readableAsBytes(linalg::GenericOp g, OpOperand *use, unsigned n) {
   unsigned d = last.getPosition();
   SmallVector<int64_t> ranges = g.getStaticLoopRanges();
   if (g.getNumReductionLoops() > 0) {
-    // Lanes as qc-parallelize (getLanesAndRows) finds them: the output's
+    // Lanes as qc-cpu-parallelize (getLanesAndRows) finds them: the output's
     // innermost loop, the output a projected permutation written by every
     // parallel loop.
     if (g.getNumDpsInits() != 1)

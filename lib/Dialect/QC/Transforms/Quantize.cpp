@@ -48,17 +48,11 @@ struct Scheme {
 /// Parses "int" + bits (signed, or unsigned when asymmetric) or an FP name.
 FailureOr<FormatAttr> parseFormat(MLIRContext *ctx, StringRef name,
                                   unsigned bits, bool asym, std::string &err) {
-  if (name == "int") {
-    return FormatAttr::get(ctx, asym ? FormatKind::UInt : FormatKind::Int,
-                           bits);
-  }
-  std::optional<FormatKind> kind = symbolizeFormatKind(name);
-  if (!kind || *kind == FormatKind::Int || *kind == FormatKind::UInt) {
-    err = "unknown format '" + name.str() +
-          "' (int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3, fp4e2m1)";
-    return failure();
-  }
-  return FormatAttr::get(ctx, *kind);
+  if (FormatAttr f = getFormatFromOption(ctx, name, bits, asym))
+    return f;
+  err = "unknown format '" + name.str() +
+        "' (int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3, fp4e2m1)";
+  return failure();
 }
 
 Value scalarTensorConst(OpBuilder &b, Location loc, Type elt, Attribute v) {
@@ -501,7 +495,8 @@ FailureOr<Value> quantizeActivation(OpBuilder &b, Location loc, Value x,
   IntegerAttr axisAttr, groupAttr;
   if (s.aStatic) {
     if (!s.aMin || !s.aMax) {
-      err = "no calibrated range (a_min/a_max); calibrate or use dynamic "
+      err = "no calibrated range (qc.scheme range = [LO, HI]); calibrate or "
+            "use dynamic "
             "activations";
       return failure();
     }
@@ -577,87 +572,76 @@ FailureOr<Value> quantizeActivation(OpBuilder &b, Location loc, Value x,
 struct QCQuantizePass : mlir::qc::impl::QCQuantizePassBase<QCQuantizePass> {
   using Base::Base;
 
-  /// The options, overridden by the layer's qc.quant dictionary.
+  /// The layer's qc.scheme, or the pass options where it has none.
   LogicalResult resolve(Operation *op, Scheme &s, std::string &err) {
     MLIRContext *ctx = op->getContext();
-    auto dict = op->getAttrOfType<DictionaryAttr>("qc.quant");
-    auto getInt = [&](StringRef k, int64_t def) -> int64_t {
-      if (dict)
-        if (auto a = dict.getAs<IntegerAttr>(k))
-          return a.getInt();
-      return def;
-    };
-    auto getStr = [&](StringRef k, StringRef def) -> std::string {
-      if (dict)
-        if (auto a = dict.getAs<StringAttr>(k))
-          return a.str();
-      return def.str();
-    };
-    auto getF = [&](StringRef k) -> std::optional<double> {
-      if (dict)
-        if (auto a = dict.getAs<FloatAttr>(k))
-          return a.getValueAsDouble();
-      return std::nullopt;
-    };
-    if (dict && dict.get("float")) {
-      s.keepFloat = true;
+    if (Attribute any = op->getAttr("qc.scheme")) {
+      auto scheme = dyn_cast<SchemeAttr>(any);
+      if (!scheme) {
+        err = "qc.scheme must be a #qc.scheme";
+        return failure();
+      }
+      if (scheme.isFloat()) {
+        s.keepFloat = true;
+        return success();
+      }
+      s.wFormat = scheme.getWeight();
+      s.wGranularity =
+          stringifyWeightGranularity(scheme.getWeightGranularity()).str();
+      if (scheme.getWeightGranularity() == WeightGranularity::Group)
+        s.groupSize = scheme.getGroupSize();
+      s.aFormat = scheme.getActivation();
+      s.aStatic = scheme.getIsStatic();
+      s.aPerToken = scheme.getActivationGranularity() == ActGranularity::Token;
+      if (scheme.getRangeMin()) {
+        s.aMin = scheme.getRangeMin().getValueAsDouble();
+        s.aMax = scheme.getRangeMax().getValueAsDouble();
+      }
       return success();
     }
-    bool asymm = asym;
-    if (dict)
-      if (auto a = dict.getAs<BoolAttr>("asym"))
-        asymm = a.getValue();
-    int64_t wb = getInt("w_bits", wBits);
-    std::string wf = getStr("w_format", wFormat);
-    if (wf == "int" && (wb < 1 || wb > 8)) {
-      err = "w_bits must be in 1..8, got " + std::to_string(wb);
+    if (wFormat == "int" && (wBits < 1 || wBits > 8)) {
+      err = "w-bits must be in 1..8, got " + std::to_string(wBits);
       return failure();
     }
     // One bit cannot be symmetric: {-1, 0} wastes it. W1 is min/max.
-    FailureOr<FormatAttr> w =
-        parseFormat(ctx, wf, wb, asymm || (wf == "int" && wb == 1), err);
+    FailureOr<FormatAttr> w = parseFormat(
+        ctx, wFormat, wBits, asym || (wFormat == "int" && wBits == 1), err);
     if (failed(w))
       return failure();
     s.wFormat = *w;
-    s.wGranularity = getStr("w_granularity", wGranularity);
+    s.wGranularity = wGranularity;
     if (s.wGranularity != "tensor" && s.wGranularity != "channel" &&
         s.wGranularity != "group") {
-      err = "w_granularity must be tensor, channel or group, got '" +
+      err = "w-granularity must be tensor, channel or group, got '" +
             s.wGranularity + "'";
       return failure();
     }
-    s.groupSize = getInt("group_size", groupSize);
+    s.groupSize = groupSize;
     if (s.groupSize < 1) {
-      err = "group_size must be positive";
+      err = "group-size must be positive";
       return failure();
     }
-    int64_t ab = getInt("a_bits", aBits);
-    std::string af = getStr("a_format", aFormat);
-    if (ab != 0 || af != "int") {
-      if (af == "int" && (ab < 2 || ab > 16)) {
-        err = "a_bits must be in 2..16 (or 0 for weight-only), got " +
-              std::to_string(ab);
+    if (aBits != 0 || aFormat != "int") {
+      if (aFormat == "int" && (aBits < 2 || aBits > 16)) {
+        err = "a-bits must be in 2..16 (or 0 for weight-only), got " +
+              std::to_string(aBits);
         return failure();
       }
-      FailureOr<FormatAttr> a = parseFormat(ctx, af, ab, asymm, err);
+      FailureOr<FormatAttr> a = parseFormat(ctx, aFormat, aBits, asym, err);
       if (failed(a))
         return failure();
       s.aFormat = *a;
     }
-    std::string mode = getStr("a_mode", aMode);
-    if (mode != "static" && mode != "dynamic") {
-      err = "a_mode must be static or dynamic, got '" + mode + "'";
+    if (aMode != "static" && aMode != "dynamic") {
+      err = "a-mode must be static or dynamic, got '" + aMode + "'";
       return failure();
     }
-    s.aStatic = mode == "static";
-    std::string gran = getStr("a_granularity", aGranularity);
-    if (gran != "token" && gran != "tensor") {
-      err = "a_granularity must be token or tensor, got '" + gran + "'";
+    s.aStatic = aMode == "static";
+    if (aGranularity != "token" && aGranularity != "tensor") {
+      err = "a-granularity must be token or tensor, got '" + aGranularity + "'";
       return failure();
     }
-    s.aPerToken = gran == "token";
-    s.aMin = getF("a_min");
-    s.aMax = getF("a_max");
+    s.aPerToken = aGranularity == "token";
     return success();
   }
 

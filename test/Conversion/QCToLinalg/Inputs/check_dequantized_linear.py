@@ -77,7 +77,7 @@ def main():
         results.append((f"%y_{name}", f"tensor<?x{n}xf32>"))
         names.append(name)
     src = (f"func.func @main(%x: tensor<?x{K}xf32>) -> ({', '.join(t for _, t in results)}) attributes "
-           f"{{quant.input_names = [\"x\"], quant.output_names = [{', '.join(chr(34) + n + chr(34) for n in names)}]}} {{\n"
+           f"{{qc.input_names = [\"x\"], qc.output_names = [{', '.join(chr(34) + n + chr(34) for n in names)}]}} {{\n"
            + "\n".join(body)
            + f"\n  return {', '.join(v for v, _ in results)} : {', '.join(t for _, t in results)}\n}}\n")
     mlir = os.path.join(out, "dq.mlir")

@@ -250,7 +250,7 @@ def build_module(cases, data):
     res = ", ".join(t for _, t, _ in results)
     names = lambda xs: "[" + ", ".join(f'"{nm}"' for _, _, nm in xs) + "]"
     head = (f"func.func @main({sig}) -> ({res})\n"
-            f"    attributes {{quant.input_names = {names(args)}, quant.output_names = {names(results)}}} {{")
+            f"    attributes {{qc.input_names = {names(args)}, qc.output_names = {names(results)}}} {{")
     ret = f"  return {', '.join(v for v, _, _ in results)} : {res}"
     return "\n".join([head] + em.lines + [ret, "}"]) + "\n"
 
@@ -268,7 +268,7 @@ def all_cases():
     cases += [Case(f, (-1, 16), shape=(2, 6, 40)) for f in ["int8", "fp6e3m2"]]
     cases += [Case(f, (-2, None), shape=(3, 5, 16), zp=True) for f in ["int4", "fp8e5m2"]]
     cases += [Case(f, g, dynamic=True) for f, g in [("int8", "c0"), ("uint4", "c1"), ("fp8e4m3", "g1"), ("fp4e2m1", "g0")]]
-    # Big enough for qc-parallelize to tile dim 0 in chunks of 3 rows, which
+    # Big enough for qc-cpu-parallelize to tile dim 0 in chunks of 3 rows, which
     # do not align with groups of 4 rows.
     cases += [Case(f, g, shape=(36, 512)) for f, g in [("int4", "g0"), ("fp4e2m1", "g0"), ("uint8", "g1"), ("fp8e4m3", "c0")]]
     # f16, bf16 and f64 inputs and scales.

@@ -3,8 +3,8 @@
 // Part of quant. Markers about how the generated code executes, apart from
 // what it computes: run-time checks that end a run with a message, and
 // hints for the parallel loops. They are no quantization structure, so they
-// are not in `qc`; every target lowers them (the CPU: qc-lower-checks,
-// qc-lower-parallel-if).
+// are not in `qc`; every target lowers them (the CPU: qc-cpu-lower-checks,
+// qc-cpu-lower-parallel-if).
 //
 //===----------------------------------------------------------------------===//
 

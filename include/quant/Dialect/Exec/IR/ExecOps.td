@@ -22,7 +22,7 @@ def Exec_CheckOp : Exec_Op<"check", [MemoryEffects<[MemWrite]>]> {
     When `condition` is false the run stops and the session call returns
     `QUANT_ERROR_SHAPE_MISMATCH` with `message`, in which `{i}` stands for
     the decimal value of `values[i]`. The CPU pipeline lowers the op with
-    `qc-lower-checks` (a call into the runtime, which ends the run); it must
+    `qc-cpu-lower-checks` (a call into the runtime, which ends the run); it must
     not sit inside a parallel loop. The op has a write effect so it is never
     removed as dead code; canonicalization removes it when the condition is
     the constant true.
@@ -57,9 +57,9 @@ def Exec_ParallelIfOp : Exec_Op<"parallel_if", [MemoryEffects<[MemWrite]>]> {
     and the OpenMP loop made of it) whose work depends on extents known only
     at run time. When `condition` is false at run time, the loop runs
     serially on the calling thread: handing a few microseconds of work to
-    the thread pool costs more than it saves. `qc-parallelize` places it
+    the thread pool costs more than it saves. `qc-cpu-parallelize` places it
     (the condition compares the op's iteration count with its
-    `min-iterations`); `qc-lower-parallel-if` turns it into the `if` clause
+    `min-iterations`); `qc-cpu-lower-parallel-if` turns it into the `if` clause
     of the `omp.parallel` that encloses it and erases it (and erases it
     where no such loop remains). A condition defined inside the loop
     cannot decide it and is ignored. The op has a write effect so it is

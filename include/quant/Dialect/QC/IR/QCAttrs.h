@@ -24,4 +24,12 @@ const llvm::fltSemantics *getFormatSemantics(FormatKind kind);
 #define GET_ATTRDEF_CLASSES
 #include "quant/Dialect/QC/IR/QCAttrs.h.inc"
 
+namespace mlir::qc {
+/// The format an option names: "int" with `bits` (signed, or unsigned with
+/// zero points when `asym`), or an FP format name (fp8e4m3, ...). Null for
+/// an unknown name.
+FormatAttr getFormatFromOption(MLIRContext *ctx, llvm::StringRef name,
+                               unsigned bits, bool asym);
+} // namespace mlir::qc
+
 #endif // QUANT_DIALECT_QC_IR_QCATTRS_H

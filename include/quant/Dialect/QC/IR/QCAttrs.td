@@ -53,4 +53,71 @@ def QC_FormatAttr : AttrDef<QC_Dialect, "Format"> {
   }];
 }
 
+def QC_SchemeAttr : AttrDef<QC_Dialect, "Scheme"> {
+  let mnemonic = "scheme";
+  let summary = "how one layer is quantized";
+  let description = [{
+    The scheme of a quantizable layer (a linear, a convolution, an embedding
+    table), set as the layer's `qc.scheme` attribute by the quantization
+    driver or by hand, and read by `qc-quantize` (and, later, by smoothing,
+    GPTQ and mixed-precision passes):
+
+    | field | meaning |
+    | --- | --- |
+    | `w = FORMAT` | weight format (`#qc.format` spelling); `intN` is symmetric, `uintN` asymmetric (zero points) |
+    | `tensor`, `channel`, `group G` | one weight scale, one per output channel, or one per block of G along the reduced axis |
+    | `a = FORMAT` / `a = none` | activation format, or float activations (weight-only) |
+    | `tensor` / `token` | one activation scale, or one per row computed at run time |
+    | `static` / `dynamic` | scales fixed at compile time from calibration, or computed at run time |
+    | `calib = "METHOD"` | the range selection of a static scale (`minmax`, `percentile:P`, `mse`, `kl`) |
+    | `range = [LO, HI]` | the calibrated activation range of a static scale |
+
+    `#qc.scheme<float>` keeps the layer in floating point.
+
+    ```mlir
+    #qc.scheme<w = int8 channel, a = int8 token dynamic>
+    #qc.scheme<w = int4 group 128, a = none>
+    #qc.scheme<w = uint8 channel, a = uint8 tensor static, calib = "minmax", range = [-1.0, 2.5]>
+    #qc.scheme<float>
+    ```
+
+    The verifier requires a group size exactly for `group`, static scales
+    per tensor (a per-token scale is computed at run time), a range only
+    on static scales (LO <= HI, both finite), integer weights of 1..8 bits
+    and integer activations of 2..16 bits.
+  }];
+  let parameters = (ins
+      OptionalParameter<"::mlir::qc::FormatAttr">:$weight,
+      "::mlir::qc::WeightGranularity":$weightGranularity,
+      "int64_t":$groupSize,
+      OptionalParameter<"::mlir::qc::FormatAttr">:$activation,
+      "::mlir::qc::ActGranularity":$activationGranularity,
+      "bool":$isStatic,
+      StringRefParameter<"range selection method">:$calibration,
+      OptionalParameter<"::mlir::FloatAttr">:$rangeMin,
+      OptionalParameter<"::mlir::FloatAttr">:$rangeMax);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let builders = [
+    AttrBuilder<(ins), [{
+      return $_get($_ctxt, ::mlir::qc::FormatAttr(),
+                   ::mlir::qc::WeightGranularity::Tensor, 0,
+                   ::mlir::qc::FormatAttr(),
+                   ::mlir::qc::ActGranularity::Tensor, false, "",
+                   ::mlir::FloatAttr(), ::mlir::FloatAttr());
+    }]>
+  ];
+  let extraClassDeclaration = [{
+    /// The layer stays in floating point.
+    bool isFloat() const { return !getWeight(); }
+    /// Weights quantized, activations in float.
+    bool isWeightOnly() const { return getWeight() && !getActivation(); }
+    /// In words, for reports: "W8 int per-channel sym / A8 int per-token
+    /// dynamic", "float (excluded)".
+    std::string describe() const;
+    /// The same scheme with a calibrated range.
+    SchemeAttr withRange(double lo, double hi) const;
+  }];
+}
+
 #endif // QUANT_DIALECT_QC_IR_QCATTRS_TD

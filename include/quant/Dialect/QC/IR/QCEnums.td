@@ -24,4 +24,23 @@ def QC_FormatKind : I32EnumAttr<"FormatKind", "quantized number format family", 
   let genSpecializedAttr = 0;
 }
 
+def QC_WeightGranularity : I32EnumAttr<"WeightGranularity",
+    "how many weight scales a layer has", [
+    I32EnumAttrCase<"Tensor", 0, "tensor">,
+    I32EnumAttrCase<"Channel", 1, "channel">,
+    I32EnumAttrCase<"Group", 2, "group">
+  ]> {
+  let cppNamespace = "::mlir::qc";
+  let genSpecializedAttr = 0;
+}
+
+def QC_ActGranularity : I32EnumAttr<"ActGranularity",
+    "how many activation scales a layer has", [
+    I32EnumAttrCase<"Tensor", 0, "tensor">,
+    I32EnumAttrCase<"Token", 1, "token">
+  ]> {
+  let cppNamespace = "::mlir::qc";
+  let genSpecializedAttr = 0;
+}
+
 #endif // QUANT_DIALECT_QC_IR_QCENUMS_TD

@@ -66,7 +66,7 @@ def QCConstrainInputDimsPass
       back to the old type keeps the body valid). `[?, ?] x W[64, 32]` makes
       the input `[?, 64]`, and the runtime checks it like any static extent;
     - dynamic argument dimensions that share a class get one class number in
-      `quant.input_dim_classes` (one `array<i64>` per argument, -1 where a
+      `qc.input_dim_classes` (one `array<i64>` per argument, -1 where a
       dimension is in no such class). The runtime refuses a run in which two
       dimensions of one class differ (QUANT_ERROR_SHAPE_MISMATCH).
 
@@ -174,8 +174,8 @@ def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
       asymmetric = (max - min) / (2^b - 1) with an integer zero point; FP
       formats scale absmax to the format's largest finite value;
     - the activation operand becomes `qc.dequantize(qc.quantize(x))`:
-      `a-mode=static` uses the range calibration recorded in the layer's
-      `qc.quant` attribute (`a_min`, `a_max`); `a-mode=dynamic` computes the
+      a static scale uses the calibrated range recorded in the layer's
+      `qc.scheme` (`range = [LO, HI]`); a dynamic one computes the
       scale at run time, per row (token) where the layer's rows are
       independent, else per tensor;
     - an embedding (a `linalg.generic` gathering rows of a constant float
@@ -184,10 +184,10 @@ def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
       arithmetic, and a `qc.dequantize` of the gathered rows only, which
       takes the layer's attributes. The activation options do not apply.
 
-    Per-layer settings: a `qc.quant` dictionary on the layer overrides the
-    options with the same keys spelled with underscores (`w_bits`,
-    `w_format`, `w_granularity`, `group_size`, `a_bits`, `a_format`,
-    `a_mode`, `a_granularity`, `asym`, `a_min`, `a_max`); `float` keeps the layer in float.
+    Per-layer settings: a layer's `qc.scheme` attribute (a typed
+    `#qc.scheme`, which the quantization driver sets on every layer) is its
+    whole scheme; the options are the scheme of layers without one.
+    `#qc.scheme<float>` keeps the layer in float.
     Each quantized layer gets `qc.weight_sqnr` (dB, f64), the weight's
     signal-to-quantization-noise ratio, for reports.
 
@@ -266,10 +266,10 @@ def QCLowerQuantizedContractionsPass
     dividing N (a register tile then reads its panel's weights as one
     contiguous stream), else `[K/4, N, 4]`. It accumulates `zext(x') *
     sext(w)` where x' = x xor 0x80 (x + 128) is computed by an elementwise
-    generic of its own, which `qc-fuse-elementwise` folds into the
+    generic of its own, which `qc-cpu-fuse-elementwise` folds into the
     quantization producing x, from an initial `-128 * colsum(q_w)[n]` when
     x is signed: the same integers, in the form one `vpdpbusd` computes
-    (`qc-vectorize-contractions`). Convolutions flip x in the relayout of
+    (`qc-cpu-vectorize-contractions`). Convolutions flip x in the relayout of
     their activation codes. Codes narrower than 8 bits (W4A8) keep their
     type in the relaid constant, which `qc-pack-weights` then packs, and
     are widened to i8 by an elementwise generic on each call.
@@ -295,7 +295,7 @@ def QCPackWeightsPass : Pass<"qc-pack-weights", "func::FuncOp"> {
     reads the constant through an indexing map reads the bytes instead
     when it can: FP8 through any map; 1-, 2- and 4-bit codes when the map's
     last result is a loop `d` alone, the rows fill whole bytes and the
-    chunks qc-parallelize splits `d` into start at whole bytes (`d` is the
+    chunks qc-cpu-parallelize splits `d` into start at whole bytes (`d` is the
     output's innermost loop of a reduction, or an all-parallel generic has
     a loop of extent > 1 before `d`): the `P = 8 / N` codes of a byte are
     read at `d floordiv P` and shifted by `(d mod P) * N` in the body.

@@ -63,8 +63,8 @@ Value collapsePanels(OpBuilder &builder, Location loc, RankedTensorType type,
 /// A contraction's initial output: the tensor `empty` filled with `start`
 /// read through `map` (from the output's dimensions: a bias broadcast over
 /// rows, an integer layer's zero-point term), or with zeros when `start` is
-/// null. qc-parallelize tiles either form inside the contraction's loop and
-/// qc-vectorize-contractions starts its register tiles from it.
+/// null. qc-cpu-parallelize tiles either form inside the contraction's loop and
+/// qc-cpu-vectorize-contractions starts its register tiles from it.
 Value buildContractionInit(OpBuilder &builder, Location loc, Value empty,
                            Value start, AffineMap map);
 

@@ -1,4 +1,4 @@
-// RUN: quant-opt %s --qc-fuse-elementwise --split-input-file | FileCheck %s
+// RUN: quant-opt %s --qc-cpu-fuse-elementwise --split-input-file | FileCheck %s
 
 // Elementwise generics fuse across a reshape that only drops a unit
 // dimension (a convolution's grouped [N, 1, C, H, W] output read as

@@ -1,4 +1,4 @@
-// RUN: quant-opt %s --qc-parallelize --split-input-file | FileCheck %s
+// RUN: quant-opt %s --qc-cpu-parallelize --split-input-file | FileCheck %s
 
 // One zero fill (CSE merges equal ones) initialises two matmuls. Each matmul
 // gets its own fill (else bufferization would copy the shared zeros before

@@ -1,4 +1,4 @@
-// RUN: quant-opt %s --qc-prepare-bufferize --split-input-file | FileCheck %s
+// RUN: quant-opt %s --qc-cpu-prepare-bufferize --split-input-file | FileCheck %s
 
 // Every result must bufferize to a new allocation the caller owns. A value
 // computed into a tensor.empty (through destinations) already does: no copy.

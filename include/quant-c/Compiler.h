@@ -9,8 +9,8 @@
 |* that compiler (every error of a compile, one per line). Nothing here    *|
 |* aborts the host process on bad input.                                  *|
 |*                                                                        *|
-|* Threads: a compiler handle is used by one thread at a time; separate   *|
-|* handles may compile on separate threads.                               *|
+|* Threads: a compiler handle is used by one thread at a time; compiles   *|
+|* on several threads at once are not tested yet (serialize them).        *|
 |*                                                                        *|
 \*===----------------------------------------------------------------------===*/
 

@@ -19,7 +19,7 @@ def ConvertQCToLinalgPass : Pass<"qc-convert-to-linalg", "func::FuncOp"> {
     generics computing docs/quantization.md's rules bit-exactly (FP formats
     through f32 arithmetic and integer bit assembly, then `arith.bitcast`
     to the storage type). Integer layers should go through
-    `qc-lower-quantized-contractions` first; what is left here dequantizes
+    `qc-cpu-lower-quantized-contractions` first; what is left here dequantizes
     in float. A linear whose weight dequantizes constant codes reads them
     transposed (in panels of 64, 32 or 16 output columns, [N/P, K, P], when
     one divides N; else [K, N]) in a contraction that dequantizes each

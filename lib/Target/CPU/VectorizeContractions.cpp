@@ -59,7 +59,7 @@ struct InputPlan {
   /// two loads and a shuffle); 0: gathered element by element.
   int64_t step = 0;
   /// Lanes per element read (step 1 only): P > 1 for an input read at
-  /// lane floordiv P (packed codes, qc-pack-weights): VL / P elements
+  /// lane floordiv P (packed codes, qc-cpu-pack-weights): VL / P elements
   /// loaded, each spread over P lanes.
   int64_t div = 1;
   bool rows = false; ///< varies along the row loop
@@ -258,7 +258,7 @@ std::optional<SmallVector<int64_t>> staticStrides(Type t) {
   return strides;
 }
 
-/// The dot4 form (qc-lower-quantized-contractions' dot4-layout): an i32
+/// The dot4 form (qc-cpu-lower-quantized-contractions' dot4-layout): an i32
 /// body acc + zext(u') * sext(s), u' = u or u xor 0x80, i8 inputs u and s
 /// (two inputs, either order); over a reduction loop j of 4: the input that
 /// varies along the lanes is read [..., lane + ..., j] with strides

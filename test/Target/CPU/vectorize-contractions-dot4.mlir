@@ -6,7 +6,7 @@
 // RUN:   --pass-pipeline='builtin.module(func.func(qc-cpu-vectorize-contractions{vector-bits=512 registers=32}))' \
 // RUN:   | FileCheck %s --check-prefix=PLAIN
 
-// The dot4 form of qc-lower-quantized-contractions: per row 4 bytes of x,
+// The dot4 form of qc-cpu-lower-quantized-contractions: per row 4 bytes of x,
 // flipped to unsigned and broadcast as one i32; per lane block 64 weight
 // bytes (16 outputs x 4 reduction steps); one vpdpbusd per accumulator.
 #x = affine_map<(m, q, n, j) -> (m, q * 4 + j)>

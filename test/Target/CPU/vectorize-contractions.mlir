@@ -269,7 +269,7 @@ func.func @bias_then_matmul(%x: memref<6x8xf32>, %w: memref<8x16xf32>,
 // -----
 
 // A weight-only matmul reading 4-bit codes packed two per byte (the form
-// qc-pack-weights gives a contraction at few rows): the codes of a lane
+// qc-cpu-pack-weights gives a contraction at few rows): the codes of a lane
 // block are VL / 2 bytes at lane floordiv 2, each spread to 2 lanes, and
 // linalg.index of the lanes is each lane's own index (shift 0 or 4). 20
 // lanes on 8-lane vectors: 2 full blocks, then a masked tail of 4 lanes

@@ -51,7 +51,7 @@ struct EmitOptions {
 
 /// The encodings of the CPU: constant weights relaid [K, N] or in panels
 /// [N/P, K, P], the dot4 (VNNI) layout where the CPU has it, packed
-/// sub-byte codes (qc-lower-quantized-contractions).
+/// sub-byte codes (qc-cpu-lower-quantized-contractions).
 void buildCPUMaterializeEncodingsPipeline(OpPassManager &pm,
                                           const CPUVectorInfo &vector);
 

@@ -9,6 +9,97 @@
 
 include "mlir/Pass/PassBase.td"
 
+//===----------------------------------------------------------------------===//
+// Encodings: the CPU's storage layouts of quantized contractions
+//===----------------------------------------------------------------------===//
+
+def QCLowerQuantizedContractionsPass
+    : Pass<"qc-cpu-lower-quantized-contractions", "func::FuncOp"> {
+  let summary = "Integer arithmetic for layers whose operands are both "
+                "integer-quantized";
+  let description = [{
+    A layer (`qc.linear`, or a multiply-accumulate `linalg.generic`) whose
+    activation is `qc.dequantize` of an integer format (per tensor or per
+    row) and whose weight is `qc.dequantize` of an integer constant with
+    symmetric per-tensor or per-channel scales becomes:
+
+    - an integer `linalg.generic` accumulating `q_x * q_w` in i32 over the
+      same loops (operands sign- or zero-extended per their format);
+    - an epilogue `y = init + s_x * s_w[c] * (acc - z_x * colsum(q_w)[c])`,
+      where `init` is the layer's bias or accumulator input and
+      `colsum` is folded at compile time.
+
+    The result equals the QDQ form's up to float rounding of the epilogue.
+    Weight codes are stored `[K, N]` (loops `(lead..., k, n)`: the innermost
+    loop runs along N, contiguous, which LLVM vectorises), and codes
+    narrower than a byte are widened to i8 by a generic that fuses with
+    their unpacking.
+
+    When every sum of the reduction's products is below 2^24 in magnitude
+    (e.g. depthwise and 3-channel convolutions of 8-bit codes), the codes
+    accumulate in f32 instead: the same integers exactly, with FMAs; the
+    epilogue converts them back to i32.
+
+    Other layers are left to `qc-convert-to-linalg`, which dequantizes
+    their weights in float. Widths up to 8 bits with K < 2^16 cannot overflow
+    the i32 accumulator; wider inputs are left alone.
+
+    With `dot4-layout` (set for CPUs with 4-way u8 x s8 dot products, VNNI),
+    a linear layer with signed weights and K a multiple of 4 stores its codes
+    with four consecutive reduction steps of one output next to each other:
+    in panels of P output columns, `[N/P, K/4, P, 4]` with P = 64, 32 or 16
+    dividing N (a register tile then reads its panel's weights as one
+    contiguous stream), else `[K/4, N, 4]`. It accumulates `zext(x') *
+    sext(w)` where x' = x xor 0x80 (x + 128) is computed by an elementwise
+    generic of its own, which `qc-cpu-fuse-elementwise` folds into the
+    quantization producing x, from an initial `-128 * colsum(q_w)[n]` when
+    x is signed: the same integers, in the form one `vpdpbusd` computes
+    (`qc-cpu-vectorize-contractions`). Convolutions flip x in the relayout of
+    their activation codes. Codes narrower than 8 bits (W4A8) keep their
+    type in the relaid constant, which `qc-cpu-pack-weights` then packs, and
+    are widened to i8 by an elementwise generic on each call.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+  let options = [
+    Option<"dot4Layout", "dot4-layout", "bool", "false",
+           "Lay out linear layers for 4-way u8 x s8 dot-product instructions">
+  ];
+}
+
+def QCPackWeightsPass : Pass<"qc-cpu-pack-weights", "func::FuncOp"> {
+  let summary = "Store sub-byte and small-float constants packed in bytes";
+  let description = [{
+    A constant tensor of `iN` (N < 8) or of an FP8/FP6/FP4 type becomes an
+    one-dimensional `i8` `dense_resource` blob and a `linalg.generic` that
+    unpacks it. The blob is one little-endian bit stream of the N-bit codes
+    in row-major order, padded to whole bytes plus one spare byte so every
+    code is read from two bytes (N * count / 8 + 2 bytes at most). FP8
+    constants are stored byte for byte and bitcast. A `linalg.generic` that
+    reads the constant through an indexing map reads the bytes instead
+    when it can: FP8 through any map; 1-, 2- and 4-bit codes when the map's
+    last result is a loop `d` alone, the rows fill whole bytes and the
+    chunks qc-cpu-parallelize splits `d` into start at whole bytes (`d` is the
+    output's innermost loop of a reduction, or an all-parallel generic has
+    a loop of extent > 1 before `d`): the `P = 8 / N` codes of a byte are
+    read at `d floordiv P` and shifted by `(d mod P) * N` in the body.
+    Other reads get the unpacking generic, which fuses into its elementwise
+    consumer (usually the weight's dequantization). A `tensor.extract` of
+    the constant (an
+    embedding's row gather) decodes its element from the blob in place, so
+    a constant read only that way is never unpacked whole.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// Code generation
+//===----------------------------------------------------------------------===//
+
+
 def QCPrepareBufferizePass : Pass<"qc-cpu-prepare-bufferize", "func::FuncOp"> {
   let summary = "Make tensor IR ready for one-shot bufferization";
   let description = [{
@@ -110,7 +201,7 @@ def QCVectorizeContractionsPass
     accumulators stay in registers through all reduction loops; partial
     tiles use masked loads and stores. Each lane reduces in the generic's
     own order, so results match the scalar loops. An input read at
-    `lane floordiv P` (bytes of packed codes, qc-pack-weights) loads
+    `lane floordiv P` (bytes of packed codes, qc-cpu-pack-weights) loads
     `VL / P` elements per vector and spreads each over `P` lanes;
     `linalg.index` of the lane loop is each lane's own index. A body that
     dequantizes such codes thus decodes them in registers, once per lane
@@ -142,7 +233,7 @@ def QCVectorizeContractionsPass
            "accumulators at most)">,
     Option<"dot4", "dot4", "bool", "false",
            "The target has 4-way u8 x s8 dot products (vpdpbusd): "
-           "generics in the dot4 form of qc-lower-quantized-contractions "
+           "generics in the dot4 form of qc-cpu-lower-quantized-contractions "
            "use them">
   ];
 }

@@ -7,9 +7,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "quant/Dialect/QC/IR/QCOps.h"
-#include "quant/Dialect/QC/Transforms/Passes.h"
 #include "quant/Dialect/QC/Utils/QuantLayers.h"
 #include "quant/Dialect/QC/Utils/WeightUtils.h"
+#include "quant/Target/CPU/CPUTarget.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -19,7 +19,7 @@
 
 namespace mlir::qc {
 #define GEN_PASS_DEF_QCLOWERQUANTIZEDCONTRACTIONSPASS
-#include "quant/Dialect/QC/Transforms/Passes.h.inc"
+#include "quant/Target/CPU/Passes.h.inc"
 } // namespace mlir::qc
 
 using namespace mlir;

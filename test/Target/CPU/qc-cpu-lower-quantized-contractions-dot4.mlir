@@ -1,4 +1,4 @@
-// RUN: quant-opt %s --pass-pipeline='builtin.module(func.func(qc-lower-quantized-contractions{dot4-layout=true}))' --split-input-file | FileCheck %s
+// RUN: quant-opt %s --pass-pipeline='builtin.module(func.func(qc-cpu-lower-quantized-contractions{dot4-layout=true}))' --split-input-file | FileCheck %s
 
 // dot4-layout: the weight codes [N=3, K=8] stored [K/4, N, 4] (element
 // (q, n, j) = codes[n][4q + j]; no panel width divides 3); signed x is
@@ -140,7 +140,7 @@ func.func @conv(%q: tensor<1x8x6xi8>) -> tensor<1x4x4xf32> {
 // -----
 
 // The same convolution with 4-bit weights (W4A8): the relaid constant keeps
-// its i4 codes (qc-pack-weights packs them), widened to i8 by an
+// its i4 codes (qc-cpu-pack-weights packs them), widened to i8 by an
 // elementwise generic that feeds the same dot4 contraction; the
 // accumulator start is -128 * sum over (c, kw) of the codes (-2 x 24).
 // CHECK-LABEL: func.func @conv_int4

@@ -1,4 +1,5 @@
-//===- PackWeights.cpp - qc-pack-weights ----------------------------------===//
+//===- PackWeights.cpp - qc-cpu-pack-weights
+//----------------------------------===//
 //
 // Part of quant. Sub-byte constants (iN, N < 8; FP6; FP4) would take a
 // byte per element in the generated code; this pass stores them as packed
@@ -10,8 +11,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "quant/Dialect/QC/Transforms/Passes.h"
 #include "quant/Dialect/QC/Utils/WeightUtils.h"
+#include "quant/Target/CPU/CPUTarget.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -20,7 +21,7 @@
 
 namespace mlir::qc {
 #define GEN_PASS_DEF_QCPACKWEIGHTSPASS
-#include "quant/Dialect/QC/Transforms/Passes.h.inc"
+#include "quant/Target/CPU/Passes.h.inc"
 } // namespace mlir::qc
 
 using namespace mlir;

@@ -1,4 +1,4 @@
-// RUN: quant-opt %s --qc-pack-weights | FileCheck %s
+// RUN: quant-opt %s --qc-cpu-pack-weights | FileCheck %s
 
 // Six 3-bit codes: 18 bits in 3 bytes plus the spare byte.
 // CHECK-LABEL: func.func @int3

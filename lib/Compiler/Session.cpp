@@ -99,59 +99,56 @@ static ONNXImportOptions importOptions(const CompileOptions &options) {
   return o;
 }
 
-CompileStatus CompileSession::compileFile(StringRef inputPath,
-                                          StringRef outputPath) {
+/// Parses MLIR text; null after a diagnostic.
+static OwningOpRef<ModuleOp>
+parseMLIR(std::unique_ptr<llvm::MemoryBuffer> buffer, MLIRContext *context) {
+  llvm::SourceMgr sm;
+  sm.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
+  return parseSourceFile<ModuleOp>(sm, context);
+}
+
+CompileStatus CompileSession::compile(
+    StringRef inputName, StringRef outputPath,
+    llvm::function_ref<OwningOpRef<ModuleOp>(ImportError &)> load) {
   if (std::string bad = validateCompileOptions(options, outputPath);
       !bad.empty())
     return fail(CompileStatus::InvalidArgument, bad);
   if (CompileStatus s = setUp(); s != CompileStatus::Ok)
     return s;
-  if (inputPath.ends_with(".mlir")) {
-    std::string err;
-    std::unique_ptr<llvm::MemoryBuffer> file = openInputFile(inputPath, &err);
-    if (!file)
-      return fail(CompileStatus::IOError, err);
-    llvm::SourceMgr sm;
-    sm.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-    OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sm, &*context);
-    if (!module)
-      return CompileStatus::InvalidModel;
-    return run(std::move(module), inputPath, outputPath);
-  }
-  ImportError err;
-  OwningOpRef<ModuleOp> module =
-      importONNXFile(&*context, inputPath, importOptions(options), err);
+  ImportError err = ImportError::Invalid;
+  OwningOpRef<ModuleOp> module = load(err);
   if (!module)
     return err == ImportError::Unsupported ? CompileStatus::Unsupported
                                            : CompileStatus::InvalidModel;
-  return run(std::move(module), inputPath, outputPath);
+  return run(std::move(module), inputName, outputPath);
+}
+
+CompileStatus CompileSession::compileFile(StringRef inputPath,
+                                          StringRef outputPath) {
+  return compile(inputPath, outputPath, [&](ImportError &err) {
+    if (!inputPath.ends_with(".mlir"))
+      return importONNXFile(&*context, inputPath, importOptions(options), err);
+    std::string message;
+    std::unique_ptr<llvm::MemoryBuffer> file =
+        openInputFile(inputPath, &message);
+    if (!file) {
+      emitError(UnknownLoc::get(&*context)) << message;
+      return OwningOpRef<ModuleOp>();
+    }
+    return parseMLIR(std::move(file), &*context);
+  });
 }
 
 CompileStatus CompileSession::compileBuffer(StringRef bytes, bool isMLIR,
                                             StringRef name,
                                             StringRef outputPath) {
-  if (std::string bad = validateCompileOptions(options, outputPath);
-      !bad.empty())
-    return fail(CompileStatus::InvalidArgument, bad);
-  if (CompileStatus s = setUp(); s != CompileStatus::Ok)
-    return s;
-  OwningOpRef<ModuleOp> module;
-  if (isMLIR) {
-    llvm::SourceMgr sm;
-    sm.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(bytes, name),
-                          llvm::SMLoc());
-    module = parseSourceFile<ModuleOp>(sm, &*context);
-    if (!module)
-      return CompileStatus::InvalidModel;
-  } else {
-    ImportError err;
-    module = importONNXBuffer(&*context, bytes.data(), bytes.size(), name,
-                              importOptions(options), err);
-    if (!module)
-      return err == ImportError::Unsupported ? CompileStatus::Unsupported
-                                             : CompileStatus::InvalidModel;
-  }
-  return run(std::move(module), name, outputPath);
+  return compile(name, outputPath, [&](ImportError &err) {
+    if (isMLIR)
+      return parseMLIR(llvm::MemoryBuffer::getMemBufferCopy(bytes, name),
+                       &*context);
+    return importONNXBuffer(&*context, bytes.data(), bytes.size(), name,
+                            importOptions(options), err);
+  });
 }
 
 LogicalResult CompileSession::compileFloatLibrary(ModuleOp module,

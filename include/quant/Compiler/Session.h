@@ -17,6 +17,7 @@
 #include "quant/Compiler/Signature.h"
 #include "quant/Compiler/Target.h"
 #include "quant/Dialect/QC/Transforms/Passes.h"
+#include "quant/Import/ONNX/Importer.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
@@ -126,6 +127,10 @@ public:
 
 private:
   CompileStatus setUp();
+  /// Validates, sets up, loads the model with `load` and runs.
+  CompileStatus
+  compile(StringRef inputName, StringRef outputPath,
+          llvm::function_ref<OwningOpRef<ModuleOp>(ImportError &)> load);
   CompileStatus run(OwningOpRef<ModuleOp> module, StringRef inputName,
                     StringRef outputPath);
   CompileStatus fail(CompileStatus status, const Twine &message);

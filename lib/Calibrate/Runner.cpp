@@ -50,29 +50,42 @@ qrun::Array copyOf(const QuantDLTensor &t) {
   return a;
 }
 
-/// Adds outputs[first + k] to stats[k] for every k, on up to `threads`
-/// threads.
+/// Adds outputs[first + k] to stats[slotOf[k]] for every k, in order of k
+/// within a slot, one slot per task on up to `threads` threads.
 void accumulate(const QuantDLTensor *outputs, size_t first,
+                const std::vector<size_t> &slotOf,
                 std::vector<TensorStats> &stats, unsigned threads) {
   size_t n = stats.size();
+  std::vector<std::vector<size_t>> members(n);
   std::vector<std::pair<int64_t, size_t>> order(n);
+  for (size_t s = 0; s < n; ++s)
+    order[s] = {0, s};
   int64_t total = 0;
-  for (size_t k = 0; k < n; ++k) {
-    order[k] = {numElements(outputs[first + k]), k};
-    total += order[k].first;
+  for (size_t k = 0; k < slotOf.size(); ++k) {
+    members[slotOf[k]].push_back(k);
+    int64_t e = numElements(outputs[first + k]);
+    // A second moment costs about C per element.
+    if (stats[slotOf[k]].secondMoment && !stats[slotOf[k]].channelMax.empty())
+      e *= static_cast<int64_t>(stats[slotOf[k]].channelMax.size());
+    order[slotOf[k]].first += e;
+    total += e;
   }
   std::sort(order.begin(), order.end(),
             [](const auto &a, const auto &b) { return a.first > b.first; });
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t k; (k = next.fetch_add(1)) < n;) {
-      size_t index = order[k].second;
-      const QuantDLTensor &t = outputs[first + index];
-      stats[index].add(dataOf(t), t.dtype, t.shape, t.ndim);
+      size_t slot = order[k].second;
+      for (size_t m : members[slot]) {
+        const QuantDLTensor &t = outputs[first + m];
+        stats[slot].add(dataOf(t), t.dtype, t.shape, t.ndim);
+      }
     }
   };
   // Below ~64K elements a thread costs more than it saves.
   size_t helpers = total < (1 << 16) ? 0 : std::min<size_t>(threads, n) - 1;
+  // BLAS (second moments) runs single-threaded inside the tasks.
+  BlasThreadsScope blas(helpers ? 1 : static_cast<int>(threads));
   std::vector<std::thread> pool;
   pool.reserve(helpers);
   for (size_t i = 0; i < helpers; ++i)
@@ -198,16 +211,42 @@ bool CalibrationRunner::run(const std::vector<Sample> &samples,
                             size_t firstObservedOutput,
                             std::vector<TensorStats> &stats,
                             std::vector<Sample> *modelOutputs,
-                            const ProgressFn &progress, std::string &error) {
+                            const ProgressFn &progress, std::string &error,
+                            const std::vector<size_t> &slots) {
   if (firstObservedOutput > outputs_.size()) {
     error = "the first observed output is " +
             std::to_string(firstObservedOutput) + ", but the model has " +
             std::to_string(outputs_.size()) + " output(s)";
     return false;
   }
-  stats.assign(outputs_.size() - firstObservedOutput, TensorStats());
-  for (size_t k = 0; k < stats.size(); ++k)
-    stats[k].name = outputs_[firstObservedOutput + k].name;
+  size_t observed = outputs_.size() - firstObservedOutput;
+  std::vector<size_t> slotOf = slots;
+  if (slotOf.empty()) {
+    stats.resize(observed);
+    for (size_t k = 0; k < observed; ++k) {
+      slotOf.push_back(k);
+      stats[k].name = outputs_[firstObservedOutput + k].name;
+    }
+  } else if (slotOf.size() != observed) {
+    error = "internal error: " + std::to_string(slotOf.size()) +
+            " slot indices for " + std::to_string(observed) +
+            " observed outputs";
+    return false;
+  }
+  for (size_t slot : slotOf)
+    if (slot >= stats.size()) {
+      error = "internal error: slot index " + std::to_string(slot) + " of " +
+              std::to_string(stats.size());
+      return false;
+    }
+  // Fresh accumulators that keep each slot's name and configuration.
+  for (TensorStats &s : stats) {
+    TensorStats fresh;
+    fresh.name = std::move(s.name);
+    fresh.channelAxis = s.channelAxis;
+    fresh.secondMoment = s.secondMoment;
+    s = std::move(fresh);
+  }
   if (modelOutputs) {
     modelOutputs->clear();
     modelOutputs->reserve(samples.size());
@@ -224,7 +263,7 @@ bool CalibrationRunner::run(const std::vector<Sample> &samples,
         kept.push_back(copyOf(out[k]));
       modelOutputs->push_back(std::move(kept));
     }
-    accumulate(out, firstObservedOutput, stats, numThreads_);
+    accumulate(out, firstObservedOutput, slotOf, stats, numThreads_);
     if (progress)
       progress(i + 1, samples.size());
   }

@@ -8,8 +8,11 @@
 
 #include "Array.h" // qrun::elementAsDouble
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 using namespace mlir::qc::calib;
 
@@ -108,19 +111,19 @@ template <typename T> void slowMoments(const T *data, int64_t n, Moments &m) {
   }
 }
 
-/// Per-channel extremes and squares over the last axis; element-wise over
-/// channels, so the all-finite loop vectorises.
+/// Per-channel extremes and squares of [outer, channels, inner] values;
+/// element-wise over the contiguous axis, so the all-finite loops vectorise.
 template <typename T>
-void addChannels(TensorStats &s, const T *data, int64_t rows, int64_t channels,
-                 bool allFinite) {
+void addChannels(TensorStats &s, const T *data, int64_t outer, int64_t channels,
+                 int64_t inner, bool allFinite) {
   double *cMin = s.channelMin.data(), *cMax = s.channelMax.data();
   double *cSq = s.channelSumSq.data();
   uint64_t *cCount = s.channelCount.data();
-  for (int64_t r = 0; r < rows; ++r) {
-    const T *row = data + r * channels;
-    if (allFinite) {
+  for (int64_t o = 0; o < outer; ++o) {
+    const T *slab = data + o * channels * inner;
+    if (allFinite && inner == 1) {
       for (int64_t c = 0; c < channels; ++c) {
-        double v = row[c];
+        double v = slab[c];
         cMin[c] = v < cMin[c] ? v : cMin[c];
         cMax[c] = v > cMax[c] ? v : cMax[c];
         cSq[c] += v * v;
@@ -128,39 +131,112 @@ void addChannels(TensorStats &s, const T *data, int64_t rows, int64_t channels,
       continue;
     }
     for (int64_t c = 0; c < channels; ++c) {
-      double v = row[c];
-      if (!std::isfinite(v))
+      const T *run = slab + c * inner;
+      if (allFinite) {
+        double lo = cMin[c], hi = cMax[c], sq = 0;
+        for (int64_t i = 0; i < inner; ++i) {
+          double v = run[i];
+          lo = v < lo ? v : lo;
+          hi = v > hi ? v : hi;
+          sq += v * v;
+        }
+        cMin[c] = lo;
+        cMax[c] = hi;
+        cSq[c] += sq;
         continue;
-      cMin[c] = std::min(cMin[c], v);
-      cMax[c] = std::max(cMax[c], v);
-      cSq[c] += v * v;
-      ++cCount[c];
+      }
+      for (int64_t i = 0; i < inner; ++i) {
+        double v = run[i];
+        if (!std::isfinite(v))
+          continue;
+        cMin[c] = std::min(cMin[c], v);
+        cMax[c] = std::max(cMax[c], v);
+        cSq[c] += v * v;
+        ++cCount[c];
+      }
     }
   }
   if (allFinite)
     for (int64_t c = 0; c < channels; ++c)
-      cCount[c] += static_cast<uint64_t>(rows);
+      cCount[c] += static_cast<uint64_t>(outer * inner);
 }
 
+/// sum += X^T X (upper triangle) for the outer * inner vectors of
+/// [outer, channels, inner] values, through BLAS dsyrk on double copies of
+/// bounded size.
 template <typename T>
-void addValues(TensorStats &s, const T *data, int64_t n, int64_t channels) {
+void addSecondMoment(TensorStats &s, const T *data, int64_t outer,
+                     int64_t channels, int64_t inner) {
+  const int n = static_cast<int>(channels);
+  double *sum = s.secondMomentSum.data();
+  std::vector<double> buf;
+  // About 4 MB of doubles per dsyrk call.
+  constexpr int64_t kChunk = int64_t(1) << 19;
+  if (inner == 1) {
+    // Rows of [outer, channels]: sum += A^T A, A = rows x channels.
+    int64_t step = std::max<int64_t>(1, kChunk / channels);
+    for (int64_t r = 0; r < outer; r += step) {
+      int64_t k = std::min(step, outer - r);
+      const double *a;
+      if constexpr (std::is_same_v<T, double>) {
+        a = data + r * channels;
+      } else {
+        buf.assign(data + r * channels, data + (r + k) * channels);
+        a = buf.data();
+      }
+      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, n, static_cast<int>(k),
+                  1.0, a, n, 1.0, sum, n);
+    }
+  } else {
+    // Each [channels, inner] slab: sum += A A^T, A = channels x inner.
+    for (int64_t o = 0; o < outer; ++o) {
+      const T *slab = data + o * channels * inner;
+      const double *a;
+      if constexpr (std::is_same_v<T, double>) {
+        a = slab;
+      } else {
+        buf.assign(slab, slab + channels * inner);
+        a = buf.data();
+      }
+      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n,
+                  static_cast<int>(inner), 1.0, a, static_cast<int>(inner), 1.0,
+                  sum, n);
+    }
+  }
+  s.secondMomentRows += static_cast<uint64_t>(outer * inner);
+}
+
+void clearChannels(TensorStats &s) {
+  s.perChannelValid = false;
+  s.channelMin.clear();
+  s.channelMax.clear();
+  s.channelSumSq.clear();
+  s.channelCount.clear();
+  s.secondMomentSum.clear();
+  s.secondMomentRows = 0;
+}
+
+/// Adds [outer, channels, inner] values; channels 0: no channel axis.
+template <typename T>
+void addValues(TensorStats &s, const T *data, int64_t outer, int64_t channels,
+               int64_t inner) {
+  int64_t n = outer * std::max<int64_t>(channels, 1) * inner;
   if (n <= 0)
     return;
-  if (channels <= 0 || n % channels)
-    channels = 1;
-  if (s.perChannelValid) {
+  if (!channels || !s.channelAxis) {
+    if (s.perChannelValid)
+      clearChannels(s);
+  } else if (s.perChannelValid) {
     size_t c = static_cast<size_t>(channels);
     if (s.channelCount.empty()) {
       s.channelMin.assign(c, INFINITY);
       s.channelMax.assign(c, -INFINITY);
       s.channelSumSq.assign(c, 0);
       s.channelCount.assign(c, 0);
+      if (s.secondMoment)
+        s.secondMomentSum.assign(c * c, 0);
     } else if (s.channelCount.size() != c) {
-      s.perChannelValid = false;
-      s.channelMin.clear();
-      s.channelMax.clear();
-      s.channelSumSq.clear();
-      s.channelCount.clear();
+      clearChannels(s);
     }
   }
 
@@ -169,8 +245,11 @@ void addValues(TensorStats &s, const T *data, int64_t n, int64_t channels) {
   bool allFinite = fastMoments(data, n, m);
   if (!allFinite)
     slowMoments(data, n, m);
-  if (s.perChannelValid)
-    addChannels(s, data, n / channels, channels, allFinite);
+  if (s.perChannelValid) {
+    addChannels(s, data, outer, channels, inner, allFinite);
+    if (s.secondMoment && allFinite)
+      addSecondMoment(s, data, outer, channels, inner);
+  }
   s.sum += m.sum;
   s.sumSq += m.sumSq;
   s.numNaN += m.nan;
@@ -206,6 +285,15 @@ void addValues(TensorStats &s, const T *data, int64_t n, int64_t channels) {
   }
 }
 
+/// Splits n elements into [n / channels, channels, 1]; channels that do not
+/// divide n count as one.
+template <typename T>
+void addLastAxis(TensorStats &s, const T *data, int64_t n, int64_t channels) {
+  if (channels <= 0 || n % channels)
+    channels = 1;
+  addValues(s, data, n / channels, channels, 1);
+}
+
 /// The cumulative count at which the p-th percentile lies: numpy's
 /// (linear) percentile interpolates the order statistics k = p/100 (n-1),
 /// and order statistic k is the centre of the (k+1)-th unit of mass.
@@ -217,12 +305,12 @@ double rankOf(double p, uint64_t count) {
 
 void TensorStats::add(const float *data, int64_t numElements,
                       int64_t channels) {
-  addValues(*this, data, numElements, channels);
+  addLastAxis(*this, data, numElements, channels);
 }
 
 void TensorStats::add(const double *data, int64_t numElements,
                       int64_t channels) {
-  addValues(*this, data, numElements, channels);
+  addLastAxis(*this, data, numElements, channels);
 }
 
 void TensorStats::add(const void *data, QuantDLDataType dtype,
@@ -230,15 +318,32 @@ void TensorStats::add(const void *data, QuantDLDataType dtype,
   int64_t n = 1;
   for (int32_t d = 0; d < rank; ++d)
     n *= shape[d];
-  int64_t channels = rank ? shape[rank - 1] : 1;
+  // [outer, channels, inner] around the channel axis; a rank-0 tensor is
+  // one channel, an axis outside the rank none.
+  int64_t outer = n, channels = 0, inner = 1;
+  if (channelAxis) {
+    int64_t axis = *channelAxis < 0 ? *channelAxis + rank : *channelAxis;
+    if (rank == 0) {
+      channels = 1;
+    } else if (axis >= 0 && axis < rank && shape[axis] > 0) {
+      channels = shape[axis];
+      outer = 1;
+      for (int64_t d = 0; d < axis; ++d)
+        outer *= shape[d];
+      for (int64_t d = axis + 1; d < rank; ++d)
+        inner *= shape[d];
+    }
+  }
   if (dtype.code == 2 && dtype.bits == 32)
-    return add(static_cast<const float *>(data), n, channels);
+    return addValues(*this, static_cast<const float *>(data), outer, channels,
+                     inner);
   if (dtype.code == 2 && dtype.bits == 64)
-    return add(static_cast<const double *>(data), n, channels);
+    return addValues(*this, static_cast<const double *>(data), outer, channels,
+                     inner);
   std::vector<double> values(static_cast<size_t>(std::max<int64_t>(n, 0)));
   for (int64_t i = 0; i < n; ++i)
     values[i] = qrun::elementAsDouble(data, dtype, i);
-  add(values.data(), n, channels);
+  addValues(*this, values.data(), outer, channels, inner);
 }
 
 double TensorStats::absMax() const {
@@ -249,6 +354,15 @@ double TensorStats::channelAbsMax(size_t c) const {
   if (c >= channelCount.size() || !channelCount[c])
     return 0;
   return std::max(std::fabs(channelMin[c]), std::fabs(channelMax[c]));
+}
+
+double TensorStats::secondMomentMean(size_t i, size_t j) const {
+  size_t c = channelCount.size();
+  if (!secondMomentRows || i >= c || j >= c || secondMomentSum.size() != c * c)
+    return 0;
+  if (i > j)
+    std::swap(i, j);
+  return secondMomentSum[i * c + j] / static_cast<double>(secondMomentRows);
 }
 
 double TensorStats::percentile(double p) const {
@@ -299,4 +413,16 @@ std::string TensorStats::nonFiniteSummary() const {
   if (numInf)
     s += ", " + std::to_string(numInf) + " Inf";
   return s;
+}
+
+BlasThreadsScope::BlasThreadsScope(int threads) {
+  if (threads <= 0)
+    return;
+  previous_ = openblas_get_num_threads();
+  openblas_set_num_threads(threads);
+}
+
+BlasThreadsScope::~BlasThreadsScope() {
+  if (previous_ > 0)
+    openblas_set_num_threads(previous_);
 }

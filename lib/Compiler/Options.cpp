@@ -43,9 +43,8 @@ std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
       o.aGranularity != "tensor")
     return "--agranularity must be token or tensor, got '" + o.aGranularity +
            "'";
-  if (!o.calib.empty() && o.aGranularity == "token")
-    return "per-token activation scales are computed at run time: drop "
-           "--calib or use --agranularity tensor";
+  if (o.secondMoments && o.calib.empty())
+    return "--calib-second-moments needs calibration data (--calib)";
   calib::Method m;
   std::string err;
   if (!calib::parseMethod(o.calibMethod, m, err))
@@ -104,14 +103,32 @@ std::string setInputShape(CompileOptions &o, StringRef spec) {
 } // namespace
 
 const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
-  static const std::vector<std::string> names = {
-      "float",         "wbits",        "abits",         "wformat",
-      "aformat",       "granularity",  "agranularity",  "asym",
-      "calib",         "calib-method", "calib-samples", "exclude",
-      "config",        "report",       "eval",          "calib-threads",
-      "quiet",         "input-shape",  "emit",          "compile-to",
-      "elide-weights", "target",       "mcpu",          "runtime-lib",
-      "command-line"};
+  static const std::vector<std::string> names = {"float",
+                                                 "wbits",
+                                                 "abits",
+                                                 "wformat",
+                                                 "aformat",
+                                                 "granularity",
+                                                 "agranularity",
+                                                 "asym",
+                                                 "calib",
+                                                 "calib-method",
+                                                 "calib-samples",
+                                                 "exclude",
+                                                 "config",
+                                                 "report",
+                                                 "eval",
+                                                 "calib-threads",
+                                                 "quiet",
+                                                 "input-shape",
+                                                 "emit",
+                                                 "compile-to",
+                                                 "elide-weights",
+                                                 "target",
+                                                 "mcpu",
+                                                 "runtime-lib",
+                                                 "calib-second-moments",
+                                                 "command-line"};
   return names;
 }
 
@@ -125,6 +142,8 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
     return parseFlag(name, v, q.asym, err) ? "" : err;
   if (name == "quiet")
     return parseFlag(name, v, q.quiet, err) ? "" : err;
+  if (name == "calib-second-moments")
+    return parseFlag(name, v, q.secondMoments, err) ? "" : err;
   if (name == "elide-weights")
     return parseFlag(name, v, o.elideWeights, err) ? "" : err;
   if (name == "wbits")

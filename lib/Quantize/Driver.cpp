@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "quant/Quantize/Driver.h"
+#include "Data.h"
 #include "quant/Calibrate/Calibrate.h"
 #include "quant/Dialect/QC/IR/QCOps.h"
 #include "quant/Dialect/QC/Utils/QuantLayers.h"
@@ -227,7 +228,7 @@ LayerScheme defaultScheme(const QuantizeOptions &o) {
                        ? (o.calib.empty() ? "token" : "tensor")
                        : o.aGranularity;
   s.asym = o.asym;
-  s.aStatic = !o.calib.empty();
+  s.aStatic = !o.calib.empty() && s.aGranularity == "tensor";
   return s;
 }
 
@@ -240,17 +241,6 @@ bool matches(StringRef pattern, const QuantLayer &l) {
     return false;
   }
   return g->match(l.name);
-}
-
-calib::TargetFormat targetOf(SchemeAttr s) {
-  FormatAttr a = s.getActivation();
-  if (!a.isFloat())
-    return calib::TargetFormat::integer(a.getBits(), a.isSigned());
-  calib::TargetFormat t;
-  std::string err;
-  (void)calib::parseTargetFormat(stringifyFormatKind(a.getKind()).str(), t,
-                                 err);
-  return t;
 }
 
 /// The typed scheme of a resolved layer scheme (a static one names its
@@ -278,79 +268,6 @@ SchemeAttr toSchemeAttr(Operation *op, const LayerScheme &s, StringRef calib) {
                                 : ActGranularity::Tensor,
       s.aStatic && quantAct, s.aStatic && quantAct ? calib : StringRef(),
       FloatAttr(), FloatAttr());
-}
-
-std::vector<calib::InputSpec> specsOf(const std::vector<TensorSignature> &v) {
-  std::vector<calib::InputSpec> out;
-  for (const TensorSignature &t : v) {
-    calib::InputSpec s;
-    s.name = t.name;
-    s.dtype = QuantDLDataType{static_cast<uint8_t>(t.dtypeCode),
-                              static_cast<uint8_t>(t.dtypeBits), 1};
-    s.shape = t.shape;
-    out.push_back(s);
-  }
-  return out;
-}
-
-/// Loads a data set from a directory or a file (calib::loadCalibrationSet)
-/// or from the caller's callback, which hands over one array per input per
-/// call; each is copied and checked like a file's.
-bool loadSamples(const DataSource &source,
-                 const std::vector<calib::InputSpec> &inputs, size_t maxSamples,
-                 std::vector<calib::Sample> &samples, std::string &err) {
-  if (!source.callback)
-    return calib::loadCalibrationSet(source.path, inputs, maxSamples, samples,
-                                     err);
-  samples.clear();
-  for (size_t i = 0; maxSamples == 0 || i < maxSamples; ++i) {
-    std::vector<ArrayRefView> views;
-    std::string cbErr;
-    int rc = source.callback(i, views, cbErr);
-    if (rc == 0)
-      break;
-    if (rc < 0) {
-      err = "the callback failed at sample " + std::to_string(i) +
-            (cbErr.empty() ? "" : ": " + cbErr);
-      return false;
-    }
-    if (views.size() != inputs.size()) {
-      err = "sample " + std::to_string(i) + ": the callback gave " +
-            std::to_string(views.size()) + " arrays for " +
-            std::to_string(inputs.size()) + " model inputs";
-      return false;
-    }
-    calib::Sample sample;
-    for (size_t k = 0; k < views.size(); ++k) {
-      const ArrayRefView &v = views[k];
-      qrun::Array a;
-      a.dtype = v.dtype;
-      a.shape = v.shape;
-      int64_t numel;
-      if (!qrun::checkedNumElements(a.shape, qrun::elementBytes(a.dtype), numel,
-                                    err) ||
-          (!v.data && numel != 0)) {
-        err = "sample " + std::to_string(i) + ": input '" + inputs[k].name +
-              "': " + (err.empty() ? "no data" : err);
-        return false;
-      }
-      a.allocate();
-      if (a.numBytes())
-        std::memcpy(a.data(), v.data, a.numBytes());
-      if (!calib::checkArray(a, inputs[k], err)) {
-        err = "sample " + std::to_string(i) + ": input '" + inputs[k].name +
-              "': " + err;
-        return false;
-      }
-      sample.push_back(std::move(a));
-    }
-    samples.push_back(std::move(sample));
-  }
-  if (samples.empty()) {
-    err = "the callback gave no samples";
-    return false;
-  }
-  return true;
 }
 
 } // namespace
@@ -480,152 +397,6 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
   return success();
 }
 
-FailureOr<std::string> QuantizeDriver::compileFloat(ModuleOp module,
-                                                    ArrayRef<Value> observe) {
-  if (tempDir.empty()) {
-    SmallString<128> dir;
-    if (std::error_code ec =
-            llvm::sys::fs::createUniqueDirectory("quant-calib", dir))
-      return module.emitError()
-             << "cannot create a temporary directory: " << ec.message();
-    tempDir = std::string(dir);
-  }
-  // The clone's mapping finds each observed value in the copy.
-  IRMapping map;
-  OwningOpRef<ModuleOp> clone = cast<ModuleOp>(module->clone(map));
-  auto cmain = clone->lookupSymbol<func::FuncOp>("main");
-  if (!observe.empty()) {
-    auto ret = cast<func::ReturnOp>(cmain.getBody().front().getTerminator());
-    SmallVector<Value> results(ret.getOperands());
-    SmallVector<Attribute> names;
-    if (auto n = cmain->getAttrOfType<ArrayAttr>("qc.output_names"))
-      names.assign(n.begin(), n.end());
-    Builder b(module.getContext());
-    for (auto [i, v] : llvm::enumerate(observe)) {
-      Value cv = map.lookupOrNull(v);
-      if (!cv)
-        return module.emitError() << "internal error: observed value lost";
-      results.push_back(cv);
-      names.push_back(b.getStringAttr("__qc_observe_" + std::to_string(i)));
-    }
-    ret->setOperands(results);
-    cmain.setType(FunctionType::get(module.getContext(),
-                                    cmain.getArgumentTypes(),
-                                    TypeRange(ValueRange(results))));
-    cmain->setAttr("qc.output_names", b.getArrayAttr(names));
-  }
-  FailureOr<ModelSignature> s = getModelSignature(cmain);
-  if (failed(s))
-    return failure();
-  SmallString<256> path(tempDir);
-  llvm::sys::path::append(path, observe.empty() ? "float.so" : "calib.so");
-  if (failed(session.compileFloatLibrary(*clone, *s, path)))
-    return failure();
-  return std::string(path);
-}
-
-LogicalResult QuantizeDriver::calibrate(ModuleOp module,
-                                        const ModelSignature &sig) {
-  auto main = module.lookupSymbol<func::FuncOp>("main");
-  // The activations to observe: one per distinct value.
-  SmallVector<Value> observe;
-  DenseMap<Value, size_t> index;
-  std::vector<std::pair<Operation *, size_t>> layerObs;
-  main.walk([&](Operation *op) {
-    auto scheme = op->getAttrOfType<SchemeAttr>("qc.scheme");
-    if (!scheme || !scheme.getIsStatic())
-      return;
-    for (const QuantLayer &l : findQuantLayers(main)) {
-      if (l.op != op)
-        continue;
-      Value v = op->getOperand(l.actOperand);
-      auto [it, inserted] = index.try_emplace(v, observe.size());
-      if (inserted)
-        observe.push_back(v);
-      layerObs.push_back({op, it->second});
-    }
-  });
-  if (observe.empty() && options.eval.empty())
-    return success();
-  std::string err;
-  std::vector<calib::Sample> samples;
-  if (!observe.empty()) {
-    if (!loadSamples(options.calib, specsOf(sig.inputs), options.calibSamples,
-                     samples, err))
-      return module.emitError() << "calibration data: " << err;
-  }
-  FailureOr<std::string> so = compileFloat(module, observe);
-  if (failed(so))
-    return failure();
-  floatSo = *so;
-  floatOutputs = sig.outputs.size();
-  if (observe.empty())
-    return success();
-  calib::CalibrationRunner runner;
-  if (!runner.open(*so, options.numThreads, err))
-    return module.emitError() << "calibration: " << err;
-  std::vector<calib::TensorStats> stats;
-  calib::Progress progress("calibrating", samples.size(),
-                           options.quiet || session.hasProgressCallback()
-                               ? calib::Progress::Mode::Quiet
-                               : calib::Progress::Mode::Auto);
-  if (!runner.run(
-          samples, sig.outputs.size(), stats, nullptr,
-          [&](size_t done, size_t total) {
-            progress.step();
-            session.reportProgress("calibrating", done, total);
-          },
-          err))
-    return module.emitError() << "calibration: " << err;
-  progress.done();
-  calib::Method method;
-  (void)calib::parseMethod(options.calibMethod, method, err);
-  report.calibMethod = calib::methodName(method);
-  report.calibSamples = samples.size();
-  Builder b(module.getContext());
-  for (auto [op, idx] : layerObs) {
-    const calib::TensorStats &st = stats[idx];
-    std::string name = getLayerName(op);
-    if (st.numNaN || st.numInf)
-      return op->emitError()
-             << "calibration: the input of layer '" << name
-             << "' is not finite on the calibration data (" << st.numNaN
-             << " NaN and " << st.numInf << " infinite of "
-             << st.count + st.numNaN + st.numInf
-             << " values): the float model overflows on these samples";
-    auto scheme = op->getAttrOfType<SchemeAttr>("qc.scheme");
-    calib::TargetFormat t = targetOf(scheme);
-    auto [lo, hi] = calib::selectRange(st, method, t);
-    ranges[name] = {lo, hi};
-    actSQNR[name] = calib::estimateSQNR(st, lo, hi, t);
-    // Statistics the later passes (smoothing, mixed precision) read: the
-    // extremes, the mean square and the per-channel (last axis) absmax and
-    // mean square of the layer's input.
-    SmallVector<NamedAttribute> stat = {
-        b.getNamedAttr("min", b.getF64FloatAttr(st.min)),
-        b.getNamedAttr("max", b.getF64FloatAttr(st.max)),
-        b.getNamedAttr("mean_square", b.getF64FloatAttr(st.meanSquare())),
-        b.getNamedAttr("count", b.getI64IntegerAttr(st.count))};
-    if (st.perChannelValid && !st.channelMax.empty()) {
-      SmallVector<float> absmax, meanSq;
-      for (size_t c = 0; c < st.channelMax.size(); ++c) {
-        absmax.push_back(static_cast<float>(st.channelAbsMax(c)));
-        meanSq.push_back(static_cast<float>(
-            st.channelCount[c] ? st.channelSumSq[c] / st.channelCount[c] : 0));
-      }
-      auto t = RankedTensorType::get({static_cast<int64_t>(absmax.size())},
-                                     b.getF32Type());
-      stat.push_back(b.getNamedAttr(
-          "channel_absmax", DenseElementsAttr::get(t, ArrayRef(absmax))));
-      stat.push_back(b.getNamedAttr(
-          "channel_mean_square", DenseElementsAttr::get(t, ArrayRef(meanSq))));
-    }
-    op->setAttr("qc.act_stats", b.getDictionaryAttr(stat));
-    op->setAttr("qc.scheme", scheme.withRange(lo, hi));
-  }
-  return success();
-}
-
 FailureOr<QCQuantizePassOptions>
 QuantizeDriver::prepare(ModuleOp module, const ModelSignature &sig) {
   auto main = module.lookupSymbol<func::FuncOp>("main");
@@ -646,7 +417,7 @@ QuantizeDriver::prepare(ModuleOp module, const ModelSignature &sig) {
   pass.groupSize = d.groupSize;
   pass.aBits = d.aBits;
   pass.aFormat = d.aFormat;
-  pass.aMode = options.calib.empty() ? "dynamic" : "static";
+  pass.aMode = d.aStatic ? "static" : "dynamic";
   pass.aGranularity = d.aGranularity;
   pass.asym = d.asym;
   return pass;
@@ -732,7 +503,8 @@ LogicalResult QuantizeDriver::evaluate(StringRef quantizedSo,
   Location loc = UnknownLoc::get(&session.getContext());
   std::string err;
   std::vector<calib::Sample> samples;
-  if (!loadSamples(options.eval, specsOf(sig.inputs), 0, samples, err))
+  if (!detail::loadSamples(options.eval, detail::specsOf(sig.inputs), 0,
+                           samples, err))
     return emitError(loc) << "--eval data: " << err;
   std::vector<calib::Sample> ref, test;
   session.reportProgress("evaluating", 0, 2);

@@ -76,7 +76,8 @@ static cl::opt<std::string> calibPath(
     "calib",
     cl::desc("Calibration data: a directory of .npz files (one sample each, "
              "keyed by input name), of .npy files (single-input models), or "
-             "of ONNX test_data_set_* folders. Makes activation scales "
+             "of ONNX test_data_set_* folders. Gathers the statistics of every "
+             "quantized layer's input and makes per-tensor activation scales "
              "static"),
     cl::value_desc("path"), cl::cat(qcat));
 static cl::opt<std::string>
@@ -84,6 +85,13 @@ static cl::opt<std::string>
                 cl::desc("Range selection: minmax, percentile:P (e.g. "
                          "percentile:99.99), mse, kl (minmax)"),
                 cl::init("minmax"), cl::cat(qcat));
+static cl::opt<bool> calibSecondMoments(
+    "calib-second-moments",
+    cl::desc("With --calib, also gather the second moment x x^T of each "
+             "quantized layer's input along its channels (C x C per layer, "
+             "in the statistics table qc.stats of --compile-to=quantize; "
+             "what GPTQ reads)"),
+    cl::cat(qcat));
 static cl::opt<unsigned>
     calibSamples("calib-samples",
                  cl::desc("Use at most N calibration samples (0: all)"),
@@ -229,6 +237,7 @@ int main(int argc, char **argv) {
   for (auto [name, opt] :
        {std::pair<const char *, cl::opt<bool> *>{"asym", &asym},
         {"quiet", &quiet},
+        {"calib-second-moments", &calibSecondMoments},
         {"elide-weights", &elideWeights}})
     if (ok && given(*opt))
       ok = set(name, *opt ? "true" : "false");

@@ -42,13 +42,18 @@ public:
   const std::vector<TensorSpec> &inputs() const { return inputs_; }
   const std::vector<TensorSpec> &outputs() const { return outputs_; }
 
-  /// Runs every sample; stats gets one entry per output index >=
-  /// firstObservedOutput (named after the output), accumulated over all
-  /// samples. With modelOutputs, also copies outputs [0,
-  /// firstObservedOutput) of every sample. Errors name the sample index.
+  /// Runs every sample and accumulates each observed output (index >=
+  /// firstObservedOutput) over all samples: output firstObservedOutput + k
+  /// into stats[slots[k]], several outputs of one slot in order of k. Without
+  /// `slots`, output k has slot k and stats is resized to one entry per
+  /// observed output, named after it. Entries keep their name and
+  /// configuration (channelAxis, secondMoment) and start from no data. With
+  /// modelOutputs, also copies outputs [0, firstObservedOutput) of every
+  /// sample. Errors name the sample index.
   bool run(const std::vector<Sample> &samples, size_t firstObservedOutput,
            std::vector<TensorStats> &stats, std::vector<Sample> *modelOutputs,
-           const ProgressFn &progress, std::string &error);
+           const ProgressFn &progress, std::string &error,
+           const std::vector<size_t> &slots = {});
 
   /// Runs one sample and copies outputs [0, numOutputs) (all by default).
   bool runSample(const Sample &sample, Sample &outputs, std::string &error,

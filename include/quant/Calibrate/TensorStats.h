@@ -2,8 +2,9 @@
 //
 // Part of quant. What calibration accumulates for each observed activation
 // over all samples, in one pass and bounded memory: moments, extremes, a
-// signed histogram whose range grows by doubling, and per-channel (last
-// axis) extremes and second moments for SmoothQuant-style passes.
+// signed histogram whose range grows by doubling, per-channel extremes and
+// squares along one axis (SmoothQuant-style smoothing reads them), and on
+// request the second moment X^T X over that axis (what GPTQ reads).
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,15 @@ struct TensorStats {
   static constexpr int kNumBins = 4096;
 
   std::string name;
+
+  /// Set before the first add. The axis whose channels get per-channel
+  /// statistics (negative counts from the end; nullopt: none). The default,
+  /// the last axis, is the contraction axis of a linear layer's input; a
+  /// convolution's NCHW input has its channels on axis 1.
+  std::optional<int64_t> channelAxis = -1;
+  /// Also accumulate sum_r x_r x_r^T over the vectors x_r along the channel
+  /// axis (one per position of the other axes): a C x C matrix.
+  bool secondMoment = false;
 
   /// Finite elements seen; NaN and infinities are counted apart and take no
   /// part in anything else.
@@ -48,17 +59,28 @@ struct TensorStats {
   double range = 0;
   std::vector<uint64_t> hist; ///< kNumBins entries once count > 0.
 
-  /// Per channel of the last axis (one channel for a rank-0 tensor), over
+  /// Per channel of the channel axis (one channel for a rank-0 tensor), over
   /// finite elements: extremes and sum of squares. Cleared, with
-  /// perChannelValid false, if the last extent changes between batches.
+  /// perChannelValid false, if the channel extent changes between batches
+  /// (or the tensor has no such axis).
   std::vector<double> channelMin, channelMax, channelSumSq;
   std::vector<uint64_t> channelCount;
   bool perChannelValid = true;
 
+  /// With secondMoment: the upper triangle (i <= j, row-major C x C) of
+  /// sum_r x_r x_r^T over secondMomentRows vectors, accumulated in double.
+  /// A batch holding a non-finite element takes no part (its rows are not
+  /// counted). Cleared like the per-channel statistics.
+  std::vector<double> secondMomentSum;
+  uint64_t secondMomentRows = 0;
+
   /// Adds a compact row-major tensor of `dtype` (float32 and float64 read
-  /// directly, any other type through its value as a double).
+  /// directly, any other type through its value as a double), with channels
+  /// along `channelAxis`.
   void add(const void *data, QuantDLDataType dtype, const int64_t *shape,
            int32_t rank);
+  /// Adds [numElements / channels, channels] values: channels along the
+  /// last axis whatever `channelAxis` says (none when it is nullopt).
   void add(const float *data, int64_t numElements, int64_t channels);
   void add(const double *data, int64_t numElements, int64_t channels);
 
@@ -68,6 +90,9 @@ struct TensorStats {
   double binWidth() const { return 2 * range / kNumBins; }
   /// max |x| of channel c.
   double channelAbsMax(size_t c) const;
+  /// Element (i, j) of the mean second moment sum_r x_r x_r^T / rows (0
+  /// without rows).
+  double secondMomentMean(size_t i, size_t j) const;
 
   /// Histogram estimates (linear within a bin, exact zeros as a point mass,
   /// clamped to the exact extremes), accurate to one bin width: the p-th
@@ -77,6 +102,19 @@ struct TensorStats {
 
   /// "x: 123 values, 4 NaN, 1 Inf" when any element was not finite, else "".
   std::string nonFiniteSummary() const;
+};
+
+/// Sets the threads BLAS (OpenBLAS) uses for the second moments for the
+/// scope's life; 0 leaves the count alone.
+class BlasThreadsScope {
+public:
+  explicit BlasThreadsScope(int threads);
+  ~BlasThreadsScope();
+  BlasThreadsScope(const BlasThreadsScope &) = delete;
+  BlasThreadsScope &operator=(const BlasThreadsScope &) = delete;
+
+private:
+  int previous_ = 0;
 };
 
 } // namespace mlir::qc::calib

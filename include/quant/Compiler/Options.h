@@ -58,7 +58,9 @@ struct QuantizeOptions {
   bool asym = false;
   DataSource calib; ///< empty: dynamic activations
   std::string calibMethod = "minmax";
-  size_t calibSamples = 0;           ///< 0 = all
+  size_t calibSamples = 0; ///< 0 = all
+  /// Also gather x x^T of every observed layer input (what GPTQ reads).
+  bool secondMoments = false;
   std::vector<std::string> excludes; ///< node names, op types, globs
   std::string configPath;            ///< JSON per-layer overrides
   DataSource eval;                   ///< held-out inputs for the report

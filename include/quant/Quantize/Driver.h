@@ -3,10 +3,12 @@
 //
 // Part of quant. The quantization step of a compile (DESIGN.md step 3), a
 // Quantizer plugged into the CompileSession: choose each layer's scheme
-// (defaults, --exclude, a JSON config), calibrate static activation ranges
-// by compiling the float model (through the session's target) with the
-// observed tensors as extra outputs and running it over the calibration
-// set, and afterwards evaluate and write the report.
+// (defaults, --exclude, a JSON config); with calibration data, gather the
+// statistics of every quantized layer's input into the module's side table
+// `qc.stats` by compiling the float model (through the session's target)
+// with the observed tensors as extra outputs and running it over the data,
+// and select static activation ranges from them; afterwards evaluate and
+// write the report.
 //
 //===----------------------------------------------------------------------===//
 
@@ -53,7 +55,9 @@ private:
   LogicalResult applySchemes(func::FuncOp main);
   LogicalResult calibrate(ModuleOp module, const ModelSignature &sig);
   LogicalResult evaluate(StringRef quantizedSo, const ModelSignature &sig);
-  FailureOr<std::string> compileFloat(ModuleOp module, ArrayRef<Value> observe);
+  /// Compiles a copy of `module` in float, its observers (if any) as extra
+  /// outputs; returns the library's path.
+  FailureOr<std::string> compileFloat(ModuleOp module);
 
   CompileSession &session;
   const QuantizeOptions &options;

@@ -9,6 +9,11 @@ usage: quantized_mlp.py prepare OUT_DIR
          runs MODEL.so (quant-run, or $QUANT_RUN) on OUT_DIR/x.npy, and on
          its first 12 rows in runs of 1, 3 and 8 rows, and compares every
          output row with the numpy reference of SCHEME (one of SCHEMES)
+       quantized_mlp.py stats OUT_DIR QUANTIZED.mlir [--second-moments]
+         reads the statistics table qc.stats of `quant-compile --calib
+         OUT_DIR/calib --compile-to=quantize` and compares every layer's
+         entry with statistics of that layer's input computed here in
+         float64 from the numpy float model run over the calibration set
 
 The reference reads the weights from mlp.onnx, fake-quantizes them in numpy
 (test/lib/quant_reference.py: per output channel, or in groups of G along the
@@ -218,7 +223,7 @@ class Reference:
         codes = qr.quantize(x32, scale, None, fmt, axis=axis, dtype="float32")
         return qr.dequantize(codes, scale, None, fmt, axis=axis, dtype="float32").astype(np.float64)
 
-    def run(self, x, observe=None):
+    def run(self, x, observe=None, inputs=None):
         env = {self.model.graph.input[0].name: f32(x)}
         dist = np.full(x.shape[0], np.inf)
         for node in self.model.graph.node:
@@ -229,6 +234,8 @@ class Reference:
                 if observe is not None:
                     lo, hi = observe.get(node.name, (np.inf, -np.inf))
                     observe[node.name] = (min(lo, float(a.min())), max(hi, float(a.max())))
+                if inputs is not None:
+                    inputs.setdefault(node.name, []).append(a.copy())
                 if self.scheme and self.scheme[3]:
                     a = self.quantize_act(node.name, a, dist)
                 w = self.wq[node.name] if self.scheme else f32(layer_weight_nk(node, self.inits))
@@ -329,9 +336,156 @@ def check(out, scheme, so):
     return 1 if fails else 0
 
 
+def split_top(text, sep=", "):
+    """Splits at `sep` outside <>, [], () and quotes."""
+    parts, depth, quote, start, i = [], 0, False, 0, 0
+    while i < len(text):
+        c = text[i]
+        if c == '"':
+            quote = not quote
+        elif not quote and c in "<[(":
+            depth += 1
+        elif not quote and c in ">])":
+            depth -= 1
+        elif not quote and depth == 0 and text.startswith(sep, i):
+            parts.append(text[start:i])
+            i += len(sep)
+            start = i
+            continue
+        i += 1
+    parts.append(text[start:])
+    return parts
+
+
+def matching(text, start, open_c, close_c):
+    """Index just past the bracket closing the one at text[start]."""
+    depth, quote = 0, False
+    for i in range(start, len(text)):
+        c = text[i]
+        if c == '"':
+            quote = not quote
+        elif not quote and c == open_c:
+            depth += 1
+        elif not quote and c == close_c:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    raise ValueError("unbalanced " + open_c)
+
+
+def parse_value(v, blobs):
+    """An MLIR attribute value of #qc.tensor_stats: an integer, a float with
+    its type, a dense elements attribute (hex, nested list or splat) or a
+    dense_resource blob (hex in the file's resource section: a 4-byte
+    alignment, then the data)."""
+    v = v.strip()
+    if v.startswith("dense_resource<"):
+        end = v.index(">")
+        name, ty = v[len("dense_resource<"):end], v[end + 1:].strip()
+        dims = ty[len(": tensor<"):-1].split("x")
+        shape, elt = [int(d) for d in dims[:-1]], dims[-1]
+        dtype = {"f32": "<f4", "f64": "<f8", "i64": "<i8"}[elt]
+        return np.frombuffer(bytes.fromhex(blobs[name][2 + 8:]), dtype).reshape(shape)
+    if v.startswith("dense<"):
+        end = matching(v, len("dense"), "<", ">")
+        body, ty = v[len("dense<"):end - 1], v[end:].strip()
+        assert ty.startswith(": tensor<"), ty
+        dims = ty[len(": tensor<"):-1].split("x")
+        shape, elt = [int(d) for d in dims[:-1]], dims[-1]
+        dtype = {"f32": "<f4", "f64": "<f8", "i64": "<i8"}[elt]
+        if body.startswith('"0x'):
+            return np.frombuffer(bytes.fromhex(body[3:-1]), dtype).reshape(shape)
+        if body.startswith("["):
+            import json
+            return np.asarray(json.loads(body), dtype).reshape(shape)
+        return np.full(shape, float(body), dtype)
+    if " : " in v:
+        return float(v.split(" : ")[0])
+    return int(v)
+
+
+def parse_stats_table(text):
+    """{slot: {field: value}} of the module's qc.stats attribute."""
+    import re
+    blobs = dict(re.findall(r'^\s*([\w.]+): "(0x[0-9A-Fa-f]*)"', text, re.M))
+    start = text.index("qc.stats = {") + len("qc.stats = ")
+    body = text[start + 1:matching(text, start, "{", "}") - 1]
+    table = {}
+    for entry in split_top(body):
+        name, value = entry.split(" = ", 1)
+        assert value.startswith("#qc.tensor_stats<"), value[:40]
+        fields = value[len("#qc.tensor_stats<"):-1]
+        table[name.strip('"')] = {
+            k: parse_value(v, blobs) for k, v in (f.split(" = ", 1) for f in split_top(fields))}
+    return table
+
+
+def check_stats(out, mlir_path, second_moments):
+    calib = [np.load(p)["x"] for p in sorted((out / "calib").glob("*.npz"))]
+    ref = Reference(out / "mlp.onnx")
+    inputs = {}
+    for x in calib:
+        ref.run(x, inputs=inputs)
+    table = parse_stats_table(Path(mlir_path).read_text())
+    failures = []
+
+    def expect(ok, what):
+        if not ok:
+            failures.append(what)
+
+    names = [n.name for n in ref.layers()]
+    expect(sorted(table) == sorted(names), f"slots {sorted(table)} != layers {sorted(names)}")
+    for name in names:
+        if name not in table:
+            continue
+        t = table[name]
+        # The numpy model's float32 layer inputs, as rows of K channels.
+        a = np.concatenate([v.reshape(-1, v.shape[-1]) for v in inputs[name]]).astype(np.float64)
+        scale = float(np.abs(a).max())
+        tol = 1e-5 * scale  # our float32 model vs numpy's float64 math
+        expect(t["count"] == a.size, f"{name}: count {t['count']} != {a.size}")
+        expect(abs(t["min"] - a.min()) <= tol, f"{name}: min {t['min']} != {a.min()}")
+        expect(abs(t["max"] - a.max()) <= tol, f"{name}: max {t['max']} != {a.max()}")
+        expect(abs(t["sum"] - a.sum()) <= tol * a.size ** 0.5 * 4,
+               f"{name}: sum {t['sum']} != {a.sum()}")
+        expect(abs(t["sumSq"] - (a * a).sum()) <= 1e-5 * (a * a).sum(),
+               f"{name}: sumSq {t['sumSq']} != {(a * a).sum()}")
+        expect(t.get("zeros", 0) == int((a == 0).sum()) or name != names[0],
+               f"{name}: zeros {t.get('zeros', 0)} != {(a == 0).sum()}")
+        hist = t["histogram"]
+        expect(int(hist.sum()) == a.size, f"{name}: histogram holds {hist.sum()}")
+        expect(t["histRange"] >= scale - tol, f"{name}: histRange {t['histRange']} < {scale}")
+        expect(t["channelAxis"] == 1, f"{name}: channelAxis {t['channelAxis']}")
+        for field, want in (("channelMin", a.min(0)), ("channelMax", a.max(0)),
+                            ("channelSumSq", (a * a).sum(0))):
+            got = t[field]
+            bound = tol if field != "channelSumSq" else 1e-5 * float(want.max())
+            expect(got.shape == want.shape and float(np.abs(got - want).max()) <= bound,
+                   f"{name}: {field} differs by {np.abs(got - want).max()}")
+        expect(np.all(t["channelCount"] == a.shape[0]), f"{name}: channelCount")
+        if second_moments:
+            m = a.T @ a / a.shape[0]
+            got = t.get("secondMoment")
+            expect(got is not None and t["rows"] == a.shape[0],
+                   f"{name}: rows {t.get('rows')} != {a.shape[0]}")
+            if got is not None:
+                err = float(np.abs(got - m).max())
+                expect(err <= 1e-5 * float(np.abs(m).max()),
+                       f"{name}: second moment differs by {err} (max {np.abs(m).max()})")
+        else:
+            expect("secondMoment" not in t, f"{name}: unrequested second moment")
+    for f in failures:
+        print("FAIL", f)
+    print(f"stats: {'ok' if not failures else 'FAILED'} ({len(names)} layers, "
+          f"{len(calib)} samples)")
+    return 1 if failures else 0
+
+
 def main(argv):
     if len(argv) >= 2 and argv[0] == "prepare":
         return prepare(Path(argv[1]))
+    if len(argv) in (3, 4) and argv[0] == "stats":
+        return check_stats(Path(argv[1]), argv[2], argv[3:] == ["--second-moments"])
     if len(argv) == 4 and argv[0] == "check" and argv[2] in SCHEMES:
         return check(Path(argv[1]), argv[2], Path(argv[3]))
     print(__doc__.split("\n\n")[1], file=sys.stderr)

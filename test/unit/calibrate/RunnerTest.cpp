@@ -109,6 +109,63 @@ TEST(CalibrationRunner, StatisticsMatchTheModelsOutputs) {
   }
 }
 
+TEST(CalibrationRunner, SlotsKeepTheirConfiguration) {
+  CalibrationRunner runner;
+  std::string error;
+  ASSERT_TRUE(runner.open(QUANT_FAKE_MODEL, 0, error)) << error;
+  std::vector<Sample> samples = makeSamples({5, 20000, 2});
+  // Both outputs into one slot ("merged"; y then sum, per sample); then y
+  // alone, with its second moment, in the other slot. Configuration stays,
+  // data from before a run does not.
+  std::vector<TensorStats> stats(2);
+  stats[0].name = "merged";
+  stats[0].channelAxis = std::nullopt;
+  stats[1].name = "y";
+  stats[1].secondMoment = true;
+  stats[1].count = 12345;
+  ASSERT_FALSE(runner.run(samples, 0, stats, nullptr, {}, error, {0, 2}));
+  EXPECT_NE(error.find("slot index 2"), std::string::npos) << error;
+  ASSERT_FALSE(runner.run(samples, 0, stats, nullptr, {}, error, {0}));
+  ASSERT_TRUE(runner.run(samples, 0, stats, nullptr, {}, error, {0, 0}))
+      << error;
+  EXPECT_EQ(stats[0].name, "merged");
+  EXPECT_EQ(stats[1].count, 0u); // no output reached slot 1
+  TensorStats merged;
+  merged.channelAxis = std::nullopt;
+  std::vector<float> ry, rs;
+  uint64_t rows = 0;
+  for (const Sample &s : samples) {
+    reference(s, ry, rs);
+    merged.add(ry.data(), static_cast<int64_t>(ry.size()), 4);
+    merged.add(rs.data(), static_cast<int64_t>(rs.size()), 1);
+    rows += rs.size();
+  }
+  EXPECT_EQ(stats[0].count, merged.count);
+  EXPECT_EQ(stats[0].sumSq, merged.sumSq);
+  EXPECT_EQ(stats[0].hist, merged.hist);
+  EXPECT_FALSE(stats[0].perChannelValid);
+
+  ASSERT_TRUE(runner.run(samples, 1, stats, nullptr, {}, error, {1})) << error;
+  ASSERT_TRUE(runner.run(samples, 0, stats, nullptr, {}, error, {1, 0}))
+      << error;
+  EXPECT_EQ(stats[0].count, rows); // sum alone
+  ASSERT_TRUE(stats[1].perChannelValid);
+  EXPECT_EQ(stats[1].secondMomentRows, rows);
+  // Second moment of y = 2x + bias against float64.
+  std::vector<double> xtx(16, 0);
+  for (const Sample &s : samples) {
+    reference(s, ry, rs);
+    for (size_t r = 0; r < rs.size(); ++r)
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j)
+          xtx[i * 4 + j] += double(ry[r * 4 + i]) * ry[r * 4 + j];
+  }
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j)
+      EXPECT_NEAR(stats[1].secondMomentMean(i, j), xtx[i * 4 + j] / rows,
+                  1e-9 * std::fabs(xtx[i * 4 + j] / rows) + 1e-12);
+}
+
 TEST(CalibrationRunner, RunModelAndErrors) {
   std::vector<Sample> samples = makeSamples({2, 5});
   std::vector<Sample> outputs;

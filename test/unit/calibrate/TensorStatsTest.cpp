@@ -185,3 +185,92 @@ TEST(TensorStats, LargeJumpAndOtherDtypes) {
 }
 
 } // namespace
+
+/// Per-channel statistics and second moments along one axis of a
+/// [outer, C, inner] tensor, against a float64 computation.
+static void expectChannelStats(int64_t outer, int64_t channels, int64_t inner,
+                               int axis, int rank) {
+  SCOPED_TRACE("axis " + std::to_string(axis));
+  TensorStats s;
+  s.channelAxis = axis;
+  s.secondMoment = true;
+  std::vector<double> cMin(channels, INFINITY), cMax(channels, -INFINITY),
+      cSq(channels, 0), xtx(channels * channels, 0);
+  uint64_t rows = 0;
+  for (int batch = 0; batch < 3; ++batch) {
+    std::vector<int64_t> shape;
+    if (rank == 3)
+      shape = {outer + batch, channels, inner};
+    else
+      shape = {outer + batch, channels};
+    qrun::Array a = floats(shape, 40 + batch);
+    const float *x = static_cast<const float *>(a.data());
+    int64_t in = rank == 3 ? inner : 1;
+    // Channel c of position (o, i) is x[(o * C + c) * in + i].
+    for (int64_t o = 0; o < shape[0]; ++o)
+      for (int64_t i = 0; i < in; ++i) {
+        for (int64_t c = 0; c < channels; ++c) {
+          double v = x[(o * channels + c) * in + i];
+          cMin[c] = std::min(cMin[c], v);
+          cMax[c] = std::max(cMax[c], v);
+          cSq[c] += v * v;
+          for (int64_t d = 0; d < channels; ++d)
+            xtx[c * channels + d] += v * x[(o * channels + d) * in + i];
+        }
+        ++rows;
+      }
+    s.add(a.data(), a.dtype, a.shape.data(),
+          static_cast<int32_t>(a.shape.size()));
+  }
+  ASSERT_TRUE(s.perChannelValid);
+  ASSERT_EQ(s.channelMax.size(), static_cast<size_t>(channels));
+  EXPECT_EQ(s.secondMomentRows, rows);
+  for (int64_t c = 0; c < channels; ++c) {
+    EXPECT_EQ(s.channelMin[c], cMin[c]);
+    EXPECT_EQ(s.channelMax[c], cMax[c]);
+    EXPECT_NEAR(s.channelSumSq[c], cSq[c], 1e-12 * cSq[c]);
+    EXPECT_EQ(s.channelCount[c], rows);
+    for (int64_t d = 0; d < channels; ++d) {
+      double want = xtx[c * channels + d] / rows;
+      EXPECT_NEAR(s.secondMomentMean(c, d), want, 1e-12) << c << "," << d;
+    }
+  }
+}
+
+TEST(TensorStats, ChannelAxisAndSecondMoment) {
+  // A linear's input [tokens, C] (the last axis) and a convolution's NCHW
+  // input (axis 1, the spatial positions as rows).
+  expectChannelStats(37, 24, 1, -1, 2);
+  expectChannelStats(3, 8, 35, 1, 3);
+}
+
+TEST(TensorStats, SecondMomentSkipsNonFiniteBatches) {
+  TensorStats s;
+  s.secondMoment = true;
+  std::vector<float> a = {1, 2, 3, 4}, b = {5, NAN, 7, 8};
+  s.add(a.data(), 4, 2);
+  s.add(b.data(), 4, 2);
+  EXPECT_EQ(s.secondMomentRows, 2u);
+  EXPECT_DOUBLE_EQ(s.secondMomentMean(0, 0), (1.0 + 9.0) / 2);
+  EXPECT_DOUBLE_EQ(s.secondMomentMean(1, 0), (2.0 + 12.0) / 2);
+  EXPECT_DOUBLE_EQ(s.secondMomentMean(1, 1), (4.0 + 16.0) / 2);
+  EXPECT_EQ(s.numNaN, 1u);
+}
+
+TEST(TensorStats, NoChannelAxis) {
+  TensorStats s;
+  s.channelAxis = std::nullopt;
+  s.secondMoment = true;
+  qrun::Array a = floats({4, 6}, 3);
+  s.add(a.data(), a.dtype, a.shape.data(), 2);
+  EXPECT_FALSE(s.perChannelValid);
+  EXPECT_TRUE(s.channelMax.empty());
+  EXPECT_EQ(s.secondMomentRows, 0u);
+  EXPECT_EQ(s.count, 24u);
+  // An axis outside the rank: none either.
+  TensorStats t;
+  t.channelAxis = 5;
+  t.add(a.data(), a.dtype, a.shape.data(), 2);
+  EXPECT_FALSE(t.perChannelValid);
+  EXPECT_EQ(t.count, 24u);
+}

@@ -11,6 +11,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
@@ -375,4 +376,136 @@ SchemeAttr SchemeAttr::withRange(double lo, double hi) const {
       getContext(), getWeight(), getWeightGranularity(), getGroupSize(),
       getActivation(), getActivationGranularity(), getIsStatic(),
       getCalibration(), FloatAttr::get(f64, lo), FloatAttr::get(f64, hi));
+}
+
+//===----------------------------------------------------------------------===//
+// EncodingAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult EncodingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   EncodingKind kind, int64_t panel,
+                                   int64_t unroll, int64_t operand,
+                                   bool signFlip) {
+  if (unroll < 1)
+    return emitError() << "unroll must be >= 1";
+  if ((kind == EncodingKind::Panels) != (panel > 0))
+    return emitError() << "a panel width is given exactly for panels, and is "
+                          "positive";
+  if (kind != EncodingKind::Dot4 && (operand != 0 || signFlip))
+    return emitError() << "operand and signFlip belong to dot4";
+  if (kind == EncodingKind::Dot4 && (operand < 0 || operand > 1 || unroll != 1))
+    return emitError() << "dot4: operand is 0 or 1, and there is no unroll";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// TensorStatsAttr
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// A rank-1 (or rank-2 [n, n]) elements attribute of `n` elements of `elt`.
+bool hasShape(DenseElementsAttr a, ArrayRef<int64_t> shape, Type elt) {
+  return a.getType().getShape() == shape && a.getElementType() == elt;
+}
+} // namespace
+
+LogicalResult TensorStatsAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, uint64_t count, uint64_t,
+    uint64_t, uint64_t zeros, FloatAttr min, FloatAttr max, FloatAttr sum,
+    FloatAttr sumSq, FloatAttr histRange, DenseIntElementsAttr histogram,
+    std::optional<int64_t> channelAxis, DenseFPElementsAttr channelMin,
+    DenseFPElementsAttr channelMax, DenseFPElementsAttr channelSumSq,
+    DenseIntElementsAttr channelCount, uint64_t rows,
+    ElementsAttr secondMoment) {
+  double lo = min.getValueAsDouble(), hi = max.getValueAsDouble();
+  if (!std::isfinite(lo) || !std::isfinite(hi) ||
+      !std::isfinite(sum.getValueAsDouble()) ||
+      !std::isfinite(sumSq.getValueAsDouble()))
+    return emitError() << "min, max, sum and sumSq must be finite";
+  if (count && lo > hi)
+    return emitError() << "min must not exceed max";
+  if (zeros > count)
+    return emitError() << "zeros cannot exceed count";
+  if (static_cast<bool>(histRange) != static_cast<bool>(histogram))
+    return emitError() << "histRange and histogram come together";
+  if (histogram) {
+    if (histogram.getType().getRank() != 1 || histogram.getNumElements() < 2 ||
+        histogram.getNumElements() % 2 ||
+        !histogram.getElementType().isInteger(64))
+      return emitError() << "the histogram is an even number of i64 bins";
+    double r = histRange.getValueAsDouble();
+    if (!std::isfinite(r) || r < 0)
+      return emitError() << "histRange must be finite and >= 0";
+    uint64_t total = 0;
+    for (const APInt &v : histogram.getValues<APInt>()) {
+      if (v.isNegative())
+        return emitError() << "histogram bins must be >= 0";
+      total += v.getZExtValue();
+    }
+    if (total != count)
+      return emitError() << "the histogram holds " << total
+                         << " elements, count is " << count;
+  }
+  bool any = channelMin || channelMax || channelSumSq || channelCount;
+  bool all = channelMin && channelMax && channelSumSq && channelCount;
+  if (any != all || all != channelAxis.has_value())
+    return emitError() << "channelAxis, channelMin, channelMax, channelSumSq "
+                          "and channelCount come together";
+  int64_t c = all ? channelMin.getNumElements() : 0;
+  if (all) {
+    Type f64 = Float64Type::get(min.getContext());
+    if (!hasShape(channelMin, {c}, f64) || !hasShape(channelMax, {c}, f64) ||
+        !hasShape(channelSumSq, {c}, f64) ||
+        channelCount.getType().getShape() != ArrayRef<int64_t>{c} ||
+        !channelCount.getElementType().isInteger(64))
+      return emitError() << "per-channel fields must be f64 [C] (counts i64 "
+                            "[C]) of one length C";
+  }
+  if (static_cast<bool>(secondMoment) != (rows > 0))
+    return emitError() << "a second moment comes with rows > 0";
+  if (secondMoment &&
+      (!all ||
+       secondMoment.getShapedType().getShape() != ArrayRef<int64_t>{c, c} ||
+       !secondMoment.getElementType().isF32()))
+    return emitError() << "the second moment must be f32 [C, C] beside the "
+                          "per-channel fields";
+  return success();
+}
+
+int64_t TensorStatsAttr::getNumChannels() const {
+  return getChannelMin() ? getChannelMin().getNumElements() : 0;
+}
+
+double TensorStatsAttr::getAbsMax() const {
+  if (!getCount())
+    return 0;
+  return std::max(std::fabs(getMin().getValueAsDouble()),
+                  std::fabs(getMax().getValueAsDouble()));
+}
+
+double TensorStatsAttr::getChannelAbsMax(int64_t c) const {
+  if (c < 0 || c >= getNumChannels())
+    return 0;
+  auto lo = getChannelMin().getValues<double>()[c];
+  auto hi = getChannelMax().getValues<double>()[c];
+  if (getChannelCount().getValues<int64_t>()[c] == 0)
+    return 0;
+  return std::max(std::fabs(lo), std::fabs(hi));
+}
+
+std::vector<float> TensorStatsAttr::getSecondMomentValues() const {
+  ElementsAttr m = getSecondMoment();
+  if (!m)
+    return {};
+  if (auto r = dyn_cast<DenseResourceElementsAttr>(m)) {
+    AsmResourceBlob *blob = r.getRawHandle().getBlob();
+    if (!blob)
+      return {};
+    ArrayRef<float> data = blob->getDataAs<float>();
+    if (static_cast<int64_t>(data.size()) != m.getNumElements())
+      return {};
+    return std::vector<float>(data.begin(), data.end());
+  }
+  auto values = cast<DenseElementsAttr>(m).getValues<float>();
+  return std::vector<float>(values.begin(), values.end());
 }

@@ -294,5 +294,7 @@ LogicalResult ObserveOp::verify() {
     if (failed(normaliseAxis(*this, "channel_axis", *axis,
                              getInput().getType().getRank())))
       return failure();
+  if (getSecondMoment() && !getChannelAxis())
+    return emitOpError("second_moment needs a channel_axis");
   return success();
 }

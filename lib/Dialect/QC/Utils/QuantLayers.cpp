@@ -130,6 +130,7 @@ SmallVector<QuantLayer> mlir::qc::findQuantLayers(func::FuncOp func) {
       l.weightRoot = root;
       l.channelAxis = 0;
       l.reductionAxis = 1;
+      l.actChannelAxis = lin.getInput().getType().getRank() - 1;
       l.rowwiseActivation = true;
     } else if (isMultiplyAccumulateGeneric(op)) {
       auto g = cast<linalg::GenericOp>(op);
@@ -192,6 +193,22 @@ SmallVector<QuantLayer> mlir::qc::findQuantLayers(func::FuncOp func) {
                           utils::IteratorType::reduction) == last;
         }
         l.rowwiseActivation = rowwise && g.getNumReductionLoops() == 1;
+        // The activation's channel axis: indexed by a reduction loop alone
+        // that indexes the weight alone too (not a window offset).
+        auto isSingleDim = [](AffineMap m, unsigned d) {
+          return llvm::any_of(m.getResults(), [&](AffineExpr e) {
+            auto de = dyn_cast<AffineDimExpr>(e);
+            return de && de.getPosition() == d;
+          });
+        };
+        for (unsigned i = 0; i < aMap.getNumResults(); ++i) {
+          auto d = dyn_cast<AffineDimExpr>(aMap.getResult(i));
+          if (d && iters[d.getPosition()] == utils::IteratorType::reduction &&
+              isSingleDim(wMap, d.getPosition())) {
+            l.actChannelAxis = i;
+            break;
+          }
+        }
         break;
       }
       if (!l.op)

@@ -120,4 +120,107 @@ def QC_SchemeAttr : AttrDef<QC_Dialect, "Scheme"> {
   }];
 }
 
+def QC_EncodingAttr : AttrDef<QC_Dialect, "Encoding"> {
+  let mnemonic = "encoding";
+  let summary = "the storage layout a target chose for a contraction";
+  let description = [{
+    Target-neutral passes leave contractions without a storage layout; a
+    target's encoding step chooses one and says so with this attribute,
+    and the passes that build or consume the layout read it instead of
+    guessing from the IR's shape:
+
+    | kind | where | meaning |
+    | --- | --- | --- |
+    | `kn` | `qc.weight_encoding` on a `qc.linear` | the constant weight [N, K] is stored transposed, [K, N] (N innermost); with `unroll = U` (U dividing K), [K/U, U, N] with the U steps innermost |
+    | `panels` | `qc.weight_encoding` on a `qc.linear` | the constant weight is stored in panels of `panel = P` output columns, [N/P, K, P] (float weights with `unroll = U`: [N/P, K/U, U, P]); dequantized constant codes, their scales and zero points alike |
+    | `dot4` | `qc.encoding` on a `linalg.generic` | an i32 += u8 x s8 contraction over groups of 4 along the reduction (x86 VNNI `vpdpbusd`): input `operand` is the unsigned one, read through `x xor 0x80` in the body with `signFlip` |
+
+    The CPU target sets them (`qc-cpu-materialize-encodings`,
+    `qc-cpu-lower-quantized-contractions`); `qc-convert-to-linalg` builds
+    the weight layouts, `qc-cpu-vectorize-contractions` vectorises a `dot4`
+    generic. Without a weight encoding a `qc.linear` keeps its [N, K]
+    weight as is. Bit-plane and tensor-core layouts will be further kinds.
+
+    ```mlir
+    #qc.encoding<kn, unroll = 4>
+    #qc.encoding<panels, panel = 64, unroll = 4>
+    #qc.encoding<dot4, operand = 1>
+    ```
+  }];
+  let parameters = (ins
+      EnumParameter<QC_EncodingKind>:$kind,
+      DefaultValuedParameter<"int64_t", "0">:$panel,
+      DefaultValuedParameter<"int64_t", "1">:$unroll,
+      DefaultValuedParameter<"int64_t", "0">:$operand,
+      DefaultValuedParameter<"bool", "false">:$signFlip);
+  let assemblyFormat =
+      "`<` $kind (`,` struct($panel, $unroll, $operand, $signFlip)^)? `>`";
+  let genVerifyDecl = 1;
+}
+
+def QC_TensorStatsAttr : AttrDef<QC_Dialect, "TensorStats"> {
+  let mnemonic = "tensor_stats";
+  let summary = "calibration statistics of one observed tensor";
+  let description = [{
+    What calibration accumulated for one `qc.observe` slot over the whole
+    calibration set, in one pass. The module's statistics side table
+    `qc.stats` (a dictionary from slot name to `#qc.tensor_stats`) holds one
+    per slot; a layer names the slot of its activation input in
+    `qc.act_slot`. Range selection, smoothing, GPTQ and mixed precision read
+    it (`quant/Dialect/QC/Utils/Statistics.h`).
+
+    | field | meaning |
+    | --- | --- |
+    | `count` | finite elements seen |
+    | `nan`, `inf`, `zeros` | NaN, infinite and exactly-zero elements (default 0) |
+    | `min`, `max`, `sum`, `sumSq` | of the finite elements (f64) |
+    | `histRange`, `histogram` | bin counts (i64) over [-histRange, histRange] in equal bins, zeros in the centre bin |
+    | `channelAxis` | the axis of the per-channel fields (negative: from the end) |
+    | `channelMin`, `channelMax`, `channelSumSq` | per channel of that axis, f64 [C] |
+    | `channelCount` | finite elements per channel, i64 [C] |
+    | `rows`, `secondMoment` | mean of x x^T over `rows` vectors x along the channel axis, f32 [C, C] (on request: what GPTQ reads); dense elements or, as calibration writes it, a `dense_resource` blob |
+
+    ```mlir
+    #qc.tensor_stats<count = 8, min = -1.0 : f64, max = 2.0 : f64,
+                     sum = 3.0 : f64, sumSq = 9.5 : f64>
+    ```
+
+    The verifier requires finite extremes with `min <= max` once `count` is
+    positive, a histogram with a non-negative range whose bins add up to
+    `count`, per-channel fields all present or all absent and of one length
+    C beside a channel axis, and a second moment exactly when `rows` is
+    positive, of shape [C, C].
+  }];
+  let parameters = (ins
+      "uint64_t":$count,
+      DefaultValuedParameter<"uint64_t", "0">:$nan,
+      DefaultValuedParameter<"uint64_t", "0">:$inf,
+      DefaultValuedParameter<"uint64_t", "0">:$zeros,
+      "::mlir::FloatAttr":$min,
+      "::mlir::FloatAttr":$max,
+      "::mlir::FloatAttr":$sum,
+      "::mlir::FloatAttr":$sumSq,
+      OptionalParameter<"::mlir::FloatAttr">:$histRange,
+      OptionalParameter<"::mlir::DenseIntElementsAttr">:$histogram,
+      OptionalParameter<"std::optional<int64_t>">:$channelAxis,
+      OptionalParameter<"::mlir::DenseFPElementsAttr">:$channelMin,
+      OptionalParameter<"::mlir::DenseFPElementsAttr">:$channelMax,
+      OptionalParameter<"::mlir::DenseFPElementsAttr">:$channelSumSq,
+      OptionalParameter<"::mlir::DenseIntElementsAttr">:$channelCount,
+      DefaultValuedParameter<"uint64_t", "0">:$rows,
+      OptionalParameter<"::mlir::ElementsAttr">:$secondMoment);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Channels of the per-channel fields (0 without them).
+    int64_t getNumChannels() const;
+    /// max(|min|, |max|), and the same for channel c.
+    double getAbsMax() const;
+    double getChannelAbsMax(int64_t c) const;
+    /// The mean second moment, row-major [C, C] (empty without one or when
+    /// its blob is gone).
+    std::vector<float> getSecondMomentValues() const;
+  }];
+}
+
 #endif // QUANT_DIALECT_QC_IR_QCATTRS_TD

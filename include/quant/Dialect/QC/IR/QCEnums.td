@@ -43,4 +43,14 @@ def QC_ActGranularity : I32EnumAttr<"ActGranularity",
   let genSpecializedAttr = 0;
 }
 
+def QC_EncodingKind : I32EnumAttr<"EncodingKind",
+    "a storage layout (or computation form) a target chose", [
+    I32EnumAttrCase<"KN", 0, "kn">,
+    I32EnumAttrCase<"Panels", 1, "panels">,
+    I32EnumAttrCase<"Dot4", 2, "dot4">
+  ]> {
+  let cppNamespace = "::mlir::qc";
+  let genSpecializedAttr = 0;
+}
+
 #endif // QUANT_DIALECT_QC_IR_QCENUMS_TD

@@ -233,18 +233,26 @@ def QC_ObserveOp : QC_Op<"observe", [MemoryEffects<[MemWrite]>]> {
   let description = [{
     Calibration compiles the float model with observers and runs it over the
     calibration set; each observer accumulates the statistics of its operand
-    (min/max, histogram, second moments) into the slot `slot`. With
-    `channel_axis`, the statistics are kept per channel along that axis as
-    well. Several observers may name one slot: their statistics merge (the
-    operand shapes must then agree along `channel_axis`). The op has a write
-    effect so it is never removed as dead code.
+    into the slot `slot`: count, extremes, sum and sum of squares, and a
+    histogram. With `channel_axis`, the extremes and squares are kept per
+    channel along that axis as well, and with `second_moment` (which needs
+    `channel_axis`) the matrix sum x x^T over the vectors x along that axis.
+    Several observers may name one slot: their statistics merge (the operand
+    shapes must then agree along `channel_axis`). The op has a write effect
+    so it is never removed as dead code.
+
+    The result is the module's statistics side table `qc.stats`, one
+    `#qc.tensor_stats` per slot (see `qc-insert-observers`,
+    `qc-expose-observers`).
 
     ```mlir
     qc.observe %x as "layers.0.mlp.in" {channel_axis = -1 : i64} : tensor<8x128xf32>
+    qc.observe %x as "fc1" {channel_axis = 1 : i64, second_moment} : tensor<8x128xf32>
     ```
   }];
   let arguments = (ins QC_FloatTensor:$input, StrAttr:$slot,
-                       OptionalAttr<I64Attr>:$channel_axis);
+                       OptionalAttr<I64Attr>:$channel_axis,
+                       UnitAttr:$second_moment);
   let assemblyFormat = "$input `as` $slot attr-dict `:` type($input)";
   let hasVerifier = 1;
 }

@@ -228,4 +228,54 @@ def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
   ];
 }
 
+def QCInsertObserversPass
+    : Pass<"qc-insert-observers", "func::FuncOp"> {
+  let summary = "Observe the activation input of every quantized layer";
+  let description = [{
+    Calibration's first step: puts a `qc.observe` on the activation input of
+    each quantizable layer (`qc.linear`, convolution and Einsum contractions
+    with a constant weight) whose `qc.scheme` quantizes it, whatever its
+    activation mode (static, dynamic or weight-only: smoothing, GPTQ and
+    mixed precision need the statistics in every mode), and names the slot
+    in the layer's `qc.act_slot`. Embeddings have no activation input.
+
+    - One observer per distinct value: layers reading one input (the q, k
+      and v projections) share its slot, named after the first such layer
+      in program order. A value that already has an observer keeps it and
+      its slot and options.
+    - The observer is per channel along the layer's input-channel axis (a
+      linear's last axis, a convolution's channel axis) when it has one,
+      and with `second-moment` also accumulates x x^T along it.
+    - The observer sits right after the value's definition, in the
+      function's entry block; layers in nested regions are not observed.
+
+    `qc-expose-observers` turns the observers into outputs of a calibration
+    model; calibration fills the module's statistics table `qc.stats`
+    (`#qc.tensor_stats` per slot).
+  }];
+  let options = [
+    Option<"secondMoment", "second-moment", "bool", /*default=*/"false",
+           "Also accumulate the second moment x x^T of each input along its "
+           "channel axis (C x C per slot; what GPTQ reads)">,
+    Option<"allLayers", "all-layers", "bool", /*default=*/"false",
+           "Observe every quantizable layer, with or without a qc.scheme "
+           "(default: the layers whose qc.scheme quantizes them)">
+  ];
+}
+
+def QCExposeObserversPass
+    : Pass<"qc-expose-observers", "ModuleOp"> {
+  let summary = "Turn qc.observe ops into extra function results (the "
+                "calibration model)";
+  let description = [{
+    Makes each `qc.observe` of a function's entry block an extra result of
+    the function, after its own results, named `qc.observe:SLOT` in
+    `qc.output_names` (created with `output_N` names for the existing
+    results when absent), and erases the observer. Compiled, the module is
+    the calibration model: the calibration runner accumulates each such
+    output into its slot's statistics. An observer elsewhere than in an
+    entry block is an error.
+  }];
+}
+
 #endif // QUANT_DIALECT_QC_TRANSFORMS_PASSES_TD

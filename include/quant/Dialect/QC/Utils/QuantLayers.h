@@ -34,6 +34,11 @@ struct QuantLayer {
   /// Axis of `weightRoot` along output channels (-1: none), and the axis of
   /// `weightRoot` that is reduced, for group-wise scales (-1: none).
   int64_t channelAxis = -1, reductionAxis = -1;
+  /// Axis of the activation operand that the weight reduces over channel by
+  /// channel (a linear's last axis, a convolution's input channels), -1 when
+  /// there is none: statistics per channel (smoothing) and second moments
+  /// (GPTQ) are taken along it.
+  int64_t actChannelAxis = -1;
   /// True when the activation's last dimension is the reduction and the
   /// others index independent rows (tokens): per-token scales make sense.
   bool rowwiseActivation = false;

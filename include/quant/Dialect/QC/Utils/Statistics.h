@@ -1,0 +1,43 @@
+//===- Statistics.h - the calibration statistics side table ----*- C++ -*-===//
+//
+// Part of quant. Calibration leaves one #qc.tensor_stats per observed slot
+// in the module's side table `qc.stats` (a dictionary from slot name to
+// statistics); each quantizable layer whose input was observed names its
+// slot in `qc.act_slot`. Passes that need statistics (range selection,
+// smoothing, GPTQ, mixed precision) read them through these functions.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANT_DIALECT_QC_UTILS_STATISTICS_H
+#define QUANT_DIALECT_QC_UTILS_STATISTICS_H
+
+#include "quant/Dialect/QC/IR/QCAttrs.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <utility>
+
+namespace mlir::qc {
+
+/// Attribute names: the table on the module, the slot on a layer.
+inline constexpr StringLiteral kStatsTableAttrName = "qc.stats";
+inline constexpr StringLiteral kActSlotAttrName = "qc.act_slot";
+
+/// The statistics of `slot`, or null when the module has none for it.
+TensorStatsAttr lookupStats(ModuleOp module, StringRef slot);
+
+/// The statistics of `layer`'s activation input (through its qc.act_slot
+/// and the enclosing module's table), or null.
+TensorStatsAttr lookupLayerStats(Operation *layer);
+
+/// The slot `layer`'s activation input is observed into, or "".
+StringRef getActSlot(Operation *layer);
+
+/// Adds or replaces entries of the module's table (one dictionary rebuild
+/// for all of them).
+void setStats(ModuleOp module,
+              ArrayRef<std::pair<StringRef, TensorStatsAttr>> entries);
+
+} // namespace mlir::qc
+
+#endif // QUANT_DIALECT_QC_UTILS_STATISTICS_H

@@ -1,0 +1,119 @@
+//===- StatsTable.cpp - calibration statistics <-> #qc.tensor_stats -------===//
+//
+// Part of quant.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant/Quantize/StatsTable.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+using namespace mlir;
+using namespace mlir::qc;
+
+namespace {
+
+template <typename T>
+DenseElementsAttr vectorAttr(Type elt, ArrayRef<int64_t> shape,
+                             ArrayRef<T> values) {
+  return DenseElementsAttr::get(RankedTensorType::get(shape, elt), values);
+}
+
+template <typename T, typename A> std::vector<T> valuesOf(A attr) {
+  if (!attr)
+    return {};
+  auto range = attr.template getValues<T>();
+  return std::vector<T>(range.begin(), range.end());
+}
+
+} // namespace
+
+TensorStatsAttr mlir::qc::toTensorStatsAttr(MLIRContext *ctx,
+                                            const calib::TensorStats &s) {
+  Builder b(ctx);
+  Type f64 = b.getF64Type(), i64 = b.getI64Type();
+  auto f = [&](double v) { return b.getF64FloatAttr(v); };
+  FloatAttr histRange;
+  DenseIntElementsAttr histogram;
+  if (!s.hist.empty()) {
+    histRange = f(s.range);
+    std::vector<int64_t> bins(s.hist.begin(), s.hist.end());
+    histogram = cast<DenseIntElementsAttr>(
+        vectorAttr<int64_t>(i64, {static_cast<int64_t>(bins.size())}, bins));
+  }
+  std::optional<int64_t> axis;
+  DenseFPElementsAttr cMin, cMax, cSq;
+  ElementsAttr moment;
+  DenseIntElementsAttr cCount;
+  uint64_t rows = 0;
+  if (s.perChannelValid && !s.channelCount.empty() && s.channelAxis) {
+    int64_t c = static_cast<int64_t>(s.channelCount.size());
+    axis = *s.channelAxis;
+    cMin =
+        cast<DenseFPElementsAttr>(vectorAttr<double>(f64, {c}, s.channelMin));
+    cMax =
+        cast<DenseFPElementsAttr>(vectorAttr<double>(f64, {c}, s.channelMax));
+    cSq =
+        cast<DenseFPElementsAttr>(vectorAttr<double>(f64, {c}, s.channelSumSq));
+    std::vector<int64_t> counts(s.channelCount.begin(), s.channelCount.end());
+    cCount = cast<DenseIntElementsAttr>(vectorAttr<int64_t>(i64, {c}, counts));
+    if (s.secondMoment && s.secondMomentRows) {
+      std::vector<float> mean(c * c);
+      for (int64_t i = 0; i < c; ++i)
+        for (int64_t j = 0; j < c; ++j)
+          mean[i * c + j] = static_cast<float>(s.secondMomentMean(i, j));
+      rows = s.secondMomentRows;
+      // C x C floats: a blob, out of attribute storage (like weights).
+      AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
+          ArrayRef<char>(reinterpret_cast<const char *>(mean.data()),
+                         mean.size() * sizeof(float)),
+          alignof(float), /*dataIsMutable=*/false);
+      moment = DenseResourceElementsAttr::get(
+          RankedTensorType::get({c, c}, b.getF32Type()), "qc_second_moment",
+          std::move(blob));
+    }
+  }
+  double lo = s.count ? s.min : 0, hi = s.count ? s.max : 0;
+  return TensorStatsAttr::get(ctx, s.count, s.numNaN, s.numInf, s.numZeros,
+                              f(lo), f(hi), f(s.sum), f(s.sumSq), histRange,
+                              histogram, axis, cMin, cMax, cSq, cCount, rows,
+                              moment);
+}
+
+calib::TensorStats mlir::qc::fromTensorStatsAttr(TensorStatsAttr a) {
+  calib::TensorStats s;
+  s.count = a.getCount();
+  s.numNaN = a.getNan();
+  s.numInf = a.getInf();
+  s.numZeros = a.getZeros();
+  s.min = a.getMin().getValueAsDouble();
+  s.max = a.getMax().getValueAsDouble();
+  s.sum = a.getSum().getValueAsDouble();
+  s.sumSq = a.getSumSq().getValueAsDouble();
+  if (a.getHistogram()) {
+    s.range = a.getHistRange().getValueAsDouble();
+    for (int64_t v : valuesOf<int64_t>(a.getHistogram()))
+      s.hist.push_back(static_cast<uint64_t>(v));
+  }
+  s.channelAxis = a.getChannelAxis();
+  s.perChannelValid = a.getChannelAxis().has_value();
+  s.channelMin = valuesOf<double>(a.getChannelMin());
+  s.channelMax = valuesOf<double>(a.getChannelMax());
+  s.channelSumSq = valuesOf<double>(a.getChannelSumSq());
+  for (int64_t v : valuesOf<int64_t>(a.getChannelCount()))
+    s.channelCount.push_back(static_cast<uint64_t>(v));
+  if (a.getSecondMoment()) {
+    s.secondMoment = true;
+    s.secondMomentRows = a.getRows();
+    std::vector<float> mean = a.getSecondMomentValues();
+    size_t c = s.channelCount.size();
+    s.secondMomentSum.assign(c * c, 0);
+    for (size_t i = 0; mean.size() == c * c && i < c; ++i)
+      for (size_t j = i; j < c; ++j)
+        s.secondMomentSum[i * c + j] =
+            static_cast<double>(mean[i * c + j]) * s.secondMomentRows;
+  }
+  return s;
+}

@@ -55,8 +55,12 @@ SmallVector<AffineExpr> dimExprs(MLIRContext *ctx, int64_t from, int64_t to) {
   return e;
 }
 
-/// Reduction steps per output update in constant-weight linears.
-constexpr int64_t kReductionUnroll = 4;
+/// The storage layout the target chose for a linear's constant weight
+/// (#qc.encoding kn or panels in qc.weight_encoding), or null: the weight
+/// stays [N, K].
+EncodingAttr weightEncoding(LinearOp op) {
+  return op->getAttrOfType<EncodingAttr>("qc.weight_encoding");
+}
 
 /// The body out + a * b. Reassociation lets LLVM vectorise the dot
 /// products; the result then depends on the summation order, as in BLAS.
@@ -83,8 +87,8 @@ Value contraction(OpBuilder &b, Location loc, Value x, Value w, Value init,
 
 /// A weight dequantize(codes, scale[, zero point]) whose operands are
 /// constants, as the same dequantization of the transposed codes: [K, N],
-/// or with panels of P output columns (weightPanel), [N/P, K, P], so that a
-/// register tile of P columns streams its codes contiguously, as FP32
+/// or with panels of P output columns (the panels encoding), [N/P, K, P], so
+/// that a register tile of P columns streams its codes contiguously, as FP32
 /// linears stream their weights (panelLinear). Scales and zero points
 /// follow: group-wise [N, K/g] -> [K/g, N] or [N/P, K/g, P], per output
 /// channel [N] or [N/P, P].
@@ -96,9 +100,10 @@ struct TransposedDequant {
   int64_t channel = -1; ///< per-channel axis of the [N, K] weight; -1: none
   Type elt;             ///< the float element type
 
-  /// Of `weight`; none when it is no dequantize of constants.
+  /// Of `weight`, in panels of `panel` columns (0: [K, N]); none when it
+  /// is no dequantize of constants.
   static std::optional<TransposedDequant> get(OpBuilder &b, Location loc,
-                                              Value weight) {
+                                              Value weight, int64_t panel) {
     auto dq = weight.getDefiningOp<DequantizeOp>();
     DenseElementsAttr codes, scale, zp;
     if (!dq || !matchPattern(dq.getInput(), m_Constant(&codes)) ||
@@ -120,7 +125,9 @@ struct TransposedDequant {
     } else {
       t.channel = axis;
     }
-    t.panel = weightPanel(wt.getDimSize(0));
+    if (panel && wt.getDimSize(0) % panel)
+      return std::nullopt;
+    t.panel = panel;
     int64_t p = t.panel;
     auto param = [&](DenseElementsAttr a) -> Value {
       if (!a)
@@ -164,8 +171,9 @@ Value initialOutput(OpBuilder &b, Location loc, RankedTensorType type,
   return buildContractionInit(b, loc, empty, bias, biasMap);
 }
 
-/// qc.linear(x, W, b) with a constant float W [N, K] (K a multiple of the
-/// reduction unroll, N of a panel width P) as a contraction over W stored
+/// qc.linear(x, W, b) with a constant float W [N, K] and a panels encoding
+/// (K a multiple of its unroll U, N of its panel width P) as a contraction
+/// over W stored
 /// in panels, [N/P, K/U, U, P]: loops (lead..., nb, kq, ni, j) compute the
 /// output as [lead..., N/P, P], collapsed to [lead..., N] after. Each
 /// panel of P output columns then reads its K x P weights as one
@@ -177,9 +185,12 @@ Value panelLinear(ConversionPatternRewriter &rewriter, LinearOp op, Value x,
   auto wt = dyn_cast<RankedTensorType>(op.getWeight().getType());
   if (!wt || !wt.hasStaticShape())
     return {};
+  EncodingAttr enc = weightEncoding(op);
+  if (!enc || enc.getKind() != EncodingKind::Panels)
+    return {};
   int64_t n = wt.getDimSize(0), k = wt.getDimSize(1);
-  int64_t panel = weightPanel(n);
-  if (panel == 0 || k % kReductionUnroll != 0)
+  int64_t panel = enc.getPanel(), u = enc.getUnroll();
+  if (n % panel != 0 || k % u != 0)
     return {};
   Location loc = op.getLoc();
   Value packed = createTransposedFloatConstant(rewriter, loc, op.getWeight(),
@@ -191,7 +202,6 @@ Value panelLinear(ConversionPatternRewriter &rewriter, LinearOp op, Value x,
   auto ot = op.getType();
   Type elt = ot.getElementType();
   int64_t r = xt.getRank(), lead = r - 1, nb = n / panel;
-  constexpr int64_t u = kReductionUnroll;
   SmallVector<int64_t> shape(ot.getShape().drop_back());
   shape.append({nb, panel});
   SmallVector<Value> dyn;
@@ -320,9 +330,12 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
       return success();
     }
     auto wt = dyn_cast<RankedTensorType>(op.getWeight().getType());
+    EncodingAttr enc = weightEncoding(op);
     std::optional<TransposedDequant> dq;
-    if (!wt || !wt.hasStaticShape() ||
-        !(dq = TransposedDequant::get(rewriter, loc, op.getWeight()))) {
+    if (!wt || !wt.hasStaticShape() || !enc ||
+        !(dq = TransposedDequant::get(
+              rewriter, loc, op.getWeight(),
+              enc.getKind() == EncodingKind::Panels ? enc.getPanel() : 0))) {
       rewriter.replaceOp(op, lower(rewriter, op, adaptor));
       return success();
     }
@@ -361,12 +374,16 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
     auto xt = cast<RankedTensorType>(x.getType());
     int64_t r = xt.getRank(), lead = r - 1;
     Value init = initOutput(b, op, x, adaptor.getBias(), w);
-    // Loops: lead..., then n and k. A constant weight is stored transposed,
-    // [K, N], with k before n so the innermost loop runs over N: contiguous,
-    // no reduction, vectorisable as is. Otherwise W stays [N, K] and k is
+    // Loops: lead..., then n and k. A constant weight the target encoded
+    // (kn, or panels that did not apply) is stored transposed, [K, N], with
+    // k before n so the innermost loop runs over N: contiguous, no
+    // reduction, vectorisable as is. Otherwise W stays [N, K] and k is
     // innermost.
-    Value kn = createTransposedFloatConstant(b, loc, op.getWeight(), 1.0,
-                                             "qc_weight_kn");
+    EncodingAttr enc = weightEncoding(op);
+    Value kn = enc ? createTransposedFloatConstant(b, loc, op.getWeight(), 1.0,
+                                                   "qc_weight_kn")
+                   : Value();
+    int64_t unroll = enc ? enc.getUnroll() : 1;
     if (kn)
       w = kn;
     int64_t loops = r + 1;
@@ -377,19 +394,18 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
     SmallVector<AffineExpr> oe = dimExprs(ctx, 0, lead);
     oe.push_back(nE);
     int64_t k = cast<RankedTensorType>(w.getType()).getDimSize(0);
-    if (kn && k % kReductionUnroll == 0) {
+    if (kn && unroll > 1 && k % unroll == 0) {
       // Loops (lead..., kq, n, j) over W [K/U, U, N]: the innermost j (U
       // steps) unrolls fully, so each vector step along N adds U products
       // per load and store of the output row.
       auto wt = cast<RankedTensorType>(w.getType());
       w = tensor::ExpandShapeOp::create(
           b, loc,
-          RankedTensorType::get(
-              {k / kReductionUnroll, kReductionUnroll, wt.getDimSize(1)},
-              wt.getElementType()),
+          RankedTensorType::get({k / unroll, unroll, wt.getDimSize(1)},
+                                wt.getElementType()),
           w, SmallVector<ReassociationIndices>{{0, 1}, {2}});
       AffineExpr jE = getAffineDimExpr(r + 1, ctx);
-      xe.push_back(kE * kReductionUnroll + jE);
+      xe.push_back(kE * unroll + jE);
       SmallVector<Iter> iters(r + 2, Iter::parallel);
       iters[kDim] = Iter::reduction;
       iters[r + 1] = Iter::reduction;

@@ -56,7 +56,9 @@ void mlir::qc::buildCPUMaterializeEncodingsPipeline(
     OpPassManager &pm, const CPUVectorInfo &vector) {
   QCLowerQuantizedContractionsPassOptions o;
   o.dot4Layout = vector.dot4;
-  pm.nest<func::FuncOp>().addPass(createQCLowerQuantizedContractionsPass(o));
+  OpPassManager &f = pm.nest<func::FuncOp>();
+  f.addPass(createQCLowerQuantizedContractionsPass(o));
+  f.addPass(createQCMaterializeEncodingsPass());
 }
 
 void mlir::qc::buildCPUPhasePipeline(CompilePhase phase, OpPassManager &pm,

@@ -286,6 +286,15 @@ void dot4Body(OpBuilder &b, Location l, Value x, Value w, Value acc) {
                           arith::AddIOp::create(b, l, acc, p).getResult());
 }
 
+/// Marks a generic built with dot4Body as the dot4 form, with input
+/// `unsignedOperand` the zero-extended one: qc-cpu-vectorize-contractions
+/// reads the layout from this, not from the body.
+void setDot4Encoding(linalg::GenericOp op, unsigned unsignedOperand) {
+  op->setAttr("qc.encoding",
+              EncodingAttr::get(op.getContext(), EncodingKind::Dot4, 0, 1,
+                                unsignedOperand, /*signFlip=*/false));
+}
+
 /// One i8 xor 0x80 (x + 128 as an unsigned byte).
 Value flipSignBitScalar(OpBuilder &b, Location l, Value v) {
   Value c =
@@ -416,17 +425,16 @@ Value dot4Contraction(OpBuilder &b, Location loc, Value x, bool xSigned,
   SmallVector<Iter> iters(loops, Iter::parallel);
   iters[q] = Iter::reduction;
   iters[j] = Iter::reduction;
-  Value acc =
-      linalg::GenericOp::create(
-          b, loc, init.getType(), ValueRange{x, codes}, ValueRange{init},
-          SmallVector<AffineMap>{AffineMap::get(loops, 0, xe, ctx),
-                                 AffineMap::get(loops, 0, we, ctx),
-                                 AffineMap::get(loops, 0, oe, ctx)},
-          iters,
-          [&](OpBuilder &bb, Location l, ValueRange args) {
-            dot4Body(bb, l, args[0], args[1], args[2]);
-          })
-          .getResult(0);
+  auto gen = linalg::GenericOp::create(
+      b, loc, init.getType(), ValueRange{x, codes}, ValueRange{init},
+      SmallVector<AffineMap>{AffineMap::get(loops, 0, xe, ctx),
+                             AffineMap::get(loops, 0, we, ctx),
+                             AffineMap::get(loops, 0, oe, ctx)},
+      iters, [&](OpBuilder &bb, Location l, ValueRange args) {
+        dot4Body(bb, l, args[0], args[1], args[2]);
+      });
+  setDot4Encoding(gen, /*unsignedOperand=*/0);
+  Value acc = gen.getResult(0);
   if (!p)
     return acc;
   return collapsePanels(b, loc, likeTy, acc);
@@ -692,14 +700,14 @@ Value dot4Generic(OpBuilder &b, Location loc, linalg::GenericOp op,
   ins[layer.actOperand] = x4;
   ins[layer.weightOperand] = w4;
   unsigned xi = layer.actOperand;
-  return linalg::GenericOp::create(
-             b, loc, acc0.getType(), ins, ValueRange{acc0},
-             SmallVector<AffineMap>{newMaps[0], newMaps[1], extend(oMap, -1)},
-             newIters,
-             [&](OpBuilder &bb, Location l, ValueRange args) {
-               dot4Body(bb, l, args[xi], args[1 - xi], args[2]);
-             })
-      .getResult(0);
+  auto gen = linalg::GenericOp::create(
+      b, loc, acc0.getType(), ins, ValueRange{acc0},
+      SmallVector<AffineMap>{newMaps[0], newMaps[1], extend(oMap, -1)},
+      newIters, [&](OpBuilder &bb, Location l, ValueRange args) {
+        dot4Body(bb, l, args[xi], args[1 - xi], args[2]);
+      });
+  setDot4Encoding(gen, xi);
+  return gen.getResult(0);
 }
 
 /// Pattern: generic MAC(dequantize(qx), reshape?(dequantize(qw const)))

@@ -26,6 +26,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "RegisterTile.h"
+#include "quant/Dialect/QC/IR/QCAttrs.h"
 #include "quant/Target/CPU/CPUTarget.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -258,16 +259,21 @@ std::optional<SmallVector<int64_t>> staticStrides(Type t) {
   return strides;
 }
 
-/// The dot4 form (qc-cpu-lower-quantized-contractions' dot4-layout): an i32
-/// body acc + zext(u') * sext(s), u' = u or u xor 0x80, i8 inputs u and s
-/// (two inputs, either order); over a reduction loop j of 4: the input that
+/// The dot4 form, as `qc.encoding = #qc.encoding<dot4, operand = u>` marks
+/// it (qc-cpu-lower-quantized-contractions' dot4-layout): an i32 body acc +
+/// zext(u') * sext(s), u' = u (or u xor 0x80 with signFlip), i8 inputs u
+/// (input `operand`) and s; over a reduction loop j of 4: the input that
 /// varies along the lanes is read [..., lane + ..., j] with strides
 /// [..., 4, 1] (16 lanes x 4 bytes contiguous), the other at ... + j
-/// contiguously and not along the lanes.
+/// contiguously and not along the lanes. The layout comes from the
+/// encoding; the body is only checked to compute what it says (a generic
+/// rewritten since is left to the general path).
 FailureOr<Plan> analyzeDot4(linalg::GenericOp op, const LanesAndRows &lr,
                             int64_t vectorBits, int64_t registers) {
   Block *body = op.getBlock();
-  if (op.getNumDpsInputs() != 2 || vectorBits < 256 ||
+  auto enc = op->getAttrOfType<EncodingAttr>("qc.encoding");
+  if (!enc || enc.getKind() != EncodingKind::Dot4 ||
+      op.getNumDpsInputs() != 2 || vectorBits < 256 ||
       !getElementTypeOrSelf(op.getDpsInits()[0].getType()).isInteger(32))
     return failure();
   auto add =
@@ -312,7 +318,9 @@ FailureOr<Plan> analyzeDot4(linalg::GenericOp op, const LanesAndRows &lr,
   size_t ops = 0;
   for (Operation &o : body->without_terminator())
     ops += !isa<arith::ConstantOp>(o);
-  if (ops != 4 + (p.dot4Xor ? 1 : 0))
+  if (ops != 4 + (p.dot4Xor ? 1 : 0) ||
+      ua.getArgNumber() != static_cast<unsigned>(enc.getOperand()) ||
+      p.dot4Xor != enc.getSignFlip())
     return failure();
   p.dot4Unsigned = ua.getArgNumber();
   if (lr.laneInputs[0] == lr.laneInputs[1])

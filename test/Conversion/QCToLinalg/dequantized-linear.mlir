@@ -6,8 +6,8 @@
 // (k, n) read at (k floordiv 4, n)), at any number of rows: no float
 // weight is built. qc-cpu-pack-weights then has it read two codes per byte.
 // Numerics: test/e2e/quantized-mlp.test (W4A16, at 1, 3, 8 and 128 rows).
-// RUN: quant-opt %s --qc-convert-to-linalg | FileCheck %s
-// RUN: quant-opt %s --qc-convert-to-linalg --qc-cpu-pack-weights --canonicalize | FileCheck %s --check-prefix=PACK
+// RUN: quant-opt %s --qc-cpu-materialize-encodings --qc-convert-to-linalg | FileCheck %s
+// RUN: quant-opt %s --qc-cpu-materialize-encodings --qc-convert-to-linalg --qc-cpu-pack-weights --canonicalize | FileCheck %s --check-prefix=PACK
 
 // CHECK-DAG: #[[X:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
 // CHECK-DAG: #[[Q:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>

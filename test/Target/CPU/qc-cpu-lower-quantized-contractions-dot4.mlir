@@ -16,6 +16,7 @@
 // CHECK: %[[INIT:.*]] = arith.constant dense<[-4608, -12800, -20992]> : tensor<3xi32>
 // CHECK: %[[ACC0:.*]] = linalg.generic {{.*}} ins(%[[INIT]] : tensor<3xi32>)
 // CHECK: linalg.generic {indexing_maps = [#[[XMAP]], #[[WMAP]], {{.*}}], iterator_types = ["parallel", "reduction", "parallel", "reduction"]} ins(%[[FLIP]], %[[W]] : tensor<5x8xi8>, tensor<2x3x4xi8>) outs(%[[ACC0]] : tensor<5x3xi32>)
+// CHECK-SAME: attrs = {qc.encoding = #qc.encoding<dot4>}
 // CHECK-NOT: arith.xori
 // CHECK: arith.extui %{{.*}} : i8 to i32
 // CHECK: arith.extsi %{{.*}} : i8 to i32
@@ -113,6 +114,7 @@ func.func @odd_k(%q: tensor<2x6xi8>) -> tensor<2x4xf32> {
 // CHECK: %[[S:.*]] = arith.constant dense<-3072> : tensor<4xi32>
 // CHECK: %[[ACC0:.*]] = linalg.generic {{.*}} ins(%[[S]] : tensor<4xi32>)
 // CHECK: linalg.generic {indexing_maps = [#[[XC]], #[[WC]], {{.*}}], iterator_types = ["parallel", "parallel", "reduction", "reduction", "parallel", "reduction"]} ins(%[[X4]], %[[W4]] : tensor<1x2x6x4xi8>, tensor<4x2x3x4xi8>) outs(%[[ACC0]] : tensor<1x4x4xi32>)
+// CHECK-SAME: attrs = {qc.encoding = #qc.encoding<dot4>}
 // CHECK-NOT: arith.xori
 // CHECK: arith.extui
 func.func @conv(%q: tensor<1x8x6xi8>) -> tensor<1x4x4xf32> {

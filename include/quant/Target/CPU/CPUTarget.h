@@ -69,6 +69,12 @@ std::unique_ptr<Target> createCPUTarget(EmitOptions options);
 /// executable, else the build tree's.
 std::string findDefaultRuntimeLibrary();
 
+/// Output columns per weight panel for N output features: 64 (four AVX-512
+/// vectors, the widest register tile) when it divides N, else 32 or 16;
+/// 0 when none does (qc-cpu-materialize-encodings, and the dot4 layout of
+/// qc-cpu-lower-quantized-contractions).
+int64_t weightPanel(int64_t n);
+
 /// Registers the CPU passes and the named pipelines qc-cpu-phase-linalg,
 /// -bufferized, -vector, -llvm (option mcpu) and qc-cpu-lower (all four).
 void registerCPUPipelines();

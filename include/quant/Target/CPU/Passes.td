@@ -68,6 +68,27 @@ def QCLowerQuantizedContractionsPass
   ];
 }
 
+def QCMaterializeEncodingsPass
+    : Pass<"qc-cpu-materialize-encodings", "func::FuncOp"> {
+  let summary = "Choose the CPU storage layout of every linear's constant "
+                "weight";
+  let description = [{
+    Sets `qc.weight_encoding` (`#qc.encoding`) on each `qc.linear` whose
+    weight is a float constant or the `qc.dequantize` of constant codes,
+    scales and zero points, which `qc-convert-to-linalg` then builds:
+
+    - `panels` of P = 64, 32 or 16 output columns (the widest dividing N):
+      a register tile of P columns (four AVX-512 vectors at most) reads its
+      weights as one contiguous stream, and threads split the panels;
+    - otherwise `kn`: [K, N], so the innermost loop runs along N.
+
+    Float weights also get `unroll = 4` (four reduction steps per update of
+    an output vector, when 4 divides K). Integer layers are laid out by
+    `qc-cpu-lower-quantized-contractions` (before this pass) and linears
+    with a run-time weight keep [N, K].
+  }];
+}
+
 def QCPackWeightsPass : Pass<"qc-cpu-pack-weights", "func::FuncOp"> {
   let summary = "Store sub-byte and small-float constants packed in bytes";
   let description = [{

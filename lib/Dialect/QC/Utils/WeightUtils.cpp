@@ -173,13 +173,6 @@ Value mlir::qc::createTransposedFloatConstant(OpBuilder &builder, Location loc,
   return arith::ConstantOp::create(builder, loc, out);
 }
 
-int64_t mlir::qc::weightPanel(int64_t n) {
-  for (int64_t p : {64, 32, 16})
-    if (n % p == 0)
-      return p;
-  return 0;
-}
-
 Value mlir::qc::buildContractionInit(OpBuilder &b, Location loc, Value empty,
                                      Value start, AffineMap map) {
   auto type = cast<RankedTensorType>(empty.getType());

@@ -48,12 +48,6 @@ Value createTransposedFloatConstant(OpBuilder &builder, Location loc,
                                     Value value, double scale,
                                     StringRef blobName, int64_t panel = 0);
 
-/// Output columns per weight panel for N output features: 64 (four AVX-512
-/// vectors, the widest register tile) when it divides N, else 32 or 16;
-/// 0 when none does. Float and integer linear layers store their constant
-/// weights in panels of this width.
-int64_t weightPanel(int64_t n);
-
 /// `y`, the [lead..., N/P, P] result of a contraction over weight panels,
 /// collapsed to `type` ([lead..., N]; `type`'s element type is kept from
 /// `y`).

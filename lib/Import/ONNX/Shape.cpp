@@ -1231,12 +1231,17 @@ LogicalResult importConstantOfShapeRuntime(NodeImporter &n) {
 /// out[i] = start + i * delta.
 LogicalResult importRangeRuntime(NodeImporter &n) {
   using P = arith::CmpIPredicate;
-  RankedTensorType st = n.operandType(0);
-  if (!st || n.operandType(1) != st || n.operandType(2) != st)
-    return n.invalid("start, limit and delta must have one type");
-  if (st.getRank() != 0 && !(st.getRank() == 1 && st.getDimSize(0) == 1))
-    return n.invalid("start, limit and delta must be scalars");
-  Type elt = st.getElementType();
+  // Scalars (or one-element vectors, which some exporters write) of one
+  // element type.
+  RankedTensorType types[3] = {n.operandType(0), n.operandType(1),
+                               n.operandType(2)};
+  for (RankedTensorType t : types) {
+    if (!t || t.getElementType() != types[0].getElementType())
+      return n.invalid("start, limit and delta must have one element type");
+    if (t.getRank() != 0 && !(t.getRank() == 1 && t.getDimSize(0) == 1))
+      return n.invalid("start, limit and delta must be scalars");
+  }
+  Type elt = types[0].getElementType();
   auto ft = dyn_cast<FloatType>(elt);
   if ((ft && !ft.isF16() && !ft.isF32() && !ft.isF64()) ||
       (!ft && !elt.isSignlessInteger()))
@@ -1248,7 +1253,7 @@ LogicalResult importRangeRuntime(NodeImporter &n) {
   auto scalar = [&](int64_t i) -> Value {
     Value v = *n.operand(i);
     SmallVector<Value> idx;
-    if (st.getRank() == 1)
+    if (types[i].getRank() == 1)
       idx.push_back(arith::ConstantIndexOp::create(b, loc, 0));
     return tensor::ExtractOp::create(b, loc, v, idx);
   };

@@ -34,6 +34,50 @@ constexpr int64_t kMaxReduction = int64_t(1) << 16;
 /// Reduction steps per accumulator update in integer linears.
 constexpr int64_t kUnroll = 4;
 
+/// The elements of an integer constant of at most 8 bits, one byte each
+/// holding the low `bits` bits (as DenseElementsAttr stores them; a splat
+/// expanded, i1 unpacked). One byte per element where APInts took 16: a
+/// large model's weights are hundreds of millions of codes.
+std::vector<uint8_t> codeBytes(DenseElementsAttr attr) {
+  size_t n = static_cast<size_t>(attr.getNumElements());
+  unsigned bits = attr.getElementType().getIntOrFloatBitWidth();
+  if (bits == 1) {
+    std::vector<uint8_t> v;
+    v.reserve(n);
+    for (bool b : attr.getValues<bool>())
+      v.push_back(b);
+    return v;
+  }
+  ArrayRef<char> raw = attr.getRawData();
+  uint8_t mask = bits >= 8 ? 0xff : static_cast<uint8_t>((1u << bits) - 1);
+  if (attr.isSplat())
+    return std::vector<uint8_t>(n, static_cast<uint8_t>(raw[0]) & mask);
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i)
+    v[i] = static_cast<uint8_t>(raw[i]) & mask;
+  return v;
+}
+
+/// The value of a code byte of `bits` bits, sign-extended when signed.
+int32_t codeValue(uint8_t byte, unsigned bits, bool isSigned) {
+  int32_t v = byte;
+  if (isSigned && bits < 32 && (v >> (bits - 1)) & 1)
+    v -= 1 << bits;
+  return v;
+}
+
+/// The constant of `type` (integer elements of at most 8 bits) holding
+/// `bytes` (codeBytes' form).
+DenseElementsAttr codesAttr(RankedTensorType type, ArrayRef<uint8_t> bytes) {
+  if (type.getElementTypeBitWidth() == 1) {
+    SmallVector<bool> v(bytes.begin(), bytes.end());
+    return DenseElementsAttr::get(type, ArrayRef<bool>(v));
+  }
+  return DenseElementsAttr::getFromRawBuffer(
+      type, ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
+                           bytes.size()));
+}
+
 /// The integer activation side: codes, scale, optional zero point, and
 /// whether the scale is per row ([..., 1]).
 struct IntActivation {
@@ -83,12 +127,11 @@ std::optional<IntWeight> matchWeight(DequantizeOp dq) {
     inner *= t.getDimSize(i);
   std::vector<int32_t> sums(channels, 0);
   bool isSigned = dq.getFormat().isSigned();
-  int64_t i = 0;
-  for (const APInt &v : codes.getValues<APInt>()) {
-    int64_t c = axis < 0 ? 0 : (i / inner) % channels;
-    sums[c] += static_cast<int32_t>(isSigned ? v.getSExtValue()
-                                             : int64_t(v.getZExtValue()));
-    ++i;
+  unsigned bits = t.getElementTypeBitWidth();
+  std::vector<uint8_t> bytes = codeBytes(codes);
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    int64_t c = axis < 0 ? 0 : (static_cast<int64_t>(i) / inner) % channels;
+    sums[c] += codeValue(bytes[i], bits, isSigned);
   }
   return IntWeight{dq, dq.getInput(), axis, std::move(sums)};
 }
@@ -341,23 +384,23 @@ Dot4Codes dot4Codes(OpBuilder &b, Location loc, Value codes) {
   auto t = cast<RankedTensorType>(attr.getType());
   int64_t n = t.getDimSize(0), k = t.getDimSize(1);
   int64_t p = weightPanel(n);
-  std::vector<APInt> v(attr.getValues<APInt>().begin(),
-                       attr.getValues<APInt>().end());
-  std::vector<APInt> out(v.size(), APInt(t.getElementTypeBitWidth(), 0));
+  unsigned bits = t.getElementTypeBitWidth();
+  std::vector<uint8_t> v = codeBytes(attr);
+  std::vector<uint8_t> out(v.size(), 0);
   std::vector<int32_t> sums(n, 0);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < k; ++j) {
-      const APInt &c = v[i * k + j];
+      uint8_t c = v[i * k + j];
       int64_t at = p ? (((i / p) * (k / 4) + j / 4) * p + i % p) * 4 + j % 4
                      : (j / 4) * n * 4 + i * 4 + j % 4;
       out[at] = c;
-      sums[i] += static_cast<int32_t>(c.getSExtValue());
+      sums[i] += codeValue(c, bits, /*isSigned=*/true);
     }
   SmallVector<int64_t> shape = {k / 4, n, 4};
   if (p)
     shape = {n / p, k / 4, p, 4};
   auto ot = RankedTensorType::get(shape, t.getElementType());
-  return {arith::ConstantOp::create(b, loc, DenseElementsAttr::get(ot, out)),
+  return {arith::ConstantOp::create(b, loc, codesAttr(ot, out)),
           std::move(sums), p};
 }
 
@@ -548,9 +591,8 @@ DenseElementsAttr splitAxisInnermost(DenseElementsAttr attr, int64_t a) {
     outer *= shape[i];
   for (int64_t i = a + 1; i < t.getRank(); ++i)
     inner *= shape[i];
-  std::vector<APInt> v(attr.getValues<APInt>().begin(),
-                       attr.getValues<APInt>().end());
-  std::vector<APInt> out(v.size(), APInt(t.getElementTypeBitWidth(), 0));
+  std::vector<uint8_t> v = codeBytes(attr);
+  std::vector<uint8_t> out(v.size(), 0);
   // Source [outer, c, inner] -> [outer, c/4, inner, 4].
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t k = 0; k < c; ++k)
@@ -560,8 +602,7 @@ DenseElementsAttr splitAxisInnermost(DenseElementsAttr attr, int64_t a) {
   SmallVector<int64_t> newShape(shape);
   newShape[a] = c / 4;
   newShape.push_back(4);
-  return DenseElementsAttr::get(
-      RankedTensorType::get(newShape, t.getElementType()), out);
+  return codesAttr(RankedTensorType::get(newShape, t.getElementType()), out);
 }
 
 /// The dot4 form of a multiply-accumulate generic whose reduction loop `c`
@@ -674,14 +715,14 @@ Value dot4Generic(OpBuilder &b, Location loc, linalg::GenericOp op,
     for (int64_t e : parShape)
       parCount *= e;
     std::vector<int32_t> sums(parCount, 0);
-    int64_t flat = 0;
-    for (const APInt &v : wAttr.getValues<APInt>()) {
+    unsigned bits = wt.getElementTypeBitWidth();
+    std::vector<uint8_t> bytes = codeBytes(wAttr);
+    for (int64_t flat = 0; flat < static_cast<int64_t>(bytes.size()); ++flat) {
       int64_t at = 0;
       for (size_t k = 0; k < parDims.size(); ++k)
         at = at * parShape[k] +
              (flat / strides[parDims[k]]) % wt.getDimSize(parDims[k]);
-      sums[at] -= 128 * static_cast<int32_t>(v.getSExtValue());
-      ++flat;
+      sums[at] -= 128 * codeValue(bytes[flat], bits, /*isSigned=*/true);
     }
     acc0 =
         buildContractionInit(b, loc, empty, i32Constant(b, loc, sums, parShape),

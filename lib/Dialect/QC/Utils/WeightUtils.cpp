@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 using namespace mlir;
 
@@ -212,6 +213,10 @@ Value mlir::qc::createBlobConstant(OpBuilder &builder, Location loc,
   return arith::ConstantOp::create(builder, loc, attr);
 }
 
+static DenseElementsAttr transposeMatrixAttrSlow(DenseElementsAttr attr,
+                                                 RankedTensorType tt, int64_t n,
+                                                 int64_t k, int64_t p);
+
 DenseElementsAttr mlir::qc::transposeMatrixAttr(DenseElementsAttr attr,
                                                 int64_t panel) {
   auto t = cast<RankedTensorType>(attr.getType());
@@ -221,6 +226,45 @@ DenseElementsAttr mlir::qc::transposeMatrixAttr(DenseElementsAttr attr,
                       : RankedTensorType::get({k, n}, t.getElementType());
   if (attr.isSplat())
     return attr.reshape(tt);
+  // Elements that take whole bytes (everything but i1): move the raw
+  // storage, never widening a large weight into APInts/APFloats.
+  unsigned bits = t.getElementTypeBitWidth();
+  if (bits != 1) {
+    ArrayRef<char> raw = attr.getRawData();
+    std::vector<char> out(raw.size());
+    auto move = [&](auto size) {
+      constexpr size_t es = decltype(size)::value;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < k; ++j)
+          std::memcpy(&out[(((i / p) * k + j) * p + i % p) * es],
+                      &raw[(i * k + j) * es], es);
+    };
+    switch ((bits + 7) / 8) {
+    case 1:
+      move(std::integral_constant<size_t, 1>());
+      break;
+    case 2:
+      move(std::integral_constant<size_t, 2>());
+      break;
+    case 4:
+      move(std::integral_constant<size_t, 4>());
+      break;
+    case 8:
+      move(std::integral_constant<size_t, 8>());
+      break;
+    default:
+      return transposeMatrixAttrSlow(attr, tt, n, k, p);
+    }
+    return DenseElementsAttr::getFromRawBuffer(tt, out);
+  }
+  return transposeMatrixAttrSlow(attr, tt, n, k, p);
+}
+
+/// transposeMatrixAttr through element values (i1, odd widths).
+static DenseElementsAttr transposeMatrixAttrSlow(DenseElementsAttr attr,
+                                                 RankedTensorType tt, int64_t n,
+                                                 int64_t k, int64_t p) {
+  auto t = cast<RankedTensorType>(attr.getType());
   auto transpose = [&](auto values) {
     std::vector<std::decay_t<decltype(*values.begin())>> v(values.begin(),
                                                            values.end());

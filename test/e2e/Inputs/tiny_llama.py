@@ -30,7 +30,7 @@ CFG = smollm2.Config(layers=2, hidden=64, heads=4, kv_heads=2, ffn=96, vocab=300
 def weights(cfg, seed=0):
     rng = np.random.default_rng(seed)
     d = cfg.head_dim
-    w = {"embed_tokens": rng.normal(0, 1.0, (cfg.vocab, cfg.hidden)),
+    w = {"embed_tokens": rng.normal(0, 0.1, (cfg.vocab, cfg.hidden)),
          "norm": 1 + 0.1 * rng.normal(size=cfg.hidden)}
     shapes = {"self_attn.q_proj": (cfg.heads * d, cfg.hidden), "self_attn.k_proj": (cfg.kv_heads * d, cfg.hidden),
               "self_attn.v_proj": (cfg.kv_heads * d, cfg.hidden), "self_attn.o_proj": (cfg.hidden, cfg.heads * d),

@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+"""Perplexity and decode speed of SmolLM2-135M: quant's schemes against onnxruntime's, in one run, one table.
+
+    .venv/bin/python bench/llm/run.py                      # SmolLM2, every scheme, both tables
+    .venv/bin/python bench/llm/run.py --schemes float,w8a8-dynamic --ort fp32,nbits4 --no-decode
+    .venv/bin/python bench/llm/run.py --tiny DIR           # the test suite's small version
+
+Text: "A Short History of the Debian Project" (Debian package
+debian-history, /usr/share/doc/debian-history/docs/project-history.en.txt.gz),
+real English prose, from its first chapter on, whitespace normalised. The
+first --calib-windows windows of --window-len tokens calibrate (static
+schemes, onnxruntime's quantize_static); the last --windows windows
+evaluate: disjoint by construction.
+
+Perplexity: exp of the mean negative log-likelihood of every token of the
+evaluation windows after the first of its window (each window one
+sequence). Top-1: the share of those positions whose argmax agrees with
+quant's FP32 model. Size: the bytes of model.so or of the .onnx file.
+
+quant's models are compiled for input_ids [1, window] (a static shape, as a
+serving compile would) by quant-compile (--quant-bin, default build/bin)
+and run in process through the C ABI (bench/llm/quant_model.py).
+onnxruntime's: the FP32 export; quantize_dynamic (int8 weights per tensor,
+dynamic activations); quantize_static (QDQ, int8, per tensor, MinMax on the
+calibration windows); MatMulNBits (RTN, symmetric, block 128) at 4 and 8
+bits.
+
+Decode (--decode N, default 128): the KV-cache export, batch 1, a 16-token
+prompt, then N tokens one at a time (greedy), timed over the N steps, at
+each of --threads; tokens per second, median of --repeats runs.
+
+--tiny DIR: a 2-layer random Llama (test/e2e/Inputs/tiny_llama.py's
+weights, the same exporter) on a random token stream, 2 windows of 32,
+every row computed; the test suite checks that quant's FP32 and
+onnxruntime's FP32 perplexities agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import smollm2  # noqa: E402
+from quant_model import QuantModel  # noqa: E402
+
+TEXT = Path("/usr/share/doc/debian-history/docs/project-history.en.txt.gz")
+MODEL_DIR = Path.home() / ".cache" / "quant" / "models" / smollm2.DIR
+
+SCHEMES = {  # name -> quant-compile flags (CALIB: the calibration directory)
+    "float": ["--float"],
+    "w8a8-dynamic": [],
+    "w8a8-static": ["--calib", "CALIB"],
+    "w8a16": ["--abits", "none"],
+    "w4a16-g128": ["--wbits", "4", "--granularity", "group:128", "--abits", "none"],
+    "w4a16-channel": ["--wbits", "4", "--abits", "none"],
+    "w4a8-g128": ["--wbits", "4", "--granularity", "group:128"],
+}
+ORT = ["fp32", "dynamic", "static", "nbits4", "nbits8"]
+DECODE = ["float", "w8a8-dynamic", "w4a16-g128"]
+ORT_DECODE = ["fp32", "nbits4"]
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def read_text() -> str:
+    if not TEXT.is_file():
+        raise SystemExit(f"{TEXT} is missing: apt-get install debian-history (scripts/setup.sh installs it)")
+    text = gzip.open(TEXT, "rt", encoding="utf-8").read()
+    start = text.find("Chapter 1. Introduction")
+    body = text[start if start >= 0 else 0:]
+    # Paragraphs joined into lines, runs of spaces collapsed.
+    paras = [re.sub(r"\s+", " ", p).strip() for p in re.split(r"\n\s*\n", body)]
+    return "\n\n".join(p for p in paras if p)
+
+
+def nll_and_argmax(logits: np.ndarray, ids: np.ndarray):
+    z = np.asarray(logits[:-1], np.float64)
+    m = z.max(-1, keepdims=True)
+    logp = z - m - np.log(np.exp(z - m).sum(-1, keepdims=True))
+    return -logp[np.arange(len(ids) - 1), ids[1:]], logits[:-1].argmax(-1)
+
+
+def evaluate(run, windows):
+    """Per window: NLLs and argmaxes of `run(ids [1, L]) -> logits [1, L, V]`."""
+    nll, top = [], []
+    for w in windows:
+        n, a = nll_and_argmax(run(w[None, :])[0], w)
+        nll.append(n)
+        top.append(a)
+    return np.concatenate(nll), np.concatenate(top)
+
+
+def compile_quant(bin_dir: Path, onnx_path: Path, flags, out: Path, calib: Path, shape=None):
+    cmd = [str(bin_dir / "quant-compile"), str(onnx_path), "--quiet", "-o", str(out)]
+    cmd += [str(calib) if f == "CALIB" else f for f in flags]
+    if shape:
+        cmd += ["--input-shape", shape]
+    t = time.time()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: {r.stderr.strip()}")
+    return time.time() - t
+
+
+def ort_session(path: Path, threads: int = 0):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    if threads:
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def ort_variant(kind: str, src: Path, work: Path, calib_windows) -> Path:
+    """onnxruntime's quantized model of `kind` (written once into work)."""
+    out = work / f"ort-{kind}-{src.stem}.onnx"
+    if kind == "fp32":
+        return src
+    if out.is_file():
+        return out
+    from onnxruntime import quantization as oq
+
+    log(f"  onnxruntime {kind} ...")
+    if kind == "dynamic":
+        oq.quantize_dynamic(str(src), str(out), weight_type=oq.QuantType.QInt8)
+    elif kind == "static":
+        class Reader(oq.CalibrationDataReader):
+            def __init__(self):
+                self.it = iter([{"input_ids": w[None, :]} for w in calib_windows])
+
+            def get_next(self):
+                return next(self.it, None)
+
+        oq.quantize_static(str(src), str(out), Reader(), quant_format=oq.QuantFormat.QDQ,
+                           activation_type=oq.QuantType.QInt8, weight_type=oq.QuantType.QInt8,
+                           calibrate_method=oq.CalibrationMethod.MinMax)
+    elif kind in ("nbits4", "nbits8"):
+        import onnx
+        from onnxruntime.quantization.matmul_nbits_quantizer import (DefaultWeightOnlyQuantConfig,
+                                                                     MatMulNBitsQuantizer)
+
+        bits = 4 if kind == "nbits4" else 8
+        cfg = DefaultWeightOnlyQuantConfig(block_size=128, is_symmetric=True, bits=bits)
+        q = MatMulNBitsQuantizer(onnx.load(str(src)), block_size=128, is_symmetric=True, algo_config=cfg)
+        q.process()
+        q.model.save_model_to_file(str(out))
+    else:
+        raise ValueError(kind)
+    return out
+
+
+def decode_speed(step, cfg, prompt, n, repeats):
+    """Tokens/s of n greedy steps after a prompt; `step(ids, past) -> (logits, present)`."""
+    rates = []
+    for _ in range(repeats):
+        empty = [np.zeros((1, cfg.kv_heads, 0, cfg.head_dim), np.float32)] * (2 * cfg.layers)
+        logits, past = step(prompt[None, :], empty)
+        tok = np.array([[int(logits[0, -1].argmax())]], np.int64)
+        t = time.perf_counter()
+        for _ in range(n):
+            logits, past = step(tok, past)
+            tok = np.array([[int(logits[0, -1].argmax())]], np.int64)
+        rates.append(n / (time.perf_counter() - t))
+    return float(np.median(rates))
+
+
+def kv_feeds(ids, past, cfg):
+    feeds = {"input_ids": ids}
+    for i in range(cfg.layers):
+        feeds[f"past_key_{i}"] = past[2 * i]
+        feeds[f"past_value_{i}"] = past[2 * i + 1]
+    return feeds
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--schemes", default=",".join(SCHEMES), help="quant schemes (%(default)s)")
+    p.add_argument("--ort", default=",".join(ORT), help="onnxruntime variants (%(default)s); '' for none")
+    p.add_argument("--windows", type=int, default=8)
+    p.add_argument("--window-len", type=int, default=256)
+    p.add_argument("--calib-windows", type=int, default=16)
+    p.add_argument("--decode", type=int, default=128, help="decode steps (0: no decode table)")
+    p.add_argument("--decode-schemes", default=",".join(DECODE))
+    p.add_argument("--ort-decode", default=",".join(ORT_DECODE))
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--quant-bin", type=Path, default=ROOT / "build" / "bin")
+    p.add_argument("--model-dir", type=Path, default=MODEL_DIR)
+    p.add_argument("--work", type=Path, help="keep compiled models here (default: a temporary directory)")
+    p.add_argument("--tiny", type=Path, help="the test suite's small version, in this directory")
+    a = p.parse_args(argv)
+    schemes = [s for s in a.schemes.split(",") if s]
+    orts = [s for s in a.ort.split(",") if s]
+    for s in schemes:
+        if s not in SCHEMES:
+            p.error(f"unknown scheme {s}; choose from {','.join(SCHEMES)}")
+    for s in orts:
+        if s not in ORT:
+            p.error(f"unknown onnxruntime variant {s}; choose from {','.join(ORT)}")
+    threads = [int(t) for t in a.threads.split(",") if t]
+
+    work_ctx = tempfile.TemporaryDirectory(prefix="quant-llm-") if a.work is None else None
+    work = Path(work_ctx.name) if work_ctx else a.work
+    work.mkdir(parents=True, exist_ok=True)
+
+    if a.tiny:
+        sys.path.insert(0, str(ROOT / "test" / "e2e" / "Inputs"))
+        import tiny_llama
+
+        cfg = tiny_llama.CFG
+        a.tiny.mkdir(parents=True, exist_ok=True)
+        w = tiny_llama.weights(cfg)
+        for kv, name in ((False, "tiny.onnx"), (True, "tiny-kv.onnx")):
+            smollm2.save_onnx(smollm2.build_onnx(cfg, w, kv_cache=kv), a.tiny / name)
+        onnx_path, kv_path = a.tiny / "tiny.onnx", a.tiny / "tiny-kv.onnx"
+        tokens = np.random.default_rng(7).integers(0, cfg.vocab, 4096).astype(np.int64)
+        source = "random tokens"
+    else:
+        import json
+
+        cfg = smollm2.Config(**json.loads((a.model_dir / "config.json").read_text()))
+        onnx_path, kv_path = a.model_dir / smollm2.ONNX, a.model_dir / smollm2.ONNX_KV
+        if not onnx_path.is_file():
+            raise SystemExit(f"{onnx_path} is missing: scripts/fetch_models.py --models smollm2")
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(a.model_dir / smollm2.TOKENIZER))
+        tokens = np.array(tok.encode(read_text()).ids, np.int64)
+        source = f"{TEXT.name} ({len(tokens)} tokens)"
+    L = a.window_len
+    need = (a.windows + a.calib_windows) * L
+    if len(tokens) < need:
+        raise SystemExit(f"the text has {len(tokens)} tokens, {need} are needed")
+    calib_windows = [tokens[i * L:(i + 1) * L] for i in range(a.calib_windows)]
+    eval_windows = [tokens[len(tokens) - (a.windows - i) * L:len(tokens) - (a.windows - i - 1) * L]
+                    for i in range(a.windows)]
+    calib_dir = work / "calib"
+    calib_dir.mkdir(exist_ok=True)
+    for i, wdw in enumerate(calib_windows):
+        np.save(calib_dir / f"sample_{i:03d}.npy", wdw[None, :])
+
+    rows, ref_top = [], None
+    shape = f"input_ids=1,{L}"
+    for s in schemes:
+        so = work / f"{s}.so"
+        log(f"quant {s}: compiling ...")
+        secs = compile_quant(a.quant_bin, onnx_path, SCHEMES[s], so, calib_dir, shape)
+        m = QuantModel(str(so), threads=0)
+        nll, top = evaluate(lambda ids: m.run({"input_ids": ids})[0], eval_windows)
+        m.close()
+        if s == "float":
+            ref_top = top
+        rows.append({"who": "quant", "scheme": s, "nll": nll, "top": top, "size": so.stat().st_size,
+                     "compile_s": secs})
+        log(f"  ppl {math.exp(nll.mean()):.3f} (compile {secs:.0f} s)")
+    for k in orts:
+        path = ort_variant(k, onnx_path, work, calib_windows)
+        sess = ort_session(path)
+        nll, top = evaluate(lambda ids: sess.run(["logits"], {"input_ids": ids})[0], eval_windows)
+        rows.append({"who": "onnxruntime", "scheme": k, "nll": nll, "top": top, "size": path.stat().st_size})
+        log(f"onnxruntime {k}: ppl {math.exp(nll.mean()):.3f}")
+
+    fp32 = next((r for r in rows if r["who"] == "quant" and r["scheme"] == "float"), None)
+    print(f"Perplexity of SmolLM2-135M{' (tiny)' if a.tiny else ''} over {a.windows} windows of {L} tokens "
+          f"of {source}; calibration: {a.calib_windows} disjoint windows.\n")
+    print("| model | scheme | ppl | vs quant FP32 | top-1 agreement with quant FP32 | size (MB) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        ppl = math.exp(r["nll"].mean())
+        rel = f"{(ppl / math.exp(fp32['nll'].mean()) - 1) * 100:+.1f}%" if fp32 else "-"
+        agree = f"{(r['top'] == ref_top).mean() * 100:.1f}%" if ref_top is not None else "-"
+        print(f"| {r['who']} | {r['scheme']} | {ppl:.3f} | {rel} | {agree} | {r['size'] / 1e6:.1f} |")
+
+    if a.decode:
+        print(f"\nDecode: batch 1, {16}-token prompt, {a.decode} new tokens (greedy), tokens/s, "
+              f"median of {a.repeats}.\n")
+        print("| model | scheme | " + " | ".join(f"{t} thread{'s' if t > 1 else ''}" for t in threads) + " |")
+        print("| --- | --- | " + " | ".join("---" for _ in threads) + " |")
+        prompt = eval_windows[0][:16]
+        for s in [x for x in a.decode_schemes.split(",") if x]:
+            so = work / f"{s}-kv.so"
+            log(f"quant {s} (KV cache): compiling ...")
+            compile_quant(a.quant_bin, kv_path, SCHEMES[s], so, calib_dir)
+            rates = []
+            for t in threads:
+                m = QuantModel(str(so), threads=t)
+
+                def step(ids, past, m=m):
+                    out = m.run(kv_feeds(ids, past, cfg))
+                    return out[0], out[1:]
+
+                rates.append(decode_speed(step, cfg, prompt, a.decode, a.repeats))
+                m.close()
+            print(f"| quant | {s} | " + " | ".join(f"{r:.1f}" for r in rates) + " |")
+        for k in [x for x in a.ort_decode.split(",") if x]:
+            path = ort_variant(k, kv_path, work, calib_windows)
+            rates = []
+            for t in threads:
+                sess = ort_session(path, t)
+                names = [o.name for o in sess.get_outputs()]
+
+                def step(ids, past, sess=sess, names=names):
+                    out = sess.run(names, kv_feeds(ids, past, cfg))
+                    return out[0], out[1:]
+
+                rates.append(decode_speed(step, cfg, prompt, a.decode, a.repeats))
+            print(f"| onnxruntime | {k} | " + " | ".join(f"{r:.1f}" for r in rates) + " |")
+    if work_ctx:
+        work_ctx.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

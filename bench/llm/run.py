@@ -107,7 +107,9 @@ def evaluate(run, windows):
     return np.concatenate(nll), np.concatenate(top)
 
 
-def compile_quant(bin_dir: Path, onnx_path: Path, flags, out: Path, calib: Path, shape=None):
+def compile_quant(bin_dir: Path, onnx_path: Path, flags, out: Path, calib: Path, shape=None, reuse=False):
+    if reuse and out.is_file():
+        return float("nan")
     cmd = [str(bin_dir / "quant-compile"), str(onnx_path), "--quiet", "-o", str(out)]
     cmd += [str(calib) if f == "CALIB" else f for f in flags]
     if shape:
@@ -206,6 +208,8 @@ def main(argv=None):
     p.add_argument("--quant-bin", type=Path, default=ROOT / "build" / "bin")
     p.add_argument("--model-dir", type=Path, default=MODEL_DIR)
     p.add_argument("--work", type=Path, help="keep compiled models here (default: a temporary directory)")
+    p.add_argument("--reuse", action="store_true",
+                   help="with --work, use the models already compiled there instead of compiling again")
     p.add_argument("--tiny", type=Path, help="the test suite's small version, in this directory")
     a = p.parse_args(argv)
     schemes = [s for s in a.schemes.split(",") if s]
@@ -263,7 +267,7 @@ def main(argv=None):
     for s in schemes:
         so = work / f"{s}.so"
         log(f"quant {s}: compiling ...")
-        secs = compile_quant(a.quant_bin, onnx_path, SCHEMES[s], so, calib_dir, shape)
+        secs = compile_quant(a.quant_bin, onnx_path, SCHEMES[s], so, calib_dir, shape, a.reuse)
         m = QuantModel(str(so), threads=0)
         nll, top = evaluate(lambda ids: m.run({"input_ids": ids})[0], eval_windows)
         m.close()
@@ -299,7 +303,7 @@ def main(argv=None):
         for s in [x for x in a.decode_schemes.split(",") if x]:
             so = work / f"{s}-kv.so"
             log(f"quant {s} (KV cache): compiling ...")
-            compile_quant(a.quant_bin, kv_path, SCHEMES[s], so, calib_dir)
+            compile_quant(a.quant_bin, kv_path, SCHEMES[s], so, calib_dir, reuse=a.reuse)
             rates = []
             for t in threads:
                 m = QuantModel(str(so), threads=t)

@@ -68,8 +68,11 @@ struct QCParallelizePass
   /// every chunk (each chunk would otherwise stream the lane-varying input,
   /// a matmul's whole weight, again): it splits the largest other parallel
   /// loop, or the lanes when each chunk still gets kLaneChunk of them,
-  /// falling back to the rows. Other ops split their first parallel loop
-  /// of extent > 1 (contiguous chunks).
+  /// falling back to the rows. Loops of static extent come first: a
+  /// dynamic one may have a single iteration at run time (the batch of a
+  /// decoding LLM, whose linears then split their weight panels instead).
+  /// Other ops split their first parallel loop of extent > 1 (contiguous
+  /// chunks).
   int64_t splitDim(linalg::LinalgOp op, ArrayRef<int64_t> ranges,
                    ArrayRef<utils::IteratorType> iters) {
     auto extent = [&](int64_t d) {
@@ -77,17 +80,24 @@ struct QCParallelizePass
     };
     FailureOr<LanesAndRows> lr = getLanesAndRows(op);
     if (succeeded(lr)) {
-      int64_t best = -1;
-      for (int64_t d = 0; d < static_cast<int64_t>(iters.size()); ++d) {
-        if (iters[d] != utils::IteratorType::parallel || d == lr->row ||
-            extent(d) == 1)
-          continue;
-        if (d == lr->lane &&
-            extent(d) < kLaneChunk * std::min<int64_t>(chunks, 4))
-          continue;
-        if (best < 0 || extent(d) > extent(best))
-          best = d;
-      }
+      auto largest = [&](bool staticOnly) {
+        int64_t best = -1;
+        for (int64_t d = 0; d < static_cast<int64_t>(iters.size()); ++d) {
+          if (iters[d] != utils::IteratorType::parallel || d == lr->row ||
+              extent(d) == 1 ||
+              (staticOnly && ShapedType::isDynamic(ranges[d])))
+            continue;
+          if (d == lr->lane &&
+              extent(d) < kLaneChunk * std::min<int64_t>(chunks, 4))
+            continue;
+          if (best < 0 || extent(d) > extent(best))
+            best = d;
+        }
+        return best;
+      };
+      int64_t best = largest(/*staticOnly=*/true);
+      if (best < 0)
+        best = largest(/*staticOnly=*/false);
       if (best >= 0)
         return best;
       if (lr->row >= 0)

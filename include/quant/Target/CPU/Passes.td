@@ -174,7 +174,9 @@ def QCParallelizePass : Pass<"qc-cpu-parallelize", "func::FuncOp"> {
     Tiles one parallel loop of every linalg op with at least
     `min-iterations` iterations into an `scf.forall` of `chunks` chunks:
     for reductions (see `qc-cpu-vectorize-contractions`) a loop that keeps the
-    register-tile rows whole, else the first parallel loop of extent > 1.
+    register-tile rows whole, preferring loops of static extent (a dynamic
+    one, such as the batch of a decoding LLM, may have one iteration), else
+    the first parallel loop of extent > 1.
     When the iteration count depends on extents known only at run time, the
     loop's body starts with a `qexec.parallel_if` comparing the run-time count
     with `min-iterations`: a small run (a batch of one through a model

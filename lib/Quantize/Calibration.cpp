@@ -152,6 +152,9 @@ LogicalResult QuantizeDriver::calibrate(ModuleOp module,
   (void)calib::parseMethod(options.calibMethod, method, err);
   report.calibMethod = calib::methodName(method);
   report.calibSamples = samples.size();
+  // Layers sharing an input (q, k, v) share its slot: each slot is read
+  // back once.
+  llvm::StringMap<calib::TensorStats> readBack;
   WalkResult walk = module.walk([&](Operation *op) {
     auto scheme = op->getAttrOfType<SchemeAttr>("qc.scheme");
     if (!scheme || !scheme.getIsStatic())
@@ -163,7 +166,10 @@ LogicalResult QuantizeDriver::calibrate(ModuleOp module,
                       << "' has a static scale but no statistics";
       return WalkResult::interrupt();
     }
-    calib::TensorStats st = fromTensorStatsAttr(attr);
+    auto [it, fresh] = readBack.try_emplace(getActSlot(op));
+    if (fresh)
+      it->second = fromTensorStatsAttr(attr);
+    const calib::TensorStats &st = it->second;
     if (st.numNaN || st.numInf) {
       op->emitError() << "calibration: the input of layer '" << name
                       << "' is not finite on the calibration data ("

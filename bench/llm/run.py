@@ -42,6 +42,7 @@ import gzip
 import math
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -64,11 +65,23 @@ MODEL_DIR = Path.home() / ".cache" / "quant" / "models" / smollm2.DIR
 SCHEMES = {  # name -> quant-compile flags (CALIB: the calibration directory)
     "float": ["--float"],
     "w8a8-dynamic": [],
-    "w8a8-static": ["--calib", "CALIB"],
+    "w8a8-static": ["--calib", "CALIB", "--smooth", "off"],
     "w8a16": ["--abits", "none"],
     "w4a16-g128": ["--wbits", "4", "--granularity", "group:128", "--abits", "none"],
     "w4a16-channel": ["--wbits", "4", "--abits", "none"],
     "w4a8-g128": ["--wbits", "4", "--granularity", "group:128"],
+    # The accuracy passes: smoothing (SmoothQuant; AWQ scales and clipping
+    # for weight-only) and GPTQ rounding, on the calibration windows.
+    "w8a8-dynamic-smooth": ["--calib", "CALIB", "--agranularity", "token", "--smooth", "auto"],
+    "w8a8-static-smooth": ["--calib", "CALIB", "--smooth", "auto"],
+    "w4a16-g128-gptq": ["--wbits", "4", "--granularity", "group:128", "--abits", "none",
+                        "--calib", "CALIB", "--smooth", "off", "--weight-rounding", "gptq"],
+    "w4a16-g128-awq": ["--wbits", "4", "--granularity", "group:128", "--abits", "none",
+                       "--calib", "CALIB", "--smooth", "auto"],
+    "w4a16-g128-awq-gptq": ["--wbits", "4", "--granularity", "group:128", "--abits", "none",
+                            "--calib", "CALIB", "--smooth", "auto", "--weight-rounding", "gptq"],
+    "w4a8-g128-smooth-gptq": ["--wbits", "4", "--granularity", "group:128", "--calib", "CALIB",
+                              "--agranularity", "token", "--smooth", "auto", "--weight-rounding", "gptq"],
 }
 ORT = ["fp32", "dynamic", "static", "nbits4", "nbits8"]
 DECODE = ["float", "w8a8-dynamic", "w4a16-g128"]
@@ -211,8 +224,17 @@ def main(argv=None):
     p.add_argument("--reuse", action="store_true",
                    help="with --work, use the models already compiled there instead of compiling again")
     p.add_argument("--tiny", type=Path, help="the test suite's small version, in this directory")
+    p.add_argument("--custom", action="append", default=[], metavar="NAME=FLAGS",
+                   help="an extra quant scheme, run after --schemes: quant-compile flags, CALIB standing "
+                        "for the calibration directory (repeatable)")
     a = p.parse_args(argv)
     schemes = [s for s in a.schemes.split(",") if s]
+    for c in a.custom:
+        name, _, flags = c.partition("=")
+        if not name or not flags:
+            p.error(f"--custom expects NAME=FLAGS, got {c!r}")
+        SCHEMES[name] = shlex.split(flags)
+        schemes.append(name)
     orts = [s for s in a.ort.split(",") if s]
     for s in schemes:
         if s not in SCHEMES:

@@ -26,6 +26,16 @@ std::string DataSource::describe() const {
   return callback ? "the caller's callback" : "'" + path + "'";
 }
 
+std::string mlir::qc::resolveSmoothing(const QuantizeOptions &o) {
+  if (!o.smooth.empty())
+    return o.smooth;
+  if (o.calib.empty())
+    return "off";
+  bool weightOnly = o.aBits == 0 && o.aFormat == "int";
+  bool staticActs = o.aGranularity.empty() || o.aGranularity == "tensor";
+  return weightOnly || staticActs ? "auto" : "off";
+}
+
 std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
   if (!isKnownQuantFormat(o.wFormat))
     return "--wformat must be int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3 or "
@@ -45,6 +55,21 @@ std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
            "'";
   if (o.secondMoments && o.calib.empty())
     return "--calib-second-moments needs calibration data (--calib)";
+  if (!o.smooth.empty() && o.smooth != "off" && o.smooth != "auto") {
+    double a;
+    if (StringRef(o.smooth).getAsDouble(a) || !(a >= 0 && a <= 1))
+      return "--smooth must be off, auto or an alpha in [0, 1], got '" +
+             o.smooth + "'";
+  }
+  if (!o.smooth.empty() && o.smooth != "off" && o.calib.empty())
+    return "--smooth needs calibration data (--calib): it reads the "
+           "per-channel ranges of each layer's input";
+  if (o.weightRounding != "rtn" && o.weightRounding != "gptq")
+    return "--weight-rounding must be rtn or gptq, got '" + o.weightRounding +
+           "'";
+  if (o.weightRounding == "gptq" && o.calib.empty())
+    return "--weight-rounding gptq needs calibration data (--calib): it "
+           "reads the second moment of each layer's input";
   calib::Method m;
   std::string err;
   if (!calib::parseMethod(o.calibMethod, m, err))
@@ -128,6 +153,8 @@ const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
                                                  "mcpu",
                                                  "runtime-lib",
                                                  "calib-second-moments",
+                                                 "smooth",
+                                                 "weight-rounding",
                                                  "command-line"};
   return names;
 }
@@ -202,6 +229,14 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
   }
   if (name == "calib-method") {
     q.calibMethod = v.str();
+    return "";
+  }
+  if (name == "smooth") {
+    q.smooth = v.str();
+    return "";
+  }
+  if (name == "weight-rounding") {
+    q.weightRounding = v.str();
     return "";
   }
   if (name == "exclude") {

@@ -73,15 +73,17 @@ FailureOr<std::string> QuantizeDriver::compileFloat(ModuleOp module) {
   return std::string(path);
 }
 
-LogicalResult QuantizeDriver::calibrate(ModuleOp module,
-                                        const ModelSignature &sig) {
-  bool collect = !options.calib.empty();
-  if (!collect && options.eval.empty())
-    return success();
-  if (collect) {
+LogicalResult
+QuantizeDriver::collectStatistics(ModuleOp module, const ModelSignature &sig,
+                                  const std::vector<calib::Sample> *samples) {
+  if (samples) {
     PassManager pm(module.getContext());
     QCInsertObserversPassOptions o;
-    o.secondMoment = options.secondMoments;
+    // GPTQ reads the second moment of each linear's input.
+    o.secondMoment = options.secondMoments || options.weightRounding == "gptq";
+    // Smoothing rewrites whole groups of layers reading one input, kept
+    // float ones included.
+    o.allLayers = resolveSmoothing(options) != "off";
     pm.addNestedPass<func::FuncOp>(createQCInsertObserversPass(o));
     if (failed(pm.run(module)))
       return failure();
@@ -100,12 +102,6 @@ LogicalResult QuantizeDriver::calibrate(ModuleOp module,
     }
     stats[it->second].secondMoment |= obs.getSecondMoment();
   });
-  std::string err;
-  std::vector<calib::Sample> samples;
-  if (!stats.empty() &&
-      !detail::loadSamples(options.calib, detail::specsOf(sig.inputs),
-                           options.calibSamples, samples, err))
-    return module.emitError() << "calibration data: " << err;
   FailureOr<std::string> so = compileFloat(module);
   // The quantized model has no observers.
   for (ObserveOp obs : observers)
@@ -117,6 +113,7 @@ LogicalResult QuantizeDriver::calibrate(ModuleOp module,
   if (stats.empty())
     return success();
 
+  std::string err;
   calib::CalibrationRunner runner;
   if (!runner.open(*so, options.numThreads, err))
     return module.emitError() << "calibration: " << err;
@@ -129,12 +126,12 @@ LogicalResult QuantizeDriver::calibrate(ModuleOp module,
                                 << name << "' is no observer's";
     slotOf.push_back(it->second);
   }
-  calib::Progress progress("calibrating", samples.size(),
+  calib::Progress progress("calibrating", samples->size(),
                            options.quiet || session.hasProgressCallback()
                                ? calib::Progress::Mode::Quiet
                                : calib::Progress::Mode::Auto);
   if (!runner.run(
-          samples, sig.outputs.size(), stats, nullptr,
+          *samples, sig.outputs.size(), stats, nullptr,
           [&](size_t done, size_t total) {
             progress.step();
             session.reportProgress("calibrating", done, total);
@@ -143,13 +140,62 @@ LogicalResult QuantizeDriver::calibrate(ModuleOp module,
     return module.emitError() << "calibration: " << err;
   progress.done();
 
-  // The side table, then the static ranges from it.
+  // The side table.
   std::vector<std::pair<StringRef, TensorStatsAttr>> table;
   for (const calib::TensorStats &st : stats)
     table.push_back({st.name, toTensorStatsAttr(module.getContext(), st)});
   setStats(module, table);
+  return success();
+}
+
+FailureOr<bool> QuantizeDriver::smooth(ModuleOp module) {
+  PassManager pm(module.getContext());
+  QCSmoothFoldPassOptions o;
+  o.alpha = -1.0;
+  std::string mode = resolveSmoothing(options);
+  if (mode != "auto")
+    (void)StringRef(mode).getAsDouble(o.alpha);
+  pm.addPass(createQCSmoothFoldPass(o));
+  if (failed(pm.run(module)))
+    return failure();
+  bool changed = false;
+  module.walk([&](LinearOp op) { changed |= op->hasAttr("qc.smooth_alpha"); });
+  return changed;
+}
+
+LogicalResult QuantizeDriver::calibrate(ModuleOp module,
+                                        const ModelSignature &sig) {
+  bool collect = !options.calib.empty();
+  if (!collect && options.eval.empty())
+    return success();
+  std::string err;
+  std::vector<calib::Sample> samples;
+  if (collect &&
+      !detail::loadSamples(options.calib, detail::specsOf(sig.inputs),
+                           options.calibSamples, samples, err))
+    return module.emitError() << "calibration data: " << err;
+  if (failed(collectStatistics(module, sig, collect ? &samples : nullptr)))
+    return failure();
+  if (!collect)
+    return success();
   calib::Method method;
   (void)calib::parseMethod(options.calibMethod, method, err);
+  if (resolveSmoothing(options) != "off") {
+    FailureOr<bool> changed = smooth(module);
+    if (failed(changed))
+      return failure();
+    // Smoothing rescales each slot's per-channel statistics exactly but
+    // drops histograms: range selection that needs them calibrates again.
+    bool needsHistogram = method.kind != calib::Method::MinMax;
+    bool anyStatic = false;
+    module.walk([&](Operation *op) {
+      if (auto s = op->getAttrOfType<SchemeAttr>("qc.scheme"))
+        anyStatic |= s.getIsStatic();
+    });
+    if (*changed && needsHistogram && anyStatic &&
+        failed(collectStatistics(module, sig, &samples)))
+      return failure();
+  }
   report.calibMethod = calib::methodName(method);
   report.calibSamples = samples.size();
   // Layers sharing an input (q, k, v) share its slot: each slot is read
@@ -182,7 +228,9 @@ LogicalResult QuantizeDriver::calibrate(ModuleOp module,
     calib::TargetFormat t = targetOf(scheme);
     auto [lo, hi] = calib::selectRange(st, method, t);
     ranges[name] = {lo, hi};
-    actSQNR[name] = calib::estimateSQNR(st, lo, hi, t);
+    // The estimate needs the histogram, which smoothing drops.
+    if (!st.hist.empty())
+      actSQNR[name] = calib::estimateSQNR(st, lo, hi, t);
     op->setAttr("qc.scheme", scheme.withRange(lo, hi));
     return WalkResult::advance();
   });

@@ -420,6 +420,9 @@ QuantizeDriver::prepare(ModuleOp module, const ModelSignature &sig) {
   pass.aMode = d.aStatic ? "static" : "dynamic";
   pass.aGranularity = d.aGranularity;
   pass.asym = d.asym;
+  pass.weightRounding = options.weightRounding;
+  // AWQ: smoothing of weight-only layers comes with the clipping search.
+  pass.clipSearch = resolveSmoothing(options) != "off";
   return pass;
 }
 
@@ -432,6 +435,8 @@ void QuantizeDriver::collectLayers(ModuleOp module) {
     r.name = getLayerName(op);
     r.opType = getLayerOpType(op);
     r.scheme = scheme.describe();
+    if (auto a = op->getAttrOfType<FloatAttr>("qc.smooth_alpha"))
+      r.smoothAlpha = a.getValueAsDouble();
     // The weight: a dequantized constant (through a reshape), or float.
     Value w;
     for (Value v : op->getOperands()) {

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "quant/Quantize/StatsTable.h"
+#include "quant/Dialect/QC/Utils/Statistics.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -65,14 +66,7 @@ TensorStatsAttr mlir::qc::toTensorStatsAttr(MLIRContext *ctx,
         for (int64_t j = 0; j < c; ++j)
           mean[i * c + j] = static_cast<float>(s.secondMomentMean(i, j));
       rows = s.secondMomentRows;
-      // C x C floats: a blob, out of attribute storage (like weights).
-      AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
-          ArrayRef<char>(reinterpret_cast<const char *>(mean.data()),
-                         mean.size() * sizeof(float)),
-          alignof(float), /*dataIsMutable=*/false);
-      moment = DenseResourceElementsAttr::get(
-          RankedTensorType::get({c, c}, b.getF32Type()), "qc_second_moment",
-          std::move(blob));
+      moment = makeSecondMomentAttr(ctx, c, mean);
     }
   }
   double lo = s.count ? s.min : 0, hi = s.count ? s.max : 0;

@@ -50,12 +50,14 @@ static json::Value layerToJSON(const LayerReport &l) {
       {"numWeights", l.numWeights},
       {"weightBytes", l.weightBytes},
       {"weightSQNR", opt(l.weightSQNR, sqnr)},
+      {"smoothAlpha",
+       opt(l.smoothAlpha, [](double a) -> llvm::json::Value { return a; })},
       {"actSQNR", opt(l.actSQNR, sqnr)},
-      {"actRange", opt(l.actRange,
-                       [](const std::pair<double, double> &r) {
-                         return json::Value(
-                             json::Array{num(r.first), num(r.second)});
-                       })},
+      {"actRange",
+       opt(l.actRange,
+           [](const std::pair<double, double> &r) {
+             return json::Value(json::Array{num(r.first), num(r.second)});
+           })},
   };
 }
 

@@ -92,6 +92,21 @@ static cl::opt<bool> calibSecondMoments(
              "in the statistics table qc.stats of --compile-to=quantize; "
              "what GPTQ reads)"),
     cl::cat(qcat));
+static cl::opt<std::string> smooth(
+    "smooth",
+    cl::desc("With --calib, migrate activation outliers into the weights "
+             "(SmoothQuant; for weight-only schemes AWQ scales and clipping), "
+             "folded into the layers before: off, auto (strength searched per "
+             "group of layers on the calibration statistics) or an alpha in "
+             "[0, 1]. Default: auto with --calib for static or weight-only "
+             "activations, else off"),
+    cl::value_desc("off|auto|ALPHA"), cl::cat(qcat));
+static cl::opt<std::string> weightRounding(
+    "weight-rounding",
+    cl::desc("How weights round onto their scales: rtn (to nearest) or gptq "
+             "(GPTQ, error compensation along each linear's input second "
+             "moment; needs --calib) (rtn)"),
+    cl::value_desc("rtn|gptq"), cl::init("rtn"), cl::cat(qcat));
 static cl::opt<unsigned>
     calibSamples("calib-samples",
                  cl::desc("Use at most N calibration samples (0: all)"),
@@ -219,6 +234,8 @@ int main(int argc, char **argv) {
         {"agranularity", &agranularity},
         {"calib", &calibPath},
         {"calib-method", &calibMethod},
+        {"smooth", &smooth},
+        {"weight-rounding", &weightRounding},
         {"config", &configPath},
         {"eval", &evalPath},
         {"emit", &emitKind},

@@ -61,6 +61,14 @@ struct QuantizeOptions {
   size_t calibSamples = 0; ///< 0 = all
   /// Also gather x x^T of every observed layer input (what GPTQ reads).
   bool secondMoments = false;
+  /// Smoothing (qc-smooth-fold): "off", "auto" (alpha searched per group)
+  /// or an alpha in [0, 1]; with weight-only schemes also AWQ's clipping
+  /// search. Needs calibration data. "" = the default policy
+  /// (resolveSmoothing).
+  std::string smooth;
+  /// Weight rounding: "rtn" or "gptq" (needs calibration data; gathers
+  /// second moments).
+  std::string weightRounding = "rtn";
   std::vector<std::string> excludes; ///< node names, op types, globs
   std::string configPath;            ///< JSON per-layer overrides
   DataSource eval;                   ///< held-out inputs for the report
@@ -71,6 +79,11 @@ struct QuantizeOptions {
 /// Whether `f` names a format: int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3,
 /// fp4e2m1.
 bool isKnownQuantFormat(llvm::StringRef f);
+
+/// What --smooth amounts to: the value given, or by default "auto" with
+/// calibration data and static or weight-only activations, else "off"
+/// (measured: docs/benchmarks.md, "Accuracy passes").
+std::string resolveSmoothing(const QuantizeOptions &o);
 
 /// Checks quantization option values; returns a one-line message or "".
 std::string validateQuantizeOptions(const QuantizeOptions &options);

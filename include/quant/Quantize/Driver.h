@@ -15,6 +15,7 @@
 #ifndef QUANT_QUANTIZE_DRIVER_H
 #define QUANT_QUANTIZE_DRIVER_H
 
+#include "quant/Calibrate/Dataset.h"
 #include "quant/Compiler/Session.h"
 #include "quant/Report/Report.h"
 
@@ -53,7 +54,15 @@ public:
 
 private:
   LogicalResult applySchemes(func::FuncOp main);
+  /// Calibration, smoothing (--smooth) and the static ranges.
   LogicalResult calibrate(ModuleOp module, const ModelSignature &sig);
+  /// Compiles the float model (for evaluation) and, given `samples`, runs
+  /// it with observers on every quantized layer's input into the module's
+  /// statistics table.
+  LogicalResult collectStatistics(ModuleOp module, const ModelSignature &sig,
+                                  const std::vector<calib::Sample> *samples);
+  /// qc-smooth-fold with --smooth's alpha; true when a layer was smoothed.
+  FailureOr<bool> smooth(ModuleOp module);
   LogicalResult evaluate(StringRef quantizedSo, const ModelSignature &sig);
   /// Compiles a copy of `module` in float, its observers (if any) as extra
   /// outputs; returns the library's path.

@@ -41,6 +41,7 @@ struct LayerReport {
   std::optional<double> weightSQNR; ///< dB; see computeSQNR.
   std::optional<double> actSQNR;    ///< dB, estimated on calibration data.
   std::optional<std::pair<double, double>> actRange; ///< Calibrated [lo, hi].
+  std::optional<double> smoothAlpha; ///< Smoothing strength, when smoothed.
 };
 
 /// Float model vs quantized model on one output, over all evaluation samples

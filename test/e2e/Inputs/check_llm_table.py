@@ -1,18 +1,29 @@
 """Checks the perplexity table of bench/llm/run.py (read from stdin).
 
-usage: check_llm_table.py ROWS...   (each "who:scheme", e.g. quant:float)
+usage: check_llm_table.py [--max-rel ROW=FRAC]... ROWS...
+       (each row "who:scheme", e.g. quant:float)
 
 Every named row must be there with a finite perplexity; quant's FP32 and
 onnxruntime's FP32 (when both are there) must agree to 1e-4 relative, and
-quant's FP32 must agree with itself on every top-1 position. Prints
-"llm table: ok" or what failed.
+quant's FP32 must agree with itself on every top-1 position. Each
+--max-rel ROW=FRAC bounds |ppl(ROW) / ppl(quant FP32) - 1| by FRAC: a
+quality threshold derived from the float model. Prints "llm table: ok" or
+what failed.
 """
 
 import math
 import sys
 
 
-def main(want):
+def main(argv):
+    want, limits = [], {}
+    it = iter(argv)
+    for a in it:
+        if a == "--max-rel":
+            row, _, frac = next(it).partition("=")
+            limits[row] = float(frac)
+        else:
+            want.append(a)
     rows = {}
     for line in sys.stdin:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -30,6 +41,14 @@ def main(want):
     if "quant:float" in rows and rows["quant:float"][1] != "100.0%":
         print(f"quant FP32 top-1 agreement with itself is {rows['quant:float'][1]}")
         return 1
+    for row, frac in limits.items():
+        if row not in rows or "quant:float" not in rows:
+            print(f"--max-rel {row}: the row or quant:float is missing")
+            return 1
+        rel = rows[row][0] / rows["quant:float"][0] - 1
+        if not abs(rel) <= frac:
+            print(f"{row}: perplexity {rel * 100:+.2f}% from quant FP32, beyond {frac * 100:g}%")
+            return 1
     print("llm table: ok")
     return 0
 

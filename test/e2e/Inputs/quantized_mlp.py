@@ -4,11 +4,17 @@ model of the same quantized network (test/e2e/quantized-mlp.test).
 usage: quantized_mlp.py prepare OUT_DIR
          writes OUT_DIR/mlp.onnx (examples/mlp_example.py, seed 0),
          OUT_DIR/calib/*.npz (16 calibration samples, x [4, 64]) and
-         OUT_DIR/x.npy (the held-out evaluation input, [128, 64])
+         OUT_DIR/x.npy (the held-out evaluation input, [128, 64]) and
+         OUT_DIR/calib-gptq/*.npz (64 samples, x [8, 64]: GPTQ's)
        quantized_mlp.py check OUT_DIR SCHEME MODEL.so
          runs MODEL.so (quant-run, or $QUANT_RUN) on OUT_DIR/x.npy, and on
          its first 12 rows in runs of 1, 3 and 8 rows, and compares every
          output row with the numpy reference of SCHEME (one of SCHEMES)
+       quantized_mlp.py check-better OUT_DIR SCHEME MODEL.so
+         for rounding other than to nearest (GPTQ): MODEL.so's SQNR against
+         onnxruntime's float output must exceed the numpy round-to-nearest
+         reference's of SCHEME (same scales, other codes: no elementwise
+         comparison)
        quantized_mlp.py stats OUT_DIR QUANTIZED.mlir [--second-moments]
          reads the statistics table qc.stats of `quant-compile --calib
          OUT_DIR/calib --compile-to=quantize` and compares every layer's
@@ -277,11 +283,16 @@ def prepare(out):
     for i in range(16):  # the example's input distribution, seeds 100.. (evaluation: 7)
         np.savez(out / "calib" / f"sample_{i:02d}.npz", x=mlp_example.make_input(batch=4, seed=100 + i))
     np.save(out / "x.npy", mlp_example.make_input(batch=128, seed=7))
+    # GPTQ needs several times more rows than a layer's inputs (128) for a
+    # second moment that generalises: 512 rows, seeds 200..
+    (out / "calib-gptq").mkdir(exist_ok=True)
+    for i in range(64):
+        np.savez(out / "calib-gptq" / f"sample_{i:02d}.npz", x=mlp_example.make_input(batch=8, seed=200 + i))
     print("prepared")
     return 0
 
 
-def check(out, scheme, so):
+def check(out, scheme, so, better=False):
     x = np.load(out / "x.npy")
     calib = [np.load(p)["x"] for p in sorted((out / "calib").glob("*.npz"))]
     # The whole input, then its first rows in runs of 1, 3 and 8 rows: the
@@ -315,6 +326,11 @@ def check(out, scheme, so):
     clear_err = float(err[~ambiguous].max()) if (~ambiguous).any() else 0.0
     amb_err = float(err[ambiguous].max()) if ambiguous.any() else 0.0
     ours_db, ref_db = sqnr_db(ort_float, ours), sqnr_db(ort_float, ref)
+    if better:
+        print(f"{scheme}: SQNR vs onnxruntime float: ours {ours_db:.2f} dB, round-to-nearest reference {ref_db:.2f} dB")
+        ok = ours_db > ref_db
+        print(f"{scheme}: {'better' if ok else 'FAIL: not better than round-to-nearest'}")
+        return 0 if ok else 1
     print(f"{scheme}: max abs err {clear_err:.3g} (tol {TOL * scale:.3g}) on {int((~ambiguous).sum())} rows; "
           f"{int(ambiguous.sum())}/{len(rows)} rows near a rounding boundary, max abs err {amb_err:.3g}")
     print(f"{scheme}: SQNR vs onnxruntime float: ours {ours_db:.2f} dB, reference {ref_db:.2f} dB")
@@ -486,8 +502,8 @@ def main(argv):
         return prepare(Path(argv[1]))
     if len(argv) in (3, 4) and argv[0] == "stats":
         return check_stats(Path(argv[1]), argv[2], argv[3:] == ["--second-moments"])
-    if len(argv) == 4 and argv[0] == "check" and argv[2] in SCHEMES:
-        return check(Path(argv[1]), argv[2], Path(argv[3]))
+    if len(argv) == 4 and argv[0] in ("check", "check-better") and argv[2] in SCHEMES:
+        return check(Path(argv[1]), argv[2], Path(argv[3]), argv[0] == "check-better")
     print(__doc__.split("\n\n")[1], file=sys.stderr)
     return 2
 

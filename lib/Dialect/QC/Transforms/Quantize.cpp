@@ -6,10 +6,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "WeightGrid.h"
 #include "quant/Dialect/QC/IR/QCOps.h"
 #include "quant/Dialect/QC/Transforms/Passes.h"
 #include "quant/Dialect/QC/Utils/QuantLayers.h"
+#include "quant/Dialect/QC/Utils/Statistics.h"
 #include "quant/Dialect/QC/Utils/WeightUtils.h"
+#include "quant/Support/GPTQ.h"
 #include "quant/Support/QuantMath.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -94,105 +97,119 @@ struct QuantizedWeight {
   double sqnr = 0;
 };
 
+/// How weights are rounded beyond the scheme: qc-quantize's options.
+struct RoundingOptions {
+  bool gptq = false;
+  bool clipSearch = false;
+};
+
+/// The per-input-channel weights of a linear's output error, E[x_k^2] of
+/// its input (the per-channel sums of squares of the statistics table), or
+/// empty without them.
+std::vector<double> inputChannelEnergy(const QuantLayer &layer) {
+  TensorStatsAttr st = lookupLayerStats(layer.op);
+  if (!st || !st.getChannelSumSq())
+    return {};
+  std::vector<double> e;
+  for (APFloat v : st.getChannelSumSq().getValues<APFloat>())
+    e.push_back(v.convertToDouble());
+  return e;
+}
+
+/// AWQ's clipping search on the grid `g` of the linear weight `w`
+/// ([N, K], energy `e` [K]): per slot, the ratio minimising
+/// sum (w - q)^2 e_k.
+void searchClipping(WeightGrid &g, ArrayRef<double> w, ArrayRef<double> e) {
+  int64_t numSlots = g.numSlots(), k = g.shape[1];
+  std::vector<double> best(numSlots, -1.0), bestRatio(numSlots, 1.0);
+  std::vector<double> loss(numSlots);
+  for (int step = 0; step <= 10; ++step) {
+    double r = 1.0 - 0.05 * step;
+    fitGrid(g, w, std::vector<double>(numSlots, r));
+    std::fill(loss.begin(), loss.end(), 0.0);
+    for (size_t i = 0; i < w.size(); ++i) {
+      double d = w[i] - g.round(w[i], g.slotOf[i]);
+      loss[g.slotOf[i]] += d * d * e[i % k];
+    }
+    for (int64_t s = 0; s < numSlots; ++s)
+      if (best[s] < 0 || loss[s] < best[s]) {
+        best[s] = loss[s];
+        bestRatio[s] = r;
+      }
+  }
+  fitGrid(g, w, bestRatio);
+}
+
 /// Quantizes the float constant `root` (values `w`) into constants.
 FailureOr<QuantizedWeight>
 quantizeWeight(OpBuilder &b, Location loc, Value root,
                const std::vector<double> &w, const Scheme &s,
-               const QuantLayer &layer, std::string &err) {
-  MLIRContext *ctx = b.getContext();
+               const QuantLayer &layer, const RoundingOptions &ro,
+               std::string &err) {
   auto type = cast<RankedTensorType>(root.getType());
   ArrayRef<int64_t> shape = type.getShape();
   FormatAttr fmt = s.wFormat;
-  int64_t axis = -1, group = 0;
-  SmallVector<int64_t> scaleShape;
-  if (s.wGranularity == "channel" && layer.channelAxis >= 0) {
-    axis = layer.channelAxis;
-    scaleShape = {shape[axis]};
-  } else if (s.wGranularity == "group" && layer.reductionAxis >= 0) {
-    axis = layer.reductionAxis;
-    group = s.groupSize;
-    scaleShape.assign(shape.begin(), shape.end());
-    scaleShape[axis] = llvm::divideCeil(shape[axis], group);
-  } else if (s.wGranularity == "group" && layer.channelAxis >= 0) {
-    axis = layer.channelAxis; // no reduced axis to group: per channel
-    scaleShape = {shape[axis]};
-  }
-  int64_t numScales = 1;
-  for (int64_t d : scaleShape)
-    numScales *= d;
-  std::vector<double> lo(numScales, 0.0), hi(numScales, 0.0);
-  std::vector<int64_t> slot(w.size());
-  for (size_t i = 0; i < w.size(); ++i) {
-    int64_t k = getScaleIndex(shape, axis, group, i);
-    slot[i] = k;
-    lo[k] = std::min(lo[k], w[i]);
-    hi[k] = std::max(hi[k], w[i]);
-  }
-  bool isFloatFmt = fmt.isFloat();
-  bool asym = !isFloatFmt && !fmt.isSigned();
-  std::vector<float> scales(numScales);
-  std::vector<int64_t> zps(numScales, 0);
-  for (int64_t k = 0; k < numScales; ++k) {
-    double sc;
-    if (isFloatFmt) {
-      sc = std::max(-lo[k], hi[k]) / fmt.getMaxMagnitude();
-    } else if (asym) {
-      sc = (hi[k] - lo[k]) / double(fmt.getIntMax() - fmt.getIntMin());
-    } else {
-      sc = std::max(-lo[k], hi[k]) / double(fmt.getIntMax());
-    }
-    float f = static_cast<float>(sc);
-    if (!(f > 0.0f) || !std::isfinite(f))
-      f = 1.0f; // an all-zero slot: any scale represents it exactly
-    scales[k] = f;
-    if (asym) {
-      double z = std::nearbyint(-lo[k] / double(f));
-      zps[k] = std::clamp<int64_t>(static_cast<int64_t>(z), fmt.getIntMin(),
-                                   fmt.getIntMax());
-    }
-  }
-  // Codes and the error they make, with QuantMath's rounding.
+  WeightGrid g = layoutGrid(shape, fmt, s.wGranularity, s.groupSize,
+                            layer.channelAxis, layer.reductionAxis);
+  // A linear's [N, K] weight whose input statistics are known may search
+  // its clipping and round with GPTQ.
+  bool isLinear = isa<LinearOp>(layer.op) && shape.size() == 2 &&
+                  layer.weightRoot == layer.op->getOperand(1);
+  std::vector<double> energy;
+  if (isLinear && ro.clipSearch && !s.aFormat && !fmt.isFloat())
+    energy = inputChannelEnergy(layer);
+  if (int64_t(energy.size()) == (isLinear ? shape[1] : -1))
+    searchClipping(g, w, energy);
+  else
+    fitGrid(g, w);
   std::vector<uint64_t> codes(w.size());
-  double sig = 0, noise = 0;
-  const llvm::fltSemantics *fsem = getFormatSemantics(fmt.getKind());
-  for (size_t i = 0; i < w.size(); ++i) {
-    float x = static_cast<float>(w[i]);
-    float sc = scales[slot[i]];
-    double dq;
-    if (fsem) {
-      APFloat q = quantizeToFloat(APFloat(x), APFloat(sc), *fsem);
-      codes[i] = q.bitcastToAPInt().getZExtValue();
-      dq = dequantizeFloat(q, APFloat(sc)).convertToFloat();
-    } else {
-      int64_t zp = zps[slot[i]];
-      float r = std::nearbyint(x / sc);
-      int64_t q = std::clamp<int64_t>(static_cast<int64_t>(r) + zp,
-                                      fmt.getIntMin(), fmt.getIntMax());
-      codes[i] = static_cast<uint64_t>(q);
-      dq = static_cast<float>(static_cast<float>(q - zp) * sc);
+  std::vector<double> dq(w.size());
+  bool rounded = false;
+  if (ro.gptq && isLinear) {
+    TensorStatsAttr st = lookupLayerStats(layer.op);
+    std::vector<float> h32 =
+        st ? st.getSecondMomentValues() : std::vector<float>();
+    if (int64_t(h32.size()) == shape[1] * shape[1]) {
+      std::vector<double> h(h32.begin(), h32.end()), rw = w;
+      int64_t k = shape[1];
+      if (!roundGPTQ(
+              rw, shape[0], k, std::move(h),
+              [&](int64_t r, int64_t c, double v) {
+                int64_t i = r * k + c;
+                return g.round(v, g.slotOf[i], codes[i]);
+              },
+              GPTQOptions(), err))
+        return failure();
+      dq = std::move(rw);
+      rounded = true;
     }
-    sig += double(x) * x;
-    noise += (double(x) - dq) * (double(x) - dq);
   }
-  (void)err;
+  if (!rounded)
+    for (size_t i = 0; i < w.size(); ++i)
+      dq[i] = g.round(w[i], g.slotOf[i], codes[i]);
+  double sig = 0, noise = 0;
+  for (size_t i = 0; i < w.size(); ++i) {
+    double x = static_cast<float>(w[i]);
+    sig += x * x;
+    noise += (x - dq[i]) * (x - dq[i]);
+  }
   auto qType = RankedTensorType::get(shape, fmt.getStorageType());
   Value q =
       arith::ConstantOp::create(b, loc, makeStorageAttr(qType, fmt, codes));
-  auto sType = RankedTensorType::get(scaleShape, b.getF32Type());
+  auto sType = RankedTensorType::get(g.scaleShape, b.getF32Type());
   Value sv = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(sType, ArrayRef<float>(scales)));
+      b, loc, DenseElementsAttr::get(sType, ArrayRef<float>(g.scales)));
   Value zv;
-  if (asym) {
-    std::vector<uint64_t> zcodes(zps.begin(), zps.end());
+  if (g.asym) {
+    std::vector<uint64_t> zcodes(g.zeroPoints.begin(), g.zeroPoints.end());
     zv = arith::ConstantOp::create(
         b, loc,
         makeStorageAttr(
-            RankedTensorType::get(scaleShape, qType.getElementType()), fmt,
+            RankedTensorType::get(g.scaleShape, qType.getElementType()), fmt,
             zcodes));
   }
   double sqnr = noise == 0 ? 200.0 : 10.0 * std::log10(sig / noise);
-  (void)ctx;
-  return QuantizedWeight{q, sv, zv, fmt, axis, group, sqnr};
+  return QuantizedWeight{q, sv, zv, fmt, g.axis, g.group, sqnr};
 }
 
 /// qc.dequantize(codes, scales, zeroPoints) in `format`, converted to the
@@ -647,6 +664,15 @@ struct QCQuantizePass : mlir::qc::impl::QCQuantizePassBase<QCQuantizePass> {
 
   void runOnOperation() override {
     func::FuncOp func = getOperation();
+    if (weightRounding != "rtn" && weightRounding != "gptq") {
+      func.emitError() << "qc-quantize: weight-rounding must be rtn or gptq, "
+                          "got '"
+                       << weightRounding << "'";
+      return signalPassFailure();
+    }
+    RoundingOptions rounding;
+    rounding.gptq = weightRounding == "gptq";
+    rounding.clipSearch = clipSearch;
     SmallVector<QuantLayer> layers = findQuantLayers(func);
     OpBuilder b(&getContext());
     for (QuantLayer &layer : layers) {
@@ -666,7 +692,7 @@ struct QCQuantizePass : mlir::qc::impl::QCQuantizePassBase<QCQuantizePass> {
       Location loc = op->getLoc();
       b.setInsertionPoint(op);
       FailureOr<QuantizedWeight> qw =
-          quantizeWeight(b, loc, layer.weightRoot, *w, s, layer, err);
+          quantizeWeight(b, loc, layer.weightRoot, *w, s, layer, rounding, err);
       if (failed(qw)) {
         op->emitError() << "qc-quantize: layer '" << layer.name << "': " << err;
         return signalPassFailure();

@@ -6,6 +6,8 @@
 
 #include "quant/Dialect/QC/Utils/Statistics.h"
 
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/ADT/StringMap.h"
 
 using namespace mlir;
@@ -45,4 +47,15 @@ void mlir::qc::setStats(
   for (auto &e : merged)
     attrs.push_back(NamedAttribute(StringAttr::get(ctx, e.getKey()), e.second));
   module->setAttr(kStatsTableAttrName, DictionaryAttr::get(ctx, attrs));
+}
+
+ElementsAttr mlir::qc::makeSecondMomentAttr(MLIRContext *ctx, int64_t c,
+                                            ArrayRef<float> values) {
+  AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
+      ArrayRef<char>(reinterpret_cast<const char *>(values.data()),
+                     values.size() * sizeof(float)),
+      alignof(float), /*dataIsMutable=*/false);
+  return DenseResourceElementsAttr::get(
+      RankedTensorType::get({c, c}, Float32Type::get(ctx)), "qc_second_moment",
+      std::move(blob));
 }

@@ -160,6 +160,62 @@ def QCImportQuantPass : Pass<"qc-import-quant", "func::FuncOp"> {
                            "::mlir::qc::QCDialect"];
 }
 
+def QCSmoothFoldPass : Pass<"qc-smooth-fold", "ModuleOp"> {
+  let summary = "Migrate activation outliers into weights (SmoothQuant / "
+                "AWQ scales), folded float-exactly into producers";
+  let description = [{
+    For each group of `qc.linear` layers that read one activation (the
+    layers sharing a `qc.act_slot`, all with constant weights) and whose
+    slot in the statistics table `qc.stats` has per-channel extremes, picks
+    per input channel j
+
+        s_j = max|X_j|^alpha / max_l max_n |W_l[n, j]|^(1 - alpha)
+
+    and rewrites `X W^T` as `(X / s) (W s)^T`: every weight's column j is
+    multiplied by s_j, and `1 / s` is folded into what produces X:
+
+    - the per-channel constant of an elementwise multiply (the weight of an
+      RMSNorm or LayerNorm as the importer decomposes it; with the bias of
+      `x * g + b`), or the `gamma` / `beta` of a `qc.layer_norm` /
+      `qc.rms_norm`;
+    - the output rows (and bias) of a preceding `qc.linear` with a constant
+      weight, such as `up` before `down` in a SwiGLU MLP;
+    - either factor of an elementwise product of two activations, such as
+      `silu(gate) * up`, when that factor can absorb it;
+    - otherwise, when the group's activations are quantized, a per-channel
+      multiply inserted before the group (it fuses into the activation
+      quantization); weight-only groups with nothing to absorb `1 / s` stay
+      as they are.
+
+    Every value changed has no other user, so the function computes the
+    same as before up to float rounding. The table is updated to match: the
+    slot's per-channel extremes, sums of squares and second moment are
+    divided by s (exact), its per-tensor extremes follow from them; its
+    histogram, which cannot be rescaled, is dropped (range selection that
+    needs one must calibrate again).
+
+    `alpha`: a number in [0, 1], or negative for a search per group over
+    alpha in {0, 0.05, ..., 1} and no smoothing, minimising the group's
+    expected output error under its layers' `qc.scheme`s (weight rounding
+    error weighted by E[x_j^2], plus the activation rounding noise of the
+    smoothed range times the weights' squared norms). Layers without a
+    quantized `qc.scheme` contribute no error. Each smoothed layer gets
+    `qc.smooth_alpha` (f64).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::qc::QCDialect"];
+  let options = [
+    Option<"alpha", "alpha", "double", /*default=*/"-1.0",
+           "Migration strength in [0, 1]; negative: searched per group">,
+    Option<"floatGroups", "float-groups", "bool", /*default=*/"false",
+           "Also insert the per-channel multiply for groups whose "
+           "activation stays float (nothing gained at run time: for "
+           "testing that smoothing is float-exact)">
+  ];
+}
+
 def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
   let summary = "Quantize the weights and activations of every layer";
   let description = [{
@@ -190,6 +246,18 @@ def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
     `#qc.scheme<float>` keeps the layer in float.
     Each quantized layer gets `qc.weight_sqnr` (dB, f64), the weight's
     signal-to-quantization-noise ratio, for reports.
+
+    Weight rounding: `weight-rounding=gptq` rounds the weights of each
+    `qc.linear` whose input has a second moment H = E[x x^T] in the
+    statistics table (`qc.stats`, gathered with `second-moment`) with GPTQ:
+    column by column in order of decreasing H_ii, each rounding error
+    compensated by the columns not yet rounded along the Cholesky factor of
+    H^-1 (damping 1% of the mean diagonal, blocks of 128). Scales are those
+    of round-to-nearest (static groups), so the IR has the same form. Layers
+    without a second moment (convolutions, embeddings) round to nearest.
+    `clip-search` picks, per scale slot of a weight-only `qc.linear`, the
+    range-shrinking ratio that minimises sum_k (w_k - q_k)^2 E[x_k^2]
+    (per-channel statistics from the table).
 
     Guarantee: the function computes exactly the fake-quantized model (every
     rounding as docs/quantization.md specifies); the float weights are no
@@ -224,7 +292,16 @@ def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
            "independent, else per tensor) or tensor">,
     Option<"asym", "asym", "bool", /*default=*/"false",
            "Asymmetric integer quantization (zero points) of weights and "
-           "activations">
+           "activations">,
+    Option<"weightRounding", "weight-rounding", "std::string",
+           /*default=*/"\"rtn\"",
+           "How weights round onto their grid: rtn (to nearest) or gptq "
+           "(GPTQ: errors compensated along the inverse second moment of "
+           "the layer's input; needs it in the statistics table)">,
+    Option<"clipSearch", "clip-search", "bool", /*default=*/"false",
+           "Weight-only layers: per scale slot, shrink the range by the "
+           "ratio in {1, 0.95, ..., 0.5} that minimises the layer's output "
+           "error on the calibration statistics (AWQ's clipping search)">
   ];
 }
 

@@ -38,6 +38,11 @@ StringRef getActSlot(Operation *layer);
 void setStats(ModuleOp module,
               ArrayRef<std::pair<StringRef, TensorStatsAttr>> entries);
 
+/// A [C, C] f32 second moment as the table stores it: a `dense_resource`
+/// blob, out of attribute storage (like weights).
+ElementsAttr makeSecondMomentAttr(MLIRContext *ctx, int64_t c,
+                                  ArrayRef<float> values);
+
 } // namespace mlir::qc
 
 #endif // QUANT_DIALECT_QC_UTILS_STATISTICS_H

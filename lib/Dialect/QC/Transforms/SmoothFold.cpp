@@ -1,0 +1,486 @@
+//===- SmoothFold.cpp - qc-smooth-fold ------------------------------------===//
+//
+// Part of quant. SmoothQuant / AWQ-style smoothing: per input channel j of
+// the linears that read one activation X, X W^T = (X / s) (W s)^T. The
+// weights take s; 1 / s is folded into what produces X (a normalisation's
+// weight, a previous linear's rows, a factor of an elementwise product), or,
+// where nothing can absorb it and X is quantized anyway, a per-channel
+// multiply is inserted. The statistics table follows the activation.
+//
+//===----------------------------------------------------------------------===//
+
+#include "WeightGrid.h"
+#include "quant/Dialect/QC/IR/QCOps.h"
+#include "quant/Dialect/QC/Transforms/Passes.h"
+#include "quant/Dialect/QC/Utils/QuantLayers.h"
+#include "quant/Dialect/QC/Utils/Statistics.h"
+#include "quant/Dialect/QC/Utils/WeightUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
+#include "llvm/ADT/MapVector.h"
+
+#include <cmath>
+
+namespace mlir::qc {
+#define GEN_PASS_DEF_QCSMOOTHFOLDPASS
+#include "quant/Dialect/QC/Transforms/Passes.h.inc"
+} // namespace mlir::qc
+
+using namespace mlir;
+using namespace mlir::qc;
+
+namespace {
+
+constexpr StringLiteral kBlobName = "smoothed";
+
+/// One linear of a group: its weight [N, K] and scheme.
+struct Member {
+  LinearOp op;
+  std::vector<double> w;
+  int64_t n = 0, k = 0;
+  SchemeAttr scheme; ///< null or float: contributes no error
+  std::optional<WeightGrid> grid;
+};
+
+/// The per-channel statistics of the group's input.
+struct ChannelStats {
+  std::vector<double> lo, hi, energy; ///< min, max, E[x^2] per channel
+};
+
+/// A float constant of rank 1 and `c` elements, or nullopt.
+std::optional<std::vector<double>> channelConstant(Value v, int64_t c) {
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  if (!t || t.getRank() != 1 || t.getDimSize(0) != c)
+    return std::nullopt;
+  return readFloatConstant(v);
+}
+
+Value scaledConstant(OpBuilder &b, Location loc, Value old,
+                     const std::vector<double> &values, ArrayRef<double> f,
+                     int64_t inner) {
+  std::vector<double> v(values.size());
+  for (size_t i = 0; i < v.size(); ++i)
+    v[i] = values[i] * f[(i / inner) % f.size()];
+  return createFloatConstant(b, loc, cast<RankedTensorType>(old.getType()), v,
+                             kBlobName);
+}
+
+/// Sets `use` to `v`, erasing the constant it read when nothing else does.
+void replaceUse(OpOperand &use, Value v) {
+  Operation *old = use.get().getDefiningOp();
+  use.set(v);
+  eraseDeadConstant(old);
+}
+
+/// Multiplies channel c of `v` (its last axis, `f.size()` channels) by f_c
+/// by rewriting the op that produces it, when that is float-exact and `v`
+/// has no user besides the ones the caller rewrites. With `apply` false,
+/// only says whether it can.
+bool absorbInto(Value v, ArrayRef<double> f, bool apply, unsigned depth = 0) {
+  int64_t c = int64_t(f.size());
+  auto vt = dyn_cast<RankedTensorType>(v.getType());
+  Operation *def = v.getDefiningOp();
+  if (!def || !vt || vt.getRank() < 1 || vt.getDimSize(vt.getRank() - 1) != c ||
+      depth > 4)
+    return false;
+  OpBuilder b(def);
+  Location loc = def->getLoc();
+  // A linear's output rows (and bias).
+  if (auto lin = dyn_cast<LinearOp>(def)) {
+    auto wt = dyn_cast<RankedTensorType>(lin.getWeight().getType());
+    if (!wt || wt.getRank() != 2 || wt.getDimSize(0) != c)
+      return false;
+    std::optional<std::vector<double>> w = readFloatConstant(lin.getWeight());
+    std::optional<std::vector<double>> bias;
+    if (lin.getBias()) {
+      bias = channelConstant(lin.getBias(), c);
+      if (!bias)
+        return false;
+    }
+    if (!w)
+      return false;
+    if (apply) {
+      replaceUse(lin->getOpOperand(1), scaledConstant(b, loc, lin.getWeight(),
+                                                      *w, f, wt.getDimSize(1)));
+      if (bias)
+        replaceUse(lin->getOpOperand(2),
+                   scaledConstant(b, loc, lin.getBias(), *bias, f, 1));
+    }
+    return true;
+  }
+  // A normalisation's affine part.
+  auto norm = [&](Value gamma, Value beta, int64_t axis, auto setGamma,
+                  auto setBeta) {
+    if (axis != -1 && axis != vt.getRank() - 1)
+      return false;
+    std::optional<std::vector<double>> g = channelConstant(gamma, c);
+    std::optional<std::vector<double>> be;
+    if (beta) {
+      be = channelConstant(beta, c);
+      if (!be)
+        return false;
+    }
+    if (!g)
+      return false;
+    if (apply) {
+      setGamma(scaledConstant(b, loc, gamma, *g, f, 1));
+      if (be)
+        setBeta(scaledConstant(b, loc, beta, *be, f, 1));
+    }
+    return true;
+  };
+  if (auto ln = dyn_cast<LayerNormOp>(def))
+    return norm(
+        ln.getGamma(), ln.getBeta(), ln.getAxis(),
+        [&](Value g) { replaceUse(ln->getOpOperand(1), g); },
+        [&](Value be) { replaceUse(ln->getOpOperand(2), be); });
+  if (auto rms = dyn_cast<RMSNormOp>(def))
+    return norm(
+        rms.getGamma(), Value(), rms.getAxis(),
+        [&](Value g) { replaceUse(rms->getOpOperand(1), g); }, [](Value) {});
+  // An elementwise x * g (+ b) with per-channel constants g, b, or a
+  // product of two activations x * y, one of which absorbs the factor.
+  auto gen = dyn_cast<linalg::GenericOp>(def);
+  if (!gen || gen.getNumResults() != 1 || gen.getNumDpsInits() != 1 ||
+      gen.getNumParallelLoops() != gen.getNumLoops())
+    return false;
+  int64_t rank = vt.getRank();
+  if (!gen.getIndexingMapsArray().back().isIdentity())
+    return false;
+  Block &body = gen.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  Operation *top = yield.getOperand(0).getDefiningOp();
+  if (!top || top->getBlock() != &body)
+    return false;
+  Value addend;
+  arith::MulFOp mul;
+  if (auto add = dyn_cast<arith::AddFOp>(top)) {
+    for (unsigned i = 0; i < 2 && !mul; ++i) {
+      auto m = add.getOperand(i).getDefiningOp<arith::MulFOp>();
+      if (m && m->getBlock() == &body) {
+        mul = m;
+        addend = add.getOperand(1 - i);
+      }
+    }
+  } else {
+    mul = dyn_cast<arith::MulFOp>(top);
+  }
+  if (!mul || body.getOperations().size() != (addend ? 3u : 2u))
+    return false;
+  // What an operand of the body is: the index of an input, or none.
+  auto inputOf = [&](Value arg) -> std::optional<unsigned> {
+    auto ba = dyn_cast<BlockArgument>(arg);
+    if (!ba || ba.getOwner() != &body ||
+        ba.getArgNumber() >= gen.getNumDpsInputs())
+      return std::nullopt;
+    return ba.getArgNumber();
+  };
+  AffineMap channelMap =
+      AffineMap::get(rank, 0, getAffineDimExpr(rank - 1, gen.getContext()));
+  auto isChannelConst = [&](unsigned i) {
+    return gen.getIndexingMapsArray()[i] == channelMap &&
+           channelConstant(gen.getDpsInputs()[i], c).has_value();
+  };
+  auto scaleInput = [&](unsigned i) {
+    Value old = gen.getDpsInputs()[i];
+    replaceUse(gen->getOpOperand(i),
+               scaledConstant(b, loc, old, *channelConstant(old, c), f, 1));
+  };
+  std::optional<unsigned> a = inputOf(mul.getLhs()), m = inputOf(mul.getRhs());
+  std::optional<unsigned> d;
+  if (addend) {
+    d = inputOf(addend);
+    if (!d || !isChannelConst(*d))
+      return false;
+  }
+  if (!a || !m)
+    return false;
+  for (auto [x, g] : {std::pair(*a, *m), std::pair(*m, *a)}) {
+    if (!isChannelConst(g) || isChannelConst(x))
+      continue;
+    if (apply) {
+      scaleInput(g);
+      if (d && *d != g)
+        scaleInput(*d);
+    }
+    return true;
+  }
+  if (addend || *a == *m)
+    return false;
+  // x * y: the factor goes to whichever activation can take it.
+  for (unsigned i : {*m, *a}) {
+    Value in = gen.getDpsInputs()[i];
+    if (!gen.getIndexingMapsArray()[i].isIdentity() || !in.hasOneUse() ||
+        in.getType() != v.getType())
+      continue;
+    if (absorbInto(in, f, /*apply=*/false, depth + 1)) {
+      if (apply)
+        absorbInto(in, f, /*apply=*/true, depth + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+/// x * f along the last axis, as an elementwise linalg.generic.
+Value multiplyChannels(OpBuilder &b, Location loc, Value x,
+                       ArrayRef<double> f) {
+  auto t = cast<RankedTensorType>(x.getType());
+  int64_t rank = t.getRank(), c = t.getDimSize(rank - 1);
+  auto ft = RankedTensorType::get({c}, t.getElementType());
+  Value fv = createFloatConstant(b, loc, ft, f, kBlobName);
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < rank; ++i)
+    if (t.isDynamicDim(i))
+      dyn.push_back(tensor::DimOp::create(b, loc, x, i));
+  Value init =
+      tensor::EmptyOp::create(b, loc, t.getShape(), t.getElementType(), dyn);
+  MLIRContext *ctx = b.getContext();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  AffineMap ch = AffineMap::get(rank, 0, getAffineDimExpr(rank - 1, ctx));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, t, ValueRange{x, fv}, ValueRange{init},
+             ArrayRef<AffineMap>{id, ch, id}, iters,
+             [](OpBuilder &bb, Location l, ValueRange args) {
+               Value p = arith::MulFOp::create(bb, l, args[0], args[1]);
+               linalg::YieldOp::create(bb, l, p);
+             })
+      .getResult(0);
+}
+
+/// Rounding step of `fmt` over [lo, hi] (an activation's range).
+double activationStep(FormatAttr fmt, double lo, double hi) {
+  lo = std::min(lo, 0.0);
+  hi = std::max(hi, 0.0);
+  if (fmt.isFloat())
+    return std::max(-lo, hi) / fmt.getMaxMagnitude();
+  if (!fmt.isSigned())
+    return (hi - lo) / double(fmt.getIntMax() - fmt.getIntMin());
+  return std::max(-lo, hi) / double(fmt.getIntMax());
+}
+
+/// Expected squared error, per row of the input, of the group's outputs
+/// once quantized with smoothing factors `s`: each weight's rounding error
+/// weighted by E[x_j^2] / s_j^2, plus the activation's rounding noise
+/// (step^2 / 12 over the smoothed range) through the smoothed weights.
+double groupLoss(MutableArrayRef<Member> members, ArrayRef<double> s,
+                 const ChannelStats &cs) {
+  int64_t k = int64_t(s.size());
+  double lo = 0, hi = 0;
+  for (int64_t j = 0; j < k; ++j) {
+    lo = std::min(lo, cs.lo[j] / s[j]);
+    hi = std::max(hi, cs.hi[j] / s[j]);
+  }
+  double loss = 0;
+  std::vector<double> ws;
+  for (Member &m : members) {
+    if (!m.grid)
+      continue;
+    ws.resize(m.w.size());
+    for (int64_t r = 0; r < m.n; ++r)
+      for (int64_t j = 0; j < k; ++j)
+        ws[r * k + j] = m.w[r * k + j] * s[j];
+    fitGrid(*m.grid, ws);
+    double norm = 0;
+    for (size_t i = 0; i < ws.size(); ++i) {
+      int64_t j = int64_t(i) % k;
+      double d = ws[i] - m.grid->round(ws[i], m.grid->slotOf[i]);
+      loss += d * d * cs.energy[j] / (s[j] * s[j]);
+      norm += ws[i] * ws[i];
+    }
+    if (FormatAttr a = m.scheme.getActivation()) {
+      double step = activationStep(a, lo, hi);
+      loss += step * step / 12.0 * norm;
+    }
+  }
+  return loss;
+}
+
+/// The slot's statistics with the activation divided by `s` per channel.
+TensorStatsAttr smoothedStats(TensorStatsAttr st, ArrayRef<double> s) {
+  MLIRContext *ctx = st.getContext();
+  int64_t c = int64_t(s.size());
+  std::vector<double> lo, hi, sq;
+  for (auto [i, v] : llvm::enumerate(st.getChannelMin().getValues<APFloat>()))
+    lo.push_back(v.convertToDouble() / s[i]);
+  for (auto [i, v] : llvm::enumerate(st.getChannelMax().getValues<APFloat>()))
+    hi.push_back(v.convertToDouble() / s[i]);
+  for (auto [i, v] : llvm::enumerate(st.getChannelSumSq().getValues<APFloat>()))
+    sq.push_back(v.convertToDouble() / (s[i] * s[i]));
+  double mn = lo[0], mx = hi[0], sumSq = 0;
+  for (int64_t j = 0; j < c; ++j) {
+    mn = std::min(mn, lo[j]);
+    mx = std::max(mx, hi[j]);
+    sumSq += sq[j];
+  }
+  auto f64 = Float64Type::get(ctx);
+  auto vec = [&](const std::vector<double> &v) {
+    return cast<DenseFPElementsAttr>(DenseElementsAttr::get(
+        RankedTensorType::get({c}, f64), ArrayRef<double>(v)));
+  };
+  ElementsAttr moment = st.getSecondMoment();
+  if (moment) {
+    std::vector<float> h = st.getSecondMomentValues();
+    for (int64_t i = 0; i < c; ++i)
+      for (int64_t j = 0; j < c; ++j)
+        h[i * c + j] = float(double(h[i * c + j]) / (s[i] * s[j]));
+    moment = makeSecondMomentAttr(ctx, c, h);
+  }
+  if (st.getCount() == 0)
+    mn = mx = 0;
+  return TensorStatsAttr::get(
+      ctx, st.getCount(), st.getNan(), st.getInf(), st.getZeros(),
+      FloatAttr::get(f64, mn), FloatAttr::get(f64, mx), st.getSum(),
+      FloatAttr::get(f64, sumSq), FloatAttr(), DenseIntElementsAttr(),
+      st.getChannelAxis(), vec(lo), vec(hi), vec(sq), st.getChannelCount(),
+      st.getRows(), moment);
+}
+
+struct QCSmoothFoldPass
+    : mlir::qc::impl::QCSmoothFoldPassBase<QCSmoothFoldPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (alpha > 1.0) {
+      module.emitError() << "qc-smooth-fold: alpha must be in [0, 1] (or "
+                            "negative: searched), got "
+                         << alpha;
+      return signalPassFailure();
+    }
+    std::vector<std::pair<std::string, TensorStatsAttr>> updates;
+    // The layers of each slot (slots are the module's), in program order.
+    llvm::MapVector<StringRef, SmallVector<QuantLayer>> slots;
+    module.walk([&](func::FuncOp func) {
+      for (QuantLayer &l : findQuantLayers(func))
+        if (!getActSlot(l.op).empty())
+          slots[getActSlot(l.op)].push_back(l);
+    });
+    for (auto &[slot, layers] : slots)
+      smoothGroup(module, slot, layers, updates);
+    SmallVector<std::pair<StringRef, TensorStatsAttr>> entries;
+    for (auto &[slot, st] : updates)
+      entries.push_back({slot, st});
+    if (!entries.empty())
+      setStats(module, entries);
+  }
+
+  void smoothGroup(ModuleOp module, StringRef slot, ArrayRef<QuantLayer> layers,
+                   std::vector<std::pair<std::string, TensorStatsAttr>> &out) {
+    TensorStatsAttr st = lookupStats(module, slot);
+    if (!st || !st.getChannelMin() || st.getCount() == 0)
+      return;
+    Value x = layers.front().op->getOperand(0);
+    auto xt = dyn_cast<RankedTensorType>(x.getType());
+    int64_t k = st.getNumChannels();
+    if (!xt || xt.getRank() < 1 || xt.getDimSize(xt.getRank() - 1) != k ||
+        (*st.getChannelAxis() != -1 &&
+         *st.getChannelAxis() != xt.getRank() - 1))
+      return;
+    std::vector<Member> members;
+    bool quantizedActs = false;
+    for (const QuantLayer &l : layers) {
+      auto lin = dyn_cast<LinearOp>(l.op);
+      if (!lin || lin.getInput() != x || l.weightRoot != lin.getWeight())
+        return;
+      std::optional<std::vector<double>> w = readFloatConstant(l.weightRoot);
+      if (!w)
+        return;
+      Member m;
+      m.op = lin;
+      m.w = std::move(*w);
+      m.k = k;
+      m.n = int64_t(m.w.size()) / k;
+      m.scheme = lin->getAttrOfType<SchemeAttr>("qc.scheme");
+      if (m.scheme && !m.scheme.isFloat()) {
+        m.grid = layoutGrid(
+            {m.n, k}, m.scheme.getWeight(),
+            stringifyWeightGranularity(m.scheme.getWeightGranularity()),
+            m.scheme.getGroupSize(), 0, 1);
+        quantizedActs |= bool(m.scheme.getActivation());
+      }
+      members.push_back(std::move(m));
+    }
+    // 1 / s goes into the producer when x has no other user, else into a
+    // multiply (only worth it when the activation is quantized anyway).
+    bool onlyGroup = llvm::all_of(x.getUsers(), [&](Operation *u) {
+      return llvm::any_of(members, [&](const Member &m) { return m.op == u; });
+    });
+    std::vector<double> ones(k, 1.0);
+    bool absorbable = onlyGroup && absorbInto(x, ones, /*apply=*/false);
+    if (!absorbable && !quantizedActs && !floatGroups)
+      return;
+
+    ChannelStats cs;
+    std::vector<double> amax(k), wmax(k, 0.0);
+    auto counts = st.getChannelCount().getValues<int64_t>();
+    for (auto [j, v] : llvm::enumerate(st.getChannelMin().getValues<APFloat>()))
+      cs.lo.push_back(v.convertToDouble());
+    for (auto [j, v] : llvm::enumerate(st.getChannelMax().getValues<APFloat>()))
+      cs.hi.push_back(v.convertToDouble());
+    for (auto [j, v] :
+         llvm::enumerate(st.getChannelSumSq().getValues<APFloat>()))
+      cs.energy.push_back(counts[j] ? v.convertToDouble() / counts[j] : 0.0);
+    for (int64_t j = 0; j < k; ++j)
+      amax[j] = std::max(-cs.lo[j], cs.hi[j]);
+    for (const Member &m : members)
+      for (size_t i = 0; i < m.w.size(); ++i)
+        wmax[i % k] = std::max(wmax[i % k], std::abs(m.w[i]));
+    auto factors = [&](double a) {
+      std::vector<double> s(k, 1.0);
+      for (int64_t j = 0; j < k; ++j)
+        if (amax[j] > 0 && wmax[j] > 0)
+          s[j] = std::pow(std::max(amax[j], 1e-5), a) /
+                 std::pow(std::max(wmax[j], 1e-5), 1 - a);
+      return s;
+    };
+    double chosen = alpha;
+    if (alpha < 0) {
+      // Grid search; "no smoothing" is a candidate too.
+      double best = groupLoss(members, ones, cs);
+      chosen = -1;
+      for (int i = 0; i <= 20; ++i) {
+        double a = 0.05 * i;
+        double l = groupLoss(members, factors(a), cs);
+        if (l < best) {
+          best = l;
+          chosen = a;
+        }
+      }
+      if (chosen < 0)
+        return;
+    }
+    std::vector<double> s = factors(chosen), inv(k);
+    for (int64_t j = 0; j < k; ++j)
+      inv[j] = 1.0 / s[j];
+    OpBuilder b(module.getContext());
+    for (Member &m : members) {
+      b.setInsertionPoint(m.op);
+      std::vector<double> ws(m.w.size());
+      for (size_t i = 0; i < ws.size(); ++i)
+        ws[i] = m.w[i] * s[i % k];
+      replaceUse(m.op->getOpOperand(1),
+                 createFloatConstant(
+                     b, m.op.getLoc(),
+                     cast<RankedTensorType>(m.op.getWeight().getType()), ws,
+                     kBlobName));
+      m.op->setAttr("qc.smooth_alpha", b.getF64FloatAttr(chosen));
+    }
+    if (absorbable) {
+      absorbInto(x, inv, /*apply=*/true);
+    } else {
+      b.setInsertionPoint(members.front().op);
+      Value xs = multiplyChannels(b, members.front().op.getLoc(), x, inv);
+      for (Member &m : members)
+        m.op.getInputMutable().assign(xs);
+    }
+    out.push_back({slot.str(), smoothedStats(st, s)});
+  }
+};
+
+} // namespace

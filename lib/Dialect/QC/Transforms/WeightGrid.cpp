@@ -1,0 +1,102 @@
+//===- WeightGrid.cpp - the quantization grid of a weight -----------------===//
+//
+// Part of quant.
+//
+//===----------------------------------------------------------------------===//
+
+#include "WeightGrid.h"
+
+#include "quant/Support/QuantMath.h"
+
+#include "llvm/Support/MathExtras.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace mlir::qc {
+
+WeightGrid layoutGrid(ArrayRef<int64_t> shape, FormatAttr format,
+                      StringRef granularity, int64_t groupSize,
+                      int64_t channelAxis, int64_t reductionAxis) {
+  WeightGrid g;
+  g.format = format;
+  g.fsem = getFormatSemantics(format.getKind());
+  g.asym = !format.isFloat() && !format.isSigned();
+  g.shape.assign(shape.begin(), shape.end());
+  if (granularity == "channel" && channelAxis >= 0) {
+    g.axis = channelAxis;
+    g.scaleShape = {shape[channelAxis]};
+  } else if (granularity == "group" && reductionAxis >= 0) {
+    g.axis = reductionAxis;
+    g.group = groupSize;
+    g.scaleShape.assign(shape.begin(), shape.end());
+    g.scaleShape[reductionAxis] =
+        llvm::divideCeil(shape[reductionAxis], groupSize);
+  } else if (granularity == "group" && channelAxis >= 0) {
+    g.axis = channelAxis; // no reduced axis to group: per channel
+    g.scaleShape = {shape[channelAxis]};
+  }
+  int64_t numScales = 1, numElements = 1;
+  for (int64_t d : g.scaleShape)
+    numScales *= d;
+  for (int64_t d : shape)
+    numElements *= d;
+  g.scales.assign(numScales, 1.0f);
+  if (g.asym)
+    g.zeroPoints.assign(numScales, 0);
+  g.slotOf.resize(numElements);
+  for (int64_t i = 0; i < numElements; ++i)
+    g.slotOf[i] = getScaleIndex(shape, g.axis, g.group, i);
+  return g;
+}
+
+void fitGrid(WeightGrid &g, ArrayRef<double> w, ArrayRef<double> clip) {
+  int64_t numScales = g.numSlots();
+  std::vector<double> lo(numScales, 0.0), hi(numScales, 0.0);
+  for (size_t i = 0; i < w.size(); ++i) {
+    int64_t k = g.slotOf[i];
+    lo[k] = std::min(lo[k], w[i]);
+    hi[k] = std::max(hi[k], w[i]);
+  }
+  FormatAttr fmt = g.format;
+  for (int64_t k = 0; k < numScales; ++k) {
+    if (!clip.empty()) {
+      lo[k] *= clip[k];
+      hi[k] *= clip[k];
+    }
+    double sc;
+    if (fmt.isFloat())
+      sc = std::max(-lo[k], hi[k]) / fmt.getMaxMagnitude();
+    else if (g.asym)
+      sc = (hi[k] - lo[k]) / double(fmt.getIntMax() - fmt.getIntMin());
+    else
+      sc = std::max(-lo[k], hi[k]) / double(fmt.getIntMax());
+    float f = static_cast<float>(sc);
+    if (!(f > 0.0f) || !std::isfinite(f))
+      f = 1.0f; // an all-zero slot: any scale represents it exactly
+    g.scales[k] = f;
+    if (g.asym) {
+      double z = std::nearbyint(-lo[k] / double(f));
+      g.zeroPoints[k] = std::clamp<int64_t>(static_cast<int64_t>(z),
+                                            fmt.getIntMin(), fmt.getIntMax());
+    }
+  }
+}
+
+double WeightGrid::round(double xd, int64_t k, uint64_t &code) const {
+  float x = static_cast<float>(xd);
+  float sc = scales[k];
+  if (fsem) {
+    APFloat q = quantizeToFloat(APFloat(x), APFloat(sc), *fsem);
+    code = q.bitcastToAPInt().getZExtValue();
+    return dequantizeFloat(q, APFloat(sc)).convertToFloat();
+  }
+  int64_t zp = asym ? zeroPoints[k] : 0;
+  float r = std::nearbyint(x / sc);
+  int64_t q = std::clamp<int64_t>(static_cast<int64_t>(r) + zp,
+                                  format.getIntMin(), format.getIntMax());
+  code = static_cast<uint64_t>(q);
+  return static_cast<float>(static_cast<float>(q - zp) * sc);
+}
+
+} // namespace mlir::qc

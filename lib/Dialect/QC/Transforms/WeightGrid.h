@@ -1,0 +1,58 @@
+//===- WeightGrid.h - the quantization grid of a weight ---------*- C++ -*-===//
+//
+// Part of quant. A weight's scales and zero points, one per slot (the whole
+// tensor, an output channel or a group along the reduced axis), and how a
+// value rounds onto them. qc-quantize rounds weights with it (to nearest,
+// or GPTQ's decisions on the same grid), qc-smooth-fold measures candidate
+// smoothing scales with it; both therefore see the same rounding rules,
+// QuantMath's.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANT_LIB_DIALECT_QC_TRANSFORMS_WEIGHTGRID_H
+#define QUANT_LIB_DIALECT_QC_TRANSFORMS_WEIGHTGRID_H
+
+#include "quant/Dialect/QC/IR/QCAttrs.h"
+
+#include "llvm/ADT/APFloat.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <vector>
+
+namespace mlir::qc {
+
+struct WeightGrid {
+  FormatAttr format;
+  bool asym = false;                        ///< unsigned codes + zero points
+  const llvm::fltSemantics *fsem = nullptr; ///< float formats
+  int64_t axis = -1, group = 0;             ///< the qc.dequantize granularity
+  SmallVector<int64_t> shape, scaleShape;
+  std::vector<int64_t> slotOf; ///< element (row-major) -> slot
+  std::vector<float> scales;
+  std::vector<int64_t> zeroPoints; ///< per slot, asymmetric only
+
+  int64_t numSlots() const { return int64_t(scales.size()); }
+  /// The grid value of slot `k` nearest to `x` (round half to even, then
+  /// saturate), and its storage code.
+  double round(double x, int64_t k, uint64_t &code) const;
+  double round(double x, int64_t k) const {
+    uint64_t c;
+    return round(x, k, c);
+  }
+};
+
+/// The slots of a weight of `shape`: granularity "tensor", "channel"
+/// (along `channelAxis`) or "group" (`groupSize` along `reductionAxis`; per
+/// channel when there is no reduced axis). Scales are not set yet.
+WeightGrid layoutGrid(ArrayRef<int64_t> shape, FormatAttr format,
+                      StringRef granularity, int64_t groupSize,
+                      int64_t channelAxis, int64_t reductionAxis);
+
+/// Sets each slot's scale (and zero point) from the extremes of its values
+/// in `w` (row-major, `grid.shape`), the extremes first multiplied by
+/// `clip[k]` when `clip` is given (AWQ-style clipping: ratios in (0, 1]).
+void fitGrid(WeightGrid &grid, ArrayRef<double> w, ArrayRef<double> clip = {});
+
+} // namespace mlir::qc
+
+#endif // QUANT_LIB_DIALECT_QC_TRANSFORMS_WEIGHTGRID_H

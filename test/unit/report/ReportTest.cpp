@@ -49,6 +49,7 @@ QuantReport makeReport() {
   q.weightBytes = 576;
   q.weightSQNR = 24.5;
   q.actSQNR = 38.25;
+  q.smoothAlpha = 0.85;
   q.actRange = std::make_pair(-3.5, 7.25);
   r.layers.push_back(q);
 
@@ -126,8 +127,8 @@ TEST(ReportJSON, RoundTripHoldsEveryField) {
     expectKeys(asObject(l),
                {"name", "opType", "scheme", "weightBits", "weightFormat",
                 "weightGranularity", "actBits", "actFormat", "actMode",
-                "numWeights", "weightBytes", "weightSQNR", "actSQNR",
-                "actRange"});
+                "numWeights", "weightBytes", "weightSQNR", "smoothAlpha",
+                "actSQNR", "actRange"});
   const json::Object &q = asObject((*layers)[0]);
   EXPECT_EQ(q.getString("name"), "/layers.0/q_proj/MatMul");
   EXPECT_EQ(q.getString("opType"), "MatMul");
@@ -142,6 +143,8 @@ TEST(ReportJSON, RoundTripHoldsEveryField) {
   EXPECT_EQ(q.getInteger("weightBytes"), 576);
   EXPECT_EQ(q.getNumber("weightSQNR"), 24.5);
   EXPECT_EQ(q.getNumber("actSQNR"), 38.25);
+  EXPECT_EQ(q.getNumber("smoothAlpha"), 0.85);
+  EXPECT_TRUE(asObject((*layers)[1]).get("smoothAlpha")->getAsNull());
   const json::Array *range = q.getArray("actRange");
   ASSERT_NE(range, nullptr);
   ASSERT_EQ(range->size(), 2u);

@@ -110,7 +110,9 @@ QuantizeDriver::collectStatistics(ModuleOp module, const ModelSignature &sig,
     return failure();
   floatSo = *so;
   floatOutputs = sig.outputs.size();
-  if (stats.empty())
+  // Observers that came with an input module but no --calib: nothing to
+  // run them on (they are gone from the quantized model already).
+  if (stats.empty() || !samples)
     return success();
 
   std::string err;

@@ -158,7 +158,7 @@ quantizeWeight(OpBuilder &b, Location loc, Value root,
   std::vector<double> energy;
   if (isLinear && ro.clipSearch && !s.aFormat && !fmt.isFloat())
     energy = inputChannelEnergy(layer);
-  if (int64_t(energy.size()) == (isLinear ? shape[1] : -1))
+  if (!energy.empty() && int64_t(energy.size()) == shape[1])
     searchClipping(g, w, energy);
   else
     fitGrid(g, w);

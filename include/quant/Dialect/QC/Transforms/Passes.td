@@ -190,7 +190,8 @@ def QCSmoothFoldPass : Pass<"qc-smooth-fold", "ModuleOp"> {
     Every value changed has no other user, so the function computes the
     same as before up to float rounding. The table is updated to match: the
     slot's per-channel extremes, sums of squares and second moment are
-    divided by s (exact), its per-tensor extremes follow from them; its
+    divided by s (exact), its per-tensor extremes and sum of squares follow
+    from them (`sum`, which no pass reads, keeps the unsmoothed value); its
     histogram, which cannot be rescaled, is dropped (range selection that
     needs one must calibrate again).
 

@@ -45,7 +45,9 @@ public:
 
   /// Adds the passes that turn layout-free quantized contractions into this
   /// target's storage layouts (its encodings). The first passes of the
-  /// linalg phase.
+  /// linalg phase; they start with the target-neutral
+  /// qc-form-quantized-contractions (QDQ layers -> qc.quantized_linear /
+  /// qc.quantized_contraction), whose ops the target then lowers.
   virtual void buildMaterializeEncodingsPipeline(OpPassManager &pm) const = 0;
 
   /// Adds the passes that reach `phase` (Linalg .. LLVM) from the phase

@@ -18,9 +18,10 @@ def ConvertQCToLinalgPass : Pass<"qc-convert-to-linalg", "func::FuncOp"> {
     unchanged. `qc.quantize` and `qc.dequantize` become elementwise
     generics computing docs/quantization.md's rules bit-exactly (FP formats
     through f32 arithmetic and integer bit assembly, then `arith.bitcast`
-    to the storage type). Integer layers should go through
-    `qc-cpu-lower-quantized-contractions` first; what is left here dequantizes
-    in float. A linear whose weight dequantizes constant codes reads them
+    to the storage type). `qc.quantized_linear` and
+    `qc.quantized_contraction` become the float math they stand for on
+    dequantized codes: a target computes them on the codes by lowering them
+    first (`qc-cpu-lower-quantized-contractions`). A linear whose weight dequantizes constant codes reads them
     transposed (in panels of 64, 32 or 16 output columns, [N/P, K, P], when
     one divides N; else [K, N]) in a contraction that dequantizes each
     weight element where it multiplies it.

@@ -676,7 +676,8 @@ struct ConvertQCToLinalgPass
     target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
                            math::MathDialect, tensor::TensorDialect>();
     target.addIllegalOp<LinearOp, BatchMatmulOp, LayerNormOp, RMSNormOp,
-                        HadamardOp, QuantizeOp, DequantizeOp>();
+                        HadamardOp, QuantizeOp, DequantizeOp,
+                        QuantizedLinearOp, QuantizedContractionOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(&getContext());
     populateQCToLinalgConversionPatterns(patterns);
@@ -693,4 +694,5 @@ void mlir::qc::populateQCToLinalgConversionPatterns(
   patterns.add<LinearLowering, BatchMatmulLowering, LayerNormLowering,
                RMSNormLowering, HadamardLowering>(patterns.getContext());
   populateQuantizeToLinalgPatterns(patterns);
+  populateQuantizedContractionToLinalgPatterns(patterns);
 }

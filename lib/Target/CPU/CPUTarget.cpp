@@ -57,6 +57,7 @@ void mlir::qc::buildCPUMaterializeEncodingsPipeline(
   QCLowerQuantizedContractionsPassOptions o;
   o.dot4Layout = vector.dot4;
   OpPassManager &f = pm.nest<func::FuncOp>();
+  f.addPass(createQCFormQuantizedContractionsPass());
   f.addPass(createQCLowerQuantizedContractionsPass(o));
   f.addPass(createQCMaterializeEncodingsPass());
 }

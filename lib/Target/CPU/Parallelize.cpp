@@ -417,7 +417,7 @@ struct QCParallelizePass
     }
   }
 
-  /// Starts `loop`'s body with a qc.parallel_if that holds when `op`'s
+  /// Starts `loop`'s body with a qexec.parallel_if that holds when `op`'s
   /// iteration count, computed before the loop from the run-time extents,
   /// reaches min-iterations: the product of the dynamic extents against
   /// min-iterations over the static ones, rounded up.

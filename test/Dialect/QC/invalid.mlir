@@ -387,3 +387,59 @@ func.func private @scheme_granularity() attributes {qc.scheme = #qc.scheme<w = i
 
 // expected-error @+1 {{unknown quantized format 'int'}}
 func.func private @scheme_format() attributes {qc.scheme = #qc.scheme<w = int channel, a = none>}
+
+// -----
+
+func.func @quantized_linear_float_format(%x: tensor<2x8xi8>, %s: tensor<f32>, %w: tensor<4x8xi8>, %ws: tensor<4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{input format must be an integer of at most 8 bits, got #qc.format<fp8e4m3>}}
+  %0 = qc.quantized_linear %x, %s weight %w, %ws {input_format = #qc.format<fp8e4m3>, weight_format = #qc.format<int8>} : (tensor<2x8xi8>, tensor<f32>, tensor<4x8xi8>, tensor<4xf32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @quantized_linear_k(%x: tensor<2x8xi8>, %s: tensor<f32>, %w: tensor<4x7xi8>, %ws: tensor<4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{input's last dimension 8 differs from the weight's K 7}}
+  %0 = qc.quantized_linear %x, %s weight %w, %ws {input_format = #qc.format<int8>, weight_format = #qc.format<int8>} : (tensor<2x8xi8>, tensor<f32>, tensor<4x7xi8>, tensor<4xf32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @quantized_linear_long_k(%x: tensor<2x65536xi8>, %s: tensor<f32>, %w: tensor<4x65536xi8>, %ws: tensor<4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{weight's K must be static and below 2^16 (sums of code products exact in i32), got 65536}}
+  %0 = qc.quantized_linear %x, %s weight %w, %ws {input_format = #qc.format<int8>, weight_format = #qc.format<int8>} : (tensor<2x65536xi8>, tensor<f32>, tensor<4x65536xi8>, tensor<4xf32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @quantized_linear_scale(%x: tensor<2x8xi8>, %s: tensor<2x8xf32>, %w: tensor<4x8xi8>, %ws: tensor<4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{input scale shape must be [2, 1], got 'tensor<2x8xf32>'}}
+  %0 = qc.quantized_linear %x, %s weight %w, %ws {input_format = #qc.format<int8>, weight_format = #qc.format<int8>} : (tensor<2x8xi8>, tensor<2x8xf32>, tensor<4x8xi8>, tensor<4xf32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @quantized_contraction_reduction(%u: tensor<8xi8>, %us: tensor<f32>, %c: tensor<5x8xi8>, %cs: tensor<5xf32>, %init: tensor<8xf32>) -> tensor<8xf32> {
+  // expected-error @+1 {{the output map must not index a reduction loop}}
+  %0 = qc.quantized_contraction %u, %us weight %c, %cs init %init {indexing_maps = [affine_map<(o, c) -> (c)>, affine_map<(o, c) -> (o, c)>, affine_map<(o, c) -> (c)>], iterator_types = ["parallel", "reduction"], rhs_channel_dims = array<i64: 0>, lhs_format = #qc.format<int8>, rhs_format = #qc.format<int8>} : (tensor<8xi8>, tensor<f32>, tensor<5x8xi8>, tensor<5xf32>, tensor<8xf32>) -> tensor<8xf32>
+  return %0 : tensor<8xf32>
+}
+
+// -----
+
+func.func @quantized_contraction_channel(%u: tensor<8xi8>, %us: tensor<f32>, %c: tensor<5x8xi8>, %cs: tensor<8xf32>, %init: tensor<5xf32>) -> tensor<5xf32> {
+  // expected-error @+1 {{rhs channel dim 1 must be indexed by a parallel loop of the output}}
+  %0 = qc.quantized_contraction %u, %us weight %c, %cs init %init {indexing_maps = [affine_map<(o, c) -> (c)>, affine_map<(o, c) -> (o, c)>, affine_map<(o, c) -> (o)>], iterator_types = ["parallel", "reduction"], rhs_channel_dims = array<i64: 1>, lhs_format = #qc.format<int8>, rhs_format = #qc.format<int8>} : (tensor<8xi8>, tensor<f32>, tensor<5x8xi8>, tensor<8xf32>, tensor<5xf32>) -> tensor<5xf32>
+  return %0 : tensor<5xf32>
+}
+
+// -----
+
+func.func @quantized_contraction_long(%u: tensor<70000xi8>, %us: tensor<f32>, %c: tensor<5x70000xi8>, %cs: tensor<5xf32>, %init: tensor<5xf32>) -> tensor<5xf32> {
+  // expected-error @+1 {{the reduction (70000 steps) must be below 2^16: sums of code products exact in i32}}
+  %0 = qc.quantized_contraction %u, %us weight %c, %cs init %init {indexing_maps = [affine_map<(o, c) -> (c)>, affine_map<(o, c) -> (o, c)>, affine_map<(o, c) -> (o)>], iterator_types = ["parallel", "reduction"], rhs_channel_dims = array<i64: 0>, lhs_format = #qc.format<int8>, rhs_format = #qc.format<int8>} : (tensor<70000xi8>, tensor<f32>, tensor<5x70000xi8>, tensor<5xf32>, tensor<5xf32>) -> tensor<5xf32>
+  return %0 : tensor<5xf32>
+}

@@ -113,3 +113,14 @@ func.func @schemes(%x: tensor<2x8xf32>, %w: tensor<4x8xf32>) {
   %4 = qc.linear %x, %w {qc.scheme = #qc.scheme<float>} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
   return
 }
+
+// The quantized contractions: a linear on codes (per-row activation scale
+// with a zero point, per-channel weight scale, bias) and a 1-D convolution.
+// CHECK-LABEL: func.func @quantized_contractions
+func.func @quantized_contractions(%x: tensor<?x64xi8>, %xs: tensor<?x1xf32>, %xz: tensor<?x1xi8>, %w: tensor<32x64xi8>, %ws: tensor<32xf32>, %b: tensor<32xf32>, %u: tensor<10x8xi8>, %us: tensor<f32>, %c: tensor<5x8x3xi4>, %cs: tensor<5xf32>, %init: tensor<8x5xf32>) -> (tensor<?x32xf32>, tensor<8x5xf32>) {
+  // CHECK: qc.quantized_linear %{{.*}}, %{{.*}} zero_point %{{.*}} weight %{{.*}}, %{{.*}} bias %{{.*}} {input_format = #qc.format<uint8>, weight_format = #qc.format<int8>}
+  %0 = qc.quantized_linear %x, %xs zero_point %xz weight %w, %ws bias %b {input_format = #qc.format<uint8>, weight_format = #qc.format<int8>} : (tensor<?x64xi8>, tensor<?x1xf32>, tensor<?x1xi8>, tensor<32x64xi8>, tensor<32xf32>, tensor<32xf32>) -> tensor<?x32xf32>
+  // CHECK: qc.quantized_contraction %{{.*}}, %{{.*}} weight %{{.*}}, %{{.*}} init %{{.*}} {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "reduction", "reduction"], lhs_format = #qc.format<int8>, rhs_channel_dims = array<i64: 0>, rhs_format = #qc.format<int4>}
+  %1 = qc.quantized_contraction %u, %us weight %c, %cs init %init {indexing_maps = [affine_map<(t, o, c, k) -> (t + k, c)>, affine_map<(t, o, c, k) -> (o, c, k)>, affine_map<(t, o, c, k) -> (t, o)>], iterator_types = ["parallel", "parallel", "reduction", "reduction"], rhs_channel_dims = array<i64: 0>, lhs_format = #qc.format<int8>, rhs_format = #qc.format<int4>} : (tensor<10x8xi8>, tensor<f32>, tensor<5x8x3xi4>, tensor<5xf32>, tensor<8x5xf32>) -> tensor<8x5xf32>
+  return %0, %1 : tensor<?x32xf32>, tensor<8x5xf32>
+}

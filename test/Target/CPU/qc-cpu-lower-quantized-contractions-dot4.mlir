@@ -1,4 +1,4 @@
-// RUN: quant-opt %s --pass-pipeline='builtin.module(func.func(qc-cpu-lower-quantized-contractions{dot4-layout=true}))' --split-input-file | FileCheck %s
+// RUN: quant-opt %s --pass-pipeline='builtin.module(func.func(qc-form-quantized-contractions,qc-cpu-lower-quantized-contractions{dot4-layout=true}))' --split-input-file | FileCheck %s
 
 // dot4-layout: the weight codes [N=3, K=8] stored [K/4, N, 4] (element
 // (q, n, j) = codes[n][4q + j]; no panel width divides 3); signed x is

@@ -1,4 +1,4 @@
-// RUN: quant-opt %s --qc-cpu-lower-quantized-contractions --split-input-file | FileCheck %s
+// RUN: quant-opt %s --qc-form-quantized-contractions --qc-cpu-lower-quantized-contractions --split-input-file | FileCheck %s
 
 // An int8 x int8 linear: codes multiply in i32 (the weight codes stored
 // [K/4, 4, N], loops (m, kq, n, j) with x read at 4 kq + j), the epilogue

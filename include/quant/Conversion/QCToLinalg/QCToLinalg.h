@@ -20,12 +20,18 @@ namespace qc {
 #include "quant/Conversion/Passes.h.inc"
 
 /// qc.linear, qc.batch_matmul, qc.layer_norm, qc.rms_norm, qc.hadamard,
-/// qc.quantize and qc.dequantize as linalg.generic ops on tensors.
+/// qc.quantize, qc.dequantize and the quantized contractions as
+/// linalg.generic ops on tensors.
 void populateQCToLinalgConversionPatterns(RewritePatternSet &patterns);
 
 /// qc.quantize and qc.dequantize as elementwise linalg.generic ops, bit-exact
 /// with lib/Support/QuantMath.cpp (part of the set above).
 void populateQuantizeToLinalgPatterns(RewritePatternSet &patterns);
+
+/// qc.quantized_linear and qc.quantized_contraction as float math on
+/// dequantized codes (part of the set above): what a target that does not
+/// compute them on the codes gets.
+void populateQuantizedContractionToLinalgPatterns(RewritePatternSet &patterns);
 
 /// The `elt` value of code `q` of `format` with scale `s` (and zero point
 /// `zp`, or null) as scalar arith ops: the body of qc.dequantize's generic,

@@ -15,13 +15,12 @@ include "mlir/Pass/PassBase.td"
 
 def QCLowerQuantizedContractionsPass
     : Pass<"qc-cpu-lower-quantized-contractions", "func::FuncOp"> {
-  let summary = "Integer arithmetic for layers whose operands are both "
-                "integer-quantized";
+  let summary = "Integer arithmetic, in this CPU's layouts, for the "
+                "quantized contractions";
   let description = [{
-    A layer (`qc.linear`, or a multiply-accumulate `linalg.generic`) whose
-    activation is `qc.dequantize` of an integer format (per tensor or per
-    row) and whose weight is `qc.dequantize` of an integer constant with
-    symmetric per-tensor or per-channel scales becomes:
+    Lowers `qc.quantized_linear` and `qc.quantized_contraction` (formed by
+    `qc-form-quantized-contractions` from the QDQ form) whose weight codes
+    are a constant (through at most one `tensor.expand_shape`) to:
 
     - an integer `linalg.generic` accumulating `q_x * q_w` in i32 over the
       same loops (operands sign- or zero-extended per their format);
@@ -40,9 +39,10 @@ def QCLowerQuantizedContractionsPass
     accumulate in f32 instead: the same integers exactly, with FMAs; the
     epilogue converts them back to i32.
 
-    Other layers are left to `qc-convert-to-linalg`, which dequantizes
-    their weights in float. Widths up to 8 bits with K < 2^16 cannot overflow
-    the i32 accumulator; wider inputs are left alone.
+    The ops guarantee widths up to 8 bits and reductions below 2^16 steps,
+    so the i32 accumulator cannot overflow. One whose weight is not a
+    constant is left to `qc-convert-to-linalg`, which computes it in float
+    on the dequantized codes.
 
     With `dot4-layout` (set for CPUs with 4-way u8 x s8 dot products, VNNI),
     a linear layer with signed weights and K a multiple of 4 stores its codes

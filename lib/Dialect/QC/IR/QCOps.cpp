@@ -298,3 +298,196 @@ LogicalResult ObserveOp::verify() {
     return emitOpError("second_moment needs a channel_axis");
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// QuantizedLinearOp / QuantizedContractionOp
+//===----------------------------------------------------------------------===//
+
+/// Sums of products of two integer codes of at most 8 bits are exact in i32
+/// for reductions shorter than this (2^16 * 2^15 = 2^31).
+static constexpr int64_t kMaxExactReduction = int64_t(1) << 16;
+
+/// An operand of a quantized contraction: integer codes of at most 8 bits
+/// stored as its format says.
+static LogicalResult verifyCodes(Operation *op, StringRef what,
+                                 RankedTensorType codes, FormatAttr format) {
+  if (format.isFloat() || format.getBits() > 8)
+    return op->emitOpError()
+           << what << " format must be an integer of at most 8 bits, got "
+           << format;
+  if (codes.getElementType() != format.getStorageType())
+    return op->emitOpError()
+           << what << " element type " << codes.getElementType()
+           << " does not match format " << format;
+  return success();
+}
+
+/// A scale (and zero point) whose element type is the result's float type
+/// and whose shape is `expected`.
+static LogicalResult verifyScale(Operation *op, StringRef what,
+                                 RankedTensorType scale, RankedTensorType zp,
+                                 ArrayRef<int64_t> expected, Type floatTy,
+                                 Type codeTy) {
+  if (scale.getElementType() != floatTy)
+    return op->emitOpError()
+           << what << " scale element type " << scale.getElementType()
+           << " must be the result's " << floatTy;
+  bool ok = scale.getRank() == static_cast<int64_t>(expected.size());
+  for (int64_t i = 0; ok && i < scale.getRank(); ++i)
+    ok = compatibleDim(scale.getDimSize(i), expected[i]);
+  if (!ok) {
+    InFlightDiagnostic d = op->emitOpError()
+                           << what << " scale shape must be [";
+    llvm::interleaveComma(expected, d, [&](int64_t x) { d << dimStr(x); });
+    return d << "], got " << scale;
+  }
+  if (zp &&
+      (zp.getShape() != scale.getShape() || zp.getElementType() != codeTy))
+    return op->emitOpError()
+           << what << " zero point must be shaped as its scale, of the codes' "
+           << "element type " << codeTy;
+  return success();
+}
+
+LogicalResult QuantizedLinearOp::verify() {
+  auto in = getInput().getType(), w = getWeight().getType(),
+       out = getOutput().getType();
+  if (failed(verifyCodes(*this, "input", in, getInputFormat())) ||
+      failed(verifyCodes(*this, "weight", w, getWeightFormat())))
+    return failure();
+  if (in.getRank() < 1 || w.getRank() != 2 || out.getRank() != in.getRank())
+    return emitOpError("expects input [..., K], weight [N, K] and a result "
+                       "of the input's rank");
+  int64_t k = w.getDimSize(1), n = w.getDimSize(0);
+  if (ShapedType::isDynamic(k) || k >= kMaxExactReduction)
+    return emitOpError("weight's K must be static and below 2^16 (sums of "
+                       "code products exact in i32), got ")
+           << dimStr(k);
+  if (!compatibleDim(in.getShape().back(), k))
+    return emitOpError("input's last dimension ")
+           << dimStr(in.getShape().back()) << " differs from the weight's K "
+           << k;
+  for (int64_t i = 0; i + 1 < in.getRank(); ++i)
+    if (!compatibleDim(in.getDimSize(i), out.getDimSize(i)))
+      return emitOpError("result dimension ")
+             << i << " differs from the input's";
+  if (!compatibleDim(out.getShape().back(), n))
+    return emitOpError("result's last dimension must be the weight's N = ")
+           << dimStr(n);
+  Type f = out.getElementType();
+  auto zp = getInputZeroPoint()
+                ? cast<RankedTensorType>(getInputZeroPoint().getType())
+                : RankedTensorType();
+  auto inScale = getInputScale().getType();
+  SmallVector<int64_t> perRow(in.getShape());
+  perRow.back() = 1;
+  if (failed(verifyScale(*this, "input", inScale, zp,
+                         inScale.getRank() == 0 ? ArrayRef<int64_t>{}
+                                                : ArrayRef<int64_t>(perRow),
+                         f, in.getElementType())))
+    return failure();
+  auto wScale = getWeightScale().getType();
+  SmallVector<int64_t> perChannel = {n};
+  if (failed(verifyScale(*this, "weight", wScale, {},
+                         wScale.getRank() == 0 ? ArrayRef<int64_t>{}
+                                               : ArrayRef<int64_t>(perChannel),
+                         f, w.getElementType())))
+    return failure();
+  if (Value b = getBias()) {
+    auto bt = cast<RankedTensorType>(b.getType());
+    if (bt.getRank() != 1 || !compatibleDim(bt.getDimSize(0), n) ||
+        bt.getElementType() != f)
+      return emitOpError("bias must be [N] of the result's element type");
+  }
+  return success();
+}
+
+SmallVector<int64_t> QuantizedContractionOp::getStaticLoopRanges() {
+  unsigned loops = getIteratorTypes().size();
+  SmallVector<int64_t> ranges(loops, ShapedType::kDynamic);
+  SmallVector<AffineMap> maps =
+      llvm::to_vector(getIndexingMaps().getAsValueRange<AffineMapAttr>());
+  Value operands[] = {getLhs(), getRhs(), getInit()};
+  for (auto [map, v] : llvm::zip(maps, operands)) {
+    auto t = cast<RankedTensorType>(v.getType());
+    for (unsigned i = 0; i < map.getNumResults(); ++i)
+      if (auto d = dyn_cast<AffineDimExpr>(map.getResult(i)))
+        if (!t.isDynamicDim(i) && d.getPosition() < loops)
+          ranges[d.getPosition()] = t.getDimSize(i);
+  }
+  return ranges;
+}
+
+LogicalResult QuantizedContractionOp::verify() {
+  auto lhs = getLhs().getType(), rhs = getRhs().getType(),
+       init = getInit().getType();
+  if (failed(verifyCodes(*this, "lhs", lhs, getLhsFormat())) ||
+      failed(verifyCodes(*this, "rhs", rhs, getRhsFormat())))
+    return failure();
+  if (init != getOutput().getType())
+    return emitOpError("result type must equal init's");
+  ArrayAttr iters = getIteratorTypes();
+  for (Attribute a : iters) {
+    StringRef s = cast<StringAttr>(a).getValue();
+    if (s != "parallel" && s != "reduction")
+      return emitOpError("iterator types are \"parallel\" or \"reduction\", "
+                         "got \"")
+             << s << "\"";
+  }
+  SmallVector<AffineMap> maps =
+      llvm::to_vector(getIndexingMaps().getAsValueRange<AffineMapAttr>());
+  RankedTensorType types[] = {lhs, rhs, init};
+  if (maps.size() != 3)
+    return emitOpError("expects 3 indexing maps (lhs, rhs, output)");
+  for (unsigned i = 0; i < 3; ++i)
+    if (maps[i].getNumDims() != iters.size() || maps[i].getNumSymbols() ||
+        maps[i].getNumResults() != static_cast<unsigned>(types[i].getRank()))
+      return emitOpError("indexing map #")
+             << i << " must have " << iters.size()
+             << " dims, no symbols and one result per operand dimension";
+  AffineMap outMap = maps[2];
+  if (!outMap.isProjectedPermutation())
+    return emitOpError("the output map must be a projected permutation");
+  for (AffineExpr e : outMap.getResults())
+    if (isReductionLoop(cast<AffineDimExpr>(e).getPosition()))
+      return emitOpError("the output map must not index a reduction loop");
+  SmallVector<int64_t> ranges = getStaticLoopRanges();
+  int64_t reduction = 1;
+  for (unsigned i = 0; i < iters.size(); ++i) {
+    if (!isReductionLoop(i))
+      continue;
+    if (ShapedType::isDynamic(ranges[i]))
+      return emitOpError("reduction loop ")
+             << i << " must have a static extent";
+    reduction *= ranges[i];
+  }
+  if (reduction >= kMaxExactReduction)
+    return emitOpError("the reduction (")
+           << reduction
+           << " steps) must be below 2^16: sums of code products exact in i32";
+  Type f = init.getElementType();
+  auto zp = getLhsZeroPoint()
+                ? cast<RankedTensorType>(getLhsZeroPoint().getType())
+                : RankedTensorType();
+  if (failed(verifyScale(*this, "lhs", getLhsScale().getType(), zp, {}, f,
+                         lhs.getElementType())))
+    return failure();
+  SmallVector<int64_t> channelShape;
+  ArrayRef<int64_t> dims = getRhsChannelDims();
+  for (size_t i = 0; i < dims.size(); ++i) {
+    int64_t d = dims[i];
+    if (d < 0 || d >= rhs.getRank() ||
+        llvm::is_contained(dims.take_front(i), d))
+      return emitOpError("rhs_channel_dims must be distinct dims of rhs");
+    channelShape.push_back(rhs.getDimSize(d));
+    if (rhs.getDimSize(d) == 1)
+      continue;
+    auto de = dyn_cast<AffineDimExpr>(maps[1].getResult(d));
+    if (!de || isReductionLoop(de.getPosition()) ||
+        !outMap.getResultPosition(de))
+      return emitOpError("rhs channel dim ")
+             << d << " must be indexed by a parallel loop of the output";
+  }
+  return verifyScale(*this, "rhs", getRhsScale().getType(), {}, channelShape, f,
+                     rhs.getElementType());
+}

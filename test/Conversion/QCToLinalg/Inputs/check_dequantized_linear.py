@@ -11,10 +11,13 @@ usage: check_dequantized_linear.py OUTDIR ROWS
 Prints one line per case and "ok", or FAIL lines; non-zero exit on failure.
 """
 import os
-import subprocess
 import sys
 
 import numpy as np
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "lib"))
+import mlir_model  # noqa: E402
 
 K = 16
 
@@ -80,21 +83,11 @@ def main():
            f"{{qc.input_names = [\"x\"], qc.output_names = [{', '.join(chr(34) + n + chr(34) for n in names)}]}} {{\n"
            + "\n".join(body)
            + f"\n  return {', '.join(v for v, _ in results)} : {', '.join(t for _, t in results)}\n}}\n")
-    mlir = os.path.join(out, "dq.mlir")
-    with open(mlir, "w") as f:
-        f.write(src)
-    so = os.path.join(out, "dq.so")
-    r = subprocess.run([os.environ.get("QUANT_COMPILE", "quant-compile"), mlir, "--quiet", "-o", so],
-                       capture_output=True, text=True)
-    if r.returncode:
-        print("FAIL: quant-compile:", r.stderr.strip())
-        return 1
     x = rng.standard_normal((rows, K)).astype(np.float32)
-    np.save(os.path.join(out, "x.npy"), x)
-    r = subprocess.run([os.environ.get("QUANT_RUN", "quant-run"), so, "-i", f"x={os.path.join(out, 'x.npy')}",
-                        "-o", out], capture_output=True, text=True)
-    if r.returncode:
-        print("FAIL: quant-run:", r.stderr.strip())
+    try:
+        outputs = mlir_model.compile_and_run(src, out, {"x": x}, "dq")
+    except RuntimeError as e:
+        print("FAIL:", e)
         return 1
     failed = 0
     for name, q, s, z, attrs, fmt in cs:
@@ -107,7 +100,7 @@ def main():
             sd, zd = sd[:, None], (zd[:, None] if z is not None else zd)
         w = (qd - zd) * sd
         want = x.astype(np.float64) @ w.T
-        got = np.load(os.path.join(out, name + ".npy"))
+        got = outputs[name]
         err = np.linalg.norm(got - want) / np.linalg.norm(want)
         ok = got.shape == want.shape and err < 1e-6
         failed += not ok

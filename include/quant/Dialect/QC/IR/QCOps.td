@@ -225,6 +225,117 @@ def QC_DequantizeOp : QC_Op<"dequantize", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// Quantized contractions
+//===----------------------------------------------------------------------===//
+
+def QC_QuantizedLinearOp : QC_Op<"quantized_linear",
+                                 [Pure, AttrSizedOperandSegments]> {
+  let summary = "a linear layer on integer codes, without a storage layout";
+  let description = [{
+    `qc.linear(dequantize(input), dequantize(weight), bias)`, said as one
+    op so that a target computes it on the codes (sums of code products,
+    then the scales) and chooses how to store the weight codes:
+
+    - `input`: codes `[..., K]` of `input_format`, with `input_scale` and
+      the optional `input_zero_point` per tensor (`[]`) or per row
+      (`[..., 1]`, as dynamic per-token quantization leaves them);
+    - `weight`: codes `[N, K]` of `weight_format`, symmetric (no zero
+      point), with `weight_scale` per tensor (`[]`) or per output channel
+      (`[N]`);
+    - `bias`: optional `[N]` floats; the result `[..., N]` is float.
+
+    Both formats are integers of at most 8 bits and K is below 2^16, so
+    every sum of code products is exact in a 32-bit integer: a target may
+    accumulate the codes in i32 and apply
+    `y = bias + s_x * s_w[n] * (acc - z_x * sum_k w[n, k])`.
+
+    The op carries no layout: `qc-form-quantized-contractions` forms it from
+    the QDQ form `qc-quantize` leaves, and a target's encoding step lowers
+    it to the layout it wants (`#qc.encoding`).
+
+    ```mlir
+    %y = qc.quantized_linear %xq, %xs weight %wq, %ws bias %b
+        {input_format = #qc.format<int8>, weight_format = #qc.format<int8>}
+        : (tensor<?x64xi8>, tensor<?x1xf32>, tensor<32x64xi8>, tensor<32xf32>,
+           tensor<32xf32>) -> tensor<?x32xf32>
+    ```
+  }];
+  let arguments = (ins QC_IntTensor:$input, QC_FloatTensor:$input_scale,
+                       Optional<QC_IntTensor>:$input_zero_point,
+                       QC_IntTensor:$weight, QC_FloatTensor:$weight_scale,
+                       Optional<QC_FloatTensor>:$bias,
+                       QC_FormatAttr:$input_format,
+                       QC_FormatAttr:$weight_format);
+  let results = (outs QC_FloatTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $input_scale (`zero_point` $input_zero_point^)? `weight`
+    $weight `,` $weight_scale (`bias` $bias^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def QC_QuantizedContractionOp : QC_Op<"quantized_contraction", [Pure]> {
+  let summary = "a multiply-accumulate on integer codes over indexing maps "
+                "(convolutions, Einsum forms), without a storage layout";
+  let description = [{
+    `out[o] = init[o] + sum over the reduction loops of
+    dequantize(lhs)[lhs_map] * dequantize(rhs)[rhs_map]`: a
+    `linalg.generic` multiply-accumulate whose operands are quantized,
+    said as one op (convolutions keep their loops and maps here, so one op
+    serves every form the importer writes).
+
+    - `lhs` (the activation): codes of `lhs_format` with a per-tensor
+      `lhs_scale` (`[]`) and optional `lhs_zero_point` (`[]`);
+    - `rhs` (the weight): symmetric codes of `rhs_format` with `rhs_scale`
+      per tensor (`[]`) or per channel: its shape is the extents of
+      `rhs`'s dims `rhs_channel_dims` (several when a reshape split the
+      channel axis, as grouped convolutions do). Each of those dims has
+      extent 1 or is indexed by a parallel loop the output is indexed by.
+    - `indexing_maps` (lhs, rhs, output) and `iterator_types` as
+      `linalg.generic`'s; the output map is a projected permutation.
+
+    Both formats are integers of at most 8 bits and the reduction loops
+    have static extents whose product is below 2^16, so every sum of code
+    products is exact in a 32-bit integer. Like `qc.quantized_linear` it
+    carries no layout: targets choose one when they lower it.
+
+    ```mlir
+    %y = qc.quantized_contraction %x, %xs weight %w, %ws init %acc
+        {indexing_maps = [affine_map<(n, k) -> (k)>, affine_map<(n, k) -> (n, k)>,
+                          affine_map<(n, k) -> (n)>],
+         iterator_types = ["parallel", "reduction"], rhs_channel_dims = array<i64: 0>,
+         lhs_format = #qc.format<int8>, rhs_format = #qc.format<int8>}
+        : (tensor<64xi8>, tensor<f32>, tensor<32x64xi8>, tensor<32xf32>, tensor<32xf32>)
+        -> tensor<32xf32>
+    ```
+  }];
+  let arguments = (ins QC_IntTensor:$lhs, QC_FloatTensor:$lhs_scale,
+                       Optional<QC_IntTensor>:$lhs_zero_point,
+                       QC_IntTensor:$rhs, QC_FloatTensor:$rhs_scale,
+                       QC_FloatTensor:$init,
+                       QC_FormatAttr:$lhs_format, QC_FormatAttr:$rhs_format,
+                       AffineMapArrayAttr:$indexing_maps,
+                       StrArrayAttr:$iterator_types,
+                       DenseI64ArrayAttr:$rhs_channel_dims);
+  let results = (outs QC_FloatTensor:$output);
+  let assemblyFormat = [{
+    $lhs `,` $lhs_scale (`zero_point` $lhs_zero_point^)? `weight` $rhs `,`
+    $rhs_scale `init` $init attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The static extent of each loop, read from the operand dims it
+    /// indexes directly (ShapedType::kDynamic where none is static).
+    SmallVector<int64_t> getStaticLoopRanges();
+    /// Whether loop `i` is a reduction.
+    bool isReductionLoop(unsigned i) {
+      return cast<StringAttr>(getIteratorTypes()[i]).getValue() == "reduction";
+    }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // Calibration
 //===----------------------------------------------------------------------===//
 

@@ -306,6 +306,38 @@ def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
   ];
 }
 
+def QCFormQuantizedContractionsPass
+    : Pass<"qc-form-quantized-contractions", "func::FuncOp"> {
+  let summary = "Say each integer layer as one layout-free quantized "
+                "contraction op";
+  let description = [{
+    `qc-quantize` leaves layers in QDQ form: a float `qc.linear` or
+    multiply-accumulate `linalg.generic` reading `qc.dequantize`d operands.
+    Where both operands are integer codes whose product a target can sum
+    exactly in i32, this pass rewrites the layer into the op that says so:
+
+    - `qc.linear(dequantize(x), dequantize(W const), b)` ->
+      `qc.quantized_linear` when x is an integer of at most 8 bits per
+      tensor or per row (`axis` last, `group_size` = K), W an integer of at
+      most 8 bits, symmetric, per tensor or per output channel, and
+      K < 2^16;
+    - a multiply-accumulate `linalg.generic` (convolutions, Einsum forms)
+      reading `dequantize(x)` and `dequantize(W const)` (through at most one
+      `tensor.expand_shape`) -> `qc.quantized_contraction` with the
+      generic's maps, when x is per tensor, W symmetric per tensor or per
+      channel (channel dims indexed by output loops), and the reduction
+      static and below 2^16 steps.
+
+    Every other layer stays as it is: weight-only, grouped weights, float
+    formats and asymmetric weights compute in float after dequantization.
+    The new ops carry formats, scales and zero points and no storage
+    layout; every target's encoding step starts with this pass and lowers
+    them to the layout it chooses (`#qc.encoding`). Dequantizations left
+    without users are erased.
+  }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+}
+
 def QCInsertObserversPass
     : Pass<"qc-insert-observers", "func::FuncOp"> {
   let summary = "Observe the activation input of every quantized layer";

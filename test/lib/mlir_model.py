@@ -1,0 +1,39 @@
+"""Compile a .mlir file into a model.so with quant-compile and run it with
+quant-run: what the numeric tests written on qc ops share.
+
+    import mlir_model
+    outputs = mlir_model.compile_and_run(src_text, out_dir, {"x": x})
+
+quant-compile / quant-run come from $QUANT_COMPILE / $QUANT_RUN or the PATH
+(lit puts the build's bin first). Raises RuntimeError with the tool's stderr
+when either fails.
+"""
+import os
+import subprocess
+
+import numpy as np
+
+
+def compile_and_run(src, out, inputs, name="model"):
+    """Writes `src` to OUT/NAME.mlir, compiles OUT/NAME.so, runs it on
+    `inputs` (name -> array, saved as .npy) and returns {output name: array}."""
+    os.makedirs(out, exist_ok=True)
+    mlir = os.path.join(out, name + ".mlir")
+    with open(mlir, "w") as f:
+        f.write(src)
+    so = os.path.join(out, name + ".so")
+    r = subprocess.run([os.environ.get("QUANT_COMPILE", "quant-compile"), mlir, "--quiet", "-o", so],
+                       capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError("quant-compile: " + r.stderr.strip())
+    args = []
+    for k, v in inputs.items():
+        path = os.path.join(out, k + ".npy")
+        np.save(path, v)
+        args += ["-i", f"{k}={path}"]
+    res = os.path.join(out, name + "_out")
+    r = subprocess.run([os.environ.get("QUANT_RUN", "quant-run"), so, *args, "-o", res],
+                       capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError("quant-run: " + r.stderr.strip())
+    return {f[:-4]: np.load(os.path.join(res, f)) for f in os.listdir(res) if f.endswith(".npy")}

@@ -36,17 +36,6 @@ namespace {
 
 bool isKnownFormat(StringRef f) { return isKnownQuantFormat(f); }
 
-/// Bits of a format name at `intBits` for "int".
-unsigned formatBits(StringRef f, unsigned intBits) {
-  if (f == "int")
-    return intBits;
-  if (f.starts_with("fp8"))
-    return 8;
-  if (f.starts_with("fp6"))
-    return 6;
-  return 4;
-}
-
 /// One layer's resolved scheme.
 struct LayerScheme {
   bool keepFloat = false;

@@ -694,6 +694,8 @@ const OpRegistry &mlir::qc::onnximport::getOpRegistry() {
     registerElementwiseOps(r);
     registerMatMulOps(r);
     registerShapeOps(r);
+    registerIndexingOps(r);
+    registerGeneratorOps(r);
     registerReductionOps(r);
     registerNormalizationOps(r);
     registerConvOps(r);

@@ -109,7 +109,9 @@ const OpRegistry &getOpRegistry();
 // One registration function per op family (one file each).
 void registerElementwiseOps(OpRegistry &registry);
 void registerMatMulOps(OpRegistry &registry);
-void registerShapeOps(OpRegistry &registry);
+void registerShapeOps(OpRegistry &registry);     // Reshape, Concat, ...
+void registerIndexingOps(OpRegistry &registry);  // Gather, Slice, Split
+void registerGeneratorOps(OpRegistry &registry); // Expand, Range, ...
 void registerReductionOps(OpRegistry &registry);
 void registerNormalizationOps(OpRegistry &registry);
 void registerConvOps(OpRegistry &registry);    // Conv, ConvTranspose

@@ -9,8 +9,13 @@ Text: "A Short History of the Debian Project" (Debian package
 debian-history, /usr/share/doc/debian-history/docs/project-history.en.txt.gz),
 real English prose, from its first chapter on, whitespace normalised. The
 first --calib-windows windows of --window-len tokens calibrate (static
-schemes, onnxruntime's quantize_static); the last --windows windows
-evaluate: disjoint by construction.
+schemes, smoothing, GPTQ, onnxruntime's quantize_static); the last --windows
+windows evaluate: disjoint by construction. The default, 56 x 256 tokens,
+is what the text leaves after 8 evaluation windows: GPTQ's second moments
+(K up to 1536) want several tokens per input channel, and 16 windows
+measured worse (docs/benchmarks.md). --calib-source faq calibrates on "The
+Debian GNU/Linux FAQ" (package debian-faq) instead, a different document
+with room for ~150 windows.
 
 Perplexity: exp of the mean negative log-likelihood of every token of the
 evaluation windows after the first of its window (each window one
@@ -61,6 +66,10 @@ from quant_model import QuantModel  # noqa: E402
 
 TEXT = Path("/usr/share/doc/debian-history/docs/project-history.en.txt.gz")
 MODEL_DIR = Path.home() / ".cache" / "quant" / "models" / smollm2.DIR
+# A second English text for calibration only (--calib-source faq): "The Debian
+# GNU/Linux FAQ" (package debian-faq), from its first chapter on.
+FAQ = Path("/usr/share/doc/debian/FAQ/debian-faq.en.txt.gz")
+CALIB_PACKAGES = {TEXT: "debian-history", FAQ: "debian-faq"}
 
 SCHEMES = {  # name -> quant-compile flags (CALIB: the calibration directory)
     "float": ["--float"],
@@ -92,11 +101,12 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def read_text() -> str:
-    if not TEXT.is_file():
-        raise SystemExit(f"{TEXT} is missing: apt-get install debian-history (scripts/setup.sh installs it)")
-    text = gzip.open(TEXT, "rt", encoding="utf-8").read()
-    start = text.find("Chapter 1. Introduction")
+def read_text(path: Path = TEXT, first: str = "Chapter 1. Introduction") -> str:
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: apt-get install {CALIB_PACKAGES.get(path, 'debian-history')} "
+                         "(scripts/setup.sh installs it)")
+    text = gzip.open(path, "rt", encoding="utf-8").read()
+    start = text.find(first)
     body = text[start if start >= 0 else 0:]
     # Paragraphs joined into lines, runs of spaces collapsed.
     paras = [re.sub(r"\s+", " ", p).strip() for p in re.split(r"\n\s*\n", body)]
@@ -212,7 +222,10 @@ def main(argv=None):
     p.add_argument("--ort", default=",".join(ORT), help="onnxruntime variants (%(default)s); '' for none")
     p.add_argument("--windows", type=int, default=8)
     p.add_argument("--window-len", type=int, default=256)
-    p.add_argument("--calib-windows", type=int, default=16)
+    p.add_argument("--calib-windows", type=int, default=56)
+    p.add_argument("--calib-source", choices=["history", "faq"], default="history",
+                   help="calibration text: the evaluation document's first windows (history) or the Debian "
+                        "FAQ (%(default)s)")
     p.add_argument("--decode", type=int, default=128, help="decode steps (0: no decode table)")
     p.add_argument("--decode-schemes", default=",".join(DECODE))
     p.add_argument("--ort-decode", default=",".join(ORT_DECODE))
@@ -273,10 +286,17 @@ def main(argv=None):
         tokens = np.array(tok.encode(read_text()).ids, np.int64)
         source = f"{TEXT.name} ({len(tokens)} tokens)"
     L = a.window_len
+    calib_tokens = tokens
     need = (a.windows + a.calib_windows) * L
+    if a.calib_source == "faq" and not a.tiny:
+        calib_tokens = np.array(tok.encode(read_text(FAQ, "Chapter 1. Definitions and overview")).ids, np.int64)
+        source += f", calibration: {FAQ.name} ({len(calib_tokens)} tokens)"
+        need = a.windows * L
+        if len(calib_tokens) < a.calib_windows * L:
+            raise SystemExit(f"{FAQ.name} has {len(calib_tokens)} tokens, {a.calib_windows * L} are needed")
     if len(tokens) < need:
         raise SystemExit(f"the text has {len(tokens)} tokens, {need} are needed")
-    calib_windows = [tokens[i * L:(i + 1) * L] for i in range(a.calib_windows)]
+    calib_windows = [calib_tokens[i * L:(i + 1) * L] for i in range(a.calib_windows)]
     eval_windows = [tokens[len(tokens) - (a.windows - i) * L:len(tokens) - (a.windows - i - 1) * L]
                     for i in range(a.windows)]
     calib_dir = work / "calib"

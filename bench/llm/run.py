@@ -290,7 +290,7 @@ def main(argv=None):
     need = (a.windows + a.calib_windows) * L
     if a.calib_source == "faq" and not a.tiny:
         calib_tokens = np.array(tok.encode(read_text(FAQ, "Chapter 1. Definitions and overview")).ids, np.int64)
-        source += f", calibration: {FAQ.name} ({len(calib_tokens)} tokens)"
+        source += f", calibrated on {FAQ.name} ({len(calib_tokens)} tokens)"
         need = a.windows * L
         if len(calib_tokens) < a.calib_windows * L:
             raise SystemExit(f"{FAQ.name} has {len(calib_tokens)} tokens, {a.calib_windows * L} are needed")

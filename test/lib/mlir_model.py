@@ -37,3 +37,19 @@ def compile_and_run(src, out, inputs, name="model"):
     if r.returncode:
         raise RuntimeError("quant-run: " + r.stderr.strip())
     return {f[:-4]: np.load(os.path.join(res, f)) for f in os.listdir(res) if f.endswith(".npy")}
+
+
+def report(want, got, tol=1e-6):
+    """Prints one line per output of `want` (name -> float64 reference):
+    its relative L2 error against `got`, FAIL past `tol` or on a shape
+    mismatch, then "ok" or a FAIL summary. Returns the number of failures."""
+    failed = 0
+    for name, w in want.items():
+        g = got[name]
+        ok = g.shape == w.shape
+        err = np.linalg.norm(g - w) / np.linalg.norm(w) if ok else float("inf")
+        ok = ok and err < tol
+        failed += not ok
+        print(f"{name}: rel_l2 {err:.2e}{'' if ok else ' FAIL'}")
+    print("ok" if not failed else f"FAIL: {failed} case(s)")
+    return failed

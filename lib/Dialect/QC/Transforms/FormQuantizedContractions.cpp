@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
+#include "llvm/ADT/SetVector.h"
 
 namespace mlir::qc {
 #define GEN_PASS_DEF_QCFORMQUANTIZEDCONTRACTIONSPASS
@@ -171,11 +172,13 @@ struct QCFormQuantizedContractionsPass
       if (isa<LinearOp>(op) || isMultiplyAccumulateGeneric(op))
         layers.push_back(op);
     });
-    SmallVector<Operation *> inputs;
+    // The operands' producers: dequantizations (and the weight reshapes
+    // between) that forming leaves unused are erased.
+    llvm::SetVector<Operation *> producers;
     for (Operation *op : layers) {
       for (Value v : op->getOperands())
         if (Operation *def = v.getDefiningOp())
-          inputs.push_back(def);
+          producers.insert(def);
       if (auto l = dyn_cast<LinearOp>(op)) {
         formLinear(l);
         continue;
@@ -185,20 +188,18 @@ struct QCFormQuantizedContractionsPass
         if (succeeded(formGeneric(g, wi)))
           break;
     }
-    // Dequantizations (and the weight reshapes between) left unused.
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      Operation *op = inputs[i];
-      if (!op || !isa<DequantizeOp, tensor::ExpandShapeOp>(op) ||
-          !op->use_empty())
+    for (size_t i = 0; i < producers.size(); ++i) {
+      Operation *op = producers[i];
+      if (!isa<DequantizeOp, tensor::ExpandShapeOp>(op) || !op->use_empty())
         continue;
       for (Value v : op->getOperands())
         if (Operation *def = v.getDefiningOp())
-          inputs.push_back(def);
-      for (size_t j = i + 1; j < inputs.size(); ++j)
-        if (inputs[j] == op)
-          inputs[j] = nullptr;
-      op->erase();
+          producers.insert(def);
+      op->dropAllReferences();
     }
+    for (Operation *op : producers)
+      if (isa<DequantizeOp, tensor::ExpandShapeOp>(op) && op->use_empty())
+        op->erase();
   }
 };
 

@@ -138,16 +138,7 @@ def main():
         "conv_const": conv(wcd),
         "conv_runtime": conv(wcqd),
     }
-    failed = 0
-    for name, w in want.items():
-        g = got[name]
-        err = np.linalg.norm(g - w) / np.linalg.norm(w)
-        ok = g.shape == w.shape and err < 1e-6
-        failed += not ok
-        print(f"{name}: rel_l2 {err:.2e}{'' if ok else ' FAIL'}")
-    print("ok" if not failed else f"FAIL: {failed} case(s)")
-    return 1 if failed else 0
-
+    return 1 if mlir_model.report(want, got) else 0
 
 if __name__ == "__main__":
     sys.exit(main())

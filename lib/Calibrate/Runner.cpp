@@ -245,6 +245,7 @@ bool CalibrationRunner::run(const std::vector<Sample> &samples,
     fresh.name = std::move(s.name);
     fresh.channelAxis = s.channelAxis;
     fresh.secondMoment = s.secondMoment;
+    fresh.rowSampleCapacity = s.rowSampleCapacity;
     s = std::move(fresh);
   }
   if (modelOutputs) {

@@ -214,6 +214,35 @@ void clearChannels(TensorStats &s) {
   s.channelCount.clear();
   s.secondMomentSum.clear();
   s.secondMomentRows = 0;
+  s.rowSample.clear();
+  s.rowSampleSeen = 0;
+}
+
+/// Reservoir sampling (Vitter's algorithm R) of the rows of [outer,
+/// channels] values, with a counter-based generator: the draw for candidate
+/// n depends on n alone.
+template <typename T>
+void addRowSample(TensorStats &s, const T *data, int64_t outer,
+                  int64_t channels) {
+  auto cap = static_cast<uint64_t>(s.rowSampleCapacity);
+  for (int64_t r = 0; r < outer; ++r) {
+    uint64_t n = s.rowSampleSeen++;
+    uint64_t slot = n;
+    if (n >= cap) {
+      // splitmix64 of n.
+      uint64_t z = n + 0x9e3779b97f4a7c15ULL;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+      slot = (z ^ (z >> 31)) % (n + 1);
+      if (slot >= cap)
+        continue;
+    }
+    const T *row = data + r * channels;
+    if (slot * channels == s.rowSample.size())
+      s.rowSample.insert(s.rowSample.end(), row, row + channels);
+    else
+      std::copy(row, row + channels, s.rowSample.begin() + slot * channels);
+  }
 }
 
 /// Adds [outer, channels, inner] values; channels 0: no channel axis.
@@ -249,6 +278,8 @@ void addValues(TensorStats &s, const T *data, int64_t outer, int64_t channels,
     addChannels(s, data, outer, channels, inner, allFinite);
     if (s.secondMoment && allFinite)
       addSecondMoment(s, data, outer, channels, inner);
+    if (s.rowSampleCapacity > 0 && allFinite && inner == 1)
+      addRowSample(s, data, outer, channels);
   }
   s.sum += m.sum;
   s.sumSq += m.sumSq;

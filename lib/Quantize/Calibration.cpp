@@ -41,6 +41,8 @@ calib::TargetFormat targetOf(SchemeAttr s) {
 }
 
 constexpr StringLiteral kObservedPrefix = "qc.observe:";
+/// Rows of each activation kept for smoothing (128 x C floats a slot).
+constexpr int64_t kSmoothingRowSample = 128;
 
 } // namespace
 
@@ -102,6 +104,10 @@ QuantizeDriver::collectStatistics(ModuleOp module, const ModelSignature &sig,
     }
     stats[it->second].secondMoment |= obs.getSecondMoment();
   });
+  // Smoothing models per-token dynamic activations on sampled rows.
+  if (resolveSmoothing(options) != "off")
+    for (calib::TensorStats &st : stats)
+      st.rowSampleCapacity = kSmoothingRowSample;
   FailureOr<std::string> so = compileFloat(module);
   // The quantized model has no observers.
   for (ObserveOp obs : observers)

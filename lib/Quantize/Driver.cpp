@@ -410,7 +410,7 @@ QuantizeDriver::prepare(ModuleOp module, const ModelSignature &sig) {
   pass.aGranularity = d.aGranularity;
   pass.asym = d.asym;
   pass.weightRounding = options.weightRounding;
-  // AWQ: smoothing of weight-only layers comes with the clipping search.
+  // AWQ: smoothing comes with the clipping search of integer weights.
   pass.clipSearch = resolveSmoothing(options) != "off";
   return pass;
 }

@@ -46,7 +46,7 @@ TensorStatsAttr mlir::qc::toTensorStatsAttr(MLIRContext *ctx,
   }
   std::optional<int64_t> axis;
   DenseFPElementsAttr cMin, cMax, cSq;
-  ElementsAttr moment;
+  ElementsAttr moment, sample;
   DenseIntElementsAttr cCount;
   uint64_t rows = 0;
   if (s.perChannelValid && !s.channelCount.empty() && s.channelAxis) {
@@ -68,12 +68,14 @@ TensorStatsAttr mlir::qc::toTensorStatsAttr(MLIRContext *ctx,
       rows = s.secondMomentRows;
       moment = makeSecondMomentAttr(ctx, c, mean);
     }
+    if (!s.rowSample.empty() && s.rowSample.size() % c == 0)
+      sample = makeRowSampleAttr(ctx, c, s.rowSample);
   }
   double lo = s.count ? s.min : 0, hi = s.count ? s.max : 0;
   return TensorStatsAttr::get(ctx, s.count, s.numNaN, s.numInf, s.numZeros,
                               f(lo), f(hi), f(s.sum), f(s.sumSq), histRange,
                               histogram, axis, cMin, cMax, cSq, cCount, rows,
-                              moment);
+                              moment, sample);
 }
 
 calib::TensorStats mlir::qc::fromTensorStatsAttr(TensorStatsAttr a) {
@@ -109,5 +111,6 @@ calib::TensorStats mlir::qc::fromTensorStatsAttr(TensorStatsAttr a) {
         s.secondMomentSum[i * c + j] =
             static_cast<double>(mean[i * c + j]) * s.secondMomentRows;
   }
+  // The row sample is smoothing's alone: range selection does not read it.
   return s;
 }

@@ -37,6 +37,10 @@ struct TensorStats {
   /// Also accumulate sum_r x_r x_r^T over the vectors x_r along the channel
   /// axis (one per position of the other axes): a C x C matrix.
   bool secondMoment = false;
+  /// Also keep up to this many of the vectors along the channel axis when it
+  /// is the last one, drawn uniformly over everything added (reservoir
+  /// sampling with a fixed seed: the same data gives the same sample).
+  int64_t rowSampleCapacity = 0;
 
   /// Finite elements seen; NaN and infinities are counted apart and take no
   /// part in anything else.
@@ -73,6 +77,13 @@ struct TensorStats {
   /// counted). Cleared like the per-channel statistics.
   std::vector<double> secondMomentSum;
   uint64_t secondMomentRows = 0;
+
+  /// With rowSampleCapacity: the sampled vectors, row-major [R, C] with
+  /// R <= rowSampleCapacity, out of rowSampleSeen candidates (vectors of
+  /// batches holding a non-finite element are not candidates). Cleared like
+  /// the per-channel statistics.
+  std::vector<float> rowSample;
+  uint64_t rowSampleSeen = 0;
 
   /// Adds a compact row-major tensor of `dtype` (float32 and float64 read
   /// directly, any other type through its value as a double), with channels

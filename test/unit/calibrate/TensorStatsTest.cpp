@@ -257,6 +257,71 @@ TEST(TensorStats, SecondMomentSkipsNonFiniteBatches) {
   EXPECT_EQ(s.numNaN, 1u);
 }
 
+TEST(TensorStats, RowSampleKeepsEveryRowUnderCapacity) {
+  TensorStats s;
+  s.rowSampleCapacity = 8;
+  qrun::Array a = floats({2, 3, 4}, 11); // 6 rows of 4 channels
+  s.add(a.data(), a.dtype, a.shape.data(), 3);
+  ASSERT_EQ(s.rowSample.size(), 24u);
+  EXPECT_EQ(s.rowSampleSeen, 6u);
+  const float *x = static_cast<const float *>(a.data());
+  for (size_t i = 0; i < 24; ++i)
+    EXPECT_EQ(s.rowSample[i], x[i]) << i;
+}
+
+TEST(TensorStats, RowSampleIsUniformAndRepeatable) {
+  // 2000 rows in 20 batches, 100 kept: every kept row is an input row, each
+  // at most once, and the kept rows spread over the whole stream (a
+  // sampler that kept the first or last rows would fail the halves check).
+  constexpr int64_t kRows = 2000, kCap = 100, kC = 3;
+  TensorStats s, t;
+  s.rowSampleCapacity = t.rowSampleCapacity = kCap;
+  for (int64_t b = 0; b < 20; ++b) {
+    std::vector<float> batch;
+    for (int64_t r = 0; r < kRows / 20; ++r) {
+      float id = float(b * (kRows / 20) + r);
+      batch.insert(batch.end(), {id, -id, 0.5f * id});
+    }
+    s.add(batch.data(), int64_t(batch.size()), kC);
+    t.add(batch.data(), int64_t(batch.size()), kC);
+  }
+  ASSERT_EQ(s.rowSample.size(), size_t(kCap * kC));
+  EXPECT_EQ(s.rowSample, t.rowSample);
+  std::vector<bool> seen(kRows, false);
+  int firstHalf = 0;
+  for (int64_t i = 0; i < kCap; ++i) {
+    float id = s.rowSample[i * kC];
+    ASSERT_GE(id, 0);
+    ASSERT_LT(id, kRows);
+    EXPECT_EQ(s.rowSample[i * kC + 1], -id);
+    EXPECT_EQ(s.rowSample[i * kC + 2], 0.5f * id);
+    EXPECT_FALSE(seen[size_t(id)]) << "row " << id << " kept twice";
+    seen[size_t(id)] = true;
+    firstHalf += id < kRows / 2;
+  }
+  // Binomial(100, 0.5): 30..70 holds with probability 1 - 1e-4.
+  EXPECT_GE(firstHalf, 30);
+  EXPECT_LE(firstHalf, 70);
+}
+
+TEST(TensorStats, RowSampleSkipsNonFiniteBatchesAndInnerAxes) {
+  TensorStats s;
+  s.rowSampleCapacity = 4;
+  std::vector<float> a = {1, 2, 3, 4}, b = {5, NAN, 7, 8};
+  s.add(a.data(), 4, 2);
+  s.add(b.data(), 4, 2);
+  EXPECT_EQ(s.rowSample, (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(s.rowSampleSeen, 2u);
+  // Channels on axis 1 of NCHW: no rows along a last axis to sample.
+  TensorStats t;
+  t.channelAxis = 1;
+  t.rowSampleCapacity = 4;
+  qrun::Array c = floats({1, 3, 2, 2}, 5);
+  t.add(c.data(), c.dtype, c.shape.data(), 4);
+  EXPECT_TRUE(t.rowSample.empty());
+  EXPECT_FALSE(t.channelMax.empty());
+}
+
 TEST(TensorStats, NoChannelAxis) {
   TensorStats s;
   s.channelAxis = std::nullopt;

@@ -415,8 +415,8 @@ LogicalResult TensorStatsAttr::verify(
     FloatAttr sumSq, FloatAttr histRange, DenseIntElementsAttr histogram,
     std::optional<int64_t> channelAxis, DenseFPElementsAttr channelMin,
     DenseFPElementsAttr channelMax, DenseFPElementsAttr channelSumSq,
-    DenseIntElementsAttr channelCount, uint64_t rows,
-    ElementsAttr secondMoment) {
+    DenseIntElementsAttr channelCount, uint64_t rows, ElementsAttr secondMoment,
+    ElementsAttr rowSample) {
   double lo = min.getValueAsDouble(), hi = max.getValueAsDouble();
   if (!std::isfinite(lo) || !std::isfinite(hi) ||
       !std::isfinite(sum.getValueAsDouble()) ||
@@ -469,6 +469,11 @@ LogicalResult TensorStatsAttr::verify(
        !secondMoment.getElementType().isF32()))
     return emitError() << "the second moment must be f32 [C, C] beside the "
                           "per-channel fields";
+  if (rowSample && (!all || rowSample.getShapedType().getRank() != 2 ||
+                    rowSample.getShapedType().getDimSize(1) != c ||
+                    !rowSample.getElementType().isF32()))
+    return emitError() << "the row sample must be f32 [R, C] beside the "
+                          "per-channel fields";
   return success();
 }
 
@@ -493,8 +498,10 @@ double TensorStatsAttr::getChannelAbsMax(int64_t c) const {
   return std::max(std::fabs(lo), std::fabs(hi));
 }
 
-std::vector<float> TensorStatsAttr::getSecondMomentValues() const {
-  ElementsAttr m = getSecondMoment();
+namespace {
+/// The f32 values of a statistics matrix (dense or a resource blob; empty
+/// without one or when its blob is gone).
+std::vector<float> floatValues(ElementsAttr m) {
   if (!m)
     return {};
   if (auto r = dyn_cast<DenseResourceElementsAttr>(m)) {
@@ -508,4 +515,17 @@ std::vector<float> TensorStatsAttr::getSecondMomentValues() const {
   }
   auto values = cast<DenseElementsAttr>(m).getValues<float>();
   return std::vector<float>(values.begin(), values.end());
+}
+} // namespace
+
+std::vector<float> TensorStatsAttr::getSecondMomentValues() const {
+  return floatValues(getSecondMoment());
+}
+
+std::vector<float> TensorStatsAttr::getRowSampleValues() const {
+  return floatValues(getRowSample());
+}
+
+int64_t TensorStatsAttr::getNumSampleRows() const {
+  return getRowSample() ? getRowSample().getShapedType().getDimSize(0) : 0;
 }

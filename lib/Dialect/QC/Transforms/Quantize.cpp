@@ -156,7 +156,7 @@ quantizeWeight(OpBuilder &b, Location loc, Value root,
   bool isLinear = isa<LinearOp>(layer.op) && shape.size() == 2 &&
                   layer.weightRoot == layer.op->getOperand(1);
   std::vector<double> energy;
-  if (isLinear && ro.clipSearch && !s.aFormat && !fmt.isFloat())
+  if (isLinear && ro.clipSearch && !fmt.isFloat())
     energy = inputChannelEnergy(layer);
   if (!energy.empty() && int64_t(energy.size()) == shape[1])
     searchClipping(g, w, energy);

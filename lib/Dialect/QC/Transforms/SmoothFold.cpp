@@ -49,6 +49,7 @@ struct Member {
 /// The per-channel statistics of the group's input.
 struct ChannelStats {
   std::vector<double> lo, hi, energy; ///< min, max, E[x^2] per channel
+  std::vector<float> rows;            ///< sampled input rows, [R, C]
 };
 
 /// A float constant of rank 1 and `c` elements, or nullopt.
@@ -264,10 +265,35 @@ double activationStep(FormatAttr fmt, double lo, double hi) {
   return std::max(-lo, hi) / double(fmt.getIntMax());
 }
 
+/// Mean over the sampled rows of the squared rounding step of `fmt` when
+/// each row of the smoothed input x / s gets its own range (per-token
+/// dynamic quantization); negative without a sample.
+double meanTokenStepSq(FormatAttr fmt, ArrayRef<double> s,
+                       ArrayRef<float> rows) {
+  int64_t k = int64_t(s.size()), r = int64_t(rows.size()) / k;
+  if (r == 0)
+    return -1;
+  double sum = 0;
+  for (int64_t t = 0; t < r; ++t) {
+    double lo = 0, hi = 0;
+    for (int64_t j = 0; j < k; ++j) {
+      double v = rows[t * k + j] / s[j];
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    double step = activationStep(fmt, lo, hi);
+    sum += step * step;
+  }
+  return sum / double(r);
+}
+
 /// Expected squared error, per row of the input, of the group's outputs
 /// once quantized with smoothing factors `s`: each weight's rounding error
 /// weighted by E[x_j^2] / s_j^2, plus the activation's rounding noise
-/// (step^2 / 12 over the smoothed range) through the smoothed weights.
+/// (step^2 / 12) through the smoothed weights' squared norm. The step is
+/// per tensor, over the smoothed range, for static activations; for
+/// per-token dynamic ones it is each sampled row's own (without a sample:
+/// the per-tensor step, an upper bound).
 double groupLoss(MutableArrayRef<Member> members, ArrayRef<double> s,
                  const ChannelStats &cs) {
   int64_t k = int64_t(s.size());
@@ -294,8 +320,15 @@ double groupLoss(MutableArrayRef<Member> members, ArrayRef<double> s,
       norm += ws[i] * ws[i];
     }
     if (FormatAttr a = m.scheme.getActivation()) {
-      double step = activationStep(a, lo, hi);
-      loss += step * step / 12.0 * norm;
+      double stepSq = -1;
+      if (!m.scheme.getIsStatic() &&
+          m.scheme.getActivationGranularity() == ActGranularity::Token)
+        stepSq = meanTokenStepSq(a, s, cs.rows);
+      if (stepSq < 0) {
+        double step = activationStep(a, lo, hi);
+        stepSq = step * step;
+      }
+      loss += stepSq / 12.0 * norm;
     }
   }
   return loss;
@@ -331,6 +364,13 @@ TensorStatsAttr smoothedStats(TensorStatsAttr st, ArrayRef<double> s) {
         h[i * c + j] = float(double(h[i * c + j]) / (s[i] * s[j]));
     moment = makeSecondMomentAttr(ctx, c, h);
   }
+  ElementsAttr sample = st.getRowSample();
+  if (sample) {
+    std::vector<float> rows = st.getRowSampleValues();
+    for (size_t i = 0; i < rows.size(); ++i)
+      rows[i] = float(double(rows[i]) / s[i % c]);
+    sample = rows.empty() ? ElementsAttr() : makeRowSampleAttr(ctx, c, rows);
+  }
   if (st.getCount() == 0)
     mn = mx = 0;
   return TensorStatsAttr::get(
@@ -338,7 +378,7 @@ TensorStatsAttr smoothedStats(TensorStatsAttr st, ArrayRef<double> s) {
       FloatAttr::get(f64, mn), FloatAttr::get(f64, mx), st.getSum(),
       FloatAttr::get(f64, sumSq), FloatAttr(), DenseIntElementsAttr(),
       st.getChannelAxis(), vec(lo), vec(hi), vec(sq), st.getChannelCount(),
-      st.getRows(), moment);
+      st.getRows(), moment, sample);
 }
 
 struct QCSmoothFoldPass
@@ -428,6 +468,7 @@ struct QCSmoothFoldPass
       cs.energy.push_back(counts[j] ? v.convertToDouble() / counts[j] : 0.0);
     for (int64_t j = 0; j < k; ++j)
       amax[j] = std::max(-cs.lo[j], cs.hi[j]);
+    cs.rows = st.getRowSampleValues();
     for (const Member &m : members)
       for (size_t i = 0; i < m.w.size(); ++i)
         wmax[i % k] = std::max(wmax[i % k], std::abs(m.w[i]));

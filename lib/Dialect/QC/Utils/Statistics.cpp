@@ -49,13 +49,26 @@ void mlir::qc::setStats(
   module->setAttr(kStatsTableAttrName, DictionaryAttr::get(ctx, attrs));
 }
 
-ElementsAttr mlir::qc::makeSecondMomentAttr(MLIRContext *ctx, int64_t c,
-                                            ArrayRef<float> values) {
+namespace {
+ElementsAttr makeF32BlobAttr(MLIRContext *ctx, ArrayRef<int64_t> shape,
+                             ArrayRef<float> values, StringRef name) {
   AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
       ArrayRef<char>(reinterpret_cast<const char *>(values.data()),
                      values.size() * sizeof(float)),
       alignof(float), /*dataIsMutable=*/false);
   return DenseResourceElementsAttr::get(
-      RankedTensorType::get({c, c}, Float32Type::get(ctx)), "qc_second_moment",
+      RankedTensorType::get(shape, Float32Type::get(ctx)), name,
       std::move(blob));
+}
+} // namespace
+
+ElementsAttr mlir::qc::makeSecondMomentAttr(MLIRContext *ctx, int64_t c,
+                                            ArrayRef<float> values) {
+  return makeF32BlobAttr(ctx, {c, c}, values, "qc_second_moment");
+}
+
+ElementsAttr mlir::qc::makeRowSampleAttr(MLIRContext *ctx, int64_t c,
+                                         ArrayRef<float> values) {
+  return makeF32BlobAttr(ctx, {int64_t(values.size()) / c, c}, values,
+                         "qc_row_sample");
 }

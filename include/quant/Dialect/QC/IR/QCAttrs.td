@@ -179,6 +179,7 @@ def QC_TensorStatsAttr : AttrDef<QC_Dialect, "TensorStats"> {
     | `channelMin`, `channelMax`, `channelSumSq` | per channel of that axis, f64 [C] |
     | `channelCount` | finite elements per channel, i64 [C] |
     | `rows`, `secondMoment` | mean of x x^T over `rows` vectors x along the channel axis, f32 [C, C] (on request: what GPTQ reads); dense elements or, as calibration writes it, a `dense_resource` blob |
+    | `rowSample` | up to 128 of the vectors x along the last axis, drawn uniformly from the calibration set (reservoir sampling, fixed seed), f32 [R, C] (on request: what smoothing reads to model per-token dynamic activations); stored like `secondMoment` |
 
     ```mlir
     #qc.tensor_stats<count = 8, min = -1.0 : f64, max = 2.0 : f64,
@@ -189,7 +190,8 @@ def QC_TensorStatsAttr : AttrDef<QC_Dialect, "TensorStats"> {
     positive, a histogram with a non-negative range whose bins add up to
     `count`, per-channel fields all present or all absent and of one length
     C beside a channel axis, and a second moment exactly when `rows` is
-    positive, of shape [C, C].
+    positive, of shape [C, C], and a row sample of shape [R, C] beside the
+    per-channel fields of the last axis.
   }];
   let parameters = (ins
       "uint64_t":$count,
@@ -208,7 +210,8 @@ def QC_TensorStatsAttr : AttrDef<QC_Dialect, "TensorStats"> {
       OptionalParameter<"::mlir::DenseFPElementsAttr">:$channelSumSq,
       OptionalParameter<"::mlir::DenseIntElementsAttr">:$channelCount,
       DefaultValuedParameter<"uint64_t", "0">:$rows,
-      OptionalParameter<"::mlir::ElementsAttr">:$secondMoment);
+      OptionalParameter<"::mlir::ElementsAttr">:$secondMoment,
+      OptionalParameter<"::mlir::ElementsAttr">:$rowSample);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
@@ -220,6 +223,10 @@ def QC_TensorStatsAttr : AttrDef<QC_Dialect, "TensorStats"> {
     /// The mean second moment, row-major [C, C] (empty without one or when
     /// its blob is gone).
     std::vector<float> getSecondMomentValues() const;
+    /// The row sample, row-major [R, C] (empty without one or when its blob
+    /// is gone), and its row count R.
+    std::vector<float> getRowSampleValues() const;
+    int64_t getNumSampleRows() const;
   }];
 }
 

@@ -300,9 +300,10 @@ def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
            "(GPTQ: errors compensated along the inverse second moment of "
            "the layer's input; needs it in the statistics table)">,
     Option<"clipSearch", "clip-search", "bool", /*default=*/"false",
-           "Weight-only layers: per scale slot, shrink the range by the "
-           "ratio in {1, 0.95, ..., 0.5} that minimises the layer's output "
-           "error on the calibration statistics (AWQ's clipping search)">
+           "Linears with integer weights: per scale slot, shrink the range "
+           "by the ratio in {1, 0.95, ..., 0.5} that minimises the layer's "
+           "output error on the calibration statistics (AWQ's clipping "
+           "search)">
   ];
 }
 

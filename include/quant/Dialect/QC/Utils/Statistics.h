@@ -42,6 +42,9 @@ void setStats(ModuleOp module,
 /// blob, out of attribute storage (like weights).
 ElementsAttr makeSecondMomentAttr(MLIRContext *ctx, int64_t c,
                                   ArrayRef<float> values);
+/// An [R, C] f32 row sample, stored the same way.
+ElementsAttr makeRowSampleAttr(MLIRContext *ctx, int64_t c,
+                               ArrayRef<float> values);
 
 } // namespace mlir::qc
 

@@ -64,6 +64,8 @@ std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
   if (!o.smooth.empty() && o.smooth != "off" && o.calib.empty())
     return "--smooth needs calibration data (--calib): it reads the "
            "per-channel ranges of each layer's input";
+  if (o.policy != "default" && o.policy != "none")
+    return "--policy must be default or none, got '" + o.policy + "'";
   if (o.weightRounding != "rtn" && o.weightRounding != "gptq")
     return "--weight-rounding must be rtn or gptq, got '" + o.weightRounding +
            "'";
@@ -155,6 +157,7 @@ const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
                                                  "calib-second-moments",
                                                  "smooth",
                                                  "weight-rounding",
+                                                 "policy",
                                                  "command-line"};
   return names;
 }
@@ -233,6 +236,10 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
   }
   if (name == "smooth") {
     q.smooth = v.str();
+    return "";
+  }
+  if (name == "policy") {
+    q.policy = v.str();
     return "";
   }
   if (name == "weight-rounding") {

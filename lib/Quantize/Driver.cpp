@@ -232,6 +232,21 @@ bool matches(StringRef pattern, const QuantLayer &l) {
   return g->match(l.name);
 }
 
+/// The default policy's promotion: formats of fewer than 8 bits become
+/// int8 (integers) or fp8e4m3 (float formats).
+void promoteTo8Bits(LayerScheme &s) {
+  auto promote = [](std::string &format, unsigned &bits) {
+    if (format == "int") {
+      bits = std::max(bits, 8u);
+    } else if (!StringRef(format).starts_with("fp8")) {
+      format = "fp8e4m3";
+    }
+  };
+  promote(s.wFormat, s.wBits);
+  if (!(s.aBits == 0 && s.aFormat == "int"))
+    promote(s.aFormat, s.aBits);
+}
+
 /// The typed scheme of a resolved layer scheme (a static one names its
 /// range selection `calib`); null after an error on `op`.
 SchemeAttr toSchemeAttr(Operation *op, const LayerScheme &s, StringRef calib) {
@@ -357,8 +372,17 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
                               << " matches no quantizable layer (node name, "
                                  "op type or glob)";
   }
-  for (const QuantLayer &l : layers) {
+  // The default policy: boundary layers at 8 bits where they are a small
+  // part of the model (at most a quarter of its layers: a small model gets
+  // the scheme it was asked for), depthwise convolutions always.
+  SmallVector<bool> boundary = findBoundaryLayers(main, layers);
+  bool promoteBoundary =
+      4 * llvm::count(boundary, true) <= int64_t(layers.size());
+  for (auto [i, l] : llvm::enumerate(layers)) {
     LayerScheme s = base;
+    if (o.policy == "default" &&
+        ((promoteBoundary && boundary[i]) || isDepthwiseLayer(l)))
+      promoteTo8Bits(s);
     for (auto &[pattern, ov] : layerRules) {
       if (!matches(pattern, l))
         continue;

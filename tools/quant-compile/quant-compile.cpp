@@ -107,6 +107,15 @@ static cl::opt<std::string> weightRounding(
              "(GPTQ, error compensation along each linear's input second "
              "moment; needs --calib) (rtn)"),
     cl::value_desc("rtn|gptq"), cl::init("rtn"), cl::cat(qcat));
+static cl::opt<std::string> policy(
+    "policy",
+    cl::desc("Precision policy for schemes below 8 bits: default keeps the "
+             "boundary layers (nothing quantized before or after them: "
+             "embeddings, a first convolution, an LM head or classifier) and "
+             "depthwise convolutions at 8-bit weights and activations "
+             "(float formats at fp8e4m3); none applies the scheme to every "
+             "layer. --config and --exclude override it (default)"),
+    cl::value_desc("default|none"), cl::init("default"), cl::cat(qcat));
 static cl::opt<unsigned>
     calibSamples("calib-samples",
                  cl::desc("Use at most N calibration samples (0: all)"),
@@ -236,6 +245,7 @@ int main(int argc, char **argv) {
         {"calib-method", &calibMethod},
         {"smooth", &smooth},
         {"weight-rounding", &weightRounding},
+        {"policy", &policy},
         {"config", &configPath},
         {"eval", &evalPath},
         {"emit", &emitKind},

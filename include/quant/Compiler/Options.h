@@ -69,6 +69,12 @@ struct QuantizeOptions {
   /// Weight rounding: "rtn" or "gptq" (needs calibration data; gathers
   /// second moments).
   std::string weightRounding = "rtn";
+  /// Precision policy: "default" keeps the boundary layers (no quantized
+  /// layer before or after them: an embedding, a first convolution, an LM
+  /// head or classifier) and depthwise convolutions at 8 bits where the
+  /// scheme has fewer; "none" applies the scheme everywhere. --config and
+  /// --exclude override it.
+  std::string policy = "default";
   std::vector<std::string> excludes; ///< node names, op types, globs
   std::string configPath;            ///< JSON per-layer overrides
   DataSource eval;                   ///< held-out inputs for the report

@@ -232,3 +232,67 @@ SmallVector<QuantLayer> mlir::qc::findQuantLayers(func::FuncOp func) {
   });
   return layers;
 }
+
+SmallVector<bool> mlir::qc::findBoundaryLayers(func::FuncOp func,
+                                               ArrayRef<QuantLayer> layers) {
+  SmallVector<bool> boundary(layers.size(), false);
+  if (func.isExternal())
+    return boundary;
+  Block &entry = func.getBody().front();
+  // The entry-block op each layer sits in (itself, or a loop around it).
+  DenseMap<Operation *, SmallVector<size_t>> layersAt;
+  for (auto [i, l] : llvm::enumerate(layers))
+    if (Operation *top = entry.findAncestorOpInBlock(*l.op))
+      layersAt[top].push_back(i);
+  // Forward: values computed from some layer's result.
+  DenseSet<Value> afterLayer;
+  for (Operation &op : entry) {
+    bool tainted = false;
+    op.walk([&](Operation *inner) {
+      for (Value v : inner->getOperands())
+        tainted |= afterLayer.contains(v);
+    });
+    auto it = layersAt.find(&op);
+    if (it != layersAt.end()) {
+      for (size_t i : it->second) {
+        const QuantLayer &l = layers[i];
+        bool fedByLayer = l.op == &op && !l.isEmbedding
+                              ? afterLayer.contains(op.getOperand(l.actOperand))
+                              : tainted;
+        boundary[i] = !fedByLayer;
+      }
+      tainted = true;
+    }
+    if (tainted)
+      afterLayer.insert(op.result_begin(), op.result_end());
+  }
+  // Backward: ops whose results reach some layer.
+  DenseSet<Operation *> reachesLayer;
+  for (Operation &op : llvm::reverse(entry)) {
+    bool reaches = false;
+    for (Operation *user : op.getUsers()) {
+      Operation *top = entry.findAncestorOpInBlock(*user);
+      reaches |= top && top != &op &&
+                 (layersAt.contains(top) || reachesLayer.contains(top));
+    }
+    auto it = layersAt.find(&op);
+    if (it != layersAt.end())
+      for (size_t i : it->second)
+        boundary[i] = boundary[i] || !reaches;
+    if (reaches)
+      reachesLayer.insert(&op);
+  }
+  return boundary;
+}
+
+bool mlir::qc::isDepthwiseLayer(const QuantLayer &layer) {
+  if (layer.isEmbedding || isa<LinearOp>(layer.op))
+    return false;
+  if (layer.actChannelAxis < 0)
+    return true;
+  // Grouped convolutions reduce [N, G, C/G, H, W] over C/G: 1 is depthwise.
+  auto t = dyn_cast<RankedTensorType>(
+      layer.op->getOperand(layer.actOperand).getType());
+  return t && layer.actChannelAxis < t.getRank() &&
+         t.getDimSize(layer.actChannelAxis) == 1;
+}

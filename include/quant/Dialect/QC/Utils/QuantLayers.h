@@ -62,6 +62,19 @@ std::string getLayerOpType(Operation *op);
 /// null. `requireFloat` restricts the table to float constants.
 Operation *getEmbeddingRead(Operation *op, bool requireFloat = true);
 
+/// Per layer of `layers` (found in `func`): true for a boundary layer, one
+/// with no other layer on any path from the function's arguments to its
+/// activation (an embedding, a first convolution) or from its result to the
+/// function's results (an LM head, a classifier). Found on the graph, not
+/// from names.
+SmallVector<bool> findBoundaryLayers(func::FuncOp func,
+                                     ArrayRef<QuantLayer> layers);
+
+/// True for a contraction whose output channels each read one input channel
+/// (a depthwise convolution): no activation axis is reduced alone, or the
+/// reduced channel axis has extent 1 (a grouped convolution's C / G).
+bool isDepthwiseLayer(const QuantLayer &layer);
+
 /// True when `op` is a linalg.generic computing out += a * b (optionally
 /// widening a and b first) with at least one reduction loop.
 bool isMultiplyAccumulateGeneric(Operation *op);

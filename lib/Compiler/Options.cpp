@@ -29,11 +29,7 @@ std::string DataSource::describe() const {
 std::string mlir::qc::resolveSmoothing(const QuantizeOptions &o) {
   if (!o.smooth.empty())
     return o.smooth;
-  if (o.calib.empty())
-    return "off";
-  bool weightOnly = o.aBits == 0 && o.aFormat == "int";
-  bool staticActs = o.aGranularity.empty() || o.aGranularity == "tensor";
-  return weightOnly || staticActs ? "auto" : "off";
+  return o.calib.empty() ? "off" : "auto";
 }
 
 std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
@@ -158,6 +154,7 @@ const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
                                                  "smooth",
                                                  "weight-rounding",
                                                  "policy",
+                                                 "timing",
                                                  "command-line"};
   return names;
 }
@@ -174,6 +171,8 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
     return parseFlag(name, v, q.quiet, err) ? "" : err;
   if (name == "calib-second-moments")
     return parseFlag(name, v, q.secondMoments, err) ? "" : err;
+  if (name == "timing")
+    return parseFlag(name, v, o.timing, err) ? "" : err;
   if (name == "elide-weights")
     return parseFlag(name, v, o.elideWeights, err) ? "" : err;
   if (name == "wbits")

@@ -8,6 +8,7 @@
 #include "quant/Compiler/Pipelines.h"
 #include "quant/Import/ONNX/Importer.h"
 #include "quant/InitAll.h"
+#include "quant/Support/StageTimer.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Parser/Parser.h"
@@ -116,7 +117,11 @@ CompileStatus CompileSession::compile(
   if (CompileStatus s = setUp(); s != CompileStatus::Ok)
     return s;
   ImportError err = ImportError::Invalid;
-  OwningOpRef<ModuleOp> module = load(err);
+  OwningOpRef<ModuleOp> module;
+  {
+    StageTimer t(options.timing, "import");
+    module = load(err);
+  }
   if (!module)
     return err == ImportError::Unsupported ? CompileStatus::Unsupported
                                            : CompileStatus::InvalidModel;
@@ -183,6 +188,7 @@ CompileStatus CompileSession::run(OwningOpRef<ModuleOp> module,
   // The graph phase refines the inputs' types (qc-constrain-input-dims), so
   // the signature the runtime checks is read after it.
   if (to >= CompilePhase::Graph) {
+    StageTimer t(options.timing, "graph");
     if (failed(runPhases(*module, from, CompilePhase::Graph, target.get(),
                          std::nullopt)))
       return CompileStatus::InvalidModel;
@@ -200,11 +206,15 @@ CompileStatus CompileSession::run(OwningOpRef<ModuleOp> module,
                   "this compiler was built without quantization: use --float");
     // Schemes and calibration need the graph-level IR (run above).
     quantizer = quantizerFactory(*this);
-    FailureOr<QCQuantizePassOptions> passOptions =
-        quantizer->prepare(*module, *sig);
+    FailureOr<QCQuantizePassOptions> passOptions;
+    {
+      StageTimer t(options.timing, "schemes+calibration");
+      passOptions = quantizer->prepare(*module, *sig);
+    }
     if (failed(passOptions))
       return CompileStatus::InvalidModel;
     quantize = *passOptions;
+    StageTimer t(options.timing, "quantize");
     if (failed(runPhases(*module, from, CompilePhase::Quantize, target.get(),
                          quantize)))
       return CompileStatus::InvalidModel;
@@ -213,6 +223,8 @@ CompileStatus CompileSession::run(OwningOpRef<ModuleOp> module,
     quantizer->collectLayers(*module);
   }
   for (int p = static_cast<int>(from) + 1; p <= static_cast<int>(to); ++p) {
+    StageTimer t(options.timing,
+                 getCompilePhaseName(static_cast<CompilePhase>(p)));
     if (failed(runPhases(*module, from, static_cast<CompilePhase>(p),
                          target.get(), quantize)))
       return CompileStatus::InvalidModel;

@@ -98,8 +98,7 @@ static cl::opt<std::string> smooth(
              "(SmoothQuant; for weight-only schemes AWQ scales and clipping), "
              "folded into the layers before: off, auto (strength searched per "
              "group of layers on the calibration statistics) or an alpha in "
-             "[0, 1]. Default: auto with --calib for static or weight-only "
-             "activations, else off"),
+             "[0, 1]. Default: auto with --calib, else off"),
     cl::value_desc("off|auto|ALPHA"), cl::cat(qcat));
 static cl::opt<std::string> weightRounding(
     "weight-rounding",
@@ -172,6 +171,13 @@ static cl::opt<bool> elideWeights(
     cl::desc("With MLIR output, print weight blobs larger than 64 bytes as "
              "dense_resource<__elided__> (readable IR of a large model; it "
              "cannot be compiled again)"),
+    cl::cat(category));
+static cl::opt<bool> timing(
+    "timing",
+    cl::desc("Print each stage's wall time and the peak resident memory so "
+             "far to stderr (import, graph, quantize with calibration, the "
+             "MLIR phases, LLVM translation, optimisation, code generation, "
+             "linking)"),
     cl::cat(category));
 static cl::opt<std::string>
     target("target", cl::desc("Code-generation target: cpu (cpu)"),
@@ -265,7 +271,8 @@ int main(int argc, char **argv) {
        {std::pair<const char *, cl::opt<bool> *>{"asym", &asym},
         {"quiet", &quiet},
         {"calib-second-moments", &calibSecondMoments},
-        {"elide-weights", &elideWeights}})
+        {"elide-weights", &elideWeights},
+        {"timing", &timing}})
     if (ok && given(*opt))
       ok = set(name, *opt ? "true" : "false");
   for (const std::string &v : excludes)

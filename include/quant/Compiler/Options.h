@@ -87,8 +87,8 @@ struct QuantizeOptions {
 bool isKnownQuantFormat(llvm::StringRef f);
 
 /// What --smooth amounts to: the value given, or by default "auto" with
-/// calibration data and static or weight-only activations, else "off"
-/// (measured: docs/benchmarks.md, "Accuracy passes").
+/// calibration data, else "off" (measured: docs/benchmarks.md, "Accuracy
+/// passes" and "Smoothing for per-token activations").
 std::string resolveSmoothing(const QuantizeOptions &o);
 
 /// Checks quantization option values; returns a one-line message or "".
@@ -106,6 +106,7 @@ struct CompileOptions {
   /// Stop after this phase (MLIR output); unset: all of them.
   std::optional<CompilePhase> compileTo;
   bool elideWeights = false; ///< MLIR output: weight blobs elided
+  bool timing = false;       ///< print each stage's wall time and peak RSS
   // Target.
   std::string target = "cpu";
   std::string mcpu = "native";

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "quant/Support/StageTimer.h"
 #include "quant/Target/CPU/CPUTarget.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -195,6 +196,8 @@ LogicalResult mlir::qc::emitCPUArtifact(ModuleOp module,
   module.getContext()->appendDialectRegistry(registry);
 
   llvm::LLVMContext llvmCtx;
+  std::optional<StageTimer> stage;
+  stage.emplace(options.timing, "llvm translation");
   std::unique_ptr<llvm::Module> m =
       translateModuleToLLVMIR(module, llvmCtx, "quant_model");
   if (!m)
@@ -218,6 +221,7 @@ LogicalResult mlir::qc::emitCPUArtifact(ModuleOp module,
       if (!f.isDeclaration())
         f.addFnAttr("prefer-vector-width", "512");
 
+  stage.emplace(options.timing, "llvm optimisation (O3)");
   {
     llvm::LoopAnalysisManager lam;
     llvm::FunctionAnalysisManager fam;
@@ -234,6 +238,8 @@ LogicalResult mlir::qc::emitCPUArtifact(ModuleOp module,
     mpm.run(*m, mam);
   }
 
+  stage.emplace(options.timing, kind == EmitKind::LLVMIR ? "llvm ir output"
+                                                         : "code generation");
   if (kind == EmitKind::LLVMIR) {
     std::error_code ec;
     llvm::ToolOutputFile out(outputPath, ec, llvm::sys::fs::OF_Text);
@@ -270,6 +276,7 @@ LogicalResult mlir::qc::emitCPUArtifact(ModuleOp module,
   }
   if (kind == EmitKind::Object)
     return success();
+  stage.emplace(options.timing, "link");
 
   if (!llvm::sys::fs::exists(options.runtimeLibrary))
     return module.emitError() << "runtime library '" << options.runtimeLibrary

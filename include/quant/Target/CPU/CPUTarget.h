@@ -47,6 +47,7 @@ struct EmitOptions {
   std::string mcpu = "native"; ///< LLVM CPU name; "native" = this host
   std::string runtimeLibrary;  ///< path of libQuantRuntime.a
   std::string linker;          ///< compiler driver used to link (clang++)
+  bool timing = false;         ///< print each LLVM stage's time (StageTimer)
 };
 
 /// The encodings of the CPU: constant weights relaid [K, N] or in panels

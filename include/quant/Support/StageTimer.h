@@ -1,0 +1,52 @@
+//===- StageTimer.h - wall time and peak memory of a compile stage -*- C++ -*-//
+//
+// Part of quant. With `quant-compile --timing`, each stage of a compile
+// prints one line to stderr when it ends: its wall time and the process's
+// peak resident set so far (what issue-sized models need to be profiled
+// by: docs/benchmarks.md).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANT_SUPPORT_STAGETIMER_H
+#define QUANT_SUPPORT_STAGETIMER_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <string>
+#include <sys/resource.h>
+
+namespace mlir::qc {
+
+class StageTimer {
+public:
+  StageTimer(bool enabled, llvm::StringRef stage)
+      : enabled_(enabled), stage_(stage.str()),
+        start_(std::chrono::steady_clock::now()) {}
+  ~StageTimer() {
+    if (!enabled_)
+      return;
+    double secs = std::chrono::duration<double>(
+                      std::chrono::steady_clock::now() - start_)
+                      .count();
+    struct rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    llvm::errs() << llvm::format("quant-compile: time: %-22s %8.2f s   peak "
+                                 "RSS %6.2f GB\n",
+                                 stage_.c_str(), secs,
+                                 double(ru.ru_maxrss) / (1024.0 * 1024.0));
+  }
+  StageTimer(const StageTimer &) = delete;
+  StageTimer &operator=(const StageTimer &) = delete;
+
+private:
+  bool enabled_;
+  std::string stage_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+} // namespace mlir::qc
+
+#endif // QUANT_SUPPORT_STAGETIMER_H

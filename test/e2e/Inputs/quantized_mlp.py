@@ -20,6 +20,9 @@ usage: quantized_mlp.py prepare OUT_DIR
          OUT_DIR/calib --compile-to=quantize` and compares every layer's
          entry with statistics of that layer's input computed here in
          float64 from the numpy float model run over the calibration set
+       quantized_mlp.py rows OUT_DIR QUANTIZED.mlir
+         checks each layer's row sample (kept with smoothing on) against
+         the layer's input rows computed here
 
 The reference reads the weights from mlp.onnx, fake-quantizes them in numpy
 (test/lib/quant_reference.py: per output channel, or in groups of G along the
@@ -497,9 +500,51 @@ def check_stats(out, mlir_path, second_moments):
     return 1 if failures else 0
 
 
+def check_row_sample(out, mlir_path):
+    """Each layer's row sample (smoothing's) against numpy: min(128, rows)
+    distinct rows, each one of the layer's input rows divided by the
+    smoothing factors s (read off the table: s_j^2 is numpy's sum of x_j^2
+    over the table's channelSumSq; 1 for a slot left unsmoothed)."""
+    calib = [np.load(p)["x"] for p in sorted((out / "calib").glob("*.npz"))]
+    ref = Reference(out / "mlp.onnx")
+    inputs = {}
+    for x in calib:
+        ref.run(x, inputs=inputs)
+    table = parse_stats_table(Path(mlir_path).read_text())
+    failures, names = [], [n.name for n in ref.layers()]
+    for name in names:
+        t = table.get(name, {})
+        a = np.concatenate([v.reshape(-1, v.shape[-1]) for v in inputs[name]]).astype(np.float64)
+        got = t.get("rowSample")
+        if got is None:
+            failures.append(f"{name}: no row sample")
+            continue
+        if got.shape != (min(128, a.shape[0]), a.shape[1]):
+            failures.append(f"{name}: row sample of shape {got.shape}, {a.shape} rows")
+            continue
+        sq = np.asarray(t["channelSumSq"], np.float64)
+        want_sq = (a * a).sum(0)
+        s = np.where(sq > 0, np.sqrt(want_sq / np.where(sq > 0, sq, 1)), 1.0)
+        rows = got.astype(np.float64) * s
+        # Nearest input row of each sampled one, relative to the row's size.
+        d = ((rows[:, None, :] - a[None, :, :]) ** 2).sum(-1)
+        nearest = d.argmin(1)
+        err = np.sqrt(d[np.arange(len(rows)), nearest]) / np.sqrt((a[nearest] ** 2).sum(-1) + 1e-30)
+        if float(err.max()) > 1e-4:
+            failures.append(f"{name}: a sampled row is no input row (relative error {err.max():.2e})")
+        if len(set(nearest.tolist())) != len(rows):
+            failures.append(f"{name}: an input row is sampled twice")
+    for f in failures:
+        print("FAIL", f)
+    print(f"rows: {'ok' if not failures else 'FAILED'} ({len(names)} layers)")
+    return 1 if failures else 0
+
+
 def main(argv):
     if len(argv) >= 2 and argv[0] == "prepare":
         return prepare(Path(argv[1]))
+    if len(argv) == 3 and argv[0] == "rows":
+        return check_row_sample(Path(argv[1]), argv[2])
     if len(argv) in (3, 4) and argv[0] == "stats":
         return check_stats(Path(argv[1]), argv[2], argv[3:] == ["--second-moments"])
     if len(argv) == 4 and argv[0] in ("check", "check-better") and argv[2] in SCHEMES:

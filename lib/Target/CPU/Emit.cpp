@@ -11,6 +11,7 @@
 #include "quant/Target/CPU/CPUTarget.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
@@ -185,6 +186,48 @@ CPUVectorInfo mlir::qc::getCPUVectorInfo(StringRef mcpu) {
   return info;
 }
 
+namespace {
+
+/// A constant global whose initializer bypasses translation: its bytes go
+/// into the LLVM module as one i8 array.
+struct DeferredGlobal {
+  LLVM::GlobalOp op;
+  Attribute value;
+  LLVM::Linkage linkage;
+  ArrayRef<char> bytes;
+};
+
+/// The host-layout bytes of a dense constant whose elements are whole bytes
+/// wide (what an LLVM global holds in memory), or nullopt.
+std::optional<ArrayRef<char>> rawBytes(Attribute value) {
+  auto elements = dyn_cast_or_null<ElementsAttr>(value);
+  if (!elements)
+    return std::nullopt;
+  Type elt = elements.getElementType();
+  unsigned bits = elt.isIntOrFloat() ? elt.getIntOrFloatBitWidth() : 0;
+  if (bits == 0 || bits % 8)
+    return std::nullopt;
+  size_t size = size_t(elements.getNumElements()) * (bits / 8);
+  ArrayRef<char> data;
+  if (auto r = dyn_cast<DenseResourceElementsAttr>(value)) {
+    AsmResourceBlob *blob = r.getRawHandle().getBlob();
+    if (!blob)
+      return std::nullopt;
+    data = blob->getData();
+  } else if (auto d = dyn_cast<DenseElementsAttr>(value)) {
+    if (d.isSplat())
+      return std::nullopt;
+    data = d.getRawData();
+  } else {
+    return std::nullopt;
+  }
+  if (data.size() != size)
+    return std::nullopt;
+  return data;
+}
+
+} // namespace
+
 LogicalResult mlir::qc::emitCPUArtifact(ModuleOp module,
                                         const ModelSignature &sig,
                                         EmitKind kind, StringRef outputPath,
@@ -198,10 +241,52 @@ LogicalResult mlir::qc::emitCPUArtifact(ModuleOp module,
   llvm::LLVMContext llvmCtx;
   std::optional<StageTimer> stage;
   stage.emplace(options.timing, "llvm translation");
+  // Large constants (the weights) skip translation, which builds a constant
+  // per innermost row and emits floats element by element: each becomes one
+  // byte array, copied once, that code generation writes out whole.
+  // Translation sees external declarations (which verify) in their place;
+  // the module gets its attributes back afterwards.
+  constexpr size_t kDeferBytes = 4096;
+  std::vector<DeferredGlobal> deferred;
+  module.walk([&](LLVM::GlobalOp g) {
+    std::optional<ArrayRef<char>> bytes = rawBytes(g.getValueOrNull());
+    bool local = g.getLinkage() == LLVM::Linkage::Private ||
+                 g.getLinkage() == LLVM::Linkage::Internal;
+    if (!g.getConstant() || !local || !bytes || bytes->size() < kDeferBytes ||
+        g.getInitializerBlock() || g.getThreadLocal_() || g.getAddrSpace())
+      return;
+    deferred.push_back({g, g.getValueOrNull(), g.getLinkage(), *bytes});
+    g.removeValueAttr();
+    g.setLinkage(LLVM::Linkage::External);
+  });
   std::unique_ptr<llvm::Module> m =
       translateModuleToLLVMIR(module, llvmCtx, "quant_model");
+  for (DeferredGlobal &d : deferred) {
+    d.op.setValueAttr(d.value);
+    d.op.setLinkage(d.linkage);
+  }
   if (!m)
     return module.emitError() << "translation to LLVM IR failed";
+  for (DeferredGlobal &d : deferred) {
+    llvm::GlobalVariable *old = m->getGlobalVariable(d.op.getSymName(), true);
+    if (!old)
+      return module.emitError() << "internal error: global '"
+                                << d.op.getSymName() << "' not translated";
+    llvm::Constant *init = llvm::ConstantDataArray::getRaw(
+        StringRef(d.bytes.data(), d.bytes.size()), d.bytes.size(),
+        llvm::Type::getInt8Ty(llvmCtx));
+    auto *gv =
+        new llvm::GlobalVariable(*m, init->getType(), /*isConstant=*/true,
+                                 d.linkage == LLVM::Linkage::Internal
+                                     ? llvm::GlobalValue::InternalLinkage
+                                     : llvm::GlobalValue::PrivateLinkage,
+                                 init, "", old);
+    gv->setAlignment(old->getAlign());
+    gv->setUnnamedAddr(old->getUnnamedAddr());
+    gv->takeName(old);
+    old->replaceAllUsesWith(gv);
+    old->eraseFromParent();
+  }
   if (!m->getFunction("_mlir_ciface_main"))
     return module.emitError() << "the module has no C interface for @main";
   addModelInterface(*m, sig);

@@ -121,6 +121,7 @@ void mlir::qc::buildCPUPhasePipeline(CompilePhase phase, OpPassManager &pm,
     OpPassManager &g = pm.nest<func::FuncOp>();
     g.addPass(createQCDropLoopBarriersPass());
     g.addPass(createQCLowerParallelIfPass());
+    pm.addPass(createQCOutlineParallelRegionsPass());
     // memref (incl. the alloca_scope around each OpenMP loop body) lowers
     // before scf-to-cf splits loop bodies into blocks.
     pm.addPass(createLowerAffinePass());

@@ -305,6 +305,26 @@ def QCLowerParallelIfPass : Pass<"qc-cpu-lower-parallel-if", "func::FuncOp"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def QCOutlineParallelRegionsPass
+    : Pass<"qc-cpu-outline-parallel-regions", "ModuleOp"> {
+  let summary = "Move each omp.parallel into a private function of its own";
+  let description = [{
+    Runs after `convert-scf-to-openmp` (and the passes that finish its
+    regions). Each `omp.parallel` that is not inside another becomes a call
+    of a new private `func.func` (`<caller>_par<N>`, `no_inline`) holding
+    it; the values it reads from outside become the function's arguments,
+    except constants and `memref.get_global`s, which are cloned in so that
+    loop bounds and weight addresses stay constants. A model's `@main`
+    otherwise holds every layer's region in one function, and translating
+    an OpenMP region to LLVM IR (the OpenMPIRBuilder outlines it with
+    LLVM's CodeExtractor) costs time in the size of the function that holds
+    it: on SmolLM2-135M translation went from 77 s to a few seconds
+    (docs/benchmarks.md). The functions are kept out of line, so LLVM's
+    optimisation and code generation work on small functions too.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 def QCLowerChecksPass : Pass<"qc-cpu-lower-checks", "ModuleOp"> {
   let summary = "Lower qexec.check to a branch into the runtime's failure call";
   let description = [{

@@ -26,11 +26,18 @@ using namespace mlir::qc;
 namespace {
 
 /// Whether a captured value is rebuilt inside the new function instead of
-/// passed in: a constant, or the address of a global.
+/// passed in: a constant. Globals (the weights) are passed, so that the
+/// regions of layers of one shape are one function.
 bool isRematerialized(Value v) {
   Operation *def = v.getDefiningOp();
-  return def && def->getNumOperands() == 0 &&
-         (matchPattern(def, m_Constant()) || isa<memref::GetGlobalOp>(def));
+  return def && def->getNumOperands() == 0 && matchPattern(def, m_Constant());
+}
+
+/// Operations in `f`, a cheap key before comparing bodies.
+size_t countOps(func::FuncOp f) {
+  size_t n = 0;
+  f.walk([&](Operation *) { ++n; });
+  return n;
 }
 
 struct QCOutlineParallelRegionsPass
@@ -51,6 +58,20 @@ struct QCOutlineParallelRegionsPass
       for (auto [n, p] : llvm::enumerate(regions))
         outline(symbols, f, p, n);
     }
+  }
+
+  /// Outlined functions by type and size, to find an equal one.
+  llvm::DenseMap<std::pair<Type, size_t>, SmallVector<func::FuncOp>> made;
+
+  /// An outlined function equal to `fn` (same type, same body up to
+  /// locations), or null.
+  func::FuncOp findEqual(func::FuncOp fn, size_t size) {
+    for (func::FuncOp other : made[{fn.getFunctionType(), size}])
+      if (OperationEquivalence::isRegionEquivalentTo(
+              &fn.getBody(), &other.getBody(),
+              OperationEquivalence::IgnoreLocations))
+        return other;
+    return {};
   }
 
   void outline(SymbolTable &symbols, func::FuncOp caller, omp::ParallelOp p,
@@ -84,6 +105,14 @@ struct QCOutlineParallelRegionsPass
       map.map(v, b.clone(*v.getDefiningOp())->getResult(0));
     b.clone(*p, map);
     func::ReturnOp::create(b, p.getLoc());
+    // Layers of one shape have equal regions: one function serves them.
+    size_t size = countOps(fn);
+    if (func::FuncOp same = findEqual(fn, size)) {
+      symbols.erase(fn);
+      fn = same;
+    } else {
+      made[{fn.getFunctionType(), size}].push_back(fn);
+    }
 
     b.setInsertionPoint(p);
     func::CallOp::create(b, p.getLoc(), fn, args);

@@ -34,7 +34,7 @@ public:
     struct rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     llvm::errs() << llvm::format("quant-compile: time: %-22s %8.2f s   peak "
-                                 "RSS %6.2f GB\n",
+                                 "RSS %6.2f GiB\n",
                                  stage_.c_str(), secs,
                                  double(ru.ru_maxrss) / (1024.0 * 1024.0));
   }

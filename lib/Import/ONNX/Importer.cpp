@@ -717,29 +717,23 @@ void mlir::qc::registerONNXImportDialects(DialectRegistry &registry) {
                   QCDialect, qexec::ExecDialect>();
 }
 
-/// Parses and imports a serialized ModelProto; `dir` is where external
-/// data may be read from ("": nowhere).
-static OwningOpRef<ModuleOp> importModelBytes(MLIRContext *ctx,
-                                              const char *data, size_t size,
-                                              StringRef name, std::string dir,
-                                              const ONNXImportOptions &options,
-                                              ImportError &error) {
-  Location loc = FileLineColLoc::get(ctx, name, 0, 0);
-  onnx::ModelProto model;
+/// Parses a serialized ModelProto into `model`; false (and an error) when it
+/// is not one or has no graph.
+static bool parseModel(onnx::ModelProto &model, const char *data, size_t size,
+                       Location loc, StringRef name, ImportError &error) {
   if (size > static_cast<size_t>(INT32_MAX) ||
       !model.ParseFromArray(data, static_cast<int>(size))) {
     error = ImportError::Invalid;
     emitError(loc) << "'" << name << "' is not a valid ONNX model (protobuf "
                    << "parse failed)";
-    return {};
+    return false;
   }
   if (!model.has_graph()) {
     error = ImportError::Invalid;
     emitError(loc) << "'" << name << "' has no graph";
-    return {};
+    return false;
   }
-  GraphImporter importer(ctx, options, error, std::move(dir));
-  return importer.run(model, name);
+  return true;
 }
 
 OwningOpRef<ModuleOp> mlir::qc::importONNXFile(MLIRContext *ctx, StringRef path,
@@ -747,21 +741,29 @@ OwningOpRef<ModuleOp> mlir::qc::importONNXFile(MLIRContext *ctx, StringRef path,
                                                ImportError &error) {
   error = ImportError::None;
   Location loc = FileLineColLoc::get(ctx, path, 0, 0);
-  auto bufOr = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                           /*RequiresNullTerminator=*/false);
-  if (!bufOr) {
-    error = ImportError::Invalid;
-    emitError(loc) << "cannot read '" << path
-                   << "': " << bufOr.getError().message();
-    return {};
+  onnx::ModelProto model;
+  {
+    auto bufOr = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                             /*RequiresNullTerminator=*/false);
+    if (!bufOr) {
+      error = ImportError::Invalid;
+      emitError(loc) << "cannot read '" << path
+                     << "': " << bufOr.getError().message();
+      return {};
+    }
+    // The file's bytes are released once parsed: the import then holds the
+    // parsed model and the weights it copies out, not the file as well.
+    const llvm::MemoryBuffer &buf = **bufOr;
+    if (!parseModel(model, buf.getBufferStart(), buf.getBufferSize(), loc, path,
+                    error))
+      return {};
   }
   SmallString<256> dir(path);
   llvm::sys::path::remove_filename(dir);
   if (dir.empty())
     dir = ".";
-  const llvm::MemoryBuffer &buf = **bufOr;
-  return importModelBytes(ctx, buf.getBufferStart(), buf.getBufferSize(), path,
-                          std::string(dir), options, error);
+  GraphImporter importer(ctx, options, error, std::string(dir));
+  return importer.run(model, path);
 }
 
 OwningOpRef<ModuleOp>
@@ -769,6 +771,11 @@ mlir::qc::importONNXBuffer(MLIRContext *ctx, const void *data, size_t size,
                            StringRef name, const ONNXImportOptions &options,
                            ImportError &error) {
   error = ImportError::None;
-  return importModelBytes(ctx, static_cast<const char *>(data), size, name, "",
-                          options, error);
+  onnx::ModelProto model;
+  if (!parseModel(model, static_cast<const char *>(data), size,
+                  FileLineColLoc::get(ctx, name, 0, 0), name, error))
+    return {};
+  // No directory: a buffer's model may not read external data.
+  GraphImporter importer(ctx, options, error, "");
+  return importer.run(model, name);
 }

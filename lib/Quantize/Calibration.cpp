@@ -104,10 +104,17 @@ QuantizeDriver::collectStatistics(ModuleOp module, const ModelSignature &sig,
     }
     stats[it->second].secondMoment |= obs.getSecondMoment();
   });
-  // Smoothing models per-token dynamic activations on sampled rows.
+  // Smoothing models per-token dynamic activations on sampled rows: the
+  // slots that such a layer reads keep some.
   if (resolveSmoothing(options) != "off")
-    for (calib::TensorStats &st : stats)
-      st.rowSampleCapacity = kSmoothingRowSample;
+    module.walk([&](Operation *op) {
+      auto scheme = op->getAttrOfType<SchemeAttr>("qc.scheme");
+      auto it = slotIndex.find(getActSlot(op));
+      if (scheme && scheme.getActivation() && !scheme.getIsStatic() &&
+          scheme.getActivationGranularity() == ActGranularity::Token &&
+          it != slotIndex.end())
+        stats[it->second].rowSampleCapacity = kSmoothingRowSample;
+    });
   FailureOr<std::string> so = compileFloat(module);
   // The quantized model has no observers.
   for (ObserveOp obs : observers)

@@ -247,6 +247,7 @@ LogicalResult mlir::qc::emitCPUArtifact(ModuleOp module,
   // Translation sees external declarations (which verify) in their place;
   // the module gets its attributes back afterwards.
   constexpr size_t kDeferBytes = 4096;
+  constexpr uint64_t kWeightAlign = 64;
   std::vector<DeferredGlobal> deferred;
   module.walk([&](LLVM::GlobalOp g) {
     std::optional<ArrayRef<char>> bytes = rawBytes(g.getValueOrNull());
@@ -281,7 +282,10 @@ LogicalResult mlir::qc::emitCPUArtifact(ModuleOp module,
                                      ? llvm::GlobalValue::InternalLinkage
                                      : llvm::GlobalValue::PrivateLinkage,
                                  init, "", old);
-    gv->setAlignment(old->getAlign());
+    // At least a cache line: the i8 array has no alignment of its own, and
+    // vector loads of the weights assume their element type's.
+    gv->setAlignment(
+        std::max(old->getAlign().valueOrOne(), llvm::Align(kWeightAlign)));
     gv->setUnnamedAddr(old->getUnnamedAddr());
     gv->takeName(old);
     old->replaceAllUsesWith(gv);

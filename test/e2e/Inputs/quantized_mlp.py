@@ -439,13 +439,19 @@ def parse_stats_table(text):
     return table
 
 
-def check_stats(out, mlir_path, second_moments):
+def calibration_inputs(out, mlir_path):
+    """The calibration samples, the numpy model, each layer's inputs over
+    them ({layer: [arrays]}) and the statistics table of `mlir_path`."""
     calib = [np.load(p)["x"] for p in sorted((out / "calib").glob("*.npz"))]
     ref = Reference(out / "mlp.onnx")
     inputs = {}
     for x in calib:
         ref.run(x, inputs=inputs)
-    table = parse_stats_table(Path(mlir_path).read_text())
+    return calib, ref, inputs, parse_stats_table(Path(mlir_path).read_text())
+
+
+def check_stats(out, mlir_path, second_moments):
+    calib, ref, inputs, table = calibration_inputs(out, mlir_path)
     failures = []
 
     def expect(ok, what):
@@ -505,12 +511,7 @@ def check_row_sample(out, mlir_path):
     distinct rows, each one of the layer's input rows divided by the
     smoothing factors s (read off the table: s_j^2 is numpy's sum of x_j^2
     over the table's channelSumSq; 1 for a slot left unsmoothed)."""
-    calib = [np.load(p)["x"] for p in sorted((out / "calib").glob("*.npz"))]
-    ref = Reference(out / "mlp.onnx")
-    inputs = {}
-    for x in calib:
-        ref.run(x, inputs=inputs)
-    table = parse_stats_table(Path(mlir_path).read_text())
+    calib, ref, inputs, table = calibration_inputs(out, mlir_path)
     failures, names = [], [n.name for n in ref.layers()]
     for name in names:
         t = table.get(name, {})

@@ -304,6 +304,9 @@ double groupLoss(MutableArrayRef<Member> members, ArrayRef<double> s,
   }
   double loss = 0;
   std::vector<double> ws;
+  // Per activation format: the mean per-token step^2 (the members of a
+  // group mostly share one).
+  llvm::SmallDenseMap<Attribute, double, 2> tokenStepSq;
   for (Member &m : members) {
     if (!m.grid)
       continue;
@@ -322,8 +325,12 @@ double groupLoss(MutableArrayRef<Member> members, ArrayRef<double> s,
     if (FormatAttr a = m.scheme.getActivation()) {
       double stepSq = -1;
       if (!m.scheme.getIsStatic() &&
-          m.scheme.getActivationGranularity() == ActGranularity::Token)
-        stepSq = meanTokenStepSq(a, s, cs.rows);
+          m.scheme.getActivationGranularity() == ActGranularity::Token) {
+        auto [it, fresh] = tokenStepSq.try_emplace(a, 0.0);
+        if (fresh)
+          it->second = meanTokenStepSq(a, s, cs.rows);
+        stepSq = it->second;
+      }
       if (stepSq < 0) {
         double step = activationStep(a, lo, hi);
         stepSq = step * step;

@@ -223,9 +223,10 @@ def main(argv=None):
     p.add_argument("--windows", type=int, default=8)
     p.add_argument("--window-len", type=int, default=256)
     p.add_argument("--calib-windows", type=int, default=56)
-    p.add_argument("--calib-source", choices=["history", "faq"], default="history",
-                   help="calibration text: the evaluation document's first windows (history) or the Debian "
-                        "FAQ (%(default)s)")
+    p.add_argument("--calib-source", choices=["history", "faq", "both"], default="history",
+                   help="calibration text: the evaluation document's first windows (history), the Debian "
+                        "FAQ, or both (the 56 windows the evaluation document leaves, then FAQ windows up "
+                        "to --calib-windows) (%(default)s)")
     p.add_argument("--decode", type=int, default=128, help="decode steps (0: no decode table)")
     p.add_argument("--decode-schemes", default=",".join(DECODE))
     p.add_argument("--ort-decode", default=",".join(ORT_DECODE))
@@ -288,15 +289,20 @@ def main(argv=None):
     L = a.window_len
     calib_tokens = tokens
     need = (a.windows + a.calib_windows) * L
-    if a.calib_source == "faq" and not a.tiny:
+    own = a.calib_windows  # calibration windows taken from the evaluation document
+    if a.calib_source in ("faq", "both") and not a.tiny:
+        own = 0 if a.calib_source == "faq" else min(a.calib_windows, len(tokens) // L - a.windows)
         calib_tokens = np.array(tok.encode(read_text(FAQ, "Chapter 1. Definitions and overview")).ids, np.int64)
-        source += f", calibrated on {FAQ.name} ({len(calib_tokens)} tokens)"
-        need = a.windows * L
-        if len(calib_tokens) < a.calib_windows * L:
-            raise SystemExit(f"{FAQ.name} has {len(calib_tokens)} tokens, {a.calib_windows * L} are needed")
+        source += (f", calibrated on {'its first ' + str(own) + ' windows and ' if own else ''}"
+                   f"{FAQ.name} ({len(calib_tokens)} tokens)")
+        need = (a.windows + own) * L
+        if len(calib_tokens) < (a.calib_windows - own) * L:
+            raise SystemExit(f"{FAQ.name} has {len(calib_tokens)} tokens, {(a.calib_windows - own) * L} "
+                             "are needed")
     if len(tokens) < need:
         raise SystemExit(f"the text has {len(tokens)} tokens, {need} are needed")
-    calib_windows = [calib_tokens[i * L:(i + 1) * L] for i in range(a.calib_windows)]
+    calib_windows = ([tokens[i * L:(i + 1) * L] for i in range(own)] +
+                     [calib_tokens[i * L:(i + 1) * L] for i in range(a.calib_windows - own)])
     eval_windows = [tokens[len(tokens) - (a.windows - i) * L:len(tokens) - (a.windows - i - 1) * L]
                     for i in range(a.windows)]
     calib_dir = work / "calib"

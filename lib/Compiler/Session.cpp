@@ -6,6 +6,7 @@
 
 #include "quant/Compiler/Session.h"
 #include "quant/Compiler/Pipelines.h"
+#include "quant/Dialect/QC/Utils/WeightUtils.h"
 #include "quant/Import/ONNX/Importer.h"
 #include "quant/InitAll.h"
 #include "quant/Support/StageTimer.h"
@@ -17,6 +18,10 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 using namespace mlir;
 using namespace mlir::qc;
@@ -165,6 +170,15 @@ LogicalResult CompileSession::compileFloatLibrary(ModuleOp module,
   return target->emit(module, sig, EmitKind::SharedLibrary, path);
 }
 
+/// Hands the allocator's free pages back to the system: freed weights of a
+/// few MB each sit in the heap, not in their own mappings, and would keep
+/// counting in the resident set.
+static void returnFreeMemory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
 CompileStatus CompileSession::run(OwningOpRef<ModuleOp> module,
                                   StringRef inputName, StringRef outputPath) {
   modelName = inputName.str();
@@ -182,6 +196,10 @@ CompileStatus CompileSession::run(OwningOpRef<ModuleOp> module,
   int total = static_cast<int>(to) + 1, done = 1;
   reportProgress("import", done, total);
   auto step = [&](CompilePhase reached) {
+    // Weights a phase replaced (float ones by their codes, codes by packed
+    // panels) leave the context's blob store here, not at its end.
+    if (releaseUnusedResourceBlobs(*module) > 0)
+      returnFreeMemory();
     done = static_cast<int>(reached) + 1;
     reportProgress(getCompilePhaseName(reached), done, total);
   };

@@ -174,8 +174,9 @@ static cl::opt<bool> elideWeights(
     cl::cat(category));
 static cl::opt<bool> timing(
     "timing",
-    cl::desc("Print each stage's wall time and the peak resident memory so "
-             "far to stderr (import, graph, quantize with calibration, the "
+    cl::desc("Print each stage's wall time, the resident memory at its end "
+             "and the peak so far to stderr (import, graph, quantize with "
+             "calibration, the "
              "MLIR phases, LLVM translation, optimisation, code generation, "
              "linking)"),
     cl::cat(category));

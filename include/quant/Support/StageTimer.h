@@ -15,8 +15,10 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <sys/resource.h>
+#include <unistd.h>
 
 namespace mlir::qc {
 
@@ -28,20 +30,34 @@ public:
   ~StageTimer() {
     if (!enabled_)
       return;
-    double secs = std::chrono::duration<double>(
-                      std::chrono::steady_clock::now() - start_)
-                      .count();
-    struct rusage ru{};
+    double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+            .count();
+    struct rusage ru {};
     getrusage(RUSAGE_SELF, &ru);
-    llvm::errs() << llvm::format("quant-compile: time: %-22s %8.2f s   peak "
-                                 "RSS %6.2f GiB\n",
-                                 stage_.c_str(), secs,
+    llvm::errs() << llvm::format("quant-compile: time: %-22s %8.2f s   RSS "
+                                 "%6.2f GiB, peak %6.2f GiB\n",
+                                 stage_.c_str(), secs, currentRSSGiB(),
                                  double(ru.ru_maxrss) / (1024.0 * 1024.0));
   }
   StageTimer(const StageTimer &) = delete;
   StageTimer &operator=(const StageTimer &) = delete;
 
 private:
+  /// The resident set now (Linux: /proc/self/statm), 0 where unknown.
+  static double currentRSSGiB() {
+    std::FILE *f = std::fopen("/proc/self/statm", "r");
+    if (!f)
+      return 0;
+    unsigned long size = 0, resident = 0;
+    int n = std::fscanf(f, "%lu %lu", &size, &resident);
+    std::fclose(f);
+    if (n != 2)
+      return 0;
+    return double(resident) * double(sysconf(_SC_PAGESIZE)) /
+           (1024.0 * 1024.0 * 1024.0);
+  }
+
   bool enabled_;
   std::string stage_;
   std::chrono::steady_clock::time_point start_;

@@ -27,6 +27,8 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+
 #include <sys/stat.h>
 
 #include <cstring>
@@ -51,7 +53,8 @@ public:
       : ctx(ctx), options(options), error(error),
         modelDir(std::move(modelDir)) {}
 
-  OwningOpRef<ModuleOp> run(const onnx::ModelProto &model, StringRef fileName);
+  /// Imports `model`, releasing each initializer's bytes once copied.
+  OwningOpRef<ModuleOp> run(onnx::ModelProto &model, StringRef fileName);
 
   /// A tensor's value: a constant op over a dense_resource blob (dense
   /// elements when small), with its elements kept when small.
@@ -357,7 +360,7 @@ static Location nodeLoc(MLIRContext *ctx, const onnx::NodeProto &node,
       FusedLoc::get(ctx, {fileLoc}, StringAttr::get(ctx, node.op_type())));
 }
 
-OwningOpRef<ModuleOp> GraphImporter::run(const onnx::ModelProto &model,
+OwningOpRef<ModuleOp> GraphImporter::run(onnx::ModelProto &model,
                                          StringRef fileName) {
   Location fileLoc = FileLineColLoc::get(ctx, fileName, 0, 0);
   const onnx::GraphProto &graph = model.graph();
@@ -450,11 +453,16 @@ OwningOpRef<ModuleOp> GraphImporter::run(const onnx::ModelProto &model,
   for (auto [i, in] : llvm::enumerate(inputs))
     define(in->name(), GraphValue{entry->getArgument(i), {}});
 
-  for (const auto &init : graph.initializer()) {
+  // Each initializer's bytes are freed once its blob holds them: the
+  // import then holds a large model's weights once, not in the parsed
+  // protobuf as well.
+  for (onnx::TensorProto &init :
+       *model.mutable_graph()->mutable_initializer()) {
     FailureOr<GraphValue> v = importTensor(init, b, fileLoc);
     if (failed(v))
       return {};
     define(init.name(), *v);
+    std::string().swap(*init.mutable_raw_data());
   }
 
   // How many more times each name is read (node inputs, graph outputs): a
@@ -743,20 +751,38 @@ OwningOpRef<ModuleOp> mlir::qc::importONNXFile(MLIRContext *ctx, StringRef path,
   Location loc = FileLineColLoc::get(ctx, path, 0, 0);
   onnx::ModelProto model;
   {
-    auto bufOr = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                             /*RequiresNullTerminator=*/false);
-    if (!bufOr) {
+    // Parsed from the file in blocks, never mapped whole: the import then
+    // holds the parsed model and the weights it copies out, not the file's
+    // bytes as well.
+    auto fail = [&](std::error_code ec) {
       error = ImportError::Invalid;
-      emitError(loc) << "cannot read '" << path
-                     << "': " << bufOr.getError().message();
+      emitError(loc) << "cannot read '" << path << "': " << ec.message();
+      return OwningOpRef<ModuleOp>();
+    };
+    if (llvm::sys::fs::is_directory(path))
+      return fail(std::make_error_code(std::errc::is_a_directory));
+    uint64_t size = 0;
+    if (std::error_code ec = llvm::sys::fs::file_size(path, size))
+      return fail(ec);
+    llvm::Expected<llvm::sys::fs::file_t> fd =
+        llvm::sys::fs::openNativeFileForRead(path, llvm::sys::fs::OF_None);
+    if (!fd)
+      return fail(llvm::errorToErrorCode(fd.takeError()));
+    bool parsed = false;
+    if (size <= static_cast<uint64_t>(INT32_MAX)) {
+      google::protobuf::io::FileInputStream stream(*fd);
+      parsed = model.ParseFromZeroCopyStream(&stream) && stream.GetErrno() == 0;
+    }
+    llvm::sys::fs::closeFile(*fd);
+    if (!parsed || !model.has_graph()) {
+      error = ImportError::Invalid;
+      if (!parsed)
+        emitError(loc) << "'" << path << "' is not a valid ONNX model "
+                       << "(protobuf parse failed)";
+      else
+        emitError(loc) << "'" << path << "' has no graph";
       return {};
     }
-    // The file's bytes are released once parsed: the import then holds the
-    // parsed model and the weights it copies out, not the file as well.
-    const llvm::MemoryBuffer &buf = **bufOr;
-    if (!parseModel(model, buf.getBufferStart(), buf.getBufferSize(), loc, path,
-                    error))
-      return {};
   }
   SmallString<256> dir(path);
   llvm::sys::path::remove_filename(dir);

@@ -65,8 +65,9 @@ Value scalarTensorConst(OpBuilder &b, Location loc, Type elt, Attribute v) {
 
 /// Storage bits of `format` as a raw dense buffer (1 byte per element up to
 /// 8 bits, 2 up to 16), or APInts for i1 whose dense storage is bit-packed.
+template <typename Code>
 DenseElementsAttr makeStorageAttr(RankedTensorType type, FormatAttr format,
-                                  ArrayRef<uint64_t> codes) {
+                                  ArrayRef<Code> codes) {
   unsigned bits = format.getBits();
   if (bits == 1) {
     SmallVector<bool> v(codes.size());
@@ -162,8 +163,27 @@ quantizeWeight(OpBuilder &b, Location loc, Value root,
     searchClipping(g, w, energy);
   else
     fitGrid(g, w);
-  std::vector<uint64_t> codes(w.size());
-  std::vector<double> dq(w.size());
+  // Weight formats have at most 8 bits: one byte per code. The codes, the
+  // grid's slots and `w` are what a large table (an embedding, an LM head)
+  // costs in transient memory, so nothing else per element is kept.
+  if (fmt.getBits() > 8) {
+    err = "weights have at most 8 bits, the format has " +
+          std::to_string(fmt.getBits());
+    return failure();
+  }
+  std::vector<uint8_t> codes(w.size());
+  double sig = 0, noise = 0;
+  auto measure = [&](size_t i, double q) {
+    double x = static_cast<float>(w[i]);
+    sig += x * x;
+    noise += (x - q) * (x - q);
+  };
+  auto roundAt = [&](size_t i, double v) {
+    uint64_t c;
+    double q = g.round(v, g.slotOf[i], c);
+    codes[i] = static_cast<uint8_t>(c);
+    return q;
+  };
   bool rounded = false;
   if (ro.gptq && isLinear) {
     TensorStatsAttr st = lookupLayerStats(layer.op);
@@ -175,27 +195,21 @@ quantizeWeight(OpBuilder &b, Location loc, Value root,
       if (!roundGPTQ(
               rw, shape[0], k, std::move(h),
               [&](int64_t r, int64_t c, double v) {
-                int64_t i = r * k + c;
-                return g.round(v, g.slotOf[i], codes[i]);
+                return roundAt(size_t(r * k + c), v);
               },
               GPTQOptions(), err))
         return failure();
-      dq = std::move(rw);
+      for (size_t i = 0; i < w.size(); ++i)
+        measure(i, rw[i]);
       rounded = true;
     }
   }
   if (!rounded)
     for (size_t i = 0; i < w.size(); ++i)
-      dq[i] = g.round(w[i], g.slotOf[i], codes[i]);
-  double sig = 0, noise = 0;
-  for (size_t i = 0; i < w.size(); ++i) {
-    double x = static_cast<float>(w[i]);
-    sig += x * x;
-    noise += (x - dq[i]) * (x - dq[i]);
-  }
+      measure(i, roundAt(i, w[i]));
   auto qType = RankedTensorType::get(shape, fmt.getStorageType());
-  Value q =
-      arith::ConstantOp::create(b, loc, makeStorageAttr(qType, fmt, codes));
+  Value q = arith::ConstantOp::create(
+      b, loc, makeStorageAttr(qType, fmt, ArrayRef<uint8_t>(codes)));
   auto sType = RankedTensorType::get(g.scaleShape, b.getF32Type());
   Value sv = arith::ConstantOp::create(
       b, loc, DenseElementsAttr::get(sType, ArrayRef<float>(g.scales)));
@@ -206,7 +220,7 @@ quantizeWeight(OpBuilder &b, Location loc, Value root,
         b, loc,
         makeStorageAttr(
             RankedTensorType::get(g.scaleShape, qType.getElementType()), fmt,
-            zcodes));
+            ArrayRef<uint64_t>(zcodes)));
   }
   double sqnr = noise == 0 ? 200.0 : 10.0 * std::log10(sig / noise);
   return QuantizedWeight{q, sv, zv, fmt, g.axis, g.group, sqnr};

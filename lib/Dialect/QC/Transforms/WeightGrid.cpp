@@ -46,7 +46,8 @@ WeightGrid layoutGrid(ArrayRef<int64_t> shape, FormatAttr format,
     g.zeroPoints.assign(numScales, 0);
   g.slotOf.resize(numElements);
   for (int64_t i = 0; i < numElements; ++i)
-    g.slotOf[i] = getScaleIndex(shape, g.axis, g.group, i);
+    g.slotOf[i] =
+        static_cast<int32_t>(getScaleIndex(shape, g.axis, g.group, i));
   return g;
 }
 

@@ -27,7 +27,9 @@ struct WeightGrid {
   const llvm::fltSemantics *fsem = nullptr; ///< float formats
   int64_t axis = -1, group = 0;             ///< the qc.dequantize granularity
   SmallVector<int64_t> shape, scaleShape;
-  std::vector<int64_t> slotOf; ///< element (row-major) -> slot
+  /// Element (row-major) -> slot; 32-bit, since a table of tens of millions
+  /// of elements holds it during quantization.
+  std::vector<int32_t> slotOf;
   std::vector<float> scales;
   std::vector<int64_t> zeroPoints; ///< per slot, asymmetric only
 

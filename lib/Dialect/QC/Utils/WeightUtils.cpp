@@ -15,6 +15,8 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
 
+#include "llvm/ADT/DenseSet.h"
+
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
@@ -202,6 +204,44 @@ void mlir::qc::eraseDeadConstant(Operation *op) {
     if (auto *entry = r.getRawHandle().getResource())
       entry->setBlob(AsmResourceBlob());
   c->erase();
+}
+
+size_t mlir::qc::releaseUnusedResourceBlobs(Operation *root) {
+  auto *iface =
+      root->getContext()
+          ->getLoadedDialect<BuiltinDialect>()
+          ->getRegisteredInterface<ResourceBlobManagerDialectInterface>();
+  if (!iface)
+    return 0;
+  llvm::DenseSet<const void *> used;
+  auto note = [&](DenseResourceElementsAttr a) {
+    used.insert(a.getRawHandle().getResource());
+  };
+  root->walk([&](Operation *op) {
+    op->getAttrDictionary().walk(note);
+    for (Type t : op->getResultTypes())
+      t.walk(note);
+    for (Region &r : op->getRegions())
+      for (Block &b : r)
+        for (BlockArgument a : b.getArguments())
+          a.getType().walk(note);
+  });
+  DialectResourceBlobManager &manager = iface->getBlobManager();
+  SmallVector<std::string> unused;
+  manager.getBlobMap(
+      [&](const llvm::StringMap<DialectResourceBlobManager::BlobEntry> &map) {
+        for (const auto &e : map)
+          if (e.second.getBlob() && !e.second.getBlob()->getData().empty() &&
+              !used.contains(&e.second))
+            unused.push_back(e.first().str());
+      });
+  size_t freed = 0;
+  for (const std::string &name : unused)
+    if (DialectResourceBlobManager::BlobEntry *e = manager.lookup(name)) {
+      freed += e->getBlob()->getData().size();
+      e->setBlob(AsmResourceBlob());
+    }
+  return freed;
 }
 
 Value mlir::qc::createBlobConstant(OpBuilder &builder, Location loc,

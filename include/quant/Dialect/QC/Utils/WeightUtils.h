@@ -66,6 +66,15 @@ Value buildContractionInit(OpBuilder &builder, Location loc, Value empty,
 /// frees its blob (the context would otherwise keep it to the end).
 void eraseDeadConstant(Operation *op);
 
+/// Frees the data of every dense_resource blob of the context's builtin
+/// dialect that nothing under `root` refers to (in an attribute or a type),
+/// and returns the bytes freed. The context keeps a blob until it dies,
+/// whether or not an attribute still names it: after a phase replaces the
+/// weights (quantization, packing) the old ones would stay resident. Only
+/// for a module that is the only IR of its context: a blob that another
+/// module still reads is freed as well.
+size_t releaseUnusedResourceBlobs(Operation *root);
+
 /// The transpose of a 2-D dense constant ([N, K] -> [K, N]), any element
 /// type; with `panel` > 0 (dividing N), cut into N / panel panels of
 /// `panel` columns: [N / panel, K, panel], element [b, k, i] = attr[b *

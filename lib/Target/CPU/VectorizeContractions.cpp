@@ -334,6 +334,26 @@ private:
                 indexVector(b, ivs, static_cast<int64_t>(ix.getDim()), i, j));
         continue;
       }
+      // (lane index) mod C, C dividing VL: every lane loop starts at a
+      // multiple of VL, so the lanes' remainders are the constant
+      // [0, 1, .., C-1, 0, ..] (a packed sub-byte code's position in its
+      // byte), not an index vector computed per tile.
+      if (auto rem = dyn_cast<arith::RemUIOp>(o)) {
+        auto ix = rem.getLhs().getDefiningOp<linalg::IndexOp>();
+        APInt c;
+        if (ix && static_cast<int64_t>(ix.getDim()) == p.lane &&
+            matchPattern(rem.getRhs(), m_ConstantInt(&c)) &&
+            c.getZExtValue() > 0 && p.vl % int64_t(c.getZExtValue()) == 0) {
+          auto vt = vec(rem.getType());
+          SmallVector<APInt> lanes;
+          for (int64_t l = 0; l < p.vl; ++l)
+            lanes.push_back(APInt(64, uint64_t(l) % c.getZExtValue()));
+          map.map(rem.getResult(),
+                  arith::ConstantOp::create(b, loc, vt,
+                                            DenseElementsAttr::get(vt, lanes)));
+          continue;
+        }
+      }
       if (auto apply = dyn_cast<affine::AffineApplyOp>(o)) {
         SmallVector<Value> operands;
         for (Value operand : apply.getOperands()) {
@@ -568,11 +588,120 @@ private:
     return next;
   }
 
+  /// The body's reduction combiner when partial sums may be taken in any
+  /// order: `out + x` as an integer add, or a float add marked reassoc.
+  Operation *reassociableCombiner() {
+    Block *body = op.getBlock();
+    Value outArg = body->getArguments().back();
+    Operation *c = body->getTerminator()->getOperand(0).getDefiningOp();
+    if (!c || c->getNumOperands() != 2 || !outArg.hasOneUse() ||
+        !llvm::is_contained(c->getOperands(), outArg))
+      return nullptr;
+    if (isa<arith::AddIOp>(c))
+      return c;
+    if (auto f = dyn_cast<arith::AddFOp>(c))
+      if (bitEnumContainsAll(f.getFastmath(), arith::FastMathFlags::reassoc))
+        return c;
+    return nullptr;
+  }
+
+  /// How many independent sets of accumulators the innermost reduction
+  /// loop keeps: a tile of few accumulators (a one-row tile: a decoding
+  /// step's linear) would otherwise wait on each add's latency, one chain
+  /// per accumulator; with sets summed after the loop, about 8 chains run.
+  int64_t reductionSplit(int64_t mr, int64_t nv) {
+    int64_t n = mr * nv;
+    if (p.dot4Loop >= 0 || n >= 8 || !reassociableCombiner())
+      return 1;
+    return std::min<int64_t>(4, 8 / n);
+  }
+
+  /// The innermost reduction loop with `u` sets of accumulators: the first
+  /// starts from `acc`, the others from zero; step u, set s at iv + s; the
+  /// rest (< u iterations) on the first set; then the sets summed in order.
+  SmallVector<Value> reduceSplit(OpBuilder &b, SmallVector<Value> ivs,
+                                 ValueRange acc, int64_t mr, int64_t nv,
+                                 Value mask, size_t level, int64_t u) {
+    Location loc = op.getLoc();
+    int64_t d = p.reductions[level];
+    size_t n = acc.size();
+    SmallVector<Value> init(acc.begin(), acc.end());
+    for (int64_t s = 1; s < u; ++s)
+      for (Value a : acc)
+        init.push_back(arith::ConstantOp::create(b, loc, a.getType(),
+                                                 b.getZeroAttr(a.getType())));
+    Value full = arith::MulIOp::create(
+        b, loc, arith::DivUIOp::create(b, loc, sizes[d], cst(b, u)), cst(b, u));
+    auto main = scf::ForOp::create(
+        b, loc, cst(b, 0), full, cst(b, u), init,
+        [&](OpBuilder &nb, Location l, Value iv, ValueRange iter) {
+          SmallVector<Value> next;
+          for (int64_t s = 0; s < u; ++s) {
+            ivs[d] = s == 0 ? iv : arith::AddIOp::create(nb, l, iv, cst(nb, s));
+            llvm::append_range(next, reduce(nb, ivs, iter.slice(s * n, n), mr,
+                                            nv, mask, level + 1));
+          }
+          scf::YieldOp::create(nb, l, next);
+        });
+    auto rest = scf::ForOp::create(
+        b, loc, full, sizes[d], cst(b, 1), main.getResults().take_front(n),
+        [&](OpBuilder &nb, Location l, Value iv, ValueRange iter) {
+          ivs[d] = iv;
+          scf::YieldOp::create(nb, l,
+                               reduce(nb, ivs, iter, mr, nv, mask, level + 1));
+        });
+    SmallVector<Value> out(rest.getResults());
+    Operation *combiner = reassociableCombiner();
+    for (int64_t s = 1; s < u; ++s)
+      for (size_t a = 0; a < n; ++a) {
+        OperationState st(loc, combiner->getName());
+        st.addOperands({out[a], main.getResult(s * n + a)});
+        st.addAttributes(combiner->getAttrs());
+        st.addTypes(out[a].getType());
+        out[a] = b.create(st)->getResult(0);
+      }
+    return out;
+  }
+
+  /// A tile of few rows streams its weight codes (bytes varying along the
+  /// lanes) from memory with little arithmetic per byte: their rows
+  /// `kPrefetchRows` steps of the innermost reduction ahead are prefetched,
+  /// so that several cache misses are in flight, not one.
+  void prefetchCodes(OpBuilder &b, SmallVector<Value> ivs, int64_t mr,
+                     int64_t nv) {
+    constexpr int64_t kPrefetchRows = 32;
+    if (mr * nv > 4 || p.reductions.empty())
+      return;
+    Location loc = op.getLoc();
+    int64_t d = p.reductions.back();
+    for (auto [k, in] : llvm::enumerate(op.getDpsInputOperands())) {
+      auto mt = dyn_cast<MemRefType>(in->get().getType());
+      if (!p.inputs[k].lanes || !mt || !mt.getElementType().isInteger(8))
+        continue;
+      AffineMap map = op.getMatchingIndexingMap(in);
+      if (!map.isFunctionOfDim(d))
+        continue;
+      SmallVector<Value> ahead(ivs);
+      ahead[d] = arith::AddIOp::create(b, loc, ivs[d], cst(b, kPrefetchRows));
+      memref::PrefetchOp::create(
+          b, loc, in->get(), indices(b, map, ahead, 0, ivs[p.lane]),
+          /*isWrite=*/false, /*localityHint=*/3, /*isDataCache=*/true);
+    }
+  }
+
   SmallVector<Value> reduce(OpBuilder &b, SmallVector<Value> ivs,
                             ValueRange acc, int64_t mr, int64_t nv, Value mask,
                             size_t level) {
     Location loc = op.getLoc();
     if (level < p.reductions.size()) {
+      // Short loops (a depthwise convolution's kernel width) stay whole.
+      if (level + 1 == p.reductions.size())
+        if (int64_t u = reductionSplit(mr, nv); u > 1) {
+          std::optional<int64_t> k =
+              getConstantIntValue(sizes[p.reductions[level]]);
+          if (!k || *k >= 8 * u)
+            return reduceSplit(b, ivs, acc, mr, nv, mask, level, u);
+        }
       int64_t d = p.reductions[level];
       auto f = scf::ForOp::create(
           b, loc, cst(b, 0), sizes[d], cst(b, 1), acc,
@@ -589,6 +718,7 @@ private:
     auto inputs = op.getDpsInputOperands();
     SmallVector<SmallVector<Value>> vals(inputs.size());
     DenseMap<Value, Value> splats;
+    prefetchCodes(b, ivs, mr, nv);
     for (auto [k, in] : llvm::enumerate(inputs)) {
       const InputPlan &ip = p.inputs[k];
       if (ip.lanes) {

@@ -35,9 +35,26 @@ func.func @matmul(%x: memref<13x37xf32>, %w: memref<37x53xf32>,
 // CHECK:       arith.addf {{.*}} fastmath<reassoc,contract> : vector<8xf32>
 // CHECK:       scf.yield
 // CHECK-COUNT-12: vector.store %{{.*}} : memref<13x53xf32>, vector<8xf32>
-// The row past the last full tile (one iteration: no loop left), 1 x 2.
-// CHECK:   vector.load %{{.*}}[%c12, %{{.*}}] : memref<13x53xf32>, vector<8xf32>
-// CHECK:   scf.for {{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>)
+// The row past the last full tile (one iteration: no loop left), 1 x 2:
+// two accumulators would wait on each other's adds, so k runs in steps of
+// 4 with four sets of them (the first from the output, the others from
+// zero), k = 36 after on the first set, then the sets summed in order.
+// CHECK:   %[[O0:.*]] = vector.load %{{.*}}[%c12, %{{.*}}] : memref<13x53xf32>, vector<8xf32>
+// CHECK:   %[[O1:.*]] = vector.load %{{.*}}[%c12, %{{.*}}] : memref<13x53xf32>, vector<8xf32>
+// CHECK:   %[[SETS:.*]]:8 = scf.for %{{.*}} = %c0 to %c36 step %c4 iter_args(%{{.*}} = %[[O0]], %{{.*}} = %[[O1]], %{{.*}} = %[[Z:cst[_0-9]*]], %{{.*}} = %[[Z]], %{{.*}} = %[[Z]], %{{.*}} = %[[Z]], %{{.*}} = %[[Z]], %{{.*}} = %[[Z]]) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK-COUNT-4: memref.load %{{.*}} : memref<13x37xf32>
+// CHECK:     scf.yield
+// CHECK:   memref.load %{{.*}}[%c12, %c36] : memref<13x37xf32>
+// CHECK:   %[[A0:.*]] = arith.addf %[[SETS]]#0, %{{.*}} fastmath<reassoc,contract>
+// CHECK:   %[[A1:.*]] = arith.addf %[[SETS]]#1, %{{.*}} fastmath<reassoc,contract>
+// CHECK:   %[[B0:.*]] = arith.addf %[[A0]], %[[SETS]]#2 fastmath<reassoc,contract>
+// CHECK:   %[[B1:.*]] = arith.addf %[[A1]], %[[SETS]]#3 fastmath<reassoc,contract>
+// CHECK:   %[[C0:.*]] = arith.addf %[[B0]], %[[SETS]]#4
+// CHECK:   %[[C1:.*]] = arith.addf %[[B1]], %[[SETS]]#5
+// CHECK:   %[[D0:.*]] = arith.addf %[[C0]], %[[SETS]]#6
+// CHECK:   %[[D1:.*]] = arith.addf %[[C1]], %[[SETS]]#7
+// CHECK:   vector.store %[[D0]], %{{.*}}[%c12, %{{.*}}]
+// CHECK:   vector.store %[[D1]], %{{.*}}[%c12, %{{.*}}]
 // The lane tail (lanes 48..52: one masked vector; its loop of one
 // iteration folds away), rows again in tiles of 6.
 // CHECK: scf.for %{{.*}} = %c0 to %c12 step %c6
@@ -346,7 +363,51 @@ func.func @dynamic_rows(%x: memref<?x37xf32>, %w: memref<37x16xf32>,
 // CHECK: %[[M:.*]] = memref.dim %{{.*}}, %c0
 // CHECK: scf.for %{{.*}} = %c0 to %[[FULL:.*]] step %c4
 // CHECK:   scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// Tiles of fewer than 8 accumulators keep 8 in sets (2 x 2 twice, 1 x 2
+// four times), k in steps of the set count.
 // CHECK: scf.for %{{.*}} = %[[FULL]] to %[[TWO:.*]] step %c2
-// CHECK:   scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK:   scf.for %{{.*}} = %c0 to %c36 step %c2 {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK: scf.for %{{.*}} = %[[TWO]] to %[[M]] step %c1
-// CHECK:   scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>)
+// CHECK:   scf.for %{{.*}} = %c0 to %c36 step %c4 {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+
+// -----
+
+// Packed 4-bit codes over 48 lanes: the lane loop runs twice (tiles of 3
+// vectors of 8 lanes), so its index is not a constant, yet every tile
+// starts at a multiple of VL: the shifts (lane mod 2) * 4 are still one
+// constant, not a remainder computed per tile. The 1 x 3 tile keeps two
+// sets of accumulators (k in steps of 2).
+#pw_x = affine_map<(m, k, n) -> (m, k)>
+#pw_q = affine_map<(m, k, n) -> (k, n floordiv 2)>
+#pw_o = affine_map<(m, k, n) -> (m, n)>
+// CHECK-LABEL: func @packed_codes_wide
+func.func @packed_codes_wide(%x: memref<1x16xf32>, %q: memref<16x24xi8>,
+                             %o: memref<1x48xf32>) {
+  %c2 = arith.constant 2 : index
+  %c4 = arith.constant 4 : index
+  linalg.generic {indexing_maps = [#pw_x, #pw_q, #pw_o],
+                  iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%x, %q : memref<1x16xf32>, memref<16x24xi8>)
+      outs(%o : memref<1x48xf32>) {
+  ^bb0(%a: f32, %b: i8, %c: f32):
+    %n = linalg.index 2 : index
+    %r = arith.remui %n, %c2 : index
+    %sh = arith.muli %r, %c4 : index
+    %sh32 = arith.index_cast %sh : index to i32
+    %w = arith.extui %b : i8 to i32
+    %v = arith.shrui %w, %sh32 : i32
+    %q4 = arith.trunci %v : i32 to i4
+    %e = arith.extsi %q4 : i4 to i32
+    %f = arith.sitofp %e : i32 to f32
+    %p = arith.mulf %a, %f fastmath<reassoc,contract> : f32
+    %t = arith.addf %c, %p fastmath<reassoc,contract> : f32
+    linalg.yield %t : f32
+  }
+  return
+}
+// CHECK-DAG: %[[SH:.*]] = arith.constant dense<[0, 4, 0, 4, 0, 4, 0, 4]> : vector<8xi32>
+// CHECK-NOT: arith.remui
+// CHECK: scf.for %[[N:.*]] = %c0 to %c48 step %c24
+// CHECK:   scf.for %{{.*}} = %c0 to %c16 step %c2 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK-COUNT-6: arith.shrui %{{.*}}, %[[SH]] : vector<8xi32>
+// CHECK-NOT: arith.remui

@@ -383,6 +383,13 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
     if (o.policy == "default" &&
         ((promoteBoundary && boundary[i]) || isDepthwiseLayer(l)))
       promoteTo8Bits(s);
+    // Static scales of a boundary layer's input (the LM head reads the
+    // final norm's every token, outliers included) become dynamic ones,
+    // computed at run time: per token for a linear, per tensor for a
+    // convolution.
+    if (o.policy == "default" && promoteBoundary && boundary[i] &&
+        !o.calib.empty() && s.aGranularity == "tensor")
+      s.aGranularity = "token";
     for (auto &[pattern, ov] : layerRules) {
       if (!matches(pattern, l))
         continue;

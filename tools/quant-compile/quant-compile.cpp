@@ -108,12 +108,14 @@ static cl::opt<std::string> weightRounding(
     cl::value_desc("rtn|gptq"), cl::init("rtn"), cl::cat(qcat));
 static cl::opt<std::string> policy(
     "policy",
-    cl::desc("Precision policy for schemes below 8 bits: default keeps the "
-             "boundary layers (nothing quantized before or after them: "
-             "embeddings, a first convolution, an LM head or classifier) and "
-             "depthwise convolutions at 8-bit weights and activations "
-             "(float formats at fp8e4m3); none applies the scheme to every "
-             "layer. --config and --exclude override it (default)"),
+    cl::desc("Precision policy: default keeps the boundary layers (nothing "
+             "quantized before or after them: embeddings, a first "
+             "convolution, an LM head or classifier) and depthwise "
+             "convolutions at 8-bit weights and activations in schemes below "
+             "8 bits (float formats at fp8e4m3), and gives boundary layers "
+             "dynamic activation scales in static schemes (--calib); none "
+             "applies the scheme to every layer. --config and --exclude "
+             "override it (default)"),
     cl::value_desc("default|none"), cl::init("default"), cl::cat(qcat));
 static cl::opt<unsigned>
     calibSamples("calib-samples",

@@ -6,6 +6,8 @@ nothing of position (the first layer is "head", the last "embed"): the
 policy must find the boundary on the graph. Boundary layers: the first,
 the last and the side head (3 of 14, under a quarter).
 
+calib/: 4 random inputs of chain.onnx (.npy), for a static scheme.
+
 depthwise.onnx: x [1, 8, 6, 6] -> Conv 3x3, group 8 (depthwise) -> Relu ->
 Conv 1x1 8->8 (pointwise) -> y; two layers, both boundary (half of them:
 the boundary rule stays off) and the first depthwise.
@@ -40,6 +42,9 @@ g = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", Tensor
                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 16]),
                        helper.make_tensor_value_info("z", TensorProto.FLOAT, [4, 4])], inits)
 onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), out / "chain.onnx")
+(out / "calib").mkdir(exist_ok=True)
+for i in range(4):
+    np.save(out / "calib" / f"x{i}.npy", rng.standard_normal((4, 16)).astype(np.float32))
 
 nodes = [helper.make_node("Conv", ["x", "dw"], ["d"], name="dw", group=8, pads=[1, 1, 1, 1]),
          helper.make_node("Relu", ["d"], ["r"], name="relu"),

@@ -178,9 +178,8 @@ static cl::opt<bool> timing(
     "timing",
     cl::desc("Print each stage's wall time, the resident memory at its end "
              "and the peak so far to stderr (import, graph, quantize with "
-             "calibration, the "
-             "MLIR phases, LLVM translation, optimisation, code generation, "
-             "linking)"),
+             "calibration, the MLIR phases, LLVM translation, optimisation, "
+             "code generation, linking)"),
     cl::cat(category));
 static cl::opt<std::string>
     target("target", cl::desc("Code-generation target: cpu (cpu)"),

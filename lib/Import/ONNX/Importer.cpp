@@ -24,7 +24,6 @@
 #include "quant/Dialect/QC/Utils/WeightUtils.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
 #include <google/protobuf/io/zero_copy_stream_impl.h>
@@ -725,12 +724,11 @@ void mlir::qc::registerONNXImportDialects(DialectRegistry &registry) {
                   QCDialect, qexec::ExecDialect>();
 }
 
-/// Parses a serialized ModelProto into `model`; false (and an error) when it
-/// is not one or has no graph.
-static bool parseModel(onnx::ModelProto &model, const char *data, size_t size,
-                       Location loc, StringRef name, ImportError &error) {
-  if (size > static_cast<size_t>(INT32_MAX) ||
-      !model.ParseFromArray(data, static_cast<int>(size))) {
+/// Checks the outcome of parsing `name` into `model`: false (and an error)
+/// when it was not a ModelProto or has no graph.
+static bool checkParsed(bool parsed, const onnx::ModelProto &model,
+                        Location loc, StringRef name, ImportError &error) {
+  if (!parsed) {
     error = ImportError::Invalid;
     emitError(loc) << "'" << name << "' is not a valid ONNX model (protobuf "
                    << "parse failed)";
@@ -774,15 +772,8 @@ OwningOpRef<ModuleOp> mlir::qc::importONNXFile(MLIRContext *ctx, StringRef path,
       parsed = model.ParseFromZeroCopyStream(&stream) && stream.GetErrno() == 0;
     }
     llvm::sys::fs::closeFile(*fd);
-    if (!parsed || !model.has_graph()) {
-      error = ImportError::Invalid;
-      if (!parsed)
-        emitError(loc) << "'" << path << "' is not a valid ONNX model "
-                       << "(protobuf parse failed)";
-      else
-        emitError(loc) << "'" << path << "' has no graph";
+    if (!checkParsed(parsed, model, loc, path, error))
       return {};
-    }
   }
   SmallString<256> dir(path);
   llvm::sys::path::remove_filename(dir);
@@ -798,8 +789,10 @@ mlir::qc::importONNXBuffer(MLIRContext *ctx, const void *data, size_t size,
                            ImportError &error) {
   error = ImportError::None;
   onnx::ModelProto model;
-  if (!parseModel(model, static_cast<const char *>(data), size,
-                  FileLineColLoc::get(ctx, name, 0, 0), name, error))
+  bool parsed = size <= static_cast<size_t>(INT32_MAX) &&
+                model.ParseFromArray(data, static_cast<int>(size));
+  if (!checkParsed(parsed, model, FileLineColLoc::get(ctx, name, 0, 0), name,
+                   error))
     return {};
   // No directory: a buffer's model may not read external data.
   GraphImporter importer(ctx, options, error, "");

@@ -87,6 +87,21 @@ def int_range(bits, signed):
     return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
 
 
+FULL_RANGE_MAX_BITS = 4
+
+
+def sym_weight_scale(lo, hi, bits):
+    """Symmetric integer weight scales (float64, before rounding to float32)
+    from each slot's extremes `lo` <= 0 <= `hi`: at most FULL_RANGE_MAX_BITS
+    bits, the extreme value (the negative one on a tie) / -2^(bits-1), so it
+    lands on the lowest code and the scale is negative for a positive
+    extreme; wider, max(-lo, hi) / (2^(bits-1) - 1)."""
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    if bits <= FULL_RANGE_MAX_BITS:
+        return np.where(-lo >= hi, lo, hi) / float(-(1 << (bits - 1)))
+    return np.maximum(-lo, hi) / float((1 << (bits - 1)) - 1)
+
+
 def round_bf16(a):
     """float32 values rounded to the nearest bfloat16, ties to even."""
     a = np.asarray(a, dtype=np.float32)

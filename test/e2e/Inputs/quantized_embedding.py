@@ -107,9 +107,9 @@ def fake_quant(mat, kind, bits, gran, group, asym):
     elif asym:
         scale = (hi - lo) / float(2 ** bits - 1)
     else:
-        scale = np.maximum(-lo, hi) / float(2 ** (bits - 1) - 1)
+        scale = qr.sym_weight_scale(lo, hi, bits)
     scale = scale.astype(np.float32)
-    scale[~((scale > 0) & np.isfinite(scale))] = 1.0
+    scale[~((np.abs(scale) > 0) & np.isfinite(scale))] = 1.0
     if kind == "int" and asym:
         zp = np.clip(np.rint(-lo / scale.astype(np.float64)), 0, 2 ** bits - 1).astype(np.int64)
     elif kind == "int":

@@ -151,17 +151,22 @@ def quantize_weight(w_nk, kind, bits, group):
     fmt = fmt_name(kind, bits)
     w32 = w_nk.astype(np.float32)
     n, k = w32.shape
+    w64 = w32.astype(np.float64)
     if group:
         ng = -(-k // group)
-        absmax = np.zeros((n, ng))
+        lo, hi = np.zeros((n, ng)), np.zeros((n, ng))
         for g in range(ng):
-            absmax[:, g] = np.abs(w32[:, g * group:(g + 1) * group].astype(np.float64)).max(axis=1)
+            blk = w64[:, g * group:(g + 1) * group]
+            lo[:, g], hi[:, g] = np.minimum(blk.min(axis=1), 0.0), np.maximum(blk.max(axis=1), 0.0)
         axis = 1
     else:
-        absmax = np.abs(w32.astype(np.float64)).max(axis=1)
+        lo, hi = np.minimum(w64.min(axis=1), 0.0), np.maximum(w64.max(axis=1), 0.0)
         axis = 0
-    scale = (absmax / qmax(kind, bits)).astype(np.float32)
-    scale[~(scale > 0)] = 1.0
+    if kind == "int":
+        scale = qr.sym_weight_scale(lo, hi, bits).astype(np.float32)
+    else:
+        scale = (np.maximum(-lo, hi) / qmax(kind, bits)).astype(np.float32)
+    scale[~(np.abs(scale) > 0)] = 1.0
     codes = qr.quantize(w32, scale, None, fmt, axis=axis, group=group or None, dtype="float32")
     return qr.dequantize(codes, scale, None, fmt, axis=axis, group=group or None, dtype="float32").astype(np.float64)
 

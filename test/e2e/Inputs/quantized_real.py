@@ -57,8 +57,10 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent.parent.parent
 sys.path.insert(0, str(SRC / "bench" / "quant_vs_ort"))
+sys.path.insert(0, str(SRC / "test" / "lib"))
 
 import quant_data as qd  # noqa: E402
+import quant_reference as qr  # noqa: E402
 
 CALIB_SEED, EVAL_SEED = 1000, 2000
 N_CALIB, N_EVAL = 16, 8
@@ -129,8 +131,9 @@ def find_layers(model):
 
 def fake_quant(w, channel_axis, reduced_axis, bits, group):
     """Symmetric integer fake quantization: per channel, or in groups of
-    `group` along the reduced axis; scale = absmax / qmax rounded to
-    float32 (1 for an all-zero slot); round half to even; clamp."""
+    `group` along the reduced axis; scale from the slot's extremes
+    (quant_reference.sym_weight_scale) rounded to float32 (1 for an
+    all-zero slot); round half to even; clamp."""
     qmax = 2 ** (bits - 1) - 1
     w = w.astype(np.float32)
     if group:
@@ -140,14 +143,18 @@ def fake_quant(w, channel_axis, reduced_axis, bits, group):
         pad = np.zeros(wa.shape[:-1] + (ng * group,), np.float32)
         pad[..., :k] = wa
         p = pad.reshape(wa.shape[:-1] + (ng, group))
-        s = (np.abs(p.astype(np.float64)).max(axis=-1, keepdims=True) / qmax).astype(np.float32)
-        s[~(s > 0)] = 1.0
+        p64 = p.astype(np.float64)
+        s = qr.sym_weight_scale(np.minimum(p64.min(axis=-1, keepdims=True), 0.0),
+                                np.maximum(p64.max(axis=-1, keepdims=True), 0.0), bits).astype(np.float32)
+        s[~(np.abs(s) > 0)] = 1.0
         q = np.clip(np.rint(p / s), -qmax - 1, qmax)
         return np.moveaxis((q * s).astype(np.float32).reshape(pad.shape)[..., :k], -1, reduced_axis)
     wa = np.moveaxis(w, channel_axis, 0)
     flat = wa.reshape(wa.shape[0], -1)
-    s = (np.abs(flat.astype(np.float64)).max(axis=1) / qmax).astype(np.float32)
-    s[~(s > 0)] = 1.0
+    f64 = flat.astype(np.float64)
+    s = qr.sym_weight_scale(np.minimum(f64.min(axis=1), 0.0), np.maximum(f64.max(axis=1), 0.0),
+                            bits).astype(np.float32)
+    s[~(np.abs(s) > 0)] = 1.0
     q = np.clip(np.rint(flat / s[:, None]), -qmax - 1, qmax)
     return np.moveaxis((q * s[:, None]).astype(np.float32).reshape(wa.shape), 0, channel_axis)
 

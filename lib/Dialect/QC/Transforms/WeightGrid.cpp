@@ -70,10 +70,16 @@ void fitGrid(WeightGrid &g, ArrayRef<double> w, ArrayRef<double> clip) {
       sc = std::max(-lo[k], hi[k]) / fmt.getMaxMagnitude();
     else if (g.asym)
       sc = (hi[k] - lo[k]) / double(fmt.getIntMax() - fmt.getIntMin());
+    else if (fmt.getBits() <= kFullRangeMaxBits)
+      // The slot's extreme value lands on the -2^(b-1) level: the scale's
+      // sign follows it (negative for a positive extreme), so both signs
+      // use all 2^b levels, one step (1/2^(b-1) of the range) finer than
+      // max|w| / (2^(b-1) - 1).
+      sc = (-lo[k] >= hi[k] ? lo[k] : hi[k]) / double(fmt.getIntMin());
     else
       sc = std::max(-lo[k], hi[k]) / double(fmt.getIntMax());
     float f = static_cast<float>(sc);
-    if (!(f > 0.0f) || !std::isfinite(f))
+    if (!(std::fabs(f) > 0.0f) || !std::isfinite(f))
       f = 1.0f; // an all-zero slot: any scale represents it exactly
     g.scales[k] = f;
     if (g.asym) {

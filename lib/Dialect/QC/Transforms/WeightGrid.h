@@ -50,6 +50,13 @@ WeightGrid layoutGrid(ArrayRef<int64_t> shape, FormatAttr format,
                       StringRef granularity, int64_t groupSize,
                       int64_t channelAxis, int64_t reductionAxis);
 
+/// Symmetric integer weights of at most this many bits use the full
+/// two's-complement range: a slot's scale is its extreme value divided by
+/// -2^(b-1), negative when that extreme is positive (as llama.cpp's Q4_0).
+/// Wider formats keep max|w| / (2^(b-1) - 1) and codes in
+/// [-(2^(b-1) - 1), 2^(b-1) - 1], the convention of int8 peers.
+constexpr unsigned kFullRangeMaxBits = 4;
+
 /// Sets each slot's scale (and zero point) from the extremes of its values
 /// in `w` (row-major, `grid.shape`), the extremes first multiplied by
 /// `clip[k]` when `clip` is given (AWQ-style clipping: ratios in (0, 1]).

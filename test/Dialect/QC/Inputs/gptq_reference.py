@@ -26,8 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2].parent / "lib"))
+import quant_reference as qr  # noqa: E402
+
 N, K, T, G = 24, 80, 256, 32
-QMAX = 7
+BITS = 4
 
 
 def f32(x):
@@ -35,7 +38,9 @@ def f32(x):
 
 
 def grid_scales(w, ratio=None):
-    """Per (row, group) symmetric scales absmax * ratio / 7, rounded to f32."""
+    """Per (row, group) symmetric scales of the extremes times `ratio`
+    (quant_reference.sym_weight_scale: the extreme on code -8), rounded to
+    f32."""
     groups = -(-K // G)
     s = np.empty((N, groups), np.float32)
     for g in range(groups):
@@ -44,8 +49,8 @@ def grid_scales(w, ratio=None):
         hi = np.maximum(blk.max(1), 0.0)
         if ratio is not None:
             lo, hi = lo * ratio[:, g], hi * ratio[:, g]
-        sc = f32(np.maximum(-lo, hi) / QMAX)
-        sc[~(sc > 0)] = 1.0
+        sc = f32(qr.sym_weight_scale(lo, hi, BITS))
+        sc[~(np.abs(sc) > 0)] = 1.0
         s[:, g] = sc
     return s
 

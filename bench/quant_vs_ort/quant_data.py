@@ -10,6 +10,13 @@
     minilm: random token ids in [1000, 30000) between [CLS] (101) and [SEP]
       (102), attention_mask 1, token_type_ids 0;
     mlp: examples/mlp_example.py's input distribution (standard normal).
+  With `images="text"` the det/rec images are real English text instead
+  (`render_text_page`, `render_text_line`): words of the Debian FAQ
+  (/usr/share/doc/debian/FAQ, package debian-faq) drawn with the DejaVu
+  fonts (package fonts-dejavu-core) by Pillow, the input these models are
+  trained on (rec's top class probability averages about 0.96 on them,
+  about 0.7 on the synthetic strokes, whose softmax outputs therefore move
+  with the least perturbation).
 - `save_npz_dir(samples, dir)`: one .npz per sample (keyed by input name), the
   layout `quant-compile --calib/--eval` reads.
 - `ort_quantize_static(model, out, calib_samples, ...)`: onnxruntime's static
@@ -79,8 +86,84 @@ def make_page(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return np.clip(img, 0, 255)
 
 
-def make_samples(key: str, n: int, seed: int) -> list[dict[str, np.ndarray]]:
-    """`n` input dicts (batch 1) for model `key`, reproducible from `seed`."""
+FAQ = Path("/usr/share/doc/debian/FAQ/debian-faq.en.txt.gz")
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+FONTS = ("DejaVuSans.ttf", "DejaVuSerif.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf")
+_WORDS: list[str] = []
+
+
+def _words() -> list[str]:
+    if not _WORDS:
+        import gzip
+
+        if not FAQ.is_file():
+            raise FileNotFoundError(f"{FAQ} (the Debian package debian-faq)")
+        text = gzip.open(FAQ, "rt", encoding="utf-8", errors="replace").read()
+        _WORDS.extend(w for w in text.split() if w.isprintable() and w.isascii())
+    return _WORDS
+
+
+def _font(rng: np.random.Generator, size: int):
+    from PIL import ImageFont
+
+    path = FONT_DIR / FONTS[int(rng.integers(len(FONTS)))]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} (the Debian package fonts-dejavu-core)")
+    return ImageFont.truetype(str(path), size)
+
+
+def _phrase(rng: np.random.Generator, lo: int, hi: int, max_chars: int) -> str:
+    words = _words()
+    i = int(rng.integers(0, len(words) - hi))
+    return " ".join(words[i:i + int(rng.integers(lo, hi + 1))])[:max_chars]
+
+
+def render_text_line(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A [3, h, w] float64 text-line crop in [0, 255] as PP-OCR's recogniser
+    reads one: a few words in dark ink on a light background, scaled to
+    height h keeping the aspect ratio, right-padded with 0 after
+    normalisation (the caller's) as PP-OCR's resize_norm_img does; here the
+    padding is returned as NaN for the caller to fill."""
+    from PIL import Image, ImageDraw
+
+    text = _phrase(rng, 1, 4, 28)
+    font = _font(rng, int(rng.integers(26, 36)))
+    bg, ink = int(rng.integers(180, 250)), int(rng.integers(0, 70))
+    width = max(int(font.getlength(text)) + 8, 16)
+    img = Image.new("L", (width, 48), bg)
+    ImageDraw.Draw(img).text((4, 24), text, fill=ink, font=font, anchor="lm")
+    cw = min(w, int(np.ceil(h * width / 48)))
+    a = np.asarray(img.resize((cw, h), Image.BILINEAR), np.float64)
+    a = np.clip(a + rng.normal(0, 3, a.shape), 0, 255)
+    out = np.full((3, h, w), np.nan)
+    out[:, :, :cw] = a[None]
+    return out
+
+
+def render_text_page(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A [3, h, w] float64 page in [0, 255]: make_page's smooth background
+    with lines of real text at random sizes, positions and ink colours."""
+    from PIL import Image, ImageDraw
+
+    base = 170 + 50 * _upsample(rng.uniform(-1, 1, (1, h // 64 + 2, w // 64 + 2)), h, w)
+    img = Image.fromarray(np.clip(np.repeat(base, 3, axis=0).transpose(1, 2, 0), 0, 255).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(img)
+    y = int(rng.integers(4, 40))
+    while y < h - 16:
+        size = int(rng.integers(14, 40))
+        ink = tuple(int(v) for v in rng.integers(0, 90, 3))
+        draw.text((int(rng.integers(0, w // 4)), y), _phrase(rng, 2, 8, 60), fill=ink, font=_font(rng, size))
+        y += int(size * rng.uniform(1.3, 3.0))
+    a = np.asarray(img, np.float64).transpose(2, 0, 1)
+    return np.clip(a + rng.normal(0, 4, a.shape), 0, 255)
+
+
+def make_samples(key: str, n: int, seed: int, images: str = "synthetic") -> list[dict[str, np.ndarray]]:
+    """`n` input dicts (batch 1) for model `key`, reproducible from `seed`;
+    det/rec images are `images`: "synthetic" (make_page's strokes) or
+    "text" (rendered English text; needs Pillow and the DejaVu fonts)."""
+    if images not in ("synthetic", "text"):
+        raise ValueError(f"images must be synthetic or text, got {images!r}")
     if key == "mlp":
         if str(REPO_ROOT / "examples") not in sys.path:
             sys.path.insert(0, str(REPO_ROOT / "examples"))
@@ -92,13 +175,16 @@ def make_samples(key: str, n: int, seed: int) -> list[dict[str, np.ndarray]]:
             out.append({mlp_example.INPUT_NAME: mlp_example.make_input(batch=1, seed=seed * 100003 + i)})
         elif key in SHAPES:
             _, c, h, w = SHAPES[key]
-            img = make_page(rng, h, w) / 255.0
+            if images == "text":
+                img = (render_text_page if key == "det" else render_text_line)(rng, h, w) / 255.0
+            else:
+                img = make_page(rng, h, w) / 255.0
             if key == "det":
                 mean = np.array([0.485, 0.456, 0.406])[:, None, None]
                 std = np.array([0.229, 0.224, 0.225])[:, None, None]
                 x = (img - mean) / std
             else:
-                x = (img - 0.5) / 0.5
+                x = np.nan_to_num((img - 0.5) / 0.5, nan=0.0)  # padding: 0 after normalisation
             out.append({"x": x[None].astype(np.float32)})
         elif key == "minilm":
             ids = rng.integers(1000, 30000, (1, MINILM_SEQ), dtype=np.int64)

@@ -9,7 +9,8 @@ all-MiniLM-L6-v2 at batch 1, sequence 128) it
      held-out evaluation set of E samples (--eval-samples, default 8), with
      seeds other than the benchmark input's: "real-looking" inputs from
      bench/quant_vs_ort/quant_data.py (smooth random pages with text-like
-     strokes normalised as PP-OCR does; random token ids between [CLS] and
+     strokes normalised as PP-OCR does, or with --images text real English
+     text rendered with Pillow; random token ids between [CLS] and
      [SEP] with attention mask 1; the MLP example's input distribution), saved
      as .npz directories (one sample per file, keyed by input name);
   2. runs onnxruntime's float model on the evaluation set: the reference of
@@ -232,8 +233,8 @@ def bench_model(key: str, args, compiler: str | None, runner: str | None, thread
         np.save(path, arr)
         in_args += ["-i", f"{name}={path}"]
         shape_args += ["--input-shape", f"{name}=" + ",".join(str(d) for d in arr.shape)]
-    calib = qd.make_samples(key, args.calib_samples, CALIB_SEED)
-    evals = qd.make_samples(key, args.eval_samples, EVAL_SEED)
+    calib = qd.make_samples(key, args.calib_samples, CALIB_SEED, args.images)
+    evals = qd.make_samples(key, args.eval_samples, EVAL_SEED, args.images)
     calib_dir = qd.save_npz_dir(calib, work / "calib")
     eval_dir = qd.save_npz_dir(evals, work / "eval")
     log(f"{key}: {model}; {args.calib_samples} calibration, {args.eval_samples} evaluation samples")
@@ -343,6 +344,9 @@ def main(argv=None) -> int:
     fp32.add_common_args(p, timeout=900)
     p.add_argument("--calib-samples", type=int, default=16, help="calibration samples (default: %(default)s)")
     p.add_argument("--eval-samples", type=int, default=8, help="held-out evaluation samples (default: %(default)s)")
+    p.add_argument("--images", choices=["synthetic", "text"], default="synthetic",
+                   help="det/rec inputs: synthetic pages of text-like strokes, or real English text rendered "
+                        "with Pillow and the DejaVu fonts (default: %(default)s)")
     args = p.parse_args(argv)
     models, threads, compiler, runner = fp32.parse_common(p, args, PROG)
     if args.calib_samples < 1 or args.eval_samples < 1:
@@ -376,7 +380,7 @@ def main(argv=None) -> int:
     text = [f"Quantized vs onnxruntime, batch 1, latency = median of {args.runs} runs (more where they take under "
             f"{args.min_time_ms:g} ms in all); SQNR and cosine of the first "
             f"output against onnxruntime FP32 over {args.eval_samples} held-out samples; calibration "
-            f"{args.calib_samples} samples. Machine: {machine}; {load} (latencies are only comparable on an "
+            f"{args.calib_samples} samples; det/rec images: {args.images}. Machine: {machine}; {load} (latencies are only comparable on an "
             "otherwise idle machine).", ""]
     for key, rows in results.items():
         text += model_table(key, rows, threads) + [""]

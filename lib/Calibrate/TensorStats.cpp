@@ -117,7 +117,7 @@ template <typename T>
 void addChannels(TensorStats &s, const T *data, int64_t outer, int64_t channels,
                  int64_t inner, bool allFinite) {
   double *cMin = s.channelMin.data(), *cMax = s.channelMax.data();
-  double *cSq = s.channelSumSq.data();
+  double *cSq = s.channelSumSq.data(), *cSum = s.channelSum.data();
   uint64_t *cCount = s.channelCount.data();
   for (int64_t o = 0; o < outer; ++o) {
     const T *slab = data + o * channels * inner;
@@ -126,6 +126,7 @@ void addChannels(TensorStats &s, const T *data, int64_t outer, int64_t channels,
         double v = slab[c];
         cMin[c] = v < cMin[c] ? v : cMin[c];
         cMax[c] = v > cMax[c] ? v : cMax[c];
+        cSum[c] += v;
         cSq[c] += v * v;
       }
       continue;
@@ -133,15 +134,17 @@ void addChannels(TensorStats &s, const T *data, int64_t outer, int64_t channels,
     for (int64_t c = 0; c < channels; ++c) {
       const T *run = slab + c * inner;
       if (allFinite) {
-        double lo = cMin[c], hi = cMax[c], sq = 0;
+        double lo = cMin[c], hi = cMax[c], sum = 0, sq = 0;
         for (int64_t i = 0; i < inner; ++i) {
           double v = run[i];
           lo = v < lo ? v : lo;
           hi = v > hi ? v : hi;
+          sum += v;
           sq += v * v;
         }
         cMin[c] = lo;
         cMax[c] = hi;
+        cSum[c] += sum;
         cSq[c] += sq;
         continue;
       }
@@ -151,6 +154,7 @@ void addChannels(TensorStats &s, const T *data, int64_t outer, int64_t channels,
           continue;
         cMin[c] = std::min(cMin[c], v);
         cMax[c] = std::max(cMax[c], v);
+        cSum[c] += v;
         cSq[c] += v * v;
         ++cCount[c];
       }
@@ -210,6 +214,7 @@ void clearChannels(TensorStats &s) {
   s.perChannelValid = false;
   s.channelMin.clear();
   s.channelMax.clear();
+  s.channelSum.clear();
   s.channelSumSq.clear();
   s.channelCount.clear();
   s.secondMomentSum.clear();
@@ -260,6 +265,7 @@ void addValues(TensorStats &s, const T *data, int64_t outer, int64_t channels,
     if (s.channelCount.empty()) {
       s.channelMin.assign(c, INFINITY);
       s.channelMax.assign(c, -INFINITY);
+      s.channelSum.assign(c, 0);
       s.channelSumSq.assign(c, 0);
       s.channelCount.assign(c, 0);
       if (s.secondMoment)

@@ -65,6 +65,9 @@ std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
   if (o.weightRounding != "rtn" && o.weightRounding != "gptq")
     return "--weight-rounding must be rtn or gptq, got '" + o.weightRounding +
            "'";
+  if (o.biasCorrection != "on" && o.biasCorrection != "off")
+    return "--bias-correction must be on or off, got '" + o.biasCorrection +
+           "'";
   if (o.weightRounding == "gptq" && o.calib.empty())
     return "--weight-rounding gptq needs calibration data (--calib): it "
            "reads the second moment of each layer's input";
@@ -153,6 +156,7 @@ const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
                                                  "calib-second-moments",
                                                  "smooth",
                                                  "weight-rounding",
+                                                 "bias-correction",
                                                  "policy",
                                                  "timing",
                                                  "command-line"};
@@ -243,6 +247,10 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
   }
   if (name == "weight-rounding") {
     q.weightRounding = v.str();
+    return "";
+  }
+  if (name == "bias-correction") {
+    q.biasCorrection = v.str();
     return "";
   }
   if (name == "exclude") {

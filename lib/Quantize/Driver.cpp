@@ -443,6 +443,8 @@ QuantizeDriver::prepare(ModuleOp module, const ModelSignature &sig) {
   pass.weightRounding = options.weightRounding;
   // AWQ: smoothing comes with the clipping search of integer weights.
   pass.clipSearch = resolveSmoothing(options) != "off";
+  pass.biasCorrection =
+      options.biasCorrection == "on" && !options.calib.empty();
   return pass;
 }
 

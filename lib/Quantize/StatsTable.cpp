@@ -45,7 +45,7 @@ TensorStatsAttr mlir::qc::toTensorStatsAttr(MLIRContext *ctx,
         vectorAttr<int64_t>(i64, {static_cast<int64_t>(bins.size())}, bins));
   }
   std::optional<int64_t> axis;
-  DenseFPElementsAttr cMin, cMax, cSq;
+  DenseFPElementsAttr cMin, cMax, cSq, cSum;
   ElementsAttr moment, sample;
   DenseIntElementsAttr cCount;
   uint64_t rows = 0;
@@ -58,6 +58,9 @@ TensorStatsAttr mlir::qc::toTensorStatsAttr(MLIRContext *ctx,
         cast<DenseFPElementsAttr>(vectorAttr<double>(f64, {c}, s.channelMax));
     cSq =
         cast<DenseFPElementsAttr>(vectorAttr<double>(f64, {c}, s.channelSumSq));
+    if (s.channelSum.size() == size_t(c))
+      cSum =
+          cast<DenseFPElementsAttr>(vectorAttr<double>(f64, {c}, s.channelSum));
     std::vector<int64_t> counts(s.channelCount.begin(), s.channelCount.end());
     cCount = cast<DenseIntElementsAttr>(vectorAttr<int64_t>(i64, {c}, counts));
     if (s.secondMoment && s.secondMomentRows) {
@@ -75,7 +78,7 @@ TensorStatsAttr mlir::qc::toTensorStatsAttr(MLIRContext *ctx,
   return TensorStatsAttr::get(ctx, s.count, s.numNaN, s.numInf, s.numZeros,
                               f(lo), f(hi), f(s.sum), f(s.sumSq), histRange,
                               histogram, axis, cMin, cMax, cSq, cCount, rows,
-                              moment, sample);
+                              moment, sample, cSum);
 }
 
 calib::TensorStats mlir::qc::fromTensorStatsAttr(TensorStatsAttr a) {
@@ -98,6 +101,10 @@ calib::TensorStats mlir::qc::fromTensorStatsAttr(TensorStatsAttr a) {
   s.channelMin = valuesOf<double>(a.getChannelMin());
   s.channelMax = valuesOf<double>(a.getChannelMax());
   s.channelSumSq = valuesOf<double>(a.getChannelSumSq());
+  if (a.getChannelSum())
+    s.channelSum = valuesOf<double>(a.getChannelSum());
+  else
+    s.channelSum.assign(s.channelSumSq.size(), 0.0);
   for (int64_t v : valuesOf<int64_t>(a.getChannelCount()))
     s.channelCount.push_back(static_cast<uint64_t>(v));
   if (a.getSecondMoment()) {

@@ -106,6 +106,12 @@ static cl::opt<std::string> weightRounding(
              "(GPTQ, error compensation along each linear's input second "
              "moment; needs --calib) (rtn)"),
     cl::value_desc("rtn|gptq"), cl::init("rtn"), cl::cat(qcat));
+static cl::opt<std::string> biasCorrection(
+    "bias-correction",
+    cl::desc("With --calib, lower each convolution's bias by the mean output "
+             "change its weight rounding causes (from the calibration "
+             "inputs' per-channel means): on or off (on)"),
+    cl::value_desc("on|off"), cl::init("on"), cl::cat(qcat));
 static cl::opt<std::string> policy(
     "policy",
     cl::desc("Precision policy: default keeps the boundary layers (nothing "
@@ -253,6 +259,7 @@ int main(int argc, char **argv) {
         {"calib-method", &calibMethod},
         {"smooth", &smooth},
         {"weight-rounding", &weightRounding},
+        {"bias-correction", &biasCorrection},
         {"policy", &policy},
         {"config", &configPath},
         {"eval", &evalPath},

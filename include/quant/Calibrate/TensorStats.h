@@ -64,10 +64,10 @@ struct TensorStats {
   std::vector<uint64_t> hist; ///< kNumBins entries once count > 0.
 
   /// Per channel of the channel axis (one channel for a rank-0 tensor), over
-  /// finite elements: extremes and sum of squares. Cleared, with
+  /// finite elements: extremes, sum and sum of squares. Cleared, with
   /// perChannelValid false, if the channel extent changes between batches
   /// (or the tensor has no such axis).
-  std::vector<double> channelMin, channelMax, channelSumSq;
+  std::vector<double> channelMin, channelMax, channelSum, channelSumSq;
   std::vector<uint64_t> channelCount;
   bool perChannelValid = true;
 

@@ -416,7 +416,7 @@ LogicalResult TensorStatsAttr::verify(
     std::optional<int64_t> channelAxis, DenseFPElementsAttr channelMin,
     DenseFPElementsAttr channelMax, DenseFPElementsAttr channelSumSq,
     DenseIntElementsAttr channelCount, uint64_t rows, ElementsAttr secondMoment,
-    ElementsAttr rowSample) {
+    ElementsAttr rowSample, DenseFPElementsAttr channelSum) {
   double lo = min.getValueAsDouble(), hi = max.getValueAsDouble();
   if (!std::isfinite(lo) || !std::isfinite(hi) ||
       !std::isfinite(sum.getValueAsDouble()) ||
@@ -461,6 +461,10 @@ LogicalResult TensorStatsAttr::verify(
       return emitError() << "per-channel fields must be f64 [C] (counts i64 "
                             "[C]) of one length C";
   }
+  if (channelSum &&
+      (!all || !hasShape(channelSum, {c}, Float64Type::get(min.getContext()))))
+    return emitError() << "channelSum must be f64 [C] beside the other "
+                          "per-channel fields";
   if (static_cast<bool>(secondMoment) != (rows > 0))
     return emitError() << "a second moment comes with rows > 0";
   if (secondMoment &&

@@ -96,12 +96,15 @@ struct QuantizedWeight {
   FormatAttr format;
   int64_t axis = -1, group = 0;
   double sqnr = 0;
+  /// Q(w) - w per element (row-major), only when asked for (bias correction).
+  std::vector<float> delta;
 };
 
 /// How weights are rounded beyond the scheme: qc-quantize's options.
 struct RoundingOptions {
   bool gptq = false;
   bool clipSearch = false;
+  bool keepDelta = false; ///< fill QuantizedWeight::delta
 };
 
 /// The per-input-channel weights of a linear's output error, E[x_k^2] of
@@ -173,10 +176,13 @@ quantizeWeight(OpBuilder &b, Location loc, Value root,
   }
   std::vector<uint8_t> codes(w.size());
   double sig = 0, noise = 0;
+  std::vector<float> delta(ro.keepDelta ? w.size() : 0);
   auto measure = [&](size_t i, double q) {
     double x = static_cast<float>(w[i]);
     sig += x * x;
     noise += (x - q) * (x - q);
+    if (!delta.empty())
+      delta[i] = static_cast<float>(q - x);
   };
   auto roundAt = [&](size_t i, double v) {
     uint64_t c;
@@ -223,7 +229,108 @@ quantizeWeight(OpBuilder &b, Location loc, Value root,
             ArrayRef<uint64_t>(zcodes)));
   }
   double sqnr = noise == 0 ? 200.0 : 10.0 * std::log10(sig / noise);
-  return QuantizedWeight{q, sv, zv, fmt, g.axis, g.group, sqnr};
+  return QuantizedWeight{q,      sv,      zv,   fmt,
+                         g.axis, g.group, sqnr, std::move(delta)};
+}
+
+/// Bias correction of a convolution (a multiply-accumulate linalg.generic
+/// whose weight root is [M, Cg, k...] read as [G, Mg, Cg, k...] or as
+/// itself): the output channel o = (g, m) changes on average by
+/// sum_{c, k} delta[o, c, k] E[x_{g Cg + c}] when its weights are rounded;
+/// its accumulator init is lowered by that. Returns false (and changes
+/// nothing) where the layer has another form or its statistics no channel
+/// sums.
+bool correctBias(OpBuilder &b, const QuantLayer &layer, ArrayRef<float> delta) {
+  auto op = dyn_cast<linalg::GenericOp>(layer.op);
+  if (!op || op.getNumDpsInits() != 1 || layer.channelAxis != 0 ||
+      layer.reductionAxis != 1 || delta.empty())
+    return false;
+  TensorStatsAttr st = lookupLayerStats(op);
+  if (!st || !st.getChannelSum() || !st.getChannelCount())
+    return false;
+  std::vector<double> mean;
+  for (auto [s, n] : llvm::zip(st.getChannelSum().getValues<APFloat>(),
+                               st.getChannelCount().getValues<APInt>()))
+    mean.push_back(n.isZero() ? 0.0
+                              : s.convertToDouble() / double(n.getZExtValue()));
+  auto rootT = cast<RankedTensorType>(layer.weightRoot.getType());
+  ArrayRef<int64_t> rs = rootT.getShape();
+  int64_t m = rs[0], cg = rs[1], inner = 1;
+  for (int64_t d : rs.drop_front(2))
+    inner *= d;
+  // The weight operand's dims that index output channels: [G, Mg] after a
+  // reshape splitting M, or [M].
+  Value wOperand = op->getOperand(layer.weightOperand);
+  auto wt = cast<RankedTensorType>(wOperand.getType());
+  unsigned chanDims = wt.getRank() == rootT.getRank() + 1 ? 2 : 1;
+  if (wt.getRank() != rootT.getRank() + chanDims - 1 || !wt.hasStaticShape())
+    return false;
+  int64_t groups = chanDims == 2 ? wt.getDimSize(0) : 1;
+  if (groups * (chanDims == 2 ? wt.getDimSize(1) : wt.getDimSize(0)) != m ||
+      int64_t(mean.size()) != groups * cg)
+    return false;
+  // Output positions of those dims' loops.
+  AffineMap wMap =
+      op.getMatchingIndexingMap(&op->getOpOperand(layer.weightOperand));
+  AffineMap outMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  SmallVector<AffineExpr> shiftExprs;
+  for (unsigned d = 0; d < chanDims; ++d) {
+    auto loop = dyn_cast<AffineDimExpr>(wMap.getResult(d));
+    if (!loop)
+      return false;
+    std::optional<unsigned> pos = outMap.getResultPosition(loop);
+    if (!pos)
+      return false;
+    shiftExprs.push_back(b.getAffineDimExpr(*pos));
+  }
+  int64_t mg = m / groups;
+  std::vector<float> shift(m);
+  for (int64_t o = 0; o < m; ++o) {
+    int64_t g = o / mg;
+    double s = 0;
+    for (int64_t c = 0; c < cg; ++c) {
+      double x = mean[g * cg + c];
+      for (int64_t k = 0; k < inner; ++k)
+        s += double(delta[(o * cg + c) * inner + k]) * x;
+    }
+    shift[o] = static_cast<float>(s);
+  }
+  Value init = op.getDpsInitOperand(0)->get();
+  auto it = cast<RankedTensorType>(init.getType());
+  Type elt = it.getElementType();
+  if (!isa<FloatType>(elt))
+    return false;
+  Location loc = op.getLoc();
+  b.setInsertionPoint(op);
+  SmallVector<int64_t> sShape(wt.getShape().take_front(chanDims));
+  Value sv = arith::ConstantOp::create(
+      b, loc,
+      DenseElementsAttr::get(RankedTensorType::get(sShape, b.getF32Type()),
+                             ArrayRef<float>(shift)));
+  unsigned r = it.getRank();
+  SmallVector<AffineMap> maps = {
+      b.getMultiDimIdentityMap(r),
+      AffineMap::get(r, 0, shiftExprs, b.getContext()),
+      b.getMultiDimIdentityMap(r)};
+  SmallVector<Value> dyn;
+  for (unsigned i = 0; i < r; ++i)
+    if (it.isDynamicDim(i))
+      dyn.push_back(tensor::DimOp::create(b, loc, init, i));
+  Value empty = tensor::EmptyOp::create(b, loc, it.getShape(), elt, dyn);
+  Value corrected =
+      linalg::GenericOp::create(
+          b, loc, it, ValueRange{init, sv}, ValueRange{empty}, maps,
+          SmallVector<utils::IteratorType>(r, utils::IteratorType::parallel),
+          [&](OpBuilder &bb, Location l, ValueRange a) {
+            Value s = a[1];
+            if (s.getType() != elt)
+              s = arith::ExtFOp::create(bb, l, elt, s);
+            linalg::YieldOp::create(
+                bb, l, arith::SubFOp::create(bb, l, a[0], s).getResult());
+          })
+          .getResult(0);
+  op.getDpsInitOperand(0)->set(corrected);
+  return true;
 }
 
 /// qc.dequantize(codes, scales, zeroPoints) in `format`, converted to the
@@ -705,8 +812,13 @@ struct QCQuantizePass : mlir::qc::impl::QCQuantizePassBase<QCQuantizePass> {
         continue; // a weight type we do not read (e.g. f64): stays float
       Location loc = op->getLoc();
       b.setInsertionPoint(op);
-      FailureOr<QuantizedWeight> qw =
-          quantizeWeight(b, loc, layer.weightRoot, *w, s, layer, rounding, err);
+      RoundingOptions layerRounding = rounding;
+      // Only convolutions (generics) are bias-corrected: their rounding
+      // errors are kept, not a table's.
+      layerRounding.keepDelta =
+          biasCorrection && !layer.isEmbedding && isa<linalg::GenericOp>(op);
+      FailureOr<QuantizedWeight> qw = quantizeWeight(
+          b, loc, layer.weightRoot, *w, s, layer, layerRounding, err);
       if (failed(qw)) {
         op->emitError() << "qc-quantize: layer '" << layer.name << "': " << err;
         return signalPassFailure();
@@ -740,6 +852,9 @@ struct QCQuantizePass : mlir::qc::impl::QCQuantizePassBase<QCQuantizePass> {
       }
       op->setOperand(layer.weightOperand, wv);
       op->setAttr("qc.weight_sqnr", b.getF64FloatAttr(qw->sqnr));
+      if (biasCorrection && correctBias(b, layer, qw->delta))
+        op->setAttr("qc.bias_corrected", b.getUnitAttr());
+      b.setInsertionPoint(op);
       if (s.aFormat) {
         FailureOr<Value> a = quantizeActivation(
             b, loc, op->getOperand(layer.actOperand), s, layer, err);

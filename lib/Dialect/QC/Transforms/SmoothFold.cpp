@@ -352,6 +352,10 @@ TensorStatsAttr smoothedStats(TensorStatsAttr st, ArrayRef<double> s) {
     hi.push_back(v.convertToDouble() / s[i]);
   for (auto [i, v] : llvm::enumerate(st.getChannelSumSq().getValues<APFloat>()))
     sq.push_back(v.convertToDouble() / (s[i] * s[i]));
+  std::vector<double> sums;
+  if (st.getChannelSum())
+    for (auto [i, v] : llvm::enumerate(st.getChannelSum().getValues<APFloat>()))
+      sums.push_back(v.convertToDouble() / s[i]);
   double mn = lo[0], mx = hi[0], sumSq = 0;
   for (int64_t j = 0; j < c; ++j) {
     mn = std::min(mn, lo[j]);
@@ -380,12 +384,20 @@ TensorStatsAttr smoothedStats(TensorStatsAttr st, ArrayRef<double> s) {
   }
   if (st.getCount() == 0)
     mn = mx = 0;
+  FloatAttr sum = st.getSum();
+  if (!sums.empty()) {
+    double total = 0;
+    for (double v : sums)
+      total += v;
+    sum = FloatAttr::get(f64, total);
+  }
   return TensorStatsAttr::get(
       ctx, st.getCount(), st.getNan(), st.getInf(), st.getZeros(),
-      FloatAttr::get(f64, mn), FloatAttr::get(f64, mx), st.getSum(),
+      FloatAttr::get(f64, mn), FloatAttr::get(f64, mx), sum,
       FloatAttr::get(f64, sumSq), FloatAttr(), DenseIntElementsAttr(),
       st.getChannelAxis(), vec(lo), vec(hi), vec(sq), st.getChannelCount(),
-      st.getRows(), moment, sample);
+      st.getRows(), moment, sample,
+      sums.empty() ? DenseFPElementsAttr() : vec(sums));
 }
 
 struct QCSmoothFoldPass

@@ -178,6 +178,7 @@ def QC_TensorStatsAttr : AttrDef<QC_Dialect, "TensorStats"> {
     | `channelAxis` | the axis of the per-channel fields (negative: from the end) |
     | `channelMin`, `channelMax`, `channelSumSq` | per channel of that axis, f64 [C] |
     | `channelCount` | finite elements per channel, i64 [C] |
+    | `channelSum` | sum per channel, f64 [C] (optional, with the other per-channel fields: what bias correction reads) |
     | `rows`, `secondMoment` | mean of x x^T over `rows` vectors x along the channel axis, f32 [C, C] (on request: what GPTQ reads); dense elements or, as calibration writes it, a `dense_resource` blob |
     | `rowSample` | up to 128 of the vectors x along the last axis, drawn uniformly from the calibration set (reservoir sampling, fixed seed), f32 [R, C] (on request: what smoothing reads to model per-token dynamic activations); stored like `secondMoment` |
 
@@ -211,7 +212,8 @@ def QC_TensorStatsAttr : AttrDef<QC_Dialect, "TensorStats"> {
       OptionalParameter<"::mlir::DenseIntElementsAttr">:$channelCount,
       DefaultValuedParameter<"uint64_t", "0">:$rows,
       OptionalParameter<"::mlir::ElementsAttr">:$secondMoment,
-      OptionalParameter<"::mlir::ElementsAttr">:$rowSample);
+      OptionalParameter<"::mlir::ElementsAttr">:$rowSample,
+      OptionalParameter<"::mlir::DenseFPElementsAttr">:$channelSum);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

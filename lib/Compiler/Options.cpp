@@ -65,9 +65,10 @@ std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
   if (o.weightRounding != "rtn" && o.weightRounding != "gptq")
     return "--weight-rounding must be rtn or gptq, got '" + o.weightRounding +
            "'";
-  if (o.biasCorrection != "on" && o.biasCorrection != "off")
-    return "--bias-correction must be on or off, got '" + o.biasCorrection +
-           "'";
+  if (o.biasCorrection != "auto" && o.biasCorrection != "on" &&
+      o.biasCorrection != "off")
+    return "--bias-correction must be auto, on or off, got '" +
+           o.biasCorrection + "'";
   if (o.weightRounding == "gptq" && o.calib.empty())
     return "--weight-rounding gptq needs calibration data (--calib): it "
            "reads the second moment of each layer's input";

@@ -444,7 +444,7 @@ QuantizeDriver::prepare(ModuleOp module, const ModelSignature &sig) {
   // AWQ: smoothing comes with the clipping search of integer weights.
   pass.clipSearch = resolveSmoothing(options) != "off";
   pass.biasCorrection =
-      options.biasCorrection == "on" && !options.calib.empty();
+      options.calib.empty() ? std::string("off") : options.biasCorrection;
   return pass;
 }
 

@@ -110,8 +110,9 @@ static cl::opt<std::string> biasCorrection(
     "bias-correction",
     cl::desc("With --calib, lower each convolution's bias by the mean output "
              "change its weight rounding causes (from the calibration "
-             "inputs' per-channel means): on or off (on)"),
-    cl::value_desc("on|off"), cl::init("on"), cl::cat(qcat));
+             "inputs' per-channel means): auto (weight-only layers and "
+             "weights of fewer bits than the activations), on or off (auto)"),
+    cl::value_desc("auto|on|off"), cl::init("auto"), cl::cat(qcat));
 static cl::opt<std::string> policy(
     "policy",
     cl::desc("Precision policy: default keeps the boundary layers (nothing "

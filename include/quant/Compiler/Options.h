@@ -70,9 +70,10 @@ struct QuantizeOptions {
   /// second moments).
   std::string weightRounding = "rtn";
   /// Bias correction of convolutions' weight rounding (qc-quantize
-  /// bias-correction): "on" or "off"; on only does anything with
-  /// calibration data (it reads the per-channel input means).
-  std::string biasCorrection = "on";
+  /// bias-correction): "auto" (weight-only layers and weights narrower than
+  /// the activations), "on" or "off"; only with calibration data (it reads
+  /// the per-channel input means).
+  std::string biasCorrection = "auto";
   /// Precision policy: "default" keeps the boundary layers (no quantized
   /// layer before or after them: an embedding, a first convolution, an LM
   /// head or classifier) and depthwise convolutions at 8 bits where the

@@ -785,6 +785,13 @@ struct QCQuantizePass : mlir::qc::impl::QCQuantizePassBase<QCQuantizePass> {
 
   void runOnOperation() override {
     func::FuncOp func = getOperation();
+    if (biasCorrection != "off" && biasCorrection != "on" &&
+        biasCorrection != "auto") {
+      func.emitError() << "qc-quantize: bias-correction must be off, on or "
+                          "auto, got '"
+                       << biasCorrection << "'";
+      return signalPassFailure();
+    }
     if (weightRounding != "rtn" && weightRounding != "gptq") {
       func.emitError() << "qc-quantize: weight-rounding must be rtn or gptq, "
                           "got '"
@@ -814,9 +821,15 @@ struct QCQuantizePass : mlir::qc::impl::QCQuantizePassBase<QCQuantizePass> {
       b.setInsertionPoint(op);
       RoundingOptions layerRounding = rounding;
       // Only convolutions (generics) are bias-corrected: their rounding
-      // errors are kept, not a table's.
+      // errors are kept, not a table's. `auto` corrects where the weight
+      // error dominates the layer's: W8A8 on PP-OCRv4 measured neutral to
+      // worse with it (docs/benchmarks.md, "Bias correction").
+      bool correct =
+          biasCorrection == "on" ||
+          (biasCorrection == "auto" &&
+           (!s.aFormat || s.wFormat.getBits() < s.aFormat.getBits()));
       layerRounding.keepDelta =
-          biasCorrection && !layer.isEmbedding && isa<linalg::GenericOp>(op);
+          correct && !layer.isEmbedding && isa<linalg::GenericOp>(op);
       FailureOr<QuantizedWeight> qw = quantizeWeight(
           b, loc, layer.weightRoot, *w, s, layer, layerRounding, err);
       if (failed(qw)) {
@@ -852,7 +865,7 @@ struct QCQuantizePass : mlir::qc::impl::QCQuantizePassBase<QCQuantizePass> {
       }
       op->setOperand(layer.weightOperand, wv);
       op->setAttr("qc.weight_sqnr", b.getF64FloatAttr(qw->sqnr));
-      if (biasCorrection && correctBias(b, layer, qw->delta))
+      if (layerRounding.keepDelta && correctBias(b, layer, qw->delta))
         op->setAttr("qc.bias_corrected", b.getUnitAttr());
       b.setInsertionPoint(op);
       if (s.aFormat) {

@@ -299,11 +299,14 @@ def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
            "How weights round onto their grid: rtn (to nearest) or gptq "
            "(GPTQ: errors compensated along the inverse second moment of "
            "the layer's input; needs it in the statistics table)">,
-    Option<"biasCorrection", "bias-correction", "bool", /*default=*/"false",
-           "Add to each convolution's bias the mean of its output change "
-           "that weight rounding causes, -sum_k (Q(w) - w)[o, k] E[x_k], from "
-           "the per-channel input means of the statistics table (layers "
-           "whose table has no channelSum are left as they are)">,
+    Option<"biasCorrection", "bias-correction", "std::string",
+           /*default=*/"\"off\"",
+           "Convolutions: add to the bias the mean of the output change that "
+           "weight rounding causes, -sum_k (Q(w) - w)[o, k] E[x_k], from the "
+           "per-channel input means of the statistics table (layers whose "
+           "table has no channelSum are left as they are): off, on, or auto "
+           "(where the weight error dominates: weight-only layers and weights "
+           "of fewer bits than the activations)">,
     Option<"clipSearch", "clip-search", "bool", /*default=*/"false",
            "Linears with integer weights: per scale slot, shrink the range "
            "by the ratio in {1, 0.95, ..., 0.5} that minimises the layer's "

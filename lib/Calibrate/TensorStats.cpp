@@ -270,7 +270,9 @@ void addValues(TensorStats &s, const T *data, int64_t outer, int64_t channels,
       s.channelCount.assign(c, 0);
       if (s.secondMoment)
         s.secondMomentSum.assign(c * c, 0);
-    } else if (s.channelCount.size() != c) {
+    } else if (s.channelCount.size() != c || s.channelSum.size() != c) {
+      // Another extent, or statistics read back without channel sums: the
+      // per-channel fields can no longer be kept consistently.
       clearChannels(s);
     }
   }

@@ -101,10 +101,8 @@ calib::TensorStats mlir::qc::fromTensorStatsAttr(TensorStatsAttr a) {
   s.channelMin = valuesOf<double>(a.getChannelMin());
   s.channelMax = valuesOf<double>(a.getChannelMax());
   s.channelSumSq = valuesOf<double>(a.getChannelSumSq());
-  if (a.getChannelSum())
-    s.channelSum = valuesOf<double>(a.getChannelSum());
-  else
-    s.channelSum.assign(s.channelSumSq.size(), 0.0);
+  // Absent in tables written before it existed: stays empty (no means).
+  s.channelSum = valuesOf<double>(a.getChannelSum());
   for (int64_t v : valuesOf<int64_t>(a.getChannelCount()))
     s.channelCount.push_back(static_cast<uint64_t>(v));
   if (a.getSecondMoment()) {

@@ -867,7 +867,6 @@ struct QCQuantizePass : mlir::qc::impl::QCQuantizePassBase<QCQuantizePass> {
       op->setAttr("qc.weight_sqnr", b.getF64FloatAttr(qw->sqnr));
       if (layerRounding.keepDelta && correctBias(b, layer, qw->delta))
         op->setAttr("qc.bias_corrected", b.getUnitAttr());
-      b.setInsertionPoint(op);
       if (s.aFormat) {
         FailureOr<Value> a = quantizeActivation(
             b, loc, op->getOperand(layer.actOperand), s, layer, err);

@@ -66,9 +66,12 @@ std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
     return "--weight-rounding must be rtn or gptq, got '" + o.weightRounding +
            "'";
   if (o.biasCorrection != "auto" && o.biasCorrection != "on" &&
-      o.biasCorrection != "off")
-    return "--bias-correction must be auto, on or off, got '" +
+      o.biasCorrection != "weights" && o.biasCorrection != "off")
+    return "--bias-correction must be auto, on, weights or off, got '" +
            o.biasCorrection + "'";
+  if (o.biasCorrectionPasses < 1 || o.biasCorrectionPasses > 16)
+    return "--bias-correction-passes must be in 1..16, got " +
+           std::to_string(o.biasCorrectionPasses);
   if (o.weightRounding == "gptq" && o.calib.empty())
     return "--weight-rounding gptq needs calibration data (--calib): it "
            "reads the second moment of each layer's input";
@@ -158,6 +161,7 @@ const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
                                                  "smooth",
                                                  "weight-rounding",
                                                  "bias-correction",
+                                                 "bias-correction-passes",
                                                  "policy",
                                                  "timing",
                                                  "command-line"};
@@ -253,6 +257,9 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
   if (name == "bias-correction") {
     q.biasCorrection = v.str();
     return "";
+  }
+  if (name == "bias-correction-passes") {
+    return parseUnsigned(name, v, q.biasCorrectionPasses, err) ? "" : err;
   }
   if (name == "exclude") {
     q.excludes.push_back(v.str());

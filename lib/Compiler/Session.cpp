@@ -161,11 +161,12 @@ CompileStatus CompileSession::compileBuffer(StringRef bytes, bool isMLIR,
   });
 }
 
-LogicalResult CompileSession::compileFloatLibrary(ModuleOp module,
-                                                  const ModelSignature &sig,
-                                                  StringRef path) {
-  if (failed(runPhases(module, CompilePhase::Graph, CompilePhase::LLVM,
-                       target.get(), std::nullopt)))
+LogicalResult CompileSession::compileLibrary(ModuleOp module,
+                                             const ModelSignature &sig,
+                                             CompilePhase from,
+                                             StringRef path) {
+  if (failed(runPhases(module, from, CompilePhase::LLVM, target.get(),
+                       std::nullopt)))
     return failure();
   return target->emit(module, sig, EmitKind::SharedLibrary, path);
 }
@@ -237,6 +238,8 @@ CompileStatus CompileSession::run(OwningOpRef<ModuleOp> module,
                          quantize)))
       return CompileStatus::InvalidModel;
     from = CompilePhase::Quantize;
+    if (failed(quantizer->refine(*module, *sig)))
+      return CompileStatus::InvalidModel;
     step(from);
     quantizer->collectLayers(*module);
   }

@@ -109,20 +109,31 @@ static cl::opt<std::string> weightRounding(
 static cl::opt<std::string> biasCorrection(
     "bias-correction",
     cl::desc("With --calib, lower each convolution's bias by the mean output "
-             "change its weight rounding causes (from the calibration "
-             "inputs' per-channel means): auto (weight-only layers and "
-             "weights of fewer bits than the activations), on or off (auto)"),
-    cl::value_desc("auto|on|off"), cl::init("auto"), cl::cat(qcat));
+             "change quantization causes. weights: the change its weight "
+             "rounding causes, computed from the calibration inputs' "
+             "per-channel means; on: that, and the change its activations' "
+             "rounding causes, measured by compiling the quantized model and "
+             "running it over the calibration data; auto: the weights' part "
+             "in weight-only layers and weights of fewer bits than the "
+             "activations, the activations' part everywhere; off (auto)"),
+    cl::value_desc("auto|on|weights|off"), cl::init("auto"), cl::cat(qcat));
+static cl::opt<unsigned> biasCorrectionPasses(
+    "bias-correction-passes",
+    cl::desc("Passes of the measured part of --bias-correction, 1..16, each on "
+             "the model the previous one corrected (1)"),
+    cl::value_desc("N"), cl::init(1), cl::cat(qcat));
 static cl::opt<std::string> policy(
     "policy",
-    cl::desc("Precision policy: default keeps the boundary layers (nothing "
-             "quantized before or after them: embeddings, a first "
-             "convolution, an LM head or classifier) and depthwise "
-             "convolutions at 8-bit weights and activations in schemes below "
-             "8 bits (float formats at fp8e4m3), and gives boundary layers "
-             "dynamic activation scales in static schemes (--calib); none "
-             "applies the scheme to every layer. --config and --exclude "
-             "override it (default)"),
+    cl::desc(
+        "Precision policy: default keeps the boundary layers (nothing "
+        "quantized before or after them: embeddings, a first "
+        "convolution, an LM head or classifier) and depthwise "
+        "convolutions at 8 bits in schemes below 8 bits (float formats at "
+        "fp8e4m3), gives depthwise convolutions 16-bit integer "
+        "activations, and gives boundary "
+        "layers dynamic activation scales in static schemes (--calib); none "
+        "applies the scheme to every layer. --config and --exclude "
+        "override it (default)"),
     cl::value_desc("default|none"), cl::init("default"), cl::cat(qcat));
 static cl::opt<unsigned>
     calibSamples("calib-samples",
@@ -274,7 +285,8 @@ int main(int argc, char **argv) {
   for (auto [name, opt] :
        {std::pair<const char *, cl::opt<unsigned> *>{"wbits", &wbits},
         {"calib-samples", &calibSamples},
-        {"calib-threads", &threads}})
+        {"calib-threads", &threads},
+        {"bias-correction-passes", &biasCorrectionPasses}})
     if (ok && given(*opt))
       ok = set(name, std::to_string(*opt));
   for (auto [name, opt] :

@@ -69,15 +69,23 @@ struct QuantizeOptions {
   /// Weight rounding: "rtn" or "gptq" (needs calibration data; gathers
   /// second moments).
   std::string weightRounding = "rtn";
-  /// Bias correction of convolutions' weight rounding (qc-quantize
-  /// bias-correction): "auto" (weight-only layers and weights narrower than
-  /// the activations), "on" or "off"; only with calibration data (it reads
-  /// the per-channel input means).
+  /// Bias correction of convolutions (only with calibration data): "off";
+  /// "weights": every convolution's weight rounding, computed from the
+  /// per-channel input means (qc-quantize bias-correction=on); "on": that,
+  /// and the mean its activations' rounding adds, measured by running the
+  /// quantized model over the calibration data, in every convolution with
+  /// quantized activations; "auto": the weights' part where it dominates
+  /// (weight-only layers, weights narrower than the activations) and the
+  /// activations' part everywhere.
   std::string biasCorrection = "auto";
+  /// Passes of the activations' measured part: each compiles and runs the
+  /// quantized model as corrected by the previous one.
+  unsigned biasCorrectionPasses = 1;
   /// Precision policy: "default" keeps the boundary layers (no quantized
   /// layer before or after them: an embedding, a first convolution, an LM
   /// head or classifier) and depthwise convolutions at 8 bits where the
-  /// scheme has fewer; "none" applies the scheme everywhere. --config and
+  /// scheme has fewer, and gives depthwise convolutions 16-bit integer
+  /// activations; "none" applies the scheme everywhere. --config and
   /// --exclude override it.
   std::string policy = "default";
   std::vector<std::string> excludes; ///< node names, op types, globs

@@ -52,7 +52,13 @@ public:
   /// and returns the options of the quantize phase.
   virtual FailureOr<QCQuantizePassOptions>
   prepare(ModuleOp module, const ModelSignature &signature) = 0;
-  /// After the quantize phase.
+  /// After the quantize phase: corrections measured on the quantized model
+  /// (it may compile and run copies of `module`).
+  virtual LogicalResult refine(ModuleOp /*module*/,
+                               const ModelSignature & /*signature*/) {
+    return success();
+  }
+  /// After the quantize phase (and refine).
   virtual void collectLayers(ModuleOp module) = 0;
   /// After the artifact is written (shared libraries only): evaluation and
   /// reports.
@@ -116,11 +122,11 @@ public:
   const std::string &getModelName() const { return modelName; }
   MLIRContext &getContext() { return *context; }
   const Target &getTarget() const { return *target; }
-  /// Runs the float phases after graph on `module` and emits a shared
-  /// library at `path` (calibration and reference models).
-  LogicalResult compileFloatLibrary(ModuleOp module,
-                                    const ModelSignature &signature,
-                                    StringRef path);
+  /// Runs the phases after `from` (graph: the float model; quantize: a
+  /// quantized one) on `module`, without quantizing, and emits a shared
+  /// library at `path` (calibration, reference and measurement models).
+  LogicalResult compileLibrary(ModuleOp module, const ModelSignature &signature,
+                               CompilePhase from, StringRef path);
   void reportProgress(StringRef stage, size_t done, size_t total);
   /// Whether progress goes to the caller (else calibration draws its own).
   bool hasProgressCallback() const { return static_cast<bool>(progress); }

@@ -19,6 +19,7 @@
 #include "quant/Compiler/Session.h"
 #include "quant/Report/Report.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 
 #include <string>
@@ -41,6 +42,13 @@ public:
   /// qc-quantize options.
   FailureOr<QCQuantizePassOptions> prepare(ModuleOp module,
                                            const ModelSignature &sig) override;
+
+  /// After the quantize phase, with --bias-correction measured: compiles
+  /// and runs the quantized model over the calibration data, measuring what
+  /// each convolution's activation rounding adds to its output channels on
+  /// average, and lowers its bias by that (--bias-correction-passes times,
+  /// each on the model the previous pass corrected).
+  LogicalResult refine(ModuleOp module, const ModelSignature &sig) override;
 
   /// After the quantize phase: per-layer entries of the report.
   void collectLayers(ModuleOp module) override;
@@ -68,6 +76,13 @@ private:
   /// outputs; returns the library's path.
   FailureOr<std::string> compileFloat(ModuleOp module);
 
+  /// Whether --bias-correction measured is in effect (with --calib).
+  bool measuresBias() const;
+  /// Marks the layers the measured correction corrects (convolutions with
+  /// quantized activations) with their activation operand and output
+  /// channel dims.
+  void markBiasProbes(func::FuncOp main);
+
   CompileSession &session;
   const QuantizeOptions &options;
   std::string model;
@@ -77,6 +92,8 @@ private:
   /// Per layer (by name): calibration range and estimated SQNR.
   llvm::StringMap<std::pair<double, double>> ranges;
   llvm::StringMap<double> actSQNR;
+  /// Measured bias correction: the calibration samples.
+  std::vector<calib::Sample> calibSamples;
 };
 
 } // namespace mlir::qc

@@ -242,8 +242,7 @@ quantizeWeight(OpBuilder &b, Location loc, Value root,
 /// sums.
 bool correctBias(OpBuilder &b, const QuantLayer &layer, ArrayRef<float> delta) {
   auto op = dyn_cast<linalg::GenericOp>(layer.op);
-  if (!op || op.getNumDpsInits() != 1 || layer.channelAxis != 0 ||
-      layer.reductionAxis != 1 || delta.empty())
+  if (!op || delta.empty() || layer.reductionAxis != 1)
     return false;
   TensorStatsAttr st = lookupLayerStats(op);
   if (!st || !st.getChannelSum() || !st.getChannelCount())
@@ -253,36 +252,19 @@ bool correctBias(OpBuilder &b, const QuantLayer &layer, ArrayRef<float> delta) {
                                st.getChannelCount().getValues<APInt>()))
     mean.push_back(n.isZero() ? 0.0
                               : s.convertToDouble() / double(n.getZExtValue()));
+  SmallVector<int64_t> outDims = getOutputChannelDims(layer);
+  if (outDims.empty())
+    return false;
   auto rootT = cast<RankedTensorType>(layer.weightRoot.getType());
   ArrayRef<int64_t> rs = rootT.getShape();
   int64_t m = rs[0], cg = rs[1], inner = 1;
   for (int64_t d : rs.drop_front(2))
     inner *= d;
-  // The weight operand's dims that index output channels: [G, Mg] after a
-  // reshape splitting M, or [M].
-  Value wOperand = op->getOperand(layer.weightOperand);
-  auto wt = cast<RankedTensorType>(wOperand.getType());
-  unsigned chanDims = wt.getRank() == rootT.getRank() + 1 ? 2 : 1;
-  if (wt.getRank() != rootT.getRank() + chanDims - 1 || !wt.hasStaticShape())
+  auto wt =
+      cast<RankedTensorType>(op->getOperand(layer.weightOperand).getType());
+  int64_t groups = outDims.size() == 2 ? wt.getDimSize(0) : 1;
+  if (int64_t(mean.size()) != groups * cg)
     return false;
-  int64_t groups = chanDims == 2 ? wt.getDimSize(0) : 1;
-  if (groups * (chanDims == 2 ? wt.getDimSize(1) : wt.getDimSize(0)) != m ||
-      int64_t(mean.size()) != groups * cg)
-    return false;
-  // Output positions of those dims' loops.
-  AffineMap wMap =
-      op.getMatchingIndexingMap(&op->getOpOperand(layer.weightOperand));
-  AffineMap outMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
-  SmallVector<AffineExpr> shiftExprs;
-  for (unsigned d = 0; d < chanDims; ++d) {
-    auto loop = dyn_cast<AffineDimExpr>(wMap.getResult(d));
-    if (!loop)
-      return false;
-    std::optional<unsigned> pos = outMap.getResultPosition(loop);
-    if (!pos)
-      return false;
-    shiftExprs.push_back(b.getAffineDimExpr(*pos));
-  }
   int64_t mg = m / groups;
   std::vector<float> shift(m);
   for (int64_t o = 0; o < m; ++o) {
@@ -295,42 +277,7 @@ bool correctBias(OpBuilder &b, const QuantLayer &layer, ArrayRef<float> delta) {
     }
     shift[o] = static_cast<float>(s);
   }
-  Value init = op.getDpsInitOperand(0)->get();
-  auto it = cast<RankedTensorType>(init.getType());
-  Type elt = it.getElementType();
-  if (!isa<FloatType>(elt))
-    return false;
-  Location loc = op.getLoc();
-  b.setInsertionPoint(op);
-  SmallVector<int64_t> sShape(wt.getShape().take_front(chanDims));
-  Value sv = arith::ConstantOp::create(
-      b, loc,
-      DenseElementsAttr::get(RankedTensorType::get(sShape, b.getF32Type()),
-                             ArrayRef<float>(shift)));
-  unsigned r = it.getRank();
-  SmallVector<AffineMap> maps = {
-      b.getMultiDimIdentityMap(r),
-      AffineMap::get(r, 0, shiftExprs, b.getContext()),
-      b.getMultiDimIdentityMap(r)};
-  SmallVector<Value> dyn;
-  for (unsigned i = 0; i < r; ++i)
-    if (it.isDynamicDim(i))
-      dyn.push_back(tensor::DimOp::create(b, loc, init, i));
-  Value empty = tensor::EmptyOp::create(b, loc, it.getShape(), elt, dyn);
-  Value corrected =
-      linalg::GenericOp::create(
-          b, loc, it, ValueRange{init, sv}, ValueRange{empty}, maps,
-          SmallVector<utils::IteratorType>(r, utils::IteratorType::parallel),
-          [&](OpBuilder &bb, Location l, ValueRange a) {
-            Value s = a[1];
-            if (s.getType() != elt)
-              s = arith::ExtFOp::create(bb, l, elt, s);
-            linalg::YieldOp::create(
-                bb, l, arith::SubFOp::create(bb, l, a[0], s).getResult());
-          })
-          .getResult(0);
-  op.getDpsInitOperand(0)->set(corrected);
-  return true;
+  return subtractFromInit(b, op, outDims, shift);
 }
 
 /// qc.dequantize(codes, scales, zeroPoints) in `format`, converted to the

@@ -296,3 +296,37 @@ bool mlir::qc::isDepthwiseLayer(const QuantLayer &layer) {
   return t && layer.actChannelAxis < t.getRank() &&
          t.getDimSize(layer.actChannelAxis) == 1;
 }
+
+SmallVector<int64_t> mlir::qc::getOutputChannelDims(const QuantLayer &layer) {
+  auto op = dyn_cast<linalg::GenericOp>(layer.op);
+  if (!op || layer.isEmbedding || op.getNumDpsInits() != 1 ||
+      layer.channelAxis != 0)
+    return {};
+  auto rootT = cast<RankedTensorType>(layer.weightRoot.getType());
+  auto wt =
+      dyn_cast<RankedTensorType>(op->getOperand(layer.weightOperand).getType());
+  if (!wt || !wt.hasStaticShape() || !rootT.hasStaticShape())
+    return {};
+  unsigned chanDims = wt.getRank() == rootT.getRank() + 1 ? 2 : 1;
+  if (wt.getRank() != rootT.getRank() + chanDims - 1)
+    return {};
+  int64_t m = rootT.getDimSize(0);
+  if ((chanDims == 2 ? wt.getDimSize(0) * wt.getDimSize(1)
+                     : wt.getDimSize(0)) != m)
+    return {};
+  AffineMap wMap =
+      op.getMatchingIndexingMap(&op->getOpOperand(layer.weightOperand));
+  AffineMap outMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  auto outT = dyn_cast<RankedTensorType>(op.getResult(0).getType());
+  SmallVector<int64_t> dims;
+  for (unsigned d = 0; d < chanDims; ++d) {
+    auto loop = dyn_cast<AffineDimExpr>(wMap.getResult(d));
+    if (!loop)
+      return {};
+    std::optional<unsigned> pos = outMap.getResultPosition(loop);
+    if (!pos || !outT || outT.isDynamicDim(*pos))
+      return {};
+    dims.push_back(*pos);
+  }
+  return dims;
+}

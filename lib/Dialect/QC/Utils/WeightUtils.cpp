@@ -331,3 +331,59 @@ Value mlir::qc::collapsePanels(OpBuilder &builder, Location loc,
       builder, loc, RankedTensorType::get(type.getShape(), yt.getElementType()),
       y, collapse);
 }
+
+bool mlir::qc::subtractFromInit(OpBuilder &b, Operation *op,
+                                ArrayRef<int64_t> outDims,
+                                ArrayRef<float> shift) {
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  if (!generic || generic.getNumDpsInits() != 1 || outDims.empty())
+    return false;
+  Value init = generic.getDpsInitOperand(0)->get();
+  auto it = dyn_cast<RankedTensorType>(init.getType());
+  if (!it || !isa<FloatType>(it.getElementType()))
+    return false;
+  unsigned r = it.getRank();
+  SmallVector<int64_t> sShape;
+  SmallVector<AffineExpr> shiftExprs;
+  int64_t n = 1;
+  for (int64_t d : outDims) {
+    if (d < 0 || d >= int64_t(r) || it.isDynamicDim(d))
+      return false;
+    sShape.push_back(it.getDimSize(d));
+    shiftExprs.push_back(b.getAffineDimExpr(d));
+    n *= it.getDimSize(d);
+  }
+  if (n != int64_t(shift.size()))
+    return false;
+  Type elt = it.getElementType();
+  Location loc = op->getLoc();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(op);
+  Value sv = arith::ConstantOp::create(
+      b, loc,
+      DenseElementsAttr::get(RankedTensorType::get(sShape, b.getF32Type()),
+                             shift));
+  SmallVector<AffineMap> maps = {
+      b.getMultiDimIdentityMap(r),
+      AffineMap::get(r, 0, shiftExprs, b.getContext()),
+      b.getMultiDimIdentityMap(r)};
+  SmallVector<Value> dyn;
+  for (unsigned i = 0; i < r; ++i)
+    if (it.isDynamicDim(i))
+      dyn.push_back(tensor::DimOp::create(b, loc, init, i));
+  Value empty = tensor::EmptyOp::create(b, loc, it.getShape(), elt, dyn);
+  Value corrected =
+      linalg::GenericOp::create(
+          b, loc, it, ValueRange{init, sv}, ValueRange{empty}, maps,
+          SmallVector<utils::IteratorType>(r, utils::IteratorType::parallel),
+          [&](OpBuilder &bb, Location l, ValueRange a) {
+            Value s = a[1];
+            if (s.getType() != elt)
+              s = arith::ExtFOp::create(bb, l, elt, s);
+            linalg::YieldOp::create(
+                bb, l, arith::SubFOp::create(bb, l, a[0], s).getResult());
+          })
+          .getResult(0);
+  generic.getDpsInitOperand(0)->set(corrected);
+  return true;
+}

@@ -306,7 +306,9 @@ def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
            "per-channel input means of the statistics table (layers whose "
            "table has no channelSum are left as they are): off, on, or auto "
            "(where the weight error dominates: weight-only layers and weights "
-           "of fewer bits than the activations)">,
+           "of fewer bits than the activations). The activations' rounding "
+           "is corrected by quant-compile after this pass, measured on the "
+           "quantized model">,
     Option<"clipSearch", "clip-search", "bool", /*default=*/"false",
            "Linears with integer weights: per scale slot, shrink the range "
            "by the ratio in {1, 0.95, ..., 0.5} that minimises the layer's "

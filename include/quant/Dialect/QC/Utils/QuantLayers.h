@@ -75,6 +75,14 @@ SmallVector<bool> findBoundaryLayers(func::FuncOp func,
 /// reduced channel axis has extent 1 (a grouped convolution's C / G).
 bool isDepthwiseLayer(const QuantLayer &layer);
 
+/// The dims of a convolution's result that index its output channels: for
+/// a multiply-accumulate linalg.generic (one init) whose weight root is
+/// [M, Cg, k...] (channelAxis 0), read as itself or as
+/// [G, Mg, Cg, k...] after a reshape splitting M, the result positions of
+/// the loops of [M] or of [G, Mg] (then G * Mg = M), outermost first. Empty
+/// for any other layer or where those dims are not static.
+SmallVector<int64_t> getOutputChannelDims(const QuantLayer &layer);
+
 /// True when `op` is a linalg.generic computing out += a * b (optionally
 /// widening a and b first) with at least one reduction loop.
 bool isMultiplyAccumulateGeneric(Operation *op);

@@ -62,6 +62,16 @@ Value collapsePanels(OpBuilder &builder, Location loc, RankedTensorType type,
 Value buildContractionInit(OpBuilder &builder, Location loc, Value empty,
                            Value start, AffineMap map);
 
+/// Subtracts a per-output-channel constant from the float accumulator init
+/// of the linalg.generic `op` (a convolution's bias): element i of `shift`
+/// (row-major over the output dims `outDims`, outermost first) is taken from
+/// every output element whose coordinates along `outDims` give i. Built as
+/// an elementwise generic on the init, before `op`. False (nothing changed)
+/// where the init is not a float tensor with static extents along
+/// `outDims` whose product is shift.size().
+bool subtractFromInit(OpBuilder &builder, Operation *op,
+                      ArrayRef<int64_t> outDims, ArrayRef<float> shift);
+
 /// Erases `op` when nothing uses it and, for a dense_resource constant,
 /// frees its blob (the context would otherwise keep it to the end).
 void eraseDeadConstant(Operation *op);

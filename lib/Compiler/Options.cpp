@@ -77,7 +77,7 @@ std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
            "reads the second moment of each layer's input";
   calib::Method m;
   std::string err;
-  if (!calib::parseMethod(o.calibMethod, m, err))
+  if (o.calibMethod != "auto" && !calib::parseMethod(o.calibMethod, m, err))
     return "--calib-method: " + err;
   if (o.asym && o.wFormat != "int" && o.aFormat != "int")
     return "--asym applies to integer formats only";

@@ -356,25 +356,30 @@ LogicalResult QuantizeDriver::calibrate(ModuleOp module,
     return failure();
   if (!collect)
     return success();
-  calib::Method method;
-  (void)calib::parseMethod(options.calibMethod, method, err);
   if (resolveSmoothing(options) != "off") {
     FailureOr<bool> changed = smooth(module);
     if (failed(changed))
       return failure();
     // Smoothing rescales each slot's per-channel statistics exactly but
     // drops histograms: range selection that needs them calibrates again.
-    bool needsHistogram = method.kind != calib::Method::MinMax;
-    bool anyStatic = false;
+    bool needsHistogram = false;
     module.walk([&](Operation *op) {
       if (auto s = op->getAttrOfType<SchemeAttr>("qc.scheme"))
-        anyStatic |= s.getIsStatic();
+        needsHistogram |=
+            s.getIsStatic() && rangeMethodOf(op).kind != calib::Method::MinMax;
     });
-    if (*changed && needsHistogram && anyStatic &&
+    if (*changed && needsHistogram &&
         failed(collectStatistics(module, sig, &samples)))
       return failure();
   }
-  report.calibMethod = calib::methodName(method);
+  if (options.calibMethod == "auto") {
+    report.calibMethod = "auto (percentile:99.99 for convolutions, minmax "
+                         "for the others)";
+  } else {
+    calib::Method method;
+    (void)calib::parseMethod(options.calibMethod, method, err);
+    report.calibMethod = calib::methodName(method);
+  }
   report.calibSamples = samples.size();
   if (measuresBias())
     calibSamples = std::move(samples);
@@ -406,7 +411,7 @@ LogicalResult QuantizeDriver::calibrate(ModuleOp module,
       return WalkResult::interrupt();
     }
     calib::TargetFormat t = targetOf(scheme);
-    auto [lo, hi] = calib::selectRange(st, method, t);
+    auto [lo, hi] = calib::selectRange(st, rangeMethodOf(op), t);
     ranges[name] = {lo, hi};
     // The estimate needs the histogram, which smoothing drops.
     if (!st.hist.empty())

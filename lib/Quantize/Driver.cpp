@@ -281,15 +281,25 @@ QuantizeDriver::~QuantizeDriver() {
     (void)llvm::sys::fs::remove_directories(tempDir);
 }
 
+calib::Method QuantizeDriver::rangeMethodOf(Operation *layer) const {
+  calib::Method m;
+  std::string err;
+  if (options.calibMethod != "auto") {
+    (void)calib::parseMethod(options.calibMethod, m, err);
+    return m;
+  }
+  // A convolution's input is many positions of every channel: clipping its
+  // rarest 0.01% buys the rest finer steps (docs/quantization.md, "Range
+  // selection"). A linear's rare values are whole outlier channels, which
+  // smoothing moves into the weights; it keeps the extremes.
+  StringRef type = getLayerOpType(layer);
+  if (type == "Conv" || type == "ConvTranspose")
+    m.kind = calib::Method::Percentile; // at 99.99
+  return m;
+}
+
 LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
   const QuantizeOptions &o = options;
-  std::string calibName;
-  {
-    calib::Method method;
-    std::string err;
-    if (calib::parseMethod(o.calibMethod, method, err))
-      calibName = calib::methodName(method);
-  }
   LayerScheme base = defaultScheme(o);
   base.aStatic = false; // decided per layer below
   // The config: {"default": {...}, "layers": {"name|OpType|glob": {...} |
@@ -415,7 +425,8 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
     }
     bool quantAct = !(s.aBits == 0 && s.aFormat == "int");
     s.aStatic = quantAct && !o.calib.empty() && s.aGranularity == "tensor";
-    SchemeAttr scheme = toSchemeAttr(l.op, s, calibName);
+    SchemeAttr scheme =
+        toSchemeAttr(l.op, s, calib::methodName(rangeMethodOf(l.op)));
     if (!scheme)
       return failure();
     l.op->setAttr("qc.scheme", scheme);

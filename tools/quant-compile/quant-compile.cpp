@@ -82,9 +82,11 @@ static cl::opt<std::string> calibPath(
     cl::value_desc("path"), cl::cat(qcat));
 static cl::opt<std::string>
     calibMethod("calib-method",
-                cl::desc("Range selection: minmax, percentile:P (e.g. "
-                         "percentile:99.99), mse, kl (minmax)"),
-                cl::init("minmax"), cl::cat(qcat));
+                cl::desc("Range selection of static activation scales: "
+                         "auto (percentile:99.99 for convolutions' inputs, "
+                         "minmax for the others), minmax, percentile:P (e.g. "
+                         "percentile:99.99), mse, kl (auto)"),
+                cl::init("auto"), cl::cat(qcat));
 static cl::opt<bool> calibSecondMoments(
     "calib-second-moments",
     cl::desc("With --calib, also gather the second moment x x^T of each "

@@ -57,7 +57,10 @@ struct QuantizeOptions {
   std::string aGranularity; ///< token | tensor; "" = default
   bool asym = false;
   DataSource calib; ///< empty: dynamic activations
-  std::string calibMethod = "minmax";
+  /// Range selection of static activation scales: "auto" (the default
+  /// policy: percentile 99.99 for convolutions' inputs, minmax for the
+  /// others) or a calib::parseMethod name applied to every layer.
+  std::string calibMethod = "auto";
   size_t calibSamples = 0; ///< 0 = all
   /// Also gather x x^T of every observed layer input (what GPTQ reads).
   bool secondMoments = false;

@@ -16,6 +16,7 @@
 #define QUANT_QUANTIZE_DRIVER_H
 
 #include "quant/Calibrate/Dataset.h"
+#include "quant/Calibrate/RangeSelection.h"
 #include "quant/Compiler/Session.h"
 #include "quant/Report/Report.h"
 
@@ -76,7 +77,10 @@ private:
   /// outputs; returns the library's path.
   FailureOr<std::string> compileFloat(ModuleOp module);
 
-  /// Whether --bias-correction measured is in effect (with --calib).
+  /// The range selection of `layer`'s static activation scale
+  /// (--calib-method, or its auto policy).
+  calib::Method rangeMethodOf(Operation *layer) const;
+  /// Whether the measured part of --bias-correction is in effect.
   bool measuresBias() const;
   /// Marks the layers the measured correction corrects (convolutions with
   /// quantized activations) with their activation operand and output

@@ -25,7 +25,8 @@ all-MiniLM-L6-v2 at batch 1, sequence 128) it
      notes say which);
   4. our rows, each compiled with quant-compile at the benchmark shapes:
        FP32         --float
-       W8A8         --calib CALIB                 (static per-tensor, minmax)
+       W8A8         --calib CALIB                 (static per-tensor; the default range
+                                                  selection and bias correction)
        W8A8 dyn     (no --calib)                  (dynamic per-token)
        W4A16 g128   --wbits 4 --granularity group:128 --abits none
        W4A8         --wbits 4 --calib CALIB

@@ -148,7 +148,6 @@ SmallVector<bool> instrumentProbes(ModuleOp module) {
     b.setInsertionPointAfter(op);
     Value qx = op->getOperand(act);
     Value x = floatSourceOf(b, loc, qx);
-    auto generic = cast<linalg::GenericOp>(op);
     auto outT = cast<RankedTensorType>(op->getResult(0).getType());
     done.push_back(bool(x));
     if (!x)
@@ -175,8 +174,7 @@ SmallVector<bool> instrumentProbes(ModuleOp module) {
     Operation *copy = b.clone(*op);
     copy->removeAttr(kProbeAttr);
     copy->setOperand(act, diff);
-    generic = cast<linalg::GenericOp>(copy);
-    generic.getDpsInitOperand(0)->set(init);
+    cast<linalg::GenericOp>(copy).getDpsInitOperand(0)->set(init);
     Value v = copy->getResult(0);
     if (dims.size() == 2) {
       SmallVector<ReassociationIndices> groups;
@@ -250,7 +248,6 @@ QuantizeDriver::collectStatistics(ModuleOp module, const ModelSignature &sig,
     if (failed(pm.run(module)))
       return failure();
   }
-
   // One statistics slot per observer name, configured by its observers.
   std::vector<calib::TensorStats> stats;
   llvm::StringMap<size_t> slotIndex;
@@ -360,13 +357,17 @@ LogicalResult QuantizeDriver::calibrate(ModuleOp module,
     FailureOr<bool> changed = smooth(module);
     if (failed(changed))
       return failure();
-    // Smoothing rescales each slot's per-channel statistics exactly but
-    // drops histograms: range selection that needs them calibrates again.
+    // Smoothing rescales the statistics of the slots it smoothed exactly
+    // but drops their histograms: a static layer whose range selection
+    // needs one calibrates again.
     bool needsHistogram = false;
     module.walk([&](Operation *op) {
-      if (auto s = op->getAttrOfType<SchemeAttr>("qc.scheme"))
-        needsHistogram |=
-            s.getIsStatic() && rangeMethodOf(op).kind != calib::Method::MinMax;
+      auto s = op->getAttrOfType<SchemeAttr>("qc.scheme");
+      if (!s || !s.getIsStatic() ||
+          rangeMethodOf(op).kind == calib::Method::MinMax)
+        return;
+      TensorStatsAttr st = lookupLayerStats(op);
+      needsHistogram |= st && !st.getHistogram();
     });
     if (*changed && needsHistogram &&
         failed(collectStatistics(module, sig, &samples)))

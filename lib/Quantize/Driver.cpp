@@ -292,7 +292,7 @@ calib::Method QuantizeDriver::rangeMethodOf(Operation *layer) const {
   // rarest 0.01% buys the rest finer steps (docs/quantization.md, "Range
   // selection"). A linear's rare values are whole outlier channels, which
   // smoothing moves into the weights; it keeps the extremes.
-  StringRef type = getLayerOpType(layer);
+  std::string type = getLayerOpType(layer);
   if (type == "Conv" || type == "ConvTranspose")
     m.kind = calib::Method::Percentile; // at 99.99
   return m;

@@ -44,7 +44,7 @@ public:
   FailureOr<QCQuantizePassOptions> prepare(ModuleOp module,
                                            const ModelSignature &sig) override;
 
-  /// After the quantize phase, with --bias-correction measured: compiles
+  /// After the quantize phase, with --bias-correction auto or on: compiles
   /// and runs the quantized model over the calibration data, measuring what
   /// each convolution's activation rounding adds to its output channels on
   /// average, and lowers its bias by that (--bias-correction-passes times,

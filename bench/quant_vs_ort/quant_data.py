@@ -158,6 +158,22 @@ def render_text_page(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return np.clip(a + rng.normal(0, 4, a.shape), 0, 255)
 
 
+def make_image(key: str, rng: np.random.Generator, h: int, w: int, images: str = "text") -> np.ndarray:
+    """One [1, 3, h, w] float32 input of det or rec: a text page or line
+    (`images="text"`) or make_page's strokes, normalised as PP-OCR does."""
+    if images == "text":
+        img = (render_text_page if key == "det" else render_text_line)(rng, h, w) / 255.0
+    else:
+        img = make_page(rng, h, w) / 255.0
+    if key == "det":
+        mean = np.array([0.485, 0.456, 0.406])[:, None, None]
+        std = np.array([0.229, 0.224, 0.225])[:, None, None]
+        x = (img - mean) / std
+    else:
+        x = np.nan_to_num((img - 0.5) / 0.5, nan=0.0)  # padding: 0 after normalisation
+    return x[None].astype(np.float32)
+
+
 def make_samples(key: str, n: int, seed: int, images: str = "synthetic") -> list[dict[str, np.ndarray]]:
     """`n` input dicts (batch 1) for model `key`, reproducible from `seed`;
     det/rec images are `images`: "synthetic" (make_page's strokes) or
@@ -175,17 +191,7 @@ def make_samples(key: str, n: int, seed: int, images: str = "synthetic") -> list
             out.append({mlp_example.INPUT_NAME: mlp_example.make_input(batch=1, seed=seed * 100003 + i)})
         elif key in SHAPES:
             _, c, h, w = SHAPES[key]
-            if images == "text":
-                img = (render_text_page if key == "det" else render_text_line)(rng, h, w) / 255.0
-            else:
-                img = make_page(rng, h, w) / 255.0
-            if key == "det":
-                mean = np.array([0.485, 0.456, 0.406])[:, None, None]
-                std = np.array([0.229, 0.224, 0.225])[:, None, None]
-                x = (img - mean) / std
-            else:
-                x = np.nan_to_num((img - 0.5) / 0.5, nan=0.0)  # padding: 0 after normalisation
-            out.append({"x": x[None].astype(np.float32)})
+            out.append({"x": make_image(key, rng, h, w, images)})
         elif key == "minilm":
             ids = rng.integers(1000, 30000, (1, MINILM_SEQ), dtype=np.int64)
             ids[0, 0], ids[0, -1] = 101, 102  # [CLS] ... [SEP]

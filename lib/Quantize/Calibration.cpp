@@ -154,8 +154,8 @@ SmallVector<bool> instrumentProbes(ModuleOp module) {
       continue;
     auto t = cast<RankedTensorType>(qx.getType());
     unsigned r = t.getRank();
-    Value diffInit =
-        tensor::EmptyOp::create(b, loc, t.getShape(), t.getElementType());
+    Value diffInit = tensor::EmptyOp::create(
+        b, loc, tensor::getMixedSizes(b, loc, qx), t.getElementType());
     Value diff =
         linalg::GenericOp::create(
             b, loc, t, ValueRange{qx, x}, ValueRange{diffInit},
@@ -166,8 +166,9 @@ SmallVector<bool> instrumentProbes(ModuleOp module) {
                   bb, l, arith::SubFOp::create(bb, l, a[0], a[1]).getResult());
             })
             .getResult(0);
-    Value empty =
-        tensor::EmptyOp::create(b, loc, outT.getShape(), outT.getElementType());
+    Value empty = tensor::EmptyOp::create(
+        b, loc, tensor::getMixedSizes(b, loc, op->getResult(0)),
+        outT.getElementType());
     Value zero = arith::ConstantOp::create(
         b, loc, b.getFloatAttr(outT.getElementType(), 0.0));
     Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);

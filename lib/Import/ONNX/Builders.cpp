@@ -10,6 +10,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 
 using namespace mlir;
@@ -173,4 +174,85 @@ Value mlir::qc::onnximport::normalizeScalar(OpBuilder &b, Location loc,
   Value r = arith::DivFOp::create(b, loc, centered, v);
   r = arith::MulFOp::create(b, loc, r, scale);
   return arith::AddFOp::create(b, loc, r, bias);
+}
+
+//===----------------------------------------------------------------------===//
+// Extents
+//===----------------------------------------------------------------------===//
+
+OpFoldResult Extents::dim(Value t, int64_t i) {
+  auto rt = cast<RankedTensorType>(t.getType());
+  if (!rt.isDynamicDim(i))
+    return c(rt.getDimSize(i));
+  return tensor::DimOp::create(b, loc, t, i).getResult();
+}
+
+Value Extents::value(OpFoldResult x) {
+  if (std::optional<int64_t> v = getConstantIntValue(x))
+    return arith::ConstantIndexOp::create(b, loc, *v);
+  return cast<Value>(x);
+}
+
+int64_t Extents::shapeEntry(OpFoldResult x) {
+  std::optional<int64_t> v = getConstantIntValue(x);
+  return v ? *v : ShapedType::kDynamic;
+}
+
+SmallVector<int64_t> Extents::shapeOf(ArrayRef<OpFoldResult> xs) {
+  return llvm::map_to_vector(xs, [](OpFoldResult x) { return shapeEntry(x); });
+}
+
+OpFoldResult Extents::add(OpFoldResult x, OpFoldResult y) {
+  std::optional<int64_t> a = getConstantIntValue(x), d = getConstantIntValue(y);
+  if (a && d)
+    return c(*a + *d);
+  if (d && *d == 0)
+    return x;
+  if (a && *a == 0)
+    return y;
+  return arith::AddIOp::create(b, loc, value(x), value(y)).getResult();
+}
+
+OpFoldResult Extents::sub(OpFoldResult x, OpFoldResult y) {
+  std::optional<int64_t> a = getConstantIntValue(x), d = getConstantIntValue(y);
+  if (a && d)
+    return c(*a - *d);
+  if (d && *d == 0)
+    return x;
+  return arith::SubIOp::create(b, loc, value(x), value(y)).getResult();
+}
+
+OpFoldResult Extents::mul(OpFoldResult x, int64_t k) {
+  if (std::optional<int64_t> a = getConstantIntValue(x))
+    return c(*a * k);
+  if (k == 1)
+    return x;
+  return arith::MulIOp::create(b, loc, value(x), value(c(k))).getResult();
+}
+
+OpFoldResult Extents::floorDiv(OpFoldResult x, int64_t k) {
+  if (std::optional<int64_t> a = getConstantIntValue(x))
+    return c(*a >= 0 ? *a / k : -((-*a + k - 1) / k));
+  if (k == 1)
+    return x;
+  return arith::FloorDivSIOp::create(b, loc, value(x), value(c(k))).getResult();
+}
+
+OpFoldResult Extents::ceilDiv(OpFoldResult x, int64_t k) {
+  if (std::optional<int64_t> a = getConstantIntValue(x))
+    return c(*a >= 0 ? (*a + k - 1) / k : -(-*a / k));
+  if (k == 1)
+    return x;
+  return arith::CeilDivSIOp::create(b, loc, value(x), value(c(k))).getResult();
+}
+
+OpFoldResult Extents::max(OpFoldResult x, int64_t k) {
+  if (std::optional<int64_t> a = getConstantIntValue(x))
+    return c(std::max(*a, k));
+  return arith::MaxSIOp::create(b, loc, value(x), value(c(k))).getResult();
+}
+
+Value mlir::qc::onnximport::buildEmpty(OpBuilder &b, Location loc,
+                                       ArrayRef<OpFoldResult> sizes, Type elt) {
+  return tensor::EmptyOp::create(b, loc, sizes, elt);
 }

@@ -4,7 +4,8 @@
 // linalg.generic over (n, g, m, o..., c, k...) on the zero-padded input
 // reshaped to [N, G, C/G, ...]; ConvTranspose as that convolution (stride 1)
 // of the zero-inserted, padded input with the flipped, transposed kernel.
-// Spatial dimensions must be static; the batch may be dynamic.
+// Batch and spatial dimensions may be dynamic: output extents are computed
+// at run time, and an input too small for the kernel fails the run.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +14,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 using namespace mlir;
 using namespace mlir::qc::onnximport;
@@ -68,14 +70,13 @@ Value expandDim(OpBuilder &b, Location loc, Value v, int64_t at, int64_t outer,
       splitDim(t.getRank() + 1, at));
 }
 
-/// A convolution accumulator [N, G, Mg, ...] of `accElt` (dynamic batch
-/// from x), holding the bias [G Mg] (extended to accElt) or zeros.
-Value buildConvInit(OpBuilder &b, Location loc, Value x, Value bias, int64_t G,
-                    int64_t Mg, ArrayRef<int64_t> accShape, Type accElt) {
+/// A convolution accumulator [N, G, Mg, ...] of `accElt` with the extents
+/// `accSizes`, holding the bias [G Mg] (extended to accElt) or zeros.
+Value buildConvInit(OpBuilder &b, Location loc, Value bias, int64_t G,
+                    int64_t Mg, ArrayRef<OpFoldResult> accSizes, Type accElt) {
   MLIRContext *ctx = b.getContext();
-  int64_t accRank = accShape.size();
-  Value empty = buildEmptyLike(b, loc, accShape, accElt, x,
-                               SmallVector<int64_t>(accRank, 0));
+  int64_t accRank = accSizes.size();
+  Value empty = buildEmpty(b, loc, accSizes, accElt);
   if (!bias)
     return linalg::FillOp::create(b, loc, scalarConstant(b, loc, accElt, 0.0),
                                   empty)
@@ -102,7 +103,7 @@ Value buildConvInit(OpBuilder &b, Location loc, Value x, Value bias, int64_t G,
 /// optional bias [M]; returns [N, M, out...].
 Value buildConvCore(NodeImporter &n, Value x, Value w, Value bias, int64_t G,
                     ArrayRef<int64_t> strides, ArrayRef<int64_t> dilations,
-                    ArrayRef<int64_t> out) {
+                    ArrayRef<OpFoldResult> out) {
   OpBuilder &b = n.b;
   Location loc = n.loc;
   MLIRContext *ctx = b.getContext();
@@ -119,10 +120,11 @@ Value buildConvCore(NodeImporter &n, Value x, Value w, Value bias, int64_t G,
   // precision accumulates in f32 and rounds once, as onnxruntime and the
   // ONNX reference do.
   Type accElt = elt.getIntOrFloatBitWidth() < 32 ? b.getF32Type() : elt;
-  SmallVector<int64_t> accShape = {xt.getDimSize(0), G, Mg};
-  accShape.append(out.begin(), out.end());
-  int64_t accRank = accShape.size();
-  Value init = buildConvInit(b, loc, x, bias, G, Mg, accShape, accElt);
+  Extents e(b, loc);
+  SmallVector<OpFoldResult> accSizes = {e.dim(x, 0), e.c(G), e.c(Mg)};
+  accSizes.append(out.begin(), out.end());
+  int64_t accRank = accSizes.size();
+  Value init = buildConvInit(b, loc, bias, G, Mg, accSizes, accElt);
 
   // Loops: n, g, m, c, k_0..k_{d-1}, o_0..o_{d-1}. The output's spatial
   // loops are innermost: contiguous (for stride 1) and free of reductions,
@@ -159,9 +161,7 @@ Value buildConvCore(NodeImporter &n, Value x, Value w, Value bias, int64_t G,
           })
           .getResult(0);
   if (accElt != elt) {
-    auto at = cast<RankedTensorType>(acc.getType());
-    Value e2 = buildEmptyLike(b, loc, at.getShape(), elt, acc,
-                              llvm::to_vector(llvm::seq<int64_t>(0, accRank)));
+    Value e2 = buildEmpty(b, loc, accSizes, elt);
     SmallVector<AffineMap> id(2,
                               AffineMap::getMultiDimIdentityMap(accRank, ctx));
     acc =
@@ -205,19 +205,20 @@ Value buildNonOverlappingConvTranspose(OpBuilder &b, Location loc, Value x,
   auto iLoop = [&](int64_t t) { return t < d - 1 ? 3 + 2 * t : 4 + 2 * t; };
   auto aLoop = [&](int64_t t) { return t < d - 1 ? 4 + 2 * t : 3 + 2 * t; };
   int64_t outRank = 3 + 2 * d, numLoops = outRank + 1, c = outRank;
-  SmallVector<int64_t> accShape(outRank);
-  accShape[0] = xt.getDimSize(0);
-  accShape[1] = G;
-  accShape[2] = Mg;
+  Extents e(b, loc);
+  SmallVector<OpFoldResult> accSizes(outRank);
+  accSizes[0] = e.dim(x, 0);
+  accSizes[1] = e.c(G);
+  accSizes[2] = e.c(Mg);
   SmallVector<AffineExpr> xE = {dim(0), dim(1), dim(c)},
                           wE = {dim(1), dim(c), dim(2)};
   for (int64_t t = 0; t < d; ++t) {
-    accShape[iLoop(t)] = xt.getDimSize(2 + t);
-    accShape[aLoop(t)] = kernel[t];
+    accSizes[iLoop(t)] = e.dim(x, 2 + t);
+    accSizes[aLoop(t)] = e.c(kernel[t]);
     xE.push_back(dim(iLoop(t)));
     wE.push_back(dim(aLoop(t)));
   }
-  Value init = buildConvInit(b, loc, x, bias, G, Mg, accShape, elt);
+  Value init = buildConvInit(b, loc, bias, G, Mg, accSizes, elt);
   AffineMap outId = AffineMap::getMultiDimIdentityMap(outRank, ctx);
   auto copyBody = [](OpBuilder &bb, Location l, ValueRange a) {
     linalg::YieldOp::create(bb, l, a[0]);
@@ -240,14 +241,13 @@ Value buildNonOverlappingConvTranspose(OpBuilder &b, Location loc, Value x,
                   })
                   .getResult(0);
   // Interleave: [..., s_last, H_last] -> [..., H_last, s_last].
-  SmallVector<int64_t> zShape(accShape);
-  std::swap(zShape[outRank - 2], zShape[outRank - 1]);
+  SmallVector<OpFoldResult> zSizes(accSizes);
+  std::swap(zSizes[outRank - 2], zSizes[outRank - 1]);
   SmallVector<AffineExpr> src;
   for (int64_t i = 0; i < outRank; ++i)
     src.push_back(dim(i));
   std::swap(src[outRank - 2], src[outRank - 1]);
-  Value zEmpty =
-      buildEmptyLike(b, loc, zShape, elt, x, SmallVector<int64_t>(outRank, 0));
+  Value zEmpty = buildEmpty(b, loc, zSizes, elt);
   Value z =
       linalg::GenericOp::create(
           b, loc, zEmpty.getType(), ValueRange{acc}, ValueRange{zEmpty},
@@ -262,7 +262,7 @@ Value buildNonOverlappingConvTranspose(OpBuilder &b, Location loc, Value x,
 }
 
 /// Checks shared by Conv and ConvTranspose: float element types, ranks,
-/// static W and spatial dimensions. Returns the spatial rank.
+/// static W. Returns the spatial rank.
 FailureOr<int64_t> checkOperands(NodeImporter &n, Value x, Value w) {
   auto xt = cast<RankedTensorType>(x.getType());
   auto wt = cast<RankedTensorType>(w.getType());
@@ -280,9 +280,6 @@ FailureOr<int64_t> checkOperands(NodeImporter &n, Value x, Value w) {
                      Twine(xt.getRank()));
   if (!wt.hasStaticShape())
     return n.unsupported("W must have a static shape");
-  for (int64_t i = 2; i < xt.getRank(); ++i)
-    if (xt.isDynamicDim(i))
-      return n.unsupported("dynamic spatial dimensions are not supported");
   return xt.getRank() - 2;
 }
 
@@ -374,47 +371,61 @@ LogicalResult importConv(NodeImporter &n) {
   if (failed(bias))
     return failure();
 
-  SmallVector<int64_t> low(d + 2, 0), high(d + 2, 0), out(d);
+  // Extents are static where X's are, computed at run time elsewhere.
+  Extents e(n.b, n.loc);
+  SmallVector<OpFoldResult> low(d + 2, e.c(0)), high(d + 2, e.c(0)), out(d),
+      padded(xt.getRank());
+  for (int64_t i = 0; i < xt.getRank(); ++i)
+    padded[i] = e.dim(x, i);
+  bool anyPad = false;
   for (int64_t i = 0; i < d; ++i) {
-    int64_t in = xt.getDimSize(2 + i), s = (*strides)[i];
+    OpFoldResult in = e.dim(x, 2 + i);
+    int64_t s = (*strides)[i];
     int64_t eff = (kernel[i] - 1) * (*dilations)[i] + 1;
-    int64_t pb = 0, pe = 0;
+    OpFoldResult pb = e.c(0), pe = e.c(0);
     switch (*autoPad) {
     case AutoPad::NotSet:
-      pb = (*pads)[i];
-      pe = (*pads)[d + i];
+      pb = e.c((*pads)[i]);
+      pe = e.c((*pads)[d + i]);
       break;
     case AutoPad::Valid:
       break;
     case AutoPad::SameUpper:
     case AutoPad::SameLower: {
-      int64_t o = (in + s - 1) / s;
-      int64_t total = std::max<int64_t>(0, (o - 1) * s + eff - in);
-      pb = *autoPad == AutoPad::SameUpper ? total / 2 : total - total / 2;
-      pe = total - pb;
+      OpFoldResult o = e.ceilDiv(in, s);
+      OpFoldResult total =
+          e.max(e.sub(e.add(e.mul(e.add(o, -1), s), eff), in), 0);
+      OpFoldResult half = e.floorDiv(total, 2);
+      pb = *autoPad == AutoPad::SameUpper ? half : e.sub(total, half);
+      pe = e.sub(total, pb);
       break;
     }
     }
-    int64_t span = in + pb + pe - eff;
-    if (span < 0)
-      return n.invalid("the kernel (extent " + Twine(eff) +
-                       ") is larger than the padded input (" +
-                       Twine(in + pb + pe) + ") along spatial axis " +
-                       Twine(i));
-    out[i] = span / s + 1;
+    padded[2 + i] = e.add(e.add(in, pb), pe);
+    OpFoldResult span = e.add(padded[2 + i], -eff);
+    if (std::optional<int64_t> sp = getConstantIntValue(span)) {
+      if (*sp < 0)
+        return n.invalid("the kernel (extent " + Twine(eff) +
+                         ") is larger than the padded input (" +
+                         Twine(*sp + eff) + ") along spatial axis " + Twine(i));
+    } else {
+      n.check(arith::CmpIOp::create(n.b, n.loc, arith::CmpIPredicate::sge,
+                                    e.value(span), e.value(e.c(0))),
+              "the kernel (extent " + Twine(eff) +
+                  ") is larger than the padded input ({0}) along spatial "
+                  "axis " +
+                  Twine(i),
+              {e.value(padded[2 + i])});
+    }
+    out[i] = e.add(e.floorDiv(span, s), 1);
     low[2 + i] = pb;
     high[2 + i] = pe;
+    anyPad |= !isConstantIntValue(pb, 0) || !isConstantIntValue(pe, 0);
   }
-  if (llvm::any_of(low, [](int64_t v) { return v != 0; }) ||
-      llvm::any_of(high, [](int64_t v) { return v != 0; })) {
-    SmallVector<int64_t> shape(xt.getShape());
-    for (int64_t i = 2; i < d + 2; ++i)
-      shape[i] += low[i] + high[i];
-    x = tensor::PadOp::create(n.b, n.loc, RankedTensorType::get(shape, elt), x,
-                              getAsIndexOpFoldResult(n.b.getContext(), low),
-                              getAsIndexOpFoldResult(n.b.getContext(), high),
-                              scalarConstant(n.b, n.loc, elt, 0.0));
-  }
+  if (anyPad)
+    x = tensor::PadOp::create(
+        n.b, n.loc, RankedTensorType::get(Extents::shapeOf(padded), elt), x,
+        low, high, scalarConstant(n.b, n.loc, elt, 0.0));
   n.setResult(0, buildConvCore(n, x, w, *bias, G, *strides, *dilations, out));
   return success();
 }
@@ -450,7 +461,6 @@ LogicalResult importConvTranspose(NodeImporter &n) {
   if (failed(xc))
     return failure();
   x = *xc;
-  auto xt = cast<RankedTensorType>(x.getType());
   SmallVector<int64_t> kernel(wt.getShape().drop_front(2));
   if (failed(checkKernelShape(n, kernel)))
     return failure();
@@ -486,57 +496,90 @@ LogicalResult importConvTranspose(NodeImporter &n) {
   // As a stride-1 convolution over the input with (stride - 1) zeros
   // inserted between elements and padded by (extent - 1 - pad) on each side;
   // negative paddings (output cropping) become a slice of the result.
-  SmallVector<int64_t> zShape(xt.getShape()), lowPad(d), convOut(d), out(d),
-      crop(d);
+  // Paddings are static (SAME pads the difference between the full output
+  // and in * stride, which does not depend on the input's extent), so only
+  // the extents depend on a dynamic input.
+  Extents e(b, loc);
+  SmallVector<OpFoldResult> zSizes(d + 2), convOut(d), out(d);
+  SmallVector<int64_t> lowPad(d), crop(d);
+  zSizes[0] = e.dim(x, 0);
+  zSizes[1] = e.c(C);
+  bool sameExtents = true; // every convOut equals out
   for (int64_t i = 0; i < d; ++i) {
-    int64_t in = xt.getDimSize(2 + i), s = (*strides)[i], op = (*outPadding)[i];
+    OpFoldResult in = e.dim(x, 2 + i);
+    int64_t s = (*strides)[i], op = (*outPadding)[i];
     int64_t eff = (kernel[i] - 1) * (*dilations)[i] + 1;
-    int64_t full = s * (in - 1) + op + eff;
-    int64_t pb = 0, pe = 0, o = 0;
+    OpFoldResult full = e.add(e.mul(e.add(in, -1), s), op + eff);
+    int64_t pb = 0, pe = 0;
+    OpFoldResult o;
     if (outShape || *autoPad == AutoPad::SameUpper ||
         *autoPad == AutoPad::SameLower) {
-      o = outShape ? (*outShape)[i] : in * s;
-      int64_t total = full - o;
+      o = outShape ? e.c((*outShape)[i]) : e.mul(in, s);
+      std::optional<int64_t> total = getConstantIntValue(e.sub(full, o));
+      if (!total)
+        return n.unsupported("output_shape with a dynamic spatial input "
+                             "extent (the padding would depend on it)");
       if (*autoPad == AutoPad::SameUpper) {
-        pb = floorDiv2(total);
-        pe = total - pb;
+        pb = floorDiv2(*total);
+        pe = *total - pb;
       } else {
-        pe = floorDiv2(total);
-        pb = total - pe;
+        pe = floorDiv2(*total);
+        pb = *total - pe;
       }
     } else {
       if (*autoPad == AutoPad::NotSet) {
         pb = (*pads)[i];
         pe = (*pads)[d + i];
       }
-      o = full - pb - pe;
+      o = e.add(full, -pb - pe);
     }
-    if (o < 1)
-      return n.invalid("the output would be empty along spatial axis " +
-                       Twine(i));
+    if (std::optional<int64_t> ov = getConstantIntValue(o)) {
+      if (*ov < 1)
+        return n.invalid("the output would be empty along spatial axis " +
+                         Twine(i));
+    } else {
+      n.check(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge,
+                                    e.value(o), e.value(e.c(1))),
+              "the output would be empty along spatial axis " + Twine(i) +
+                  " (extent {0})",
+              {e.value(o)});
+    }
     int64_t pl = eff - 1 - pb, ph = eff - 1 - pe + op;
-    int64_t z = (in - 1) * s + 1;
+    OpFoldResult z = e.add(e.mul(e.add(in, -1), s), 1);
     int64_t pl2 = std::max<int64_t>(pl, 0), ph2 = std::max<int64_t>(ph, 0);
-    zShape[2 + i] = z + pl2 + ph2;
+    zSizes[2 + i] = e.add(z, pl2 + ph2);
     lowPad[i] = pl2;
-    convOut[i] = z + pl2 + ph2 - eff + 1;
+    convOut[i] = e.add(z, pl2 + ph2 - eff + 1);
     crop[i] = pl2 - pl;
     out[i] = o;
+    // Without output_shape both are `in * s + constant`: they agree for
+    // every input extent when they agree for one (here 0).
+    int64_t outAt0 =
+        outShape ? (*outShape)[i]
+        : (*autoPad == AutoPad::SameUpper || *autoPad == AutoPad::SameLower)
+            ? 0
+            : -s + op + eff - pb - pe;
+    int64_t convOutAt0 = -s + 1 + pl2 + ph2 - eff + 1;
+    if (outShape)
+      sameExtents &= getConstantIntValue(convOut[i]) ==
+                     std::optional<int64_t>((*outShape)[i]);
+    else
+      sameExtents &= convOutAt0 == outAt0;
   }
 
   bool nonOverlapping = elt.isF32() && !outShape;
   for (int64_t i = 0; i < d; ++i)
     nonOverlapping &= (*strides)[i] == kernel[i] && (*dilations)[i] == 1 &&
                       (*outPadding)[i] == 0 && lowPad[i] == kernel[i] - 1 &&
-                      crop[i] == 0 && out[i] == convOut[i];
+                      crop[i] == 0;
+  nonOverlapping &= sameExtents;
   if (nonOverlapping) {
     n.setResult(0, buildNonOverlappingConvTranspose(b, loc, x, w, *bias, G));
     return success();
   }
 
   // Zero-inserted, padded input.
-  Value zEmpty =
-      buildEmptyLike(b, loc, zShape, elt, x, SmallVector<int64_t>(d + 2, 0));
+  Value zEmpty = buildEmpty(b, loc, zSizes, elt);
   Value zeros =
       linalg::FillOp::create(b, loc, scalarConstant(b, loc, elt, 0.0), zEmpty)
           .getResult(0);
@@ -546,7 +589,7 @@ LogicalResult importConvTranspose(NodeImporter &n) {
                             steps = {b.getIndexAttr(1), b.getIndexAttr(1)};
   for (int64_t i = 0; i < d; ++i) {
     offsets.push_back(b.getIndexAttr(lowPad[i]));
-    sizes.push_back(b.getIndexAttr(xt.getDimSize(2 + i)));
+    sizes.push_back(e.dim(x, 2 + i));
     steps.push_back(b.getIndexAttr((*strides)[i]));
   }
   Value z =
@@ -581,14 +624,14 @@ LogicalResult importConvTranspose(NodeImporter &n) {
 
   Value y = buildConvCore(n, z, wf, *bias, G, SmallVector<int64_t>(d, 1),
                           *dilations, convOut);
-  if (crop != SmallVector<int64_t>(d, 0) || convOut != out) {
+  if (crop != SmallVector<int64_t>(d, 0) || !sameExtents) {
     SmallVector<OpFoldResult> offs = {b.getIndexAttr(0), b.getIndexAttr(0)},
                               szs = {tensor::getMixedSize(b, loc, y, 0),
                                      b.getIndexAttr(M)},
                               one(d + 2, b.getIndexAttr(1));
     for (int64_t i = 0; i < d; ++i) {
       offs.push_back(b.getIndexAttr(crop[i]));
-      szs.push_back(b.getIndexAttr(out[i]));
+      szs.push_back(out[i]);
     }
     y = tensor::ExtractSliceOp::create(b, loc, y, offs, szs, one);
   }

@@ -450,7 +450,7 @@ OwningOpRef<ModuleOp> GraphImporter::run(onnx::ModelProto &model,
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
   for (auto [i, in] : llvm::enumerate(inputs))
-    define(in->name(), GraphValue{entry->getArgument(i), {}});
+    define(in->name(), GraphValue{entry->getArgument(i), {}, {}});
 
   // Each initializer's bytes are freed once its blob holds them: the
   // import then holds a large model's weights once, not in the parsed
@@ -509,6 +509,7 @@ OwningOpRef<ModuleOp> GraphImporter::run(onnx::ModelProto &model,
         error = ImportError::Invalid;
       return {};
     }
+    propagateSymbolic(n);
     for (int64_t i = 0; i < node.output_size(); ++i)
       if (!node.output(i).empty() && !values.count(node.output(i))) {
         (void)fail(loc, ImportError::Unsupported,
@@ -605,6 +606,29 @@ FailureOr<SmallVector<int64_t>> NodeImporter::constantInts(int64_t i,
   return out;
 }
 
+std::optional<SmallVector<OpFoldResult>>
+NodeImporter::symbolicOperand(int64_t i) {
+  if (!hasOperand(i))
+    return std::nullopt;
+  const GraphValue &v = graph.values[node.input(i)];
+  auto t = dyn_cast<RankedTensorType>(v.value.getType());
+  if (!t || t.getRank() > 1 || !isa<IntegerType>(t.getElementType()))
+    return std::nullopt;
+  if (v.constant) {
+    if (v.constant.getNumElements() > 64)
+      return std::nullopt;
+    SmallVector<OpFoldResult> out;
+    for (APInt e : v.constant.getValues<APInt>())
+      out.push_back(b.getIndexAttr(t.getElementType().isUnsignedInteger()
+                                       ? e.getZExtValue()
+                                       : e.getSExtValue()));
+    return out;
+  }
+  if (v.symbolic.empty())
+    return std::nullopt;
+  return v.symbolic;
+}
+
 const onnx::AttributeProto *NodeImporter::findAttr(StringRef name) const {
   for (const auto &a : node.attribute())
     if (a.name() == name)
@@ -649,7 +673,14 @@ NodeImporter::importTensor(const onnx::TensorProto &tensor) {
 
 void NodeImporter::setResult(int64_t i, Value v, DenseElementsAttr constant) {
   if (i < node.output_size() && !node.output(i).empty())
-    graph.define(node.output(i), GraphValue{v, constant});
+    graph.define(node.output(i), GraphValue{v, constant, {}});
+}
+
+GraphValue *NodeImporter::result(int64_t i) {
+  if (i >= node.output_size() || node.output(i).empty())
+    return nullptr;
+  auto it = graph.values.find(node.output(i));
+  return it == graph.values.end() ? nullptr : &it->second;
 }
 
 LogicalResult NodeImporter::unsupported(const Twine &what) {

@@ -30,6 +30,10 @@ namespace mlir::qc::onnximport {
 struct GraphValue {
   Value value;
   DenseElementsAttr constant; // null unless known and small
+  /// For small integer tensors (rank <= 1) computed from run-time extents:
+  /// their elements, each an index attribute (known) or an index value
+  /// (computed in the model); empty when unknown. SymbolicShapes.cpp.
+  SmallVector<OpFoldResult> symbolic;
 };
 
 class GraphImporter;
@@ -55,6 +59,12 @@ public:
   RankedTensorType operandType(int64_t i);
   /// Elements of operand i when known at compile time.
   DenseElementsAttr constantOperand(int64_t i);
+  /// Elements of operand i, a small integer tensor of rank <= 1, each known
+  /// at compile time (an index attribute) or computed from run-time extents
+  /// (an index value): a shape's elements through Shape, Cast, Slice,
+  /// Gather, Concat, (Un)Squeeze and integer arithmetic. nullopt when some
+  /// element is neither.
+  std::optional<SmallVector<OpFoldResult>> symbolicOperand(int64_t i);
   /// Integer elements of operand i, which must be known at compile time.
   FailureOr<SmallVector<int64_t>> constantInts(int64_t i, StringRef what);
 
@@ -69,6 +79,8 @@ public:
 
   /// Registers result i (optionally with its compile-time elements).
   void setResult(int64_t i, Value v, DenseElementsAttr constant = {});
+  /// Result i as registered, or null when it has not been.
+  GraphValue *result(int64_t i);
 
   /// Emits an error and marks the import as using something unsupported.
   LogicalResult unsupported(const Twine &what);
@@ -176,6 +188,41 @@ Value channelParam(NodeImporter &n, Value p, int64_t rank);
 /// BatchNormalization and InstanceNormalization.
 Value normalizeScalar(OpBuilder &b, Location loc, Value centered, Value var,
                       double eps, Value scale, Value bias);
+
+/// Extent arithmetic on index values that are either known at compile time
+/// (folded) or computed at run time (arith on index): the output extents of
+/// convolutions, pools and resizes over dynamic spatial dimensions.
+class Extents {
+public:
+  Extents(OpBuilder &b, Location loc) : b(b), loc(loc) {}
+  OpFoldResult c(int64_t v) { return b.getIndexAttr(v); }
+  /// Dimension i of the ranked tensor t.
+  OpFoldResult dim(Value t, int64_t i);
+  OpFoldResult add(OpFoldResult x, OpFoldResult y);
+  OpFoldResult add(OpFoldResult x, int64_t k) { return add(x, c(k)); }
+  OpFoldResult sub(OpFoldResult x, OpFoldResult y);
+  OpFoldResult mul(OpFoldResult x, int64_t k);
+  OpFoldResult floorDiv(OpFoldResult x, int64_t k);
+  OpFoldResult ceilDiv(OpFoldResult x, int64_t k);
+  OpFoldResult max(OpFoldResult x, int64_t k);
+  Value value(OpFoldResult x);
+  /// The extent as a shape entry: its value, or ShapedType::kDynamic.
+  static int64_t shapeEntry(OpFoldResult x);
+  static SmallVector<int64_t> shapeOf(ArrayRef<OpFoldResult> xs);
+
+private:
+  OpBuilder &b;
+  Location loc;
+};
+
+/// tensor.empty of the given extents (static or run-time).
+Value buildEmpty(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                 Type elt);
+
+/// After a node is imported: the symbolic elements of its result
+/// (GraphValue::symbolic) from those of its operands, for the ops through
+/// which shapes travel.
+void propagateSymbolic(NodeImporter &n);
 
 /// Normalises an ONNX axis in [-rank, rank).
 FailureOr<int64_t> normalizeAxis(NodeImporter &n, int64_t axis, int64_t rank);

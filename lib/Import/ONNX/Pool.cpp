@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 #include <limits>
 
@@ -30,16 +31,85 @@ std::string typeString(Type t) {
   return s;
 }
 
-/// Window geometry per spatial axis.
+/// Window geometry per spatial axis. Paddings and extents are static where
+/// the input's extent is, computed at run time elsewhere.
 struct PoolGeometry {
   SmallVector<int64_t> kernel, strides, dilations;
-  SmallVector<int64_t> padBegin, padEnd; ///< the pads of the spec
-  SmallVector<int64_t> padHigh;          ///< end padding actually applied
-  SmallVector<int64_t> out;
+  SmallVector<OpFoldResult> in;               ///< the input's extents
+  SmallVector<OpFoldResult> padBegin, padEnd; ///< the pads of the spec
+  SmallVector<OpFoldResult> padHigh;          ///< end padding actually applied
+  SmallVector<OpFoldResult> out;
+  /// Whether every spatial extent is known at compile time.
+  bool isStatic() const {
+    return llvm::all_of(
+        in, [](OpFoldResult v) { return getConstantIntValue(v).has_value(); });
+  }
 };
 
-FailureOr<PoolGeometry> poolGeometry(NodeImporter &n, RankedTensorType xt) {
+/// A compile-time extent or padding (only where PoolGeometry::isStatic).
+int64_t st(OpFoldResult v) { return *getConstantIntValue(v); }
+
+/// Spatial axis i of a dynamic extent: the geometry as run-time values, as
+/// poolGeometry computes it for static extents; an input too small for the
+/// window fails the run.
+LogicalResult dynamicAxis(NodeImporter &n, PoolGeometry &g, int64_t i,
+                          StringRef autoPad, bool ceilMode, int64_t padBegin,
+                          int64_t padEnd) {
+  using P = arith::CmpIPredicate;
+  Extents e(n.b, n.loc);
+  int64_t s = g.strides[i];
+  int64_t eff = (g.kernel[i] - 1) * g.dilations[i] + 1;
+  OpFoldResult in = g.in[i], pb = e.c(0), pe = e.c(0), o;
+  if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+    o = e.ceilDiv(in, s);
+    OpFoldResult total =
+        e.max(e.sub(e.add(e.mul(e.add(o, -1), s), eff), in), 0);
+    OpFoldResult half = e.floorDiv(total, 2);
+    pb = autoPad == "SAME_UPPER" ? half : e.sub(total, half);
+    pe = e.sub(total, pb);
+  } else {
+    if (autoPad == "NOTSET") {
+      pb = e.c(padBegin);
+      pe = e.c(padEnd);
+    }
+    OpFoldResult padded = e.add(e.add(in, pb), pe);
+    OpFoldResult span = e.add(padded, -eff);
+    n.check(arith::CmpIOp::create(n.b, n.loc, P::sge, e.value(span),
+                                  e.value(e.c(0))),
+            "the window (extent " + Twine(eff) +
+                ") is larger than the padded input ({0}) along spatial "
+                "axis " +
+                Twine(i),
+            {e.value(padded)});
+    if (ceilMode && autoPad == "NOTSET") {
+      o = e.add(e.ceilDiv(span, s), 1);
+      // The last window must start inside the input or its begin padding.
+      Value past = arith::CmpIOp::create(n.b, n.loc, P::sge,
+                                         e.value(e.mul(e.add(o, -1), s)),
+                                         e.value(e.add(in, pb)));
+      o = arith::SelectOp::create(n.b, n.loc, past, e.value(e.add(o, -1)),
+                                  e.value(o))
+              .getResult();
+    } else {
+      o = e.add(e.floorDiv(span, s), 1);
+    }
+  }
+  g.padBegin.push_back(pb);
+  g.padEnd.push_back(pe);
+  g.out.push_back(o);
+  // Without ceil_mode no window passes the end padding, so padding by it is
+  // enough (and stays static for explicit pads).
+  g.padHigh.push_back(
+      ceilMode && autoPad == "NOTSET"
+          ? e.max(e.sub(e.add(e.mul(e.add(o, -1), s), eff), e.add(in, pb)), 0)
+          : pe);
+  return success();
+}
+
+FailureOr<PoolGeometry> poolGeometry(NodeImporter &n, Value x) {
+  auto xt = cast<RankedTensorType>(x.getType());
   int64_t d = xt.getRank() - 2;
+  Extents e(n.b, n.loc);
   PoolGeometry g;
   std::optional<SmallVector<int64_t>> kernel = n.attrInts("kernel_shape");
   if (!kernel)
@@ -71,8 +141,16 @@ FailureOr<PoolGeometry> poolGeometry(NodeImporter &n, RankedTensorType xt) {
     return n.invalid("auto_pad '" + autoPad +
                      "' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID");
   for (int64_t i = 0; i < d; ++i) {
-    int64_t in = xt.getDimSize(2 + i), s = g.strides[i];
+    int64_t s = g.strides[i];
     int64_t eff = (g.kernel[i] - 1) * g.dilations[i] + 1;
+    g.in.push_back(e.dim(x, 2 + i));
+    if (xt.isDynamicDim(2 + i)) {
+      if (failed(dynamicAxis(n, g, i, autoPad, ceilMode, (*pads)[i],
+                             (*pads)[d + i])))
+        return failure();
+      continue;
+    }
+    int64_t in = xt.getDimSize(2 + i);
     int64_t pb = 0, pe = 0, o = 0;
     if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
       o = (in + s - 1) / s;
@@ -99,11 +177,11 @@ FailureOr<PoolGeometry> poolGeometry(NodeImporter &n, RankedTensorType xt) {
         o = span / s + 1;
       }
     }
-    g.padBegin.push_back(pb);
-    g.padEnd.push_back(pe);
-    g.out.push_back(o);
+    g.padBegin.push_back(e.c(pb));
+    g.padEnd.push_back(e.c(pe));
+    g.out.push_back(e.c(o));
     // Enough end padding for every window (ceil_mode may overhang).
-    g.padHigh.push_back(std::max<int64_t>(0, (o - 1) * s + eff - in - pb));
+    g.padHigh.push_back(e.c(std::max<int64_t>(0, (o - 1) * s + eff - in - pb)));
   }
   return g;
 }
@@ -135,18 +213,23 @@ Value buildWindowReduce(NodeImporter &n, Value x, const PoolGeometry &g,
                          APInt::getSignedMinValue(elt.getIntOrFloatBitWidth())
                              .getSExtValue());
   Value padValue = scalarConstant(b, loc, elt, padV);
-  SmallVector<int64_t> low(d + 2, 0), high(d + 2, 0);
-  SmallVector<int64_t> shape(xt.getShape());
+  Extents e(b, loc);
+  SmallVector<OpFoldResult> low(d + 2, e.c(0)), high(d + 2, e.c(0));
+  SmallVector<OpFoldResult> sizes = {e.dim(x, 0), e.dim(x, 1)};
+  bool anyPad = false;
   for (int64_t i = 0; i < d; ++i) {
     low[2 + i] = g.padBegin[i];
     high[2 + i] = g.padHigh[i];
-    shape[2 + i] += g.padBegin[i] + g.padHigh[i];
+    sizes.push_back(e.add(e.add(g.in[i], g.padBegin[i]), g.padHigh[i]));
+    anyPad |= !isConstantIntValue(g.padBegin[i], 0) ||
+              !isConstantIntValue(g.padHigh[i], 0);
   }
-  if (llvm::any_of(low, [](int64_t v) { return v != 0; }) ||
-      llvm::any_of(high, [](int64_t v) { return v != 0; }))
-    x = tensor::PadOp::create(b, loc, RankedTensorType::get(shape, elt), x,
-                              getAsIndexOpFoldResult(ctx, low),
-                              getAsIndexOpFoldResult(ctx, high), padValue);
+  SmallVector<OpFoldResult> outSizes = {e.dim(x, 0), e.dim(x, 1)};
+  outSizes.append(g.out.begin(), g.out.end());
+  if (anyPad)
+    x = tensor::PadOp::create(
+        b, loc, RankedTensorType::get(Extents::shapeOf(sizes), elt), x, low,
+        high, padValue);
 
   // Loops: n, c, o_0..o_{d-1}, k_0..k_{d-1}.
   int64_t numLoops = 2 + 2 * d;
@@ -160,9 +243,7 @@ Value buildWindowReduce(NodeImporter &n, Value x, const PoolGeometry &g,
     wE.push_back(k);
     oE.push_back(o);
   }
-  SmallVector<int64_t> outShape = {xt.getDimSize(0), xt.getDimSize(1)};
-  outShape.append(g.out.begin(), g.out.end());
-  Value empty = buildEmptyLike(b, loc, outShape, elt, x, {0, 1});
+  Value empty = buildEmpty(b, loc, outSizes, elt);
   Value init = linalg::FillOp::create(b, loc, padValue, empty).getResult(0);
   Value window = tensor::EmptyOp::create(b, loc, g.kernel, elt);
   SmallVector<AffineMap> maps = {AffineMap::get(numLoops, 0, xE, ctx),
@@ -215,7 +296,8 @@ std::pair<Value, Value> buildMaxWithIndices(NodeImporter &n, Value x,
     wE.push_back(getAffineDimExpr(2 + d + i, ctx));
   }
   SmallVector<int64_t> outShape = {xt.getDimSize(0), xt.getDimSize(1)};
-  outShape.append(g.out.begin(), g.out.end());
+  for (OpFoldResult o : g.out)
+    outShape.push_back(st(o));
   Value yInit =
       linalg::FillOp::create(b, loc, scalarConstant(b, loc, elt, low),
                              buildEmptyLike(b, loc, outShape, elt, x, {0, 1}))
@@ -247,7 +329,7 @@ std::pair<Value, Value> buildMaxWithIndices(NodeImporter &n, Value x,
           Value p = arith::AddIOp::create(
               bb, l, arith::MulIOp::create(bb, l, o, idx(g.strides[i])),
               arith::MulIOp::create(bb, l, k, idx(g.dilations[i])));
-          p = arith::SubIOp::create(bb, l, p, idx(g.padBegin[i]));
+          p = arith::SubIOp::create(bb, l, p, idx(st(g.padBegin[i])));
           int64_t extent = xt.getDimSize(2 + i);
           inside = arith::AndIOp::create(
               bb, l, inside,
@@ -293,7 +375,7 @@ std::pair<Value, Value> buildMaxWithIndices(NodeImporter &n, Value x,
   return {generic.getResult(0), generic.getResult(1)};
 }
 
-/// Checks X: rank >= 3, static spatial dims, supported element type.
+/// Checks X: rank >= 3, supported element type.
 LogicalResult checkPoolInput(NodeImporter &n, RankedTensorType xt,
                              bool allowInt) {
   Type elt = xt.getElementType();
@@ -304,9 +386,6 @@ LogicalResult checkPoolInput(NodeImporter &n, RankedTensorType xt,
   if (xt.getRank() < 3)
     return n.invalid("X must have rank 3 or more (N, C, spatial...), got " +
                      Twine(xt.getRank()));
-  for (int64_t i = 2; i < xt.getRank(); ++i)
-    if (xt.isDynamicDim(i))
-      return n.unsupported("dynamic spatial dimensions are not supported");
   return success();
 }
 
@@ -317,12 +396,15 @@ LogicalResult importMaxPool(NodeImporter &n) {
   auto xt = cast<RankedTensorType>((*x).getType());
   if (failed(checkPoolInput(n, xt, n.opset >= 12)))
     return failure();
-  FailureOr<PoolGeometry> g = poolGeometry(n, xt);
+  FailureOr<PoolGeometry> g = poolGeometry(n, *x);
   if (failed(g))
     return failure();
   if (n.numResults() > 1 && !n.node.output(1).empty()) {
     if (xt.isDynamicDim(1))
       return n.unsupported("the Indices output with a dynamic channel count");
+    if (!g->isStatic())
+      return n.unsupported(
+          "the Indices output with dynamic spatial dimensions");
     auto [y, indices] = buildMaxWithIndices(n, *x, *g);
     n.setResult(0, y);
     n.setResult(1, indices);
@@ -357,7 +439,7 @@ LogicalResult importAveragePool(NodeImporter &n) {
   auto xt = cast<RankedTensorType>((*x).getType());
   if (failed(checkPoolInput(n, xt, false)))
     return failure();
-  FailureOr<PoolGeometry> g = poolGeometry(n, xt);
+  FailureOr<PoolGeometry> g = poolGeometry(n, *x);
   if (failed(g))
     return failure();
   bool includePad = n.attrInt("count_include_pad", 0) != 0;
@@ -375,19 +457,29 @@ LogicalResult importAveragePool(NodeImporter &n) {
   int64_t rank = d + 2;
   maps.push_back(AffineMap::getMultiDimIdentityMap(rank, ctx));
   double uniform = 1;
+  SmallVector<int64_t> countedInBody; // dynamic axes whose counts vary
   for (int64_t i = 0; i < d; ++i) {
+    if (xt.isDynamicDim(2 + i)) {
+      // Every window lies inside the input when nothing is padded.
+      if (isConstantIntValue(g->padBegin[i], 0) &&
+          isConstantIntValue(g->padHigh[i], 0))
+        uniform *= static_cast<double>(g->kernel[i]);
+      else
+        countedInBody.push_back(i);
+      continue;
+    }
     int64_t in = xt.getDimSize(2 + i);
-    int64_t lo = includePad ? -g->padBegin[i] : 0;
-    int64_t hi = includePad ? in + g->padEnd[i] : in;
+    int64_t lo = includePad ? -st(g->padBegin[i]) : 0;
+    int64_t hi = includePad ? in + st(g->padEnd[i]) : in;
     SmallVector<int64_t> counts =
-        windowCounts(g->out[i], g->strides[i], g->padBegin[i], g->kernel[i],
-                     g->dilations[i], lo, hi);
+        windowCounts(st(g->out[i]), g->strides[i], st(g->padBegin[i]),
+                     g->kernel[i], g->dilations[i], lo, hi);
     if (llvm::all_equal(counts)) {
       uniform *= static_cast<double>(counts.front());
       continue;
     }
     SmallVector<double> vals(counts.begin(), counts.end());
-    auto ct = RankedTensorType::get({g->out[i]}, elt);
+    auto ct = RankedTensorType::get({st(g->out[i])}, elt);
     DenseElementsAttr attr;
     if (elt.isF64())
       attr = DenseElementsAttr::get(ct, ArrayRef<double>(vals));
@@ -400,17 +492,62 @@ LogicalResult importAveragePool(NodeImporter &n) {
     operands.push_back(buildConstant(b, loc, attr));
     maps.push_back(AffineMap::get(rank, 0, getAffineDimExpr(2 + i, ctx)));
   }
-  auto st = cast<RankedTensorType>(sum.getType());
-  Value empty = buildEmptyLike(b, loc, st.getShape(), elt, sum, {0, 1});
+  // Run-time counts of the dynamic axes: the taps k in [0, K) with
+  // lo <= o*s - pb + k*dil < hi.
+  Extents e(b, loc);
+  SmallVector<Value> los, his, pbs;
+  for (int64_t i : countedInBody) {
+    OpFoldResult lo = includePad ? e.sub(e.c(0), g->padBegin[i]) : e.c(0);
+    OpFoldResult hi = includePad ? e.add(g->in[i], g->padEnd[i]) : g->in[i];
+    los.push_back(e.value(lo));
+    his.push_back(e.value(hi));
+    pbs.push_back(e.value(g->padBegin[i]));
+  }
+  auto sumType = cast<RankedTensorType>(sum.getType());
+  Value empty = buildEmptyLike(b, loc, sumType.getShape(), elt, sum,
+                               llvm::to_vector(llvm::seq<int64_t>(0, rank)));
   maps.push_back(AffineMap::getMultiDimIdentityMap(rank, ctx));
   Value y =
       linalg::GenericOp::create(
-          b, loc, st, operands, ValueRange{empty}, maps,
+          b, loc, sumType, operands, ValueRange{empty}, maps,
           SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
           [&](OpBuilder &bb, Location l, ValueRange a) {
             Value div = scalarConstant(bb, l, elt, uniform);
             for (Value c : a.drop_front().drop_back())
               div = arith::MulFOp::create(bb, l, div, c);
+            auto idx = [&](int64_t v) {
+              return arith::ConstantIndexOp::create(bb, l, v).getResult();
+            };
+            for (auto [j, i] : llvm::enumerate(countedInBody)) {
+              int64_t dil = g->dilations[i];
+              Value o = linalg::IndexOp::create(bb, l, 2 + i);
+              Value base = arith::SubIOp::create(
+                  bb, l, arith::MulIOp::create(bb, l, o, idx(g->strides[i])),
+                  pbs[j]);
+              // kMin = max(0, ceil((lo - base) / dil)),
+              // kMax = min(K - 1, floor((hi - 1 - base) / dil)).
+              Value kMin = arith::MaxSIOp::create(
+                  bb, l, idx(0),
+                  arith::CeilDivSIOp::create(
+                      bb, l, arith::SubIOp::create(bb, l, los[j], base),
+                      idx(dil)));
+              Value kMax = arith::MinSIOp::create(
+                  bb, l, idx(g->kernel[i] - 1),
+                  arith::FloorDivSIOp::create(
+                      bb, l,
+                      arith::SubIOp::create(
+                          bb, l, arith::SubIOp::create(bb, l, his[j], idx(1)),
+                          base),
+                      idx(dil)));
+              Value count = arith::MaxSIOp::create(
+                  bb, l, idx(0),
+                  arith::AddIOp::create(
+                      bb, l, arith::SubIOp::create(bb, l, kMax, kMin), idx(1)));
+              Value cf = arith::SIToFPOp::create(
+                  bb, l, elt,
+                  arith::IndexCastOp::create(bb, l, bb.getI64Type(), count));
+              div = arith::MulFOp::create(bb, l, div, cf);
+            }
             linalg::YieldOp::create(
                 bb, l, arith::DivFOp::create(bb, l, a[0], div).getResult());
           })

@@ -271,11 +271,11 @@ FailureOr<ResizeParams> parseParams(NodeImporter &n) {
 /// the output viewed as [.., d, k, ..] per resized axis reads x[.., i, ..]
 /// for every replica j, then collapses to [.., d * k, ..]. Unlike the
 /// table gather, this is affine, so its consumers fuse with it (across the
-/// collapse) and LLVM vectorises the result. Failure when some axis's
-/// taps are not of that form.
-FailureOr<Value> replicate(OpBuilder &b, Location loc, Value x,
-                           ArrayRef<std::optional<AxisTable>> tables,
-                           ArrayRef<int64_t> outShape) {
+/// collapse) and LLVM vectorises the result. `factors[a]` is k for a
+/// replicated axis, 0 for one that is left alone. Works for any extent,
+/// dynamic ones included.
+Value replicate(OpBuilder &b, Location loc, Value x,
+                ArrayRef<int64_t> factors) {
   auto t = cast<RankedTensorType>(x.getType());
   int64_t rank = t.getRank();
   SmallVector<int64_t> wide, xDims;
@@ -287,17 +287,11 @@ FailureOr<Value> replicate(OpBuilder &b, Location loc, Value x,
     in.push_back(getAffineDimExpr(pos, ctx));
     wide.push_back(t.getDimSize(a));
     xDims.push_back(a);
-    if (!tables[a]) {
+    if (!factors[a]) {
       groups.push_back({pos});
       continue;
     }
-    int64_t d = t.getDimSize(a), o = outShape[a];
-    if (tables[a]->anyOutside || tables[a]->taps != 1 || d <= 0 || o % d)
-      return failure();
-    int64_t k = o / d;
-    for (int64_t i = 0; i < o; ++i)
-      if (tables[a]->index[i] != i / k)
-        return failure();
+    int64_t k = factors[a];
     wide.push_back(k);
     xDims.push_back(-1); // static
     groups.push_back({pos, pos + 1});
@@ -319,6 +313,34 @@ FailureOr<Value> replicate(OpBuilder &b, Location loc, Value x,
                                 })
           .getResult(0);
   return tensor::CollapseShapeOp::create(b, loc, r, groups).getResult();
+}
+
+/// Whether an axis table reads floor(o / k) for every output o, with k a
+/// whole factor; the factor, or nullopt.
+std::optional<int64_t> replicationFactor(const AxisTable &table, int64_t d,
+                                         int64_t o) {
+  if (table.anyOutside || table.taps != 1 || d <= 0 || o % d)
+    return std::nullopt;
+  int64_t k = o / d;
+  for (int64_t i = 0; i < o; ++i)
+    if (table.index[i] != i / k)
+      return std::nullopt;
+  return k;
+}
+
+/// The factor by which nearest mode replicates an axis of unknown extent
+/// scaled by `scale`, or nullopt. The coordinate map is affine in the
+/// output position (slope 1/k), so its taps repeat with period k away from
+/// the ends: a table at a sample extent of 4 shows both ends and a whole
+/// period between them.
+std::optional<int64_t> dynamicReplicationFactor(const ResizeParams &p,
+                                                double scale) {
+  if (p.mode != Mode::Nearest || p.coord == Coord::TfCropAndResize ||
+      scale < 1.0 || scale != std::floor(scale) || scale > 64)
+    return std::nullopt;
+  int64_t k = static_cast<int64_t>(scale), d = 4;
+  return replicationFactor(buildAxisTable(p, d, d * k, scale, 0.0, 1.0), d,
+                           d * k);
 }
 
 LogicalResult importResize(NodeImporter &n) {
@@ -375,6 +397,7 @@ LogicalResult importResize(NodeImporter &n) {
   SmallVector<double> scale(rank, 1.0);
   SmallVector<int64_t> outShape(t.getShape());
   SmallVector<bool> listed(rank, false);
+  SmallVector<int64_t> dynamicFactor(rank, 0); // replicated dynamic axes
   for (int64_t a : axes)
     listed[a] = true;
   if (haveScales) {
@@ -393,8 +416,12 @@ LogicalResult importResize(NodeImporter &n) {
       scale[a] = s[k];
       int64_t d = t.getDimSize(a);
       if (ShapedType::isDynamic(d)) {
-        if (s[k] != 1.0)
+        if (s[k] == 1.0)
+          continue;
+        std::optional<int64_t> f = dynamicReplicationFactor(p, s[k]);
+        if (!f)
           return importResizeRuntime(n, x, p, axes, scalesIdx, false, roiIdx);
+        dynamicFactor[a] = *f;
         continue;
       }
       outShape[a] = (int64_t)std::floor(s[k] * (double)d);
@@ -492,6 +519,26 @@ LogicalResult importResize(NodeImporter &n) {
 
   OpBuilder &b = n.b;
   Location loc = n.loc;
+  // Nearest by whole factors: a broadcast, for static and dynamic axes.
+  if (p.mode == Mode::Nearest && !empty) {
+    SmallVector<int64_t> factors(dynamicFactor);
+    bool all = true;
+    for (int64_t a = 0; a < rank && all; ++a) {
+      if (!tables[a])
+        continue;
+      std::optional<int64_t> f =
+          replicationFactor(*tables[a], t.getDimSize(a), outShape[a]);
+      all = f.has_value();
+      if (f)
+        factors[a] = *f;
+    }
+    if (all && llvm::any_of(factors, [](int64_t f) { return f != 0; })) {
+      n.setResult(0, replicate(b, loc, x, factors));
+      return success();
+    }
+  }
+  if (llvm::any_of(dynamicFactor, [](int64_t f) { return f != 0; }))
+    return importResizeRuntime(n, x, p, axes, scalesIdx, false, roiIdx);
   SmallVector<int64_t> likeDims;
   for (int64_t i = 0; i < rank; ++i)
     likeDims.push_back(i);
@@ -503,14 +550,6 @@ LogicalResult importResize(NodeImporter &n) {
     }
     n.setResult(0, x);
     return success();
-  }
-
-  if (p.mode == Mode::Nearest) {
-    if (FailureOr<Value> r = replicate(b, loc, x, tables, outShape);
-        succeeded(r)) {
-      n.setResult(0, *r);
-      return success();
-    }
   }
 
   // Compute in f32 (f64 for f64 and integer inputs).

@@ -294,17 +294,35 @@ LogicalResult importReshape(NodeImporter &n) {
   FailureOr<Value> x = n.operand(0);
   if (failed(x))
     return failure();
-  if (!n.constantOperand(1))
+  // The shape's elements: constants, or extents computed from run-time
+  // dimensions (SymbolicShapes.cpp); otherwise it is only known at run time.
+  std::optional<SmallVector<OpFoldResult>> req;
+  if (n.constantOperand(1) || staticVectorLength(n, 1))
+    req = n.symbolicOperand(1);
+  if (!req) {
+    if (n.constantOperand(1)) // not an integer tensor
+      return failure(failed(n.constantInts(1, "the shape input")));
     return importReshapeRuntime(n, *x);
-  FailureOr<SmallVector<int64_t>> req = n.constantInts(1, "the shape input");
-  if (failed(req))
-    return failure();
+  }
   bool allowZero = n.attrInt("allowzero", 0);
   auto t = cast<RankedTensorType>((*x).getType());
   SmallVector<int64_t> shape;
   SmallVector<Value> extents;
+  SmallVector<Value> runTime; // elements computed at run time
   int64_t inferAt = -1;
-  for (auto [i, d] : llvm::enumerate(*req)) {
+  for (auto [i, e] : llvm::enumerate(*req)) {
+    std::optional<int64_t> known = getConstantIntValue(e);
+    if (!known) {
+      // An extent computed from the input's dimensions (never -1; 0 only
+      // for empty tensors, where copying and keeping agree but for
+      // allowzero, which the check below then catches).
+      Value v = cast<Value>(e);
+      shape.push_back(ShapedType::kDynamic);
+      extents.push_back(v);
+      runTime.push_back(v);
+      continue;
+    }
+    int64_t d = *known;
     if (d == -1) {
       if (inferAt >= 0)
         return n.invalid("more than one -1 in the shape");
@@ -357,6 +375,32 @@ LogicalResult importReshape(NodeImporter &n) {
     if (count != t.getNumElements())
       return n.invalid("cannot reshape " + Twine(t.getNumElements()) +
                        " elements into " + Twine(count));
+  }
+  if (!runTime.empty()) {
+    // Elements computed at run time: the extents must hold x's elements
+    // exactly (a -1 takes the quotient, so check the product).
+    using P = arith::CmpIPredicate;
+    Value total = arith::ConstantIndexOp::create(n.b, n.loc, 1);
+    for (int64_t i = 0; i < t.getRank(); ++i)
+      total = arith::MulIOp::create(n.b, n.loc, total, dimIndex(n, *x, i));
+    Value prod = arith::ConstantIndexOp::create(n.b, n.loc, 1);
+    Value zero = arith::ConstantIndexOp::create(n.b, n.loc, 0);
+    Value ok = arith::ConstantOp::create(n.b, n.loc, n.b.getBoolAttr(true));
+    for (Value e : extents) {
+      prod = arith::MulIOp::create(n.b, n.loc, prod, e);
+      ok = arith::AndIOp::create(
+          n.b, n.loc, ok, arith::CmpIOp::create(n.b, n.loc, P::sge, e, zero));
+    }
+    ok = arith::AndIOp::create(
+        n.b, n.loc, ok, arith::CmpIOp::create(n.b, n.loc, P::eq, prod, total));
+    std::string message = "the shape computed from the input's extents is [";
+    for (size_t i = 0; i < extents.size(); ++i)
+      message += (i ? ", {" : "{") + std::to_string(i) + "}";
+    message += "], which does not hold the input's {" +
+               std::to_string(extents.size()) + "} elements";
+    SmallVector<Value> values(extents);
+    values.push_back(total);
+    n.check(ok, message, values);
   }
   DenseElementsAttr c = n.constantOperand(0);
   if (c && llvm::none_of(shape, ShapedType::isDynamic)) {
@@ -568,14 +612,7 @@ LogicalResult importShape(NodeImporter &n) {
   if (failed(x))
     return failure();
   auto t = cast<RankedTensorType>((*x).getType());
-  int64_t rank = t.getRank();
-  int64_t start = n.attrInt("start", 0), end = n.attrInt("end", rank);
-  if (start < 0)
-    start += rank;
-  if (end < 0)
-    end += rank;
-  start = std::clamp<int64_t>(start, 0, rank);
-  end = std::clamp<int64_t>(end, 0, rank);
+  auto [start, end] = shapeOpRange(n, t.getRank());
   SmallVector<int64_t> dims;
   bool isStatic = true;
   for (int64_t i = start; i < end; ++i) {

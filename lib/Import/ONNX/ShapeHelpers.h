@@ -35,6 +35,19 @@ inline std::optional<int64_t> staticVectorLength(NodeImporter &n, int64_t i) {
   return t.getDimSize(0);
 }
 
+/// The dimensions [start, end) a Shape node of a rank-`rank` input reports
+/// (its start/end attributes, negative from the back, clamped).
+inline std::pair<int64_t, int64_t> shapeOpRange(NodeImporter &n,
+                                                int64_t rank) {
+  int64_t start = n.attrInt("start", 0), end = n.attrInt("end", rank);
+  if (start < 0)
+    start += rank;
+  if (end < 0)
+    end += rank;
+  return {std::clamp<int64_t>(start, 0, rank),
+          std::clamp<int64_t>(end, 0, rank)};
+}
+
 inline Value i64Const(NodeImporter &n, int64_t v) {
   return arith::ConstantOp::create(n.b, n.loc, n.b.getI64IntegerAttr(v));
 }

@@ -225,7 +225,7 @@ Value dot4Generic(OpBuilder &b, Location loc, ArrayRef<AffineMap> maps,
   AffineMap xMap = maps[0], wMap = maps[1], oMap = maps[2];
   unsigned n = iters.size();
   auto xt = cast<RankedTensorType>(x.codes.getType());
-  if (!xt.getElementType().isInteger(8) || !xt.hasStaticShape())
+  if (!xt.getElementType().isInteger(8))
     return {};
   // The reduction loop to split: the innermost one that is a plain index
   // of both operands (the channels of a convolution, K of a matmul).
@@ -250,7 +250,7 @@ Value dot4Generic(OpBuilder &b, Location loc, ArrayRef<AffineMap> maps,
     if (xa >= 0 && wa >= 0)
       c = d;
   }
-  if (c < 0)
+  if (c < 0 || xt.isDynamicDim(xa))
     return {};
   // Loops: the old ones (c now of extent C/4) and j.
   AffineExpr j = getAffineDimExpr(n, ctx);
@@ -261,11 +261,13 @@ Value dot4Generic(OpBuilder &b, Location loc, ArrayRef<AffineMap> maps,
     return AffineMap::get(n + 1, 0, e, ctx);
   };
   // x relaid: [..., C/4 at xa, ..., 4].
-  SmallVector<int64_t> x4Shape(xt.getShape());
-  x4Shape[xa] /= 4;
-  x4Shape.push_back(4);
+  // (Dynamic extents, a convolution's batch and spatial ones, come from x;
+  // the split one is static.)
+  SmallVector<OpFoldResult> x4Sizes = tensor::getMixedSizes(b, loc, x.codes);
+  x4Sizes[xa] = b.getIndexAttr(xt.getDimSize(xa) / 4);
+  x4Sizes.push_back(b.getIndexAttr(4));
   int64_t xr = xt.getRank();
-  Value x4Empty = tensor::EmptyOp::create(b, loc, x4Shape, b.getI8Type());
+  Value x4Empty = tensor::EmptyOp::create(b, loc, x4Sizes, b.getI8Type());
   SmallVector<AffineExpr> src;
   for (int64_t i = 0; i < xr; ++i)
     src.push_back(i == xa
@@ -291,7 +293,8 @@ Value dot4Generic(OpBuilder &b, Location loc, ArrayRef<AffineMap> maps,
   // element, as a tensor over the weight's parallel dims.
   auto ot = cast<RankedTensorType>(init.getType());
   int64_t r = ot.getRank();
-  Value empty = tensor::EmptyOp::create(b, loc, ot.getShape(), b.getI32Type());
+  Value empty = tensor::EmptyOp::create(
+      b, loc, tensor::getMixedSizes(b, loc, init), b.getI32Type());
   Value acc0;
   if (x.isSigned) {
     auto wt = cast<RankedTensorType>(wAttr.getType());

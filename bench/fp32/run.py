@@ -17,6 +17,13 @@ all-MiniLM-L6-v2 at batch 1, sequence 128) it
      (up to 1,000,000): a model of a microsecond is measured over 200 ms, not
      over 50 microseconds;
 
+Rows for det and rec compiled as shipped (dynamic batch, height and width;
+no --input-shape) follow: "det:dyn" and "rec:dyn" run that .so at the
+benchmark shape (compare with the "det" and "rec" rows: the cost of
+dynamic shapes), "det:dyn@960x960", "det:dyn@480x640", "rec:dyn@48x160"
+and "rec:dyn@48x640" at other sizes, against onnxruntime on the same file
+(--models picks any of these; the default runs them all);
+
 and prints a markdown table: model | threads | ours ms | onnxruntime ms |
 ratio (ours/ort) | compile s. With --ort-only only the onnxruntime column is
 measured (no quant binaries needed). The real models come from
@@ -51,11 +58,35 @@ import mlp_example  # noqa: E402
 
 PROG = "bench/fp32/run.py"
 ALL_MODELS = ("mlp", "det", "rec", "minilm")
+# PP-OCR det and rec as shipped have dynamic batch, height and width:
+# "KEY:dyn" compiles them without --input-shape (one .so for every size) and
+# runs the benchmark input; "KEY:dyn@HxW" runs that .so at another size.
+# bench/fp32 measures these rows too unless --models says otherwise.
+DYNAMIC_SPECS = ("det:dyn", "rec:dyn", "det:dyn@960x960", "det:dyn@480x640", "rec:dyn@48x160",
+                 "rec:dyn@48x640")
 
 
-def model_inputs(key: str, seed: int = 0) -> dict[str, np.ndarray]:
-    """The benchmark inputs of each model (fixed seed)."""
+def parse_spec(spec: str) -> tuple[str, bool, tuple[int, int] | None]:
+    """(model key, compiled without --input-shape, (H, W) override) of a
+    --models entry: KEY, KEY:dyn or KEY:dyn@HxW (det and rec only)."""
+    key, _, rest = spec.partition(":")
+    if not rest:
+        return key, False, None
+    kind, _, size = rest.partition("@")
+    if kind != "dyn" or key not in ("det", "rec"):
+        raise ValueError(spec)
+    if not size:
+        return key, True, None
+    h, _, w = size.partition("x")
+    return key, True, (int(h), int(w))
+
+
+def model_inputs(key: str, seed: int = 0, size: tuple[int, int] | None = None) -> dict[str, np.ndarray]:
+    """The benchmark inputs of each model (fixed seed); det and rec at
+    `size` (H, W) when given."""
     rng = np.random.default_rng(seed)
+    if size and key in ("det", "rec"):
+        return {"x": rng.uniform(-1.0, 1.0, (1, 3, *size)).astype(np.float32)}
     if key == "mlp":
         return {mlp_example.INPUT_NAME: mlp_example.make_input(batch=1, seed=seed + 1)}
     if key == "det":
@@ -196,12 +227,21 @@ def add_common_args(p: argparse.ArgumentParser, timeout: float) -> None:
     p.add_argument("--json", type=Path, help="also write the measurements as JSON")
 
 
-def parse_common(p: argparse.ArgumentParser, args, prog: str):
+def parse_common(p: argparse.ArgumentParser, args, prog: str, specs: bool = False):
     """(models, threads, compiler, runner) from the shared options; the tools
     are None with --ort-only. Exits with a clear message on bad values or
-    missing tools."""
+    missing tools. With `specs`, KEY:dyn[@HxW] entries are allowed too."""
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    bad = [m for m in models if m not in ALL_MODELS]
+
+    def known(m: str) -> bool:
+        if m in ALL_MODELS:
+            return True
+        try:
+            return specs and parse_spec(m)[0] in ALL_MODELS
+        except ValueError:
+            return False
+
+    bad = [m for m in models if not known(m)]
     if bad or not models:
         p.error(f"unknown model(s) {bad}; choose from {','.join(ALL_MODELS)}")
     try:
@@ -227,15 +267,18 @@ def main(argv=None) -> int:
     p.add_argument("--no-input-shape", action="store_true",
                    help="do not pass the benchmark shapes to quant-compile with --input-shape")
     args = p.parse_args(argv)
-    models, threads, compiler, runner = parse_common(p, args, PROG)
+    models, threads, compiler, runner = parse_common(p, args, PROG, specs=True)
+    if args.models == ",".join(ALL_MODELS):
+        models += list(DYNAMIC_SPECS)
 
     own_work = args.work_dir is None
     work_root = Path(tempfile.mkdtemp(prefix="quant-bench-")) if own_work else args.work_dir.resolve()
     models_dir = args.models_dir.expanduser().resolve()
     rows, records, problems = [], [], []
     try:
-        for key in models:
-            work = work_root / key
+        for spec in models:
+            key, dynamic, size = parse_spec(spec)
+            work = work_root / spec.replace(":", "_").replace("@", "_")
             work.mkdir(parents=True, exist_ok=True)
             model = model_file(key, models_dir, work)
             if model is None:
@@ -243,7 +286,7 @@ def main(argv=None) -> int:
                 print(f"{PROG}: {msg}", file=sys.stderr)
                 problems.append(msg)
                 continue
-            feeds = model_inputs(key)
+            feeds = model_inputs(key, size=size)
             in_args, shape_args = [], []
             for name, arr in feeds.items():
                 path = work / f"{re.sub(r'[^A-Za-z0-9._-]', '_', name)}.npy"
@@ -255,7 +298,8 @@ def main(argv=None) -> int:
 
             compile_s, so, compile_err = None, work / "model.so", None
             if compiler:
-                cmd = [compiler, str(model), "--float", "-o", str(so)] + ([] if args.no_input_shape else shape_args)
+                cmd = [compiler, str(model), "--float", "-o", str(so)] + \
+                    ([] if args.no_input_shape or dynamic else shape_args)
                 t0 = time.perf_counter()
                 try:
                     r = run(cmd, args.timeout)
@@ -283,8 +327,8 @@ def main(argv=None) -> int:
                         problems.append(msg)
                 ort_ms = ort_median_ms(model, feeds, t, args.runs, args.warmup, args.min_time_ms)
                 ratio = ours / ort_ms if ours is not None and ort_ms else None
-                rows.append(f"| {key} | {t} | {fmt(ours)} | {fmt(ort_ms)} | {fmt(ratio, 2)} | {fmt(compile_s, 2)} |")
-                records.append({"model": key, "threads": t, "ours_ms": ours, "ort_ms": ort_ms, "ratio": ratio,
+                rows.append(f"| {spec} | {t} | {fmt(ours)} | {fmt(ort_ms)} | {fmt(ratio, 2)} | {fmt(compile_s, 2)} |")
+                records.append({"model": spec, "threads": t, "ours_ms": ours, "ort_ms": ort_ms, "ratio": ratio,
                                 "compile_s": compile_s, "runs": args.runs, "inputs": shape_desc})
                 ours_txt = f"ours {fmt(ours)} ms, " if compiler else ""
                 print(f"  T={t}: {ours_txt}onnxruntime {fmt(ort_ms)} ms", file=sys.stderr, flush=True)

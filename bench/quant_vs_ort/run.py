@@ -31,6 +31,11 @@ all-MiniLM-L6-v2 at batch 1, sequence 128) it
        W4A16 g128   --wbits 4 --granularity group:128 --abits none
        W4A8         --wbits 4 --calib CALIB
        FP8          --wformat fp8e4m3 --aformat fp8e4m3 --calib CALIB
+     and for det and rec, whose batch, height and width are dynamic as
+     shipped, two more rows compiled WITHOUT --input-shape (one .so for
+     every size, run at the benchmark shape):
+       FP32, dynamic shapes   --float
+       W8A8, dynamic shapes   --calib CALIB
      each run with quant-run on every evaluation sample;
   5. for every row: SQNR (dB) = 10 log10(sum ref^2 / sum (ref - q)^2) of the
      first output over all evaluation samples, cosine similarity, the median
@@ -93,6 +98,15 @@ OUR_ROWS = [
     ("W4A16 g128", ["--wbits", "4", "--granularity", "group:128", "--abits", "none"]),
     ("W4A8", ["--wbits", "4", "--calib", "CALIB"]),
     ("FP8", ["--wformat", "fp8e4m3", "--aformat", "fp8e4m3", "--calib", "CALIB"]),
+]
+# Models whose batch, height and width are dynamic as shipped: these rows
+# compile them without --input-shape (one .so for every size) and run them
+# on the same inputs, to compare with the rows compiled for the benchmark
+# shape (bench/dynamic_cnn/run.py has other sizes).
+DYNAMIC_MODELS = ("det", "rec")
+DYNAMIC_ROWS = [
+    ("FP32, dynamic shapes", ["--float"]),
+    ("W8A8, dynamic shapes", ["--calib", "CALIB"]),
 ]
 
 
@@ -264,13 +278,16 @@ def bench_model(key: str, args, compiler: str | None, runner: str | None, thread
     log(f"  ORT int8: SQNR {fmt_db(row.sqnr)} dB, {row.ms}")
 
     if compiler:
-        for scheme, flags in OUR_ROWS:
+        ours = [(scheme, flags, shape_args) for scheme, flags in OUR_ROWS]
+        if key in DYNAMIC_MODELS:
+            ours += [(scheme, flags, []) for scheme, flags in DYNAMIC_ROWS]
+        for scheme, flags, shapes in ours:
             row = Row(scheme)
             rows.append(row)
             so = work / f"{sanitize(scheme)}.so"
             so.unlink(missing_ok=True)
             cmd = [compiler, str(model), "-o", str(so), "--quiet"] + \
-                [str(calib_dir) if f == "CALIB" else f for f in flags] + shape_args
+                [str(calib_dir) if f == "CALIB" else f for f in flags] + shapes
             t0 = time.perf_counter()
             try:
                 r = fp32.run(cmd, args.timeout)

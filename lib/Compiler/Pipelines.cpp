@@ -59,12 +59,22 @@ void mlir::qc::buildGraphPipeline(OpPassManager &pm) {
   f.addPass(createCanonicalizerPass());
   f.addPass(createQCFoldLinearBiasPass());
   f.addPass(createCSEPass());
+  // With dynamic extents the importer reads sizes with tensor.dim of
+  // intermediate values (an elementwise op's init, a grouped view's
+  // expand_shape): each is one more use of the value, and a value used more
+  // than once neither fuses with its consumer nor has its quantization
+  // moved before a pad. Each such dim is computed from the operands of the
+  // op that defines the value instead, back to the inputs' dims.
+  f.addPass(memref::createResolveShapedTypeResultDimsPass());
+  f.addPass(createCanonicalizerPass());
+  f.addPass(createCSEPass());
 }
 
 void mlir::qc::buildQuantizePipeline(OpPassManager &pm,
                                      const QCQuantizePassOptions &options) {
   OpPassManager &f = pm.nest<func::FuncOp>();
   f.addPass(createQCQuantizePass(options));
+  f.addPass(memref::createResolveShapedTypeResultDimsPass());
   f.addPass(createCanonicalizerPass());
   f.addPass(createCSEPass());
 }

@@ -346,8 +346,10 @@ LogicalResult QuantizeDriver::calibrate(ModuleOp module,
   std::vector<calib::Sample> samples;
   if (collect &&
       !detail::loadSamples(options.calib, detail::specsOf(sig.inputs),
-                           options.calibSamples, samples, err))
+                           options.calibSamples, samples, err)) {
+    detail::addInputShapeHint(session.getOptions(), err);
     return module.emitError() << "calibration data: " << err;
+  }
   if (collect && measuresBias())
     markBiasProbes(module.lookupSymbol<func::FuncOp>("main"));
   if (failed(collectStatistics(module, sig, collect ? &samples : nullptr)))

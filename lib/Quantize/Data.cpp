@@ -84,3 +84,13 @@ bool detail::loadSamples(const DataSource &source,
   }
   return true;
 }
+
+void mlir::qc::detail::addInputShapeHint(const CompileOptions &options,
+                                         std::string &err) {
+  if (options.inputShapes.empty() ||
+      err.find("does not match") == std::string::npos)
+    return;
+  err += "; the model is compiled for that shape (--input-shape): without "
+         "--input-shape, dimensions the model leaves dynamic (a batch, an "
+         "image size) take samples of any extent";
+}

@@ -26,6 +26,11 @@ bool loadSamples(const DataSource &source,
                  const std::vector<calib::InputSpec> &inputs, size_t maxSamples,
                  std::vector<calib::Sample> &samples, std::string &err);
 
+/// With --input-shape fixing dimensions the model leaves dynamic, a
+/// sample of another shape is refused: the hint that says why, appended to
+/// `err` when it is a shape mismatch.
+void addInputShapeHint(const CompileOptions &options, std::string &err);
+
 } // namespace mlir::qc::detail
 
 #endif // QUANT_LIB_QUANTIZE_DATA_H

@@ -553,8 +553,10 @@ LogicalResult QuantizeDriver::evaluate(StringRef quantizedSo,
   std::string err;
   std::vector<calib::Sample> samples;
   if (!detail::loadSamples(options.eval, detail::specsOf(sig.inputs), 0,
-                           samples, err))
+                           samples, err)) {
+    detail::addInputShapeHint(session.getOptions(), err);
     return emitError(loc) << "--eval data: " << err;
+  }
   std::vector<calib::Sample> ref, test;
   session.reportProgress("evaluating", 0, 2);
   if (!calib::runModel(floatSo, samples, options.numThreads, ref, err) ||

@@ -71,8 +71,11 @@ struct QCParallelizePass
   /// falling back to the rows. Loops of static extent come first: a
   /// dynamic one may have a single iteration at run time (the batch of a
   /// decoding LLM, whose linears then split their weight panels instead).
-  /// Other ops split their first parallel loop of extent > 1 (contiguous
-  /// chunks).
+  /// Among dynamic ones a leading loop comes last: it is usually the batch,
+  /// 1 at run time more often than not (a convolution over a dynamic image
+  /// splits its output rows, as at a static shape). Other ops split their
+  /// first parallel loop of extent > 1, passing over a dynamic leading one
+  /// (contiguous chunks).
   int64_t splitDim(linalg::LinalgOp op, ArrayRef<int64_t> ranges,
                    ArrayRef<utils::IteratorType> iters) {
     auto extent = [&](int64_t d) {
@@ -80,12 +83,13 @@ struct QCParallelizePass
     };
     FailureOr<LanesAndRows> lr = getLanesAndRows(op);
     if (succeeded(lr)) {
-      auto largest = [&](bool staticOnly) {
+      auto largest = [&](bool staticOnly, bool leading) {
         int64_t best = -1;
         for (int64_t d = 0; d < static_cast<int64_t>(iters.size()); ++d) {
           if (iters[d] != utils::IteratorType::parallel || d == lr->row ||
               extent(d) == 1 ||
-              (staticOnly && ShapedType::isDynamic(ranges[d])))
+              (staticOnly && ShapedType::isDynamic(ranges[d])) ||
+              (!leading && d == 0 && ShapedType::isDynamic(ranges[d])))
             continue;
           if (d == lr->lane &&
               extent(d) < kLaneChunk * std::min<int64_t>(chunks, 4))
@@ -95,14 +99,20 @@ struct QCParallelizePass
         }
         return best;
       };
-      int64_t best = largest(/*staticOnly=*/true);
+      int64_t best = largest(/*staticOnly=*/true, /*leading=*/true);
       if (best < 0)
-        best = largest(/*staticOnly=*/false);
+        best = largest(/*staticOnly=*/false, /*leading=*/false);
+      if (best < 0)
+        best = largest(/*staticOnly=*/false, /*leading=*/true);
       if (best >= 0)
         return best;
       if (lr->row >= 0)
         return lr->row;
     }
+    for (size_t i = 0; i < iters.size(); ++i)
+      if (iters[i] == utils::IteratorType::parallel && ranges[i] != 1 &&
+          (i > 0 || !ShapedType::isDynamic(ranges[i])))
+        return i;
     for (size_t i = 0; i < iters.size(); ++i)
       if (iters[i] == utils::IteratorType::parallel && ranges[i] != 1)
         return i;

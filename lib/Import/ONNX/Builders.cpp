@@ -252,7 +252,18 @@ OpFoldResult Extents::max(OpFoldResult x, int64_t k) {
   return arith::MaxSIOp::create(b, loc, value(x), value(c(k))).getResult();
 }
 
-Value mlir::qc::onnximport::buildEmpty(OpBuilder &b, Location loc,
-                                       ArrayRef<OpFoldResult> sizes, Type elt) {
-  return tensor::EmptyOp::create(b, loc, sizes, elt);
+LogicalResult mlir::qc::onnximport::requireAtLeast(
+    NodeImporter &n, OpFoldResult v, int64_t min, OpFoldResult shownExtent,
+    function_ref<std::string(StringRef)> message) {
+  Extents e(n.b, n.loc);
+  if (std::optional<int64_t> known = getConstantIntValue(v)) {
+    if (*known >= min)
+      return success();
+    std::optional<int64_t> shown = getConstantIntValue(shownExtent);
+    return n.invalid(message(shown ? std::to_string(*shown) : "?"));
+  }
+  n.check(arith::CmpIOp::create(n.b, n.loc, arith::CmpIPredicate::sge,
+                                e.value(v), e.value(e.c(min))),
+          message("{0}"), {e.value(shownExtent)});
+  return success();
 }

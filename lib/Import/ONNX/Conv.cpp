@@ -76,7 +76,7 @@ Value buildConvInit(OpBuilder &b, Location loc, Value bias, int64_t G,
                     int64_t Mg, ArrayRef<OpFoldResult> accSizes, Type accElt) {
   MLIRContext *ctx = b.getContext();
   int64_t accRank = accSizes.size();
-  Value empty = buildEmpty(b, loc, accSizes, accElt);
+  Value empty = tensor::EmptyOp::create(b, loc, accSizes, accElt);
   if (!bias)
     return linalg::FillOp::create(b, loc, scalarConstant(b, loc, accElt, 0.0),
                                   empty)
@@ -161,7 +161,7 @@ Value buildConvCore(NodeImporter &n, Value x, Value w, Value bias, int64_t G,
           })
           .getResult(0);
   if (accElt != elt) {
-    Value e2 = buildEmpty(b, loc, accSizes, elt);
+    Value e2 = tensor::EmptyOp::create(b, loc, accSizes, elt);
     SmallVector<AffineMap> id(2,
                               AffineMap::getMultiDimIdentityMap(accRank, ctx));
     acc =
@@ -247,7 +247,7 @@ Value buildNonOverlappingConvTranspose(OpBuilder &b, Location loc, Value x,
   for (int64_t i = 0; i < outRank; ++i)
     src.push_back(dim(i));
   std::swap(src[outRank - 2], src[outRank - 1]);
-  Value zEmpty = buildEmpty(b, loc, zSizes, elt);
+  Value zEmpty = tensor::EmptyOp::create(b, loc, zSizes, elt);
   Value z =
       linalg::GenericOp::create(
           b, loc, zEmpty.getType(), ValueRange{acc}, ValueRange{zEmpty},
@@ -403,20 +403,13 @@ LogicalResult importConv(NodeImporter &n) {
     }
     padded[2 + i] = e.add(e.add(in, pb), pe);
     OpFoldResult span = e.add(padded[2 + i], -eff);
-    if (std::optional<int64_t> sp = getConstantIntValue(span)) {
-      if (*sp < 0)
-        return n.invalid("the kernel (extent " + Twine(eff) +
-                         ") is larger than the padded input (" +
-                         Twine(*sp + eff) + ") along spatial axis " + Twine(i));
-    } else {
-      n.check(arith::CmpIOp::create(n.b, n.loc, arith::CmpIPredicate::sge,
-                                    e.value(span), e.value(e.c(0))),
-              "the kernel (extent " + Twine(eff) +
-                  ") is larger than the padded input ({0}) along spatial "
-                  "axis " +
-                  Twine(i),
-              {e.value(padded[2 + i])});
-    }
+    if (failed(requireAtLeast(n, span, 0, padded[2 + i], [&](StringRef v) {
+          return ("the kernel (extent " + Twine(eff) +
+                  ") is larger than the padded input (" + v +
+                  ") along spatial axis " + Twine(i))
+              .str();
+        })))
+      return failure();
     out[i] = e.add(e.floorDiv(span, s), 1);
     low[2 + i] = pb;
     high[2 + i] = pe;
@@ -509,13 +502,18 @@ LogicalResult importConvTranspose(NodeImporter &n) {
     OpFoldResult in = e.dim(x, 2 + i);
     int64_t s = (*strides)[i], op = (*outPadding)[i];
     int64_t eff = (kernel[i] - 1) * (*dilations)[i] + 1;
-    OpFoldResult full = e.add(e.mul(e.add(in, -1), s), op + eff);
-    int64_t pb = 0, pe = 0;
+    // Without output_shape every extent here is `s * in + offset`:
+    // full = s (in - 1) + op + eff, z = s (in - 1) + 1, the output s * in
+    // (SAME) or full - pads. Two of them agree for every input extent when
+    // their offsets do.
+    auto at = [&](int64_t offset) { return e.add(e.mul(in, s), offset); };
+    int64_t fullOff = op + eff - s, zOff = 1 - s;
+    int64_t pb = 0, pe = 0, oOff = 0;
     OpFoldResult o;
     if (outShape || *autoPad == AutoPad::SameUpper ||
         *autoPad == AutoPad::SameLower) {
-      o = outShape ? e.c((*outShape)[i]) : e.mul(in, s);
-      std::optional<int64_t> total = getConstantIntValue(e.sub(full, o));
+      o = outShape ? e.c((*outShape)[i]) : at(0);
+      std::optional<int64_t> total = getConstantIntValue(e.sub(at(fullOff), o));
       if (!total)
         return n.unsupported("output_shape with a dynamic spatial input "
                              "extent (the padding would depend on it)");
@@ -531,40 +529,26 @@ LogicalResult importConvTranspose(NodeImporter &n) {
         pb = (*pads)[i];
         pe = (*pads)[d + i];
       }
-      o = e.add(full, -pb - pe);
+      oOff = fullOff - pb - pe;
+      o = at(oOff);
     }
-    if (std::optional<int64_t> ov = getConstantIntValue(o)) {
-      if (*ov < 1)
-        return n.invalid("the output would be empty along spatial axis " +
-                         Twine(i));
-    } else {
-      n.check(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge,
-                                    e.value(o), e.value(e.c(1))),
-              "the output would be empty along spatial axis " + Twine(i) +
-                  " (extent {0})",
-              {e.value(o)});
-    }
+    if (failed(requireAtLeast(n, o, 1, o, [&](StringRef v) {
+          return ("the output would be empty along spatial axis " + Twine(i) +
+                  " (extent " + v + ")")
+              .str();
+        })))
+      return failure();
     int64_t pl = eff - 1 - pb, ph = eff - 1 - pe + op;
-    OpFoldResult z = e.add(e.mul(e.add(in, -1), s), 1);
     int64_t pl2 = std::max<int64_t>(pl, 0), ph2 = std::max<int64_t>(ph, 0);
-    zSizes[2 + i] = e.add(z, pl2 + ph2);
+    int64_t convOff = zOff + pl2 + ph2 - eff + 1;
+    zSizes[2 + i] = at(zOff + pl2 + ph2);
     lowPad[i] = pl2;
-    convOut[i] = e.add(z, pl2 + ph2 - eff + 1);
+    convOut[i] = at(convOff);
     crop[i] = pl2 - pl;
     out[i] = o;
-    // Without output_shape both are `in * s + constant`: they agree for
-    // every input extent when they agree for one (here 0).
-    int64_t outAt0 =
-        outShape ? (*outShape)[i]
-        : (*autoPad == AutoPad::SameUpper || *autoPad == AutoPad::SameLower)
-            ? 0
-            : -s + op + eff - pb - pe;
-    int64_t convOutAt0 = -s + 1 + pl2 + ph2 - eff + 1;
-    if (outShape)
-      sameExtents &= getConstantIntValue(convOut[i]) ==
-                     std::optional<int64_t>((*outShape)[i]);
-    else
-      sameExtents &= convOutAt0 == outAt0;
+    sameExtents &=
+        outShape ? getConstantIntValue(convOut[i]) == getConstantIntValue(o)
+                 : convOff == oOff;
   }
 
   bool nonOverlapping = elt.isF32() && !outShape;
@@ -579,7 +563,7 @@ LogicalResult importConvTranspose(NodeImporter &n) {
   }
 
   // Zero-inserted, padded input.
-  Value zEmpty = buildEmpty(b, loc, zSizes, elt);
+  Value zEmpty = tensor::EmptyOp::create(b, loc, zSizes, elt);
   Value zeros =
       linalg::FillOp::create(b, loc, scalarConstant(b, loc, elt, 0.0), zEmpty)
           .getResult(0);

@@ -215,9 +215,13 @@ private:
   Location loc;
 };
 
-/// tensor.empty of the given extents (static or run-time).
-Value buildEmpty(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
-                 Type elt);
+/// Requires the extent `v` to be at least `min`: an import error when it is
+/// known and smaller, a run-time check (qexec.check) when it is computed in
+/// the model. `message(shown)` words the failure, `shown` being the value
+/// of `shownExtent` ("{0}" in the run-time message).
+LogicalResult requireAtLeast(NodeImporter &n, OpFoldResult v, int64_t min,
+                             OpFoldResult shownExtent,
+                             function_ref<std::string(StringRef)> message);
 
 /// After a node is imported: the symbolic elements of its result
 /// (GraphValue::symbolic) from those of its operands, for the ops through

@@ -74,13 +74,13 @@ LogicalResult dynamicAxis(NodeImporter &n, PoolGeometry &g, int64_t i,
     }
     OpFoldResult padded = e.add(e.add(in, pb), pe);
     OpFoldResult span = e.add(padded, -eff);
-    n.check(arith::CmpIOp::create(n.b, n.loc, P::sge, e.value(span),
-                                  e.value(e.c(0))),
-            "the window (extent " + Twine(eff) +
-                ") is larger than the padded input ({0}) along spatial "
-                "axis " +
-                Twine(i),
-            {e.value(padded)});
+    if (failed(requireAtLeast(n, span, 0, padded, [&](StringRef v) {
+          return ("the window (extent " + Twine(eff) +
+                  ") is larger than the padded input (" + v +
+                  ") along spatial axis " + Twine(i))
+              .str();
+        })))
+      return failure();
     if (ceilMode && autoPad == "NOTSET") {
       o = e.add(e.ceilDiv(span, s), 1);
       // The last window must start inside the input or its begin padding.
@@ -243,7 +243,7 @@ Value buildWindowReduce(NodeImporter &n, Value x, const PoolGeometry &g,
     wE.push_back(k);
     oE.push_back(o);
   }
-  Value empty = buildEmpty(b, loc, outSizes, elt);
+  Value empty = tensor::EmptyOp::create(b, loc, outSizes, elt);
   Value init = linalg::FillOp::create(b, loc, padValue, empty).getResult(0);
   Value window = tensor::EmptyOp::create(b, loc, g.kernel, elt);
   SmallVector<AffineMap> maps = {AffineMap::get(numLoops, 0, xE, ctx),

@@ -207,13 +207,12 @@ struct QCParallelizePass
     for (int64_t d = 0; d < rank; ++d)
       res.push_back(add(add(low[d], src[d]), high[d]));
     SmallVector<OpFoldResult> ones(rank, rewriter.getIndexAttr(1));
-    auto attrs = [](ArrayRef<OpFoldResult> v) { return v; };
     Value t =
         tensor::EmptyOp::create(rewriter, loc, res, resTy.getElementType());
     if (t.getType() != resTy)
       t = tensor::CastOp::create(rewriter, loc, resTy, t);
-    Value interior = tensor::ExtractSliceOp::create(
-        rewriter, loc, srcTy, t, attrs(low), attrs(src), attrs(ones));
+    Value interior =
+        tensor::ExtractSliceOp::create(rewriter, loc, srcTy, t, low, src, ones);
     Value copied;
     if (producer) {
       Value init = asReshapeSource(rewriter, loc, interior, sourceReshape);
@@ -226,8 +225,7 @@ struct QCParallelizePass
       copied = linalg::CopyOp::create(rewriter, loc, pad.getSource(), interior)
                    .getResult(0);
     }
-    t = tensor::InsertSliceOp::create(rewriter, loc, copied, t, attrs(low),
-                                      attrs(src), attrs(ones));
+    t = tensor::InsertSliceOp::create(rewriter, loc, copied, t, low, src, ones);
     SmallVector<OpFoldResult> offs(rank, rewriter.getIndexAttr(0)), sizes(res);
     for (int64_t d = 0; d < rank; ++d) {
       for (auto [off, size] : {std::pair<OpFoldResult, OpFoldResult>{
@@ -237,12 +235,12 @@ struct QCParallelizePass
           continue;
         offs[d] = off;
         sizes[d] = size;
-        Value strip = tensor::ExtractSliceOp::create(
-            rewriter, loc, t, attrs(offs), attrs(sizes), attrs(ones));
+        Value strip =
+            tensor::ExtractSliceOp::create(rewriter, loc, t, offs, sizes, ones);
         Value filled =
             linalg::FillOp::create(rewriter, loc, value, strip).getResult(0);
-        t = tensor::InsertSliceOp::create(rewriter, loc, filled, t, attrs(offs),
-                                          attrs(sizes), attrs(ones));
+        t = tensor::InsertSliceOp::create(rewriter, loc, filled, t, offs, sizes,
+                                          ones);
       }
       offs[d] = low[d];
       sizes[d] = src[d];
@@ -251,8 +249,8 @@ struct QCParallelizePass
     // The producer's other readers read the interior of the padded result.
     for (OpOperand *use : others) {
       rewriter.setInsertionPoint(use->getOwner());
-      Value slice = tensor::ExtractSliceOp::create(
-          rewriter, loc, srcTy, t, attrs(low), attrs(src), attrs(ones));
+      Value slice = tensor::ExtractSliceOp::create(rewriter, loc, srcTy, t, low,
+                                                   src, ones);
       // A reader of the producer's own result sees it through the reshape.
       if (use->get() != source)
         slice = asReshapeSource(rewriter, loc, slice, sourceReshape);

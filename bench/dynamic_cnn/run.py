@@ -13,6 +13,9 @@ optimisations; medians):
 
   - at the benchmark size: the static .so (--input-shape x=1,3,H,W) and the
     dynamic .so, and their ratio (target: dynamic within 10%);
+  - at every size: the dynamic .so that also carries a variant specialized
+    for the benchmark size (--specialize x=1,3,H,W): at that size it runs the
+    variant (ratio to the static .so), at the others its dynamic code;
   - at every size: the dynamic .so against onnxruntime FP32 (ms, ratio) and
     the SQNR of its output against onnxruntime's on 4 rendered-text inputs of
     that size (bench/quant_vs_ort/quant_data.py, the same images for every
@@ -92,8 +95,9 @@ def main(argv=None) -> int:
     work = a.work_dir or Path(tmp.name)
     work.mkdir(parents=True, exist_ok=True)
     lines = ["| model | size | scheme | threads | static .so ms | dynamic .so ms | dynamic / static | "
+             "dynamic + variant .so ms | dynamic + variant / static | "
              "onnxruntime FP32 ms | dynamic / onnxruntime | SQNR dB (vs onnxruntime FP32) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for key in a.models.split(","):
         model = a.models_dir / f"ppocr-v4-{key}.onnx"
         (bh, bw) = SIZES[key][0]
@@ -105,7 +109,10 @@ def main(argv=None) -> int:
             flags = ["--float"] if scheme == "fp32" else ["--calib", str(calib), "--quiet"]
             dyn = work / f"{key}_{scheme}_dyn.so"
             static = work / f"{key}_{scheme}_static.so"
+            variant = work / f"{key}_{scheme}_variant.so"
             subprocess.run([compiler, str(model), *flags, "-o", str(dyn)], check=True, capture_output=True)
+            subprocess.run([compiler, str(model), *flags, "--specialize", f"x=1,3,{bh},{bw}", "-o", str(variant)],
+                           check=True, capture_output=True)
             subprocess.run([compiler, str(model), *flags, "--input-shape", f"x=1,3,{bh},{bw}", "-o", str(static)],
                            check=True, capture_output=True)
             for (h, w) in SIZES[key]:
@@ -115,11 +122,13 @@ def main(argv=None) -> int:
                 quality = sqnr(runner, dyn, sess, images(key, h, w, 4, 3000), work)
                 for t in threads:
                     d_ms = fb.quant_run_median_ms(runner, dyn, args, t, a.runs, 200.0, 600)
+                    v_ms = fb.quant_run_median_ms(runner, variant, args, t, a.runs, 200.0, 600)
                     s_ms = (fb.quant_run_median_ms(runner, static, args, t, a.runs, 200.0, 600)
                             if (h, w) == (bh, bw) else None)
                     o_ms = fb.ort_median_ms(model, {"x": x}, t, a.runs, 3, 200.0)
                     lines.append(f"| {key} | {h}x{w} | {scheme.upper()} | {t} | {fb.fmt(s_ms)} | {d_ms:.3f} | "
-                                 f"{'—' if s_ms is None else f'{d_ms / s_ms:.3f}'} | {o_ms:.3f} | "
+                                 f"{'—' if s_ms is None else f'{d_ms / s_ms:.3f}'} | {v_ms:.3f} | "
+                                 f"{'—' if s_ms is None else f'{v_ms / s_ms:.3f}'} | {o_ms:.3f} | "
                                  f"{d_ms / o_ms:.3f} | {quality:.2f} |")
                     print(lines[-1], flush=True)
     text = "\n".join([fb.machine_line(), ""] + lines)

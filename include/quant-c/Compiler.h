@@ -53,7 +53,7 @@ const char *quant_compiler_error(const quant_compiler_t *compiler);
 /* Sets an option by quant-compile's flag name without the dashes, e.g.
  * ("wbits", "4"), ("granularity", "group:128"), ("abits", "none"),
  * ("calib", "dir/"), ("float", "true"). Repeatable options ("exclude",
- * "report", "input-shape") add a value per call. Bad names and values fail
+ * "report", "input-shape", "specialize") add a value per call. Bad names and values fail
  * with QUANT_COMPILER_INVALID_ARGUMENT and quant-compile's message. */
 quant_compiler_status_t quant_compiler_set_option(quant_compiler_t *compiler,
                                                   const char *name,

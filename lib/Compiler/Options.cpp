@@ -109,10 +109,14 @@ bool parseUnsigned(StringRef name, StringRef v, unsigned &out,
   return true;
 }
 
-std::string setInputShape(CompileOptions &o, StringRef spec) {
-  auto [name, dims] = spec.split('=');
+/// Parses NAME=d0,d1,... ('?' keeps a dimension: -1) into `shapes`;
+/// `flag` names the option in messages.
+std::string parseInputShape(StringRef flag, StringRef spec,
+                            llvm::StringMap<std::vector<int64_t>> &shapes) {
+  auto [name, dims] = spec.trim().split('=');
   if (name.empty() || dims.empty())
-    return "--input-shape expects NAME=d0,d1,..., got '" + spec.str() + "'";
+    return "--" + flag.str() + " expects NAME=d0,d1,..., got '" + spec.str() +
+           "'";
   std::vector<int64_t> shape;
   llvm::SmallVector<StringRef> parts;
   dims.split(parts, ',');
@@ -123,11 +127,29 @@ std::string setInputShape(CompileOptions &o, StringRef spec) {
       continue;
     }
     if (p.trim().getAsInteger(10, d) || d < 0)
-      return "--input-shape " + name.str() + ": '" + p.str() +
+      return "--" + flag.str() + " " + name.str() + ": '" + p.str() +
              "' is not a non-negative integer or '?'";
     shape.push_back(d);
   }
-  o.inputShapes[name] = std::move(shape);
+  if (shapes.count(name))
+    return "--" + flag.str() + " gives input '" + name.str() + "' twice";
+  shapes[name] = std::move(shape);
+  return "";
+}
+
+/// One variant: NAME=d0,...[;NAME=d0,...] (one entry per input it fixes).
+std::string addSpecialization(CompileOptions &o, StringRef spec) {
+  llvm::StringMap<std::vector<int64_t>> shapes;
+  llvm::SmallVector<StringRef> inputs;
+  spec.split(inputs, ';', -1, /*KeepEmpty=*/false);
+  if (inputs.empty())
+    return "--specialize expects NAME=d0,d1,...[;NAME=...], got '" +
+           spec.str() + "'";
+  for (StringRef in : inputs)
+    if (std::string err = parseInputShape("specialize", in, shapes);
+        !err.empty())
+      return err;
+  o.specializations.push_back(std::move(shapes));
   return "";
 }
 } // namespace
@@ -151,6 +173,7 @@ const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
                                                  "calib-threads",
                                                  "quiet",
                                                  "input-shape",
+                                                 "specialize",
                                                  "emit",
                                                  "compile-to",
                                                  "elide-weights",
@@ -281,8 +304,13 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
     o.reports.push_back(v.str());
     return "";
   }
-  if (name == "input-shape")
-    return setInputShape(o, v);
+  if (name == "input-shape") {
+    auto [input, dims] = v.split('=');
+    o.inputShapes.erase(input.trim()); // the last one given counts
+    return parseInputShape(name, v, o.inputShapes);
+  }
+  if (name == "specialize")
+    return addSpecialization(o, v);
   if (name == "emit") {
     if (v == "so")
       o.output = OutputKind::SharedLibrary;
@@ -343,6 +371,10 @@ std::string mlir::qc::validateCompileOptions(const CompileOptions &o,
     return "--emit=none writes nothing; --report and --eval need the "
            "compiled model";
   bool mlirOut = o.compileTo.has_value() || o.output == OutputKind::MLIR;
+  if (!o.specializations.empty() && o.compileTo &&
+      *o.compileTo < CompilePhase::Quantize)
+    return "--specialize adds its variants after the quantize phase: "
+           "--compile-to quantize or a later phase";
   if (o.elideWeights && (!mlirOut || none))
     return "--elide-weights applies to MLIR output (--emit=mlir or "
            "--compile-to)";

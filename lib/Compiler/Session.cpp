@@ -6,6 +6,7 @@
 
 #include "quant/Compiler/Session.h"
 #include "quant/Compiler/Pipelines.h"
+#include "quant/Compiler/Specialize.h"
 #include "quant/Dialect/QC/Utils/WeightUtils.h"
 #include "quant/Import/ONNX/Importer.h"
 #include "quant/InitAll.h"
@@ -242,6 +243,14 @@ CompileStatus CompileSession::run(OwningOpRef<ModuleOp> module,
       return CompileStatus::InvalidModel;
     step(from);
     quantizer->collectLayers(*module);
+  }
+  // Variants copy @main as quantized (or, in a float compile, as the graph
+  // phase left it), so they share its scales and weights.
+  if (!options.specializations.empty()) {
+    std::string err =
+        addSpecializedVariants(*module, *sig, options.specializations);
+    if (!err.empty())
+      return fail(CompileStatus::InvalidArgument, err);
   }
   for (int p = static_cast<int>(from) + 1; p <= static_cast<int>(to); ++p) {
     StageTimer t(options.timing,

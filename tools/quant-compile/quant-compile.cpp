@@ -175,6 +175,14 @@ static cl::list<std::string> inputShapes(
     cl::desc("Fix an input's dynamic dimensions: NAME=d0,d1,... where '?' "
              "keeps a dimension as the model has it (repeatable)"),
     cl::value_desc("NAME=d0,d1,..."), cl::cat(category));
+static cl::list<std::string> specializations(
+    "specialize",
+    cl::desc("Also compile the model for these extents of its dynamic "
+             "dimensions, NAME=d0,d1,... ('?' keeps one dynamic; several "
+             "inputs joined by ';'): the model.so runs that code when a "
+             "run's inputs have them, the dynamic code otherwise "
+             "(repeatable: one variant each)"),
+    cl::value_desc("NAME=d0,d1,..."), cl::cat(category));
 static cl::opt<std::string> emitKind(
     "emit",
     cl::desc("What to write: so (default, a model.so), obj (an object file), "
@@ -305,6 +313,8 @@ int main(int argc, char **argv) {
     ok = ok && set("report", v);
   for (const std::string &v : inputShapes)
     ok = ok && set("input-shape", v);
+  for (const std::string &v : specializations)
+    ok = ok && set("specialize", v);
   if (ok && !reportPaths.empty()) {
     std::string cmd;
     for (int i = 0; i < argc; ++i)

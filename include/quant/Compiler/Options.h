@@ -117,6 +117,10 @@ struct CompileOptions {
   // Input.
   /// Input name -> extents fixing its dynamic dimensions (-1 keeps one).
   llvm::StringMap<std::vector<int64_t>> inputShapes;
+  /// --specialize: each a set of input extents (-1 keeps a dimension
+  /// dynamic) for which the model.so carries a specialized copy of the
+  /// code, tried in this order before the dynamic code.
+  std::vector<llvm::StringMap<std::vector<int64_t>>> specializations;
   // Output.
   OutputKind output = OutputKind::SharedLibrary;
   /// Stop after this phase (MLIR output); unset: all of them.
@@ -137,8 +141,8 @@ struct CompileOptions {
 
 /// Sets the option `name` (a quant-compile flag without its dashes, e.g.
 /// "wbits", "calib", "input-shape") from its text. Repeatable options
-/// (exclude, report, input-shape) append. Flags without a value (float,
-/// asym, quiet, elide-weights) take "", "true", "1", "false" or "0".
+/// (exclude, report, input-shape, specialize) append. Flags without a value
+/// (float, asym, quiet, elide-weights) take "", "true", "1", "false" or "0".
 /// Returns "" or a one-line message naming the flag.
 std::string setCompileOption(CompileOptions &options, llvm::StringRef name,
                              llvm::StringRef value);

@@ -31,8 +31,18 @@ struct TensorSignature {
   std::vector<int32_t> dimClasses;
 };
 
+/// A copy of @main compiled for fixed extents of some input dimensions
+/// (--specialize): the entry point calls it when a run's inputs have them.
+struct SpecializedVariant {
+  std::string function; ///< the func.func's name
+  /// Per input, its extents: -1 where the variant takes any (as @main).
+  std::vector<std::vector<int64_t>> shapes;
+};
+
 struct ModelSignature {
   std::vector<TensorSignature> inputs, outputs;
+  /// Tried in order before @main, the fallback.
+  std::vector<SpecializedVariant> variants;
 };
 
 /// Reads names (qc.input_names / qc.output_names) and types of @main;

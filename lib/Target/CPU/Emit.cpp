@@ -104,7 +104,8 @@ static void addModelInterface(llvm::Module &m, const ModelSignature &sig) {
 
   // void quant_model_entry(void **inputs, int64_t *results):
   //   _mlir_ciface_main(results, inputs[0], inputs[1], ...)
-  llvm::Function *target = m.getFunction("_mlir_ciface_main");
+  // or, when the inputs' extents are those of a specialized variant (tried
+  // in order), the same call of _mlir_ciface_<variant>.
   auto *fnTy = llvm::FunctionType::get(b.getVoidTy(), {ptrTy, ptrTy}, false);
   auto *entry = llvm::Function::Create(fnTy, llvm::GlobalValue::ExternalLinkage,
                                        "quant_model_entry", m);
@@ -115,9 +116,30 @@ static void addModelInterface(llvm::Module &m, const ModelSignature &sig) {
     llvm::Value *slot = b.CreateConstGEP1_64(ptrTy, entry->getArg(0), i);
     args.push_back(b.CreateLoad(ptrTy, slot));
   }
-  b.CreateCall(target->getFunctionType(), target, args);
-  b.CreateRetVoid();
-  (void)i64;
+  auto call = [&](StringRef function) {
+    llvm::Function *target = m.getFunction(("_mlir_ciface_" + function).str());
+    b.CreateCall(target->getFunctionType(), target, args);
+    b.CreateRetVoid();
+  };
+  for (const SpecializedVariant &v : sig.variants) {
+    // Descriptor words: allocated, aligned, offset, sizes[rank], strides.
+    llvm::Value *match = b.getTrue();
+    for (auto [i, shape] : llvm::enumerate(v.shapes))
+      for (auto [d, e] : llvm::enumerate(shape)) {
+        if (e < 0 || sig.inputs[i].shape[d] >= 0)
+          continue; // any extent, or one the runtime already checked
+        llvm::Value *size =
+            b.CreateLoad(i64, b.CreateConstGEP1_64(i64, args[i + 1], 3 + d));
+        match = b.CreateAnd(match, b.CreateICmpEQ(size, b.getInt64(e)));
+      }
+    auto *run = llvm::BasicBlock::Create(ctx, v.function, entry);
+    auto *next = llvm::BasicBlock::Create(ctx, "next", entry);
+    b.CreateCondBr(match, run, next);
+    b.SetInsertPoint(run);
+    call(v.function);
+    b.SetInsertPoint(next);
+  }
+  call("main");
 
   // Everything else is private to the model.
   for (llvm::Function &f : m)
@@ -268,11 +290,30 @@ LogicalResult mlir::qc::emitCPUArtifact(ModuleOp module,
   }
   if (!m)
     return module.emitError() << "translation to LLVM IR failed";
+  // Specialized variants pack the same weights again: equal bytes are
+  // stored once (globals of equal contents and alignment need no identity:
+  // nothing writes them or compares their addresses).
+  llvm::DenseMap<llvm::hash_code, SmallVector<llvm::GlobalVariable *, 1>>
+      byContent;
   for (DeferredGlobal &d : deferred) {
     llvm::GlobalVariable *old = m->getGlobalVariable(d.op.getSymName(), true);
     if (!old)
       return module.emitError() << "internal error: global '"
                                 << d.op.getSymName() << "' not translated";
+    StringRef bytes(d.bytes.data(), d.bytes.size());
+    llvm::Align align =
+        std::max(old->getAlign().valueOrOne(), llvm::Align(kWeightAlign));
+    SmallVector<llvm::GlobalVariable *, 1> &same =
+        byContent[llvm::hash_value(bytes)];
+    auto equal = llvm::find_if(same, [&](llvm::GlobalVariable *g) {
+      auto *data = cast<llvm::ConstantDataArray>(g->getInitializer());
+      return data->getRawDataValues() == bytes && g->getAlign() == align;
+    });
+    if (equal != same.end()) {
+      old->replaceAllUsesWith(*equal);
+      old->eraseFromParent();
+      continue;
+    }
     llvm::Constant *init = llvm::ConstantDataArray::getRaw(
         StringRef(d.bytes.data(), d.bytes.size()), d.bytes.size(),
         llvm::Type::getInt8Ty(llvmCtx));
@@ -284,15 +325,19 @@ LogicalResult mlir::qc::emitCPUArtifact(ModuleOp module,
                                  init, "", old);
     // At least a cache line: the i8 array has no alignment of its own, and
     // vector loads of the weights assume their element type's.
-    gv->setAlignment(
-        std::max(old->getAlign().valueOrOne(), llvm::Align(kWeightAlign)));
+    gv->setAlignment(align);
     gv->setUnnamedAddr(old->getUnnamedAddr());
     gv->takeName(old);
     old->replaceAllUsesWith(gv);
     old->eraseFromParent();
+    same.push_back(gv);
   }
   if (!m->getFunction("_mlir_ciface_main"))
     return module.emitError() << "the module has no C interface for @main";
+  for (const SpecializedVariant &v : sig.variants)
+    if (!m->getFunction("_mlir_ciface_" + v.function))
+      return module.emitError()
+             << "the module has no C interface for @" << v.function;
   addModelInterface(*m, sig);
 
   std::string error;

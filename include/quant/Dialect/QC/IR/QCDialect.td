@@ -29,9 +29,11 @@ def QC_Dialect : Dialect {
     `qc`; `qc.quantize`/`qc.dequantize` exist for what that type cannot say:
     scales computed at run time, group tables, float formats.
   }];
-  let dependentDialects = ["::mlir::arith::ArithDialect"];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
   let useDefaultAttributePrinterParser = 1;
   let hasConstantMaterializer = 1;
+  let hasCanonicalizer = 1;
   let hasOperationAttrVerify = 1;
   let extraClassDeclaration = [{
     /// Adds the attributes; defined beside their storage in QCAttrs.cpp.

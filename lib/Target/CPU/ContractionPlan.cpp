@@ -102,7 +102,14 @@ FailureOr<LanesAndRows> mlir::qc::getLanesAndRows(linalg::LinalgOp op) {
     bool read = false;
     for (auto [in, lanes] : llvm::zip(op.getDpsInputOperands(), lr.laneInputs))
       read |= lanes && op.getMatchingIndexingMap(in).isFunctionOfDim(d);
-    int64_t extent = ShapedType::isDynamic(ranges[d]) ? (1 << 20) : ranges[d];
+    // A dynamic extent is taken as large, but a leading one as small: it is
+    // usually the batch, 1 at run time more often than not, while the
+    // dynamic loop after it (a sequence, an image row) is the long one
+    // (PP-OCR rec's classifier over [N, W/8, 6625]: register tiles of
+    // rows of one image, not of the images of a batch).
+    int64_t extent = !ShapedType::isDynamic(ranges[d]) ? ranges[d]
+                     : d == 0                          ? 2
+                                                       : (1 << 20);
     if (!read && extent > best) {
       best = extent;
       lr.row = d;

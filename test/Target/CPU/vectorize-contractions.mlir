@@ -372,6 +372,34 @@ func.func @dynamic_rows(%x: memref<?x37xf32>, %w: memref<37x16xf32>,
 
 // -----
 
+// Two dynamic parallel loops besides the lanes: the leading one (a batch,
+// usually 1 at run time) is an outer loop and the register tiles take
+// their rows from the next one (PP-OCR rec's classifier over [N, W/8, C]).
+#br_x = affine_map<(b, m, n, k) -> (b, m, k)>
+#br_w = affine_map<(b, m, n, k) -> (k, n)>
+#br_o = affine_map<(b, m, n, k) -> (b, m, n)>
+// CHECK-LABEL: func @batch_rows
+func.func @batch_rows(%x: memref<?x?x37xf32>, %w: memref<37x16xf32>,
+                      %o: memref<?x?x16xf32>) {
+  linalg.generic {indexing_maps = [#br_x, #br_w, #br_o],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x?x37xf32>, memref<37x16xf32>)
+      outs(%o : memref<?x?x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b fastmath<reassoc,contract> : f32
+    %s = arith.addf %c, %p fastmath<reassoc,contract> : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+// CHECK-DAG: %[[B:.*]] = memref.dim %{{.*}}, %c0 : memref<?x?x37xf32>
+// CHECK-DAG: %[[M:.*]] = memref.dim %{{.*}}, %c1 : memref<?x?x37xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %[[B]] step %c1
+// CHECK:   scf.for %{{.*}} = %c0 to %{{.*}} step %c4
+// CHECK:   scf.for %{{.*}} = %{{.*}} to %[[M]] step %c1
+
+// -----
+
 // Packed 4-bit codes over 48 lanes: the lane loop runs twice (tiles of 3
 // vectors of 8 lanes), so its index is not a constant, yet every tile
 // starts at a multiple of VL: the shifts (lane mod 2) * 4 are still one

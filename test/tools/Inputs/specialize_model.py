@@ -3,7 +3,11 @@
 Shape, a Transpose and three MatMuls (one of 512 x 512 float weights, so
 that weights dominate the model.so's size).
 
-usage: specialize_model.py OUT.onnx
+With OUT2.onnx, also a model of two inputs a and b, both [N, S, 16],
+added and multiplied by a [16, 8] weight: their extents form classes, so
+a variant that fixes a's extents fixes b's too.
+
+usage: specialize_model.py OUT.onnx [OUT2.onnx]
        specialize_model.py --size SMALLER.so LARGER.so
            prints "extra bytes: B" (LARGER minus SMALLER, in kB steps) and
            whether they stay below the 512 x 512 weight's 1 MiB
@@ -53,6 +57,14 @@ def main():
     y.type.tensor_type.ClearField("shape")
     g = h.make_graph(nodes, "specialize", [x], [y], [nh.from_array(v, k) for k, v in inits.items()])
     onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 17)], ir_version=8), sys.argv[1])
+    if len(sys.argv) > 2:
+        a = h.make_tensor_value_info("a", T.FLOAT, ["N", "S", 16])
+        b = h.make_tensor_value_info("b", T.FLOAT, ["N", "S", 16])
+        y2 = h.make_tensor_value_info("y", T.FLOAT, None)
+        y2.type.tensor_type.ClearField("shape")
+        g2 = h.make_graph([h.make_node("Add", ["a", "b"], ["s"]), h.make_node("MatMul", ["s", "w"], ["y"])],
+                          "classes", [a, b], [y2], [nh.from_array(w(16, 8), "w")])
+        onnx.save(h.make_model(g2, opset_imports=[h.make_opsetid("", 17)], ir_version=8), sys.argv[2])
 
 
 if __name__ == "__main__":

@@ -57,6 +57,17 @@ FailureOr<Plan> analyzeContraction(linalg::GenericOp op, int64_t vectorBits,
 /// Unit innermost stride (known statically).
 bool hasUnitInnerStride(MemRefType t);
 
+/// Whether `g` (on buffers) reduces along its last loop only, which every
+/// input reads as its contiguous innermost dimension, into a float output
+/// with maximumf, minimumf, maxnumf, minnumf or addf (reassoc) of the
+/// output and an elementwise function of the inputs
+/// (VectorizeRowReductions.cpp).
+bool isRowReduction(linalg::GenericOp g);
+
+/// Replaces such a `g` by vector loops along its rows, vectors of
+/// `vectorBits` bits; erases `g`.
+void vectorizeRowReduction(linalg::GenericOp g, int64_t vectorBits);
+
 } // namespace mlir::qc
 
 #endif // QUANT_LIB_TARGET_CPU_CONTRACTIONPLAN_H

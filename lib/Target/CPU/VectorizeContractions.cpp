@@ -814,11 +814,16 @@ struct QCVectorizeContractionsPass
   using Base::Base;
   void runOnOperation() override {
     std::vector<std::pair<linalg::GenericOp, Plan>> work;
+    SmallVector<linalg::GenericOp> rows;
     getOperation().walk([&](linalg::GenericOp op) {
       FailureOr<Plan> p = analyzeContraction(op, vectorBits, registers, dot4);
       if (succeeded(p))
         work.emplace_back(op, std::move(*p));
+      else if (isRowReduction(op))
+        rows.push_back(op);
     });
+    for (linalg::GenericOp op : rows)
+      vectorizeRowReduction(op, vectorBits);
     for (auto &[op, p] : work) {
       OpBuilder b(op);
       OutputInit init = initOfOutput(op);

@@ -20,6 +20,8 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 
+#include <map>
+
 using namespace mlir;
 using namespace mlir::qc;
 

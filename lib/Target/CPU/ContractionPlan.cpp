@@ -32,6 +32,20 @@ bool mlir::qc::hasUnitInnerStride(MemRefType t) {
   return strides.back() == 1;
 }
 
+SmallVector<Value> mlir::qc::applyIndexingMap(OpBuilder &b, Location loc,
+                                              AffineMap map, ValueRange dims) {
+  SmallVector<Value> out;
+  for (AffineExpr e : map.getResults()) {
+    if (auto d = dyn_cast<AffineDimExpr>(e)) {
+      out.push_back(dims[d.getPosition()]);
+      continue;
+    }
+    out.push_back(affine::AffineApplyOp::create(
+        b, loc, AffineMap::get(map.getNumDims(), 0, e), dims));
+  }
+  return out;
+}
+
 namespace {
 
 /// Whether `e` only adds and multiplies (by constants) its dimensions and

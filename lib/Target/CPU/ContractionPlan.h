@@ -57,6 +57,11 @@ FailureOr<Plan> analyzeContraction(linalg::GenericOp op, int64_t vectorBits,
 /// Unit innermost stride (known statically).
 bool hasUnitInnerStride(MemRefType t);
 
+/// The indices `map` gives for loop indices `dims`: a dimension result as
+/// it is, any other result through affine.apply.
+SmallVector<Value> applyIndexingMap(OpBuilder &b, Location loc, AffineMap map,
+                                    ValueRange dims);
+
 /// Whether `g` (on buffers) reduces along its last loop only, which every
 /// input reads as its contiguous innermost dimension, into a float output
 /// with maximumf, minimumf, maxnumf, minnumf or addf (reassoc) of the

@@ -176,16 +176,7 @@ private:
     if (p.row >= 0 && i != 0)
       ivs[p.row] = arith::AddIOp::create(b, loc, ivs[p.row], cst(b, i));
     ivs[p.lane] = lane;
-    SmallVector<Value> idx;
-    for (AffineExpr e : map.getResults()) {
-      if (auto d = dyn_cast<AffineDimExpr>(e)) {
-        idx.push_back(ivs[d.getPosition()]);
-        continue;
-      }
-      idx.push_back(affine::AffineApplyOp::create(
-          b, loc, AffineMap::get(map.getNumDims(), 0, e), ivs));
-    }
-    return idx;
+    return applyIndexingMap(b, loc, map, ivs);
   }
 
   Value laneStart(OpBuilder &b, const SmallVector<Value> &ivs, int64_t j) {

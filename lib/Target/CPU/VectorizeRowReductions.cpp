@@ -162,16 +162,7 @@ void mlir::qc::vectorizeRowReduction(linalg::GenericOp g, int64_t vectorBits) {
   auto indices = [&](AffineMap map, Value kv) {
     SmallVector<Value> dims(ivs);
     dims.push_back(kv ? kv : c0);
-    SmallVector<Value> out;
-    for (AffineExpr e : map.getResults()) {
-      if (auto d = dyn_cast<AffineDimExpr>(e)) {
-        out.push_back(dims[d.getPosition()]);
-        continue;
-      }
-      out.push_back(affine::AffineApplyOp::create(
-          b, loc, AffineMap::get(map.getNumDims(), 0, e), dims));
-    }
-    return out;
+    return applyIndexingMap(b, loc, map, dims);
   };
   // f(inputs at k) as vectors; lanes outside `mask` (when given) are
   // the identity.

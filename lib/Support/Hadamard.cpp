@@ -104,7 +104,7 @@ std::vector<int8_t> mlir::qc::getHadamardBase(int64_t m) {
   }
 }
 
-std::vector<int8_t> mlir::qc::getHadamardMatrix(int64_t n) {
+static std::vector<int8_t> basicHadamardMatrix(int64_t n) {
   auto split = splitHadamardSize(n);
   if (!split)
     return {};
@@ -123,7 +123,8 @@ std::vector<int8_t> mlir::qc::getHadamardMatrix(int64_t n) {
   return h;
 }
 
-bool mlir::qc::applyHadamard(double *data, int64_t n, int64_t stride) {
+/// x <- x * H_n / sqrt(n) for n = p * m (splitHadamardSize's form).
+static bool applyBasicHadamard(double *data, int64_t n, int64_t stride) {
   auto split = splitHadamardSize(n);
   if (!split)
     return false;
@@ -162,5 +163,62 @@ bool mlir::qc::applyHadamard(double *data, int64_t n, int64_t stride) {
   double norm = 1.0 / std::sqrt(static_cast<double>(n));
   for (int64_t i = 0; i < n; ++i)
     at(i) *= norm;
+  return true;
+}
+
+std::optional<HadamardFactors> mlir::qc::factorHadamardSize(int64_t n) {
+  if (auto s = splitHadamardSize(n))
+    return HadamardFactors{s->first, s->second, 1};
+  for (int64_t m2 : {12, 20, 28}) {
+    if (n <= 0 || n % m2)
+      continue;
+    auto s = splitHadamardSize(n / m2);
+    if (s && s->second > 1)
+      return HadamardFactors{s->first, s->second, m2};
+  }
+  return std::nullopt;
+}
+
+std::vector<int8_t> mlir::qc::getHadamardMatrix(int64_t n) {
+  std::optional<HadamardFactors> f = factorHadamardSize(n);
+  if (!f)
+    return {};
+  if (f->m2 == 1)
+    return basicHadamardMatrix(n);
+  int64_t m = f->m2, r = n / m;
+  std::vector<int8_t> hr = basicHadamardMatrix(r), bm = getHadamardBase(m);
+  std::vector<int8_t> h(n * n);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      h[i * n + j] = static_cast<int8_t>(hr[(i / m) * r + j / m] *
+                                         bm[(i % m) * m + j % m]);
+  return h;
+}
+
+bool mlir::qc::applyHadamard(double *data, int64_t n, int64_t stride) {
+  std::optional<HadamardFactors> f = factorHadamardSize(n);
+  if (!f)
+    return false;
+  if (f->m2 == 1)
+    return applyBasicHadamard(data, n, stride);
+  int64_t m = f->m2, r = n / m;
+  // Index i = i1 * m + i2: B_m mixes i2 within each block of m (normalised
+  // by 1 / sqrt(m)); H_r mixes i1 (stride m).
+  std::vector<int8_t> base = getHadamardBase(m);
+  std::vector<double> tmp(m);
+  double norm = 1.0 / std::sqrt(static_cast<double>(m));
+  for (int64_t blk = 0; blk < r; ++blk) {
+    double *x = data + blk * m * stride;
+    for (int64_t j = 0; j < m; ++j) {
+      double acc = 0.0;
+      for (int64_t i = 0; i < m; ++i)
+        acc += x[i * stride] * base[i * m + j];
+      tmp[j] = acc * norm;
+    }
+    for (int64_t j = 0; j < m; ++j)
+      x[j * stride] = tmp[j];
+  }
+  for (int64_t j = 0; j < m; ++j)
+    applyBasicHadamard(data + j * stride, r, stride * m);
   return true;
 }

@@ -65,34 +65,65 @@ TEST(Hadamard, PowerOfTwoIsSylvester) {
   }
 }
 
+/// applyHadamard on random x (stride `stride`) against the product with
+/// the dense matrix `h` / sqrt(n); then applied again, x itself back.
+void expectMatchesDense(int64_t n, const std::vector<int8_t> &h, int64_t stride,
+                        std::mt19937 &rng) {
+  std::normal_distribution<double> dist(0.0, 3.0);
+  std::vector<double> x(n * stride), y;
+  for (double &v : x)
+    v = dist(rng);
+  y = x;
+  ASSERT_TRUE(applyHadamard(y.data(), n, stride));
+  double norm = 1.0 / std::sqrt(static_cast<double>(n));
+  for (int64_t j = 0; j < n; ++j) {
+    double ref = 0.0;
+    for (int64_t i = 0; i < n; ++i)
+      ref += x[i * stride] * h[i * n + j];
+    EXPECT_NEAR(y[j * stride], ref * norm, 1e-9 * (1 + std::fabs(ref)))
+        << "n=" << n << " j=" << j;
+  }
+  // Elements between the strided ones are untouched.
+  for (int64_t i = 0; i < n * stride; ++i)
+    if (i % stride)
+      EXPECT_EQ(y[i], x[i]);
+  // Orthonormal and symmetric: applying it twice gives x back.
+  ASSERT_TRUE(applyHadamard(y.data(), n, stride));
+  for (int64_t i = 0; i < n * stride; ++i)
+    EXPECT_NEAR(y[i], x[i], 1e-9 * (1 + std::fabs(x[i])));
+}
+
 TEST(Hadamard, FastTransformMatchesDenseProduct) {
   std::mt19937 rng(1234);
-  std::normal_distribution<double> dist(0.0, 3.0);
-  for (int64_t n : kSizes) {
+  for (int64_t n : kSizes)
+    for (int64_t stride : {1, 3})
+      expectMatchesDense(n, getHadamardMatrix(n), stride, rng);
+}
+
+// Orders with two Paley factors: H_n = H_r (x) B_m2. Checked against the
+// dense Kronecker product of the library's matrices, and as an orthonormal
+// involution.
+TEST(Hadamard, TwoPaleyFactorsAreKroneckerProducts) {
+  auto f = factorHadamardSize(576); // 4 * 12 * 12
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->p, 4);
+  EXPECT_EQ(f->m1, 12);
+  EXPECT_EQ(f->m2, 12);
+  EXPECT_EQ(factorHadamardSize(1536)->m2, 1); // 128 * 12, one factor
+  EXPECT_EQ(factorHadamardSize(20 * 28 * 4)->m2, 20);
+  EXPECT_FALSE(factorHadamardSize(36).has_value());
+  std::mt19937 rng(99);
+  for (int64_t n : {576, 240, 672}) {
+    ASSERT_TRUE(isHadamardSize(n)) << n;
+    int64_t m = factorHadamardSize(n)->m2, r = n / m;
+    std::vector<int8_t> hr = getHadamardMatrix(r), bm = getHadamardBase(m);
     std::vector<int8_t> h = getHadamardMatrix(n);
-    for (int64_t stride : {1, 3}) {
-      std::vector<double> x(n * stride), y;
-      for (double &v : x)
-        v = dist(rng);
-      y = x;
-      ASSERT_TRUE(applyHadamard(y.data(), n, stride));
-      double norm = 1.0 / std::sqrt(static_cast<double>(n));
-      for (int64_t j = 0; j < n; ++j) {
-        double ref = 0.0;
-        for (int64_t i = 0; i < n; ++i)
-          ref += x[i * stride] * h[i * n + j];
-        EXPECT_NEAR(y[j * stride], ref * norm, 1e-9 * (1 + std::fabs(ref)))
-            << "n=" << n << " j=" << j;
-      }
-      // Elements between the strided ones are untouched.
-      for (int64_t i = 0; i < n * stride; ++i)
-        if (i % stride)
-          EXPECT_EQ(y[i], x[i]);
-      // Orthonormal and symmetric: applying it twice gives x back.
-      ASSERT_TRUE(applyHadamard(y.data(), n, stride));
-      for (int64_t i = 0; i < n * stride; ++i)
-        EXPECT_NEAR(y[i], x[i], 1e-9 * (1 + std::fabs(x[i])));
-    }
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        ASSERT_EQ(h[i * n + j],
+                  hr[(i / m) * r + j / m] * bm[(i % m) * m + j % m]);
+    for (int64_t stride : {1, 2})
+      expectMatchesDense(n, h, stride, rng);
   }
 }
 

@@ -25,9 +25,19 @@ namespace mlir::qc {
 /// other), the power-of-two form wins.
 std::optional<std::pair<int64_t, int64_t>> splitHadamardSize(int64_t n);
 
+/// The factors of H_n = S_p (x) B_m1 (x) B_m2 (index i = (i_p * m1 + i_1) *
+/// m2 + i_2): m2 = 1 for the orders splitHadamardSize covers (p, m1 = its
+/// split); otherwise a product of two Paley bases, n = p * m1 * m2 with m1
+/// and m2 in {12, 20, 28} (576 = 4 * 12 * 12, 144 = 12 * 12), m2 the
+/// smallest that works.
+struct HadamardFactors {
+  int64_t p, m1, m2;
+};
+std::optional<HadamardFactors> factorHadamardSize(int64_t n);
+
 /// True when qc.hadamard supports a last dimension of size n.
 inline bool isHadamardSize(int64_t n) {
-  return splitHadamardSize(n).has_value();
+  return factorHadamardSize(n).has_value();
 }
 
 /// The symmetric +-1 base matrix B_m (row-major, m*m entries) for m in

@@ -623,7 +623,14 @@ struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
   }
 };
 
-// Pattern: qc.hadamard(x) -> x * (H_n / sqrt(n)) with H_n a constant
+// Pattern: qc.hadamard(x) -> y[..., j] = sum_k x[..., k] * H[k, j] / sqrt(n),
+// the entry computed in the body from the loop indices: with n = p * m1 * m2
+// and i = (i_p * m1 + i_1) * m2 + i_2, H[k, j] = (-1)^popcount(k_p & j_p) *
+// B_m1[k_1, j_1] * B_m2[k_2, j_2], the Paley factors read from small
+// constants (none where m = 1). No n x n matrix is stored. The
+// generic is marked `qc.hadamard`: the CPU target emits it as a fast
+// Walsh-Hadamard transform (qc-cpu-vectorize-contractions); as written it
+// is the exact O(n^2) definition, in the order of k.
 struct HadamardLowering : OpConversionPattern<HadamardOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -632,39 +639,84 @@ struct HadamardLowering : OpConversionPattern<HadamardOp> {
     Location loc = op.getLoc();
     MLIRContext *ctx = getContext();
     auto t = op.getType();
-    Type elt = t.getElementType();
+    auto elt = cast<FloatType>(t.getElementType());
     int64_t r = t.getRank(), n = t.getShape().back();
-    std::vector<int8_t> h = getHadamardMatrix(n);
+    HadamardFactors f = *factorHadamardSize(n);
     double norm = 1.0 / std::sqrt(static_cast<double>(n));
-    SmallVector<APFloat> vals;
-    for (int8_t v : h) {
-      APFloat f(v * norm);
-      bool lost;
-      f.convert(cast<FloatType>(elt).getFloatSemantics(),
-                APFloat::rmNearestTiesToEven, &lost);
-      vals.push_back(f);
-    }
-    auto hType = RankedTensorType::get({n, n}, elt);
-    Value hm = arith::ConstantOp::create(rewriter, loc,
-                                         DenseElementsAttr::get(hType, vals));
+    // The Paley factors as constants, the normalisation in the first.
+    auto table = [&](int64_t m, double scale) -> Value {
+      if (m == 1)
+        return Value();
+      std::vector<int8_t> bm = getHadamardBase(m);
+      SmallVector<APFloat> vals;
+      for (int8_t v : bm) {
+        APFloat a(v * scale);
+        bool lost;
+        a.convert(elt.getFloatSemantics(), APFloat::rmNearestTiesToEven, &lost);
+        vals.push_back(a);
+      }
+      auto bType = RankedTensorType::get({m, m}, elt);
+      return arith::ConstantOp::create(rewriter, loc,
+                                       DenseElementsAttr::get(bType, vals));
+    };
+    Value base1 = table(f.m1, norm), base2 = table(f.m2, f.m1 > 1 ? 1 : norm);
     Value x = adaptor.getInput();
     Value empty = emptyFrom(rewriter, loc, x,
                             llvm::to_vector(llvm::seq<int64_t>(0, r)), elt);
     Value init = linalg::FillOp::create(rewriter, loc,
                                         constF(rewriter, loc, elt, 0), empty)
                      .getResult(0);
-    // Loops: lead..., j, k: y[..., j] += x[..., k] * H[k, j]
+    // Loops: lead..., j, k.
     int64_t loops = r + 1, j = r - 1, k = r;
     SmallVector<AffineExpr> xe = dimExprs(ctx, 0, r - 1), oe = xe;
     xe.push_back(getAffineDimExpr(k, ctx));
     oe.push_back(getAffineDimExpr(j, ctx));
-    Value y = contraction(
-        rewriter, loc, x, hm, init, AffineMap::get(loops, 0, xe, ctx),
-        AffineMap::get(loops, 0,
-                       {getAffineDimExpr(k, ctx), getAffineDimExpr(j, ctx)},
-                       ctx),
-        AffineMap::get(loops, 0, oe, ctx), loops);
-    rewriter.replaceOp(op, y);
+    SmallVector<utils::IteratorType> iters(loops,
+                                           utils::IteratorType::parallel);
+    iters[k] = utils::IteratorType::reduction;
+    auto gen = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{t}, ValueRange{x}, ValueRange{init},
+        ArrayRef<AffineMap>{AffineMap::get(loops, 0, xe, ctx),
+                            AffineMap::get(loops, 0, oe, ctx)},
+        iters, [&](OpBuilder &bb, Location l, ValueRange a) {
+          Value kv = linalg::IndexOp::create(bb, l, k);
+          Value jv = linalg::IndexOp::create(bb, l, j);
+          // Index i = (i_p * m1 + i_1) * m2 + i_2.
+          auto split = [&](Value v, int64_t m, Value &hi) -> Value {
+            if (m == 1) {
+              hi = v;
+              return Value();
+            }
+            Value mv = arith::ConstantIndexOp::create(bb, l, m);
+            hi = arith::DivUIOp::create(bb, l, v, mv);
+            return arith::RemUIOp::create(bb, l, v, mv);
+          };
+          Value kr, jr, kp, jp;
+          Value k2 = split(kv, f.m2, kr), j2 = split(jv, f.m2, jr);
+          Value k1 = split(kr, f.m1, kp), j1 = split(jr, f.m1, jp);
+          Value both = arith::IndexCastUIOp::create(
+              bb, l, bb.getI64Type(), arith::AndIOp::create(bb, l, kp, jp));
+          Value bits = math::CtPopOp::create(bb, l, both);
+          Value odd = arith::TruncIOp::create(bb, l, bb.getI1Type(), bits);
+          Value h = base1 ? tensor::ExtractOp::create(bb, l, base1,
+                                                      ValueRange{k1, j1})
+                                .getResult()
+                          : Value();
+          if (base2) {
+            Value b2 =
+                tensor::ExtractOp::create(bb, l, base2, ValueRange{k2, j2});
+            h = h ? arith::MulFOp::create(bb, l, h, b2).getResult() : b2;
+          }
+          if (!h)
+            h = constF(bb, l, elt, norm);
+          Value neg = arith::NegFOp::create(bb, l, h);
+          Value entry = arith::SelectOp::create(bb, l, odd, neg, h);
+          Value prod = arith::MulFOp::create(bb, l, a[0], entry);
+          linalg::YieldOp::create(
+              bb, l, arith::AddFOp::create(bb, l, a[1], prod).getResult());
+        });
+    gen->setAttr("qc.hadamard", rewriter.getI64IntegerAttr(n));
+    rewriter.replaceOp(op, gen.getResult(0));
     return success();
   }
 };
@@ -676,8 +728,8 @@ struct ConvertQCToLinalgPass
     target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
                            math::MathDialect, tensor::TensorDialect>();
     target.addIllegalOp<LinearOp, BatchMatmulOp, LayerNormOp, RMSNormOp,
-                        HadamardOp, QuantizeOp, DequantizeOp,
-                        QuantizedLinearOp, QuantizedContractionOp>();
+                        HadamardOp, QuantizeOp, DequantizeOp, QuantizedLinearOp,
+                        QuantizedContractionOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(&getContext());
     populateQCToLinalgConversionPatterns(patterns);

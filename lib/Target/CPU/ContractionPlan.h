@@ -73,6 +73,14 @@ bool isRowReduction(linalg::GenericOp g);
 /// `vectorBits` bits; erases `g`.
 void vectorizeRowReduction(linalg::GenericOp g, int64_t vectorBits);
 
+/// A linalg.generic on buffers that qc.hadamard's lowering marked
+/// `qc.hadamard` (n): y[..., j] = sum_k x[..., k] H[k, j] / sqrt(n).
+bool isHadamardTransform(linalg::GenericOp g);
+
+/// Replaces such a generic by a fast Walsh-Hadamard transform of each row
+/// (VectorizeHadamard.cpp), which writes every output element.
+void vectorizeHadamard(linalg::GenericOp g, int64_t vectorBits);
+
 } // namespace mlir::qc
 
 #endif // QUANT_LIB_TARGET_CPU_CONTRACTIONPLAN_H

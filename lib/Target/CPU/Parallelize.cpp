@@ -81,6 +81,17 @@ struct QCParallelizePass
     auto extent = [&](int64_t d) {
       return ShapedType::isDynamic(ranges[d]) ? int64_t(64) : ranges[d];
     };
+    // A Hadamard transform (qc.hadamard's lowering) needs whole rows: only
+    // its leading loops split, a static one first.
+    if (op->hasAttr("qc.hadamard")) {
+      int64_t lead = static_cast<int64_t>(iters.size()) - 2, pick = -1;
+      for (int64_t d = 0; d < lead; ++d)
+        if (ranges[d] != 1 &&
+            (pick < 0 || (ShapedType::isDynamic(ranges[pick]) &&
+                          !ShapedType::isDynamic(ranges[d]))))
+          pick = d;
+      return pick;
+    }
     FailureOr<LanesAndRows> lr = getLanesAndRows(op);
     if (succeeded(lr)) {
       auto largest = [&](bool staticOnly, bool leading) {

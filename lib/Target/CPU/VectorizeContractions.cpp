@@ -805,8 +805,12 @@ struct QCVectorizeContractionsPass
   using Base::Base;
   void runOnOperation() override {
     std::vector<std::pair<linalg::GenericOp, Plan>> work;
-    SmallVector<linalg::GenericOp> rows;
+    SmallVector<linalg::GenericOp> rows, hadamards;
     getOperation().walk([&](linalg::GenericOp op) {
+      if (isHadamardTransform(op)) {
+        hadamards.push_back(op);
+        return;
+      }
       FailureOr<Plan> p = analyzeContraction(op, vectorBits, registers, dot4);
       if (succeeded(p))
         work.emplace_back(op, std::move(*p));
@@ -815,6 +819,13 @@ struct QCVectorizeContractionsPass
     });
     for (linalg::GenericOp op : rows)
       vectorizeRowReduction(op, vectorBits);
+    for (linalg::GenericOp op : hadamards) {
+      // The transform writes every output element: its zero fill goes.
+      OutputInit init = initOfOutput(op);
+      vectorizeHadamard(op, vectorBits);
+      if (init.producer && isa<linalg::FillOp>(init.producer))
+        init.producer->erase();
+    }
     for (auto &[op, p] : work) {
       OpBuilder b(op);
       OutputInit init = initOfOutput(op);

@@ -198,7 +198,7 @@ func.func @hadamard_dynamic(%x: tensor<4x?xf32>) {
 // -----
 
 func.func @hadamard_size(%x: tensor<4x36xf32>) {
-  // expected-error @+1 {{last dimension 36 is not 2^k or 2^k * {12, 20, 28}}}
+  // expected-error @+1 {{last dimension 36 is not 2^k, 2^k * m or 2^k * m1 * m2 (m in {12, 20, 28})}}
   %0 = qc.hadamard %x : tensor<4x36xf32>
   return
 }

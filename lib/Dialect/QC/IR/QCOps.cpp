@@ -188,7 +188,7 @@ LogicalResult HadamardOp::verify() {
                        "size selects the Hadamard matrix");
   if (!isHadamardSize(n))
     return emitOpError("last dimension ")
-           << n << " is not 2^k or 2^k * {12, 20, 28}";
+           << n << " is not 2^k, 2^k * m or 2^k * m1 * m2 (m in {12, 20, 28})";
   return success();
 }
 

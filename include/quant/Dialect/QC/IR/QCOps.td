@@ -126,10 +126,12 @@ def QC_HadamardOp : QC_Op<"hadamard", [Pure, SameOperandsAndResultType]> {
   let summary = "orthonormal Hadamard transform over the last dimension";
   let description = [{
     `y = x * H_n / sqrt(n)` over the last dimension, of size `n = 2^k * m`
-    with `m` in {1, 12, 20, 28}. `H_n` is the Kronecker product of the
-    Sylvester matrix of order `2^k` and a Paley type II matrix of order `m`;
-    both factors are symmetric, so `H_n / sqrt(n)` is symmetric and
-    orthogonal: the transform is its own inverse. Two successive
+    with `m` in {1, 12, 20, 28}, or `n = 2^k * m1 * m2` with `m1`, `m2` in
+    {12, 20, 28} (576 = 4 * 12 * 12). `H_n` is the Kronecker product of the
+    Sylvester matrix of order `2^k` and Paley type II matrices of orders
+    `m` (or `m1` then `m2`, `m2` the smallest that works); all factors are
+    symmetric, so `H_n / sqrt(n)` is symmetric and orthogonal: the transform
+    is its own inverse. Two successive
     `qc.hadamard` ops fold away, and a constant input folds to a constant.
 
     QuaRot-style rotation inserts this op online where a rotation cannot be

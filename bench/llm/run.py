@@ -91,6 +91,32 @@ SCHEMES = {  # name -> quant-compile flags (CALIB: the calibration directory)
                             "--calib", "CALIB", "--smooth", "auto", "--weight-rounding", "gptq"],
     "w4a8-g128-smooth-gptq": ["--wbits", "4", "--granularity", "group:128", "--calib", "CALIB",
                               "--agranularity", "token", "--smooth", "auto", "--weight-rounding", "gptq"],
+    # Rotation (qc-rotate): --rotate auto, the default, puts online Hadamard
+    # transforms on SmolLM2's linear inputs; -norot is the same scheme
+    # without, -residual with the residual stream rotated instead (QuaRot's
+    # form). GPTQ rows keep dynamic per-token activations.
+    "w8a8-dynamic-norot": ["--rotate", "off"],
+    "w8a8-static-norot": ["--calib", "CALIB", "--smooth", "off", "--rotate", "off"],
+    "w8a8-static-residual": ["--calib", "CALIB", "--smooth", "off", "--rotate", "residual"],
+    "w4a16-g128-norot": ["--wbits", "4", "--granularity", "group:128", "--abits", "none", "--rotate", "off"],
+    "w4a16-g128-residual": ["--wbits", "4", "--granularity", "group:128", "--abits", "none", "--rotate", "residual"],
+    "w4a16-g128-rot-gptq": ["--wbits", "4", "--granularity", "group:128", "--abits", "none", "--calib", "CALIB",
+                            "--smooth", "off", "--weight-rounding", "gptq"],
+    "w4a8-g128-norot": ["--wbits", "4", "--granularity", "group:128", "--rotate", "off"],
+    "w4a8-g128-rot-gptq": ["--wbits", "4", "--granularity", "group:128", "--calib", "CALIB", "--agranularity",
+                           "token", "--smooth", "off", "--weight-rounding", "gptq"],
+    "w4a8-g128-residual-gptq": ["--wbits", "4", "--granularity", "group:128", "--calib", "CALIB", "--agranularity",
+                                "token", "--smooth", "off", "--weight-rounding", "gptq", "--rotate", "residual"],
+    "w4a4-g128": ["--wbits", "4", "--abits", "4", "--granularity", "group:128"],
+    "w4a4-g128-norot": ["--wbits", "4", "--abits", "4", "--granularity", "group:128", "--rotate", "off"],
+    "w4a4-g128-rot-gptq": ["--wbits", "4", "--abits", "4", "--granularity", "group:128", "--calib", "CALIB",
+                           "--agranularity", "token", "--smooth", "off", "--weight-rounding", "gptq"],
+    "w4a4-g128-norot-gptq": ["--wbits", "4", "--abits", "4", "--granularity", "group:128", "--calib", "CALIB",
+                             "--agranularity", "token", "--smooth", "off", "--weight-rounding", "gptq",
+                             "--rotate", "off"],
+    "w4a4-g128-residual-gptq": ["--wbits", "4", "--abits", "4", "--granularity", "group:128", "--calib", "CALIB",
+                                "--agranularity", "token", "--smooth", "off", "--weight-rounding", "gptq",
+                                "--rotate", "residual"],
 }
 ORT = ["fp32", "dynamic", "static", "nbits4", "nbits8"]
 DECODE = ["float", "w8a8-dynamic", "w4a16-g128"]

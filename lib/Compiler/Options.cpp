@@ -60,6 +60,10 @@ std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
   if (!o.smooth.empty() && o.smooth != "off" && o.calib.empty())
     return "--smooth needs calibration data (--calib): it reads the "
            "per-channel ranges of each layer's input";
+  if (o.rotate != "auto" && o.rotate != "residual" && o.rotate != "online" &&
+      o.rotate != "off")
+    return "--rotate must be auto, residual, online or off, got '" + o.rotate +
+           "'";
   if (o.policy != "default" && o.policy != "none")
     return "--policy must be default or none, got '" + o.policy + "'";
   if (o.weightRounding != "rtn" && o.weightRounding != "gptq")
@@ -182,6 +186,7 @@ const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
                                                  "runtime-lib",
                                                  "calib-second-moments",
                                                  "smooth",
+                                                 "rotate",
                                                  "weight-rounding",
                                                  "bias-correction",
                                                  "bias-correction-passes",
@@ -267,6 +272,10 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
   }
   if (name == "smooth") {
     q.smooth = v.str();
+    return "";
+  }
+  if (name == "rotate") {
+    q.rotate = v.str();
     return "";
   }
   if (name == "policy") {

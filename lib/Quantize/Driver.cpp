@@ -434,10 +434,54 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
   return success();
 }
 
+LogicalResult QuantizeDriver::rotate(func::FuncOp main) {
+  if (options.rotate == "off")
+    return success();
+  // Nothing to rotate for when every layer stays float.
+  bool quantized = false;
+  main.walk([&](Operation *op) {
+    auto s = op->getAttrOfType<SchemeAttr>("qc.scheme");
+    quantized |= s && !s.isFloat();
+  });
+  if (!quantized)
+    return success();
+  PassManager pm(main->getContext());
+  // auto: the online form, where a transformer's residual stream is found
+  // (measured better than rotating the stream on SmolLM2: docs/benchmarks.md,
+  // "Rotation").
+  QCRotatePassOptions o;
+  o.residual = options.rotate == "residual";
+  o.shared = options.rotate != "residual";
+  o.onlineNeedsResidual = options.rotate == "auto";
+  pm.addNestedPass<func::FuncOp>(createQCRotatePass(o));
+  if (failed(pm.run(main->getParentOfType<ModuleOp>())))
+    return failure();
+  auto info = main->getAttrOfType<DictionaryAttr>("qc.rotation");
+  if (!info)
+    return success();
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  auto online = info.getAs<IntegerAttr>("online");
+  if (auto h = info.getAs<IntegerAttr>("residual"))
+    os << "residual stream of width " << h.getInt()
+       << " rotated by a randomized Hadamard matrix ("
+       << info.getAs<IntegerAttr>("folded").getInt() << " weights rewritten); ";
+  else if (auto h = info.getAs<IntegerAttr>("stream"))
+    os << "transformer (residual stream of width " << h.getInt() << "): ";
+  else if (auto why = info.getAs<StringAttr>("skipped"))
+    os << "residual stream not rotated: " << why.getValue() << "; ";
+  os << online.getInt() << " online Hadamard transform"
+     << (online.getInt() == 1 ? "" : "s");
+  report.rotation = text;
+  if (!options.quiet)
+    main.emitRemark() << "rotation: " << text;
+  return success();
+}
+
 FailureOr<QCQuantizePassOptions>
 QuantizeDriver::prepare(ModuleOp module, const ModelSignature &sig) {
   auto main = module.lookupSymbol<func::FuncOp>("main");
-  if (failed(applySchemes(main)))
+  if (failed(applySchemes(main)) || failed(rotate(main)))
     return failure();
   report.model = model;
   if (SchemeAttr d = toSchemeAttr(main, defaultScheme(options), ""))
@@ -481,6 +525,7 @@ void QuantizeDriver::collectLayers(ModuleOp module) {
     r.scheme = scheme.describe();
     if (auto a = op->getAttrOfType<FloatAttr>("qc.smooth_alpha"))
       r.smoothAlpha = a.getValueAsDouble();
+    r.onlineHadamard = op->hasAttr("qc.online_hadamard");
     // The weight: a dequantized constant (through a reshape), or float.
     Value w;
     for (Value v : op->getOperands()) {

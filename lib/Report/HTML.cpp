@@ -313,6 +313,8 @@ void renderHeader(raw_ostream &os, const QuantReport &r) {
   kvRow(os, "Calibration",
         textOrDash(r.calibMethod) + ", " + std::to_string(r.calibSamples) +
             (r.calibSamples == 1 ? " sample" : " samples"));
+  if (!r.rotation.empty())
+    kvRow(os, "Rotation", escapeHTML(r.rotation));
   os << "</table>\n</header>\n";
 }
 

@@ -102,6 +102,15 @@ static cl::opt<std::string> smooth(
              "group of layers on the calibration statistics) or an alpha in "
              "[0, 1]. Default: auto with --calib, else off"),
     cl::value_desc("off|auto|ALPHA"), cl::cat(qcat));
+static cl::opt<std::string> rotate(
+    "rotate",
+    cl::desc("QuaRot-style rotations (pass qc-rotate): auto rotates a "
+             "transformer's residual stream by a randomized Hadamard matrix "
+             "folded into the weights and puts online Hadamard transforms "
+             "before the down and output projections, when the graph has "
+             "such a stream (else nothing); on also adds the online "
+             "transforms to other models; off (auto)"),
+    cl::value_desc("auto|on|off"), cl::init("auto"), cl::cat(qcat));
 static cl::opt<std::string> weightRounding(
     "weight-rounding",
     cl::desc("How weights round onto their scales: rtn (to nearest) or gptq "
@@ -280,6 +289,7 @@ int main(int argc, char **argv) {
         {"calib", &calibPath},
         {"calib-method", &calibMethod},
         {"smooth", &smooth},
+        {"rotate", &rotate},
         {"weight-rounding", &weightRounding},
         {"bias-correction", &biasCorrection},
         {"policy", &policy},

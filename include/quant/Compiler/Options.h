@@ -69,6 +69,11 @@ struct QuantizeOptions {
   /// search. Needs calibration data. "" = the default policy
   /// (resolveSmoothing).
   std::string smooth;
+  /// Rotation (qc-rotate): "off"; "auto": when a transformer's residual
+  /// stream is found, rotate it and add online Hadamard transforms, else
+  /// nothing; "on": the residual stream where found and online transforms
+  /// in any model.
+  std::string rotate = "auto";
   /// Weight rounding: "rtn" or "gptq" (needs calibration data; gathers
   /// second moments).
   std::string weightRounding = "rtn";

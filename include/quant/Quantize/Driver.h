@@ -70,6 +70,8 @@ private:
   /// statistics table.
   LogicalResult collectStatistics(ModuleOp module, const ModelSignature &sig,
                                   const std::vector<calib::Sample> *samples);
+  /// qc-rotate as --rotate asks; notes what it did (report.rotation).
+  LogicalResult rotate(func::FuncOp main);
   /// qc-smooth-fold with --smooth's alpha; true when a layer was smoothed.
   FailureOr<bool> smooth(ModuleOp module);
   LogicalResult evaluate(StringRef quantizedSo, const ModelSignature &sig);

@@ -42,6 +42,7 @@ struct LayerReport {
   std::optional<double> actSQNR;    ///< dB, estimated on calibration data.
   std::optional<std::pair<double, double>> actRange; ///< Calibrated [lo, hi].
   std::optional<double> smoothAlpha; ///< Smoothing strength, when smoothed.
+  bool onlineHadamard = false; ///< An online Hadamard transform precedes it.
 };
 
 /// Float model vs quantized model on one output, over all evaluation samples
@@ -68,6 +69,8 @@ struct QuantReport {
   std::string defaultScheme;
   std::string calibMethod; ///< "minmax", "percentile", ...
   size_t calibSamples = 0;
+  /// What qc-rotate did, in words ("" when it did not run).
+  std::string rotation;
   std::vector<LayerReport> layers;
   std::optional<EvalReport> eval;
   int64_t floatWeightBytes = 0; ///< All weights stored as float32.

@@ -32,6 +32,8 @@ QuantReport makeReport() {
   r.defaultScheme = "W4 int g128 sym / A8 int per-tensor static";
   r.calibMethod = "minmax";
   r.calibSamples = 16;
+  r.rotation = "transformer (residual stream of width 64): 9 online "
+               "Hadamard transforms";
   r.floatWeightBytes = 4096;
   r.quantWeightBytes = 640;
 
@@ -50,6 +52,7 @@ QuantReport makeReport() {
   q.weightSQNR = 24.5;
   q.actSQNR = 38.25;
   q.smoothAlpha = 0.85;
+  q.onlineHadamard = true;
   q.actRange = std::make_pair(-3.5, 7.25);
   r.layers.push_back(q);
 
@@ -106,7 +109,7 @@ TEST(ReportJSON, RoundTripHoldsEveryField) {
   json::Value v = parse(renderReportJSON(r));
   const json::Object &top = asObject(v);
   expectKeys(top, {"formatVersion", "model", "compilerVersion", "commandLine",
-                   "defaultScheme", "calibMethod", "calibSamples",
+                   "defaultScheme", "calibMethod", "calibSamples", "rotation",
                    "floatWeightBytes", "quantWeightBytes", "compressionRatio",
                    "layers", "eval"});
   EXPECT_EQ(top.getInteger("formatVersion"), kReportFormatVersion);
@@ -116,6 +119,7 @@ TEST(ReportJSON, RoundTripHoldsEveryField) {
   EXPECT_EQ(top.getString("defaultScheme"), r.defaultScheme);
   EXPECT_EQ(top.getString("calibMethod"), "minmax");
   EXPECT_EQ(top.getInteger("calibSamples"), 16);
+  EXPECT_EQ(top.getString("rotation"), r.rotation);
   EXPECT_EQ(top.getInteger("floatWeightBytes"), 4096);
   EXPECT_EQ(top.getInteger("quantWeightBytes"), 640);
   EXPECT_DOUBLE_EQ(*top.getNumber("compressionRatio"), 6.4);
@@ -128,7 +132,7 @@ TEST(ReportJSON, RoundTripHoldsEveryField) {
                {"name", "opType", "scheme", "weightBits", "weightFormat",
                 "weightGranularity", "actBits", "actFormat", "actMode",
                 "numWeights", "weightBytes", "weightSQNR", "smoothAlpha",
-                "actSQNR", "actRange"});
+                "onlineHadamard", "actSQNR", "actRange"});
   const json::Object &q = asObject((*layers)[0]);
   EXPECT_EQ(q.getString("name"), "/layers.0/q_proj/MatMul");
   EXPECT_EQ(q.getString("opType"), "MatMul");
@@ -145,6 +149,8 @@ TEST(ReportJSON, RoundTripHoldsEveryField) {
   EXPECT_EQ(q.getNumber("actSQNR"), 38.25);
   EXPECT_EQ(q.getNumber("smoothAlpha"), 0.85);
   EXPECT_TRUE(asObject((*layers)[1]).get("smoothAlpha")->getAsNull());
+  EXPECT_EQ(q.getBoolean("onlineHadamard"), true);
+  EXPECT_EQ(asObject((*layers)[1]).getBoolean("onlineHadamard"), false);
   const json::Array *range = q.getArray("actRange");
   ASSERT_NE(range, nullptr);
   ASSERT_EQ(range->size(), 2u);

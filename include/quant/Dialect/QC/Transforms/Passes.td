@@ -37,6 +37,70 @@ def QCFuseHadamardPass : Pass<"qc-fuse-hadamard", "func::FuncOp"> {
   ];
 }
 
+def QCRotatePass : Pass<"qc-rotate", "func::FuncOp"> {
+  let summary = "QuaRot-style rotations: the residual stream rotated by a "
+                "randomized Hadamard matrix folded into the weights, online "
+                "Hadamard transforms where none can be folded";
+  let description = [{
+    Rotations spread outlier channels over all channels, so activations and
+    weights quantize with smaller steps; the float function is unchanged
+    (up to rounding of the rewritten weights, computed in double precision).
+    Found from the graph, not from names:
+
+    1. **Residual stream.** Starting from an embedding (a row gather from a
+       constant `[V, H]` table), the pass collects every value that carries
+       the stream by closure: a residual `add`/`sub` joins both operands and
+       its result; a multiply or divide by a per-row value (RMSNorm's
+       `1 / rms`) carries it on; a sum of its squares over the hidden
+       dimension (RMSNorm's mean square) is invariant. Writers must be
+       `qc.linear` ops with constant weights (`W -> Q^T W`, `b -> b Q`) or
+       the embedding (`E -> E Q`); readers `qc.linear` ops with constant
+       weights (`W -> W Q`) or a normalisation's per-channel scale `g` whose
+       every user is such a linear (`W -> W diag(g) Q`, the multiply
+       removed). `Q = D H / sqrt(H)` with random signs `D` (`seed`) and a
+       Hadamard matrix of order H (`2^k * m` or `2^k * m1 * m2`, m in
+       {12, 20, 28}: 576 = 4 * 12 * 12). Anything else that touches the
+       stream leaves it unrotated, and the reason names the node: a mean
+       over the hidden dimension (LayerNorm's centring, which would have to
+       be folded into the writers), a model output, a non-constant weight.
+    2. **Online transforms.** Each `qc.linear` with a constant weight whose
+       input is read by nothing else, not rotated already, and of a size
+       `qc.hadamard` supports (at least `min-online`) gets
+       `linear(hadamard(x), W H)`: the down projection of an MLP, an
+       attention output projection. Layers whose `qc.scheme` keeps them in
+       float are left alone.
+
+    The function gets `qc.rotation`, a dictionary: `residual` (H) and
+    `folded` (weights rewritten), or `skipped` (why not); `online` (count).
+    Rotated linears with an online transform get `qc.online_hadamard`.
+    Run before calibration: the statistics then describe the rotated
+    activations that the quantized model will see.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::qc::QCDialect"];
+  let options = [
+    Option<"residual", "residual", "bool", /*default=*/"true",
+           "Rotate the residual stream">,
+    Option<"online", "online", "bool", /*default=*/"true",
+           "Insert online Hadamard transforms before linears whose input "
+           "cannot be rotated offline">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"0",
+           "Seed of the random signs of the residual rotation">,
+    Option<"shared", "shared", "bool", /*default=*/"false",
+           "Also put an online transform on inputs several linears read "
+           "(q, k and v; gate and up), when every reader is a linear with "
+           "a constant weight">,
+    Option<"minOnline", "min-online", "int64_t", /*default=*/"16",
+           "Smallest input size that gets an online transform">,
+    Option<"requireResidual", "require-residual", "bool", /*default=*/"false",
+           "Fail when the residual stream cannot be rotated">,
+    Option<"onlineNeedsResidual", "online-needs-residual", "bool",
+           /*default=*/"false",
+           "Insert online transforms only when the residual stream was "
+           "rotated (a transformer found)">
+  ];
+}
+
 def QCConstrainInputDimsPass
     : Pass<"qc-constrain-input-dims", "func::FuncOp"> {
   let summary = "Make the run-time input extents the computation assumes "

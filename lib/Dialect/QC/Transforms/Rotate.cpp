@@ -1,0 +1,579 @@
+//===- Rotate.cpp - qc-rotate ---------------------------------------------===//
+//
+// Part of quant. QuaRot-style rotations of a transformer, found from the graph:
+// the residual stream rotated by a randomized Hadamard matrix folded into its
+// writers and readers, and online Hadamard transforms before the linears whose
+// input nothing else reads (down and output projections).
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant/Dialect/QC/IR/QCAttrs.h"
+#include "quant/Dialect/QC/IR/QCOps.h"
+#include "quant/Dialect/QC/Transforms/Passes.h"
+#include "quant/Dialect/QC/Utils/QuantLayers.h"
+#include "quant/Dialect/QC/Utils/WeightUtils.h"
+#include "quant/Support/Hadamard.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
+#include "llvm/ADT/SetVector.h"
+
+#include <random>
+
+namespace mlir::qc {
+#define GEN_PASS_DEF_QCROTATEPASS
+#include "quant/Dialect/QC/Transforms/Passes.h.inc"
+} // namespace mlir::qc
+
+using namespace mlir;
+using namespace mlir::qc;
+
+namespace {
+
+constexpr StringLiteral kBlobName = "qc_rotated_weight";
+
+/// "node 'name' (OpType)" from the importer's location, else the op's name.
+std::string describe(Operation *op) {
+  std::string name = getLayerName(op), type = getLayerOpType(op);
+  if (name.empty())
+    return "'" + op->getName().getStringRef().str() + "'";
+  return "node '" + name + "' (" + type + ")";
+}
+
+/// A float constant's elements, when `v` is one of static shape.
+std::optional<std::vector<double>> floatConstant(Value v) {
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  if (!t || !t.hasStaticShape() || !isa<FloatType>(t.getElementType()))
+    return std::nullopt;
+  return readFloatConstant(v);
+}
+
+/// A qc.linear whose weight (and bias, if any) are float constants.
+bool hasConstantWeights(LinearOp lin) {
+  auto wt = dyn_cast<RankedTensorType>(lin.getWeight().getType());
+  if (!wt || !wt.hasStaticShape() || !isa<FloatType>(wt.getElementType()) ||
+      !matchPattern(lin.getWeight(), m_Constant()))
+    return false;
+  return !lin.getBias() || matchPattern(lin.getBias(), m_Constant());
+}
+
+/// The one arithmetic op of an all-parallel, single-result linalg.generic
+/// with an identity output map, and for each of its operands the input it
+/// reads (-1: not an input's block argument).
+struct Elementwise {
+  mutable linalg::GenericOp gen;
+  Operation *op = nullptr;
+  SmallVector<int> inputOf;
+  AffineMap mapOf(int input) const { return gen.getIndexingMapsArray()[input]; }
+  Value valueOf(int input) const { return gen.getDpsInputs()[input]; }
+};
+
+std::optional<Elementwise> matchElementwise(Operation *op) {
+  auto gen = dyn_cast_or_null<linalg::GenericOp>(op);
+  if (!gen || gen.getNumResults() != 1 || gen.getNumDpsInits() != 1 ||
+      gen.getNumParallelLoops() != gen.getNumLoops() ||
+      !gen.getIndexingMapsArray().back().isIdentity())
+    return std::nullopt;
+  Block &body = gen.getRegion().front();
+  if (body.getOperations().size() != 2)
+    return std::nullopt;
+  Elementwise e{gen, &body.front(), {}};
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  if (yield.getOperand(0) != e.op->getResult(0))
+    return std::nullopt;
+  for (Value v : e.op->getOperands()) {
+    auto ba = dyn_cast<BlockArgument>(v);
+    bool isInput = ba && ba.getOwner() == &body &&
+                   ba.getArgNumber() < gen.getNumDpsInputs();
+    e.inputOf.push_back(isInput ? int(ba.getArgNumber()) : -1);
+  }
+  return e;
+}
+
+/// True when `e` computes a * a (mulf of one value read twice the same way,
+/// or powf with a constant exponent 2).
+bool isSquare(const Elementwise &e) {
+  if (e.op->getNumOperands() != 2 || e.inputOf[0] < 0)
+    return false;
+  if (isa<arith::MulFOp>(e.op)) {
+    if (e.inputOf[1] < 0)
+      return false;
+    return e.inputOf[0] == e.inputOf[1] ||
+           (e.valueOf(e.inputOf[0]) == e.valueOf(e.inputOf[1]) &&
+            e.mapOf(e.inputOf[0]) == e.mapOf(e.inputOf[1]));
+  }
+  if (!isa<math::PowFOp>(e.op))
+    return false;
+  Value exp = e.inputOf[1] >= 0 ? e.valueOf(e.inputOf[1]) : e.op->getOperand(1);
+  FloatAttr f;
+  SplatElementsAttr s;
+  if (matchPattern(exp, m_Constant(&f)))
+    return f.getValueAsDouble() == 2.0;
+  if (matchPattern(exp, m_Constant(&s)) && isa<FloatType>(s.getElementType()))
+    return s.getSplatValue<APFloat>().convertToDouble() == 2.0;
+  return false;
+}
+
+/// A linalg.generic that sums its one input over the last loop only (every
+/// other loop parallel, the output not indexed by it): the body yields
+/// addf(out, in) or addf(out, in * in). Sets `squares` for the latter.
+bool isLastDimSum(Operation *op, bool &squares) {
+  auto gen = dyn_cast_or_null<linalg::GenericOp>(op);
+  if (!gen || gen.getNumResults() != 1 || gen.getNumDpsInits() != 1 ||
+      gen.getNumDpsInputs() < 1)
+    return false;
+  int64_t loops = gen.getNumLoops();
+  auto iters = gen.getIteratorTypesArray();
+  for (int64_t i = 0; i < loops; ++i)
+    if ((iters[i] == utils::IteratorType::reduction) != (i == loops - 1))
+      return false;
+  auto maps = gen.getIndexingMapsArray();
+  if (maps.back().isFunctionOfDim(loops - 1))
+    return false;
+  for (unsigned i = 0; i < gen.getNumDpsInputs(); ++i)
+    if (!maps[i].isIdentity() || gen.getDpsInputs()[i] != gen.getDpsInputs()[0])
+      return false;
+  Block &body = gen.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
+  if (!add || add->getBlock() != &body)
+    return false;
+  Value out = body.getArgument(gen.getNumDpsInputs());
+  auto isIn = [&](Value v) {
+    auto ba = dyn_cast<BlockArgument>(v);
+    return ba && ba.getOwner() == &body &&
+           ba.getArgNumber() < gen.getNumDpsInputs();
+  };
+  for (unsigned k = 0; k < 2; ++k) {
+    if (add.getOperand(k) != out)
+      continue;
+    Value t = add.getOperand(1 - k);
+    if (isIn(t)) {
+      squares = false;
+      return body.getOperations().size() == 2;
+    }
+    auto mul = t.getDefiningOp<arith::MulFOp>();
+    if (mul && mul->getBlock() == &body && isIn(mul.getLhs()) &&
+        isIn(mul.getRhs()) && body.getOperations().size() == 3) {
+      squares = true;
+      return true;
+    }
+  }
+  return false;
+}
+
+/// A multiply (or divide) of `e`'s input `x` by a value broadcast along the
+/// last dimension (one per row: a normalisation's 1 / rms, a scalar).
+bool isRowScale(const Elementwise &e, int x) {
+  if (!isa<arith::MulFOp, arith::DivFOp>(e.op) || e.op->getNumOperands() != 2)
+    return false;
+  int slot = e.inputOf[0] == x ? 0 : e.inputOf[1] == x ? 1 : -1;
+  if (slot < 0 || (isa<arith::DivFOp>(e.op) && slot != 0))
+    return false;
+  int other = e.inputOf[1 - slot];
+  if (other == x || !e.mapOf(x).isIdentity())
+    return false;
+  int64_t last = e.gen.getNumLoops() - 1;
+  if (other < 0)
+    return true; // a value captured from above: a scalar
+  auto ot = dyn_cast<RankedTensorType>(e.valueOf(other).getType());
+  AffineMap m = e.mapOf(other);
+  if (m.isFunctionOfDim(last))
+    return false;
+  // Results indexing no loop read a dimension of size 1 (a broadcast).
+  return !ot || ot.getRank() == 0 ||
+         (ot.getDimSize(ot.getRank() - 1) == 1 || m.getNumResults() < last + 1);
+}
+
+/// Reads the per-channel constant of x * gamma (`e`'s input other than `x`,
+/// indexed by the last loop only, of `h` elements).
+std::optional<std::vector<double>> channelScale(const Elementwise &e, int x,
+                                                int64_t h) {
+  if (!isa<arith::MulFOp>(e.op) || e.inputOf[0] < 0 || e.inputOf[1] < 0)
+    return std::nullopt;
+  int g = e.inputOf[0] == x ? e.inputOf[1] : e.inputOf[0];
+  if (g == x || !e.mapOf(x).isIdentity())
+    return std::nullopt;
+  int64_t loops = e.gen.getNumLoops();
+  AffineMap m = e.mapOf(g);
+  if (m !=
+      AffineMap::get(loops, 0, getAffineDimExpr(loops - 1, e.gen.getContext())))
+    return std::nullopt;
+  auto v = floatConstant(e.valueOf(g));
+  if (!v || int64_t(v->size()) != h)
+    return std::nullopt;
+  return v;
+}
+
+/// A normalisation scale folded into the linears that read its result.
+struct GammaFold {
+  Elementwise mul;
+  int x;
+  std::vector<double> gamma;
+  SmallVector<LinearOp> readers;
+};
+
+/// The residual stream: every value that carries it, and the ops that
+/// produce or read it, found from an embedding by closure.
+struct ResidualPlan {
+  int64_t hidden = 0;
+  llvm::SetVector<Value> values;
+  llvm::SetVector<Operation *> embeddings; // tensor.extract of the table
+  llvm::SetVector<Operation *> writers;    // linears producing the stream
+  llvm::SetVector<Operation *> readers;    // linears reading it (no gamma)
+  SmallVector<GammaFold> gammas;
+  llvm::SetVector<Operation *> gammaOps;
+  std::string failure;
+
+  bool fail(Operation *op, const Twine &why) {
+    if (failure.empty())
+      failure = (describe(op) + " " + why).str();
+    return false;
+  }
+
+  bool add(Value v) {
+    auto t = dyn_cast<RankedTensorType>(v.getType());
+    if (!t || t.getRank() < 1 || t.getDimSize(t.getRank() - 1) != hidden) {
+      if (Operation *def = v.getDefiningOp())
+        return fail(def, "would carry the residual stream with another width");
+      failure = "a function argument would carry the residual stream";
+      return false;
+    }
+    values.insert(v);
+    return true;
+  }
+
+  /// The op that defines `v` must be able to produce it rotated.
+  bool visitDef(Value v) {
+    Operation *def = v.getDefiningOp();
+    if (!def) {
+      failure = "the residual stream comes from a function argument";
+      return false;
+    }
+    if (Operation *read = getEmbeddingRead(def)) {
+      embeddings.insert(read);
+      return true;
+    }
+    if (auto lin = dyn_cast<LinearOp>(def)) {
+      if (!hasConstantWeights(lin))
+        return fail(def, "writes the residual stream without a constant "
+                         "weight to fold the rotation into");
+      writers.insert(def);
+      return true;
+    }
+    if (auto e = matchElementwise(def)) {
+      if (isa<arith::AddFOp, arith::SubFOp>(e->op) && e->inputOf[0] >= 0 &&
+          e->inputOf[1] >= 0 && e->mapOf(e->inputOf[0]).isIdentity() &&
+          e->mapOf(e->inputOf[1]).isIdentity())
+        return add(e->valueOf(e->inputOf[0])) && add(e->valueOf(e->inputOf[1]));
+      for (int x = 0; x < int(e->gen.getNumDpsInputs()); ++x)
+        if (values.contains(e->valueOf(x)) && isRowScale(*e, x))
+          return true;
+    }
+    return fail(def, "produces the residual stream in a way a rotation cannot "
+                     "be folded into");
+  }
+
+  /// Each user of `v` must take it rotated.
+  bool visitUses(Value v) {
+    for (OpOperand &use : v.getUses()) {
+      Operation *user = use.getOwner();
+      if (isa<tensor::DimOp>(user))
+        continue;
+      if (auto lin = dyn_cast<LinearOp>(user)) {
+        if (use.getOperandNumber() != 0 || !hasConstantWeights(lin))
+          return fail(user, "reads the residual stream without a constant "
+                            "weight to fold the rotation into");
+        readers.insert(user);
+        continue;
+      }
+      if (isa<LayerNormOp>(user))
+        return fail(user, "subtracts the mean of the residual stream "
+                          "(LayerNorm): folding the centring into the "
+                          "stream's writers is not implemented");
+      if (isa<RMSNormOp>(user))
+        return fail(user, "normalises the residual stream with qc.rms_norm, "
+                          "whose scale is not folded yet");
+      if (isa<func::ReturnOp>(user))
+        return fail(user, "returns the residual stream");
+      bool squares = false;
+      if (isLastDimSum(user, squares)) {
+        if (squares)
+          continue; // a sum of squares is invariant under rotation
+        return fail(user, "averages the residual stream over the hidden "
+                          "dimension (LayerNorm's centring): folding it into "
+                          "the stream's writers is not implemented");
+      }
+      auto e = matchElementwise(user);
+      auto gen = dyn_cast<linalg::GenericOp>(user);
+      if (!e || !gen || gen.isDpsInit(&use))
+        return fail(user, "reads the residual stream in a way a rotation does "
+                          "not commute with");
+      int x = int(use.getOperandNumber());
+      Value res = gen->getResult(0);
+      if (isa<arith::AddFOp, arith::SubFOp>(e->op) && e->inputOf[0] >= 0 &&
+          e->inputOf[1] >= 0 && e->mapOf(e->inputOf[0]).isIdentity() &&
+          e->mapOf(e->inputOf[1]).isIdentity()) {
+        if (!add(e->valueOf(e->inputOf[0])) ||
+            !add(e->valueOf(e->inputOf[1])) || !add(res))
+          return false;
+        continue;
+      }
+      if (isSquare(*e)) {
+        for (Operation *sq : res.getUsers()) {
+          bool s = false;
+          if (!isLastDimSum(sq, s) || s)
+            return fail(sq, "reads the square of the residual stream other "
+                            "than summing it over the hidden dimension");
+        }
+        continue;
+      }
+      if (isRowScale(*e, x)) {
+        if (!add(res))
+          return false;
+        continue;
+      }
+      if (isa<arith::SubFOp, arith::AddFOp>(e->op) && e->inputOf[0] >= 0 &&
+          e->inputOf[1] >= 0 && e->mapOf(x).isIdentity() &&
+          !e->mapOf(e->inputOf[e->inputOf[0] == x ? 1 : 0])
+               .isFunctionOfDim(e->gen.getNumLoops() - 1))
+        return fail(user, "subtracts a per-row value from the residual stream "
+                          "(LayerNorm's centring): folding it into the "
+                          "stream's writers is not implemented");
+      if (auto g = channelScale(*e, x, hidden)) {
+        GammaFold fold{*e, x, std::move(*g), {}};
+        for (OpOperand &u : res.getUses()) {
+          auto lin = dyn_cast<LinearOp>(u.getOwner());
+          if (!lin || u.getOperandNumber() != 0 || !hasConstantWeights(lin))
+            return fail(u.getOwner(),
+                        "reads a normalisation's scaled output: only linears "
+                        "with constant weights can take its scale");
+          fold.readers.push_back(lin);
+        }
+        if (gammaOps.insert(user))
+          gammas.push_back(std::move(fold));
+        continue;
+      }
+      return fail(user, "reads the residual stream in a way a rotation does "
+                        "not commute with");
+    }
+    return true;
+  }
+
+  /// Grows the stream from `seed` (an embedding's output) to its closure.
+  bool build(Value seed) {
+    auto t = cast<RankedTensorType>(seed.getType());
+    hidden = t.getDimSize(t.getRank() - 1);
+    if (!add(seed))
+      return false;
+    for (size_t i = 0; i < values.size(); ++i) {
+      Value v = values[i];
+      if (!visitDef(v) || !visitUses(v))
+        return false;
+    }
+    return true;
+  }
+};
+
+/// Q = D H / sqrt(n) with random signs D: row vectors u -> u Q, which is also
+/// Q^T applied to a column (H is symmetric).
+struct Rotation {
+  int64_t n;
+  std::vector<double> signs;
+  Rotation(int64_t n, uint64_t seed) : n(n), signs(n) {
+    std::mt19937_64 rng(seed);
+    for (double &s : signs)
+      s = (rng() & 1) ? -1.0 : 1.0;
+  }
+  void apply(double *v, int64_t stride = 1) const {
+    for (int64_t i = 0; i < n; ++i)
+      v[i * stride] *= signs[i];
+    applyHadamard(v, n, stride);
+  }
+};
+
+/// Replaces operand `idx` of `op` (a constant) by `values` of its type.
+void setConstantOperand(Operation *op, unsigned idx,
+                        const std::vector<double> &values) {
+  // Outside any region of the op's own parent (an embedding's table is read
+  // inside its gather's body, and must stay captured from above).
+  Operation *at = op;
+  while (isa<linalg::GenericOp>(at->getParentOp()))
+    at = at->getParentOp();
+  OpBuilder b(at);
+  Value old = op->getOperand(idx);
+  Value c = createFloatConstant(b, op->getLoc(),
+                                cast<RankedTensorType>(old.getType()), values,
+                                kBlobName);
+  op->setOperand(idx, c);
+  eraseDeadConstant(old.getDefiningOp());
+}
+
+/// W [N, K] -> W Q (each row; the input side of a linear).
+void rotateInputs(LinearOp lin, const Rotation &q,
+                  ArrayRef<double> gamma = {}) {
+  std::vector<double> w = *readFloatConstant(lin.getWeight());
+  int64_t k = q.n, rows = int64_t(w.size()) / k;
+  for (int64_t r = 0; r < rows; ++r) {
+    double *row = w.data() + r * k;
+    for (int64_t j = 0; j < int64_t(gamma.size()); ++j)
+      row[j] *= gamma[j];
+    q.apply(row);
+  }
+  setConstantOperand(lin, 1, w);
+}
+
+bool quantizesNothing(Operation *op) {
+  auto s = op->getAttrOfType<SchemeAttr>("qc.scheme");
+  return s && s.isFloat();
+}
+
+struct QCRotatePass : mlir::qc::impl::QCRotatePassBase<QCRotatePass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    MLIRContext *ctx = &getContext();
+    SmallVector<NamedAttribute> summary;
+
+    // 1. The residual stream, from the first embedding whose closure holds.
+    ResidualPlan plan;
+    bool found = false;
+    bool analyse = residual || onlineNeedsResidual || requireResidual;
+    std::string why = "no embedding (a row gather from a constant table) "
+                      "starts a residual stream";
+    if (analyse) {
+      func.walk([&](linalg::GenericOp g) {
+        if (found || !getEmbeddingRead(g))
+          return;
+        ResidualPlan p;
+        if (!p.build(g->getResult(0))) {
+          why = p.failure;
+          return;
+        }
+        if (!isHadamardSize(p.hidden)) {
+          why = "hidden size " + std::to_string(p.hidden) +
+                " has no Hadamard matrix of the forms 2^k * m or 2^k * m1 * "
+                "m2 (m in {12, 20, 28})";
+          return;
+        }
+        plan = std::move(p);
+        found = true;
+      });
+    }
+    llvm::SetVector<Value> rotated;
+    if (found && !residual) {
+      summary.push_back(NamedAttribute(
+          StringAttr::get(ctx, "stream"),
+          IntegerAttr::get(IntegerType::get(ctx, 64), plan.hidden)));
+    } else if (found) {
+      Rotation q(plan.hidden, seed);
+      // Embedding tables: rows e -> e Q.
+      for (Operation *read : plan.embeddings) {
+        auto ex = cast<tensor::ExtractOp>(read);
+        std::vector<double> t = *readFloatConstant(ex.getTensor());
+        for (size_t r = 0; r < t.size() / plan.hidden; ++r)
+          q.apply(t.data() + r * plan.hidden);
+        setConstantOperand(read, 0, t);
+      }
+      // Writers: W [H, K] -> Q^T W (each column), b -> b Q.
+      for (Operation *op : plan.writers) {
+        auto lin = cast<LinearOp>(op);
+        std::vector<double> w = *readFloatConstant(lin.getWeight());
+        int64_t k = int64_t(w.size()) / plan.hidden;
+        for (int64_t c = 0; c < k; ++c)
+          q.apply(w.data() + c, k);
+        setConstantOperand(lin, 1, w);
+        if (lin.getBias()) {
+          std::vector<double> b = *readFloatConstant(lin.getBias());
+          q.apply(b.data());
+          setConstantOperand(lin, 2, b);
+        }
+      }
+      // Readers: W -> W Q; through a normalisation scale, W -> W diag(g) Q.
+      llvm::SetVector<Operation *> done;
+      for (GammaFold &g : plan.gammas) {
+        for (LinearOp lin : g.readers)
+          if (done.insert(lin))
+            rotateInputs(lin, q, g.gamma);
+        g.mul.gen->getResult(0).replaceAllUsesWith(g.mul.valueOf(g.x));
+      }
+      for (Operation *op : plan.readers)
+        if (done.insert(op))
+          rotateInputs(cast<LinearOp>(op), q);
+      for (GammaFold &g : plan.gammas)
+        if (g.mul.gen->use_empty())
+          g.mul.gen->erase();
+      rotated = plan.values;
+      summary.push_back(NamedAttribute(
+          StringAttr::get(ctx, "residual"),
+          IntegerAttr::get(IntegerType::get(ctx, 64), plan.hidden)));
+      summary.push_back(NamedAttribute(
+          StringAttr::get(ctx, "folded"),
+          IntegerAttr::get(IntegerType::get(ctx, 64),
+                           int64_t(plan.embeddings.size() +
+                                   plan.writers.size() + done.size()))));
+    } else if (analyse) {
+      summary.push_back(NamedAttribute(StringAttr::get(ctx, "skipped"),
+                                       StringAttr::get(ctx, why)));
+      if (requireResidual) {
+        func.emitError() << "qc-rotate: the residual stream cannot be "
+                            "rotated: "
+                         << why;
+        return signalPassFailure();
+      }
+    }
+
+    // 2. Online Hadamard transforms on inputs that only linears read (one
+    // linear, or with `shared` several): x W^T = (x H)(W H)^T.
+    int64_t online = 0;
+    if (this->online && (found || !onlineNeedsResidual)) {
+      llvm::SetVector<Value> inputs;
+      func.walk([&](LinearOp lin) { inputs.insert(lin.getInput()); });
+      for (Value x : inputs) {
+        if (rotated.contains(x) || x.getDefiningOp<HadamardOp>() ||
+            (!shared && !x.hasOneUse()))
+          continue;
+        int64_t k = cast<RankedTensorType>(x.getType()).getShape().back();
+        if (k < minOnline || !isHadamardSize(k))
+          continue;
+        SmallVector<LinearOp> readers;
+        bool all = true;
+        for (OpOperand &use : x.getUses()) {
+          auto lin = dyn_cast<LinearOp>(use.getOwner());
+          all &= lin && use.getOperandNumber() == 0 &&
+                 hasConstantWeights(lin) && !quantizesNothing(lin);
+          if (all)
+            readers.push_back(lin);
+        }
+        if (!all)
+          continue;
+        OpBuilder b(ctx);
+        if (Operation *def = x.getDefiningOp())
+          b.setInsertionPointAfter(def);
+        else
+          b.setInsertionPointToStart(cast<BlockArgument>(x).getOwner());
+        Value h = HadamardOp::create(b, x.getLoc(), x);
+        for (LinearOp lin : readers) {
+          std::vector<double> w = *readFloatConstant(lin.getWeight());
+          for (size_t r = 0; r < w.size() / k; ++r)
+            applyHadamard(w.data() + r * k, k);
+          setConstantOperand(lin, 1, w);
+          lin.getInputMutable().assign(h);
+          lin->setAttr("qc.online_hadamard", UnitAttr::get(ctx));
+        }
+        ++online;
+      }
+    }
+    summary.push_back(
+        NamedAttribute(StringAttr::get(ctx, "online"),
+                       IntegerAttr::get(IntegerType::get(ctx, 64), online)));
+    func->setAttr("qc.rotation", DictionaryAttr::get(ctx, summary));
+  }
+};
+
+} // namespace

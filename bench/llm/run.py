@@ -34,6 +34,12 @@ Decode (--decode N, default 128): the KV-cache export, batch 1, a 16-token
 prompt, then N tokens one at a time (greedy), timed over the N steps, at
 each of --threads; tokens per second, median of --repeats runs.
 
+Rotation: --rotate auto (quant-compile's default) rotates SmolLM2 (online
+Hadamard transforms on its linear inputs) except in W8 schemes with static
+activations; -norot schemes turn it off, -online ones ask for the online
+form, -residual ones rotate the residual stream instead
+(docs/quantization.md).
+
 --tiny DIR: a 2-layer random Llama (test/e2e/Inputs/tiny_llama.py's
 weights, the same exporter) on a random token stream, 2 windows of 32,
 every row computed; the test suite checks that quant's FP32 and
@@ -107,6 +113,16 @@ SCHEMES = {  # name -> quant-compile flags (CALIB: the calibration directory)
                            "token", "--smooth", "off", "--weight-rounding", "gptq"],
     "w4a8-g128-residual-gptq": ["--wbits", "4", "--granularity", "group:128", "--calib", "CALIB", "--agranularity",
                                 "token", "--smooth", "off", "--weight-rounding", "gptq", "--rotate", "residual"],
+    "w4a8-g128-rot-smooth-gptq": ["--wbits", "4", "--granularity", "group:128", "--calib", "CALIB",
+                                  "--agranularity", "token", "--smooth", "auto", "--weight-rounding", "gptq"],
+    "w4a4-g128-rot-smooth-gptq": ["--wbits", "4", "--abits", "4", "--granularity", "group:128", "--calib", "CALIB",
+                                  "--agranularity", "token", "--smooth", "auto", "--weight-rounding", "gptq"],
+    # W8 with static activations: --rotate auto does not rotate (smoothing
+    # does better); -online rows ask for it.
+    "w8a8-static-online": ["--calib", "CALIB", "--smooth", "off", "--rotate", "online"],
+    "w8a8-static-smooth-gptq": ["--calib", "CALIB", "--smooth", "auto", "--weight-rounding", "gptq"],
+    "w8a8-static-smooth-gptq-online": ["--calib", "CALIB", "--smooth", "auto", "--weight-rounding", "gptq",
+                                       "--rotate", "online"],
     "w4a4-g128": ["--wbits", "4", "--abits", "4", "--granularity", "group:128"],
     "w4a4-g128-norot": ["--wbits", "4", "--abits", "4", "--granularity", "group:128", "--rotate", "off"],
     "w4a4-g128-rot-gptq": ["--wbits", "4", "--abits", "4", "--granularity", "group:128", "--calib", "CALIB",

@@ -437,13 +437,19 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
 LogicalResult QuantizeDriver::rotate(func::FuncOp main) {
   if (options.rotate == "off")
     return success();
-  // Nothing to rotate for when every layer stays float.
+  // Nothing to rotate for when every layer stays float. auto also leaves
+  // alone a command-line scheme of 8-bit (or wider) integer weights and
+  // static activations: there smoothing without rotation does better
+  // (docs/benchmarks.md, "Rotation").
   bool quantized = false;
   main.walk([&](Operation *op) {
     auto s = op->getAttrOfType<SchemeAttr>("qc.scheme");
     quantized |= s && !s.isFloat();
   });
-  if (!quantized)
+  LayerScheme d = defaultScheme(options);
+  bool worth = d.wFormat != "int" || d.wBits < 8 || d.aBits == 0 ||
+               !d.aStatic || d.aFormat != "int" || d.aBits < 8;
+  if (!quantized || (options.rotate == "auto" && !worth))
     return success();
   PassManager pm(main->getContext());
   // auto: the online form, where a transformer's residual stream is found
@@ -459,17 +465,22 @@ LogicalResult QuantizeDriver::rotate(func::FuncOp main) {
   auto info = main->getAttrOfType<DictionaryAttr>("qc.rotation");
   if (!info)
     return success();
+  auto online = info.getAs<IntegerAttr>("online");
+  auto skipped = info.getAs<StringAttr>("skipped");
+  // auto says nothing about models that are no transformer at all.
+  if (options.rotate == "auto" && online.getInt() == 0 && skipped &&
+      skipped.getValue().starts_with("no embedding"))
+    return success();
   std::string text;
   llvm::raw_string_ostream os(text);
-  auto online = info.getAs<IntegerAttr>("online");
   if (auto h = info.getAs<IntegerAttr>("residual"))
     os << "residual stream of width " << h.getInt()
        << " rotated by a randomized Hadamard matrix ("
        << info.getAs<IntegerAttr>("folded").getInt() << " weights rewritten); ";
   else if (auto h = info.getAs<IntegerAttr>("stream"))
     os << "transformer (residual stream of width " << h.getInt() << "): ";
-  else if (auto why = info.getAs<StringAttr>("skipped"))
-    os << "residual stream not rotated: " << why.getValue() << "; ";
+  else if (skipped)
+    os << "residual stream not rotated: " << skipped.getValue() << "; ";
   os << online.getInt() << " online Hadamard transform"
      << (online.getInt() == 1 ? "" : "s");
   report.rotation = text;

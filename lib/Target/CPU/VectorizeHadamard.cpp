@@ -16,8 +16,8 @@
 //               m1 vectors loaded and combined by additions and
 //               subtractions;
 //   butterflies: the remaining Sylvester factor, on the output in place,
-//               two levels per pass where two remain (radix 4: four
-//               vectors loaded, combined, stored), else one (radix 2).
+//               up to three levels per pass (radix 8: eight vectors loaded,
+//               combined, stored).
 //
 // Every output element is the exact sum of +-x_i / sqrt(n) (base stage
 // products rounded once, then additions): the result agrees with the
@@ -124,26 +124,37 @@ void mlir::qc::vectorizeHadamard(linalg::GenericOp g, int64_t vectorBits) {
         signs[i].push_back(arith::ConstantOp::create(
             b, loc, vt, DenseElementsAttr::get(vt, lanes)));
       }
-    auto loop = scf::ForOp::create(b, loc, c0, cst(n), cst(blk));
+    // Several blocks per iteration: each block's products are one chain
+    // of dependent FMAs, and independent chains hide their latency.
+    int64_t unroll = 1;
+    while (unroll < 4 && (n / blk) % (unroll * 2) == 0)
+      unroll *= 2;
+    auto loop = scf::ForOp::create(b, loc, c0, cst(n), cst(blk * unroll));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(loop.getBody()->getTerminator());
-    Value start = loop.getInductionVar();
-    SmallVector<Value> accs(parts.size());
+    SmallVector<Value> starts;
+    for (int64_t u = 0; u < unroll; ++u)
+      starts.push_back(add(loop.getInductionVar(), u * blk));
+    SmallVector<SmallVector<Value>> accs(unroll,
+                                         SmallVector<Value>(parts.size()));
     for (int64_t i = 0; i < blk; ++i) {
-      Value xi = memref::LoadOp::create(b, loc, x, xAt(add(start, i)));
-      for (size_t q = 0; q < parts.size(); ++q) {
-        auto vt = VectorType::get({parts[q].second}, elt);
-        Value bx = vector::BroadcastOp::create(b, loc, vt, xi);
-        accs[q] =
-            accs[q]
-                ? vector::FMAOp::create(b, loc, bx, signs[i][q], accs[q])
-                      .getResult()
-                : arith::MulFOp::create(b, loc, bx, signs[i][q]).getResult();
+      for (int64_t u = 0; u < unroll; ++u) {
+        Value xi = memref::LoadOp::create(b, loc, x, xAt(add(starts[u], i)));
+        for (size_t q = 0; q < parts.size(); ++q) {
+          auto vt = VectorType::get({parts[q].second}, elt);
+          Value bx = vector::BroadcastOp::create(b, loc, vt, xi);
+          Value &acc = accs[u][q];
+          acc =
+              acc ? vector::FMAOp::create(b, loc, bx, signs[i][q], acc)
+                        .getResult()
+                  : arith::MulFOp::create(b, loc, bx, signs[i][q]).getResult();
+        }
       }
     }
-    for (size_t q = 0; q < parts.size(); ++q)
-      vector::StoreOp::create(b, loc, accs[q], y,
-                              yAt(add(start, parts[q].first)));
+    for (int64_t u = 0; u < unroll; ++u)
+      for (size_t q = 0; q < parts.size(); ++q)
+        vector::StoreOp::create(b, loc, accs[u][q], y,
+                                yAt(add(starts[u], parts[q].first)));
   }
 
   // `body(offset, lanes)` over a run of `len` elements starting at
@@ -203,28 +214,25 @@ void mlir::qc::vectorizeHadamard(linalg::GenericOp g, int64_t vectorBits) {
 
   // Butterflies over the rest of the Sylvester factor, in place in y.
   for (int64_t h = start; h < n;) {
-    int64_t radix = 4 * h <= n ? 4 : 2;
+    // Up to three levels per pass (radix 8: eight vectors in registers).
+    int64_t radix = 2;
+    while (radix < 8 && radix * 2 * h <= n)
+      radix *= 2;
     auto outer = scf::ForOp::create(b, loc, c0, cst(n), cst(radix * h));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(outer.getBody()->getTerminator());
     overRun(outer.getInductionVar(), h, [&](Value base, int64_t w) {
       SmallVector<Value> at, v = loadVectors(base, radix, h, w, at);
-      auto sum = [&](Value a, Value c) -> Value {
-        return arith::AddFOp::create(b, loc, a, c);
-      };
-      auto diff = [&](Value a, Value c) -> Value {
-        return arith::SubFOp::create(b, loc, a, c);
-      };
-      SmallVector<Value> out;
-      if (radix == 2) {
-        out = {sum(v[0], v[1]), diff(v[0], v[1])};
-      } else {
-        Value t0 = sum(v[0], v[1]), t1 = diff(v[0], v[1]);
-        Value t2 = sum(v[2], v[3]), t3 = diff(v[2], v[3]);
-        out = {sum(t0, t2), sum(t1, t3), diff(t0, t2), diff(t1, t3)};
-      }
+      // Level s pairs vectors i and i + s (bit s of i clear).
+      for (int64_t s = 1; s < radix; s *= 2)
+        for (int64_t i = 0; i < radix; ++i)
+          if (!(i & s)) {
+            Value a = v[i], c = v[i + s];
+            v[i] = arith::AddFOp::create(b, loc, a, c);
+            v[i + s] = arith::SubFOp::create(b, loc, a, c);
+          }
       for (int64_t q = 0; q < radix; ++q)
-        vector::StoreOp::create(b, loc, out[q], y, yAt(at[q]));
+        vector::StoreOp::create(b, loc, v[q], y, yAt(at[q]));
     });
     h *= radix;
   }

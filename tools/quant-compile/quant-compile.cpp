@@ -104,13 +104,16 @@ static cl::opt<std::string> smooth(
     cl::value_desc("off|auto|ALPHA"), cl::cat(qcat));
 static cl::opt<std::string> rotate(
     "rotate",
-    cl::desc("QuaRot-style rotations (pass qc-rotate): auto rotates a "
+    cl::desc("QuaRot-style Hadamard rotations (pass qc-rotate): online "
+             "puts an online Hadamard transform on every input that only "
+             "linears read, folded into their weights; residual rotates a "
              "transformer's residual stream by a randomized Hadamard matrix "
-             "folded into the weights and puts online Hadamard transforms "
-             "before the down and output projections, when the graph has "
-             "such a stream (else nothing); on also adds the online "
-             "transforms to other models; off (auto)"),
-    cl::value_desc("auto|on|off"), cl::init("auto"), cl::cat(qcat));
+             "folded into the weights (online transforms before o and "
+             "down); auto is online for transformers (a residual stream "
+             "found), except 8-bit weights with static activations; off "
+             "(auto)"),
+    cl::value_desc("auto|residual|online|off"), cl::init("auto"),
+    cl::cat(qcat));
 static cl::opt<std::string> weightRounding(
     "weight-rounding",
     cl::desc("How weights round onto their scales: rtn (to nearest) or gptq "

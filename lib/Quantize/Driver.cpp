@@ -468,8 +468,8 @@ LogicalResult QuantizeDriver::rotate(func::FuncOp main) {
   auto online = info.getAs<IntegerAttr>("online");
   auto skipped = info.getAs<StringAttr>("skipped");
   // auto says nothing about models that are no transformer at all.
-  if (options.rotate == "auto" && online.getInt() == 0 && skipped &&
-      skipped.getValue().starts_with("no embedding"))
+  if (options.rotate == "auto" && online.getInt() == 0 &&
+      info.get("no_embedding"))
     return success();
   std::string text;
   llvm::raw_string_ostream os(text);

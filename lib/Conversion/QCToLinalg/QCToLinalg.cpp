@@ -659,7 +659,8 @@ struct HadamardLowering : OpConversionPattern<HadamardOp> {
       return arith::ConstantOp::create(rewriter, loc,
                                        DenseElementsAttr::get(bType, vals));
     };
-    Value base1 = table(f.m1, norm), base2 = table(f.m2, f.m1 > 1 ? 1 : norm);
+    // m2 > 1 only with m1 > 1: the normalisation goes into B_m1 alone.
+    Value base1 = table(f.m1, norm), base2 = table(f.m2, 1.0);
     Value x = adaptor.getInput();
     Value empty = emptyFrom(rewriter, loc, x,
                             llvm::to_vector(llvm::seq<int64_t>(0, r)), elt);

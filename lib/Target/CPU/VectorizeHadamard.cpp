@@ -47,7 +47,9 @@ bool mlir::qc::isHadamardTransform(linalg::GenericOp g) {
     return false;
   auto in = dyn_cast<MemRefType>(g.getDpsInputs()[0].getType());
   auto out = dyn_cast<MemRefType>(g.getDpsInits()[0].getType());
+  // Rows are loaded and stored as vectors: the output's rows contiguous.
   return in && out && isa<FloatType>(out.getElementType()) &&
+         hasUnitInnerStride(out) &&
          in.getElementType() == out.getElementType() &&
          out.getShape().back() == n.getInt() &&
          in.getShape().back() == n.getInt() && isHadamardSize(n.getInt()) &&

@@ -14,7 +14,9 @@ their role:
   lnsub.onnx   LayerNorm's centring written out (ReduceMean, Sub): not
                rotated, the message names the ReduceMean;
   out.onnx     rms.onnx that also returns the residual stream: not rotated,
-               the message names the return.
+               the message names the return;
+  noemb.onnx   rms.onnx fed hidden states instead of token ids: no
+               embedding, so no transformer as far as --rotate auto goes.
 """
 
 import sys
@@ -60,7 +62,7 @@ def build(kind: str, seed: int = 3):
         return g.node("Add", [y, g.const(nm(), (0.1 * rng.standard_normal(n)).astype(np.float32))], name=nm())
 
     table = g.const(nm(), rng.standard_normal((V, H)).astype(np.float32))
-    h = g.node("Gather", [table, "ids"], name=nm())
+    h = "x" if kind == "noemb" else g.node("Gather", [table, "ids"], name=nm())
     for _ in range(2):
         n = norm(h)
         gate = linear(n, H, F)
@@ -76,9 +78,11 @@ def build(kind: str, seed: int = 3):
     outputs = [helper.make_tensor_value_info(logits, TensorProto.FLOAT, ["b", V])]
     if kind == "out":
         outputs.append(helper.make_tensor_value_info(h, TensorProto.FLOAT, ["b", H]))
-    graph = helper.make_graph(g.nodes, "rotate_" + kind,
-                              [helper.make_tensor_value_info("ids", TensorProto.INT64, ["b"])], outputs,
-                              initializer=g.inits)
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", H]) if kind == "noemb"
+              else helper.make_tensor_value_info("ids", TensorProto.INT64, ["b"])]
+    if kind == "noemb":
+        g.inits = [i for i in g.inits if i.name != table]
+    graph = helper.make_graph(g.nodes, "rotate_" + kind, inputs, outputs, initializer=g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -89,7 +93,7 @@ def main(out):
     import onnx
 
     out.mkdir(parents=True, exist_ok=True)
-    for kind in ("rms", "ln", "lnsub", "out"):
+    for kind in ("rms", "ln", "lnsub", "out", "noemb"):
         onnx.save(build(kind), out / f"{kind}.onnx")
     print("rotate graphs: ok")
 

@@ -358,14 +358,6 @@ private:
   DenseMap<Key, Key> definedBy;
 };
 
-/// "node 'name' (OpType)" from the importer's location.
-static std::string describeNode(Operation *op) {
-  std::string name = getLayerName(op), type = getLayerOpType(op);
-  return qexec::CheckOp::literal(name.empty()
-                                     ? "an operation (" + type + ")"
-                                     : "node '" + name + "' (" + type + ")");
-}
-
 /// The class number qc-constrain-input-dims gave an argument dimension
 /// (qc.input_dim_classes), or -1.
 static int64_t inputClass(func::FuncOp func,
@@ -434,7 +426,7 @@ struct QCCheckExtentsPass
       Value same =
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, y);
       qexec::CheckOp::create(b, loc, same,
-                             describeNode(p.op) +
+                             qexec::CheckOp::literal(describeNode(p.op)) +
                                  " needs two run-time extents to be equal, but "
                                  "they are {0} and {1}",
                              ValueRange{x, y});

@@ -36,14 +36,6 @@ namespace {
 
 constexpr StringLiteral kBlobName = "qc_rotated_weight";
 
-/// "node 'name' (OpType)" from the importer's location, else the op's name.
-std::string describe(Operation *op) {
-  std::string name = getLayerName(op), type = getLayerOpType(op);
-  if (name.empty())
-    return "'" + op->getName().getStringRef().str() + "'";
-  return "node '" + name + "' (" + type + ")";
-}
-
 /// A float constant's elements, when `v` is one of static shape.
 std::optional<std::vector<double>> floatConstant(Value v) {
   auto t = dyn_cast<RankedTensorType>(v.getType());
@@ -193,10 +185,11 @@ bool isRowScale(const Elementwise &e, int x) {
 /// indexed by the last loop only, of `h` elements).
 std::optional<std::vector<double>> channelScale(const Elementwise &e, int x,
                                                 int64_t h) {
-  if (!isa<arith::MulFOp>(e.op) || e.inputOf[0] < 0 || e.inputOf[1] < 0)
+  if (!isa<arith::MulFOp>(e.op) || e.inputOf[0] < 0 || e.inputOf[1] < 0 ||
+      (e.inputOf[0] == x) == (e.inputOf[1] == x))
     return std::nullopt;
   int g = e.inputOf[0] == x ? e.inputOf[1] : e.inputOf[0];
-  if (g == x || !e.mapOf(x).isIdentity())
+  if (!e.mapOf(x).isIdentity())
     return std::nullopt;
   int64_t loops = e.gen.getNumLoops();
   AffineMap m = e.mapOf(g);
@@ -231,7 +224,7 @@ struct ResidualPlan {
 
   bool fail(Operation *op, const Twine &why) {
     if (failure.empty())
-      failure = (describe(op) + " " + why).str();
+      failure = (describeNode(op) + " " + why).str();
     return false;
   }
 
@@ -444,12 +437,14 @@ struct QCRotatePass : mlir::qc::impl::QCRotatePassBase<QCRotatePass> {
     ResidualPlan plan;
     bool found = false;
     bool analyse = residual || onlineNeedsResidual || requireResidual;
+    bool anyEmbedding = false;
     std::string why = "no embedding (a row gather from a constant table) "
                       "starts a residual stream";
     if (analyse) {
       func.walk([&](linalg::GenericOp g) {
         if (found || !getEmbeddingRead(g))
           return;
+        anyEmbedding = true;
         ResidualPlan p;
         if (!p.build(g->getResult(0))) {
           why = p.failure;
@@ -520,6 +515,9 @@ struct QCRotatePass : mlir::qc::impl::QCRotatePassBase<QCRotatePass> {
     } else if (analyse) {
       summary.push_back(NamedAttribute(StringAttr::get(ctx, "skipped"),
                                        StringAttr::get(ctx, why)));
+      if (!anyEmbedding)
+        summary.push_back(NamedAttribute(StringAttr::get(ctx, "no_embedding"),
+                                         UnitAttr::get(ctx)));
       if (requireResidual) {
         func.emitError() << "qc-rotate: the residual stream cannot be "
                             "rotated: "

@@ -29,6 +29,12 @@ std::string mlir::qc::getLayerOpType(Operation *op) {
   return op->getName().getStringRef().str();
 }
 
+std::string mlir::qc::describeNode(Operation *op) {
+  std::string name = getLayerName(op), type = getLayerOpType(op);
+  return name.empty() ? "an operation (" + type + ")"
+                      : "node '" + name + "' (" + type + ")";
+}
+
 bool mlir::qc::isMultiplyAccumulateGeneric(Operation *op) {
   auto g = dyn_cast<linalg::GenericOp>(op);
   if (!g || g.getNumDpsInputs() != 2 || g.getNumDpsInits() != 1 ||

@@ -71,7 +71,9 @@ def QCRotatePass : Pass<"qc-rotate", "func::FuncOp"> {
        float are left alone.
 
     The function gets `qc.rotation`, a dictionary: `residual` (H) and
-    `folded` (weights rewritten), or `skipped` (why not); `online` (count).
+    `folded` (weights rewritten), `stream` (H, found but left unrotated:
+    `residual=false`), or `skipped` (why not; with `no_embedding` when no
+    embedding starts a stream); `online` (count).
     Rotated linears with an online transform get `qc.online_hadamard`.
     Run before calibration: the statistics then describe the rotated
     activations that the quantized model will see.

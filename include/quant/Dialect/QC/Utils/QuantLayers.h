@@ -54,6 +54,10 @@ SmallVector<QuantLayer> findQuantLayers(func::FuncOp func);
 std::string getLayerName(Operation *op);
 std::string getLayerOpType(Operation *op);
 
+/// "node 'name' (OpType)" from the importer's location, or "an operation
+/// (op.name)" without one: how diagnostics name an op.
+std::string describeNode(Operation *op);
+
 /// The table an embedding gather reads: `op` is an all-parallel
 /// linalg.generic with one input (the indices) whose body yields one
 /// tensor.extract of a rank-2 static constant captured from above, at

@@ -273,6 +273,35 @@ static LogicalResult visit(Operation *op, ExtentRelations &r) {
         failed(r.require(op, l, rank - 1, rhs, t ? rank - 1 : rank - 2)) ||
         failed(r.define(op, y, rank - 1, rhs, t ? rank - 2 : rank - 1)));
   }
+  // (De)quantization: the result has the input's extents; scales and zero
+  // points have them too, but along a blocked axis (a count of blocks)
+  // and where they broadcast (rank 0, or a per-channel vector).
+  auto quant = [&](Value x, Value y, Value scale, Value zp,
+                   std::optional<int64_t> axis,
+                   std::optional<int64_t> blocks) -> LogicalResult {
+    int64_t rank = rankOf(x);
+    if (rank < 0 || failed(r.relateAll(op, {x, y}, rank, false)))
+      return failure();
+    if (!axis || !blocks)
+      return success();
+    int64_t a = *axis < 0 ? *axis + rank : *axis;
+    for (Value p : {scale, zp}) {
+      if (!p || rankOf(p) != rank)
+        continue;
+      for (int64_t d = 0; d < rank; ++d)
+        if (d != a && failed(r.require(op, p, d, x, d)))
+          return failure();
+    }
+    return success();
+  };
+  if (auto q = dyn_cast<QuantizeOp>(op))
+    return quant(q.getInput(), q.getOutput(), q.getScale(), q.getZeroPoint(),
+                 std::optional<int64_t>(q.getAxis()),
+                 std::optional<int64_t>(q.getGroupSize()));
+  if (auto q = dyn_cast<DequantizeOp>(op))
+    return quant(q.getInput(), q.getOutput(), q.getScale(), q.getZeroPoint(),
+                 std::optional<int64_t>(q.getAxis()),
+                 std::optional<int64_t>(q.getGroupSize()));
   auto norm = [&](Value x, Value y, ArrayRef<Value> params,
                   int64_t axis) -> LogicalResult {
     int64_t rank = rankOf(x);

@@ -26,6 +26,11 @@ namespace qc {
 /// Patterns of qc-fuse-hadamard that fuse rotations into constant weights.
 void populateFuseHadamardPatterns(RewritePatternSet &patterns);
 
+/// What qc-quantize-kv-cache did to `func` (its qc.kv_cache), in words:
+/// "60 caches stored as int4 codes with a scale per row; 60 rotated by a
+/// Hadamard transform"; "" when it quantized none.
+std::string describeKVCache(func::FuncOp func);
+
 #define GEN_PASS_REGISTRATION
 #include "quant/Dialect/QC/Transforms/Passes.h.inc"
 

@@ -103,6 +103,77 @@ def QCRotatePass : Pass<"qc-rotate", "func::FuncOp"> {
   ];
 }
 
+def QCQuantizeKVCachePass : Pass<"qc-quantize-kv-cache", "func::FuncOp"> {
+  let summary = "Store a decoder's KV cache as int8 or int4 codes with "
+                "per-row scales, keys rotated by a Hadamard transform";
+  let description = [{
+    A KV cache is found from the graph: a function argument (the past)
+    whose only user is a `tensor.concat` appending the step's new rows
+    along a dimension other than the last, the result returned (the
+    present) and read by the attention. Each such pair becomes quantized
+    at the function's boundary:
+
+    - the past argument becomes its codes, `i8` of the same shape (int8),
+      or two 4-bit codes per byte along the last dimension (int4: `[..., D
+      / 2]`, the even element in the low nibble), followed by a new argument
+      of its scales, `f32 [..., D / group]` (`group` 0: one scale per row of
+      D, a token of one head);
+    - the step's new rows are quantized per row (per group), with the
+      scale computed at run time: symmetric `clip * max |x| / qmax`, or
+      with `asym` unsigned codes, `clip * (max - min) / (2^bits - 1)` and a
+      zero point (a third tensor, `NAME_zero`, int8); they are appended to
+      the past codes and scales: the present is returned as codes and
+      scales in place of the float tensor (outputs named `NAME`,
+      `NAME_scale` and `NAME_zero`, inputs likewise);
+    - the attention reads the dequantized present, so every token, the
+      step's own included, attends to exactly what the cache stores: a
+      prompt run in one call or in several gives the same result.
+
+    **Rotated** (`rotate`, RotateKV), so that outlier channels spread over
+    the row before its scale is taken: the new rows are multiplied by the
+    orthogonal, self-inverse `qc.hadamard` before quantization, and
+    - a key cache, whose last dimension is the reduced dimension of a
+      multiply-accumulate (the scores `Q K^T`, reached through reshapes,
+      transposes and copies such as grouped-query attention's expansion)
+      whose other operand reduces its own last dimension there: that
+      operand (the queries, after the rotary embedding: post-RoPE) gets
+      the same transform, `(Q H)(K H)^T = Q K^T`;
+    - a value cache, whose last dimension every such product keeps as its
+      result's last (the context `P V`): the product's result gets it,
+      `(P (V H)) H = P V`.
+    Both transforms run online on the step's rows only (a decoding step:
+    one row per head), never on the cache. A cache read any other way is
+    quantized without rotation.
+
+    The function gets `qc.kv_cache`, a dictionary: `bits`, `group`,
+    `asym`, `clip`, `caches` (pairs quantized) and `rotated` (caches rotated). Run it
+    before the graph phase's canonicalization so that input-dimension
+    classes cover the new arguments.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::qc::QCDialect"];
+  let options = [
+    Option<"bits", "bits", "unsigned", /*default=*/"8",
+           "Bits of the stored codes: 8 or 4">,
+    Option<"group", "group", "int64_t", /*default=*/"0",
+           "Elements of the last dimension sharing one scale (0: the whole "
+           "row, one scale per token and head); must divide it">,
+    Option<"rotateCache", "rotate", "bool", /*default=*/"true",
+           "Rotate key caches (and the queries that read them) and value "
+           "caches (and the context they make) by a Hadamard transform">,
+    Option<"asym", "asym", "bool", /*default=*/"false",
+           "Asymmetric codes: unsigned, with a zero point per group (an "
+           "input and output NAME_zero, int8, after the scales)">,
+    Option<"clip", "clip", "double", /*default=*/"1.0",
+           "Scales cover this fraction of each group's range (0, 1]; "
+           "values beyond it saturate">,
+    Option<"requireCache", "require-cache", "bool", /*default=*/"false",
+           "Fail when the function has no KV cache">
+  ];
+}
+
 def QCConstrainInputDimsPass
     : Pass<"qc-constrain-input-dims", "func::FuncOp"> {
   let summary = "Make the run-time input extents the computation assumes "

@@ -285,9 +285,11 @@ def save_onnx(model, path: Path) -> None:
     onnx.save_model(model, str(path))
 
 
-def reference(cfg: Config, w: dict[str, np.ndarray], ids: np.ndarray, past=None):
+def reference(cfg: Config, w: dict[str, np.ndarray], ids: np.ndarray, past=None, kv=None):
     """Independent float64 forward pass (HF LlamaForCausalLM semantics):
-    logits [b, s, V] and the cache (per layer (k, v) [b, KV, past + s, D])."""
+    logits [b, s, V] and the cache (per layer (k, v) [b, KV, past + s, D]).
+    kv(k, v) -> (k, v), when given, is what attention reads of the cache
+    (e.g. its quantized form); the returned cache stays as computed."""
     g = lambda k: np.asarray(w[k], dtype=np.float64)  # noqa: E731
     b, s = ids.shape
     D, NH, KV = cfg.head_dim, cfg.heads, cfg.kv_heads
@@ -316,6 +318,8 @@ def reference(cfg: Config, w: dict[str, np.ndarray], ids: np.ndarray, past=None)
             k = np.concatenate([past[i][0], k], axis=2)
             v = np.concatenate([past[i][1], v], axis=2)
         cache.append((k, v))
+        if kv is not None:
+            k, v = kv(k, v)
         t = k.shape[2]
         kk = np.repeat(k, NH // KV, axis=1)
         vv = np.repeat(v, NH // KV, axis=1)

@@ -187,6 +187,11 @@ const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
                                                  "calib-second-moments",
                                                  "smooth",
                                                  "rotate",
+                                                 "kv-cache",
+                                                 "kv-group",
+                                                 "kv-rotate",
+                                                 "kv-asym",
+                                                 "kv-clip",
                                                  "weight-rounding",
                                                  "bias-correction",
                                                  "bias-correction-passes",
@@ -276,6 +281,34 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
   }
   if (name == "rotate") {
     q.rotate = v.str();
+    return "";
+  }
+  if (name == "kv-cache") {
+    o.kvCache = v.str();
+    return "";
+  }
+  if (name == "kv-group") {
+    if (v.getAsInteger(10, o.kvGroup) || o.kvGroup < 0)
+      return "--kv-group expects a count of elements (0: a whole row), got '" +
+             v.str() + "'";
+    return "";
+  }
+  if (name == "kv-asym") {
+    bool asym;
+    if (!parseFlag(name, v, asym, err))
+      return err;
+    o.kvAsym = asym;
+    return "";
+  }
+  if (name == "kv-clip") {
+    double clip;
+    if (v.getAsDouble(clip) || !(clip > 0 && clip <= 1))
+      return "--kv-clip expects a fraction in (0, 1], got '" + v.str() + "'";
+    o.kvClip = clip;
+    return "";
+  }
+  if (name == "kv-rotate") {
+    o.kvRotate = v.str();
     return "";
   }
   if (name == "policy") {
@@ -373,6 +406,10 @@ std::string mlir::qc::validateCompileOptions(const CompileOptions &o,
   } else if (!q.calib.empty() || !o.reports.empty() || !q.eval.empty()) {
     return "--calib, --eval and --report need quantization; drop --float";
   }
+  if (o.kvCache != "off" && o.kvCache != "int8" && o.kvCache != "int4")
+    return "--kv-cache must be off, int8 or int4, got '" + o.kvCache + "'";
+  if (o.kvRotate != "on" && o.kvRotate != "off")
+    return "--kv-rotate must be on or off, got '" + o.kvRotate + "'";
   bool none = o.output == OutputKind::None;
   if (outputPath.empty() && !none)
     return "no output file: give -o PATH (or --emit=none)";

@@ -205,6 +205,27 @@ CompileStatus CompileSession::run(OwningOpRef<ModuleOp> module,
     done = static_cast<int>(reached) + 1;
     reportProgress(getCompilePhaseName(reached), done, total);
   };
+  // The KV cache's storage changes the function's inputs and outputs: it
+  // comes first, so the graph phase's input-dimension classes cover them.
+  if (to >= CompilePhase::Graph && options.kvCache != "off") {
+    PassManager pm(module->getContext());
+    QCQuantizeKVCachePassOptions kv;
+    kv.bits = options.kvCache == "int4" ? 4 : 8;
+    kv.group = options.kvGroup;
+    kv.rotateCache = options.kvRotate == "on";
+    // int4 defaults to asymmetric codes on 90% of each range, int8 to
+    // symmetric codes on the whole range (docs/benchmarks.md, "KV cache").
+    kv.asym = options.kvAsym.value_or(kv.bits == 4);
+    kv.clip = options.kvClip.value_or(kv.bits == 4 ? 0.9 : 1.0);
+    kv.requireCache = true;
+    pm.addNestedPass<func::FuncOp>(createQCQuantizeKVCachePass(kv));
+    if (failed(pm.run(*module)))
+      return fail(CompileStatus::InvalidModel,
+                  "--kv-cache: the model's KV cache cannot be quantized");
+    std::string kvText = describeKVCache(main);
+    if (!kvText.empty() && !options.quantize.quiet)
+      main.emitRemark() << "kv cache: " << kvText;
+  }
   // The graph phase refines the inputs' types (qc-constrain-input-dims), so
   // the signature the runtime checks is read after it.
   if (to >= CompilePhase::Graph) {

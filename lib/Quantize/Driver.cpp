@@ -495,6 +495,7 @@ QuantizeDriver::prepare(ModuleOp module, const ModelSignature &sig) {
   if (failed(applySchemes(main)) || failed(rotate(main)))
     return failure();
   report.model = model;
+  report.kvCache = describeKVCache(main);
   if (SchemeAttr d = toSchemeAttr(main, defaultScheme(options), ""))
     report.defaultScheme = d.describe();
   if (failed(calibrate(module, sig)))

@@ -315,6 +315,8 @@ void renderHeader(raw_ostream &os, const QuantReport &r) {
             (r.calibSamples == 1 ? " sample" : " samples"));
   if (!r.rotation.empty())
     kvRow(os, "Rotation", escapeHTML(r.rotation));
+  if (!r.kvCache.empty())
+    kvRow(os, "KV cache", escapeHTML(r.kvCache));
   os << "</table>\n</header>\n";
 }
 

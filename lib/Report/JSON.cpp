@@ -96,6 +96,7 @@ json::Value mlir::qc::reportToJSON(const QuantReport &r) {
       {"calibMethod", str(r.calibMethod)},
       {"calibSamples", int64_t(r.calibSamples)},
       {"rotation", str(r.rotation)},
+      {"kvCache", str(r.kvCache)},
       {"floatWeightBytes", r.floatWeightBytes},
       {"quantWeightBytes", r.quantWeightBytes},
       {"compressionRatio", std::move(ratio)},

@@ -114,6 +114,39 @@ static cl::opt<std::string> rotate(
              "(auto)"),
     cl::value_desc("auto|residual|online|off"), cl::init("auto"),
     cl::cat(qcat));
+static cl::opt<std::string> kvCache(
+    "kv-cache",
+    cl::desc("Store a decoder's KV cache (an input appended to by a Concat "
+             "whose result is an output) as int8 or int4 codes with a float "
+             "scale per row (one token of one head) or per --kv-group "
+             "elements: the cache crosses the C ABI as codes and scales "
+             "(inputs and outputs NAME and NAME_scale; docs/runtime.md), "
+             "keys rotated by a Hadamard transform; off (off). Applies to "
+             "--float compiles too"),
+    cl::value_desc("off|int8|int4"), cl::init("off"), cl::cat(qcat));
+static cl::opt<std::string> kvGroup(
+    "kv-group",
+    cl::desc("With --kv-cache, elements of a cache row sharing one scale; "
+             "must divide the row (0: the whole row) (0)"),
+    cl::value_desc("N"), cl::cat(qcat));
+static cl::opt<std::string> kvRotate(
+    "kv-rotate",
+    cl::desc("With --kv-cache, rotate key caches and the queries that read "
+             "them by a Hadamard transform after the rotary embedding "
+             "(RotateKV; Q K^T unchanged), where the queries are found (on)"),
+    cl::value_desc("on|off"), cl::init("on"), cl::cat(qcat));
+static cl::opt<bool> kvAsym(
+    "kv-asym",
+    cl::desc("With --kv-cache, asymmetric codes: unsigned, with a zero point "
+             "per scale (a third tensor, NAME_zero, int8); --kv-asym=false "
+             "for symmetric ones (default: asymmetric for int4, symmetric "
+             "for int8)"),
+    cl::cat(qcat));
+static cl::opt<std::string> kvClip(
+    "kv-clip",
+    cl::desc("With --kv-cache, the fraction of each group's range its scale "
+             "covers; values beyond it saturate (0.9 for int4, 1 for int8)"),
+    cl::value_desc("R"), cl::cat(qcat));
 static cl::opt<std::string> weightRounding(
     "weight-rounding",
     cl::desc("How weights round onto their scales: rtn (to nearest) or gptq "
@@ -293,6 +326,10 @@ int main(int argc, char **argv) {
         {"calib-method", &calibMethod},
         {"smooth", &smooth},
         {"rotate", &rotate},
+        {"kv-cache", &kvCache},
+        {"kv-group", &kvGroup},
+        {"kv-rotate", &kvRotate},
+        {"kv-clip", &kvClip},
         {"weight-rounding", &weightRounding},
         {"bias-correction", &biasCorrection},
         {"policy", &policy},
@@ -317,6 +354,7 @@ int main(int argc, char **argv) {
         {"quiet", &quiet},
         {"calib-second-moments", &calibSecondMoments},
         {"elide-weights", &elideWeights},
+        {"kv-asym", &kvAsym},
         {"timing", &timing}})
     if (ok && given(*opt))
       ok = set(name, *opt ? "true" : "false");

@@ -138,6 +138,21 @@ struct CompileOptions {
   std::string runtimeLibrary; ///< "" = found next to the running tool
   // Quantization.
   bool floatOnly = false;
+  /// KV-cache storage (qc-quantize-kv-cache, in float and quantized
+  /// compiles alike): "off", "int8" or "int4".
+  std::string kvCache = "off";
+  /// Elements of a cache row sharing one scale (0: the whole row, one
+  /// token of one head).
+  int64_t kvGroup = 0;
+  /// Rotate key and value caches by a Hadamard transform (RotateKV): "on"
+  /// or "off".
+  std::string kvRotate = "on";
+  /// Asymmetric cache codes (a zero point per group); unset: for int4
+  /// (measured better on SmolLM2: docs/benchmarks.md, "KV cache").
+  std::optional<bool> kvAsym;
+  /// Fraction of each group's range its scale covers, (0, 1]; unset: 0.9
+  /// for int4, 1 for int8.
+  std::optional<double> kvClip;
   QuantizeOptions quantize;
   std::vector<std::string> reports; ///< .html / .json paths
   /// Recorded in the report ("" = none).

@@ -71,6 +71,8 @@ struct QuantReport {
   size_t calibSamples = 0;
   /// What qc-rotate did, in words ("" when it did not run).
   std::string rotation;
+  /// What --kv-cache did (qc-quantize-kv-cache), in words; "" for none.
+  std::string kvCache;
   std::vector<LayerReport> layers;
   std::optional<EvalReport> eval;
   int64_t floatWeightBytes = 0; ///< All weights stored as float32.

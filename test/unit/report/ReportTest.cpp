@@ -32,6 +32,8 @@ QuantReport makeReport() {
   r.defaultScheme = "W4 int g128 sym / A8 int per-tensor static";
   r.calibMethod = "minmax";
   r.calibSamples = 16;
+  r.kvCache = "4 caches stored as int4 codes with a scale per row; 4 "
+              "rotated by a Hadamard transform";
   r.rotation = "transformer (residual stream of width 64): 9 online "
                "Hadamard transforms";
   r.floatWeightBytes = 4096;
@@ -110,8 +112,8 @@ TEST(ReportJSON, RoundTripHoldsEveryField) {
   const json::Object &top = asObject(v);
   expectKeys(top, {"formatVersion", "model", "compilerVersion", "commandLine",
                    "defaultScheme", "calibMethod", "calibSamples", "rotation",
-                   "floatWeightBytes", "quantWeightBytes", "compressionRatio",
-                   "layers", "eval"});
+                   "kvCache", "floatWeightBytes", "quantWeightBytes",
+                   "compressionRatio", "layers", "eval"});
   EXPECT_EQ(top.getInteger("formatVersion"), kReportFormatVersion);
   EXPECT_EQ(top.getString("model"), r.model);
   EXPECT_EQ(top.getString("compilerVersion"), r.compilerVersion);
@@ -120,6 +122,7 @@ TEST(ReportJSON, RoundTripHoldsEveryField) {
   EXPECT_EQ(top.getString("calibMethod"), "minmax");
   EXPECT_EQ(top.getInteger("calibSamples"), 16);
   EXPECT_EQ(top.getString("rotation"), r.rotation);
+  EXPECT_EQ(top.getString("kvCache"), r.kvCache);
   EXPECT_EQ(top.getInteger("floatWeightBytes"), 4096);
   EXPECT_EQ(top.getInteger("quantWeightBytes"), 640);
   EXPECT_DOUBLE_EQ(*top.getNumber("compressionRatio"), 6.4);

@@ -187,6 +187,7 @@ const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
                                                  "calib-second-moments",
                                                  "smooth",
                                                  "rotate",
+                                                 "aclip",
                                                  "kv-cache",
                                                  "kv-group",
                                                  "kv-rotate",
@@ -262,6 +263,11 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
     }
     return "--granularity must be tensor, channel or group:G, got '" + v.str() +
            "'";
+  }
+  if (name == "aclip") {
+    if (v.getAsDouble(q.aClip) || !(q.aClip > 0 && q.aClip <= 1))
+      return "--aclip expects a fraction in (0, 1], got '" + v.str() + "'";
+    return "";
   }
   if (name == "agranularity") {
     q.aGranularity = v.str();

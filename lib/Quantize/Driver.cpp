@@ -512,6 +512,7 @@ QuantizeDriver::prepare(ModuleOp module, const ModelSignature &sig) {
   pass.aFormat = d.aFormat;
   pass.aMode = d.aStatic ? "static" : "dynamic";
   pass.aGranularity = d.aGranularity;
+  pass.aClip = options.aClip;
   pass.asym = d.asym;
   pass.weightRounding = options.weightRounding;
   // AWQ: smoothing comes with the clipping search of integer weights.

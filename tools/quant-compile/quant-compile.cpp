@@ -114,6 +114,12 @@ static cl::opt<std::string> rotate(
              "(auto)"),
     cl::value_desc("auto|residual|online|off"), cl::init("auto"),
     cl::cat(qcat));
+static cl::opt<std::string> aclip(
+    "aclip",
+    cl::desc("Dynamic activation scales cover this fraction (0, 1] of each "
+             "run-time range (per token or tensor); values beyond saturate "
+             "(1)"),
+    cl::value_desc("R"), cl::cat(qcat));
 static cl::opt<std::string> kvCache(
     "kv-cache",
     cl::desc("Store a decoder's KV cache (an input appended to by a Concat "
@@ -326,6 +332,7 @@ int main(int argc, char **argv) {
         {"calib-method", &calibMethod},
         {"smooth", &smooth},
         {"rotate", &rotate},
+        {"aclip", &aclip},
         {"kv-cache", &kvCache},
         {"kv-group", &kvGroup},
         {"kv-rotate", &kvRotate},

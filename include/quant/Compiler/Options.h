@@ -55,6 +55,8 @@ struct QuantizeOptions {
   unsigned aBits = 8; ///< 0: weight-only
   std::string aFormat = "int";
   std::string aGranularity; ///< token | tensor; "" = default
+  /// Dynamic activation scales cover this fraction of each run-time range.
+  double aClip = 1.0;
   bool asym = false;
   DataSource calib; ///< empty: dynamic activations
   /// Range selection of static activation scales: "auto" (the default

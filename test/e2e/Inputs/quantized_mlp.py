@@ -82,8 +82,10 @@ AMBIGUOUS_TOL = 1e-2
 SQNR_SLACK_DB = 1.0
 
 # scheme -> (weight format, weight bits, weight group (0: per channel),
-#            activation format (None: float), activation bits, static?)
+#            activation format (None: float), activation bits, static?
+#            [, dynamic scales' share of each row's range (--aclip)])
 SCHEMES = {
+    "w8a4-dynamic-clip": ("int", 8, 0, "int", 4, False, 0.8),
     "w8a8": ("int", 8, 0, "int", 8, True),
     "w8a8-dynamic": ("int", 8, 0, "int", 8, False),
     "w4a16-g32": ("int", 4, 32, None, 0, False),
@@ -227,8 +229,10 @@ class Reference:
             scale = np.asarray(self.static_scale[name], np.float32)
             axis = None
         else:
+            # scale = absmax / (qmax / clip), the divisor a float32 constant
+            clip = self.scheme[6] if len(self.scheme) > 6 else 1.0
             absmax = np.abs(x32).max(axis=-1)
-            scale = (absmax / np.float32(qmax(ak, ab))).astype(np.float32)
+            scale = (absmax / np.float32(qmax(ak, ab) / clip)).astype(np.float32)
             scale[~(scale > 0)] = 1.0
             axis = 0
         v = qr.divide(x32, qr.broadcast_params(x32.shape, scale, axis), "float32").astype(np.float64)

@@ -462,22 +462,12 @@ struct QCQuantizeKVCachePass
     // symmetric: scale = clip max |x| / qmax; asymmetric: unsigned codes,
     // scale = clip (max - min) / (2^bits - 1) and an integer zero point.
     Value groups = splitLast(b, loc, x, g);
-    auto narrow = [&](Value v) -> Value {
-      if (clip == 1.0)
-        return v;
-      return mapElements(
-          b, loc, v, f32, [&](OpBuilder &bb, Location l, Value e) {
-            Value c = arith::ConstantOp::create(
-                bb, l, bb.getF32FloatAttr(static_cast<double>(clip)));
-            return arith::MulFOp::create(bb, l, e, c).getResult();
-          });
-    };
-    Value hi = narrow(reduceInto(b, loc, groups, r, /*isMax=*/true,
-                                 /*useAbs=*/!asym));
-    Value lo = asym ? narrow(reduceInto(b, loc, groups, r, /*isMax=*/false,
-                                        /*useAbs=*/false))
+    Value hi = reduceInto(b, loc, groups, r, /*isMax=*/true,
+                          /*useAbs=*/!asym);
+    Value lo = asym ? reduceInto(b, loc, groups, r, /*isMax=*/false,
+                                 /*useAbs=*/false)
                     : Value();
-    auto [scale, zp] = dynamicParams(b, loc, lo, hi, fmt);
+    auto [scale, zp] = dynamicParams(b, loc, lo, hi, fmt, clip);
     auto xt = cast<RankedTensorType>(x.getType());
     IntegerAttr axisAttr = b.getI64IntegerAttr(r - 1);
     IntegerAttr groupAttr = b.getI64IntegerAttr(g);

@@ -47,6 +47,8 @@ struct Scheme {
   bool aStatic = false;
   bool aPerToken = true;
   std::optional<double> aMin, aMax;
+  /// Dynamic scales cover this fraction of each range.
+  double aClip = 1.0;
 };
 
 /// Parses "int" + bits (signed, or unsigned when asymmetric) or an FP name.
@@ -500,7 +502,7 @@ FailureOr<Value> quantizeActivation(OpBuilder &b, Location loc, Value x,
     int64_t keep = rowwise ? r - 1 : 0;
     Value hi = reduceInto(b, loc, x, keep, /*isMax=*/true, /*useAbs=*/!asym);
     Value lo = asym ? reduceInto(b, loc, x, keep, false, false) : Value();
-    std::tie(scale, zp) = dynamicParams(b, loc, lo, hi, fmt);
+    std::tie(scale, zp) = dynamicParams(b, loc, lo, hi, fmt, s.aClip);
     if (rowwise) {
       // [..., 1]: one block covering the last dim.
       SmallVector<ReassociationIndices> re;
@@ -621,6 +623,11 @@ struct QCQuantizePass : mlir::qc::impl::QCQuantizePassBase<QCQuantizePass> {
 
   void runOnOperation() override {
     func::FuncOp func = getOperation();
+    if (!(aClip > 0.0 && aClip <= 1.0)) {
+      func.emitError() << "qc-quantize: a-clip must be in (0, 1], got "
+                       << static_cast<double>(aClip);
+      return signalPassFailure();
+    }
     if (biasCorrection != "off" && biasCorrection != "on" &&
         biasCorrection != "auto") {
       func.emitError() << "qc-quantize: bias-correction must be off, on or "
@@ -642,6 +649,7 @@ struct QCQuantizePass : mlir::qc::impl::QCQuantizePassBase<QCQuantizePass> {
     for (QuantLayer &layer : layers) {
       Operation *op = layer.op;
       Scheme s;
+      s.aClip = aClip;
       std::string err;
       if (failed(resolve(op, s, err))) {
         op->emitError() << "qc-quantize: layer '" << layer.name << "': " << err;

@@ -57,7 +57,7 @@ Value mlir::qc::reduceInto(OpBuilder &b, Location loc, Value x,
 
 std::pair<Value, Value> mlir::qc::dynamicParams(OpBuilder &b, Location loc,
                                                 Value lo, Value hi,
-                                                FormatAttr fmt) {
+                                                FormatAttr fmt, double clip) {
   MLIRContext *ctx = b.getContext();
   auto t = cast<RankedTensorType>(hi.getType());
   int64_t r = t.getRank();
@@ -71,6 +71,9 @@ std::pair<Value, Value> mlir::qc::dynamicParams(OpBuilder &b, Location loc,
   double denom = fmt.isFloat() ? fmt.getMaxMagnitude()
                  : lo          ? double(fmt.getIntMax() - fmt.getIntMin())
                                : double(fmt.getIntMax());
+  // scale = clip * span / denom; the zero point below divides clip * lo by
+  // it, so clip becomes part of its divisor.
+  denom /= clip;
   SmallVector<Value> ins = {hi};
   if (lo)
     ins.push_back(lo);
@@ -107,6 +110,10 @@ std::pair<Value, Value> mlir::qc::dynamicParams(OpBuilder &b, Location loc,
           SmallVector<AffineMap>(3, id), SmallVector<Iter>(r, Iter::parallel),
           [&](OpBuilder &bb, Location l, ValueRange a) {
             Value v = arith::DivFOp::create(bb, l, a[0], a[1]);
+            if (clip != 1.0)
+              v = arith::MulFOp::create(
+                  bb, l, v,
+                  arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(clip)));
             v = arith::NegFOp::create(bb, l, v);
             v = math::RoundEvenOp::create(bb, l, v);
             Value mn = arith::ConstantOp::create(

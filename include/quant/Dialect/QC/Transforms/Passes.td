@@ -436,6 +436,10 @@ def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
            "How weights round onto their grid: rtn (to nearest) or gptq "
            "(GPTQ: errors compensated along the inverse second moment of "
            "the layer's input; needs it in the statistics table)">,
+    Option<"aClip", "a-clip", "double", /*default=*/"1.0",
+           "Dynamic activation scales cover this fraction (0, 1] of each "
+           "run-time range (values beyond saturate; QuaRot clips 4-bit "
+           "activations at 0.9)">,
     Option<"biasCorrection", "bias-correction", "std::string",
            /*default=*/"\"off\"",
            "Convolutions: add to the bias the mean of the output change that "

@@ -25,10 +25,12 @@ Value reduceInto(OpBuilder &b, Location loc, Value x, int64_t keepDims,
                  bool isMax, bool useAbs);
 
 /// Scale (and zero point) from run-time ranges, elementwise over `lo`/`hi`
-/// (`lo` null for symmetric): the same formulas as static ranges; an
+/// (`lo` null for symmetric): the same formulas as static ranges, on the
+/// range narrowed to `clip` times itself (values beyond saturate); an
 /// all-zero range gets scale 1.
 std::pair<Value, Value> dynamicParams(OpBuilder &b, Location loc, Value lo,
-                                      Value hi, FormatAttr fmt);
+                                      Value hi, FormatAttr fmt,
+                                      double clip = 1.0);
 
 } // namespace mlir::qc
 

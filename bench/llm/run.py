@@ -40,6 +40,13 @@ activations; -norot schemes turn it off, -online ones ask for the online
 form, -residual ones rotate the residual stream instead
 (docs/quantization.md).
 
+KV-cache quantization: a scheme named SCHEME+KV (e.g. w8a8-dynamic+int4,
+float+int4-g32-sym-c1) compiles the KV-cache export with SCHEME's flags and
+--kv-cache KV (int8|int4, then optionally -gN --kv-group, -asym/-sym
+--kv-asym, -cR --kv-clip, -norot --kv-rotate off); in the perplexity table
+each window is one call with an empty cache (attention reads the cache as
+stored, the window's own rows too: docs/quantization.md, "KV cache"), in
+the decode table the cache crosses the C ABI quantized at every step.
 --tiny DIR: a 2-layer random Llama (test/e2e/Inputs/tiny_llama.py's
 weights, the same exporter) on a random token stream, 2 windows of 32,
 every row computed; the test suite checks that quant's FP32 and
@@ -127,6 +134,9 @@ SCHEMES = {  # name -> quant-compile flags (CALIB: the calibration directory)
     "w4a4-g128-norot": ["--wbits", "4", "--abits", "4", "--granularity", "group:128", "--rotate", "off"],
     "w4a4-g128-rot-gptq": ["--wbits", "4", "--abits", "4", "--granularity", "group:128", "--calib", "CALIB",
                            "--agranularity", "token", "--smooth", "off", "--weight-rounding", "gptq"],
+    "w4a4-g128-rot-gptq-aclip": ["--wbits", "4", "--abits", "4", "--granularity", "group:128", "--calib", "CALIB",
+                                 "--agranularity", "token", "--smooth", "off", "--weight-rounding", "gptq",
+                                 "--aclip", "0.9"],
     "w4a4-g128-norot-gptq": ["--wbits", "4", "--abits", "4", "--granularity", "group:128", "--calib", "CALIB",
                              "--agranularity", "token", "--smooth", "off", "--weight-rounding", "gptq",
                              "--rotate", "off"],
@@ -135,7 +145,7 @@ SCHEMES = {  # name -> quant-compile flags (CALIB: the calibration directory)
                                 "--rotate", "residual"],
 }
 ORT = ["fp32", "dynamic", "static", "nbits4", "nbits8"]
-DECODE = ["float", "w8a8-dynamic", "w4a16-g128"]
+DECODE = ["float", "w8a8-dynamic", "w8a8-dynamic+int8", "w8a8-dynamic+int4", "w4a16-g128", "w4a16-g128+int4"]
 ORT_DECODE = ["fp32", "nbits4"]
 
 
@@ -235,12 +245,11 @@ def ort_variant(kind: str, src: Path, work: Path, calib_windows) -> Path:
     return out
 
 
-def decode_speed(step, cfg, prompt, n, repeats):
-    """Tokens/s of n greedy steps after a prompt; `step(ids, past) -> (logits, present)`."""
+def decode_speed(step, prompt, n, repeats):
+    """Tokens/s of n greedy steps after a prompt; `step(ids, past) -> (logits, past)`, past None: empty."""
     rates = []
     for _ in range(repeats):
-        empty = [np.zeros((1, cfg.kv_heads, 0, cfg.head_dim), np.float32)] * (2 * cfg.layers)
-        logits, past = step(prompt[None, :], empty)
+        logits, past = step(prompt[None, :], None)
         tok = np.array([[int(logits[0, -1].argmax())]], np.int64)
         t = time.perf_counter()
         for _ in range(n):
@@ -250,12 +259,94 @@ def decode_speed(step, cfg, prompt, n, repeats):
     return float(np.median(rates))
 
 
-def kv_feeds(ids, past, cfg):
-    feeds = {"input_ids": ids}
-    for i in range(cfg.layers):
-        feeds[f"past_key_{i}"] = past[2 * i]
-        feeds[f"past_value_{i}"] = past[2 * i + 1]
-    return feeds
+def step_time_isolated(so: Path, past_len: int, threads: int, vocab: int) -> float:
+    """step_time of a model in a fresh Python process."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import run; "
+            "print(run.step_time_of(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])))")
+    r = subprocess.run([sys.executable, "-c", code, str(Path(__file__).resolve().parent), str(so), str(past_len),
+                        str(threads), str(vocab)], capture_output=True, text=True, check=True)
+    return float(r.stdout.strip().splitlines()[-1])
+
+
+def step_time_of(so: str, past_len: int, threads: int, vocab: int) -> float:
+    m = QuantModel(so, threads=threads)
+    t = step_time(cache_step(m.run, m.inputs, [o[0] for o in m.outputs]), past_len, vocab)
+    m.close()
+    return t
+
+
+def step_time(step, past_len, vocab, repeats=15):
+    """Milliseconds of one decoding step after a cache of past_len tokens (random ids), median."""
+    ids = np.random.default_rng(0).integers(0, vocab, (1, past_len)).astype(np.int64)
+    _, past = step(ids, None)
+    tok = np.array([[1]], np.int64)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        step(tok, past)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times)) * 1e3
+
+
+def cache_step(run, inputs, outputs):
+    """`step(ids, past)` of a KV-cache model: `run(feeds) -> [logits, present...]`; `inputs` (name, dtype,
+    shape with -1 or None for dynamic extents), `outputs` names. The cache is a dict of the next step's
+    inputs (present_X -> past_X: float tensors, or codes and scales with --kv-cache); None: empty (past
+    length 0)."""
+    def step(ids, past):
+        feeds = {"input_ids": ids}
+        for name, dtype, shape in inputs:
+            if name == "input_ids":
+                continue
+            feeds[name] = past[name] if past is not None else np.zeros(
+                [ids.shape[0]] + [d if isinstance(d, int) and d >= 0 else 0 for d in shape[1:]], dtype)
+        out = run(feeds)
+        return out[0], {o.replace("present", "past", 1): v for o, v in zip(outputs[1:], out[1:])}
+    return step
+
+
+def split_scheme(name):
+    """'w8a8-dynamic+int4-g32-asym-c0.9' -> ('w8a8-dynamic', quant-compile flags of the KV cache ([] for
+    none)): int8|int4, then optionally -gN (--kv-group), -asym or -sym (--kv-asym=true|false), -cR
+    (--kv-clip), -norot (--kv-rotate off); what is not given is quant-compile's default."""
+    base, _, kv = name.partition("+")
+    if not kv or kv == "float":
+        return base, []
+    m = re.fullmatch(r"(int8|int4)(?:-g(\d+))?(-asym|-sym)?(?:-c([0-9.]+))?(-norot)?", kv)
+    if not m:
+        raise ValueError(f"{name}: the KV cache is float or int8|int4[-gN][-asym|-sym][-cR][-norot]")
+    flags = ["--kv-cache", m.group(1)]
+    if m.group(2):
+        flags += ["--kv-group", m.group(2)]
+    if m.group(3):
+        flags += [f"--kv-asym={'true' if m.group(3) == '-asym' else 'false'}"]
+    if m.group(4):
+        flags += ["--kv-clip", m.group(4)]
+    if m.group(5):
+        flags += ["--kv-rotate", "off"]
+    return base, flags
+
+
+def kv_calibration(work: Path, windows, cfg, kv_flags) -> Path:
+    """Calibration samples for the KV-cache export: the windows with an empty cache, as .npz."""
+    bits = 4 if "int4" in kv_flags else 8 if kv_flags else 0
+    group = int(kv_flags[kv_flags.index("--kv-group") + 1]) if "--kv-group" in kv_flags else cfg.head_dim
+    asym = "--kv-asym=true" in kv_flags or (bits == 4 and "--kv-asym=false" not in kv_flags)
+    d = cfg.head_dim // 2 if bits == 4 else cfg.head_dim
+    out = work / f"calib-kv{bits}-g{group}{'-asym' if asym else ''}"
+    out.mkdir(exist_ok=True)
+    for i, w in enumerate(windows):
+        feeds = {"input_ids": w[None, :]}
+        for layer in range(cfg.layers):
+            for kind in ("key", "value"):
+                name = f"past_{kind}_{layer}"
+                feeds[name] = np.zeros((1, cfg.kv_heads, 0, d), np.int8 if bits else np.float32)
+                if bits:
+                    feeds[name + "_scale"] = np.zeros((1, cfg.kv_heads, 0, cfg.head_dim // group), np.float32)
+                if asym:
+                    feeds[name + "_zero"] = np.zeros((1, cfg.kv_heads, 0, cfg.head_dim // group), np.int8)
+        np.savez(out / f"sample_{i:03d}.npz", **feeds)
+    return out
 
 
 def main(argv=None):
@@ -272,6 +363,10 @@ def main(argv=None):
     p.add_argument("--decode", type=int, default=128, help="decode steps (0: no decode table)")
     p.add_argument("--decode-schemes", default=",".join(DECODE))
     p.add_argument("--ort-decode", default=",".join(ORT_DECODE))
+    p.add_argument("--step-past", default="",
+                   help="also time one decoding step after caches of these lengths (e.g. 16,512), at the "
+                        "first of --threads: ms per step, median of 15, for every --decode-schemes model, "
+                        "each in a fresh process")
     p.add_argument("--threads", default="1,2")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--quant-bin", type=Path, default=ROOT / "build" / "bin")
@@ -292,8 +387,12 @@ def main(argv=None):
         SCHEMES[name] = shlex.split(flags)
         schemes.append(name)
     orts = [s for s in a.ort.split(",") if s]
-    for s in schemes:
-        if s not in SCHEMES:
+    for s in schemes + [x for x in a.decode_schemes.split(",") if x]:
+        try:
+            base, _ = split_scheme(s)
+        except ValueError as e:
+            p.error(str(e))
+        if base not in SCHEMES:
             p.error(f"unknown scheme {s}; choose from {','.join(SCHEMES)}")
     for s in orts:
         if s not in ORT:
@@ -357,9 +456,19 @@ def main(argv=None):
     for s in schemes:
         so = work / f"{s}.so"
         log(f"quant {s}: compiling ...")
-        secs = compile_quant(a.quant_bin, onnx_path, SCHEMES[s], so, calib_dir, shape, a.reuse)
-        m = QuantModel(str(so), threads=0)
-        nll, top = evaluate(lambda ids: m.run({"input_ids": ids})[0], eval_windows)
+        base, kv = split_scheme(s)
+        if "+" in s:
+            # The KV-cache export, each window one call with an empty cache:
+            # attention reads the cache as stored, the window's own rows too.
+            calib = kv_calibration(work, calib_windows, cfg, kv) if "CALIB" in SCHEMES[base] else calib_dir
+            secs = compile_quant(a.quant_bin, kv_path, SCHEMES[base] + kv, so, calib, None, a.reuse)
+            m = QuantModel(str(so), threads=0)
+            step = cache_step(m.run, m.inputs, [o[0] for o in m.outputs])
+            nll, top = evaluate(lambda ids: step(ids, None)[0], eval_windows)
+        else:
+            secs = compile_quant(a.quant_bin, onnx_path, SCHEMES[s], so, calib_dir, shape, a.reuse)
+            m = QuantModel(str(so), threads=0)
+            nll, top = evaluate(lambda ids: m.run({"input_ids": ids})[0], eval_windows)
         m.close()
         if s == "float":
             ref_top = top
@@ -390,34 +499,42 @@ def main(argv=None):
         print("| model | scheme | " + " | ".join(f"{t} thread{'s' if t > 1 else ''}" for t in threads) + " |")
         print("| --- | --- | " + " | ".join("---" for _ in threads) + " |")
         prompt = eval_windows[0][:16]
+        pasts = [int(x) for x in a.step_past.split(",") if x]
+        step_ms = []
         for s in [x for x in a.decode_schemes.split(",") if x]:
-            so = work / f"{s}-kv.so"
+            so = work / f"{s.replace('+', '-kv-')}-kv.so"
             log(f"quant {s} (KV cache): compiling ...")
-            compile_quant(a.quant_bin, kv_path, SCHEMES[s], so, calib_dir, reuse=a.reuse)
+            base, kv = split_scheme(s)
+            calib = kv_calibration(work, calib_windows, cfg, kv) if "CALIB" in SCHEMES[base] else calib_dir
+            compile_quant(a.quant_bin, kv_path, SCHEMES[base] + kv, so, calib, reuse=a.reuse)
             rates = []
             for t in threads:
                 m = QuantModel(str(so), threads=t)
-
-                def step(ids, past, m=m):
-                    out = m.run(kv_feeds(ids, past, cfg))
-                    return out[0], out[1:]
-
-                rates.append(decode_speed(step, cfg, prompt, a.decode, a.repeats))
+                step = cache_step(m.run, m.inputs, [o[0] for o in m.outputs])
+                rates.append(decode_speed(step, prompt, a.decode, a.repeats))
                 m.close()
             print(f"| quant | {s} | " + " | ".join(f"{r:.1f}" for r in rates) + " |")
+            if pasts:
+                # Each in a process of its own: the runtime's buffer cache and
+                # thread pool keep state from the runs before.
+                step_ms.append((s, [step_time_isolated(so, p_len, threads[0], cfg.vocab) for p_len in pasts]))
         for k in [x for x in a.ort_decode.split(",") if x]:
             path = ort_variant(k, kv_path, work, calib_windows)
             rates = []
             for t in threads:
                 sess = ort_session(path, t)
+                ins = [(i.name, np.int64 if "int64" in i.type else np.float32, i.shape) for i in sess.get_inputs()]
                 names = [o.name for o in sess.get_outputs()]
-
-                def step(ids, past, sess=sess, names=names):
-                    out = sess.run(names, kv_feeds(ids, past, cfg))
-                    return out[0], out[1:]
-
-                rates.append(decode_speed(step, cfg, prompt, a.decode, a.repeats))
+                step = cache_step(lambda f, sess=sess, names=names: sess.run(names, f), ins, names)
+                rates.append(decode_speed(step, prompt, a.decode, a.repeats))
             print(f"| onnxruntime | {k} | " + " | ".join(f"{r:.1f}" for r in rates) + " |")
+        if pasts:
+            print(f"\nOne decoding step after a cache of P tokens (random ids), {threads[0]} "
+                  f"thread{'s' if threads[0] > 1 else ''}, ms, median of 15, a fresh process each.\n")
+            print("| scheme | " + " | ".join(f"P = {p_len}" for p_len in pasts) + " |")
+            print("| --- | " + " | ".join("---" for _ in pasts) + " |")
+            for s, ms in step_ms:
+                print(f"| {s} | " + " | ".join(f"{t:.2f}" for t in ms) + " |")
     if work_ctx:
         work_ctx.cleanup()
     return 0

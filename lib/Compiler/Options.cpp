@@ -416,6 +416,10 @@ std::string mlir::qc::validateCompileOptions(const CompileOptions &o,
     return "--kv-cache must be off, int8 or int4, got '" + o.kvCache + "'";
   if (o.kvRotate != "on" && o.kvRotate != "off")
     return "--kv-rotate must be on or off, got '" + o.kvRotate + "'";
+  if (o.kvCache == "off" &&
+      (o.kvGroup != 0 || o.kvAsym || o.kvClip || o.kvRotate != "on"))
+    return "--kv-group, --kv-asym, --kv-clip and --kv-rotate apply to a "
+           "quantized KV cache: add --kv-cache int8 or int4";
   bool none = o.output == OutputKind::None;
   if (outputPath.empty() && !none)
     return "no output file: give -o PATH (or --emit=none)";

@@ -126,8 +126,9 @@ static cl::opt<std::string> kvCache(
              "whose result is an output) as int8 or int4 codes with a float "
              "scale per row (one token of one head) or per --kv-group "
              "elements: the cache crosses the C ABI as codes and scales "
-             "(inputs and outputs NAME and NAME_scale; docs/runtime.md), "
-             "keys rotated by a Hadamard transform; off (off). Applies to "
+             "(inputs and outputs NAME, NAME_scale and, with --kv-asym, "
+             "NAME_zero; docs/runtime.md), keys and values rotated by "
+             "Hadamard transforms; off (off). Applies to "
              "--float compiles too"),
     cl::value_desc("off|int8|int4"), cl::init("off"), cl::cat(qcat));
 static cl::opt<std::string> kvGroup(
@@ -137,9 +138,11 @@ static cl::opt<std::string> kvGroup(
     cl::value_desc("N"), cl::cat(qcat));
 static cl::opt<std::string> kvRotate(
     "kv-rotate",
-    cl::desc("With --kv-cache, rotate key caches and the queries that read "
-             "them by a Hadamard transform after the rotary embedding "
-             "(RotateKV; Q K^T unchanged), where the queries are found (on)"),
+    cl::desc("With --kv-cache, rotate each cache's new rows by a Hadamard "
+             "transform (RotateKV): keys with the queries that read them, "
+             "after the rotary embedding (Q K^T unchanged), values with the "
+             "attention's context (P V unchanged), where the attention is "
+             "found (on)"),
     cl::value_desc("on|off"), cl::init("on"), cl::cat(qcat));
 static cl::opt<bool> kvAsym(
     "kv-asym",

@@ -167,25 +167,23 @@ def main(so, out, bits, group, rotate, asym=False, clip=1.0):
     bound = 0.05 if bits == 8 and clip == 1.0 else 0.5
     assert smollm2.rel_l2(step_logits, want_f) < bound, "decoding step vs onnxruntime"
 
-    bad = dict(cache)
-    bad["past_key_0_scale"] = bad["past_key_0_scale"][:, :, :4]
-    try:
-        m.run({"input_ids": nxt, **bad})
-    except RuntimeError as e:
-        assert "past" in str(e), e
-    else:
-        raise AssertionError("scales of another past length were accepted")
-    bad = dict(cache)
-    bad["past_key_0"] = bad["past_key_0"].astype(np.float32)
+    def refused(change, message):
+        bad = dict(cache)
+        change(bad)
+        try:
+            m.run({"input_ids": nxt, **bad})
+        except RuntimeError as e:
+            assert message in str(e), e
+        else:
+            raise AssertionError(f"accepted a cache that should fail with: {message}")
+
+    refused(lambda c: c.update(past_key_0_scale=c["past_key_0_scale"][:, :, :4]),
+            "input 'past_key_0_scale': dimension 2 ('past') is 4")
     # The wrapper converts feeds to the model's dtypes: make it hand the C
     # ABI the float tensor as it is.
     m.inputs[1] = (m.inputs[1][0], np.float32, m.inputs[1][2])
-    try:
-        m.run({"input_ids": nxt, **bad})
-    except RuntimeError as e:
-        assert "past_key_0" in str(e), e
-    else:
-        raise AssertionError("float codes were accepted")
+    refused(lambda c: c.update(past_key_0=c["past_key_0"].astype(np.float32)),
+            "input 'past_key_0': dtype is float32, the model expects int8")
     m.close()
     print("kv cache: ok")
 

@@ -1,9 +1,10 @@
 //===- KVCache.cpp - qc-quantize-kv-cache ---------------------------------===//
 //
 // Part of quant. A decoder's KV cache stored as int8 or int4 codes with
-// per-row scales across the function's boundary, keys rotated by a Hadamard
-// transform (RotateKV), found from the graph: an argument appended to by a
-// concat whose result is returned.
+// per-row or per-group scales (and zero points) across the function's
+// boundary, keys and values rotated by online Hadamard transforms (RotateKV),
+// found from the graph: an argument appended to by a concat whose result is
+// returned.
 //
 //===----------------------------------------------------------------------===//
 

@@ -105,7 +105,8 @@ def QCRotatePass : Pass<"qc-rotate", "func::FuncOp"> {
 
 def QCQuantizeKVCachePass : Pass<"qc-quantize-kv-cache", "func::FuncOp"> {
   let summary = "Store a decoder's KV cache as int8 or int4 codes with "
-                "per-row scales, keys rotated by a Hadamard transform";
+                "per-row scales, keys and values rotated by Hadamard "
+                "transforms";
   let description = [{
     A KV cache is found from the graph: a function argument (the past)
     whose only user is a `tensor.concat` appending the step's new rows

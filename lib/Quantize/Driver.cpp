@@ -481,6 +481,10 @@ LogicalResult QuantizeDriver::rotate(func::FuncOp main) {
     os << "transformer (residual stream of width " << h.getInt() << "): ";
   else if (skipped)
     os << "residual stream not rotated: " << skipped.getValue() << "; ";
+  if (auto heads = info.getAs<IntegerAttr>("per_head"))
+    os << heads.getInt() << " attention value projection"
+       << (heads.getInt() == 1 ? "" : "s")
+       << " rotated per head (folded into v and o); ";
   os << online.getInt() << " online Hadamard transform"
      << (online.getInt() == 1 ? "" : "s");
   report.rotation = text;

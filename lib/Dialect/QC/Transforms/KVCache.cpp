@@ -11,6 +11,7 @@
 #include "quant/Dialect/QC/IR/QCAttrs.h"
 #include "quant/Dialect/QC/IR/QCOps.h"
 #include "quant/Dialect/QC/Transforms/Passes.h"
+#include "quant/Dialect/QC/Utils/DimTrace.h"
 #include "quant/Dialect/QC/Utils/DynamicQuant.h"
 #include "quant/Dialect/QC/Utils/QuantLayers.h"
 #include "quant/Support/Hadamard.h"
@@ -45,100 +46,53 @@ enum class Reading {
   Unknown,
 };
 
-/// Follows the last dimension of `start` (of size `d`) through views
-/// (reshapes that keep it last, transposes) and copies (a broadcast such as
-/// grouped-query attention's expansion) to the multiply-accumulate generics
-/// that read it. For Reduced, `partners` are the other operands of those
-/// products, each reducing its own last dimension there (the queries); for
-/// Parallel, `products` are those products, each keeping the dimension as
+/// Follows the last dimension of `start` (followDim: through views and
+/// copies such as grouped-query attention's expansion) to the
+/// multiply-accumulate generics that read it; outputs and extents read
+/// along the way are ignored. For Reduced, `partners` are the other operands of
+/// those products, each reducing its own last dimension there (the queries);
+/// for Parallel, `products` are those products, each keeping the dimension as
 /// its result's last (the attention's context).
-Reading traceLastDim(Value start, int64_t d,
-                     SmallVectorImpl<OpOperand *> &partners,
+Reading traceLastDim(Value start, SmallVectorImpl<OpOperand *> &partners,
                      SmallVectorImpl<linalg::GenericOp> &products) {
-  SmallVector<std::pair<Value, int64_t>> work = {
-      {start, cast<RankedTensorType>(start.getType()).getRank() - 1}};
   bool reduced = false, parallel = false;
-  auto lastIs = [&](Value v) {
-    auto t = cast<RankedTensorType>(v.getType());
-    return t.getRank() > 0 && t.getDimSize(t.getRank() - 1) == d;
-  };
-  while (!work.empty()) {
-    auto [v, pos] = work.pop_back_val();
-    int64_t rank = cast<RankedTensorType>(v.getType()).getRank();
-    for (OpOperand &use : v.getUses()) {
-      Operation *user = use.getOwner();
-      if (isa<func::ReturnOp, tensor::DimOp>(user))
-        continue;
-      // Views that keep the dimension innermost keep rows intact.
-      if (isa<tensor::ReshapeOp, tensor::ExpandShapeOp,
-              tensor::CollapseShapeOp>(user) &&
-          use.getOperandNumber() == 0) {
-        Value r = user->getResult(0);
-        if (pos != rank - 1 || !lastIs(r))
-          return Reading::Unknown;
-        work.push_back({r, cast<RankedTensorType>(r.getType()).getRank() - 1});
-        continue;
-      }
-      if (auto t = dyn_cast<linalg::TransposeOp>(user)) {
-        if (&use != t.getDpsInputOperand(0))
-          return Reading::Unknown;
-        auto perm = t.getPermutation();
-        auto it = llvm::find(perm, pos);
-        work.push_back({t.getResult()[0], it - perm.begin()});
-        continue;
-      }
-      auto g = dyn_cast<linalg::GenericOp>(user);
-      if (!g || !g.isDpsInput(&use) || g.getNumResults() != 1)
-        return Reading::Unknown;
-      auto dimAt = [](AffineMap m, int64_t p) -> std::optional<unsigned> {
-        if (auto e = dyn_cast<AffineDimExpr>(m.getResult(p)))
-          return e.getPosition();
-        return std::nullopt;
-      };
-      std::optional<unsigned> loop = dimAt(g.getMatchingIndexingMap(&use), pos);
-      if (!loop)
-        return Reading::Unknown;
-      auto iters = g.getIteratorTypesArray();
-      if (isMultiplyAccumulateGeneric(g) && g.getNumDpsInputs() == 2) {
-        if (iters[*loop] != Iter::reduction) {
+  bool known = followDim(
+      start, cast<RankedTensorType>(start.getType()).getRank() - 1,
+      [&](OpOperand &use, int64_t pos) {
+        Operation *user = use.getOwner();
+        if (isa<func::ReturnOp, tensor::DimOp>(user))
+          return true;
+        auto g = dyn_cast<linalg::GenericOp>(user);
+        if (!g || !g.isDpsInput(&use) || g.getNumResults() != 1 ||
+            !isMultiplyAccumulateGeneric(g) || g.getNumDpsInputs() != 2)
+          return false;
+        std::optional<unsigned> loop =
+            loopAt(g.getMatchingIndexingMap(&use), pos);
+        if (!loop)
+          return false;
+        if (g.getIteratorTypesArray()[*loop] != Iter::reduction) {
           AffineMap om = g.getMatchingIndexingMap(g.getDpsInitOperand(0));
           int64_t orank = om.getNumResults();
-          if (orank == 0 || dimAt(om, orank - 1) != loop)
-            return Reading::Unknown;
+          if (orank == 0 || loopAt(om, orank - 1) != loop)
+            return false;
           parallel = true;
           products.push_back(g);
-          continue;
+          return true;
         }
         OpOperand *other =
             g.getDpsInputOperand(g.getDpsInputOperand(0) == &use ? 1 : 0);
         AffineMap om = g.getMatchingIndexingMap(other);
         int64_t orank = om.getNumResults();
-        if (orank == 0 || dimAt(om, orank - 1) != loop)
-          return Reading::Unknown;
+        if (orank == 0 || loopAt(om, orank - 1) != loop)
+          return false;
         for (int64_t p = 0; p + 1 < orank; ++p)
-          if (dimAt(om, p) == loop)
-            return Reading::Unknown;
+          if (loopAt(om, p) == loop)
+            return false;
         reduced = true;
         partners.push_back(other);
-        continue;
-      }
-      // A copy: every loop parallel, the body yields this operand's element.
-      Block &body = g.getRegion().front();
-      auto yield = cast<linalg::YieldOp>(body.getTerminator());
-      if (llvm::any_of(iters, [](Iter i) { return i != Iter::parallel; }) ||
-          yield.getValues().front() != body.getArgument(use.getOperandNumber()))
-        return Reading::Unknown;
-      AffineMap outMap = g.getMatchingIndexingMap(g.getDpsInitOperand(0));
-      std::optional<int64_t> outPos;
-      for (int64_t p = 0; p < outMap.getNumResults(); ++p)
-        if (dimAt(outMap, p) == loop)
-          outPos = p;
-      if (!outPos)
-        return Reading::Unknown;
-      work.push_back({g.getResult(0), *outPos});
-    }
-  }
-  if (reduced == parallel)
+        return true;
+      });
+  if (!known || reduced == parallel)
     return Reading::Unknown;
   return reduced ? Reading::Reduced : Reading::Parallel;
 }
@@ -391,9 +345,9 @@ struct QCQuantizeKVCachePass
     // Q K^T), values with the context they make (P (V H) H = P V).
     SmallVector<OpOperand *> queries;
     SmallVector<linalg::GenericOp> contexts;
-    bool rotate = rotateCache && isHadamardSize(d) &&
-                  traceLastDim(concat.getResult(), d, queries, contexts) !=
-                      Reading::Unknown;
+    bool rotate =
+        rotateCache && isHadamardSize(d) &&
+        traceLastDim(concat.getResult(), queries, contexts) != Reading::Unknown;
 
     OpBuilder b(concat);
     Location loc = concat.getLoc();

@@ -10,6 +10,7 @@
 #include "quant/Dialect/QC/IR/QCAttrs.h"
 #include "quant/Dialect/QC/IR/QCOps.h"
 #include "quant/Dialect/QC/Transforms/Passes.h"
+#include "quant/Dialect/QC/Utils/DimTrace.h"
 #include "quant/Dialect/QC/Utils/QuantLayers.h"
 #include "quant/Dialect/QC/Utils/WeightUtils.h"
 #include "quant/Support/Hadamard.h"
@@ -420,6 +421,108 @@ void rotateInputs(LinearOp lin, const Rotation &q,
   setConstantOperand(lin, 1, w);
 }
 
+/// A per-head transform that folds into an attention's value projection
+/// `v` (its output rotated in blocks of `d`, one block a head's row) and the
+/// projections `outs` that read the attention's context.
+struct HeadFold {
+  LinearOp v;
+  int64_t d = 0;
+  SmallVector<LinearOp> outs;
+};
+
+/// The products of softmax(...) V that keep `use`'s dimension `pos` as the
+/// last of their result and sum over another of this operand's dimensions,
+/// starting from zero: P (V H) = (P V) H.
+bool isContextProduct(OpOperand &use, int64_t pos) {
+  auto g = dyn_cast<linalg::GenericOp>(use.getOwner());
+  if (!g || !isMultiplyAccumulateGeneric(g) || !g.isDpsInput(&use))
+    return false;
+  std::optional<unsigned> loop = loopAt(g.getMatchingIndexingMap(&use), pos);
+  AffineMap om = g.getMatchingIndexingMap(g.getDpsInitOperand(0));
+  OpOperand *other =
+      g.getDpsInputOperand(g.getDpsInputOperand(0) == &use ? 1 : 0);
+  if (!loop || om.getNumResults() == 0 ||
+      loopAt(om, om.getNumResults() - 1) != loop ||
+      g.getMatchingIndexingMap(other).isFunctionOfDim(*loop))
+    return false;
+  auto fill = g.getDpsInits()[0].getDefiningOp<linalg::FillOp>();
+  return fill && matchPattern(fill.getInputs()[0], m_AnyZeroFloat());
+}
+
+/// Whether `v`'s output reaches linears only as whole heads of `d`
+/// elements through an attention's context products (see HeadFold). A
+/// value that leaves the function (a KV cache) does not.
+FailureOr<HeadFold> findHeadFold(LinearOp v) {
+  Value y = v.getResult();
+  auto yt = cast<RankedTensorType>(y.getType());
+  int64_t n = yt.getShape().back();
+  HeadFold fold{v, 0, {}};
+  if (y.use_empty() || ShapedType::isDynamic(n))
+    return failure();
+  // The output split into heads: a view whose last extent divides n.
+  SmallVector<Value> heads;
+  for (Operation *user : y.getUsers()) {
+    if (isa<tensor::DimOp>(user))
+      continue;
+    if (!isa<tensor::ReshapeOp, tensor::ExpandShapeOp>(user) ||
+        user->getOperand(0) != y)
+      return failure();
+    auto rt = cast<RankedTensorType>(user->getResult(0).getType());
+    int64_t d = rt.getRank() ? rt.getShape().back() : 0;
+    if (d <= 1 || d >= n || ShapedType::isDynamic(d) || n % d ||
+        (fold.d && fold.d != d))
+      return failure();
+    fold.d = d;
+    heads.push_back(user->getResult(0));
+  }
+  // Each head's rows to the products that keep them, and their results to
+  // views that join the heads again, read only by linears.
+  SmallVector<linalg::GenericOp> products;
+  auto toProducts = [&](OpOperand &use, int64_t pos) {
+    if (isa<tensor::DimOp>(use.getOwner()))
+      return true;
+    if (!isContextProduct(use, pos))
+      return false;
+    products.push_back(cast<linalg::GenericOp>(use.getOwner()));
+    return true;
+  };
+  for (Value h : heads)
+    if (!followDim(h, cast<RankedTensorType>(h.getType()).getRank() - 1,
+                   toProducts))
+      return failure();
+  if (products.empty())
+    return failure();
+  auto toLinears = [&](OpOperand &use, int64_t pos) {
+    Operation *user = use.getOwner();
+    if (isa<tensor::DimOp>(user))
+      return true;
+    auto ut = cast<RankedTensorType>(use.get().getType());
+    if (isa<tensor::ReshapeOp, tensor::CollapseShapeOp>(user) &&
+        use.getOperandNumber() == 0 && pos == ut.getRank() - 1) {
+      auto rt = cast<RankedTensorType>(user->getResult(0).getType());
+      int64_t m = rt.getRank() ? rt.getShape().back() : 0;
+      if (!ShapedType::isDynamic(m) && m > fold.d && m % fold.d == 0 &&
+          !user->getResult(0).use_empty() &&
+          llvm::all_of(user->getResult(0).getUses(), [](OpOperand &u) {
+            auto lin = dyn_cast<LinearOp>(u.getOwner());
+            return lin && u.getOperandNumber() == 0 && hasConstantWeights(lin);
+          })) {
+        for (Operation *lin : user->getResult(0).getUsers())
+          fold.outs.push_back(cast<LinearOp>(lin));
+        return true;
+      }
+    }
+    return false;
+  };
+  for (linalg::GenericOp g : products)
+    if (!followDim(g.getResult(0),
+                   cast<RankedTensorType>(g.getResult(0).getType()).getRank() -
+                       1,
+                   toLinears))
+      return failure();
+  return fold;
+}
+
 bool quantizesNothing(Operation *op) {
   auto s = op->getAttrOfType<SchemeAttr>("qc.scheme");
   return s && s.isFloat();
@@ -526,7 +629,56 @@ struct QCRotatePass : mlir::qc::impl::QCRotatePassBase<QCRotatePass> {
       }
     }
 
-    // 2. Online Hadamard transforms on inputs that only linears read (one
+    // 2. Per-head transforms folded into attention's value and output
+    // projections: V -> V H per head (W_v's rows of each head turned), the
+    // context P (V H) = (P V) H turned back by the output projection's
+    // columns of that head (W_o -> W_o H, H symmetric and orthogonal).
+    int64_t headFolds = 0;
+    if (perHead) {
+      SmallVector<HeadFold> folds;
+      llvm::SmallPtrSet<Operation *, 8> outs;
+      func.walk([&](LinearOp lin) {
+        if (!hasConstantWeights(lin))
+          return;
+        FailureOr<HeadFold> f = findHeadFold(lin);
+        if (failed(f) || !isHadamardSize(f->d))
+          return;
+        for (LinearOp o : f->outs)
+          if (!outs.insert(o).second)
+            return;
+        folds.push_back(*f);
+      });
+      for (HeadFold &f : folds) {
+        int64_t d = f.d;
+        std::vector<double> w = *readFloatConstant(f.v.getWeight());
+        int64_t k =
+            cast<RankedTensorType>(f.v.getWeight().getType()).getShape().back();
+        int64_t rows = int64_t(w.size()) / k;
+        for (int64_t h = 0; h < rows / d; ++h)
+          for (int64_t c = 0; c < k; ++c)
+            applyHadamard(w.data() + h * d * k + c, d, k);
+        setConstantOperand(f.v, 1, w);
+        if (f.v.getBias()) {
+          std::vector<double> b = *readFloatConstant(f.v.getBias());
+          for (int64_t h = 0; h < rows / d; ++h)
+            applyHadamard(b.data() + h * d, d);
+          setConstantOperand(f.v, 2, b);
+        }
+        for (LinearOp o : f.outs) {
+          std::vector<double> wo = *readFloatConstant(o.getWeight());
+          for (size_t i = 0; i < wo.size(); i += d)
+            applyHadamard(wo.data() + i, d);
+          setConstantOperand(o, 1, wo);
+        }
+        ++headFolds;
+      }
+    }
+    if (headFolds)
+      summary.push_back(NamedAttribute(
+          StringAttr::get(ctx, "per_head"),
+          IntegerAttr::get(IntegerType::get(ctx, 64), headFolds)));
+
+    // 3. Online Hadamard transforms on inputs that only linears read (one
     // linear, or with `shared` several): x W^T = (x H)(W H)^T.
     int64_t online = 0;
     if (this->online && (found || !onlineNeedsResidual)) {

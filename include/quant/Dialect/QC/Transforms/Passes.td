@@ -63,7 +63,20 @@ def QCRotatePass : Pass<"qc-rotate", "func::FuncOp"> {
        stream leaves it unrotated, and the reason names the node: a mean
        over the hidden dimension (LayerNorm's centring, which would have to
        be folded into the writers), a model output, a non-constant weight.
-    2. **Online transforms.** Each `qc.linear` with a constant weight whose
+    2. **Per-head transforms** (`per-head`). A
+       `qc.linear` with constant weights whose output is split into heads
+       of `d` elements (a view whose last extent `d` divides it) that reach,
+       through views and copies (grouped-query attention's expansion), only
+       products keeping that dimension and summing over another, from zero
+       (the attention's `P V`), whose results reach, through views and
+       copies, only views joining the heads again read by `qc.linear`s with
+       constant weights: the value projection's rows of each head turn,
+       `W_v -> H W_v` (and its bias), and the output projections' columns of
+       each head, `W_o -> W_o H` (`P (V H) H = P V`), with `H` the
+       orthonormal Hadamard matrix of order `d`. The values are then rotated
+       per head at no run-time cost. A value that also leaves the function
+       (a KV cache's present) is left alone.
+    3. **Online transforms.** Each `qc.linear` with a constant weight whose
        input is read by nothing else, not rotated already, and of a size
        `qc.hadamard` supports (at least `min-online`) gets
        `linear(hadamard(x), W H)`: the down projection of an MLP, an
@@ -73,7 +86,8 @@ def QCRotatePass : Pass<"qc-rotate", "func::FuncOp"> {
     The function gets `qc.rotation`, a dictionary: `residual` (H) and
     `folded` (weights rewritten), `stream` (H, found but left unrotated:
     `residual=false`), or `skipped` (why not; with `no_embedding` when no
-    embedding starts a stream); `online` (count).
+    embedding starts a stream); `per_head` (value projections folded, when any);
+    `online` (count).
     Rotated linears with an online transform get `qc.online_hadamard`.
     Run before calibration: the statistics then describe the rotated
     activations that the quantized model will see.
@@ -88,6 +102,9 @@ def QCRotatePass : Pass<"qc-rotate", "func::FuncOp"> {
            "cannot be rotated offline">,
     Option<"seed", "seed", "uint64_t", /*default=*/"0",
            "Seed of the random signs of the residual rotation">,
+    Option<"perHead", "per-head", "bool", /*default=*/"true",
+           "Fold a Hadamard transform per attention head into the value "
+           "and output projections">,
     Option<"shared", "shared", "bool", /*default=*/"false",
            "Also put an online transform on inputs several linears read "
            "(q, k and v; gate and up), when every reader is a linear with "

@@ -6,9 +6,12 @@
 // malloc are fresh mmap'ed pages each time: first touches fault and the
 // kernel zeroes them (~10% of a PP-OCR det run). A run allocates the same
 // sizes in the same order every time, so freed blocks of at least
-// kMinCached bytes are kept and handed out again for the same size; up to
-// kMaxCached bytes in all stay cached for the process's lifetime (what an
-// arena in other runtimes keeps too).
+// kMinCached bytes are kept and handed out again for the same size class;
+// up to kMaxCached bytes in all stay cached for the process's lifetime
+// (what an arena in other runtimes keeps too). Sizes are rounded up to
+// classes an eighth of a power of two apart (at most 12.5% more memory), so
+// buffers that grow a little from run to run, a decoder's KV cache, reuse
+// a block for several runs instead of faulting in a fresh one each time.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,11 +30,20 @@ namespace {
 constexpr size_t kMinCached = 16 << 10;
 constexpr size_t kMaxCached = size_t(2) << 30;
 
+/// `size` rounded up to a multiple of an eighth of the largest power of
+/// two not above it.
+size_t sizeClass(size_t size) {
+  size_t top = size_t(1) << (63 - __builtin_clzll(size));
+  size_t step = top / 8;
+  return (size + step - 1) / step * step;
+}
+
 class BufferCache {
 public:
   void *allocate(size_t size) {
     if (size < kMinCached)
       return std::malloc(size);
+    size = sizeClass(size);
     {
       std::lock_guard<std::mutex> lock(m);
       auto it = idle.find(size);

@@ -33,6 +33,28 @@ TEST(BufferCache, ReusesAFreedBlockOfTheSameSize) {
   quant_rt_free(r);
 }
 
+// A decoder's KV cache grows by a row per step: a block serves sizes up
+// to its class (an eighth of a power of two above), so the next step's
+// slightly larger buffer reuses it; a size past the class gets another.
+TEST(BufferCache, ReusesABlockForASlightlyLargerSize) {
+  size_t size = (5u << 20) + 12345; // a size class no other test uses
+  void *p = quant_rt_alloc(size);
+  ASSERT_NE(p, nullptr);
+  std::memset(p, 1, size);
+  quant_rt_free(p);
+  size_t bigger = size + 768 * 100;
+  void *q = quant_rt_alloc(bigger);
+  EXPECT_EQ(q, p);
+  std::memset(q, 2, bigger); // the whole block is usable
+  quant_rt_free(q);
+  size_t past = (6u << 20) + 1; // past the class of 5.5 MiB
+  void *r = quant_rt_alloc(past);
+  ASSERT_NE(r, nullptr);
+  EXPECT_NE(r, p);
+  std::memset(r, 3, past);
+  quant_rt_free(r);
+}
+
 TEST(BufferCache, SmallBlocksAndForeignPointers) {
   void *s = quant_rt_alloc(100);
   ASSERT_NE(s, nullptr);

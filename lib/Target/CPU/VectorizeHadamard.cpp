@@ -11,7 +11,9 @@
 //               block b of B elements, M the innermost Paley factor (B = m)
 //               or the Sylvester matrix of order B = min(p, VL) when there
 //               is none; vectorized over j with one broadcast-FMA per i and
-//               constant sign vectors;
+//               constant sign vectors, or, for a Sylvester block of one
+//               register read from a contiguous row, in the register: log2 B
+//               levels of a lane shuffle and an FMA;
 //   second Paley factor (n = p * m1 * m2): in place, over blocks of m1 * m2,
 //               m1 vectors loaded and combined by additions and
 //               subtractions;
@@ -113,8 +115,51 @@ void mlir::qc::vectorizeHadamard(linalg::GenericOp g, int64_t vectorBits) {
     return off == 0 ? a : arith::AddIOp::create(b, loc, a, cst(off));
   };
 
+  // A Sylvester base block that is one whole register, read from a row of
+  // x that is contiguous: its transform in registers, log2(blk) levels of a
+  // lane shuffle and one FMA each (y = x * sign + swap(x), the lanes whose
+  // level bit is set subtracting), a quarter of the products below.
+  auto xt = cast<MemRefType>(x.getType());
+  bool inRegisters = f.m1 == 1 && f.m2 == 1 && blk > 1 && blk <= maxLanes &&
+                     llvm::isPowerOf2_64(blk) && hasUnitInnerStride(xt) &&
+                     xMap.getNumResults() > 0 &&
+                     xMap.getResults().back() == b.getAffineDimExpr(lead + 1);
+  if (inRegisters) {
+    auto vt = VectorType::get({blk}, elt);
+    SmallVector<std::pair<SmallVector<int64_t>, Value>> levels;
+    for (int64_t d = 1; d < blk; d *= 2) {
+      SmallVector<int64_t> mask;
+      SmallVector<Attribute> sign;
+      for (int64_t l = 0; l < blk; ++l) {
+        mask.push_back(l ^ d);
+        sign.push_back(b.getFloatAttr(elt, (l & d) ? -1.0 : 1.0));
+      }
+      levels.push_back(
+          {mask, arith::ConstantOp::create(b, loc, vt,
+                                           DenseElementsAttr::get(vt, sign))});
+    }
+    Value scale = arith::ConstantOp::create(
+        b, loc, vt, DenseElementsAttr::get(vt, b.getFloatAttr(elt, norm)));
+    int64_t unroll = 1;
+    while (unroll < 4 && (n / blk) % (unroll * 2) == 0)
+      unroll *= 2;
+    auto loop = scf::ForOp::create(b, loc, c0, cst(n), cst(blk * unroll));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    for (int64_t u = 0; u < unroll; ++u) {
+      Value at = add(loop.getInductionVar(), u * blk);
+      Value v = vector::LoadOp::create(b, loc, vt, x, xAt(at));
+      v = arith::MulFOp::create(b, loc, v, scale);
+      for (auto &[mask, sign] : levels) {
+        Value swapped = vector::ShuffleOp::create(b, loc, v, v, mask);
+        v = vector::FMAOp::create(b, loc, v, sign, swapped);
+      }
+      vector::StoreOp::create(b, loc, v, y, yAt(at));
+    }
+  }
+
   // Base stage: one loop over the blocks, the block's products unrolled.
-  {
+  if (!inRegisters) {
     auto parts = pieces(blk);
     SmallVector<SmallVector<Value>> signs(blk);
     for (int64_t i = 0; i < blk; ++i)

@@ -633,8 +633,10 @@ struct QCRotatePass : mlir::qc::impl::QCRotatePassBase<QCRotatePass> {
     // projections: V -> V H per head (W_v's rows of each head turned), the
     // context P (V H) = (P V) H turned back by the output projection's
     // columns of that head (W_o -> W_o H, H symmetric and orthogonal).
+    // Like the online transforms: with online-needs-residual (--rotate
+    // auto), only in a transformer whose stream was found.
     int64_t headFolds = 0;
-    if (perHead) {
+    if (perHead && (found || !onlineNeedsResidual)) {
       SmallVector<HeadFold> folds;
       llvm::SmallPtrSet<Operation *, 8> outs;
       func.walk([&](LinearOp lin) {

@@ -115,8 +115,8 @@ def QCRotatePass : Pass<"qc-rotate", "func::FuncOp"> {
            "Fail when the residual stream cannot be rotated">,
     Option<"onlineNeedsResidual", "online-needs-residual", "bool",
            /*default=*/"false",
-           "Insert online transforms only when the residual stream was "
-           "rotated (a transformer found)">
+           "Insert online and per-head transforms only when a "
+           "transformer's residual stream was found">
   ];
 }
 

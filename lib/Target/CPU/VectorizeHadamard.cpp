@@ -11,9 +11,11 @@
 //               block b of B elements, M the innermost Paley factor (B = m)
 //               or the Sylvester matrix of order B = min(p, VL) when there
 //               is none; vectorized over j with one broadcast-FMA per i and
-//               constant sign vectors, or, for a Sylvester block of one
-//               register read from a contiguous row, in the register: log2 B
-//               levels of a lane shuffle and an FMA;
+//               constant sign vectors (a block of several pieces that
+//               fits one register, 12 of 16 lanes, in that register with
+//               zero signs beyond B and a masked store), or, for a
+//               Sylvester block of one register read from a contiguous row,
+//               in the register: log2 B levels of a lane shuffle and an FMA;
 //   second Paley factor (n = p * m1 * m2): in place, over blocks of m1 * m2,
 //               m1 vectors loaded and combined by additions and
 //               subtractions;
@@ -161,13 +163,28 @@ void mlir::qc::vectorizeHadamard(linalg::GenericOp g, int64_t vectorBits) {
   // Base stage: one loop over the blocks, the block's products unrolled.
   if (!inRegisters) {
     auto parts = pieces(blk);
+    // A block that needs several pieces but fits one register (12 of 16
+    // lanes) takes the register, its last lanes' signs zero and its store
+    // masked: one FMA per input element instead of one per piece.
+    int64_t padded = int64_t(llvm::PowerOf2Ceil(blk));
+    Value storeMask;
+    if (parts.size() > 1 && padded <= maxLanes) {
+      parts = {{0, padded}};
+      auto mt = VectorType::get({padded}, b.getI1Type());
+      SmallVector<bool> on;
+      for (int64_t l = 0; l < padded; ++l)
+        on.push_back(l < blk);
+      storeMask =
+          arith::ConstantOp::create(b, loc, mt, DenseElementsAttr::get(mt, on));
+    }
     SmallVector<SmallVector<Value>> signs(blk);
     for (int64_t i = 0; i < blk; ++i)
       for (auto [off, w] : parts) {
         auto vt = VectorType::get({w}, elt);
         SmallVector<Attribute> lanes;
         for (int64_t l = 0; l < w; ++l)
-          lanes.push_back(b.getFloatAttr(elt, mat[i * blk + off + l] * norm));
+          lanes.push_back(b.getFloatAttr(
+              elt, off + l < blk ? mat[i * blk + off + l] * norm : 0.0));
         signs[i].push_back(arith::ConstantOp::create(
             b, loc, vt, DenseElementsAttr::get(vt, lanes)));
       }
@@ -199,9 +216,13 @@ void mlir::qc::vectorizeHadamard(linalg::GenericOp g, int64_t vectorBits) {
       }
     }
     for (int64_t u = 0; u < unroll; ++u)
-      for (size_t q = 0; q < parts.size(); ++q)
-        vector::StoreOp::create(b, loc, accs[u][q], y,
-                                yAt(add(starts[u], parts[q].first)));
+      for (size_t q = 0; q < parts.size(); ++q) {
+        SmallVector<Value> at = yAt(add(starts[u], parts[q].first));
+        if (storeMask)
+          vector::MaskedStoreOp::create(b, loc, y, at, storeMask, accs[u][q]);
+        else
+          vector::StoreOp::create(b, loc, accs[u][q], y, at);
+      }
   }
 
   // `body(offset, lanes)` over a run of `len` elements starting at

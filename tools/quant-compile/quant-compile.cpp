@@ -109,9 +109,10 @@ static cl::opt<std::string> rotate(
              "linears read, folded into their weights; residual rotates a "
              "transformer's residual stream by a randomized Hadamard matrix "
              "folded into the weights (online transforms before o and "
-             "down); auto is online for transformers (a residual stream "
-             "found), except 8-bit weights with static activations; off "
-             "(auto)"),
+             "down); both also fold a Hadamard transform per attention "
+             "head into the value and output projections; auto is online "
+             "for transformers (a residual stream found), except 8-bit "
+             "weights with static activations; off (auto)"),
     cl::value_desc("auto|residual|online|off"), cl::init("auto"),
     cl::cat(qcat));
 static cl::opt<std::string> aclip(

@@ -117,6 +117,22 @@ void mlir::qc::vectorizeHadamard(linalg::GenericOp g, int64_t vectorBits) {
     return off == 0 ? a : arith::AddIOp::create(b, loc, a, cst(off));
   };
 
+  // The base stage: one loop over the row's blocks, `unroll` blocks an
+  // iteration (each block one chain of dependent operations: independent
+  // chains hide their latency), the builder left inside it and each
+  // block's first column returned.
+  int64_t unroll = 1;
+  while (unroll < 4 && (n / blk) % (unroll * 2) == 0)
+    unroll *= 2;
+  auto blockLoop = [&]() {
+    auto loop = scf::ForOp::create(b, loc, c0, cst(n), cst(blk * unroll));
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    SmallVector<Value> starts;
+    for (int64_t u = 0; u < unroll; ++u)
+      starts.push_back(add(loop.getInductionVar(), u * blk));
+    return starts;
+  };
+
   // A Sylvester base block that is one whole register, read from a row of
   // x that is contiguous: its transform in registers, log2(blk) levels of a
   // lane shuffle and one FMA each (y = x * sign + swap(x), the lanes whose
@@ -142,14 +158,8 @@ void mlir::qc::vectorizeHadamard(linalg::GenericOp g, int64_t vectorBits) {
     }
     Value scale = arith::ConstantOp::create(
         b, loc, vt, DenseElementsAttr::get(vt, b.getFloatAttr(elt, norm)));
-    int64_t unroll = 1;
-    while (unroll < 4 && (n / blk) % (unroll * 2) == 0)
-      unroll *= 2;
-    auto loop = scf::ForOp::create(b, loc, c0, cst(n), cst(blk * unroll));
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(loop.getBody()->getTerminator());
-    for (int64_t u = 0; u < unroll; ++u) {
-      Value at = add(loop.getInductionVar(), u * blk);
+    for (Value at : blockLoop()) {
       Value v = vector::LoadOp::create(b, loc, vt, x, xAt(at));
       v = arith::MulFOp::create(b, loc, v, scale);
       for (auto &[mask, sign] : levels) {
@@ -160,7 +170,7 @@ void mlir::qc::vectorizeHadamard(linalg::GenericOp g, int64_t vectorBits) {
     }
   }
 
-  // Base stage: one loop over the blocks, the block's products unrolled.
+  // Otherwise the block's products, unrolled: a broadcast-FMA per input.
   if (!inRegisters) {
     auto parts = pieces(blk);
     // A block that needs several pieces but fits one register (12 of 16
@@ -188,17 +198,8 @@ void mlir::qc::vectorizeHadamard(linalg::GenericOp g, int64_t vectorBits) {
         signs[i].push_back(arith::ConstantOp::create(
             b, loc, vt, DenseElementsAttr::get(vt, lanes)));
       }
-    // Several blocks per iteration: each block's products are one chain
-    // of dependent FMAs, and independent chains hide their latency.
-    int64_t unroll = 1;
-    while (unroll < 4 && (n / blk) % (unroll * 2) == 0)
-      unroll *= 2;
-    auto loop = scf::ForOp::create(b, loc, c0, cst(n), cst(blk * unroll));
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(loop.getBody()->getTerminator());
-    SmallVector<Value> starts;
-    for (int64_t u = 0; u < unroll; ++u)
-      starts.push_back(add(loop.getInductionVar(), u * blk));
+    SmallVector<Value> starts = blockLoop();
     SmallVector<SmallVector<Value>> accs(unroll,
                                          SmallVector<Value>(parts.size()));
     for (int64_t i = 0; i < blk; ++i) {

@@ -477,13 +477,13 @@ FailureOr<HeadFold> findHeadFold(LinearOp v) {
   }
   // Each head's rows to the products that keep them, and their results to
   // views that join the heads again, read only by linears.
-  SmallVector<linalg::GenericOp> products;
+  llvm::SetVector<Operation *> products;
   auto toProducts = [&](OpOperand &use, int64_t pos) {
     if (isa<tensor::DimOp>(use.getOwner()))
       return true;
     if (!isContextProduct(use, pos))
       return false;
-    products.push_back(cast<linalg::GenericOp>(use.getOwner()));
+    products.insert(use.getOwner());
     return true;
   };
   for (Value h : heads)
@@ -514,9 +514,9 @@ FailureOr<HeadFold> findHeadFold(LinearOp v) {
     }
     return false;
   };
-  for (linalg::GenericOp g : products)
-    if (!followDim(g.getResult(0),
-                   cast<RankedTensorType>(g.getResult(0).getType()).getRank() -
+  for (Operation *g : products)
+    if (!followDim(g->getResult(0),
+                   cast<RankedTensorType>(g->getResult(0).getType()).getRank() -
                        1,
                    toLinears))
       return failure();

@@ -183,6 +183,7 @@ const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
                                                  "elide-weights",
                                                  "target",
                                                  "mcpu",
+                                                 "bitplane",
                                                  "runtime-lib",
                                                  "calib-second-moments",
                                                  "smooth",
@@ -391,6 +392,10 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
     o.mcpu = v.str();
     return "";
   }
+  if (name == "bitplane") {
+    o.bitplane = v.str();
+    return "";
+  }
   if (name == "command-line") {
     o.commandLine = v.str();
     return "";
@@ -414,6 +419,8 @@ std::string mlir::qc::validateCompileOptions(const CompileOptions &o,
   }
   if (o.kvCache != "off" && o.kvCache != "int8" && o.kvCache != "int4")
     return "--kv-cache must be off, int8 or int4, got '" + o.kvCache + "'";
+  if (o.bitplane != "auto" && o.bitplane != "on" && o.bitplane != "off")
+    return "--bitplane must be auto, on or off, got '" + o.bitplane + "'";
   if (o.kvRotate != "on" && o.kvRotate != "off")
     return "--kv-rotate must be on or off, got '" + o.kvRotate + "'";
   if (o.kvCache == "off" &&

@@ -4,6 +4,8 @@ quant-run: what the numeric tests written on qc ops share.
     import mlir_model
     outputs = mlir_model.compile_and_run(src_text, out_dir, {"x": x})
 
+lit / flit write the dense literals of the sources.
+
 quant-compile / quant-run come from $QUANT_COMPILE / $QUANT_RUN or the PATH
 (lit puts the build's bin first). Raises RuntimeError with the tool's stderr
 when either fails.
@@ -14,15 +16,30 @@ import subprocess
 import numpy as np
 
 
-def compile_and_run(src, out, inputs, name="model"):
-    """Writes `src` to OUT/NAME.mlir, compiles OUT/NAME.so, runs it on
-    `inputs` (name -> array, saved as .npy) and returns {output name: array}."""
+def lit(a, fmt="{}"):
+    """A nested MLIR dense literal of array `a`, each element formatted by
+    `fmt`."""
+    a = np.asarray(a)
+    if a.ndim == 0:
+        return fmt.format(a.item())
+    return "[" + ", ".join(lit(x, fmt) for x in a) + "]"
+
+
+def flit(a):
+    """An f32 dense literal of `a` with every digit float32 needs."""
+    return lit(np.asarray(a, np.float32), "{:.9e}")
+
+
+def compile_and_run(src, out, inputs, name="model", flags=()):
+    """Writes `src` to OUT/NAME.mlir, compiles OUT/NAME.so (quant-compile
+    with `flags` added), runs it on `inputs` (name -> array, saved as .npy)
+    and returns {output name: array}."""
     os.makedirs(out, exist_ok=True)
     mlir = os.path.join(out, name + ".mlir")
     with open(mlir, "w") as f:
         f.write(src)
     so = os.path.join(out, name + ".so")
-    r = subprocess.run([os.environ.get("QUANT_COMPILE", "quant-compile"), mlir, "--quiet", "-o", so],
+    r = subprocess.run([os.environ.get("QUANT_COMPILE", "quant-compile"), mlir, "--quiet", *flags, "-o", so],
                        capture_output=True, text=True)
     if r.returncode:
         raise RuntimeError("quant-compile: " + r.stderr.strip())

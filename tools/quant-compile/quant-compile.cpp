@@ -272,6 +272,15 @@ static cl::opt<std::string>
          cl::desc("Target CPU for generated code, e.g. x86-64-v3, znver4, "
                   "sapphirerapids (default: native, this host)"),
          cl::init("native"), cl::cat(category));
+static cl::opt<std::string> bitplane(
+    "bitplane",
+    cl::desc("Integer layers (per-tensor or per-channel weights) computed as "
+             "sums of 1-bit products on the codes' bit planes (AND + "
+             "population count, ABQ-LLM): on, off, or auto, where this "
+             "CPU's cost model prefers them to 8-bit dot products (W1A1, "
+             "W1A2, W2A1 on AVX512-VPOPCNTDQ). Results are identical either "
+             "way (auto)"),
+    cl::init("auto"), cl::cat(category));
 static cl::opt<std::string> runtimeLib(
     "runtime-lib",
     cl::desc("libQuantRuntime.a to link (default: ../lib next to this tool)"),
@@ -350,6 +359,7 @@ int main(int argc, char **argv) {
         {"compile-to", &compileTo},
         {"target", &target},
         {"mcpu", &mcpu},
+        {"bitplane", &bitplane},
         {"runtime-lib", &runtimeLib}})
     if (ok && given(*opt))
       ok = set(name, *opt);

@@ -137,6 +137,9 @@ struct CompileOptions {
   // Target.
   std::string target = "cpu";
   std::string mcpu = "native";
+  /// Integer layers computed as bit planes (qc-bitplane): "auto" (where the
+  /// target's cost model prefers them), "on" or "off".
+  std::string bitplane = "auto";
   std::string runtimeLibrary; ///< "" = found next to the running tool
   // Quantization.
   bool floatOnly = false;

@@ -52,23 +52,35 @@
 using namespace mlir;
 using namespace mlir::qc;
 
-void mlir::qc::buildCPUMaterializeEncodingsPipeline(
-    OpPassManager &pm, const CPUVectorInfo &vector) {
+int64_t mlir::qc::getBitPlaneMaxProducts(const CPUVectorInfo &vector) {
+  // Measured (bench/kernels): one AND + VPOPCNTQ (+ a shift) per 512
+  // one-bit products against VPDPBUSD's 64 byte products per instruction.
+  return vector.popcount && vector.bits == 512 ? 2 : 0;
+}
+
+void mlir::qc::buildCPUMaterializeEncodingsPipeline(OpPassManager &pm,
+                                                    const CPUVectorInfo &vector,
+                                                    StringRef bitplane) {
   QCLowerQuantizedContractionsPassOptions o;
   o.dot4Layout = vector.dot4;
+  QCBitPlanePassOptions planes;
+  planes.mode = bitplane.str();
+  planes.maxPlaneProducts = getBitPlaneMaxProducts(vector);
   OpPassManager &f = pm.nest<func::FuncOp>();
   f.addPass(createQCFormQuantizedContractionsPass());
+  f.addPass(createQCBitPlanePass(planes));
   f.addPass(createQCLowerQuantizedContractionsPass(o));
   f.addPass(createQCMaterializeEncodingsPass());
 }
 
 void mlir::qc::buildCPUPhasePipeline(CompilePhase phase, OpPassManager &pm,
-                                     const CPUVectorInfo &vector) {
+                                     const CPUVectorInfo &vector,
+                                     StringRef bitplane) {
   switch (phase) {
   case CompilePhase::Linalg: {
     // Integer layers first (they read the QDQ pairs), then the rest of qc;
     // packed weights unpack into their dequantization by fusion.
-    buildCPUMaterializeEncodingsPipeline(pm, vector);
+    buildCPUMaterializeEncodingsPipeline(pm, vector, bitplane);
     OpPassManager &f = pm.nest<func::FuncOp>();
     f.addPass(createConvertQCToLinalgPass());
     f.addPass(createQCPackWeightsPass());
@@ -207,12 +219,12 @@ public:
   }
 
   void buildMaterializeEncodingsPipeline(OpPassManager &pm) const override {
-    buildCPUMaterializeEncodingsPipeline(pm, vector);
+    buildCPUMaterializeEncodingsPipeline(pm, vector, options.bitplane);
   }
 
   void buildPhasePipeline(CompilePhase phase,
                           OpPassManager &pm) const override {
-    buildCPUPhasePipeline(phase, pm, vector);
+    buildCPUPhasePipeline(phase, pm, vector, options.bitplane);
   }
 
   LogicalResult emit(ModuleOp module, const ModelSignature &signature,
@@ -233,6 +245,11 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
                      "native: this host), which fixes the vector width, "
                      "register count and VNNI"),
       llvm::cl::init("native")};
+  Option<std::string> bitplane{
+      *this, "bitplane",
+      llvm::cl::desc("Integer layers as bit planes (qc-bitplane): on, off, "
+                     "or auto (where this CPU's cost model prefers them)"),
+      llvm::cl::init("auto")};
 };
 } // namespace
 
@@ -260,7 +277,7 @@ void mlir::qc::registerCPUPipelines() {
     CompilePhase p = phase;
     PassPipelineRegistration<CPUPipelineOptions>(
         name, description, [p](OpPassManager &pm, const CPUPipelineOptions &o) {
-          buildCPUPhasePipeline(p, pm, getCPUVectorInfo(o.mcpu));
+          buildCPUPhasePipeline(p, pm, getCPUVectorInfo(o.mcpu), o.bitplane);
         });
   }
   PassPipelineRegistration<CPUPipelineOptions>(
@@ -271,6 +288,6 @@ void mlir::qc::registerCPUPipelines() {
         CPUVectorInfo v = getCPUVectorInfo(o.mcpu);
         for (CompilePhase p : {CompilePhase::Linalg, CompilePhase::Bufferized,
                                CompilePhase::Vector, CompilePhase::LLVM})
-          buildCPUPhasePipeline(p, pm, v);
+          buildCPUPhasePipeline(p, pm, v, o.bitplane);
       });
 }

@@ -196,12 +196,14 @@ CPUVectorInfo mlir::qc::getCPUVectorInfo(StringRef mcpu) {
     if (!sti || !sti->isCPUStringValid(mcpu))
       return getCPUVectorInfo("native");
     sti.reset(target->createMCSubtargetInfo(triple, mcpu, ""));
-    for (StringRef f : {"avx512f", "avx", "avx512vnni", "avxvnni"})
+    for (StringRef f :
+         {"avx512f", "avx", "avx512vnni", "avxvnni", "avx512vpopcntdq"})
       features[f] = sti->checkFeatures(("+" + f).str());
   }
   CPUVectorInfo info;
   if (features.lookup("avx512f")) {
-    info = {512, 32, features.lookup("avx512vnni")};
+    info = {512, 32, features.lookup("avx512vnni"),
+            features.lookup("avx512vpopcntdq")};
   } else if (features.lookup("avx")) {
     info = {256, 16, features.lookup("avxvnni")};
   }

@@ -87,6 +87,13 @@ Value dot4Generic(OpBuilder &b, Location loc, ArrayRef<AffineMap> maps,
                   ArrayRef<Iter> iters, ArrayRef<int64_t> ranges,
                   const IntActivation &x, DenseElementsAttr wAttr, Value init);
 
+/// The i32 sums of code products of a linear, `like`'s shape ([..., N]),
+/// of activation codes `x` [..., K] and constant weight codes `w` [N, K],
+/// computed on their bit planes (BitPlane.cpp): the same integers as
+/// integerContraction's.
+Value bitplaneContraction(OpBuilder &b, Location loc, Value x, bool xSigned,
+                          DenseElementsAttr w, bool wSigned, Value like);
+
 } // namespace mlir::qc::cpu
 
 #endif // QUANT_LIB_TARGET_CPU_INTEGERCONTRACTION_H

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "IntegerContraction.h"
+#include "quant/Dialect/QC/IR/QCAttrs.h"
 #include "quant/Dialect/QC/IR/QCOps.h"
 #include "quant/Dialect/QC/Utils/WeightUtils.h"
 #include "quant/Target/CPU/CPUTarget.h"
@@ -107,7 +108,11 @@ LogicalResult lowerLinear(QuantizedLinearOp op, bool dot4) {
         return dyn;
       }());
   Value acc;
-  if (dot4 && kExtent % 4 == 0 && wSigned) {
+  auto enc = op->getAttrOfType<EncodingAttr>("qc.encoding");
+  if (enc && enc.getKind() == EncodingKind::BitPlane)
+    acc =
+        bitplaneContraction(b, loc, x.codes, x.isSigned, wAttr, wSigned, like);
+  if (!acc && dot4 && kExtent % 4 == 0 && wSigned) {
     Dot4Codes codes4 = dot4Codes(b, loc, op.getWeight());
     if (codes4.codes)
       acc = dot4Contraction(b, loc, x.codes, x.isSigned, codes4, like);

@@ -443,3 +443,14 @@ func.func @quantized_contraction_long(%u: tensor<70000xi8>, %us: tensor<f32>, %c
   %0 = qc.quantized_contraction %u, %us weight %c, %cs init %init {indexing_maps = [affine_map<(o, c) -> (c)>, affine_map<(o, c) -> (o, c)>, affine_map<(o, c) -> (o)>], iterator_types = ["parallel", "reduction"], rhs_channel_dims = array<i64: 0>, lhs_format = #qc.format<int8>, rhs_format = #qc.format<int8>} : (tensor<70000xi8>, tensor<f32>, tensor<5x70000xi8>, tensor<5xf32>, tensor<5xf32>) -> tensor<5xf32>
   return %0 : tensor<5xf32>
 }
+
+// -----
+
+func.func @bitplane_on_a_generic(%a: tensor<4xi32>) -> tensor<4xi32> {
+  // expected-error @+1 {{a bitplane qc.encoding belongs on a qc.quantized_linear}}
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"], qc.encoding = #qc.encoding<bitplane>} ins(%a : tensor<4xi32>) outs(%a : tensor<4xi32>) {
+  ^bb0(%in: i32, %out: i32):
+    linalg.yield %in : i32
+  } -> tensor<4xi32>
+  return %0 : tensor<4xi32>
+}

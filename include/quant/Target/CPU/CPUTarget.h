@@ -36,7 +36,15 @@ struct CPUVectorInfo {
   int64_t bits = 128;     ///< register width: 512 (AVX-512), 256 (AVX), 128
   int64_t registers = 16; ///< number of vector registers
   bool dot4 = false;      ///< 4-way u8 x s8 dot products (vpdpbusd) at `bits`
+  /// Vector population counts of 64-bit lanes (AVX512-VPOPCNTDQ) at `bits`.
+  bool popcount = false;
 };
+
+/// The largest weight bits x activation bits `--bitplane auto` computes as
+/// bit planes on a CPU with this vector unit (0: none): where AND +
+/// VPOPCNTQ on 512-bit words was measured to beat the dot4 (VNNI) kernel
+/// (docs/benchmarks.md, "Bit-plane kernels").
+int64_t getBitPlaneMaxProducts(const CPUVectorInfo &vector);
 
 /// The vector unit of an LLVM x86-64 CPU name ("native" or empty: this
 /// host). Unknown names give the host's.
@@ -48,18 +56,23 @@ struct EmitOptions {
   std::string runtimeLibrary;  ///< path of libQuantRuntime.a
   std::string linker;          ///< compiler driver used to link (clang++)
   bool timing = false;         ///< print each LLVM stage's time (StageTimer)
+  /// Integer layers as bit planes (qc-bitplane's mode): on, off, auto.
+  std::string bitplane = "auto";
 };
 
 /// The encodings of the CPU: constant weights relaid [K, N] or in panels
 /// [N/P, K, P], the dot4 (VNNI) layout where the CPU has it, packed
-/// sub-byte codes (qc-cpu-lower-quantized-contractions).
+/// sub-byte codes, bit planes (qc-bitplane in mode `bitplane`, then
+/// qc-cpu-lower-quantized-contractions).
 void buildCPUMaterializeEncodingsPipeline(OpPassManager &pm,
-                                          const CPUVectorInfo &vector);
+                                          const CPUVectorInfo &vector,
+                                          StringRef bitplane = "auto");
 
 /// The passes that reach `phase` (linalg, bufferized, vector, llvm) from the
 /// phase before it, for a CPU with this vector unit.
 void buildCPUPhasePipeline(CompilePhase phase, OpPassManager &pm,
-                           const CPUVectorInfo &vector);
+                           const CPUVectorInfo &vector,
+                           StringRef bitplane = "auto");
 
 /// The CPU target (lib/Target/CPU). An empty `runtimeLibrary` is
 /// findDefaultRuntimeLibrary()'s.

@@ -39,6 +39,14 @@ def QCLowerQuantizedContractionsPass
     accumulate in f32 instead: the same integers exactly, with FMAs; the
     epilogue converts them back to i32.
 
+    A `qc.quantized_linear` marked `qc.encoding = #qc.encoding<bitplane>`
+    (`qc-bitplane`) computes the same i32 sums on bit planes: weight planes
+    `[N/P, W, ceil(K/64), P]` of 64-bit words (panels of P = 64 columns
+    where they divide N), activation planes `[..., A, ceil(K/64)]` packed
+    by a generic per call, one generic accumulating
+    `popcount(W_i AND X_j) << (i + j)` in i64, and a last one applying
+    the signed codes' offsets (docs/quantization.md, "Bit-plane layers").
+
     The ops guarantee widths up to 8 bits and reductions below 2^16 steps,
     so the i32 accumulator cannot overflow. One whose weight is not a
     constant is left to `qc-convert-to-linalg`, which computes it in float

@@ -52,17 +52,25 @@ LogicalResult QCDialect::verifyOperationAttribute(Operation *op,
   }
   if (name == "qc.weight_encoding") {
     auto enc = dyn_cast<EncodingAttr>(attr.getValue());
-    if (!isa<LinearOp>(op) || !enc || enc.getKind() == EncodingKind::Dot4)
+    if (!isa<LinearOp>(op) || !enc || enc.getKind() == EncodingKind::Dot4 ||
+        enc.getKind() == EncodingKind::BitPlane)
       return op->emitOpError("qc.weight_encoding is a kn or panels "
                              "#qc.encoding on a qc.linear");
     return success();
   }
   if (name == "qc.encoding") {
     auto enc = dyn_cast<EncodingAttr>(attr.getValue());
+    if (enc && enc.getKind() == EncodingKind::BitPlane) {
+      if (!isa<QuantizedLinearOp>(op))
+        return op->emitOpError("a bitplane qc.encoding belongs on a "
+                               "qc.quantized_linear");
+      return success();
+    }
     if (op->getName().getStringRef() != "linalg.generic" || !enc ||
         enc.getKind() != EncodingKind::Dot4 || op->getNumOperands() != 3)
       return op->emitOpError("qc.encoding is a dot4 #qc.encoding on a "
-                             "linalg.generic with two inputs and one init");
+                             "linalg.generic with two inputs and one init, "
+                             "or a bitplane one on a qc.quantized_linear");
     return success();
   }
   if (name == "qc.act_slot") {

@@ -18,6 +18,7 @@ import numpy as np
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "lib"))
 import mlir_model  # noqa: E402
+from mlir_model import lit  # noqa: E402
 
 K = 16
 
@@ -26,12 +27,6 @@ def i4(v):
     """MLIR literal of 4-bit codes (two's complement as i4)."""
     v = np.asarray(v)
     return np.where(v >= 8, v - 16, v)
-
-
-def lit(a, fmt="{}"):
-    if a.ndim == 0:
-        return fmt.format(a.item())
-    return "[" + ", ".join(lit(x, fmt) for x in a) + "]"
 
 
 def cases(rng):

@@ -29,20 +29,11 @@ import numpy as np
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "lib"))
 import mlir_model  # noqa: E402
+from mlir_model import flit, lit  # noqa: E402
 import quant_reference as ref  # noqa: E402
 
 K, N = 24, 10
 T, C, O, KW = 6, 8, 5, 3
-
-
-def lit(a, fmt="{}"):
-    if a.ndim == 0:
-        return fmt.format(a.item())
-    return "[" + ", ".join(lit(x, fmt) for x in a) + "]"
-
-
-def flit(a):
-    return lit(np.asarray(a, np.float32), "{:.9e}")
 
 
 def ttype(shape, elt):

@@ -134,17 +134,19 @@ def QC_EncodingAttr : AttrDef<QC_Dialect, "Encoding"> {
     | `kn` | `qc.weight_encoding` on a `qc.linear` | the constant weight [N, K] is stored transposed, [K, N] (N innermost); with `unroll = U` (U dividing K), [K/U, U, N] with the U steps innermost |
     | `panels` | `qc.weight_encoding` on a `qc.linear` | the constant weight is stored in panels of `panel = P` output columns, [N/P, K, P] (float weights with `unroll = U`: [N/P, K/U, U, P]); dequantized constant codes, their scales and zero points alike |
     | `dot4` | `qc.encoding` on a `linalg.generic` | an i32 += u8 x s8 contraction over groups of 4 along the reduction (x86 VNNI `vpdpbusd`): input `operand` is the unsigned one, read through `x xor 0x80` in the body with `signFlip` |
+    | `bitplane` | `qc.encoding` on a `qc.quantized_linear` | computed as w x a binary contractions, `sum_ij 2^(i+j) popcount(w_i AND x_j)`, on the bit planes of the codes (set by `qc-bitplane`; the target chooses how the planes are stored) |
 
     The CPU target sets them (`qc-cpu-materialize-encodings`,
     `qc-cpu-lower-quantized-contractions`); `qc-convert-to-linalg` builds
     the weight layouts, `qc-cpu-vectorize-contractions` vectorises a `dot4`
     generic. Without a weight encoding a `qc.linear` keeps its [N, K]
-    weight as is. Bit-plane and tensor-core layouts will be further kinds.
+    weight as is. Tensor-core layouts will be further kinds.
 
     ```mlir
     #qc.encoding<kn, unroll = 4>
     #qc.encoding<panels, panel = 64, unroll = 4>
     #qc.encoding<dot4, operand = 1>
+    #qc.encoding<bitplane>
     ```
   }];
   let parameters = (ins

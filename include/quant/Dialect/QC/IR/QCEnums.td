@@ -47,7 +47,8 @@ def QC_EncodingKind : I32EnumAttr<"EncodingKind",
     "a storage layout (or computation form) a target chose", [
     I32EnumAttrCase<"KN", 0, "kn">,
     I32EnumAttrCase<"Panels", 1, "panels">,
-    I32EnumAttrCase<"Dot4", 2, "dot4">
+    I32EnumAttrCase<"Dot4", 2, "dot4">,
+    I32EnumAttrCase<"BitPlane", 3, "bitplane">
   ]> {
   let cppNamespace = "::mlir::qc";
   let genSpecializedAttr = 0;

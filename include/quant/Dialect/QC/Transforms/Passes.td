@@ -508,6 +508,45 @@ def QCFormQuantizedContractionsPass
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
 }
 
+def QCBitPlanePass : Pass<"qc-bitplane", "func::FuncOp"> {
+  let summary = "Choose the integer layers computed as sums of 1-bit "
+                "products (bit-plane decomposition, ABQ-LLM)";
+  let description = [{
+    A w-bit by a-bit integer contraction is a sum of w x a binary ones:
+    with the codes read as unsigned (`u = q + 2^(b-1)` for a signed format
+    of b bits, so `q = u - o`),
+
+        sum_k w[n, k] x[m, k] = sum_i sum_j 2^(i+j) popcount(W_i[n] AND X_j[m])
+                                - o_x sum_k u_w[n, k] - o_w sum_k u_x[m, k]
+                                + K o_w o_x
+
+    where `W_i` and `X_j` are the bit planes of `u_w` and `u_x` (bit `i` of
+    every code along K). A zero point on the activation stays in the
+    layer's epilogue, as for any integer layer. The planes pack 64 codes
+    per machine word, so one AND and one population count do 64 (or, in a
+    512-bit register, 512) one-bit multiply-accumulates: for few planes
+    this beats a 4-way 8-bit dot product; for many it does not.
+
+    This pass marks each `qc.quantized_linear` whose weight is a constant
+    that should be computed so with `qc.encoding = #qc.encoding<bitplane>`;
+    the target's lowering builds the planes in its layout (the CPU: planes
+    packed along K in 64-bit words, AND + VPOPCNTQ, register-tiled) and the
+    corrections. The result is exactly that of the i32 contraction.
+
+    `mode`: `on` marks every such layer; `off` none; `auto` those where
+    `w * a <= max-plane-products` (a target sets it from its cost model:
+    docs/quantization.md, "Bit-plane layers").
+  }];
+  let options = [
+    Option<"mode", "mode", "std::string", /*default=*/"\"auto\"",
+           "on, off or auto">,
+    Option<"maxPlaneProducts", "max-plane-products", "int64_t",
+           /*default=*/"0",
+           "auto: the largest weight bits x activation bits computed as "
+           "bit planes (0: none)">
+  ];
+}
+
 def QCInsertObserversPass
     : Pass<"qc-insert-observers", "func::FuncOp"> {
   let summary = "Observe the activation input of every quantized layer";

@@ -14,12 +14,14 @@
 //     (bit b for k = 64t+b, zeros past K), so a vector along the panel
 //     reads contiguous words;
 //   activation planes [lead..., A, ceil(K/64)] i64, built per call.
-// The contraction generic loops (lead..., c, p, i, j, t) and reduces over
-// (i, j, t): qc-cpu-vectorize-contractions register-tiles it like any
-// integer contraction (lanes along N, rows along the last lead loop), and
-// LLVM selects VPOPCNTQ for the vector population count where the CPU has
-// AVX512-VPOPCNTDQ: one AND, one VPOPCNTQ (and a shift when w x a > 1) per
-// 512 one-bit products per register.
+// The contraction generic loops (lead..., c, p, t), reads every plane as an
+// operand of its own, so one step computes all W x A pairs (weighed by
+// Horner's rule over i + j), and reduces over t:
+// qc-cpu-vectorize-contractions register-tiles it like any integer
+// contraction (lanes along N, rows along the last lead loop), and LLVM
+// selects VPOPCNTQ for the vector population count where the CPU has
+// AVX512-VPOPCNTDQ: per pair one AND, one VPOPCNTQ and one add per 512
+// one-bit products, and W + A - 2 shifts per step.
 //
 //===----------------------------------------------------------------------===//
 
@@ -193,9 +195,13 @@ Value bitplaneContraction(OpBuilder &b, Location loc, Value x, bool xSigned,
             .getResult(0);
   }
 
-  // acc[lead..., c, p] = sum_{i, j, t} popcount(W[c, i, t, p] AND
+  // acc[lead..., c, p] = sum_t sum_{i, j} popcount(W[c, i, t, p] AND
   // X[lead..., j, t]) << (i + j), for column n = c * P + p: loops
-  // (lead..., c, p, i, j, t).
+  // (lead..., c, p, t). Every plane is an operand of its own (the planes
+  // tensors read at a constant plane index), so one step of t computes all
+  // W x A pairs and weighs them by Horner's rule over the classes s = i + j:
+  // ((C_{W+A-2} << 1) + C_{W+A-3}) << 1 ... + C_0, W + A - 2 shifts by one
+  // instead of a shift per pair.
   auto ot = cast<RankedTensorType>(like.getType());
   SmallVector<int64_t> accShape(ot.getShape().drop_back()), accSrc;
   for (int64_t i = 0; i < lead; ++i)
@@ -204,42 +210,53 @@ Value bitplaneContraction(OpBuilder &b, Location loc, Value x, bool xSigned,
   accSrc.append({-1, -1});
   Value acc = zeros(b, loc, accShape, accSrc, like, i64);
   {
-    int64_t loops = r + 4;
-    int64_t cL = lead, pL = lead + 1, iL = r + 1, jL = r + 2, tL = r + 3;
-    SmallVector<AffineExpr> xe, oe;
-    for (int64_t i = 0; i < lead; ++i) {
-      xe.push_back(d(i));
+    int64_t loops = r + 2;
+    int64_t cL = lead, pL = lead + 1, tL = r + 1;
+    SmallVector<Value> ins;
+    SmallVector<AffineMap> maps;
+    for (unsigned j = 0; j < xBits; ++j) {
+      SmallVector<AffineExpr> xe;
+      for (int64_t i = 0; i < lead; ++i)
+        xe.push_back(d(i));
+      xe.append({getAffineConstantExpr(j, ctx), d(tL)});
+      ins.push_back(xPlanes);
+      maps.push_back(AffineMap::get(loops, 0, xe, ctx));
+    }
+    for (unsigned i = 0; i < wBits; ++i) {
+      ins.push_back(wPlanes);
+      maps.push_back(AffineMap::get(
+          loops, 0, {d(cL), getAffineConstantExpr(i, ctx), d(tL), d(pL)}, ctx));
+    }
+    SmallVector<AffineExpr> oe;
+    for (int64_t i = 0; i < lead; ++i)
       oe.push_back(d(i));
-    }
-    xe.append({d(jL), d(tL)});
     oe.append({d(cL), d(pL)});
-    SmallVector<Value> ins = {xPlanes, wPlanes};
-    SmallVector<AffineMap> maps = {
-        AffineMap::get(loops, 0, xe, ctx),
-        AffineMap::get(loops, 0, {d(cL), d(iL), d(tL), d(pL)}, ctx)};
-    bool shifted = wBits * xBits > 1;
-    if (shifted) {
-      std::vector<int64_t> s;
-      for (unsigned i = 0; i < wBits; ++i)
-        for (unsigned j = 0; j < xBits; ++j)
-          s.push_back(i + j);
-      ins.push_back(arith::ConstantOp::create(
-          b, loc,
-          DenseElementsAttr::get(RankedTensorType::get({wBits, xBits}, i64),
-                                 ArrayRef<int64_t>(s))));
-      maps.push_back(AffineMap::get(loops, 0, {d(iL), d(jL)}, ctx));
-    }
     maps.push_back(AffineMap::get(loops, 0, oe, ctx));
     SmallVector<Iter> iters(loops, Iter::parallel);
-    iters[iL] = iters[jL] = iters[tL] = Iter::reduction;
+    iters[tL] = Iter::reduction;
     acc =
         linalg::GenericOp::create(
             b, loc, acc.getType(), ins, ValueRange{acc}, maps, iters,
             [&](OpBuilder &bb, Location l, ValueRange a) {
-              Value v = arith::AndIOp::create(bb, l, a[0], a[1]);
-              v = math::CtPopOp::create(bb, l, v);
-              if (shifted)
-                v = arith::ShLIOp::create(bb, l, v, a[2]);
+              Value one =
+                  arith::ConstantOp::create(bb, l, bb.getI64IntegerAttr(1));
+              Value v;
+              for (int64_t cls = wBits + xBits - 2; cls >= 0; --cls) {
+                Value sum;
+                for (int64_t i = 0; i < wBits; ++i) {
+                  int64_t j = cls - i;
+                  if (j < 0 || j >= xBits)
+                    continue;
+                  Value p = math::CtPopOp::create(
+                      bb, l, arith::AndIOp::create(bb, l, a[xBits + i], a[j]));
+                  sum = sum ? arith::AddIOp::create(bb, l, sum, p).getResult()
+                            : p;
+                }
+                v = v ? arith::AddIOp::create(
+                            bb, l, arith::ShLIOp::create(bb, l, v, one), sum)
+                            .getResult()
+                      : sum;
+              }
               linalg::YieldOp::create(
                   bb, l, arith::AddIOp::create(bb, l, a.back(), v).getResult());
             })

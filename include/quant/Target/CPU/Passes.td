@@ -43,8 +43,9 @@ def QCLowerQuantizedContractionsPass
     (`qc-bitplane`) computes the same i32 sums on bit planes: weight planes
     `[N/P, W, ceil(K/64), P]` of 64-bit words (panels of P = 64 columns
     where they divide N), activation planes `[..., A, ceil(K/64)]` packed
-    by a generic per call, one generic accumulating
-    `popcount(W_i AND X_j) << (i + j)` in i64, and a last one applying
+    by a generic per call, one generic over the words accumulating every
+    pair's `popcount(W_i AND X_j) << (i + j)` in i64 (each plane an operand
+    of its own, the pairs weighed by Horner's rule), and a last one applying
     the signed codes' offsets (docs/quantization.md, "Bit-plane layers").
 
     The ops guarantee widths up to 8 bits and reductions below 2^16 steps,

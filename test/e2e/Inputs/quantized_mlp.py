@@ -91,6 +91,7 @@ SCHEMES = {
     "w4a16-g32": ("int", 4, 32, None, 0, False),
     "w4a8": ("int", 4, 0, "int", 8, True),
     "w2a16": ("int", 2, 0, None, 0, False),
+    "w2a2-dynamic": ("int", 2, 0, "int", 2, False),
     "fp8": ("fp8e4m3", 8, 0, "fp8e4m3", 8, True),
 }
 

@@ -21,7 +21,8 @@ the kernel) over --gemv-mbytes MiB of codes, far beyond the caches: GB/s of weig
 against the memcpy rate (which counts bytes read and written, as STREAM's copy does).
 
 Schemes: fp32, w8a8 (uint8 activations with a zero point x int8 weights: dot4 / VNNI), w4a4 (int4 x
-int4), w2a2 and w1a1 (unsigned codes) and w2a2s (signed), each bit-plane one also with --bitplane off.
+int4), w2a2 and w1a1 (unsigned codes) and w2a2s (signed), each bit-plane one also with --bitplane off,
+w1a2, w1a4 and w4a1 on bit planes, and w2a2-auto (signed, --bitplane auto: what a compile does by default).
 """
 
 import argparse
@@ -44,6 +45,9 @@ SCHEMES = {
     "w2a2-dot4": (2, False, 2, False, "off"),
     "w2a2s-planes": (2, True, 2, True, "on"),
     "w1a2-planes": (1, False, 2, False, "on"),
+    "w1a4-planes": (1, False, 4, False, "on"),
+    "w4a1-planes": (4, False, 1, False, "on"),
+    "w2a2-auto": (2, True, 2, True, "auto"),
     "w1a1-planes": (1, False, 1, False, "on"),
     "w1a1-dot4": (1, False, 1, False, "off"),
 }

@@ -276,10 +276,10 @@ static cl::opt<std::string> bitplane(
     "bitplane",
     cl::desc("Integer layers (per-tensor or per-channel weights) computed as "
              "sums of 1-bit products on the codes' bit planes (AND + "
-             "population count, ABQ-LLM): on, off, or auto, where this "
-             "CPU's cost model prefers them to 8-bit dot products (W1A1, "
-             "W1A2, W2A1 on AVX512-VPOPCNTDQ). Results are identical either "
-             "way (auto)"),
+             "population count, ABQ-LLM): on, off, or auto, where they were "
+             "measured faster than 8-bit dot products (with AVX512-VPOPCNTDQ: "
+             "weight bits x activation bits <= 4 and activations of at most "
+             "2 bits, e.g. W2A2). Results are identical either way (auto)"),
     cl::init("auto"), cl::cat(category));
 static cl::opt<std::string> runtimeLib(
     "runtime-lib",

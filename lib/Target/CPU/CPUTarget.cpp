@@ -52,10 +52,14 @@
 using namespace mlir;
 using namespace mlir::qc;
 
-int64_t mlir::qc::getBitPlaneMaxProducts(const CPUVectorInfo &vector) {
-  // Measured (bench/kernels): one AND + VPOPCNTQ (+ a shift) per 512
-  // one-bit products against VPDPBUSD's 64 byte products per instruction.
-  return vector.popcount && vector.bits == 512 ? 2 : 0;
+BitPlaneRule mlir::qc::getBitPlaneRule(const CPUVectorInfo &vector) {
+  // Measured (bench/kernels, docs/benchmarks.md "Bit-plane kernels"):
+  // against VPDPBUSD, W1A1, W1A2, W2A2 and W4A1 win at one row and at
+  // 4096; W1A4 wins at one row but loses at 4096 (0.91x: four activation
+  // planes packed per call).
+  if (!vector.popcount || vector.bits != 512)
+    return {};
+  return {4, 2};
 }
 
 void mlir::qc::buildCPUMaterializeEncodingsPipeline(OpPassManager &pm,
@@ -65,7 +69,9 @@ void mlir::qc::buildCPUMaterializeEncodingsPipeline(OpPassManager &pm,
   o.dot4Layout = vector.dot4;
   QCBitPlanePassOptions planes;
   planes.mode = bitplane.str();
-  planes.maxPlaneProducts = getBitPlaneMaxProducts(vector);
+  BitPlaneRule rule = getBitPlaneRule(vector);
+  planes.maxPlaneProducts = rule.maxProducts;
+  planes.maxActivationBits = rule.maxActivationBits;
   OpPassManager &f = pm.nest<func::FuncOp>();
   f.addPass(createQCFormQuantizedContractionsPass());
   f.addPass(createQCBitPlanePass(planes));

@@ -1,12 +1,14 @@
 // RUN: quant-opt %s -split-input-file --qc-bitplane=mode=on | FileCheck %s --check-prefix=ON
 // RUN: quant-opt %s -split-input-file --qc-bitplane=mode=off | FileCheck %s --check-prefix=OFF
 // RUN: quant-opt %s -split-input-file --qc-bitplane="mode=auto max-plane-products=2" | FileCheck %s --check-prefix=AUTO
+// RUN: quant-opt %s -split-input-file --qc-bitplane="mode=auto max-plane-products=2 max-activation-bits=1" | FileCheck %s --check-prefix=AUTO-A1
 // RUN: quant-opt %s -split-input-file --qc-bitplane --verify-diagnostics | FileCheck %s --check-prefix=DEFAULT
 // RUN: not quant-opt %s --qc-bitplane=mode=sometimes 2>&1 | FileCheck %s --check-prefix=BAD
 
 // qc-bitplane marks the integer linears computed as bit planes: `on` every
 // one with a constant weight, `off` none, `auto` those with weight bits x
-// activation bits <= max-plane-products (0 by default: none).
+// activation bits <= max-plane-products (0 by default: none) and activation
+// bits <= max-activation-bits.
 
 // ON-LABEL: func.func @w1a2
 // ON: qc.quantized_linear {{.*}}qc.encoding = #qc.encoding<bitplane>
@@ -14,6 +16,8 @@
 // OFF-NOT: qc.encoding
 // AUTO-LABEL: func.func @w1a2
 // AUTO: qc.quantized_linear {{.*}}qc.encoding = #qc.encoding<bitplane>
+// AUTO-A1-LABEL: func.func @w1a2
+// AUTO-A1-NOT: qc.encoding
 // DEFAULT-LABEL: func.func @w1a2
 // DEFAULT-NOT: qc.encoding
 // BAD: qc-bitplane: mode must be on, off or auto, got 'sometimes'

@@ -40,11 +40,16 @@ struct CPUVectorInfo {
   bool popcount = false;
 };
 
-/// The largest weight bits x activation bits `--bitplane auto` computes as
-/// bit planes on a CPU with this vector unit (0: none): where AND +
-/// VPOPCNTQ on 512-bit words was measured to beat the dot4 (VNNI) kernel
-/// (docs/benchmarks.md, "Bit-plane kernels").
-int64_t getBitPlaneMaxProducts(const CPUVectorInfo &vector);
+/// Which integer layers `--bitplane auto` computes as bit planes on a CPU
+/// with this vector unit: weight bits x activation bits at most
+/// `maxProducts` (0: none) and activation bits at most `maxActivationBits`,
+/// where AND + VPOPCNTQ on 512-bit words was measured to beat the dot4
+/// (VNNI) kernel (docs/benchmarks.md, "Bit-plane kernels").
+struct BitPlaneRule {
+  int64_t maxProducts = 0;
+  int64_t maxActivationBits = 0;
+};
+BitPlaneRule getBitPlaneRule(const CPUVectorInfo &vector);
 
 /// The vector unit of an LLVM x86-64 CPU name ("native" or empty: this
 /// host). Unknown names give the host's.

@@ -42,9 +42,11 @@ struct QCBitPlanePass : mlir::qc::impl::QCBitPlanePassBase<QCBitPlanePass> {
       // the op guarantees integer formats of at most 8 bits.
       if (!matchPattern(op.getWeight(), m_Constant()))
         return;
-      int64_t planes = static_cast<int64_t>(op.getWeightFormat().getBits()) *
-                       op.getInputFormat().getBits();
-      if (mode == "auto" && planes > maxPlaneProducts)
+      int64_t aBits = op.getInputFormat().getBits();
+      int64_t planes =
+          static_cast<int64_t>(op.getWeightFormat().getBits()) * aBits;
+      if (mode == "auto" &&
+          (planes > maxPlaneProducts || aBits > maxActivationBits))
         return;
       op->setAttr("qc.encoding", encoding);
     });

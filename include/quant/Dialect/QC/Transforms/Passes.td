@@ -534,8 +534,9 @@ def QCBitPlanePass : Pass<"qc-bitplane", "func::FuncOp"> {
     corrections. The result is exactly that of the i32 contraction.
 
     `mode`: `on` marks every such layer; `off` none; `auto` those where
-    `w * a <= max-plane-products` (a target sets it from its cost model:
-    docs/quantization.md, "Bit-plane layers").
+    `w * a <= max-plane-products` and `a <= max-activation-bits` (a target
+    sets both from its measurements: docs/quantization.md, "Bit-plane
+    layers"; the activation planes are packed on every call).
   }];
   let options = [
     Option<"mode", "mode", "std::string", /*default=*/"\"auto\"",
@@ -543,7 +544,10 @@ def QCBitPlanePass : Pass<"qc-bitplane", "func::FuncOp"> {
     Option<"maxPlaneProducts", "max-plane-products", "int64_t",
            /*default=*/"0",
            "auto: the largest weight bits x activation bits computed as "
-           "bit planes (0: none)">
+           "bit planes (0: none)">,
+    Option<"maxActivationBits", "max-activation-bits", "int64_t",
+           /*default=*/"8",
+           "auto: the largest activation bits computed as bit planes">
   ];
 }
 

@@ -85,6 +85,9 @@ std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
     return "--calib-method: " + err;
   if (o.asym && o.wFormat != "int" && o.aFormat != "int")
     return "--asym applies to integer formats only";
+  if (o.bitBalance && (o.wFormat != "int" || o.wBits > 2 || o.asym))
+    return "--bit-balance applies to symmetric integer weights of 1 or 2 "
+           "bits (--wbits 1|2, no --asym)";
   return "";
 }
 
@@ -167,6 +170,7 @@ const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
                                                  "granularity",
                                                  "agranularity",
                                                  "asym",
+                                                 "bit-balance",
                                                  "calib",
                                                  "calib-method",
                                                  "calib-samples",
@@ -211,6 +215,8 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
     return parseFlag(name, v, o.floatOnly, err) ? "" : err;
   if (name == "asym")
     return parseFlag(name, v, q.asym, err) ? "" : err;
+  if (name == "bit-balance")
+    return parseFlag(name, v, q.bitBalance, err) ? "" : err;
   if (name == "quiet")
     return parseFlag(name, v, q.quiet, err) ? "" : err;
   if (name == "calib-second-moments")

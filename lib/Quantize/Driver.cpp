@@ -46,6 +46,7 @@ struct LayerScheme {
   std::string aFormat, aGranularity;
   bool asym;
   bool aStatic;
+  bool balanced = false; ///< bit balance of 1- and 2-bit integer weights
 };
 
 /// "group:G" / "tensor" / "channel".
@@ -112,17 +113,17 @@ bool applyOverrides(const llvm::json::Object &o, LayerScheme &s,
         return false;
       }
       s.aGranularity = g->str();
-    } else if (key == "asym") {
+    } else if (key == "asym" || key == "w_balanced") {
       std::optional<bool> b = v.getAsBoolean();
       if (!b) {
-        err = "asym must be true or false";
+        err = key.str() + " must be true or false";
         return false;
       }
-      s.asym = *b;
+      (key == "asym" ? s.asym : s.balanced) = *b;
     } else {
       err = "unknown key '" + key.str() +
             "' (float, w_bits, w_format, w_granularity, a_bits, a_format, "
-            "a_granularity, asym)";
+            "a_granularity, asym, w_balanced)";
       return false;
     }
   }
@@ -218,6 +219,7 @@ LayerScheme defaultScheme(const QuantizeOptions &o) {
                        : o.aGranularity;
   s.asym = o.asym;
   s.aStatic = !o.calib.empty() && s.aGranularity == "tensor";
+  s.balanced = o.bitBalance;
   return s;
 }
 
@@ -253,9 +255,14 @@ SchemeAttr toSchemeAttr(Operation *op, const LayerScheme &s, StringRef calib) {
   MLIRContext *ctx = op->getContext();
   if (s.keepFloat)
     return SchemeAttr::get(ctx);
+  // Bit balance (1 or 2 bits, symmetric): one more level, symmetric, in
+  // codes of one more bit. Wider weights (the policy's 8-bit boundary
+  // layers) ignore it.
+  bool balanced = s.balanced && s.wFormat == "int" && s.wBits <= 2 && !s.asym;
   // One bit cannot be symmetric: {-1, 0} wastes it. W1 is min/max.
   FormatAttr w = getFormatFromOption(
-      ctx, s.wFormat, s.wBits, s.asym || (s.wFormat == "int" && s.wBits == 1));
+      ctx, s.wFormat, balanced ? s.wBits + 1 : s.wBits,
+      !balanced && (s.asym || (s.wFormat == "int" && s.wBits == 1)));
   bool quantAct = !(s.aBits == 0 && s.aFormat == "int");
   FormatAttr a = quantAct ? getFormatFromOption(ctx, s.aFormat, s.aBits, s.asym)
                           : FormatAttr();
@@ -271,7 +278,7 @@ SchemeAttr toSchemeAttr(Operation *op, const LayerScheme &s, StringRef calib) {
       s.aGranularity == "token" ? ActGranularity::Token
                                 : ActGranularity::Tensor,
       s.aStatic && quantAct, s.aStatic && quantAct ? calib : StringRef(),
-      FloatAttr(), FloatAttr());
+      FloatAttr(), FloatAttr(), balanced);
 }
 
 } // namespace

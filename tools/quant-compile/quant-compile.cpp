@@ -72,6 +72,13 @@ static cl::opt<bool>
          cl::desc("Asymmetric integer quantization (unsigned codes with zero "
                   "points) of weights and activations"),
          cl::cat(qcat));
+static cl::opt<bool> bitBalance(
+    "bit-balance",
+    cl::desc("ABQ-LLM's bit balance for 1- and 2-bit integer weights: the "
+             "symmetric levels [-2^(b-1), 2^(b-1)], ternary {-1, 0, 1} at "
+             "--wbits 1 and {-2, ..., 2} at --wbits 2, stored in b + 1 bits "
+             "(layers the policy keeps at 8 bits stay as they are)"),
+    cl::cat(qcat));
 static cl::opt<std::string> calibPath(
     "calib",
     cl::desc("Calibration data: a directory of .npz files (one sample each, "
@@ -372,6 +379,7 @@ int main(int argc, char **argv) {
       ok = set(name, std::to_string(*opt));
   for (auto [name, opt] :
        {std::pair<const char *, cl::opt<bool> *>{"asym", &asym},
+        {"bit-balance", &bitBalance},
         {"quiet", &quiet},
         {"calib-second-moments", &calibSecondMoments},
         {"elide-weights", &elideWeights},

@@ -58,6 +58,10 @@ struct QuantizeOptions {
   /// Dynamic activation scales cover this fraction of each run-time range.
   double aClip = 1.0;
   bool asym = false;
+  /// ABQ-LLM's bit balance for 1- and 2-bit integer weights: the symmetric
+  /// levels [-2^(b-1), 2^(b-1)] (ternary at 1 bit, five levels at 2), in
+  /// (b + 1)-bit codes.
+  bool bitBalance = false;
   DataSource calib; ///< empty: dynamic activations
   /// Range selection of static activation scales: "auto" (the default
   /// policy: percentile 99.99 for convolutions' inputs, minmax for the

@@ -360,6 +360,11 @@ func.func private @scheme_wbits() attributes {qc.scheme = #qc.scheme<w = int12 c
 
 // -----
 
+// expected-error @+1 {{balanced weights are int2 (ternary) or int3 (five levels)}}
+func.func private @scheme_balanced() attributes {qc.scheme = #qc.scheme<w = int4 channel balanced, a = none>}
+
+// -----
+
 // expected-error @+1 {{integer activations must have 2..16 bits, got 1}}
 func.func private @scheme_abits() attributes {qc.scheme = #qc.scheme<w = int8 channel, a = int1 token dynamic>}
 

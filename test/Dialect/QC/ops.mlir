@@ -105,6 +105,8 @@ func.func @schemes(%x: tensor<2x8xf32>, %w: tensor<4x8xf32>) {
   %0 = qc.linear %x, %w {qc.scheme = #qc.scheme<w = int8 channel, a = int8 token dynamic>} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
   // CHECK: qc.scheme = #qc.scheme<w = int4 group 128, a = none>
   %1 = qc.linear %x, %w {qc.scheme = #qc.scheme<w = int4 group 128, a = none>} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  // CHECK: qc.scheme = #qc.scheme<w = int3 group 64 balanced, a = int2 token dynamic>
+  %b = qc.linear %x, %w {qc.scheme = #qc.scheme<w = int3 group 64 balanced, a = int2 token dynamic>} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
   // CHECK: qc.scheme = #qc.scheme<w = uint8 tensor, a = uint8 tensor static, calib = "percentile:99.9", range = [-1.000000e+00, 2.500000e+00]>
   %2 = qc.linear %x, %w {qc.scheme = #qc.scheme<w = uint8 tensor, a = uint8 tensor static, calib = "percentile:99.9", range = [-1.0, 2.5]>} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
   // CHECK: qc.scheme = #qc.scheme<w = fp8e4m3 channel, a = fp8e4m3 tensor static>

@@ -145,3 +145,20 @@ func.func @codes_before_pad(%x: tensor<2x1x6xf32>) -> tensor<2x4xf32> {
   %y = qc.linear %p, %w {qc.scheme = #qc.scheme<w = uint8 channel, a = uint8 tensor static, range = [-1.0, 3.0]>} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
   return %y : tensor<2x4xf32>
 }
+
+// -----
+
+// Bit balance (#qc.scheme's `balanced`): int3 codes on the five levels
+// {-2, ..., 2}, scale max|w| / 2 per channel (row 0: 0.8 / 2 = 0.4, codes
+// round(w / 0.4): 0.8 -> 2, -0.5 -> -1 (-1.25), 0.3 -> 1 (0.75), -0.1 -> 0;
+// row 1: 0.6 / 2 = 0.3, -0.6 -> -2, 0.45 -> 1 (0.45f / 0.3f is 1.4999999
+// in float32), 0.1 -> 0, 0.2 -> 1).
+// The full-range int3 grid would put the extreme on -4 instead.
+// CHECK-LABEL: func.func @balanced
+// CHECK-DAG: arith.constant dense<{{\[}}[2, -1, 1, 0], [-2, 1, 0, 1]]> : tensor<2x4xi3>
+// CHECK-DAG: arith.constant dense<[4.000000e-01, 3.000000e-01]> : tensor<2xf32>
+func.func @balanced(%x: tensor<3x4xf32>) -> tensor<3x2xf32> {
+  %w = arith.constant dense<[[0.8, -0.5, 0.3, -0.1], [-0.6, 0.45, 0.1, 0.2]]> : tensor<2x4xf32>
+  %y = qc.linear %x, %w {qc.scheme = #qc.scheme<w = int3 channel balanced, a = none>} : (tensor<3x4xf32>, tensor<2x4xf32>) -> tensor<3x2xf32>
+  return %y : tensor<3x2xf32>
+}

@@ -92,6 +92,9 @@ SCHEMES = {
     "w4a8": ("int", 4, 0, "int", 8, True),
     "w2a16": ("int", 2, 0, None, 0, False),
     "w2a2-dynamic": ("int", 2, 0, "int", 2, False),
+    "w2a2-balanced": ("bint", 2, 0, "int", 2, False),
+    "w1a4-ternary": ("bint", 1, 0, "int", 4, False),
+    "w2a16-balanced": ("bint", 2, 0, None, 0, False),
     "fp8": ("fp8e4m3", 8, 0, "fp8e4m3", 8, True),
 }
 
@@ -150,7 +153,18 @@ def layer_weight_nk(node, inits):
 
 
 def quantize_weight(w_nk, kind, bits, group):
-    """Dequantized weight [N, K] (float32 values) per the scheme."""
+    """Dequantized weight [N, K] (float32 values) per the scheme. Kind
+    "bint": --bit-balance's levels -2^(bits-1) .. 2^(bits-1) (per output
+    channel, scale max|w| / 2^(bits-1)), stored as int(bits + 1) codes."""
+    if kind == "bint":
+        m = 1 << (bits - 1)
+        w32 = w_nk.astype(np.float32)
+        w64 = w32.astype(np.float64)
+        scale = (np.maximum(-np.minimum(w64.min(axis=1), 0.0), np.maximum(w64.max(axis=1), 0.0)) / m)
+        scale = scale.astype(np.float32)
+        scale[~(np.abs(scale) > 0)] = 1.0
+        codes = np.clip(qr.quantize(w32, scale, None, f"int{bits + 1}", axis=0, dtype="float32"), -m, m)
+        return qr.dequantize(codes, scale, None, f"int{bits + 1}", axis=0, dtype="float32").astype(np.float64)
     fmt = fmt_name(kind, bits)
     w32 = w_nk.astype(np.float32)
     n, k = w32.shape

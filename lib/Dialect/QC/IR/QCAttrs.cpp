@@ -199,16 +199,21 @@ LogicalResult SchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                  int64_t groupSize, FormatAttr activation,
                                  ActGranularity activationGranularity,
                                  bool isStatic, StringRef calibration,
-                                 FloatAttr rangeMin, FloatAttr rangeMax) {
+                                 FloatAttr rangeMin, FloatAttr rangeMax,
+                                 bool balanced) {
   if (!weight) {
     if (activation || isStatic || groupSize || !calibration.empty() ||
-        rangeMin || rangeMax)
+        rangeMin || rangeMax || balanced)
       return emitError() << "a float scheme has no other field";
     return success();
   }
   if (!weight.isFloat() && weight.getBits() > 8)
     return emitError() << "integer weights must have 1..8 bits, got "
                        << weight.getBits();
+  if (balanced && (weight.getKind() != FormatKind::Int ||
+                   (weight.getBits() != 2 && weight.getBits() != 3)))
+    return emitError() << "balanced weights are int2 (ternary) or int3 "
+                          "(five levels)";
   if ((weightGranularity == WeightGranularity::Group) != (groupSize > 0))
     return emitError() << "a group size is given exactly for group "
                           "granularity, and is positive";
@@ -265,6 +270,7 @@ Attribute SchemeAttr::parse(AsmParser &parser, Type) {
   int64_t groupSize = 0;
   if (*wg == WeightGranularity::Group && parser.parseInteger(groupSize))
     return {};
+  bool balanced = succeeded(parser.parseOptionalKeyword("balanced"));
   if (parser.parseComma() || parser.parseKeyword("a") || parser.parseEqual())
     return {};
   ActGranularity ag = ActGranularity::Tensor;
@@ -313,7 +319,7 @@ Attribute SchemeAttr::parse(AsmParser &parser, Type) {
   if (parser.parseGreater())
     return {};
   return SchemeAttr::getChecked(emit, ctx, weight, *wg, groupSize, activation,
-                                ag, isStatic, calibration, lo, hi);
+                                ag, isStatic, calibration, lo, hi, balanced);
 }
 
 void SchemeAttr::print(AsmPrinter &printer) const {
@@ -326,6 +332,8 @@ void SchemeAttr::print(AsmPrinter &printer) const {
           << stringifyWeightGranularity(getWeightGranularity());
   if (getWeightGranularity() == WeightGranularity::Group)
     printer << ' ' << getGroupSize();
+  if (getBalanced())
+    printer << " balanced";
   printer << ", a = ";
   if (!getActivation()) {
     printer << "none>";
@@ -356,12 +364,20 @@ std::string SchemeAttr::describe() const {
     return f.isFloat() ? stringifyFormatKind(f.getKind()).str()
                        : std::string("int");
   };
-  std::string out = "W" + std::to_string(w.getBits()) + " " + name(w) + " ";
+  // A balanced weight is named by its levels: W2 for int3's {-2..2}
+  // (2^(b-1) + 1 levels, b-bit codes), W1.58 for int2's ternary.
+  std::string bits = std::to_string(w.getBits());
+  if (getBalanced())
+    bits = w.getBits() == 2 ? "1.58" : std::to_string(w.getBits() - 1);
+  std::string out = "W" + bits + " " + name(w) + " ";
   out +=
       getWeightGranularity() == WeightGranularity::Group
           ? "g" + std::to_string(getGroupSize())
           : "per-" + stringifyWeightGranularity(getWeightGranularity()).str();
   out += w.getKind() == FormatKind::UInt ? " asym" : " sym";
+  if (getBalanced())
+    out += " balanced (" + std::to_string(getWeightCodeMax() * 2 + 1) +
+           " levels, " + std::to_string(w.getBits()) + "-bit codes)";
   FormatAttr a = getActivation();
   if (!a)
     return out + " / A16 float (weight-only)";
@@ -372,10 +388,20 @@ std::string SchemeAttr::describe() const {
 
 SchemeAttr SchemeAttr::withRange(double lo, double hi) const {
   Type f64 = Float64Type::get(getContext());
-  return SchemeAttr::get(
-      getContext(), getWeight(), getWeightGranularity(), getGroupSize(),
-      getActivation(), getActivationGranularity(), getIsStatic(),
-      getCalibration(), FloatAttr::get(f64, lo), FloatAttr::get(f64, hi));
+  return SchemeAttr::get(getContext(), getWeight(), getWeightGranularity(),
+                         getGroupSize(), getActivation(),
+                         getActivationGranularity(), getIsStatic(),
+                         getCalibration(), FloatAttr::get(f64, lo),
+                         FloatAttr::get(f64, hi), getBalanced());
+}
+
+int64_t SchemeAttr::getWeightCodeMin() const {
+  return getBalanced() ? -getWeightCodeMax() : getWeight().getIntMin();
+}
+
+int64_t SchemeAttr::getWeightCodeMax() const {
+  return getBalanced() ? int64_t(1) << (getWeight().getBits() - 2)
+                       : getWeight().getIntMax();
 }
 
 //===----------------------------------------------------------------------===//

@@ -41,6 +41,10 @@ using Iter = utils::IteratorType;
 struct Scheme {
   bool keepFloat = false;
   FormatAttr wFormat;
+  /// Balanced integer weights (#qc.scheme's `balanced`): codes in
+  /// [wCodeMin, wCodeMax].
+  bool wBalanced = false;
+  int64_t wCodeMin = 0, wCodeMax = 0;
   std::string wGranularity; // tensor | channel | group
   int64_t groupSize = 128;
   FormatAttr aFormat; // null: weight-only
@@ -158,6 +162,8 @@ quantizeWeight(OpBuilder &b, Location loc, Value root,
   FormatAttr fmt = s.wFormat;
   WeightGrid g = layoutGrid(shape, fmt, s.wGranularity, s.groupSize,
                             layer.channelAxis, layer.reductionAxis);
+  if (s.wBalanced)
+    g.setBalanced(s.wCodeMin, s.wCodeMax);
   // A linear's [N, K] weight whose input statistics are known may search
   // its clipping and round with GPTQ.
   bool isLinear = isa<LinearOp>(layer.op) && shape.size() == 2 &&
@@ -562,6 +568,11 @@ struct QCQuantizePass : mlir::qc::impl::QCQuantizePassBase<QCQuantizePass> {
         return success();
       }
       s.wFormat = scheme.getWeight();
+      if (scheme.getBalanced()) {
+        s.wBalanced = true;
+        s.wCodeMin = scheme.getWeightCodeMin();
+        s.wCodeMax = scheme.getWeightCodeMax();
+      }
       s.wGranularity =
           stringifyWeightGranularity(scheme.getWeightGranularity()).str();
       if (scheme.getWeightGranularity() == WeightGranularity::Group)

@@ -461,6 +461,9 @@ struct QCSmoothFoldPass
             {m.n, k}, m.scheme.getWeight(),
             stringifyWeightGranularity(m.scheme.getWeightGranularity()),
             m.scheme.getGroupSize(), 0, 1);
+        if (m.scheme.getBalanced())
+          m.grid->setBalanced(m.scheme.getWeightCodeMin(),
+                              m.scheme.getWeightCodeMax());
         quantizedActs |= bool(m.scheme.getActivation());
       }
       members.push_back(std::move(m));

@@ -22,6 +22,10 @@ WeightGrid layoutGrid(ArrayRef<int64_t> shape, FormatAttr format,
   g.format = format;
   g.fsem = getFormatSemantics(format.getKind());
   g.asym = !format.isFloat() && !format.isSigned();
+  if (!format.isFloat()) {
+    g.codeMin = format.getIntMin();
+    g.codeMax = format.getIntMax();
+  }
   g.shape.assign(shape.begin(), shape.end());
   if (granularity == "channel" && channelAxis >= 0) {
     g.axis = channelAxis;
@@ -70,6 +74,8 @@ void fitGrid(WeightGrid &g, ArrayRef<double> w, ArrayRef<double> clip) {
       sc = std::max(-lo[k], hi[k]) / fmt.getMaxMagnitude();
     else if (g.asym)
       sc = (hi[k] - lo[k]) / double(fmt.getIntMax() - fmt.getIntMin());
+    else if (g.balanced)
+      sc = std::max(-lo[k], hi[k]) / double(g.codeMax);
     else if (fmt.getBits() <= kFullRangeMaxBits)
       // The slot's extreme value lands on the -2^(b-1) level: the scale's
       // sign follows it (negative for a positive extreme), so both signs
@@ -100,8 +106,8 @@ double WeightGrid::round(double xd, int64_t k, uint64_t &code) const {
   }
   int64_t zp = asym ? zeroPoints[k] : 0;
   float r = std::nearbyint(x / sc);
-  int64_t q = std::clamp<int64_t>(static_cast<int64_t>(r) + zp,
-                                  format.getIntMin(), format.getIntMax());
+  int64_t q =
+      std::clamp<int64_t>(static_cast<int64_t>(r) + zp, codeMin, codeMax);
   code = static_cast<uint64_t>(q);
   return static_cast<float>(static_cast<float>(q - zp) * sc);
 }

@@ -32,8 +32,19 @@ struct WeightGrid {
   std::vector<int32_t> slotOf;
   std::vector<float> scales;
   std::vector<int64_t> zeroPoints; ///< per slot, asymmetric only
+  /// Integer codes: their range, the format's unless `balanced` (ABQ-LLM's
+  /// bit balance: the symmetric [-2^(b-2), 2^(b-2)], scale max|w| over its
+  /// top level; setBalanced).
+  int64_t codeMin = 0, codeMax = 0;
+  bool balanced = false;
 
   int64_t numSlots() const { return int64_t(scales.size()); }
+  /// Restricts integer codes to a scheme's balanced range.
+  void setBalanced(int64_t lo, int64_t hi) {
+    balanced = true;
+    codeMin = lo;
+    codeMax = hi;
+  }
   /// The grid value of slot `k` nearest to `x` (round half to even, then
   /// saturate), and its storage code.
   double round(double x, int64_t k, uint64_t &code) const;

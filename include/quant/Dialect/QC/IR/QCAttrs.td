@@ -66,6 +66,7 @@ def QC_SchemeAttr : AttrDef<QC_Dialect, "Scheme"> {
     | --- | --- |
     | `w = FORMAT` | weight format (`#qc.format` spelling); `intN` is symmetric, `uintN` asymmetric (zero points) |
     | `tensor`, `channel`, `group G` | one weight scale, one per output channel, or one per block of G along the reduced axis |
+    | `balanced` | (after the granularity; `int2`/`int3` weights) ABQ-LLM's bit balance: the codes take the symmetric levels `[-2^(b-2), 2^(b-2)]` of the b-bit format, `2^(b-1) + 1` of them: `int3 balanced` is a 2-bit weight widened by one level, `{-2, ..., 2}`; `int2 balanced` a ternary one, `{-1, 0, 1}` |
     | `a = FORMAT` / `a = none` | activation format, or float activations (weight-only) |
     | `tensor` / `token` | one activation scale, or one per row computed at run time |
     | `static` / `dynamic` | scales fixed at compile time from calibration, or computed at run time |
@@ -77,14 +78,16 @@ def QC_SchemeAttr : AttrDef<QC_Dialect, "Scheme"> {
     ```mlir
     #qc.scheme<w = int8 channel, a = int8 token dynamic>
     #qc.scheme<w = int4 group 128, a = none>
+    #qc.scheme<w = int3 channel balanced, a = int2 token dynamic>
     #qc.scheme<w = uint8 channel, a = uint8 tensor static, calib = "minmax", range = [-1.0, 2.5]>
     #qc.scheme<float>
     ```
 
     The verifier requires a group size exactly for `group`, static scales
     per tensor (a per-token scale is computed at run time), a range only
-    on static scales (LO <= HI, both finite), integer weights of 1..8 bits
-    and integer activations of 2..16 bits.
+    on static scales (LO <= HI, both finite), integer weights of 1..8 bits,
+    `balanced` only on `int2` and `int3` weights, and integer activations
+    of 2..16 bits.
   }];
   let parameters = (ins
       OptionalParameter<"::mlir::qc::FormatAttr">:$weight,
@@ -95,7 +98,8 @@ def QC_SchemeAttr : AttrDef<QC_Dialect, "Scheme"> {
       "bool":$isStatic,
       StringRefParameter<"range selection method">:$calibration,
       OptionalParameter<"::mlir::FloatAttr">:$rangeMin,
-      OptionalParameter<"::mlir::FloatAttr">:$rangeMax);
+      OptionalParameter<"::mlir::FloatAttr">:$rangeMax,
+      DefaultValuedParameter<"bool", "false">:$balanced);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let builders = [
@@ -104,7 +108,7 @@ def QC_SchemeAttr : AttrDef<QC_Dialect, "Scheme"> {
                    ::mlir::qc::WeightGranularity::Tensor, 0,
                    ::mlir::qc::FormatAttr(),
                    ::mlir::qc::ActGranularity::Tensor, false, "",
-                   ::mlir::FloatAttr(), ::mlir::FloatAttr());
+                   ::mlir::FloatAttr(), ::mlir::FloatAttr(), false);
     }]>
   ];
   let extraClassDeclaration = [{
@@ -117,6 +121,10 @@ def QC_SchemeAttr : AttrDef<QC_Dialect, "Scheme"> {
     std::string describe() const;
     /// The same scheme with a calibrated range.
     SchemeAttr withRange(double lo, double hi) const;
+    /// The range of the weight codes: the format's, or with `balanced`
+    /// the symmetric [-2^(b-2), 2^(b-2)].
+    int64_t getWeightCodeMin() const;
+    int64_t getWeightCodeMax() const;
   }];
 }
 

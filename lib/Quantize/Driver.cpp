@@ -127,6 +127,11 @@ bool applyOverrides(const llvm::json::Object &o, LayerScheme &s,
       return false;
     }
   }
+  if (s.balanced && !s.keepFloat &&
+      (s.wFormat != "int" || s.wBits > 2 || s.asym)) {
+    err = "w_balanced applies to symmetric integer weights of 1 or 2 bits";
+    return false;
+  }
   return true;
 }
 

@@ -142,7 +142,7 @@ struct CompileOptions {
   std::string target = "cpu";
   std::string mcpu = "native";
   /// Integer layers computed as bit planes (qc-bitplane): "auto" (where the
-  /// target's cost model prefers them), "on" or "off".
+  /// target measured them faster: getBitPlaneRule), "on" or "off".
   std::string bitplane = "auto";
   std::string runtimeLibrary; ///< "" = found next to the running tool
   // Quantization.

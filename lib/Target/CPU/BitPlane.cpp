@@ -73,6 +73,18 @@ Value bitplaneContraction(OpBuilder &b, Location loc, Value x, bool xSigned,
   int64_t ox = xSigned ? int64_t(1) << (xBits - 1) : 0;
   int64_t ow = wSigned ? int64_t(1) << (wBits - 1) : 0;
   auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+  // The leading (row) loops, which every operand but the weights shares.
+  auto leadExprs = [&] {
+    SmallVector<AffineExpr> e;
+    for (int64_t i = 0; i < lead; ++i)
+      e.push_back(d(i));
+    return e;
+  };
+  // Reassociation keeping the leading dims and joining the last two.
+  SmallVector<ReassociationIndices> joinLast;
+  for (int64_t i = 0; i < lead; ++i)
+    joinLast.push_back({i});
+  joinLast.push_back({lead, lead + 1});
 
   // Weight planes in panels of P output columns, [N/P, W, words, P], and
   // the sums of the unsigned codes per output column. Panels keep the words
@@ -135,11 +147,7 @@ Value bitplaneContraction(OpBuilder &b, Location loc, Value x, bool xSigned,
   {
     SmallVector<int64_t> shape(xt.getShape().drop_back());
     shape.append({words, kWordBits});
-    SmallVector<ReassociationIndices> groups;
-    for (int64_t i = 0; i < lead; ++i)
-      groups.push_back({i});
-    groups.push_back({lead, lead + 1});
-    xp = tensor::ExpandShapeOp::create(b, loc, x8t.clone(shape), xp, groups);
+    xp = tensor::ExpandShapeOp::create(b, loc, x8t.clone(shape), xp, joinLast);
   }
 
   // Activation planes [lead..., A, words]: loops (lead..., j, t, bit),
@@ -154,11 +162,7 @@ Value bitplaneContraction(OpBuilder &b, Location loc, Value x, bool xSigned,
   Value xPlanes;
   {
     Value init = zeros(b, loc, planeShape, planeSrc, x, i64);
-    SmallVector<AffineExpr> in, out;
-    for (int64_t i = 0; i < lead; ++i) {
-      in.push_back(d(i));
-      out.push_back(d(i));
-    }
+    SmallVector<AffineExpr> in = leadExprs(), out = leadExprs();
     in.append({d(lead + 1), d(lead + 2)});
     out.append({d(lead), d(lead + 1)});
     SmallVector<Iter> iters(lead + 3, Iter::parallel);
@@ -215,9 +219,7 @@ Value bitplaneContraction(OpBuilder &b, Location loc, Value x, bool xSigned,
     SmallVector<Value> ins;
     SmallVector<AffineMap> maps;
     for (unsigned j = 0; j < xBits; ++j) {
-      SmallVector<AffineExpr> xe;
-      for (int64_t i = 0; i < lead; ++i)
-        xe.push_back(d(i));
+      SmallVector<AffineExpr> xe = leadExprs();
       xe.append({getAffineConstantExpr(j, ctx), d(tL)});
       ins.push_back(xPlanes);
       maps.push_back(AffineMap::get(loops, 0, xe, ctx));
@@ -227,9 +229,7 @@ Value bitplaneContraction(OpBuilder &b, Location loc, Value x, bool xSigned,
       maps.push_back(AffineMap::get(
           loops, 0, {d(cL), getAffineConstantExpr(i, ctx), d(tL), d(pL)}, ctx));
     }
-    SmallVector<AffineExpr> oe;
-    for (int64_t i = 0; i < lead; ++i)
-      oe.push_back(d(i));
+    SmallVector<AffineExpr> oe = leadExprs();
     oe.append({d(cL), d(pL)});
     maps.push_back(AffineMap::get(loops, 0, oe, ctx));
     SmallVector<Iter> iters(loops, Iter::parallel);
@@ -261,11 +261,7 @@ Value bitplaneContraction(OpBuilder &b, Location loc, Value x, bool xSigned,
                   bb, l, arith::AddIOp::create(bb, l, a.back(), v).getResult());
             })
             .getResult(0);
-    SmallVector<ReassociationIndices> groups;
-    for (int64_t i = 0; i < lead; ++i)
-      groups.push_back({i});
-    groups.push_back({lead, lead + 1});
-    acc = tensor::CollapseShapeOp::create(b, loc, acc, groups);
+    acc = tensor::CollapseShapeOp::create(b, loc, acc, joinLast);
   }
 
   // Back to the signed codes' sum, in i32:
@@ -278,16 +274,13 @@ Value bitplaneContraction(OpBuilder &b, Location loc, Value x, bool xSigned,
     for (int64_t i = 0; i < lead; ++i)
       rowSrc.push_back(i);
     Value init = zeros(b, loc, rowShape, rowSrc, x, i64);
-    SmallVector<AffineExpr> oe;
-    for (int64_t i = 0; i < lead; ++i)
-      oe.push_back(d(i));
     SmallVector<Iter> iters(r, Iter::parallel);
     iters.back() = Iter::reduction;
     Value rowsum =
         linalg::GenericOp::create(
             b, loc, init.getType(), ValueRange{x8}, ValueRange{init},
             SmallVector<AffineMap>{AffineMap::getMultiDimIdentityMap(r, ctx),
-                                   AffineMap::get(r, 0, oe, ctx)},
+                                   AffineMap::get(r, 0, leadExprs(), ctx)},
             iters,
             [&](OpBuilder &bb, Location l, ValueRange a) {
               Type t64 = bb.getI64Type();
@@ -304,10 +297,7 @@ Value bitplaneContraction(OpBuilder &b, Location loc, Value x, bool xSigned,
             })
             .getResult(0);
     ins.push_back(rowsum);
-    SmallVector<AffineExpr> re;
-    for (int64_t i = 0; i < lead; ++i)
-      re.push_back(d(i));
-    maps.push_back(AffineMap::get(r, 0, re, ctx));
+    maps.push_back(AffineMap::get(r, 0, leadExprs(), ctx));
   }
   if (ox) {
     ins.push_back(arith::ConstantOp::create(

@@ -254,7 +254,8 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
   Option<std::string> bitplane{
       *this, "bitplane",
       llvm::cl::desc("Integer layers as bit planes (qc-bitplane): on, off, "
-                     "or auto (where this CPU's cost model prefers them)"),
+                     "or auto (where they were measured faster on this CPU: "
+                     "getBitPlaneRule)"),
       llvm::cl::init("auto")};
 };
 } // namespace

@@ -1,5 +1,4 @@
-//===- BitPlane.cpp - qc-bitplane
-//------------------------------------------===//
+//===- BitPlane.cpp - qc-bitplane -----------------------------------------===//
 //
 // Part of quant. Chooses the integer layers computed as sums of 1-bit
 // products (ABQ-LLM's bit-plane decomposition) and marks them with

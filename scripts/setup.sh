@@ -21,7 +21,7 @@ APT_PACKAGES=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
   ninja-build cmake libonnx-dev libprotobuf-dev protobuf-compiler
   libgtest-dev python3-venv libzip-dev libdlpack-dev pkg-config
-  libopenblas-dev debian-history debian-faq fonts-dejavu-core
+  libopenblas-dev coinor-libcbc-dev debian-history debian-faq fonts-dejavu-core
 )
 
 step "checking apt packages"

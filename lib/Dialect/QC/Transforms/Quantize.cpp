@@ -6,7 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "WeightGrid.h"
+#include "quant/Dialect/QC/Utils/WeightGrid.h"
 #include "quant/Dialect/QC/IR/QCOps.h"
 #include "quant/Dialect/QC/Transforms/Passes.h"
 #include "quant/Dialect/QC/Utils/DynamicQuant.h"

@@ -9,11 +9,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "WeightGrid.h"
 #include "quant/Dialect/QC/IR/QCOps.h"
 #include "quant/Dialect/QC/Transforms/Passes.h"
 #include "quant/Dialect/QC/Utils/QuantLayers.h"
 #include "quant/Dialect/QC/Utils/Statistics.h"
+#include "quant/Dialect/QC/Utils/WeightGrid.h"
 #include "quant/Dialect/QC/Utils/WeightUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -457,13 +457,7 @@ struct QCSmoothFoldPass
       m.n = int64_t(m.w.size()) / k;
       m.scheme = lin->getAttrOfType<SchemeAttr>("qc.scheme");
       if (m.scheme && !m.scheme.isFloat()) {
-        m.grid = layoutGrid(
-            {m.n, k}, m.scheme.getWeight(),
-            stringifyWeightGranularity(m.scheme.getWeightGranularity()),
-            m.scheme.getGroupSize(), 0, 1);
-        if (m.scheme.getBalanced())
-          m.grid->setBalanced(m.scheme.getWeightCodeMin(),
-                              m.scheme.getWeightCodeMax());
+        m.grid = layoutGrid({m.n, k}, m.scheme, 0, 1);
         quantizedActs |= bool(m.scheme.getActivation());
       }
       members.push_back(std::move(m));

@@ -4,7 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "WeightGrid.h"
+#include "quant/Dialect/QC/Utils/WeightGrid.h"
 
 #include "quant/Support/QuantMath.h"
 
@@ -14,6 +14,61 @@
 #include <cmath>
 
 namespace mlir::qc {
+
+SmallVector<int64_t> getGridScaleShape(ArrayRef<int64_t> shape,
+                                       StringRef granularity, int64_t groupSize,
+                                       int64_t channelAxis,
+                                       int64_t reductionAxis, int64_t *axis,
+                                       int64_t *group) {
+  int64_t a = -1, gs = 0;
+  SmallVector<int64_t> scaleShape;
+  if (granularity == "channel" && channelAxis >= 0) {
+    a = channelAxis;
+    scaleShape = {shape[channelAxis]};
+  } else if (granularity == "group" && reductionAxis >= 0) {
+    a = reductionAxis;
+    gs = groupSize;
+    scaleShape.assign(shape.begin(), shape.end());
+    scaleShape[reductionAxis] =
+        llvm::divideCeil(shape[reductionAxis], groupSize);
+  } else if (granularity == "group" && channelAxis >= 0) {
+    a = channelAxis; // no reduced axis to group: per channel
+    scaleShape = {shape[channelAxis]};
+  }
+  if (axis)
+    *axis = a;
+  if (group)
+    *group = gs;
+  return scaleShape;
+}
+
+WeightGrid layoutGrid(ArrayRef<int64_t> shape, SchemeAttr scheme,
+                      int64_t channelAxis, int64_t reductionAxis) {
+  WeightGrid g =
+      layoutGrid(shape, scheme.getWeight(),
+                 stringifyWeightGranularity(scheme.getWeightGranularity()),
+                 scheme.getGroupSize(), channelAxis, reductionAxis);
+  if (scheme.getBalanced())
+    g.setBalanced(scheme.getWeightCodeMin(), scheme.getWeightCodeMax());
+  return g;
+}
+
+int64_t getStoredWeightBytes(ArrayRef<int64_t> shape, SchemeAttr scheme,
+                             int64_t channelAxis, int64_t reductionAxis) {
+  int64_t numElements = 1, numScales = 1;
+  for (int64_t d : shape)
+    numElements *= d;
+  if (scheme.isFloat())
+    return numElements * 4;
+  FormatAttr f = scheme.getWeight();
+  for (int64_t d : getGridScaleShape(
+           shape, stringifyWeightGranularity(scheme.getWeightGranularity()),
+           scheme.getGroupSize(), channelAxis, reductionAxis))
+    numScales *= d;
+  bool zeroPoints = !f.isFloat() && !f.isSigned();
+  return (numElements * f.getBits() + 7) / 8 + numScales * 4 +
+         (zeroPoints ? numScales : 0);
+}
 
 WeightGrid layoutGrid(ArrayRef<int64_t> shape, FormatAttr format,
                       StringRef granularity, int64_t groupSize,
@@ -27,19 +82,8 @@ WeightGrid layoutGrid(ArrayRef<int64_t> shape, FormatAttr format,
     g.codeMax = format.getIntMax();
   }
   g.shape.assign(shape.begin(), shape.end());
-  if (granularity == "channel" && channelAxis >= 0) {
-    g.axis = channelAxis;
-    g.scaleShape = {shape[channelAxis]};
-  } else if (granularity == "group" && reductionAxis >= 0) {
-    g.axis = reductionAxis;
-    g.group = groupSize;
-    g.scaleShape.assign(shape.begin(), shape.end());
-    g.scaleShape[reductionAxis] =
-        llvm::divideCeil(shape[reductionAxis], groupSize);
-  } else if (granularity == "group" && channelAxis >= 0) {
-    g.axis = channelAxis; // no reduced axis to group: per channel
-    g.scaleShape = {shape[channelAxis]};
-  }
+  g.scaleShape = getGridScaleShape(shape, granularity, groupSize, channelAxis,
+                                   reductionAxis, &g.axis, &g.group);
   int64_t numScales = 1, numElements = 1;
   for (int64_t d : g.scaleShape)
     numScales *= d;

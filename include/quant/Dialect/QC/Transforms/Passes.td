@@ -508,6 +508,50 @@ def QCFormQuantizedContractionsPass
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
 }
 
+def QCAssignPrecisionPass : Pass<"qc-assign-precision", "func::FuncOp"> {
+  let summary = "Choose each layer's scheme among measured candidates: "
+                "least total sensitivity under size, bit and latency budgets";
+  let description = [{
+    Mixed-precision assignment as an exact multiple-choice knapsack. Each
+    layer that carries `qc.candidates`, an array of dictionaries
+
+        {scheme = #qc.scheme<...>, error = <f64> [, latency = <f64 ms>]}
+
+    takes exactly one of them: the assignment minimises the sum of the
+    chosen `error`s (a sensitivity measured on the model output with only
+    that layer quantized that way; quant-compile measures it, see
+    docs/quantization.md "Mixed precision") subject to every budget given:
+
+    - `avg-wbits`: the weight code bits of the candidate layers, averaged
+      over their weights (a weight of int3 codes counts 3, scales and zero
+      points not at all);
+    - `size-budget`: megabytes (10^6 bytes) of every layer's stored weights:
+      codes packed at their bit width, one f32 scale per slot, one byte per
+      zero point, as the report counts them; layers without candidates
+      count what their current `qc.scheme` stores (float: 4 bytes each);
+    - `latency-budget`: milliseconds, the sum of the chosen candidates'
+      `latency` (every candidate must carry one).
+
+    The 0-1 program is solved by CBC (branch and cut): the answer is
+    optimal, not greedy. The chosen scheme replaces `qc.scheme`,
+    `qc.candidates` is removed and the function gets `qc.precision`, a
+    summary (total error, average bits, bytes, latency, layers). No
+    budget: the pass only checks the candidates and removes them, keeping
+    `qc.scheme`. A budget no assignment meets is an error saying what the
+    cheapest assignment needs.
+  }];
+  let options = [
+    Option<"avgWBits", "avg-wbits", "double", /*default=*/"0",
+           "average weight bits of the candidate layers at most this "
+           "(0: no bound)">,
+    Option<"sizeBudget", "size-budget", "double", /*default=*/"0",
+           "stored weights of the whole function at most this many MB "
+           "(10^6 bytes; 0: no bound)">,
+    Option<"latencyBudget", "latency-budget", "double", /*default=*/"0",
+           "summed candidate latencies at most this many ms (0: no bound)">
+  ];
+}
+
 def QCBitPlanePass : Pass<"qc-bitplane", "func::FuncOp"> {
   let summary = "Choose the integer layers computed as sums of 1-bit "
                 "products (bit-plane decomposition, ABQ-LLM)";

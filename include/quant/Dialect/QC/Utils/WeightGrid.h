@@ -9,8 +9,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef QUANT_LIB_DIALECT_QC_TRANSFORMS_WEIGHTGRID_H
-#define QUANT_LIB_DIALECT_QC_TRANSFORMS_WEIGHTGRID_H
+#ifndef QUANT_DIALECT_QC_UTILS_WEIGHTGRID_H
+#define QUANT_DIALECT_QC_UTILS_WEIGHTGRID_H
 
 #include "quant/Dialect/QC/IR/QCAttrs.h"
 
@@ -61,6 +61,24 @@ WeightGrid layoutGrid(ArrayRef<int64_t> shape, FormatAttr format,
                       StringRef granularity, int64_t groupSize,
                       int64_t channelAxis, int64_t reductionAxis);
 
+/// The same grid for `scheme`'s weight format and granularity, bit balance
+/// included (`scheme` quantizes weights).
+WeightGrid layoutGrid(ArrayRef<int64_t> shape, SchemeAttr scheme,
+                      int64_t channelAxis, int64_t reductionAxis);
+
+/// layoutGrid's scale shape (and, when asked, the dequantize axis and group
+/// size) without its table of slots per element.
+SmallVector<int64_t>
+getGridScaleShape(ArrayRef<int64_t> shape, StringRef granularity,
+                  int64_t groupSize, int64_t channelAxis, int64_t reductionAxis,
+                  int64_t *axis = nullptr, int64_t *group = nullptr);
+
+/// The bytes a weight of `shape` stores under `scheme`: codes packed at
+/// their bit width, one f32 scale per slot and one byte per zero point, as
+/// the report counts them; 4 a weight for a float scheme.
+int64_t getStoredWeightBytes(ArrayRef<int64_t> shape, SchemeAttr scheme,
+                             int64_t channelAxis, int64_t reductionAxis);
+
 /// Symmetric integer weights of at most this many bits use the full
 /// two's-complement range: a slot's scale is its extreme value divided by
 /// -2^(b-1), negative when that extreme is positive (as llama.cpp's Q4_0).
@@ -75,4 +93,4 @@ void fitGrid(WeightGrid &grid, ArrayRef<double> w, ArrayRef<double> clip = {});
 
 } // namespace mlir::qc
 
-#endif // QUANT_LIB_DIALECT_QC_TRANSFORMS_WEIGHTGRID_H
+#endif // QUANT_DIALECT_QC_UTILS_WEIGHTGRID_H

@@ -11,6 +11,8 @@
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/Path.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::qc;
 using llvm::StringRef;
@@ -88,6 +90,59 @@ std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
   if (o.bitBalance && (o.wFormat != "int" || o.wBits > 2 || o.asym))
     return "--bit-balance applies to symmetric integer weights of 1 or 2 "
            "bits (--wbits 1|2, no --asym)";
+  std::vector<WeightCandidate> cands;
+  if (std::string e = parseWeightCandidates(o.candidates, cands); !e.empty())
+    return e;
+  if (assignsPrecision(o) && o.calib.empty())
+    return std::string(o.avgWBits > 0 ? "--avg-wbits" : "--size-budget") +
+           " needs calibration data (--calib): each layer's sensitivity to "
+           "each candidate is measured on it";
+  if (!o.writeConfig.empty() && !assignsPrecision(o))
+    return "--write-config writes the schemes that --avg-wbits or "
+           "--size-budget chose: give one";
+  return "";
+}
+
+std::string mlir::qc::parseWeightCandidates(StringRef text,
+                                            std::vector<WeightCandidate> &out) {
+  out.clear();
+  SmallVector<StringRef> parts;
+  text.split(parts, ',', -1, /*KeepEmpty=*/false);
+  for (StringRef p : parts) {
+    p = p.trim();
+    auto [fmt, gran] = p.split(':');
+    WeightCandidate c;
+    c.spelling = p.str();
+    auto bad = [&](const std::string &why) {
+      return "--candidates: '" + p.str() + "': " + why;
+    };
+    if (fmt.starts_with("int")) {
+      unsigned bits;
+      if (fmt.drop_front(3).getAsInteger(10, bits) || bits < 1 || bits > 8)
+        return bad("integer candidates are int1 .. int8");
+      c.bits = bits;
+    } else if (isKnownQuantFormat(fmt) && fmt != "int") {
+      c.format = fmt.str();
+      c.bits = fmt.starts_with("fp8") ? 8 : fmt.starts_with("fp6") ? 6 : 4;
+    } else {
+      return bad("the format must be int1 .. int8, fp8e4m3, fp8e5m2, "
+                 "fp6e3m2, fp6e2m3 or fp4e2m1");
+    }
+    if (gran.empty() || gran == "channel") {
+      c.granularity = "channel";
+    } else if (gran == "tensor") {
+      c.granularity = "tensor";
+    } else {
+      StringRef g = gran;
+      if (!(g.consume_front("group:") || g.consume_front("g")) ||
+          g.getAsInteger(10, c.groupSize) || c.groupSize < 1)
+        return bad("the granularity must be tensor, channel, gG or group:G");
+      c.granularity = "group";
+    }
+    out.push_back(std::move(c));
+  }
+  if (out.empty())
+    return "--candidates: no candidate given";
   return "";
 }
 
@@ -176,6 +231,11 @@ const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
                                                  "calib-samples",
                                                  "exclude",
                                                  "config",
+                                                 "avg-wbits",
+                                                 "size-budget",
+                                                 "candidates",
+                                                 "sensitivity-samples",
+                                                 "write-config",
                                                  "report",
                                                  "eval",
                                                  "calib-threads",
@@ -345,6 +405,24 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
   }
   if (name == "config") {
     q.configPath = v.str();
+    return "";
+  }
+  if (name == "avg-wbits" || name == "size-budget") {
+    double d;
+    if (v.trim().getAsDouble(d) || !(d > 0) || !std::isfinite(d))
+      return "--" + name.str() + " expects a positive number, got '" + v.str() +
+             "'";
+    (name == "avg-wbits" ? q.avgWBits : q.sizeBudgetMB) = d;
+    return "";
+  }
+  if (name == "candidates") {
+    q.candidates = v.str();
+    return "";
+  }
+  if (name == "sensitivity-samples")
+    return parseUnsigned(name, v, q.sensitivitySamples, err) ? "" : err;
+  if (name == "write-config") {
+    q.writeConfig = v.str();
     return "";
   }
   if (name == "eval") {

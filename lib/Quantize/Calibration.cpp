@@ -205,7 +205,8 @@ std::vector<double> channelMeans(const calib::TensorStats &st) {
 
 } // namespace
 
-FailureOr<std::string> QuantizeDriver::compileFloat(ModuleOp module) {
+FailureOr<std::string> QuantizeDriver::scratchPath(ModuleOp module,
+                                                   StringRef file) {
   if (tempDir.empty()) {
     SmallString<128> dir;
     if (std::error_code ec =
@@ -214,6 +215,12 @@ FailureOr<std::string> QuantizeDriver::compileFloat(ModuleOp module) {
              << "cannot create a temporary directory: " << ec.message();
     tempDir = std::string(dir);
   }
+  SmallString<256> path(tempDir);
+  llvm::sys::path::append(path, file);
+  return std::string(path);
+}
+
+FailureOr<std::string> QuantizeDriver::compileFloat(ModuleOp module) {
   OwningOpRef<ModuleOp> clone = module.clone();
   bool observed = false;
   clone->walk([&](ObserveOp) { observed = true; });
@@ -227,11 +234,12 @@ FailureOr<std::string> QuantizeDriver::compileFloat(ModuleOp module) {
   FailureOr<ModelSignature> s = getModelSignature(cmain);
   if (failed(s))
     return failure();
-  SmallString<256> path(tempDir);
-  llvm::sys::path::append(path, observed ? "calib.so" : "float.so");
-  if (failed(session.compileLibrary(*clone, *s, CompilePhase::Graph, path)))
+  FailureOr<std::string> path =
+      scratchPath(module, observed ? "calib.so" : "float.so");
+  if (failed(path) ||
+      failed(session.compileLibrary(*clone, *s, CompilePhase::Graph, *path)))
     return failure();
-  return std::string(path);
+  return *path;
 }
 
 LogicalResult

@@ -364,6 +364,10 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
     }
   }
   Builder b(main.getContext());
+  std::vector<WeightCandidate> candidates;
+  if (std::string err = parseWeightCandidates(o.candidates, candidates);
+      !err.empty())
+    return main.emitError() << err;
   std::vector<QuantLayer> layers;
   for (QuantLayer &l : findQuantLayers(main))
     layers.push_back(l);
@@ -418,6 +422,8 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
     if (o.policy == "default" && promoteBoundary && boundary[i] &&
         !o.calib.empty() && s.aGranularity == "tensor")
       s.aGranularity = "token";
+    // Mixed precision leaves alone the weights that --config sets.
+    bool weightsFixed = false;
     for (auto &[pattern, ov] : layerRules) {
       if (!matches(pattern, l))
         continue;
@@ -425,6 +431,9 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
       if (!applyOverrides(ov, s, err))
         return main.emitError()
                << "--config: layers." << pattern << ": " << err;
+      weightsFixed |= llvm::any_of(ov, [](const auto &kv) {
+        return StringRef(kv.first).starts_with("w_") || kv.first == "float";
+      });
     }
     for (const std::string &ex : o.excludes)
       if (matches(ex, l))
@@ -442,6 +451,32 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
     if (!scheme)
       return failure();
     l.op->setAttr("qc.scheme", scheme);
+    // Mixed precision: the candidates of every quantized layer but an
+    // embedding (a table, not a product), a depthwise convolution (few
+    // weights, kept at 8 bits) and a layer whose weights --config sets;
+    // each candidate keeps the layer's activation scheme.
+    if (assignsPrecision(o) && !scheme.isFloat() && !l.isEmbedding &&
+        !isDepthwiseLayer(l) && !weightsFixed) {
+      SmallVector<Attribute> cands;
+      for (const WeightCandidate &c : candidates) {
+        LayerScheme cs = s;
+        cs.wFormat = c.format;
+        cs.wBits = c.bits;
+        cs.wGranularity = c.granularity;
+        if (c.granularity == "group")
+          cs.groupSize = c.groupSize;
+        SchemeAttr cand =
+            toSchemeAttr(l.op, cs, calib::methodName(rangeMethodOf(l.op)));
+        if (!cand)
+          return failure();
+        if (llvm::none_of(cands, [&](Attribute a) {
+              return cast<DictionaryAttr>(a).get("scheme") == cand;
+            }))
+          cands.push_back(
+              b.getDictionaryAttr({b.getNamedAttr("scheme", cand)}));
+      }
+      l.op->setAttr("qc.candidates", b.getArrayAttr(cands));
+    }
   }
   return success();
 }
@@ -508,7 +543,8 @@ LogicalResult QuantizeDriver::rotate(func::FuncOp main) {
 FailureOr<QCQuantizePassOptions>
 QuantizeDriver::prepare(ModuleOp module, const ModelSignature &sig) {
   auto main = module.lookupSymbol<func::FuncOp>("main");
-  if (failed(applySchemes(main)) || failed(rotate(main)))
+  if (failed(applySchemes(main)) || failed(rotate(main)) ||
+      failed(assignPrecision(module, sig)))
     return failure();
   report.model = model;
   report.kvCache = describeKVCache(main);

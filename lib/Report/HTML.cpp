@@ -380,6 +380,115 @@ void renderCharts(raw_ostream &os, const QuantReport &r) {
   os << "</section>\n";
 }
 
+/// Mixed precision: per layer, the chosen weight bits (a bar, 0..8) and
+/// every candidate's sensitivity on a log scale (a dot labelled with its
+/// bits; the chosen one filled), so that where the bits went can be read
+/// against what each layer costs the output.
+void renderPrecisionChart(raw_ostream &os, const QuantReport &r) {
+  const double width = 800, labelW = 230, bitsW = 150, rowH = 16;
+  const double bx0 = labelW + 10, bx1 = bx0 + bitsW;
+  const double x0 = bx1 + 40, x1 = width - 20;
+  const double top = 40, plotH = r.precision.size() * rowH;
+  const double height = top + plotH + 40;
+  double lo = 0, hi = 0;
+  bool any = false;
+  for (const PrecisionChoice &c : r.precision)
+    for (const PrecisionCandidate &k : c.candidates)
+      if (k.error > 0 && std::isfinite(k.error)) {
+        double v = std::log10(k.error);
+        lo = any ? std::min(lo, v) : v;
+        hi = any ? std::max(hi, v) : v;
+        any = true;
+      }
+  lo = std::floor(lo);
+  hi = std::max(std::ceil(hi), lo + 1);
+  // A zero error (an exact candidate) sits at the left edge.
+  auto xOf = [&](double e) {
+    double v = e > 0 ? std::log10(e) : lo;
+    return x0 + (std::clamp(v, lo, hi) - lo) / (hi - lo) * (x1 - x0);
+  };
+  auto bxOf = [&](double b) { return bx0 + b / 8.0 * (bx1 - bx0); };
+  os << "<svg xmlns=\"http://www.w3.org/2000/svg\"" << attr("width", width)
+     << attr("height", height) << " viewBox=\"0 0 " << printNum("%.1f", width)
+     << " " << printNum("%.1f", height) << "\" role=\"img\">\n";
+  os << "<text" << attr("x", (bx0 + bx1) / 2)
+     << " y=\"14\" text-anchor=\"middle\" class=\"axis\">chosen weight "
+        "bits</text><text"
+     << attr("x", (x0 + x1) / 2)
+     << " y=\"14\" text-anchor=\"middle\" class=\"axis\">sensitivity "
+        "(relative output error, log scale; filled: chosen)</text>\n";
+  for (size_t i = 0; i < r.precision.size(); i += 2)
+    os << "<rect x=\"0\"" << attr("y", top + i * rowH) << attr("width", width)
+       << attr("height", rowH) << " class=\"stripe\"/>\n";
+  for (int b = 0; b <= 8; b += 2) {
+    double x = bxOf(b);
+    os << "<line" << attr("x1", x) << attr("x2", x) << attr("y1", top)
+       << attr("y2", top + plotH) << " class=\"grid\"/><text" << attr("x", x)
+       << attr("y", top - 5) << " text-anchor=\"middle\">" << b << "</text>\n";
+  }
+  for (int d = int(lo); d <= int(hi); ++d) {
+    double x = x0 + (d - lo) / (hi - lo) * (x1 - x0);
+    os << "<line" << attr("x1", x) << attr("x2", x) << attr("y1", top)
+       << attr("y2", top + plotH) << " class=\"grid\"/><text" << attr("x", x)
+       << attr("y", top + plotH + 13) << " text-anchor=\"middle\">1e" << d
+       << "</text>\n";
+  }
+  for (size_t i = 0; i < r.precision.size(); ++i) {
+    const PrecisionChoice &c = r.precision[i];
+    double y = top + i * rowH, cy = y + rowH / 2;
+    std::string full = escapeHTML(c.name);
+    os << "<text" << attr("x", labelW) << attr("y", cy + 4)
+       << " text-anchor=\"end\"><title>" << full << "</title>"
+       << escapeHTML(truncateMiddle(c.name, 34)) << "</text>\n";
+    if (c.chosen >= 0) {
+      const PrecisionCandidate &k = c.candidates[c.chosen];
+      os << "<rect" << attr("x", bx0) << attr("y", y + 3)
+         << attr("width", bxOf(k.weightBits) - bx0) << attr("height", rowH - 6)
+         << " fill=\"" << kWeightSeries.color << "\"><title>" << full << ": "
+         << escapeHTML(k.scheme) << "</title></rect>\n";
+    }
+    for (size_t j = 0; j < c.candidates.size(); ++j) {
+      const PrecisionCandidate &k = c.candidates[j];
+      bool chosen = int(j) == c.chosen;
+      double x = xOf(k.error);
+      os << "<circle" << attr("cx", x) << attr("cy", cy)
+         << attr("r", chosen ? 5 : 4) << " fill=\""
+         << (chosen ? kWeightSeries.color : "none") << "\" stroke=\""
+         << kWeightSeries.color << "\"><title>" << full << " \u2014 "
+         << escapeHTML(k.scheme) << ": " << printNum("%.3g", k.error)
+         << "</title></circle><text" << attr("x", x) << attr("y", y + 2)
+         << " text-anchor=\"middle\" class=\"value\">" << k.weightBits
+         << "</text>\n";
+    }
+  }
+  os << "</svg>\n";
+}
+
+void renderPrecision(raw_ostream &os, const QuantReport &r) {
+  if (r.precision.empty())
+    return;
+  const PrecisionSummary &s = r.precisionSummary;
+  os << "<section id=\"precision\">\n<h2>Mixed precision</h2>\n<table "
+        "class=\"kv\">\n";
+  std::string budget;
+  if (s.avgWBitsBudget > 0)
+    budget += printNum("average weight bits \u2264 %g", s.avgWBitsBudget);
+  if (s.sizeBudgetMB > 0)
+    budget += (budget.empty() ? "" : "; ") +
+              printNum("weights \u2264 %g MB", s.sizeBudgetMB);
+  kvRow(os, "Budget", budget);
+  kvRow(os, "Layers assigned", std::to_string(r.precision.size()));
+  kvRow(os, "Average weight bits", printNum("%.3f", s.avgWBits));
+  kvRow(os, "Weights as stored", bytes(s.bytes));
+  kvRow(os, "Summed sensitivity", printNum("%.4g", s.error));
+  kvRow(os, "Measured on",
+        std::to_string(s.samples) + " calibration sample" +
+            (s.samples == 1 ? "" : "s"));
+  os << "</table>\n";
+  renderPrecisionChart(os, r);
+  os << "</section>\n";
+}
+
 void renderLayerTable(raw_ostream &os, const QuantReport &r) {
   os << "<section id=\"layers\">\n<h2>Layers</h2>\n";
   if (r.layers.empty()) {
@@ -442,6 +551,7 @@ std::string mlir::qc::renderReportHTML(const QuantReport &report) {
   renderHeader(os, report);
   renderSummary(os, report);
   renderCharts(os, report);
+  renderPrecision(os, report);
   renderLayerTable(os, report);
   renderEmbeddedJSON(os, report);
   os << "</body>\n</html>\n";

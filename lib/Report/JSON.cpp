@@ -80,6 +80,34 @@ static json::Value evalToJSON(const EvalReport &e) {
                       {"outputs", std::move(outputs)}};
 }
 
+static json::Value precisionToJSON(const QuantReport &r) {
+  if (r.precision.empty())
+    return nullptr;
+  json::Array layers;
+  for (const PrecisionChoice &c : r.precision) {
+    json::Array cands;
+    for (const PrecisionCandidate &k : c.candidates)
+      cands.push_back(json::Object{{"scheme", str(k.scheme)},
+                                   {"weightBits", int64_t(k.weightBits)},
+                                   {"error", num(k.error)}});
+    layers.push_back(json::Object{{"name", str(c.name)},
+                                  {"numWeights", c.numWeights},
+                                  {"candidates", std::move(cands)},
+                                  {"chosen", int64_t(c.chosen)}});
+  }
+  const PrecisionSummary &s = r.precisionSummary;
+  auto bound = [](double v) -> json::Value {
+    return v > 0 ? json::Value(v) : json::Value(nullptr);
+  };
+  return json::Object{{"avgWBitsBudget", bound(s.avgWBitsBudget)},
+                      {"sizeBudgetMB", bound(s.sizeBudgetMB)},
+                      {"avgWBits", num(s.avgWBits)},
+                      {"weightBytes", s.bytes},
+                      {"error", num(s.error)},
+                      {"samples", int64_t(s.samples)},
+                      {"layers", std::move(layers)}};
+}
+
 json::Value mlir::qc::reportToJSON(const QuantReport &r) {
   json::Array layers;
   for (const LayerReport &l : r.layers)
@@ -102,6 +130,7 @@ json::Value mlir::qc::reportToJSON(const QuantReport &r) {
       {"compressionRatio", std::move(ratio)},
       {"layers", std::move(layers)},
       {"eval", opt(r.eval, evalToJSON)},
+      {"precision", precisionToJSON(r)},
   };
 }
 

@@ -215,6 +215,38 @@ static cl::opt<std::string> configPath(
              "{\"w_bits\": 4, ...} | \"float\"}}; op types apply first, "
              "then globs, then node names (docs/quantization.md)"),
     cl::value_desc("file.json|file.yaml"), cl::cat(qcat));
+static cl::opt<std::string> avgWBits(
+    "avg-wbits",
+    cl::desc("Mixed precision: choose each layer's weight scheme among "
+             "--candidates so that the layers' weights average at most B "
+             "code bits, with the least summed sensitivity (each candidate's "
+             "effect on the model output, measured on --calib data with only "
+             "that layer quantized; exact solve). Combinable with "
+             "--size-budget"),
+    cl::value_desc("B"), cl::cat(qcat));
+static cl::opt<std::string> sizeBudget(
+    "size-budget",
+    cl::desc("Mixed precision: the model's stored weights (codes, scales, "
+             "zero points) at most MB megabytes (10^6 bytes)"),
+    cl::value_desc("MB"), cl::cat(qcat));
+static cl::opt<std::string> candidates(
+    "candidates",
+    cl::desc("Mixed precision: the weight schemes each layer may take, "
+             "FORMAT[:GRANULARITY],... with FORMAT int1..int8, fp8e4m3, "
+             "fp8e5m2, fp6e3m2, fp6e2m3 or fp4e2m1 and GRANULARITY tensor, "
+             "channel or gG (int2:g128,int3:g128,int4:g128,int8:channel)"),
+    cl::value_desc("list"), cl::cat(qcat));
+static cl::opt<unsigned> sensitivitySamples(
+    "sensitivity-samples",
+    cl::desc("Mixed precision: calibration samples each sensitivity is "
+             "measured on (0: all; 4)"),
+    cl::init(4), cl::cat(qcat));
+static cl::opt<std::string> writeConfig(
+    "write-config",
+    cl::desc("Mixed precision: write the chosen per-layer weight schemes as "
+             "a --config JSON file (with the same other options, it compiles "
+             "the same model without measuring again)"),
+    cl::value_desc("file.json"), cl::cat(qcat));
 static cl::list<std::string>
     reportPaths("report",
                 cl::desc("Write the quantization report: out.html "
@@ -361,6 +393,10 @@ int main(int argc, char **argv) {
         {"bias-correction", &biasCorrection},
         {"policy", &policy},
         {"config", &configPath},
+        {"avg-wbits", &avgWBits},
+        {"size-budget", &sizeBudget},
+        {"candidates", &candidates},
+        {"write-config", &writeConfig},
         {"eval", &evalPath},
         {"emit", &emitKind},
         {"compile-to", &compileTo},
@@ -374,6 +410,7 @@ int main(int argc, char **argv) {
        {std::pair<const char *, cl::opt<unsigned> *>{"wbits", &wbits},
         {"calib-samples", &calibSamples},
         {"calib-threads", &threads},
+        {"sensitivity-samples", &sensitivitySamples},
         {"bias-correction-passes", &biasCorrectionPasses}})
     if (ok && given(*opt))
       ok = set(name, std::to_string(*opt));

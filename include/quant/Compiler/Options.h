@@ -104,10 +104,40 @@ struct QuantizeOptions {
   std::string policy = "default";
   std::vector<std::string> excludes; ///< node names, op types, globs
   std::string configPath;            ///< JSON per-layer overrides
-  DataSource eval;                   ///< held-out inputs for the report
-  unsigned numThreads = 0;           ///< 0 = one per core
-  bool quiet = false;                ///< no progress display
+  /// Mixed precision (qc-assign-precision): each budget bounds the layers'
+  /// weights (0: none); any budget measures the sensitivity of every
+  /// candidate on the calibration data and chooses exactly.
+  double avgWBits = 0;     ///< average weight code bits of assigned layers
+  double sizeBudgetMB = 0; ///< stored weight bytes of the model, in 10^6
+  /// Weight candidates, comma-separated FORMAT[:GRANULARITY] (int2..int8 or
+  /// an FP format; tensor, channel or gG / group:G).
+  std::string candidates = "int2:g128,int3:g128,int4:g128,int8:channel";
+  /// Calibration samples the sensitivities are measured on (0: all).
+  unsigned sensitivitySamples = 4;
+  std::string writeConfig; ///< where the chosen schemes go, as a --config
+  DataSource eval;         ///< held-out inputs for the report
+  unsigned numThreads = 0; ///< 0 = one per core
+  bool quiet = false;      ///< no progress display
 };
+
+/// One weight candidate of mixed precision.
+struct WeightCandidate {
+  std::string format = "int"; ///< int or an FP format name
+  unsigned bits = 8;
+  std::string granularity = "channel"; ///< tensor | channel | group
+  int64_t groupSize = 0;
+  /// As written: "int4:g128".
+  std::string spelling;
+};
+
+/// Parses --candidates; returns "" or a one-line message.
+std::string parseWeightCandidates(llvm::StringRef text,
+                                  std::vector<WeightCandidate> &out);
+
+/// Whether a budget asks for mixed precision.
+inline bool assignsPrecision(const QuantizeOptions &o) {
+  return o.avgWBits > 0 || o.sizeBudgetMB > 0;
+}
 
 /// Whether `f` names a format: int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3,
 /// fp4e2m1.

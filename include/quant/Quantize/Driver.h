@@ -18,6 +18,7 @@
 #include "quant/Calibrate/Dataset.h"
 #include "quant/Calibrate/RangeSelection.h"
 #include "quant/Compiler/Session.h"
+#include "quant/Dialect/QC/Utils/QuantLayers.h"
 #include "quant/Report/Report.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -70,11 +71,21 @@ private:
   /// statistics table.
   LogicalResult collectStatistics(ModuleOp module, const ModelSignature &sig,
                                   const std::vector<calib::Sample> *samples);
+  /// Mixed precision (--avg-wbits, --size-budget): measures every
+  /// candidate of the layers applySchemes gave `qc.candidates` on the
+  /// calibration data, in one switchable float model, and chooses with
+  /// qc-assign-precision (Sensitivity.cpp).
+  LogicalResult assignPrecision(ModuleOp module, const ModelSignature &sig);
+  /// --write-config: the chosen weight schemes of `layers` as a config.
+  LogicalResult writeChosenConfig(ModuleOp module,
+                                  ArrayRef<QuantLayer> layers) const;
   /// qc-rotate as --rotate asks; notes what it did (report.rotation).
   LogicalResult rotate(func::FuncOp main);
   /// qc-smooth-fold with --smooth's alpha; true when a layer was smoothed.
   FailureOr<bool> smooth(ModuleOp module);
   LogicalResult evaluate(StringRef quantizedSo, const ModelSignature &sig);
+  /// `file` in the compile's scratch directory (made on first use).
+  FailureOr<std::string> scratchPath(ModuleOp module, StringRef file);
   /// Compiles a copy of `module` in float, its observers (if any) as extra
   /// outputs; returns the library's path.
   FailureOr<std::string> compileFloat(ModuleOp module);

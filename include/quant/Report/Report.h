@@ -62,6 +62,32 @@ struct EvalReport {
   std::vector<OutputMetrics> outputs;
 };
 
+/// Mixed precision: one candidate of a layer and its measured sensitivity.
+struct PrecisionCandidate {
+  std::string scheme; ///< In words, as LayerReport::scheme.
+  unsigned weightBits = 0;
+  /// The model outputs' relative squared error with only this layer
+  /// quantized so (sum over outputs of |y - y_float|^2 / |y_float|^2).
+  double error = 0;
+};
+
+/// Mixed precision: a layer's candidates and the one chosen.
+struct PrecisionChoice {
+  std::string name;
+  int64_t numWeights = 0;
+  std::vector<PrecisionCandidate> candidates;
+  int chosen = -1; ///< Index into candidates.
+};
+
+struct PrecisionSummary {
+  double avgWBitsBudget = 0; ///< 0: no bound
+  double sizeBudgetMB = 0;   ///< 0: no bound
+  double avgWBits = 0;       ///< Of the assigned layers, as chosen.
+  int64_t bytes = 0;         ///< Stored weight bytes of the model, as chosen.
+  double error = 0;          ///< Summed sensitivity of the choice.
+  size_t samples = 0;        ///< Calibration samples measured on.
+};
+
 struct QuantReport {
   std::string model;
   std::string compilerVersion;
@@ -77,6 +103,9 @@ struct QuantReport {
   std::optional<EvalReport> eval;
   int64_t floatWeightBytes = 0; ///< All weights stored as float32.
   int64_t quantWeightBytes = 0; ///< All weights as stored by the model.
+  /// Mixed precision (--avg-wbits, --size-budget): empty without.
+  std::vector<PrecisionChoice> precision;
+  PrecisionSummary precisionSummary;
 };
 
 //===----------------------------------------------------------------------===//

@@ -23,6 +23,18 @@ usage: quantized_mlp.py prepare OUT_DIR
        quantized_mlp.py rows OUT_DIR QUANTIZED.mlir
          checks each layer's row sample (kept with smoothing on) against
          the layer's input rows computed here
+       quantized_mlp.py check OUT_DIR config:CHOSEN.json MODEL.so
+         as check, for the weight-only mixture that --write-config wrote
+         (each layer's weights per its entry, float activations)
+       quantized_mlp.py sensitivity OUT_DIR REPORT.json CANDIDATES N
+         compares the report's measured sensitivities (mixed precision,
+         weight-only, candidates CANDIDATES as --candidates spells them)
+         with the numpy model's: per layer and candidate, the output's
+         relative squared error over the first N calibration samples with
+         only that layer's weights quantized, in float64
+       quantized_mlp.py optimal REPORT.json AVG_WBITS
+         checks by enumerating every assignment that the report's choice
+         minimises the summed sensitivity within AVG_WBITS average bits
 
 The reference reads the weights from mlp.onnx, fake-quantizes them in numpy
 (test/lib/quant_reference.py: per output channel, or in groups of G along the
@@ -58,6 +70,7 @@ Checks:
      derived from the reference, never from our output.
 """
 
+import json
 import math
 import os
 import subprocess
@@ -271,7 +284,7 @@ class Reference:
                     inputs.setdefault(node.name, []).append(a.copy())
                 if self.scheme and self.scheme[3]:
                     a = self.quantize_act(node.name, a, dist)
-                w = self.wq[node.name] if self.scheme else f32(layer_weight_nk(node, self.inits))
+                w = self.wq[node.name] if node.name in self.wq else f32(layer_weight_nk(node, self.inits))
                 y = a @ w.T
                 if op == "Gemm" and len(node.input) > 2:
                     y = y + self.inits[node.input[2]]
@@ -345,7 +358,10 @@ def check(out, scheme, so, better=False):
     sess = ort.InferenceSession(str(out / "mlp.onnx"), providers=["CPUExecutionProvider"])
     ort_float = sess.run(None, {"x": x})[0].astype(np.float64)[rows]
 
-    ref, dist = Reference(out / "mlp.onnx", scheme, calib).run(x)
+    if scheme.startswith("config:"):
+        ref, dist = mixed_reference(out, scheme[len("config:"):]).run(x)
+    else:
+        ref, dist = Reference(out / "mlp.onnx", scheme, calib).run(x)
     ref, dist = ref[rows], dist[rows]
     err = np.abs(ours - ref).max(axis=-1)
     scale = float(np.abs(ref).max())
@@ -565,6 +581,86 @@ def check_row_sample(out, mlir_path):
     return 1 if failures else 0
 
 
+def parse_candidate(spec):
+    """--candidates' FORMAT[:GRANULARITY] -> (kind, bits, group)."""
+    fmt, _, gran = spec.partition(":")
+    assert fmt.startswith("int"), spec
+    group = int(gran.replace("group:", "").lstrip("g")) if gran.startswith("g") else 0
+    return "int", int(fmt[3:]), group
+
+
+def mixed_reference(out, config):
+    """The numpy model of a weight-only mixture: --write-config's entries."""
+    ref = Reference(out / "mlp.onnx")
+    for name, e in json.loads(Path(config).read_text())["layers"].items():
+        assert e["w_format"] == "int" and not e.get("w_balanced"), e
+        gran = e["w_granularity"]
+        group = int(gran.split(":")[1]) if gran.startswith("group:") else 0
+        node = next(n for n in ref.layers() if n.name == name)
+        ref.wq[name] = quantize_weight(layer_weight_nk(node, ref.inits), "int", e["w_bits"], group)
+    return ref
+
+
+def check_sensitivity(out, report, candidates, n):
+    calib = [np.load(p)["x"] for p in sorted((out / "calib").glob("*.npz"))][:n]
+    prec = json.loads(Path(report).read_text())["precision"]
+    base = Reference(out / "mlp.onnx")
+    ys = [base.run(x)[0] for x in calib]
+    cands = [parse_candidate(c) for c in candidates.split(",")]
+    fails, worst = [], 0.0
+    names = [n_.name for n_ in base.layers()]
+    if [l["name"] for l in prec["layers"]] != names:
+        fails.append(f"layers {[l['name'] for l in prec['layers']]}, expected {names}")
+    for layer in prec["layers"]:
+        node = next(n_ for n_ in base.layers() if n_.name == layer["name"])
+        if len(layer["candidates"]) != len(cands):
+            fails.append(f"{node.name}: {len(layer['candidates'])} candidates, expected {len(cands)}")
+            continue
+        for got, (kind, bits, group) in zip(layer["candidates"], cands):
+            ref = Reference(out / "mlp.onnx")
+            ref.wq[node.name] = quantize_weight(layer_weight_nk(node, ref.inits), kind, bits, group)
+            num = sum(float(np.sum((ref.run(x)[0] - y) ** 2)) for x, y in zip(calib, ys))
+            den = sum(float(np.sum(y ** 2)) for y in ys)
+            want = num / den
+            rel = abs(got["error"] - want) / want
+            worst = max(worst, rel)
+            if got["weightBits"] != bits or rel > 0.01:
+                fails.append(f"{node.name} int{bits} g{group}: error {got['error']:.6g} ({got['weightBits']} bits), "
+                             f"numpy {want:.6g}")
+    for f in fails:
+        print("FAIL", f)
+    print(f"sensitivity: {'ok' if not fails else 'FAILED'} (worst relative difference {worst:.2g})")
+    return 1 if fails else 0
+
+
+def check_optimal(report, budget):
+    import itertools
+
+    prec = json.loads(Path(report).read_text())["precision"]
+    layers = prec["layers"]
+    total = sum(l["numWeights"] for l in layers)
+    best, best_err = None, math.inf
+    for pick in itertools.product(*[range(len(l["candidates"])) for l in layers]):
+        bits = sum(l["candidates"][c]["weightBits"] * l["numWeights"] for l, c in zip(layers, pick))
+        err = sum(l["candidates"][c]["error"] for l, c in zip(layers, pick))
+        if bits <= budget * total and err < best_err:
+            best, best_err = pick, err
+    chosen = tuple(l["chosen"] for l in layers)
+    got = sum(l["candidates"][c]["error"] for l, c in zip(layers, chosen))
+    bits = sum(l["candidates"][c]["weightBits"] * l["numWeights"] for l, c in zip(layers, chosen)) / total
+    fails = []
+    if bits > budget:
+        fails.append(f"the choice averages {bits:.4f} bits > {budget}")
+    if abs(got - best_err) > 1e-12 * best_err:
+        fails.append(f"the choice {chosen} sums {got:.6g}; enumeration finds {best} summing {best_err:.6g}")
+    if abs(prec["avgWBits"] - bits) > 1e-9:
+        fails.append(f"report says {prec['avgWBits']} average bits, the choice has {bits}")
+    for f in fails:
+        print("FAIL", f)
+    print(f"optimal: {'ok' if not fails else 'FAILED'} (choice {chosen}, {bits:.4f} bits)")
+    return 1 if fails else 0
+
+
 def main(argv):
     if len(argv) >= 2 and argv[0] == "prepare":
         return prepare(Path(argv[1]))
@@ -572,6 +668,12 @@ def main(argv):
         return check_row_sample(Path(argv[1]), argv[2])
     if len(argv) in (3, 4) and argv[0] == "stats":
         return check_stats(Path(argv[1]), argv[2], argv[3:] == ["--second-moments"])
+    if len(argv) == 5 and argv[0] == "sensitivity":
+        return check_sensitivity(Path(argv[1]), argv[2], argv[3], int(argv[4]))
+    if len(argv) == 3 and argv[0] == "optimal":
+        return check_optimal(argv[1], float(argv[2]))
+    if len(argv) == 4 and argv[0] == "check" and argv[2].startswith("config:"):
+        return check(Path(argv[1]), argv[2], Path(argv[3]))
     if len(argv) == 4 and argv[0] in ("check", "check-better") and argv[2] in SCHEMES:
         return check(Path(argv[1]), argv[2], Path(argv[3]), argv[0] == "check-better")
     print(__doc__.split("\n\n")[1], file=sys.stderr)

@@ -1,0 +1,338 @@
+//===- Sensitivity.cpp - mixed precision: measure, then choose ------------===//
+//
+// Part of quant. With a budget (--avg-wbits, --size-budget), every layer
+// that applySchemes gave `qc.candidates` is measured: the effect on the
+// model's outputs, over calibration samples, of quantizing that layer's
+// weights by one candidate while every other layer stays float. One
+// library serves every measurement: a copy of the float model whose
+// candidate layers read their weights from extra inputs ("switchable
+// layers"), so a measurement is one run with one weight swapped, never a
+// compile. The errors go into `qc.candidates`; qc-assign-precision then
+// chooses exactly under the budgets.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Data.h"
+#include "quant/Calibrate/Calibrate.h"
+#include "quant/Dialect/QC/IR/QCOps.h"
+#include "quant/Dialect/QC/Transforms/Passes.h"
+#include "quant/Dialect/QC/Utils/QuantLayers.h"
+#include "quant/Dialect/QC/Utils/WeightGrid.h"
+#include "quant/Dialect/QC/Utils/WeightUtils.h"
+#include "quant/Quantize/Driver.h"
+#include "quant/Support/StageTimer.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <cstring>
+
+using namespace mlir;
+using namespace mlir::qc;
+
+namespace {
+
+constexpr StringLiteral kWeightInputPrefix = "qc.weight:";
+
+/// `w` rounded onto `scheme`'s weight grid (to nearest, as qc-quantize
+/// without GPTQ) and back to float.
+std::vector<float> fakeQuantize(const std::vector<double> &w,
+                                const QuantLayer &l, SchemeAttr scheme) {
+  auto shape = cast<RankedTensorType>(l.weightRoot.getType()).getShape();
+  WeightGrid g = layoutGrid(shape, scheme, l.channelAxis, l.reductionAxis);
+  fitGrid(g, w);
+  std::vector<float> out(w.size());
+  for (size_t i = 0; i < w.size(); ++i)
+    out[i] = static_cast<float>(g.round(w[i], g.slotOf[i]));
+  return out;
+}
+
+qrun::Array floatArray(ArrayRef<int64_t> shape, const float *data) {
+  qrun::Array a;
+  a.dtype = QuantDLDataType{2, 32, 1};
+  a.shape.assign(shape.begin(), shape.end());
+  a.allocate();
+  std::memcpy(a.data(), data, a.numBytes());
+  return a;
+}
+
+/// sum (y - r)^2 and sum r^2 over the elements of one output.
+void accumulateError(const qrun::Array &y, const qrun::Array &r, double &err,
+                     double &ref) {
+  int64_t n = r.numElements();
+  if (r.dtype.code == 2 && r.dtype.bits == 32 && y.dtype.code == 2 &&
+      y.dtype.bits == 32) {
+    auto *a = static_cast<const float *>(y.data());
+    auto *b = static_cast<const float *>(r.data());
+    for (int64_t i = 0; i < n; ++i) {
+      double d = double(a[i]) - double(b[i]);
+      err += d * d;
+      ref += double(b[i]) * double(b[i]);
+    }
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    double a = qrun::elementAsDouble(y.data(), y.dtype, i);
+    double b = qrun::elementAsDouble(r.data(), r.dtype, i);
+    err += (a - b) * (a - b);
+    ref += b * b;
+  }
+}
+
+} // namespace
+
+LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
+                                              const ModelSignature &sig) {
+  if (!assignsPrecision(options))
+    return success();
+  StageTimer timer(session.getOptions().timing, "mixed precision");
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  SmallVector<QuantLayer> layers;
+  for (QuantLayer &l : findQuantLayers(main))
+    if (l.op->hasAttr("qc.candidates"))
+      layers.push_back(l);
+  if (layers.empty())
+    return main.emitError()
+           << "mixed precision: no layer to assign (every quantizable layer "
+              "is float, an embedding, depthwise or fixed by --config)";
+
+  // The switchable copy: each candidate layer's weight is an extra input.
+  OwningOpRef<ModuleOp> clone = module.clone();
+  auto cmain = clone->lookupSymbol<func::FuncOp>("main");
+  SmallVector<QuantLayer> cloneLayers;
+  for (QuantLayer &l : findQuantLayers(cmain))
+    if (l.op->hasAttr("qc.candidates"))
+      cloneLayers.push_back(l);
+  if (cloneLayers.size() != layers.size())
+    return main.emitError() << "internal error: the switchable copy has "
+                            << cloneLayers.size() << " candidate layers, the "
+                            << "model " << layers.size();
+  SmallVector<Attribute> inputNames;
+  for (const TensorSignature &t : sig.inputs)
+    inputNames.push_back(StringAttr::get(module.getContext(), t.name));
+  OpBuilder b(module.getContext());
+  for (auto [k, l] : llvm::enumerate(cloneLayers)) {
+    unsigned idx = cmain.getNumArguments();
+    if (failed(cmain.insertArgument(idx, l.weightRoot.getType(),
+                                    DictionaryAttr(), l.op->getLoc())))
+      return failure();
+    Value arg = cmain.getArgument(idx);
+    Value w = l.op->getOperand(l.weightOperand);
+    if (w != l.weightRoot) {
+      // Through one reshape (QuantLayer's rule): the same reshape of the
+      // input.
+      Operation *reshape = w.getDefiningOp();
+      IRMapping map;
+      map.map(l.weightRoot, arg);
+      b.setInsertionPoint(l.op);
+      arg = b.clone(*reshape, map)->getResult(0);
+    }
+    l.op->setOperand(l.weightOperand, arg);
+    l.op->removeAttr("qc.candidates");
+    inputNames.push_back(StringAttr::get(
+        module.getContext(), kWeightInputPrefix + std::to_string(k)));
+  }
+  cmain->setAttr("qc.input_names",
+                 ArrayAttr::get(module.getContext(), inputNames));
+  FailureOr<ModelSignature> csig = getModelSignature(cmain);
+  if (failed(csig))
+    return failure();
+  FailureOr<std::string> path = scratchPath(module, "switchable.so");
+  if (failed(path) ||
+      failed(session.compileLibrary(*clone, *csig, CompilePhase::Graph, *path)))
+    return failure();
+  clone = nullptr;
+
+  // The data: the first --sensitivity-samples calibration samples, each
+  // followed by every candidate layer's float weight.
+  std::string err;
+  std::vector<calib::Sample> samples;
+  if (!detail::loadSamples(options.calib, detail::specsOf(sig.inputs),
+                           options.sensitivitySamples, samples, err)) {
+    detail::addInputShapeHint(session.getOptions(), err);
+    return module.emitError() << "calibration data: " << err;
+  }
+  if (samples.empty())
+    return module.emitError() << "mixed precision: the calibration data has "
+                                 "no sample";
+  std::vector<std::vector<double>> weights;
+  for (const QuantLayer &l : layers) {
+    std::optional<std::vector<double>> w = readFloatConstant(l.weightRoot);
+    if (!w)
+      return l.op->emitError() << "mixed precision: the weight is no float "
+                                  "constant";
+    auto shape = cast<RankedTensorType>(l.weightRoot.getType()).getShape();
+    std::vector<float> f(w->begin(), w->end());
+    qrun::Array a = floatArray(shape, f.data());
+    for (calib::Sample &s : samples)
+      s.push_back(a);
+    weights.push_back(std::move(*w));
+  }
+  calib::CalibrationRunner runner;
+  if (!runner.open(*path, options.numThreads, err))
+    return module.emitError() << "mixed precision: " << err;
+  size_t numOutputs = sig.outputs.size();
+  std::vector<calib::Sample> reference(samples.size());
+  for (size_t i = 0; i < samples.size(); ++i)
+    if (!runner.runSample(samples[i], reference[i], err, numOutputs))
+      return module.emitError()
+             << "mixed precision: sample " << i << ": " << err;
+
+  size_t total = 0;
+  for (const QuantLayer &l : layers)
+    total += l.op->getAttrOfType<ArrayAttr>("qc.candidates").size();
+  calib::Progress progress("measuring sensitivity", total,
+                           options.quiet || session.hasProgressCallback()
+                               ? calib::Progress::Mode::Quiet
+                               : calib::Progress::Mode::Auto);
+  size_t done = 0;
+  size_t firstWeight = sig.inputs.size();
+  for (auto [k, l] : llvm::enumerate(layers)) {
+    auto cands = l.op->getAttrOfType<ArrayAttr>("qc.candidates");
+    SmallVector<Attribute> measured;
+    auto shape = cast<RankedTensorType>(l.weightRoot.getType()).getShape();
+    for (Attribute a : cands) {
+      auto d = cast<DictionaryAttr>(a);
+      auto scheme = d.getAs<SchemeAttr>("scheme");
+      std::vector<float> q = fakeQuantize(weights[k], l, scheme);
+      qrun::Array qa = floatArray(shape, q.data());
+      // Relative squared error of each output, summed over outputs:
+      // sum over samples of |y - y_float|^2 / sum of |y_float|^2.
+      std::vector<double> errSum(numOutputs, 0), refSum(numOutputs, 0);
+      for (size_t i = 0; i < samples.size(); ++i) {
+        std::swap(samples[i][firstWeight + k], qa);
+        calib::Sample out;
+        bool ok = runner.runSample(samples[i], out, err, numOutputs);
+        std::swap(samples[i][firstWeight + k], qa);
+        if (!ok)
+          return module.emitError()
+                 << "mixed precision: sample " << i << ": " << err;
+        for (size_t o = 0; o < numOutputs; ++o)
+          accumulateError(out[o], reference[i][o], errSum[o], refSum[o]);
+      }
+      double e = 0;
+      for (size_t o = 0; o < numOutputs; ++o)
+        e += refSum[o] > 0 ? errSum[o] / refSum[o] : errSum[o];
+      if (!std::isfinite(e))
+        return l.op->emitError()
+               << "mixed precision: candidate " << scheme.describe()
+               << " made the model's outputs non-finite";
+      SmallVector<NamedAttribute> attrs(d.getValue());
+      attrs.push_back(b.getNamedAttr("error", b.getF64FloatAttr(e)));
+      measured.push_back(b.getDictionaryAttr(attrs));
+      progress.step();
+      session.reportProgress("measuring sensitivity", ++done, total);
+    }
+    l.op->setAttr("qc.candidates", b.getArrayAttr(measured));
+  }
+  progress.done();
+
+  // What the report shows: every candidate's error, then the choice.
+  llvm::DenseMap<Operation *, size_t> reportIndex;
+  for (const QuantLayer &l : layers) {
+    PrecisionChoice c;
+    c.name = getLayerName(l.op);
+    auto shape = cast<RankedTensorType>(l.weightRoot.getType()).getShape();
+    c.numWeights = 1;
+    for (int64_t d : shape)
+      c.numWeights *= d;
+    for (Attribute a : l.op->getAttrOfType<ArrayAttr>("qc.candidates")) {
+      auto d = cast<DictionaryAttr>(a);
+      auto s = d.getAs<SchemeAttr>("scheme");
+      c.candidates.push_back({s.describe(), s.getWeight().getBits(),
+                              d.getAs<FloatAttr>("error").getValueAsDouble()});
+    }
+    reportIndex[l.op] = report.precision.size();
+    report.precision.push_back(std::move(c));
+  }
+
+  PassManager pm(module.getContext());
+  QCAssignPrecisionPassOptions po;
+  po.avgWBits = options.avgWBits;
+  po.sizeBudget = options.sizeBudgetMB;
+  pm.addNestedPass<func::FuncOp>(createQCAssignPrecisionPass(po));
+  if (failed(pm.run(module)))
+    return failure();
+  for (const QuantLayer &l : layers) {
+    PrecisionChoice &c = report.precision[reportIndex[l.op]];
+    std::string chosen =
+        l.op->getAttrOfType<SchemeAttr>("qc.scheme").describe();
+    for (auto [i, cand] : llvm::enumerate(c.candidates))
+      if (cand.scheme == chosen)
+        c.chosen = int(i);
+  }
+  if (auto p = main->getAttrOfType<DictionaryAttr>("qc.precision")) {
+    report.precisionSummary.avgWBits =
+        p.getAs<FloatAttr>("avg_wbits").getValueAsDouble();
+    report.precisionSummary.bytes = p.getAs<IntegerAttr>("bytes").getInt();
+    report.precisionSummary.error =
+        p.getAs<FloatAttr>("error").getValueAsDouble();
+    main->removeAttr("qc.precision");
+  }
+  report.precisionSummary.avgWBitsBudget = options.avgWBits;
+  report.precisionSummary.sizeBudgetMB = options.sizeBudgetMB;
+  report.precisionSummary.samples = samples.size();
+  if (!options.quiet)
+    main.emitRemark() << "mixed precision: " << layers.size()
+                      << " layers, average weight bits "
+                      << llvm::formatv("{0:f3}",
+                                       report.precisionSummary.avgWBits)
+                      << ", weights "
+                      << llvm::formatv("{0:f3}",
+                                       report.precisionSummary.bytes / 1e6)
+                      << " MB";
+  return writeChosenConfig(module, layers);
+}
+
+LogicalResult
+QuantizeDriver::writeChosenConfig(ModuleOp module,
+                                  ArrayRef<QuantLayer> layers) const {
+  if (options.writeConfig.empty())
+    return success();
+  llvm::json::Object byName;
+  for (const QuantLayer &l : layers) {
+    auto s = l.op->getAttrOfType<SchemeAttr>("qc.scheme");
+    FormatAttr w = s.getWeight();
+    llvm::json::Object o;
+    std::string fmt =
+        w.isFloat() ? stringifyFormatKind(w.getKind()).str() : "int";
+    o["w_format"] = fmt;
+    // A balanced scheme stores b + 1 bits for --wbits b.
+    o["w_bits"] = int64_t(w.getBits()) - (s.getBalanced() ? 1 : 0);
+    if (s.getBalanced())
+      o["w_balanced"] = true;
+    switch (s.getWeightGranularity()) {
+    case WeightGranularity::Tensor:
+      o["w_granularity"] = "tensor";
+      break;
+    case WeightGranularity::Channel:
+      o["w_granularity"] = "channel";
+      break;
+    case WeightGranularity::Group:
+      o["w_granularity"] = "group:" + std::to_string(s.getGroupSize());
+      break;
+    }
+    std::string name = getLayerName(l.op);
+    llvm::json::Value v(std::move(o));
+    if (const llvm::json::Value *prev = byName.get(name); prev && *prev != v)
+      return l.op->emitError()
+             << "--write-config: two layers named '" << name
+             << "' got different schemes; a config cannot tell them apart";
+    byName[name] = std::move(v);
+  }
+  llvm::json::Object root;
+  root["layers"] = std::move(byName);
+  std::error_code ec;
+  llvm::raw_fd_ostream os(options.writeConfig, ec);
+  if (ec)
+    return module.emitError()
+           << "--write-config " << options.writeConfig << ": " << ec.message();
+  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
+  return success();
+}

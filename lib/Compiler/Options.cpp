@@ -94,12 +94,14 @@ std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
   if (std::string e = parseWeightCandidates(o.candidates, cands); !e.empty())
     return e;
   if (assignsPrecision(o) && o.calib.empty())
-    return std::string(o.avgWBits > 0 ? "--avg-wbits" : "--size-budget") +
+    return std::string(o.avgWBits > 0       ? "--avg-wbits"
+                       : o.sizeBudgetMB > 0 ? "--size-budget"
+                                            : "--latency-budget") +
            " needs calibration data (--calib): each layer's sensitivity to "
            "each candidate is measured on it";
   if (!o.writeConfig.empty() && !assignsPrecision(o))
-    return "--write-config writes the schemes that --avg-wbits or "
-           "--size-budget chose: give one";
+    return "--write-config writes the schemes that --avg-wbits, "
+           "--size-budget or --latency-budget chose: give one";
   return "";
 }
 
@@ -233,6 +235,8 @@ const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
                                                  "config",
                                                  "avg-wbits",
                                                  "size-budget",
+                                                 "latency-budget",
+                                                 "cost-cache",
                                                  "candidates",
                                                  "sensitivity-samples",
                                                  "write-config",
@@ -407,12 +411,19 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
     q.configPath = v.str();
     return "";
   }
-  if (name == "avg-wbits" || name == "size-budget") {
+  if (name == "avg-wbits" || name == "size-budget" ||
+      name == "latency-budget") {
     double d;
     if (v.trim().getAsDouble(d) || !(d > 0) || !std::isfinite(d))
       return "--" + name.str() + " expects a positive number, got '" + v.str() +
              "'";
-    (name == "avg-wbits" ? q.avgWBits : q.sizeBudgetMB) = d;
+    (name == "avg-wbits"     ? q.avgWBits
+     : name == "size-budget" ? q.sizeBudgetMB
+                             : q.latencyBudgetMs) = d;
+    return "";
+  }
+  if (name == "cost-cache") {
+    q.costCache = v.str();
     return "";
   }
   if (name == "candidates") {

@@ -162,12 +162,11 @@ CompileStatus CompileSession::compileBuffer(StringRef bytes, bool isMLIR,
   });
 }
 
-LogicalResult CompileSession::compileLibrary(ModuleOp module,
-                                             const ModelSignature &sig,
-                                             CompilePhase from,
-                                             StringRef path) {
-  if (failed(runPhases(module, from, CompilePhase::LLVM, target.get(),
-                       std::nullopt)))
+LogicalResult CompileSession::compileLibrary(
+    ModuleOp module, const ModelSignature &sig, CompilePhase from,
+    StringRef path, const std::optional<QCQuantizePassOptions> &quantize) {
+  if (failed(
+          runPhases(module, from, CompilePhase::LLVM, target.get(), quantize)))
     return failure();
   return target->emit(module, sig, EmitKind::SharedLibrary, path);
 }

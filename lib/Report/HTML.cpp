@@ -476,11 +476,17 @@ void renderPrecision(raw_ostream &os, const QuantReport &r) {
   if (s.sizeBudgetMB > 0)
     budget += (budget.empty() ? "" : "; ") +
               printNum("weights \u2264 %g MB", s.sizeBudgetMB);
+  if (s.latencyBudgetMs > 0)
+    budget += (budget.empty() ? "" : "; ") +
+              printNum("assigned layers' time \u2264 %g ms", s.latencyBudgetMs);
   kvRow(os, "Budget", budget);
   kvRow(os, "Layers assigned", std::to_string(r.precision.size()));
   kvRow(os, "Average weight bits", printNum("%.3f", s.avgWBits));
   kvRow(os, "Weights as stored", bytes(s.bytes));
   kvRow(os, "Summed sensitivity", printNum("%.4g", s.error));
+  if (s.latencyMs)
+    kvRow(os, "Assigned layers' time (measured)",
+          printNum("%.3f ms", *s.latencyMs));
   kvRow(os, "Measured on",
         std::to_string(s.samples) + " calibration sample" +
             (s.samples == 1 ? "" : "s"));

@@ -89,7 +89,8 @@ static json::Value precisionToJSON(const QuantReport &r) {
     for (const PrecisionCandidate &k : c.candidates)
       cands.push_back(json::Object{{"scheme", str(k.scheme)},
                                    {"weightBits", int64_t(k.weightBits)},
-                                   {"error", num(k.error)}});
+                                   {"error", num(k.error)},
+                                   {"latencyMs", opt(k.latencyMs, num)}});
     layers.push_back(json::Object{{"name", str(c.name)},
                                   {"numWeights", c.numWeights},
                                   {"candidates", std::move(cands)},
@@ -101,6 +102,8 @@ static json::Value precisionToJSON(const QuantReport &r) {
   };
   return json::Object{{"avgWBitsBudget", bound(s.avgWBitsBudget)},
                       {"sizeBudgetMB", bound(s.sizeBudgetMB)},
+                      {"latencyBudgetMs", bound(s.latencyBudgetMs)},
+                      {"latencyMs", opt(s.latencyMs, num)},
                       {"avgWBits", num(s.avgWBits)},
                       {"weightBytes", s.bytes},
                       {"error", num(s.error)},

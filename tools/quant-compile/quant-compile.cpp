@@ -229,6 +229,20 @@ static cl::opt<std::string> sizeBudget(
     cl::desc("Mixed precision: the model's stored weights (codes, scales, "
              "zero points) at most MB megabytes (10^6 bytes)"),
     cl::value_desc("MB"), cl::cat(qcat));
+static cl::opt<std::string> latencyBudget(
+    "latency-budget",
+    cl::desc("Mixed precision: the assigned layers' summed time at most MS "
+             "milliseconds, each layer's time under each candidate measured "
+             "on this CPU by compiling and timing it alone (cached per CPU "
+             "model, see --cost-cache); needs static shapes"),
+    cl::value_desc("MS"), cl::cat(qcat));
+static cl::opt<std::string> costCache(
+    "cost-cache",
+    cl::desc("Mixed precision: the file of cached layer timings (default: "
+             "~/.cache/quant/costmodel/<cpu>-v<N>.json, or under "
+             "$QUANT_CACHE_DIR / $XDG_CACHE_HOME/quant); none: measure "
+             "every time"),
+    cl::value_desc("file.json|none"), cl::cat(qcat));
 static cl::opt<std::string> candidates(
     "candidates",
     cl::desc("Mixed precision: the weight schemes each layer may take, "
@@ -395,6 +409,8 @@ int main(int argc, char **argv) {
         {"config", &configPath},
         {"avg-wbits", &avgWBits},
         {"size-budget", &sizeBudget},
+        {"latency-budget", &latencyBudget},
+        {"cost-cache", &costCache},
         {"candidates", &candidates},
         {"write-config", &writeConfig},
         {"eval", &evalPath},

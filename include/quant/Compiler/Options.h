@@ -109,6 +109,12 @@ struct QuantizeOptions {
   /// candidate on the calibration data and chooses exactly.
   double avgWBits = 0;     ///< average weight code bits of assigned layers
   double sizeBudgetMB = 0; ///< stored weight bytes of the model, in 10^6
+  /// Summed latency of the assigned layers, in ms, as measured by the cost
+  /// model (each layer timed alone under each candidate on this CPU).
+  double latencyBudgetMs = 0;
+  /// The cost model's cache file: "" = the default per-CPU file
+  /// (costmodel/<cpu>-v<N>.json under ~/.cache/quant), "none" = no cache.
+  std::string costCache;
   /// Weight candidates, comma-separated FORMAT[:GRANULARITY] (int2..int8 or
   /// an FP format; tensor, channel or gG / group:G).
   std::string candidates = "int2:g128,int3:g128,int4:g128,int8:channel";
@@ -136,7 +142,7 @@ std::string parseWeightCandidates(llvm::StringRef text,
 
 /// Whether a budget asks for mixed precision.
 inline bool assignsPrecision(const QuantizeOptions &o) {
-  return o.avgWBits > 0 || o.sizeBudgetMB > 0;
+  return o.avgWBits > 0 || o.sizeBudgetMB > 0 || o.latencyBudgetMs > 0;
 }
 
 /// Whether `f` names a format: int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3,

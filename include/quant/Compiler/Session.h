@@ -123,10 +123,13 @@ public:
   MLIRContext &getContext() { return *context; }
   const Target &getTarget() const { return *target; }
   /// Runs the phases after `from` (graph: the float model; quantize: a
-  /// quantized one) on `module`, without quantizing, and emits a shared
-  /// library at `path` (calibration, reference and measurement models).
-  LogicalResult compileLibrary(ModuleOp module, const ModelSignature &signature,
-                               CompilePhase from, StringRef path);
+  /// quantized one) on `module`, quantizing with `quantize` when given (the
+  /// layers' own `qc.scheme`s), else not, and emits a shared library at
+  /// `path` (calibration, reference, measurement and cost models).
+  LogicalResult
+  compileLibrary(ModuleOp module, const ModelSignature &signature,
+                 CompilePhase from, StringRef path,
+                 const std::optional<QCQuantizePassOptions> &quantize = {});
   void reportProgress(StringRef stage, size_t done, size_t total);
   /// Whether progress goes to the caller (else calibration draws its own).
   bool hasProgressCallback() const { return static_cast<bool>(progress); }

@@ -69,6 +69,8 @@ struct PrecisionCandidate {
   /// The model outputs' relative squared error with only this layer
   /// quantized so (sum over outputs of |y - y_float|^2 / |y_float|^2).
   double error = 0;
+  /// Milliseconds, as the cost model measured (with --latency-budget).
+  std::optional<double> latencyMs;
 };
 
 /// Mixed precision: a layer's candidates and the one chosen.
@@ -80,12 +82,15 @@ struct PrecisionChoice {
 };
 
 struct PrecisionSummary {
-  double avgWBitsBudget = 0; ///< 0: no bound
-  double sizeBudgetMB = 0;   ///< 0: no bound
-  double avgWBits = 0;       ///< Of the assigned layers, as chosen.
-  int64_t bytes = 0;         ///< Stored weight bytes of the model, as chosen.
-  double error = 0;          ///< Summed sensitivity of the choice.
-  size_t samples = 0;        ///< Calibration samples measured on.
+  double avgWBitsBudget = 0;  ///< 0: no bound
+  double sizeBudgetMB = 0;    ///< 0: no bound
+  double latencyBudgetMs = 0; ///< 0: no bound
+  /// The assigned layers' summed measured time, as chosen.
+  std::optional<double> latencyMs;
+  double avgWBits = 0; ///< Of the assigned layers, as chosen.
+  int64_t bytes = 0;   ///< Stored weight bytes of the model, as chosen.
+  double error = 0;    ///< Summed sensitivity of the choice.
+  size_t samples = 0;  ///< Calibration samples measured on.
 };
 
 struct QuantReport {

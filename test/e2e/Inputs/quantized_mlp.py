@@ -32,9 +32,15 @@ usage: quantized_mlp.py prepare OUT_DIR
          with the numpy model's: per layer and candidate, the output's
          relative squared error over the first N calibration samples with
          only that layer's weights quantized, in float64
-       quantized_mlp.py optimal REPORT.json AVG_WBITS
+       quantized_mlp.py optimal REPORT.json AVG_WBITS [LATENCY_MS]
          checks by enumerating every assignment that the report's choice
          minimises the summed sensitivity within AVG_WBITS average bits
+         (0: no bound) and, when given, LATENCY_MS of summed candidate
+         latencies (as the report gives them)
+       quantized_mlp.py latency-budget REPORT.json
+         prints a latency budget halfway between the cheapest assignment's
+         summed latency and that of the least-error one (a budget that
+         binds), from a report made with --latency-budget
 
 The reference reads the weights from mlp.onnx, fake-quantizes them in numpy
 (test/lib/quant_reference.py: per output channel, or in groups of G along the
@@ -633,32 +639,50 @@ def check_sensitivity(out, report, candidates, n):
     return 1 if fails else 0
 
 
-def check_optimal(report, budget):
+def check_optimal(report, budget, latency=None):
     import itertools
 
     prec = json.loads(Path(report).read_text())["precision"]
     layers = prec["layers"]
     total = sum(l["numWeights"] for l in layers)
+
+    def cost(pick):
+        bits = sum(l["candidates"][c]["weightBits"] * l["numWeights"] for l, c in zip(layers, pick)) / total
+        ms = sum(l["candidates"][c]["latencyMs"] or 0 for l, c in zip(layers, pick)) if latency else 0
+        err = sum(l["candidates"][c]["error"] for l, c in zip(layers, pick))
+        return bits, ms, err
+
+    def fits(bits, ms):
+        return (not budget or bits <= budget + 1e-12) and (not latency or ms <= latency * (1 + 1e-9))
+
     best, best_err = None, math.inf
     for pick in itertools.product(*[range(len(l["candidates"])) for l in layers]):
-        bits = sum(l["candidates"][c]["weightBits"] * l["numWeights"] for l, c in zip(layers, pick))
-        err = sum(l["candidates"][c]["error"] for l, c in zip(layers, pick))
-        if bits <= budget * total and err < best_err:
+        bits, ms, err = cost(pick)
+        if fits(bits, ms) and err < best_err:
             best, best_err = pick, err
     chosen = tuple(l["chosen"] for l in layers)
-    got = sum(l["candidates"][c]["error"] for l, c in zip(layers, chosen))
-    bits = sum(l["candidates"][c]["weightBits"] * l["numWeights"] for l, c in zip(layers, chosen)) / total
+    bits, ms, got = cost(chosen)
     fails = []
-    if bits > budget:
-        fails.append(f"the choice averages {bits:.4f} bits > {budget}")
+    if not fits(bits, ms):
+        fails.append(f"the choice averages {bits:.4f} bits and takes {ms:.6f} ms: over budget")
     if abs(got - best_err) > 1e-12 * best_err:
         fails.append(f"the choice {chosen} sums {got:.6g}; enumeration finds {best} summing {best_err:.6g}")
     if abs(prec["avgWBits"] - bits) > 1e-9:
         fails.append(f"report says {prec['avgWBits']} average bits, the choice has {bits}")
+    if latency and abs(prec["latencyMs"] - ms) > 1e-9 * max(ms, 1e-9):
+        fails.append(f"report says {prec['latencyMs']} ms, the choice takes {ms}")
     for f in fails:
         print("FAIL", f)
     print(f"optimal: {'ok' if not fails else 'FAILED'} (choice {chosen}, {bits:.4f} bits)")
     return 1 if fails else 0
+
+
+def binding_latency(report):
+    layers = json.loads(Path(report).read_text())["precision"]["layers"]
+    cheapest = sum(min(c["latencyMs"] for c in l["candidates"]) for l in layers)
+    exact = sum(min(l["candidates"], key=lambda c: c["error"])["latencyMs"] for l in layers)
+    print(f"{(cheapest + exact) / 2:.9f}")
+    return 0
 
 
 def main(argv):
@@ -670,8 +694,10 @@ def main(argv):
         return check_stats(Path(argv[1]), argv[2], argv[3:] == ["--second-moments"])
     if len(argv) == 5 and argv[0] == "sensitivity":
         return check_sensitivity(Path(argv[1]), argv[2], argv[3], int(argv[4]))
-    if len(argv) == 3 and argv[0] == "optimal":
-        return check_optimal(argv[1], float(argv[2]))
+    if len(argv) in (3, 4) and argv[0] == "optimal":
+        return check_optimal(argv[1], float(argv[2]), float(argv[3]) if len(argv) == 4 else None)
+    if len(argv) == 2 and argv[0] == "latency-budget":
+        return binding_latency(argv[1])
     if len(argv) == 4 and argv[0] == "check" and argv[2].startswith("config:"):
         return check(Path(argv[1]), argv[2], Path(argv[3]))
     if len(argv) == 4 and argv[0] in ("check", "check-better") and argv[2] in SCHEMES:

@@ -278,9 +278,10 @@ def bench_model(key: str, args, compiler: str | None, runner: str | None, thread
     log(f"  ORT int8: SQNR {fmt_db(row.sqnr)} dB, {row.ms}")
 
     if compiler:
-        ours = [(scheme, flags, shape_args) for scheme, flags in OUR_ROWS]
+        ours = [(scheme, flags, shape_args) for scheme, flags in our_rows(args)]
         if key in DYNAMIC_MODELS:
-            ours += [(scheme, flags, []) for scheme, flags in DYNAMIC_ROWS]
+            ours += [(scheme, flags, []) for scheme, flags in DYNAMIC_ROWS
+                     if not args.rows or scheme in [r.strip() for r in args.rows.split(",")]]
         for scheme, flags, shapes in ours:
             row = Row(scheme)
             rows.append(row)
@@ -357,6 +358,16 @@ def summary(results: dict[str, list[Row]], threads: list[int]) -> list[str]:
     return lines
 
 
+def our_rows(args) -> list[tuple[str, list[str]]]:
+    """OUR_ROWS as --rows selects them, then --custom's."""
+    keep = [r.strip() for r in args.rows.split(",")] if args.rows else None
+    rows = [(n, f) for n, f in OUR_ROWS if keep is None or n in keep]
+    for c in args.custom:
+        name, _, flags = c.partition("=")
+        rows.append((name, flags.split()))
+    return rows
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     fp32.add_common_args(p, timeout=900)
@@ -365,7 +376,14 @@ def main(argv=None) -> int:
     p.add_argument("--images", choices=["synthetic", "text"], default="synthetic",
                    help="det/rec inputs: synthetic pages of text-like strokes, or real English text rendered "
                         "with Pillow and the DejaVu fonts (default: %(default)s)")
+    p.add_argument("--rows", default="", help="our rows to run, comma-separated names of OUR_ROWS (default: all)")
+    p.add_argument("--custom", action="append", default=[], metavar="NAME=FLAGS",
+                   help="one more row of ours: quant-compile FLAGS (CALIB: the calibration directory), repeatable; "
+                        "e.g. 'mixed 4.5=--calib CALIB --avg-wbits 4.5'")
     args = p.parse_args(argv)
+    names = [n for n, _ in OUR_ROWS + DYNAMIC_ROWS]
+    if args.rows and not all(r.strip() in names for r in args.rows.split(",")):
+        p.error(f"--rows: names are {', '.join(names)}")
     models, threads, compiler, runner = fp32.parse_common(p, args, PROG)
     if args.calib_samples < 1 or args.eval_samples < 1:
         p.error("--calib-samples and --eval-samples must be at least 1")

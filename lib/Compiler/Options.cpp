@@ -93,6 +93,9 @@ std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
   std::vector<WeightCandidate> cands;
   if (std::string e = parseWeightCandidates(o.candidates, cands); !e.empty())
     return e;
+  std::vector<unsigned> acts;
+  if (std::string e = parseActCandidates(o.actCandidates, acts); !e.empty())
+    return e;
   if (assignsPrecision(o) && o.calib.empty())
     return std::string(o.avgWBits > 0       ? "--avg-wbits"
                        : o.sizeBudgetMB > 0 ? "--size-budget"
@@ -102,6 +105,26 @@ std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
   if (!o.writeConfig.empty() && !assignsPrecision(o))
     return "--write-config writes the schemes that --avg-wbits, "
            "--size-budget or --latency-budget chose: give one";
+  return "";
+}
+
+std::string mlir::qc::parseActCandidates(StringRef text,
+                                         std::vector<unsigned> &out) {
+  out.clear();
+  SmallVector<StringRef> parts;
+  text.split(parts, ',', -1, /*KeepEmpty=*/false);
+  for (StringRef p : parts) {
+    p = p.trim();
+    unsigned bits;
+    if (p == "none")
+      bits = 0;
+    else if (p.getAsInteger(10, bits) || bits < 2 || bits > 16)
+      return "--act-candidates: '" + p.str() +
+             "': activation candidates are integer bits 2..16 or none";
+    if (llvm::is_contained(out, bits))
+      return "--act-candidates: '" + p.str() + "' is given twice";
+    out.push_back(bits);
+  }
   return "";
 }
 
@@ -238,6 +261,7 @@ const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
                                                  "latency-budget",
                                                  "cost-cache",
                                                  "candidates",
+                                                 "act-candidates",
                                                  "sensitivity-samples",
                                                  "write-config",
                                                  "report",
@@ -424,6 +448,10 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
   }
   if (name == "cost-cache") {
     q.costCache = v.str();
+    return "";
+  }
+  if (name == "act-candidates") {
+    q.actCandidates = v.str();
     return "";
   }
   if (name == "candidates") {

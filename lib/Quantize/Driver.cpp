@@ -365,7 +365,11 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
   }
   Builder b(main.getContext());
   std::vector<WeightCandidate> candidates;
+  std::vector<unsigned> actCandidates;
   if (std::string err = parseWeightCandidates(o.candidates, candidates);
+      !err.empty())
+    return main.emitError() << err;
+  if (std::string err = parseActCandidates(o.actCandidates, actCandidates);
       !err.empty())
     return main.emitError() << err;
   std::vector<QuantLayer> layers;
@@ -458,23 +462,38 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
     if (assignsPrecision(o) && !scheme.isFloat() && !l.isEmbedding &&
         !isDepthwiseLayer(l) && !weightsFixed) {
       SmallVector<Attribute> cands;
-      for (const WeightCandidate &c : candidates) {
-        LayerScheme cs = s;
-        cs.wFormat = c.format;
-        cs.wBits = c.bits;
-        cs.wGranularity = c.granularity;
-        if (c.granularity == "group")
-          cs.groupSize = c.groupSize;
-        SchemeAttr cand =
-            toSchemeAttr(l.op, cs, calib::methodName(rangeMethodOf(l.op)));
-        if (!cand)
-          return failure();
-        if (llvm::none_of(cands, [&](Attribute a) {
-              return cast<DictionaryAttr>(a).get("scheme") == cand;
-            }))
-          cands.push_back(
-              b.getDictionaryAttr({b.getNamedAttr("scheme", cand)}));
-      }
+      // Activation candidates: bits (0: float), or the layer's own.
+      std::vector<std::optional<unsigned>> acts(1);
+      if (!actCandidates.empty())
+        acts.assign(actCandidates.begin(), actCandidates.end());
+      for (const WeightCandidate &c : candidates)
+        for (std::optional<unsigned> act : acts) {
+          LayerScheme cs = s;
+          cs.wFormat = c.format;
+          cs.wBits = c.bits;
+          cs.wGranularity = c.granularity;
+          if (c.granularity == "group")
+            cs.groupSize = c.groupSize;
+          if (act) {
+            cs.aFormat = "int";
+            cs.aBits = *act;
+            // Per token for a linear's rows, else per tensor; static
+            // where the layer's own scheme is (calibration then sets it).
+            if (!l.rowwiseActivation)
+              cs.aGranularity = "tensor";
+            cs.aStatic =
+                *act != 0 && !o.calib.empty() && cs.aGranularity == "tensor";
+          }
+          SchemeAttr cand =
+              toSchemeAttr(l.op, cs, calib::methodName(rangeMethodOf(l.op)));
+          if (!cand)
+            return failure();
+          if (llvm::none_of(cands, [&](Attribute a) {
+                return cast<DictionaryAttr>(a).get("scheme") == cand;
+              }))
+            cands.push_back(
+                b.getDictionaryAttr({b.getNamedAttr("scheme", cand)}));
+        }
       l.op->setAttr("qc.candidates", b.getArrayAttr(cands));
     }
   }

@@ -23,6 +23,10 @@
 #include "quant/Quantize/Driver.h"
 #include "quant/Support/StageTimer.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Pass/PassManager.h"
@@ -40,6 +44,92 @@ using namespace mlir::qc;
 namespace {
 
 constexpr StringLiteral kWeightInputPrefix = "qc.weight:";
+constexpr StringLiteral kActInputPrefix = "qc.act:";
+
+/// The levels a side of a candidate's activation, as the switchable model
+/// takes them: 0 for float; 2^(b-1) - 1 for b-bit integers (unsigned ones
+/// measured as symmetric ones of as many bits).
+float activationLevels(SchemeAttr scheme) {
+  FormatAttr a = scheme.getActivation();
+  if (!a)
+    return 0;
+  return float((int64_t(1) << (a.getBits() - 1)) - 1);
+}
+
+/// `x` fake-quantized at run time: `levels` (a tensor<1xf32> input) codes a
+/// side, symmetric, each row's scale (the last axis: per token) or the
+/// whole tensor's (standing for a static one) its largest |x| / levels, rounded half to even and
+/// saturated to [-levels - 1, levels]; levels <= 0 passes x through.
+Value buildSwitchableActivation(OpBuilder &b, Location loc, Value x,
+                                Value levels, bool perRow) {
+  auto xt = cast<RankedTensorType>(x.getType());
+  Type f = xt.getElementType();
+  int64_t rank = xt.getRank();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
+  SmallVector<OpFoldResult> rowSizes;
+  SmallVector<AffineExpr> rowExprs;
+  SmallVector<utils::IteratorType> reduceIters;
+  for (int64_t d = 0; d < rank; ++d) {
+    bool kept = perRow && d + 1 < rank;
+    if (kept) {
+      rowSizes.push_back(sizes[d]);
+      rowExprs.push_back(getAffineDimExpr(d, ctx));
+    }
+    reduceIters.push_back(kept ? utils::IteratorType::parallel
+                               : utils::IteratorType::reduction);
+  }
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  AffineMap rowMap = AffineMap::get(rank, 0, rowExprs, ctx);
+  Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(f, 0.0));
+  Value acc = linalg::FillOp::create(
+                  b, loc, zero,
+                  tensor::EmptyOp::create(b, loc, rowSizes, f).getResult())
+                  .getResult(0);
+  Value absmax =
+      linalg::GenericOp::create(
+          b, loc, acc.getType(), ValueRange{x}, ValueRange{acc},
+          ArrayRef<AffineMap>{id, rowMap}, reduceIters,
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            Value a = math::AbsFOp::create(nb, nl, args[0]);
+            linalg::YieldOp::create(
+                nb, nl,
+                ValueRange{arith::MaximumFOp::create(nb, nl, args[1], a)});
+          })
+          .getResult(0);
+  AffineMap first =
+      AffineMap::get(rank, 0, {getAffineConstantExpr(0, ctx)}, ctx);
+  SmallVector<utils::IteratorType> parallel(rank,
+                                            utils::IteratorType::parallel);
+  Value out = tensor::EmptyOp::create(b, loc, sizes, f);
+  return linalg::GenericOp::create(
+             b, loc, xt, ValueRange{x, absmax, levels}, ValueRange{out},
+             ArrayRef<AffineMap>{id, rowMap, first, id}, parallel,
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               Value xv = args[0], am = args[1], q = args[2];
+               auto cst = [&](double v) -> Value {
+                 return arith::ConstantOp::create(nb, nl,
+                                                  nb.getFloatAttr(f, v));
+               };
+               Value on = arith::CmpFOp::create(
+                   nb, nl, arith::CmpFPredicate::OGT, q, cst(0));
+               Value s = arith::DivFOp::create(nb, nl, am, q);
+               Value sPos = arith::CmpFOp::create(
+                   nb, nl, arith::CmpFPredicate::OGT, s, cst(0));
+               s = arith::SelectOp::create(nb, nl, sPos, s, cst(1));
+               Value v = math::RoundEvenOp::create(
+                   nb, nl, arith::DivFOp::create(nb, nl, xv, s));
+               Value lo = arith::SubFOp::create(
+                   nb, nl, arith::NegFOp::create(nb, nl, q), cst(1));
+               v = arith::MaximumFOp::create(nb, nl, v, lo);
+               v = arith::MinimumFOp::create(nb, nl, v, q);
+               Value y = arith::MulFOp::create(nb, nl, v, s);
+               linalg::YieldOp::create(
+                   nb, nl,
+                   ValueRange{arith::SelectOp::create(nb, nl, on, y, xv)});
+             })
+      .getResult(0);
+}
 
 /// `w` rounded onto `scheme`'s weight grid (to nearest, as qc-quantize
 /// without GPTQ) and back to float.
@@ -103,6 +193,17 @@ LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
            << "mixed precision: no layer to assign (every quantizable layer "
               "is float, an embedding, depthwise or fixed by --config)";
 
+  // Activation candidates: some layer's candidates differ in activations.
+  bool switchActs = false;
+  for (const QuantLayer &l : layers) {
+    auto cands = l.op->getAttrOfType<ArrayAttr>("qc.candidates");
+    float first = activationLevels(
+        cast<DictionaryAttr>(cands[0]).getAs<SchemeAttr>("scheme"));
+    for (Attribute a : cands)
+      switchActs |= activationLevels(cast<DictionaryAttr>(a).getAs<SchemeAttr>(
+                        "scheme")) != first;
+  }
+
   // The switchable copy: each candidate layer's weight is an extra input.
   OwningOpRef<ModuleOp> clone = module.clone();
   auto cmain = clone->lookupSymbol<func::FuncOp>("main");
@@ -138,6 +239,38 @@ LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
     l.op->removeAttr("qc.candidates");
     inputNames.push_back(StringAttr::get(
         module.getContext(), kWeightInputPrefix + std::to_string(k)));
+  }
+  // With activation candidates, each layer's activation is fake-quantized
+  // by as many levels as one more input says (0: float).
+  if (switchActs) {
+    for (auto [k, l] : llvm::enumerate(cloneLayers)) {
+      Value x = l.op->getOperand(l.actOperand);
+      if (!cast<RankedTensorType>(x.getType()).getElementType().isF32())
+        return l.op->emitError() << "--act-candidates: the activation is not "
+                                    "f32";
+      unsigned idx = cmain.getNumArguments();
+      auto lt = RankedTensorType::get({1}, b.getF32Type());
+      if (failed(
+              cmain.insertArgument(idx, lt, DictionaryAttr(), l.op->getLoc())))
+        return failure();
+      // Per row where the candidates' scales are per token (a linear's
+      // rows), else one scale for the tensor (as a static scale is).
+      bool perRow = false;
+      for (Attribute a : layers[k].op->getAttrOfType<ArrayAttr>(
+               "qc.candidates")) {
+        auto sc = cast<DictionaryAttr>(a).getAs<SchemeAttr>("scheme");
+        perRow |= sc.getActivation() &&
+                  sc.getActivationGranularity() == ActGranularity::Token;
+      }
+      b.setInsertionPoint(l.op);
+      l.op->setOperand(
+          l.actOperand,
+          buildSwitchableActivation(b, l.op->getLoc(), x,
+                                    cmain.getArgument(idx),
+                                    perRow && l.rowwiseActivation));
+      inputNames.push_back(StringAttr::get(
+          module.getContext(), kActInputPrefix + std::to_string(k)));
+    }
   }
   cmain->setAttr("qc.input_names",
                  ArrayAttr::get(module.getContext(), inputNames));
@@ -175,6 +308,13 @@ LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
       s.push_back(a);
     weights.push_back(std::move(*w));
   }
+  if (switchActs) {
+    float off = 0;
+    qrun::Array a = floatArray({1}, &off);
+    for (calib::Sample &smp : samples)
+      for (size_t k = 0; k < layers.size(); ++k)
+        smp.push_back(a);
+  }
   calib::CalibrationRunner runner;
   if (!runner.open(*path, options.numThreads, err))
     return module.emitError() << "mixed precision: " << err;
@@ -203,14 +343,21 @@ LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
       auto scheme = d.getAs<SchemeAttr>("scheme");
       std::vector<float> q = fakeQuantize(weights[k], l, scheme);
       qrun::Array qa = floatArray(shape, q.data());
+      float levels = activationLevels(scheme);
+      qrun::Array la = floatArray({1}, &levels);
+      size_t actInput = firstWeight + layers.size() + k;
       // Relative squared error of each output, summed over outputs:
       // sum over samples of |y - y_float|^2 / sum of |y_float|^2.
       std::vector<double> errSum(numOutputs, 0), refSum(numOutputs, 0);
       for (size_t i = 0; i < samples.size(); ++i) {
         std::swap(samples[i][firstWeight + k], qa);
+        if (switchActs)
+          std::swap(samples[i][actInput], la);
         calib::Sample out;
         bool ok = runner.runSample(samples[i], out, err, numOutputs);
         std::swap(samples[i][firstWeight + k], qa);
+        if (switchActs)
+          std::swap(samples[i][actInput], la);
         if (!ok)
           return module.emitError()
                  << "mixed precision: sample " << i << ": " << err;
@@ -347,6 +494,7 @@ QuantizeDriver::writeChosenConfig(ModuleOp module,
   if (options.writeConfig.empty())
     return success();
   llvm::json::Object byName;
+  bool actChosen = !options.actCandidates.empty();
   for (const QuantLayer &l : layers) {
     auto s = l.op->getAttrOfType<SchemeAttr>("qc.scheme");
     FormatAttr w = s.getWeight();
@@ -368,6 +516,13 @@ QuantizeDriver::writeChosenConfig(ModuleOp module,
     case WeightGranularity::Group:
       o["w_granularity"] = "group:" + std::to_string(s.getGroupSize());
       break;
+    }
+    // With activation candidates the activation bits were chosen too.
+    if (actChosen) {
+      if (FormatAttr a = s.getActivation())
+        o["a_bits"] = int64_t(a.getBits());
+      else
+        o["a_bits"] = "none";
     }
     std::string name = getLayerName(l.op);
     llvm::json::Value v(std::move(o));

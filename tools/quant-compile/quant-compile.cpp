@@ -250,6 +250,14 @@ static cl::opt<std::string> candidates(
              "fp8e5m2, fp6e3m2, fp6e2m3 or fp4e2m1 and GRANULARITY tensor, "
              "channel or gG (int2:g128,int3:g128,int4:g128,int8:channel)"),
     cl::value_desc("list"), cl::cat(qcat));
+static cl::opt<std::string> actCandidates(
+    "act-candidates",
+    cl::desc("Mixed precision: activation candidates crossed with the weight "
+             "ones, integer bits 2..16 or none (float), e.g. 4,8,none; "
+             "measured as symmetric per-token (a linear) or per-tensor "
+             "scales. Only a latency budget makes fewer activation bits "
+             "worth an error (default: each layer keeps its activations)"),
+    cl::value_desc("list"), cl::cat(qcat));
 static cl::opt<unsigned> sensitivitySamples(
     "sensitivity-samples",
     cl::desc("Mixed precision: calibration samples each sensitivity is "
@@ -412,6 +420,7 @@ int main(int argc, char **argv) {
         {"latency-budget", &latencyBudget},
         {"cost-cache", &costCache},
         {"candidates", &candidates},
+        {"act-candidates", &actCandidates},
         {"write-config", &writeConfig},
         {"eval", &evalPath},
         {"emit", &emitKind},

@@ -118,6 +118,9 @@ struct QuantizeOptions {
   /// Weight candidates, comma-separated FORMAT[:GRANULARITY] (int2..int8 or
   /// an FP format; tensor, channel or gG / group:G).
   std::string candidates = "int2:g128,int3:g128,int4:g128,int8:channel";
+  /// Activation candidates, comma-separated integer bits (2..16) or
+  /// "none" (float); "" = each layer keeps its activation scheme.
+  std::string actCandidates;
   /// Calibration samples the sensitivities are measured on (0: all).
   unsigned sensitivitySamples = 4;
   std::string writeConfig; ///< where the chosen schemes go, as a --config
@@ -139,6 +142,10 @@ struct WeightCandidate {
 /// Parses --candidates; returns "" or a one-line message.
 std::string parseWeightCandidates(llvm::StringRef text,
                                   std::vector<WeightCandidate> &out);
+
+/// Parses --act-candidates into bits (0: float); "" or a message.
+std::string parseActCandidates(llvm::StringRef text,
+                               std::vector<unsigned> &out);
 
 /// Whether a budget asks for mixed precision.
 inline bool assignsPrecision(const QuantizeOptions &o) {

@@ -26,9 +26,10 @@ usage: quantized_mlp.py prepare OUT_DIR
        quantized_mlp.py check OUT_DIR config:CHOSEN.json MODEL.so
          as check, for the weight-only mixture that --write-config wrote
          (each layer's weights per its entry, float activations)
-       quantized_mlp.py sensitivity OUT_DIR REPORT.json CANDIDATES N
+       quantized_mlp.py sensitivity OUT_DIR REPORT.json CANDIDATES N [ACTS]
          compares the report's measured sensitivities (mixed precision,
-         weight-only, candidates CANDIDATES as --candidates spells them)
+         candidates CANDIDATES as --candidates spells them, crossed with
+         ACTS as --act-candidates does)
          with the numpy model's: per layer and candidate, the output's
          relative squared error over the first N calibration samples with
          only that layer's weights quantized, in float64
@@ -234,6 +235,7 @@ class Reference:
         self.model, self.inits = load_model(onnx_path)
         self.scheme = SCHEMES[scheme] if scheme else None
         self.wq = {}
+        self.act_bits = {}  # layer -> (bits, per row?): dynamic activation rounding outside any scheme
         self.static_scale = {}
         if self.scheme:
             wk, wb, wg = self.scheme[:3]
@@ -254,6 +256,21 @@ class Reference:
         for x in samples:
             self.run(x, observe=ranges)
         return ranges
+
+    @staticmethod
+    def fake_quantize_rows(x, bits, per_row=True):
+        """Symmetric dynamic rounding (mixed precision's activation switch):
+        scale = absmax / (2^(bits-1) - 1) in float32, of each row or of the
+        whole tensor."""
+        fmt = f"int{bits}"
+        x32 = x.astype(np.float32)
+        absmax = np.abs(x32).max(axis=-1) if per_row else np.abs(x32).max(keepdims=True)
+        scale = (absmax / np.float32(2 ** (bits - 1) - 1)).astype(np.float32)
+        scale[~(scale > 0)] = 1.0
+        if not per_row:
+            scale = np.full(x32.shape[0], scale[0], np.float32)
+        codes = qr.quantize(x32, scale, None, fmt, axis=0, dtype="float32")
+        return qr.dequantize(codes, scale, None, fmt, axis=0, dtype="float32").astype(np.float64)
 
     def quantize_act(self, name, x, dist):
         ak, ab, static = self.scheme[3], self.scheme[4], self.scheme[5]
@@ -290,6 +307,9 @@ class Reference:
                     inputs.setdefault(node.name, []).append(a.copy())
                 if self.scheme and self.scheme[3]:
                     a = self.quantize_act(node.name, a, dist)
+                if self.act_bits.get(node.name):
+                    bits, per_row = self.act_bits[node.name]
+                    a = self.fake_quantize_rows(a, bits, per_row)
                 w = self.wq[node.name] if node.name in self.wq else f32(layer_weight_nk(node, self.inits))
                 y = a @ w.T
                 if op == "Gemm" and len(node.input) > 2:
@@ -607,12 +627,13 @@ def mixed_reference(out, config):
     return ref
 
 
-def check_sensitivity(out, report, candidates, n):
+def check_sensitivity(out, report, candidates, n, acts=None):
     calib = [np.load(p)["x"] for p in sorted((out / "calib").glob("*.npz"))][:n]
     prec = json.loads(Path(report).read_text())["precision"]
     base = Reference(out / "mlp.onnx")
     ys = [base.run(x)[0] for x in calib]
-    cands = [parse_candidate(c) for c in candidates.split(",")]
+    act_list = [0 if a == "none" else int(a) for a in acts.split(",")] if acts else [None]
+    cands = [parse_candidate(c) + (a,) for c in candidates.split(",") for a in act_list]
     fails, worst = [], 0.0
     names = [n_.name for n_ in base.layers()]
     if [l["name"] for l in prec["layers"]] != names:
@@ -622,16 +643,20 @@ def check_sensitivity(out, report, candidates, n):
         if len(layer["candidates"]) != len(cands):
             fails.append(f"{node.name}: {len(layer['candidates'])} candidates, expected {len(cands)}")
             continue
-        for got, (kind, bits, group) in zip(layer["candidates"], cands):
+        for got, (kind, bits, group, abits) in zip(layer["candidates"], cands):
             ref = Reference(out / "mlp.onnx")
             ref.wq[node.name] = quantize_weight(layer_weight_nk(node, ref.inits), kind, bits, group)
+            if abits:
+                # per token where the candidate's scheme says so, else one
+                # scale for the tensor
+                ref.act_bits[node.name] = (abits, "per-token" in got["scheme"])
             num = sum(float(np.sum((ref.run(x)[0] - y) ** 2)) for x, y in zip(calib, ys))
             den = sum(float(np.sum(y ** 2)) for y in ys)
             want = num / den
             rel = abs(got["error"] - want) / want
             worst = max(worst, rel)
             if got["weightBits"] != bits or rel > 0.01:
-                fails.append(f"{node.name} int{bits} g{group}: error {got['error']:.6g} ({got['weightBits']} bits), "
+                fails.append(f"{node.name} int{bits} g{group} a{abits}: error {got['error']:.6g} ({got['weightBits']} bits), "
                              f"numpy {want:.6g}")
     for f in fails:
         print("FAIL", f)
@@ -692,8 +717,8 @@ def main(argv):
         return check_row_sample(Path(argv[1]), argv[2])
     if len(argv) in (3, 4) and argv[0] == "stats":
         return check_stats(Path(argv[1]), argv[2], argv[3:] == ["--second-moments"])
-    if len(argv) == 5 and argv[0] == "sensitivity":
-        return check_sensitivity(Path(argv[1]), argv[2], argv[3], int(argv[4]))
+    if len(argv) in (5, 6) and argv[0] == "sensitivity":
+        return check_sensitivity(Path(argv[1]), argv[2], argv[3], int(argv[4]), argv[5] if len(argv) == 6 else None)
     if len(argv) in (3, 4) and argv[0] == "optimal":
         return check_optimal(argv[1], float(argv[2]), float(argv[3]) if len(argv) == 4 else None)
     if len(argv) == 2 and argv[0] == "latency-budget":

@@ -113,7 +113,8 @@ TEST(ReportJSON, RoundTripHoldsEveryField) {
   expectKeys(top, {"formatVersion", "model", "compilerVersion", "commandLine",
                    "defaultScheme", "calibMethod", "calibSamples", "rotation",
                    "kvCache", "floatWeightBytes", "quantWeightBytes",
-                   "compressionRatio", "layers", "eval"});
+                   "compressionRatio", "layers", "eval", "precision"});
+  EXPECT_EQ(*top.get("precision"), json::Value(nullptr));
   EXPECT_EQ(top.getInteger("formatVersion"), kReportFormatVersion);
   EXPECT_EQ(top.getString("model"), r.model);
   EXPECT_EQ(top.getString("compilerVersion"), r.compilerVersion);
@@ -303,6 +304,67 @@ TEST(ReportHTML, SelfContainedBalancedAndEscaped) {
 
   // The embedded JSON is the JSON report.
   EXPECT_EQ(parse(embeddedJSON(h)), reportToJSON(r));
+}
+
+TEST(ReportPrecision, JSONAndChart) {
+  QuantReport r = makeReport();
+  PrecisionChoice a;
+  a.name = kNastyName;
+  a.numWeights = 1024;
+  a.candidates = {{"W2 int g128 sym / A float", 2, 0.5, 0.25},
+                  {"W4 int g128 sym / A float", 4, 0.01, std::nullopt},
+                  {"W8 int per-channel sym / A float", 8, 0.0, 0.75}};
+  a.chosen = 1;
+  r.precision.push_back(a);
+  PrecisionChoice b = a;
+  b.name = "fc2";
+  b.chosen = 2;
+  r.precision.push_back(b);
+  r.precisionSummary.avgWBitsBudget = 6;
+  r.precisionSummary.avgWBits = 6;
+  r.precisionSummary.bytes = 1536;
+  r.precisionSummary.error = 0.01;
+  r.precisionSummary.samples = 4;
+  r.precisionSummary.latencyMs = 1.5;
+
+  json::Value v = parse(renderReportJSON(r));
+  const json::Object &p = asObject(*asObject(v).get("precision"));
+  expectKeys(p,
+             {"avgWBitsBudget", "sizeBudgetMB", "latencyBudgetMs", "latencyMs",
+              "avgWBits", "weightBytes", "error", "samples", "layers"});
+  EXPECT_EQ(p.getNumber("avgWBitsBudget"), 6);
+  EXPECT_EQ(*p.get("sizeBudgetMB"), json::Value(nullptr));
+  EXPECT_EQ(*p.get("latencyBudgetMs"), json::Value(nullptr));
+  EXPECT_EQ(p.getNumber("latencyMs"), 1.5);
+  EXPECT_EQ(p.getInteger("weightBytes"), 1536);
+  EXPECT_EQ(p.getInteger("samples"), 4);
+  const json::Array *layers = p.getArray("layers");
+  ASSERT_NE(layers, nullptr);
+  ASSERT_EQ(layers->size(), 2u);
+  const json::Object &l0 = asObject((*layers)[0]);
+  expectKeys(l0, {"name", "numWeights", "candidates", "chosen"});
+  EXPECT_EQ(l0.getString("name"), kNastyName);
+  EXPECT_EQ(l0.getInteger("chosen"), 1);
+  const json::Array *cands = l0.getArray("candidates");
+  ASSERT_NE(cands, nullptr);
+  ASSERT_EQ(cands->size(), 3u);
+  const json::Object &c0 = asObject((*cands)[0]);
+  expectKeys(c0, {"scheme", "weightBits", "error", "latencyMs"});
+  EXPECT_EQ(c0.getInteger("weightBits"), 2);
+  EXPECT_EQ(c0.getNumber("error"), 0.5);
+  EXPECT_EQ(c0.getNumber("latencyMs"), 0.25);
+  EXPECT_EQ(*asObject((*cands)[1]).get("latencyMs"), json::Value(nullptr));
+
+  // The HTML section: one more chart, a dot per candidate, the chosen ones
+  // filled, names escaped, an exact (zero error) candidate still drawn.
+  std::string html = renderReportHTML(r);
+  EXPECT_TRUE(isBalanced(html));
+  EXPECT_EQ(countOf(html, "<svg"), 3u);
+  EXPECT_NE(html.find("<h2>Mixed precision</h2>"), std::string::npos);
+  EXPECT_EQ(countOf(html, "<circle"), 6u);
+  EXPECT_EQ(countOf(html, "<circle") - countOf(html, "fill=\"none\""), 2u);
+  EXPECT_EQ(html.find(kNastyName), std::string::npos);
+  EXPECT_EQ(parse(embeddedJSON(html)), reportToJSON(r));
 }
 
 TEST(ReportHTML, ScriptCannotBeClosedByAName) {

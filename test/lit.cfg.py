@@ -16,6 +16,9 @@ config.test_exec_root = os.path.join(config.quant_obj_root, "test")
 config.environment["PATH"] = os.pathsep.join(
     [config.quant_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", os.environ.get("PATH", ""))]
 )
+# Timings the compiler caches per CPU (mixed precision's cost model,
+# --bitplane auto) go under the build tree, not the user's ~/.cache.
+config.environment["QUANT_CACHE_DIR"] = os.path.join(config.test_exec_root, "quant-cache")
 config.substitutions.append(("%quant_plugin", os.path.join(config.quant_libs_dir, "QuantPlugin" + config.shlib_ext)))
 config.substitutions.append(("%quant_src", config.quant_src_root))
 config.substitutions.append(("%quant_obj", config.quant_obj_root))

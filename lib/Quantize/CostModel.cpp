@@ -61,6 +61,7 @@ std::string sanitize(StringRef s) {
 /// with it; `scheme` on the copy. Null (with `err`) when the layer reads
 /// another run-time value or a shape is not static.
 OwningOpRef<ModuleOp> buildLayerModule(const QuantLayer &l, SchemeAttr scheme,
+                                       std::optional<bool> bitplane,
                                        std::string &err) {
   Operation *op = l.op;
   MLIRContext *ctx = op->getContext();
@@ -122,6 +123,8 @@ OwningOpRef<ModuleOp> buildLayerModule(const QuantLayer &l, SchemeAttr scheme,
   if (scheme.getIsStatic() && !scheme.getRangeMin())
     scheme = scheme.withRange(-1.0, 1.0);
   copy->setAttr("qc.scheme", scheme);
+  if (bitplane)
+    copy->setAttr("qc.bitplane", b.getBoolAttr(*bitplane));
   func::ReturnOp::create(b, loc, copy->getResults());
   SmallVector<Attribute> outs;
   for (unsigned i = 0; i < copy->getNumResults(); ++i)
@@ -204,14 +207,17 @@ std::string LayerCostModel::defaultCachePath() {
 }
 
 FailureOr<double> LayerCostModel::latency(const QuantLayer &l,
-                                          SchemeAttr scheme) {
+                                          SchemeAttr scheme,
+                                          std::optional<bool> bitplane) {
   std::string key = keyOf(l, scheme, numThreads);
+  if (bitplane)
+    key += *bitplane ? "|planes" : "|no planes";
   if (auto it = cache.find(key); it != cache.end()) {
     ++cachedHits;
     return it->second;
   }
   std::string err;
-  OwningOpRef<ModuleOp> module = buildLayerModule(l, scheme, err);
+  OwningOpRef<ModuleOp> module = buildLayerModule(l, scheme, bitplane, err);
   if (!module)
     return l.op->emitError() << "--latency-budget: cannot time "
                              << describeNode(l.op) << ": " << err;

@@ -37,7 +37,10 @@ public:
   /// Milliseconds of one call of `layer` computed with `scheme` (a static
   /// activation scale without a range yet gets [-1, 1]: the kernel is the
   /// same): the median of timed runs, from the cache when there.
-  FailureOr<double> latency(const QuantLayer &layer, SchemeAttr scheme);
+  /// `bitplane`, when given, is set on the copy as `qc.bitplane` (the
+  /// integer product on bit planes or not).
+  FailureOr<double> latency(const QuantLayer &layer, SchemeAttr scheme,
+                            std::optional<bool> bitplane = std::nullopt);
 
   /// Writes the cache with what was measured; a message on failure.
   std::string save() const;

@@ -563,7 +563,7 @@ FailureOr<QCQuantizePassOptions>
 QuantizeDriver::prepare(ModuleOp module, const ModelSignature &sig) {
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (failed(applySchemes(main)) || failed(rotate(main)) ||
-      failed(assignPrecision(module, sig)))
+      failed(assignPrecision(module, sig)) || failed(chooseBitPlanes(module)))
     return failure();
   report.model = model;
   report.kvCache = describeKVCache(main);

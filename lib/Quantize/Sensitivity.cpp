@@ -34,6 +34,7 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/TargetParser/Host.h"
 
 #include <cmath>
 #include <cstring>
@@ -58,8 +59,9 @@ float activationLevels(SchemeAttr scheme) {
 
 /// `x` fake-quantized at run time: `levels` (a tensor<1xf32> input) codes a
 /// side, symmetric, each row's scale (the last axis: per token) or the
-/// whole tensor's (standing for a static one) its largest |x| / levels, rounded half to even and
-/// saturated to [-levels - 1, levels]; levels <= 0 passes x through.
+/// whole tensor's (standing for a static one) its largest |x| / levels, rounded
+/// half to even and saturated to [-levels - 1, levels]; levels <= 0 passes x
+/// through.
 Value buildSwitchableActivation(OpBuilder &b, Location loc, Value x,
                                 Value levels, bool perRow) {
   auto xt = cast<RankedTensorType>(x.getType());
@@ -256,18 +258,17 @@ LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
       // Per row where the candidates' scales are per token (a linear's
       // rows), else one scale for the tensor (as a static scale is).
       bool perRow = false;
-      for (Attribute a : layers[k].op->getAttrOfType<ArrayAttr>(
-               "qc.candidates")) {
+      for (Attribute a :
+           layers[k].op->getAttrOfType<ArrayAttr>("qc.candidates")) {
         auto sc = cast<DictionaryAttr>(a).getAs<SchemeAttr>("scheme");
         perRow |= sc.getActivation() &&
                   sc.getActivationGranularity() == ActGranularity::Token;
       }
       b.setInsertionPoint(l.op);
-      l.op->setOperand(
-          l.actOperand,
-          buildSwitchableActivation(b, l.op->getLoc(), x,
-                                    cmain.getArgument(idx),
-                                    perRow && l.rowwiseActivation));
+      l.op->setOperand(l.actOperand,
+                       buildSwitchableActivation(
+                           b, l.op->getLoc(), x, cmain.getArgument(idx),
+                           perRow && l.rowwiseActivation));
       inputNames.push_back(StringAttr::get(
           module.getContext(), kActInputPrefix + std::to_string(k)));
     }
@@ -387,10 +388,7 @@ LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
   // pays once per call, not per layer; one thread gives each layer's own
   // work, reproducibly.
   if (options.latencyBudgetMs > 0) {
-    std::string cache = options.costCache == "none" ? ""
-                        : options.costCache.empty()
-                            ? detail::LayerCostModel::defaultCachePath()
-                            : options.costCache;
+    std::string cache = costCachePath();
     detail::LayerCostModel costs(
         session, [&](StringRef f) { return scratchPath(module, f); },
         /*numThreads=*/1, cache);
@@ -486,6 +484,67 @@ LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
                                        report.precisionSummary.bytes / 1e6)
                       << " MB";
   return writeChosenConfig(module, layers);
+}
+
+std::string QuantizeDriver::costCachePath() const {
+  if (options.costCache == "none")
+    return "";
+  return options.costCache.empty() ? detail::LayerCostModel::defaultCachePath()
+                                   : options.costCache;
+}
+
+LogicalResult QuantizeDriver::chooseBitPlanes(ModuleOp module) {
+  const CompileOptions &co = session.getOptions();
+  // Timings taken here say nothing of another CPU.
+  if (co.floatOnly || co.bitplane != "auto" || co.target != "cpu" ||
+      (co.mcpu != "native" && co.mcpu != llvm::sys::getHostCPUName()))
+    return success();
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  SmallVector<QuantLayer> eligible;
+  for (QuantLayer &l : findQuantLayers(main)) {
+    auto s = l.op->getAttrOfType<SchemeAttr>("qc.scheme");
+    if (!isa<LinearOp>(l.op) || !s || s.isFloat() || s.getWeight().isFloat() ||
+        !s.getActivation() || s.getActivation().isFloat())
+      continue;
+    unsigned planes = s.getWeight().getBits() * s.getActivation().getBits();
+    auto staticType = [](Type t) {
+      auto rt = dyn_cast<RankedTensorType>(t);
+      return rt && rt.hasStaticShape();
+    };
+    if (planes <= 16 && s.getActivation().getBits() <= 8 &&
+        staticType(l.op->getOperand(l.actOperand).getType()) &&
+        staticType(l.op->getResult(0).getType()))
+      eligible.push_back(l);
+  }
+  if (eligible.empty())
+    return success();
+  StageTimer timer(co.timing, "bit-plane timing");
+  detail::LayerCostModel costs(
+      session, [&](StringRef f) { return scratchPath(module, f); },
+      /*numThreads=*/1, costCachePath());
+  size_t planes = 0;
+  Builder b(module.getContext());
+  for (const QuantLayer &l : eligible) {
+    auto s = l.op->getAttrOfType<SchemeAttr>("qc.scheme");
+    FailureOr<double> on = costs.latency(l, s, true);
+    if (failed(on))
+      return failure();
+    FailureOr<double> off = costs.latency(l, s, false);
+    if (failed(off))
+      return failure();
+    l.op->setAttr("qc.bitplane", b.getBoolAttr(*on < *off));
+    planes += *on < *off;
+  }
+  if (std::string e = costs.save(); !e.empty())
+    main.emitWarning() << "--bitplane auto: the timing cache: " << e;
+  if (!options.quiet)
+    main.emitRemark() << "--bitplane auto: " << planes << " of "
+                      << eligible.size()
+                      << " integer linears faster on bit planes (each timed "
+                         "both ways on this CPU: "
+                      << costs.numMeasured() << " timings measured, "
+                      << costs.numCached() << " cached)";
+  return success();
 }
 
 LogicalResult

@@ -76,6 +76,12 @@ private:
   /// calibration data, in one switchable float model, and chooses with
   /// qc-assign-precision (Sensitivity.cpp).
   LogicalResult assignPrecision(ModuleOp module, const ModelSignature &sig);
+  /// --bitplane auto compiling for this host: times each integer linear
+  /// that could run on bit planes (w x a <= 16, static shapes) both ways
+  /// and records the faster as `qc.bitplane` (qc-bitplane follows it).
+  LogicalResult chooseBitPlanes(ModuleOp module);
+  /// The cost model's cache file (--cost-cache), "" for none.
+  std::string costCachePath() const;
   /// --write-config: the chosen weight schemes of `layers` as a config.
   LogicalResult writeChosenConfig(ModuleOp module,
                                   ArrayRef<QuantLayer> layers) const;

@@ -57,3 +57,33 @@ func.func @runtime_weight(%x: tensor<3x64xi2>, %xs: tensor<f32>, %w: tensor<4x64
       : (tensor<3x64xi2>, tensor<f32>, tensor<4x64xi1>, tensor<4xf32>) -> tensor<3x4xf32>
   return %y : tensor<3x4xf32>
 }
+
+// -----
+
+// auto follows a measured choice (qc.bitplane) over the rule; on and off
+// ignore it.
+// AUTO-LABEL: func.func @hinted
+// AUTO: qc.quantized_linear {{.*}}qc.bitplane = false
+// AUTO-NOT: qc.encoding
+// AUTO: qc.quantized_linear {{.*}}qc.bitplane = true{{.*}}qc.encoding = #qc.encoding<bitplane>
+// DEFAULT-LABEL: func.func @hinted
+// DEFAULT: qc.quantized_linear {{.*}}qc.bitplane = false
+// DEFAULT-NOT: qc.encoding
+// DEFAULT: qc.quantized_linear {{.*}}qc.bitplane = true{{.*}}qc.encoding = #qc.encoding<bitplane>
+// AUTO-A1-LABEL: func.func @hinted
+// ON-LABEL: func.func @hinted
+// ON: qc.bitplane = false{{.*}}qc.encoding = #qc.encoding<bitplane>
+// OFF-LABEL: func.func @hinted
+// OFF-NOT: qc.encoding
+func.func @hinted(%x: tensor<3x64xi2>, %xs: tensor<f32>) -> (tensor<3x4xf32>, tensor<3x4xf32>) {
+  %w = arith.constant dense<1> : tensor<4x64xi2>
+  %ws = arith.constant dense<0.5> : tensor<4xf32>
+  %a = qc.quantized_linear %x, %xs weight %w, %ws
+      {input_format = #qc.format<int2>, weight_format = #qc.format<int2>, qc.bitplane = false}
+      : (tensor<3x64xi2>, tensor<f32>, tensor<4x64xi2>, tensor<4xf32>) -> tensor<3x4xf32>
+  %w8 = arith.constant dense<-7> : tensor<4x64xi8>
+  %b = qc.quantized_linear %x, %xs weight %w8, %ws
+      {input_format = #qc.format<int2>, weight_format = #qc.format<int8>, qc.bitplane = true}
+      : (tensor<3x64xi2>, tensor<f32>, tensor<4x64xi8>, tensor<4xf32>) -> tensor<3x4xf32>
+  return %a, %b : tensor<3x4xf32>, tensor<3x4xf32>
+}

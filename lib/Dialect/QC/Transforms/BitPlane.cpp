@@ -44,6 +44,14 @@ struct QCBitPlanePass : mlir::qc::impl::QCBitPlanePassBase<QCBitPlanePass> {
       int64_t aBits = op.getInputFormat().getBits();
       int64_t planes =
           static_cast<int64_t>(op.getWeightFormat().getBits()) * aBits;
+      // auto: a measured choice on the layer (qc.bitplane, from timing
+      // both forms) wins over the rule.
+      if (auto hint = op->getAttrOfType<BoolAttr>("qc.bitplane");
+          mode == "auto" && hint) {
+        if (hint.getValue())
+          op->setAttr("qc.encoding", encoding);
+        return;
+      }
       if (mode == "auto" &&
           (planes > maxPlaneProducts || aBits > maxActivationBits))
         return;

@@ -577,10 +577,13 @@ def QCBitPlanePass : Pass<"qc-bitplane", "func::FuncOp"> {
     packed along K in 64-bit words, AND + VPOPCNTQ, register-tiled) and the
     corrections. The result is exactly that of the i32 contraction.
 
-    `mode`: `on` marks every such layer; `off` none; `auto` those where
-    `w * a <= max-plane-products` and `a <= max-activation-bits` (a target
-    sets both from its measurements: docs/quantization.md, "Bit-plane
-    layers"; the activation planes are packed on every call).
+    `mode`: `on` marks every such layer; `off` none; `auto` follows a
+    layer's `qc.bitplane = true|false` where it has one (quant-compile
+    times both forms of the layer on the host and records the faster), and
+    elsewhere marks those where `w * a <= max-plane-products` and
+    `a <= max-activation-bits` (a target sets both from its measurements:
+    docs/quantization.md, "Bit-plane layers"; the activation planes are
+    packed on every call).
   }];
   let options = [
     Option<"mode", "mode", "std::string", /*default=*/"\"auto\"",

@@ -335,6 +335,7 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
     llvm::json::Object *root = json->getAsObject();
     if (!root)
       return main.emitError() << "--config: the top level must be an object";
+    userConfig = *root; // --write-config writes the choice over it
     for (const auto &kv : *root) {
       std::string err;
       if (kv.first == "default") {

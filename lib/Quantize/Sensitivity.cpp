@@ -30,6 +30,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
@@ -552,8 +553,15 @@ QuantizeDriver::writeChosenConfig(ModuleOp module,
                                   ArrayRef<QuantLayer> layers) const {
   if (options.writeConfig.empty())
     return success();
+  // The user's --config, with each assigned layer's entry by exact name
+  // extended (or made) with the chosen keys: the file alone reproduces
+  // the compile's schemes.
+  llvm::json::Object root = userConfig;
   llvm::json::Object byName;
+  if (const llvm::json::Object *given = root.getObject("layers"))
+    byName = *given;
   bool actChosen = !options.actCandidates.empty();
+  llvm::StringSet<> written;
   for (const QuantLayer &l : layers) {
     auto s = l.op->getAttrOfType<SchemeAttr>("qc.scheme");
     FormatAttr w = s.getWeight();
@@ -584,14 +592,19 @@ QuantizeDriver::writeChosenConfig(ModuleOp module,
         o["a_bits"] = "none";
     }
     std::string name = getLayerName(l.op);
+    if (const llvm::json::Object *given = byName.getObject(name);
+        given && !written.contains(name))
+      for (const auto &kv : *given)
+        o.try_emplace(kv.first, kv.second);
     llvm::json::Value v(std::move(o));
-    if (const llvm::json::Value *prev = byName.get(name); prev && *prev != v)
+    if (const llvm::json::Value *prev = byName.get(name);
+        prev && written.contains(name) && *prev != v)
       return l.op->emitError()
              << "--write-config: two layers named '" << name
              << "' got different schemes; a config cannot tell them apart";
     byName[name] = std::move(v);
+    written.insert(name);
   }
-  llvm::json::Object root;
   root["layers"] = std::move(byName);
   std::error_code ec;
   llvm::raw_fd_ostream os(options.writeConfig, ec);

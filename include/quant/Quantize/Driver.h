@@ -23,6 +23,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/JSON.h"
 
 #include <string>
 #include <vector>
@@ -115,6 +116,8 @@ private:
   /// Per layer (by name): calibration range and estimated SQNR.
   llvm::StringMap<std::pair<double, double>> ranges;
   llvm::StringMap<double> actSQNR;
+  /// The --config given, as parsed (--write-config extends it).
+  llvm::json::Object userConfig;
   /// Measured bias correction: the calibration samples.
   std::vector<calib::Sample> calibSamples;
 };

@@ -458,10 +458,14 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
     l.op->setAttr("qc.scheme", scheme);
     // Mixed precision: the candidates of every quantized layer but an
     // embedding (a table, not a product), a depthwise convolution (few
-    // weights, kept at 8 bits) and a layer whose weights --config sets;
-    // each candidate keeps the layer's activation scheme.
+    // weights, kept at 8 bits), a boundary layer the default policy keeps
+    // at 8 bits (an LM head: as papers count average bits, over the
+    // layers between) and a layer whose weights --config sets; each
+    // candidate keeps the layer's activation scheme.
+    bool policyBoundary =
+        o.policy == "default" && promoteBoundary && boundary[i];
     if (assignsPrecision(o) && !scheme.isFloat() && !l.isEmbedding &&
-        !isDepthwiseLayer(l) && !weightsFixed) {
+        !isDepthwiseLayer(l) && !policyBoundary && !weightsFixed) {
       SmallVector<Attribute> cands;
       // Activation candidates: bits (0: float), or the layer's own.
       std::vector<std::optional<unsigned>> acts(1);

@@ -325,7 +325,9 @@ std::string LayerCostModel::save() const {
   llvm::json::Object o;
   for (const auto &kv : cache)
     o[kv.first()] = kv.second;
-  std::string tmp = cachePath + ".tmp";
+  // A name of its own: compiles running at once each write whole files.
+  std::string tmp =
+      cachePath + ".tmp" + std::to_string(llvm::sys::Process::getProcessId());
   {
     std::error_code ec;
     llvm::raw_fd_ostream os(tmp, ec);

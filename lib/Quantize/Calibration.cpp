@@ -308,10 +308,7 @@ QuantizeDriver::collectStatistics(ModuleOp module, const ModelSignature &sig,
                                 << name << "' is no observer's";
     slotOf.push_back(it->second);
   }
-  calib::Progress progress("calibrating", samples->size(),
-                           options.quiet || session.hasProgressCallback()
-                               ? calib::Progress::Mode::Quiet
-                               : calib::Progress::Mode::Auto);
+  calib::Progress progress("calibrating", samples->size(), progressMode());
   if (!runner.run(
           *samples, sig.outputs.size(), stats, nullptr,
           [&](size_t done, size_t total) {
@@ -477,10 +474,7 @@ LogicalResult QuantizeDriver::refine(ModuleOp module,
         op->setAttr("qc.bias_measured", b.getUnitAttr());
   };
   unsigned passes = options.biasCorrectionPasses;
-  calib::Progress progress("correcting biases", passes,
-                           options.quiet || session.hasProgressCallback()
-                               ? calib::Progress::Mode::Quiet
-                               : calib::Progress::Mode::Auto);
+  calib::Progress progress("correcting biases", passes, progressMode());
   for (unsigned pass = 0; pass < passes; ++pass) {
     OwningOpRef<ModuleOp> clone = module.clone();
     applyShifts(findProbes(*clone));

@@ -285,8 +285,9 @@ LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
     return failure();
   clone = nullptr;
 
-  // The data: the first --sensitivity-samples calibration samples, each
-  // followed by every candidate layer's float weight.
+  // The data: the first --sensitivity-samples calibration samples; the
+  // layers' float weights (and activation levels) are held once and moved
+  // in behind a sample's inputs for each run.
   std::string err;
   std::vector<calib::Sample> samples;
   if (!detail::loadSamples(options.calib, detail::specsOf(sig.inputs),
@@ -298,6 +299,7 @@ LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
     return module.emitError() << "mixed precision: the calibration data has "
                                  "no sample";
   std::vector<std::vector<double>> weights;
+  calib::Sample switches; // weights, then activation levels
   for (const QuantLayer &l : layers) {
     std::optional<std::vector<double>> w = readFloatConstant(l.weightRoot);
     if (!w)
@@ -305,37 +307,46 @@ LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
                                   "constant";
     auto shape = cast<RankedTensorType>(l.weightRoot.getType()).getShape();
     std::vector<float> f(w->begin(), w->end());
-    qrun::Array a = floatArray(shape, f.data());
-    for (calib::Sample &s : samples)
-      s.push_back(a);
+    switches.push_back(floatArray(shape, f.data()));
     weights.push_back(std::move(*w));
   }
   if (switchActs) {
     float off = 0;
-    qrun::Array a = floatArray({1}, &off);
-    for (calib::Sample &smp : samples)
-      for (size_t k = 0; k < layers.size(); ++k)
-        smp.push_back(a);
+    for (size_t k = 0; k < layers.size(); ++k)
+      switches.push_back(floatArray({1}, &off));
   }
   calib::CalibrationRunner runner;
   if (!runner.open(*path, options.numThreads, err))
     return module.emitError() << "mixed precision: " << err;
   size_t numOutputs = sig.outputs.size();
+  // Runs sample i with the switches as they stand (moved in and back out).
+  calib::Sample inputs;
+  auto runSample = [&](size_t i, calib::Sample &out) {
+    inputs.clear();
+    for (qrun::Array &a : samples[i])
+      inputs.push_back(std::move(a));
+    for (qrun::Array &a : switches)
+      inputs.push_back(std::move(a));
+    bool ok = runner.runSample(inputs, out, err, numOutputs);
+    size_t n = samples[i].size();
+    for (size_t j = 0; j < n; ++j)
+      samples[i][j] = std::move(inputs[j]);
+    for (size_t j = 0; j < switches.size(); ++j)
+      switches[j] = std::move(inputs[n + j]);
+    if (!ok)
+      module.emitError() << "mixed precision: sample " << i << ": " << err;
+    return ok;
+  };
   std::vector<calib::Sample> reference(samples.size());
   for (size_t i = 0; i < samples.size(); ++i)
-    if (!runner.runSample(samples[i], reference[i], err, numOutputs))
-      return module.emitError()
-             << "mixed precision: sample " << i << ": " << err;
+    if (!runSample(i, reference[i]))
+      return failure();
 
   size_t total = 0;
   for (const QuantLayer &l : layers)
     total += l.op->getAttrOfType<ArrayAttr>("qc.candidates").size();
-  calib::Progress progress("measuring sensitivity", total,
-                           options.quiet || session.hasProgressCallback()
-                               ? calib::Progress::Mode::Quiet
-                               : calib::Progress::Mode::Auto);
+  calib::Progress progress("measuring sensitivity", total, progressMode());
   size_t done = 0;
-  size_t firstWeight = sig.inputs.size();
   for (auto [k, l] : llvm::enumerate(layers)) {
     auto cands = l.op->getAttrOfType<ArrayAttr>("qc.candidates");
     SmallVector<Attribute> measured;
@@ -347,25 +358,23 @@ LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
       qrun::Array qa = floatArray(shape, q.data());
       float levels = activationLevels(scheme);
       qrun::Array la = floatArray({1}, &levels);
-      size_t actInput = firstWeight + layers.size() + k;
+      // Layer k switched to this candidate for the runs below.
+      std::swap(switches[k], qa);
+      if (switchActs)
+        std::swap(switches[layers.size() + k], la);
       // Relative squared error of each output, summed over outputs:
       // sum over samples of |y - y_float|^2 / sum of |y_float|^2.
       std::vector<double> errSum(numOutputs, 0), refSum(numOutputs, 0);
       for (size_t i = 0; i < samples.size(); ++i) {
-        std::swap(samples[i][firstWeight + k], qa);
-        if (switchActs)
-          std::swap(samples[i][actInput], la);
         calib::Sample out;
-        bool ok = runner.runSample(samples[i], out, err, numOutputs);
-        std::swap(samples[i][firstWeight + k], qa);
-        if (switchActs)
-          std::swap(samples[i][actInput], la);
-        if (!ok)
-          return module.emitError()
-                 << "mixed precision: sample " << i << ": " << err;
+        if (!runSample(i, out))
+          return failure();
         for (size_t o = 0; o < numOutputs; ++o)
           accumulateError(out[o], reference[i][o], errSum[o], refSum[o]);
       }
+      std::swap(switches[k], qa);
+      if (switchActs)
+        std::swap(switches[layers.size() + k], la);
       double e = 0;
       for (size_t o = 0; o < numOutputs; ++o)
         e += refSum[o] > 0 ? errSum[o] / refSum[o] : errSum[o];
@@ -393,10 +402,7 @@ LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
     detail::LayerCostModel costs(
         session, [&](StringRef f) { return scratchPath(module, f); },
         /*numThreads=*/1, cache);
-    calib::Progress timing("timing layers", total,
-                           options.quiet || session.hasProgressCallback()
-                               ? calib::Progress::Mode::Quiet
-                               : calib::Progress::Mode::Auto);
+    calib::Progress timing("timing layers", total, progressMode());
     done = 0;
     for (const QuantLayer &l : layers) {
       SmallVector<Attribute> timed;
@@ -423,8 +429,10 @@ LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
   }
 
   // What the report shows: every candidate's error, then the choice.
-  llvm::DenseMap<Operation *, size_t> reportIndex;
+  size_t firstReported = report.precision.size();
+  std::vector<SmallVector<SchemeAttr>> candidateSchemes;
   for (const QuantLayer &l : layers) {
+    candidateSchemes.emplace_back();
     PrecisionChoice c;
     c.name = getLayerName(l.op);
     auto shape = cast<RankedTensorType>(l.weightRoot.getType()).getShape();
@@ -434,6 +442,7 @@ LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
     for (Attribute a : l.op->getAttrOfType<ArrayAttr>("qc.candidates")) {
       auto d = cast<DictionaryAttr>(a);
       auto s = d.getAs<SchemeAttr>("scheme");
+      candidateSchemes.back().push_back(s);
       PrecisionCandidate k{s.describe(), s.getWeight().getBits(),
                            d.getAs<FloatAttr>("error").getValueAsDouble(),
                            std::nullopt};
@@ -441,7 +450,6 @@ LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
         k.latencyMs = ms.getValueAsDouble();
       c.candidates.push_back(k);
     }
-    reportIndex[l.op] = report.precision.size();
     report.precision.push_back(std::move(c));
   }
 
@@ -453,13 +461,10 @@ LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
   pm.addNestedPass<func::FuncOp>(createQCAssignPrecisionPass(po));
   if (failed(pm.run(module)))
     return failure();
-  for (const QuantLayer &l : layers) {
-    PrecisionChoice &c = report.precision[reportIndex[l.op]];
-    std::string chosen =
-        l.op->getAttrOfType<SchemeAttr>("qc.scheme").describe();
-    for (auto [i, cand] : llvm::enumerate(c.candidates))
-      if (cand.scheme == chosen)
-        c.chosen = int(i);
+  for (auto [k, l] : llvm::enumerate(layers)) {
+    auto chosen = l.op->getAttrOfType<SchemeAttr>("qc.scheme");
+    report.precision[firstReported + k].chosen = int(
+        llvm::find(candidateSchemes[k], chosen) - candidateSchemes[k].begin());
   }
   if (auto p = main->getAttrOfType<DictionaryAttr>("qc.precision")) {
     report.precisionSummary.avgWBits =

@@ -16,6 +16,7 @@
 #define QUANT_QUANTIZE_DRIVER_H
 
 #include "quant/Calibrate/Dataset.h"
+#include "quant/Calibrate/Progress.h"
 #include "quant/Calibrate/RangeSelection.h"
 #include "quant/Compiler/Session.h"
 #include "quant/Dialect/QC/Utils/QuantLayers.h"
@@ -91,6 +92,13 @@ private:
   /// qc-smooth-fold with --smooth's alpha; true when a layer was smoothed.
   FailureOr<bool> smooth(ModuleOp module);
   LogicalResult evaluate(StringRef quantizedSo, const ModelSignature &sig);
+  /// How the driver's own progress lines show: none when quiet or when
+  /// progress goes to the caller.
+  calib::Progress::Mode progressMode() const {
+    return options.quiet || session.hasProgressCallback()
+               ? calib::Progress::Mode::Quiet
+               : calib::Progress::Mode::Auto;
+  }
   /// `file` in the compile's scratch directory (made on first use).
   FailureOr<std::string> scratchPath(ModuleOp module, StringRef file);
   /// Compiles a copy of `module` in float, its observers (if any) as extra

@@ -601,10 +601,15 @@ def check_row_sample(out, mlir_path):
             failures.append(f"{name}: a sampled row is no input row (relative error {err.max():.2e})")
         if len(set(nearest.tolist())) != len(rows):
             failures.append(f"{name}: an input row is sampled twice")
-    for f in failures:
+    return verdict("rows", failures, f"{len(names)} layers")
+
+
+def verdict(label, fails, detail):
+    """Prints each failure and the check's last line; the exit status."""
+    for f in fails:
         print("FAIL", f)
-    print(f"rows: {'ok' if not failures else 'FAILED'} ({len(names)} layers)")
-    return 1 if failures else 0
+    print(f"{label}: {'ok' if not fails else 'FAILED'} ({detail})")
+    return 1 if fails else 0
 
 
 def parse_candidate(spec):
@@ -658,10 +663,7 @@ def check_sensitivity(out, report, candidates, n, acts=None):
             if got["weightBits"] != bits or rel > 0.01:
                 fails.append(f"{node.name} int{bits} g{group} a{abits}: error {got['error']:.6g} ({got['weightBits']} bits), "
                              f"numpy {want:.6g}")
-    for f in fails:
-        print("FAIL", f)
-    print(f"sensitivity: {'ok' if not fails else 'FAILED'} (worst relative difference {worst:.2g})")
-    return 1 if fails else 0
+    return verdict("sensitivity", fails, f"worst relative difference {worst:.2g}")
 
 
 def check_optimal(report, budget, latency=None):
@@ -696,10 +698,7 @@ def check_optimal(report, budget, latency=None):
         fails.append(f"report says {prec['avgWBits']} average bits, the choice has {bits}")
     if latency and abs(prec["latencyMs"] - ms) > 1e-9 * max(ms, 1e-9):
         fails.append(f"report says {prec['latencyMs']} ms, the choice takes {ms}")
-    for f in fails:
-        print("FAIL", f)
-    print(f"optimal: {'ok' if not fails else 'FAILED'} (choice {chosen}, {bits:.4f} bits)")
-    return 1 if fails else 0
+    return verdict("optimal", fails, f"choice {chosen}, {bits:.4f} bits")
 
 
 def binding_latency(report):

@@ -17,8 +17,8 @@ using namespace mlir;
 using namespace mlir::qc;
 using llvm::StringRef;
 
-static const char *const kFormats[] = {"int",     "fp8e4m3", "fp8e5m2",
-                                       "fp6e3m2", "fp6e2m3", "fp4e2m1"};
+static const char *const kFormats[] = {
+    "int", "fp8e4m3", "fp8e5m2", "fp6e3m2", "fp6e2m3", "fp4e2m1", "bitmod"};
 
 bool mlir::qc::isKnownQuantFormat(StringRef f) {
   return llvm::is_contained(kFormats, f);
@@ -36,13 +36,16 @@ std::string mlir::qc::resolveSmoothing(const QuantizeOptions &o) {
 
 std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
   if (!isKnownQuantFormat(o.wFormat))
-    return "--wformat must be int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3 or "
-           "fp4e2m1, got '" +
+    return "--wformat must be int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3, "
+           "fp4e2m1 or bitmod, got '" +
            o.wFormat + "'";
-  if (!isKnownQuantFormat(o.aFormat))
+  if (!isKnownQuantFormat(o.aFormat) || o.aFormat == "bitmod")
     return "--aformat must be int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3 or "
            "fp4e2m1, got '" +
            o.aFormat + "'";
+  if (o.wFormat == "bitmod" && o.wBits != 3 && o.wBits != 4)
+    return "--wformat bitmod takes --wbits 3 or 4, got " +
+           std::to_string(o.wBits);
   if (o.wFormat == "int" && (o.wBits < 1 || o.wBits > 8))
     return "--wbits must be in 1..8, got " + std::to_string(o.wBits);
   if (o.aFormat == "int" && o.aBits != 0 && (o.aBits < 2 || o.aBits > 16))
@@ -146,12 +149,18 @@ std::string mlir::qc::parseWeightCandidates(StringRef text,
       if (fmt.drop_front(3).getAsInteger(10, bits) || bits < 1 || bits > 8)
         return bad("integer candidates are int1 .. int8");
       c.bits = bits;
-    } else if (isKnownQuantFormat(fmt) && fmt != "int") {
+    } else if (fmt.starts_with("bitmod")) {
+      unsigned bits;
+      if (fmt.drop_front(6).getAsInteger(10, bits) || bits < 3 || bits > 4)
+        return bad("mixture candidates are bitmod3 and bitmod4");
+      c.format = "bitmod";
+      c.bits = bits;
+    } else if (isKnownQuantFormat(fmt) && fmt != "int" && fmt != "bitmod") {
       c.format = fmt.str();
       c.bits = fmt.starts_with("fp8") ? 8 : fmt.starts_with("fp6") ? 6 : 4;
     } else {
-      return bad("the format must be int1 .. int8, fp8e4m3, fp8e5m2, "
-                 "fp6e3m2, fp6e2m3 or fp4e2m1");
+      return bad("the format must be int1 .. int8, bitmod3, bitmod4, "
+                 "fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3 or fp4e2m1");
     }
     if (gran.empty() || gran == "channel") {
       c.granularity = "channel";

@@ -97,8 +97,12 @@ bool applyOverrides(const llvm::json::Object &o, LayerScheme &s,
     } else if (key == "w_format" || key == "a_format") {
       std::optional<StringRef> f = v.getAsString();
       if (!f || !isKnownFormat(*f)) {
-        err = key.str() +
-              " must be int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3 or fp4e2m1";
+        err = key.str() + " must be int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3, "
+                          "fp4e2m1 or (weights) bitmod";
+        return false;
+      }
+      if (key == "a_format" && *f == "bitmod") {
+        err = "a_format bitmod: mixture formats quantize weights only";
         return false;
       }
       (key == "w_format" ? s.wFormat : s.aFormat) = f->str();
@@ -126,6 +130,10 @@ bool applyOverrides(const llvm::json::Object &o, LayerScheme &s,
             "a_granularity, asym, w_balanced)";
       return false;
     }
+  }
+  if (s.wFormat == "bitmod" && !s.keepFloat && s.wBits != 3 && s.wBits != 4) {
+    err = "w_format bitmod takes w_bits 3 or 4";
+    return false;
   }
   if (s.balanced && !s.keepFloat &&
       (s.wFormat != "int" || s.wBits > 2 || s.asym)) {
@@ -240,9 +248,11 @@ bool matches(StringRef pattern, const QuantLayer &l) {
 }
 
 /// The default policy's promotion: formats of fewer than 8 bits become
-/// int8 (integers) or fp8e4m3 (float formats).
+/// int8 (integers and mixtures) or fp8e4m3 (float formats).
 void promoteTo8Bits(LayerScheme &s) {
   auto promote = [](std::string &format, unsigned &bits) {
+    if (format == "bitmod")
+      format = "int"; // a mixture's integer table, widened
     if (format == "int") {
       bits = std::max(bits, 8u);
     } else if (!StringRef(format).starts_with("fp8")) {
@@ -639,8 +649,7 @@ void QuantizeDriver::collectLayers(ModuleOp module) {
       FormatAttr f = dq.getFormat();
       r.numWeights = qt.getNumElements();
       r.weightBits = f.getBits();
-      r.weightFormat = f.isFloat() ? stringifyFormatKind(f.getKind()).str()
-                                   : std::string("int");
+      r.weightFormat = f.getFamilyName();
       r.weightGranularity = !dq.getAxis() ? "per-tensor"
                             : dq.getGroupSize()
                                 ? "g" + std::to_string(*dq.getGroupSize())
@@ -665,8 +674,7 @@ void QuantizeDriver::collectLayers(ModuleOp module) {
     }
     if (FormatAttr a = scheme.getActivation()) {
       r.actBits = a.getBits();
-      r.actFormat = a.isFloat() ? stringifyFormatKind(a.getKind()).str()
-                                : std::string("int");
+      r.actFormat = a.getFamilyName();
       r.actMode = scheme.getIsStatic() ? "static" : "dynamic";
     } else {
       r.actMode = "none";

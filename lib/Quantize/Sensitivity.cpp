@@ -509,8 +509,9 @@ LogicalResult QuantizeDriver::chooseBitPlanes(ModuleOp module) {
   SmallVector<QuantLayer> eligible;
   for (QuantLayer &l : findQuantLayers(main)) {
     auto s = l.op->getAttrOfType<SchemeAttr>("qc.scheme");
-    if (!isa<LinearOp>(l.op) || !s || s.isFloat() || s.getWeight().isFloat() ||
-        !s.getActivation() || s.getActivation().isFloat())
+    if (!isa<LinearOp>(l.op) || !s || s.isFloat() ||
+        !s.getWeight().isInteger() || !s.getActivation() ||
+        !s.getActivation().isInteger())
       continue;
     unsigned planes = s.getWeight().getBits() * s.getActivation().getBits();
     auto staticType = [](Type t) {
@@ -571,9 +572,7 @@ QuantizeDriver::writeChosenConfig(ModuleOp module,
     auto s = l.op->getAttrOfType<SchemeAttr>("qc.scheme");
     FormatAttr w = s.getWeight();
     llvm::json::Object o;
-    std::string fmt =
-        w.isFloat() ? stringifyFormatKind(w.getKind()).str() : "int";
-    o["w_format"] = fmt;
+    o["w_format"] = w.getFamilyName();
     // A balanced scheme stores b + 1 bits for --wbits b.
     o["w_bits"] = int64_t(w.getBits()) - (s.getBalanced() ? 1 : 0);
     if (s.getBalanced())

@@ -94,6 +94,31 @@ APFloat mlir::qc::dequantizeFloat(const APFloat &q, const APFloat &scale) {
   return v;
 }
 
+double mlir::qc::getMixtureSpecialValue(unsigned bits, unsigned table) {
+  // Chosen by the quantization error of SmolLM2-135M's linear weights in
+  // groups of 128 (docs/quantization.md, "Per-group datatypes").
+  static constexpr double kSpecial4[kMixtureTables] = {0, 2.5, 5, 8};
+  static constexpr double kSpecial3[kMixtureTables] = {0, 3, 6, 8};
+  if (table == 0 || table >= kMixtureTables)
+    return 0;
+  return bits == 3 ? kSpecial3[table] : kSpecial4[table];
+}
+
+double mlir::qc::getMixtureValue(unsigned bits, unsigned table, uint64_t code) {
+  uint64_t c = code & ((uint64_t(1) << bits) - 1), top = uint64_t(1)
+                                                         << (bits - 1);
+  if (table == 0)
+    return static_cast<double>(static_cast<int64_t>(c) -
+                               (c & top ? int64_t(2) * int64_t(top) : 0));
+  if (c == top)
+    return getMixtureSpecialValue(bits, table);
+  static constexpr double kFP4[8] = {0, 0.5, 1, 1.5, 2, 3, 4, 6};
+  static constexpr double kFP3[4] = {0, 1, 2, 4};
+  uint64_t m = c & (top - 1);
+  double v = bits == 3 ? kFP3[m] : kFP4[m];
+  return c & top ? -v : v;
+}
+
 int64_t mlir::qc::getScaleIndex(ArrayRef<int64_t> shape, int64_t axis,
                                 int64_t groupSize, int64_t linearIndex) {
   if (axis < 0)

@@ -74,10 +74,31 @@ FLOAT_FORMATS = {
 }
 
 
+# Mixture formats (bitmod3, bitmod4), from the table in docs/quantization.md:
+# per bit width, table 0 is two's complement and tables 1..3 a sign and a
+# magnitude whose negative-zero code is the special value.
+MIXTURE_MAGNITUDES = {4: [0, 0.5, 1, 1.5, 2, 3, 4, 6], 3: [0, 1, 2, 4]}
+MIXTURE_SPECIALS = {4: [2.5, 5, 8], 3: [3, 6, 8]}
+
+
+def mixture_table(bits, table):
+    """The 2^bits values (indexed by code) of one table of bitmod<bits>."""
+    half = 1 << (bits - 1)
+    if table == 0:
+        return np.array([c if c < half else c - 2 * half for c in range(2 * half)], dtype=np.float64)
+    mags = MIXTURE_MAGNITUDES[bits]
+    vals = mags + [-m for m in mags]
+    vals[half] = MIXTURE_SPECIALS[bits][table - 1]
+    return np.array(vals, dtype=np.float64)
+
+
 def parse_format(name):
-    """("float", FloatFormat) or ("int", bits, signed) for a #qc.format name."""
+    """("float", FloatFormat), ("int", bits, signed) or ("mixture", bits)
+    for a #qc.format name."""
     if name in FLOAT_FORMATS:
         return ("float", FLOAT_FORMATS[name])
+    if name.startswith("bitmod"):
+        return ("mixture", int(name[6:]))
     signed = not name.startswith("uint")
     bits = int(name[4:] if not signed else name[3:])
     return ("int", bits, signed)
@@ -196,6 +217,12 @@ def dequantize(q, scale, zero_point, fmt_name, axis=None, group=None, dtype="flo
     if kind[0] == "float":
         fmt = kind[1]
         values = fmt.values[q & ((1 << fmt.width) - 1)]
+        return multiply(to_dtype(values, dtype), s, dtype)
+    if kind[0] == "mixture":  # zero_point: the per-slot table selectors
+        bits = kind[1]
+        sel = broadcast_params(q.shape, zero_point, axis, group).astype(np.int64)
+        tables = np.stack([mixture_table(bits, t) for t in range(4)])
+        values = tables[sel, q & ((1 << bits) - 1)]
         return multiply(to_dtype(values, dtype), s, dtype)
     z = 0 if zero_point is None else broadcast_params(q.shape, zero_point, axis, group)
     return multiply(to_dtype(q - z, dtype), s, dtype)

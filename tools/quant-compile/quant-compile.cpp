@@ -51,10 +51,13 @@ static cl::opt<std::string>
 static cl::opt<std::string>
     wformat("wformat",
             cl::desc("Weight format: int, fp8e4m3, fp8e5m2, fp6e3m2, "
-                     "fp6e2m3, fp4e2m1 (int)"),
+                     "fp6e2m3, fp4e2m1, or bitmod (--wbits 3 or 4: each "
+                     "weight group or channel picks an int or a float table "
+                     "with a special value, BitMoD-style) (int)"),
             cl::init("int"), cl::cat(qcat));
 static cl::opt<std::string>
-    aformat("aformat", cl::desc("Activation format, as --wformat (int)"),
+    aformat("aformat",
+            cl::desc("Activation format, as --wformat but not bitmod (int)"),
             cl::init("int"), cl::cat(qcat));
 static cl::opt<std::string> granularity(
     "granularity",
@@ -246,9 +249,12 @@ static cl::opt<std::string> costCache(
 static cl::opt<std::string> candidates(
     "candidates",
     cl::desc("Mixed precision: the weight schemes each layer may take, "
-             "FORMAT[:GRANULARITY],... with FORMAT int1..int8, fp8e4m3, "
-             "fp8e5m2, fp6e3m2, fp6e2m3 or fp4e2m1 and GRANULARITY tensor, "
-             "channel or gG (int2:g128,int3:g128,int4:g128,int5:channel,int6:channel,int8:channel)"),
+             "FORMAT[:GRANULARITY],... with FORMAT int1..int8, bitmod3, "
+             "bitmod4, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3 or fp4e2m1 and "
+             "GRANULARITY tensor, "
+             "channel or gG "
+             "(int2:g128,int3:g128,int4:g128,int5:channel,int6:channel,int8:"
+             "channel)"),
     cl::value_desc("list"), cl::cat(qcat));
 static cl::opt<std::string> actCandidates(
     "act-candidates",

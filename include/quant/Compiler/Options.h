@@ -117,7 +117,8 @@ struct QuantizeOptions {
   std::string costCache;
   /// Weight candidates, comma-separated FORMAT[:GRANULARITY] (int2..int8 or
   /// an FP format; tensor, channel or gG / group:G).
-  std::string candidates = "int2:g128,int3:g128,int4:g128,int5:channel,int6:channel,int8:channel";
+  std::string candidates =
+      "int2:g128,int3:g128,int4:g128,int5:channel,int6:channel,int8:channel";
   /// Activation candidates, comma-separated integer bits (2..16) or
   /// "none" (float); "" = each layer keeps its activation scheme.
   std::string actCandidates;
@@ -131,7 +132,7 @@ struct QuantizeOptions {
 
 /// One weight candidate of mixed precision.
 struct WeightCandidate {
-  std::string format = "int"; ///< int or an FP format name
+  std::string format = "int"; ///< int, bitmod or an FP format name
   unsigned bits = 8;
   std::string granularity = "channel"; ///< tensor | channel | group
   int64_t groupSize = 0;

@@ -345,6 +345,59 @@ struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
   }
 };
 
+/// The table value (f32, exact) of mixture code `q` (iB) in the table
+/// `sel` (iB) chooses, QuantMath's getMixtureValue in selects: the integer
+/// reading, the sign-magnitude float reading, the special value of the
+/// negative-zero code, each computed and the selector's one kept, so the
+/// element function vectorizes like any other.
+Value decodeMixture(OpBuilder &b, Location loc, unsigned bits, Value q,
+                    Value sel) {
+  Type i32 = b.getI32Type();
+  FloatType f32 = b.getF32Type();
+  ComputeType ct = ComputeType::get(f32);
+  auto i = [&](int64_t v) { return intConst(b, loc, i32, v); };
+  auto f = [&](double v) { return floatConst(b, loc, f32, v); };
+  auto eq = [&](Value x, int64_t v) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, i(v));
+  };
+  Value c = widenCode(b, loc, q, /*isSigned=*/false);
+  Value t = widenCode(b, loc, sel, /*isSigned=*/false);
+  Value asInt = arith::SIToFPOp::create(
+      b, loc, f32, widenCode(b, loc, q, /*isSigned=*/true));
+  int64_t top = int64_t(1) << (bits - 1);
+  Value m = arith::AndIOp::create(b, loc, c, i(top - 1));
+  Value mag;
+  if (bits == 4) {
+    // E2M1: e = 0 is m/2, else (2 + mantissa) * 2^(e - 2).
+    Value e = arith::ShRUIOp::create(b, loc, m, i(1));
+    Value man = arith::AndIOp::create(b, loc, m, i(1));
+    Value sub = arith::MulFOp::create(
+        b, loc, arith::UIToFPOp::create(b, loc, f32, man), f(0.5));
+    Value norm = arith::MulFOp::create(
+        b, loc,
+        arith::UIToFPOp::create(b, loc, f32,
+                                arith::AddIOp::create(b, loc, man, i(2))),
+        ct.pow2(b, loc, arith::SubIOp::create(b, loc, e, i(2))));
+    mag = arith::SelectOp::create(b, loc, eq(e, 0), sub, norm);
+  } else {
+    // E2M0: 0, then 2^(m - 1).
+    mag = arith::SelectOp::create(
+        b, loc, eq(m, 0), f(0),
+        ct.pow2(b, loc, arith::SubIOp::create(b, loc, m, i(1))));
+  }
+  Value neg =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, c, i(top));
+  Value asFloat = arith::SelectOp::create(
+      b, loc, neg, arith::NegFOp::create(b, loc, mag), mag);
+  Value special = arith::SelectOp::create(
+      b, loc, eq(t, 1), f(getMixtureSpecialValue(bits, 1)),
+      arith::SelectOp::create(b, loc, eq(t, 2),
+                              f(getMixtureSpecialValue(bits, 2)),
+                              f(getMixtureSpecialValue(bits, 3))));
+  asFloat = arith::SelectOp::create(b, loc, eq(c, top), special, asFloat);
+  return arith::SelectOp::create(b, loc, eq(t, 0), asInt, asFloat);
+}
+
 } // namespace
 
 Value mlir::qc::dequantizeElement(OpBuilder &b, Location loc, FormatAttr format,
@@ -356,6 +409,8 @@ Value mlir::qc::dequantizeElement(OpBuilder &b, Location loc, FormatAttr format,
   Value v;
   if (fmt) {
     v = ct.extend(b, loc, decodeFloat(b, loc, q, *fmt));
+  } else if (format.isMixture()) {
+    v = ct.extend(b, loc, decodeMixture(b, loc, format.getBits(), q, zp));
   } else {
     Value d = widenCode(b, loc, q, format.isSigned());
     if (zp)

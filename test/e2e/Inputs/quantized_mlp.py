@@ -116,6 +116,8 @@ SCHEMES = {
     "w1a4-ternary": ("bint", 1, 0, "int", 4, False),
     "w2a16-balanced": ("bint", 2, 0, None, 0, False),
     "fp8": ("fp8e4m3", 8, 0, "fp8e4m3", 8, True),
+    "w4mix-a16-g32": ("bitmod", 4, 32, None, 0, False),
+    "w3mix-a16-channel": ("bitmod", 3, 0, None, 0, False),
 }
 
 
@@ -172,10 +174,57 @@ def layer_weight_nk(node, inits):
     return w.T  # MatMul: [K, N]
 
 
+def mixture_slot(w32, lo, hi, bits):
+    """One slot (a group or a channel: float32 values `w32`, extremes lo <= 0
+    <= hi) of a bitmod<bits> weight, dequantized: of the integer table (scaled
+    as int<bits> is) and each float table with a positive and a negative
+    scale (the slot's extremes fitted to the table's), the first of least
+    squared error. Values round to the nearest table entry (ties to the
+    lower), x / scale in float32."""
+    w64 = w32.astype(np.float64)
+    best, best_q = None, None
+    for cand in range(7):
+        table = (cand + 1) // 2
+        vals = qr.mixture_table(bits, table)
+        if table == 0:
+            sc = float(qr.sym_weight_scale(lo, hi, bits))
+        else:
+            sign = 1.0 if cand % 2 else -1.0
+            t = np.sort(vals * sign)
+            sc = max(hi / t[-1], lo / t[0]) * sign
+        sc = np.float32(sc)
+        if not (abs(sc) > 0) or not np.isfinite(sc):
+            sc = np.float32(1.0)
+        if table == 0:
+            q = np.clip(np.rint(w32 / sc), -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+            deq = (q.astype(np.float32) * sc).astype(np.float64)
+        else:
+            srt = np.sort(vals).astype(np.float32)
+            mids = (np.float32(0.5) * (srt[:-1] + srt[1:])).astype(np.float32)
+            v = (w32 / sc).astype(np.float32)
+            deq = (srt[np.searchsorted(mids, v, side="left")] * sc).astype(np.float64)
+        err = float(np.sum((w64 - deq) ** 2))
+        if best is None or err < best:
+            best, best_q = err, deq
+    return best_q
+
+
 def quantize_weight(w_nk, kind, bits, group):
     """Dequantized weight [N, K] (float32 values) per the scheme. Kind
     "bint": --bit-balance's levels -2^(bits-1) .. 2^(bits-1) (per output
-    channel, scale max|w| / 2^(bits-1)), stored as int(bits + 1) codes."""
+    channel, scale max|w| / 2^(bits-1)), stored as int(bits + 1) codes.
+    Kind "bitmod": the mixture of datatypes, a table per slot
+    (mixture_slot)."""
+    if kind == "bitmod":
+        w32 = w_nk.astype(np.float32)
+        out = np.empty(w32.shape, np.float64)
+        step = group or w32.shape[1]
+        for n in range(w32.shape[0]):
+            for k0 in range(0, w32.shape[1], step):
+                blk = w32[n, k0:k0 + step]
+                b64 = blk.astype(np.float64)
+                out[n, k0:k0 + step] = mixture_slot(blk, min(b64.min(), 0.0), max(b64.max(), 0.0), bits)
+        return out
     if kind == "bint":
         m = 1 << (bits - 1)
         w32 = w_nk.astype(np.float32)
@@ -615,20 +664,21 @@ def verdict(label, fails, detail):
 def parse_candidate(spec):
     """--candidates' FORMAT[:GRANULARITY] -> (kind, bits, group)."""
     fmt, _, gran = spec.partition(":")
-    assert fmt.startswith("int"), spec
+    kind = "bitmod" if fmt.startswith("bitmod") else "int"
+    assert fmt.startswith(kind), spec
     group = int(gran.replace("group:", "").lstrip("g")) if gran.startswith("g") else 0
-    return "int", int(fmt[3:]), group
+    return kind, int(fmt[len(kind):]), group
 
 
 def mixed_reference(out, config):
     """The numpy model of a weight-only mixture: --write-config's entries."""
     ref = Reference(out / "mlp.onnx")
     for name, e in json.loads(Path(config).read_text())["layers"].items():
-        assert e["w_format"] == "int" and not e.get("w_balanced"), e
+        assert e["w_format"] in ("int", "bitmod") and not e.get("w_balanced"), e
         gran = e["w_granularity"]
         group = int(gran.split(":")[1]) if gran.startswith("group:") else 0
         node = next(n for n in ref.layers() if n.name == name)
-        ref.wq[name] = quantize_weight(layer_weight_nk(node, ref.inits), "int", e["w_bits"], group)
+        ref.wq[name] = quantize_weight(layer_weight_nk(node, ref.inits), e["w_format"], e["w_bits"], group)
     return ref
 
 
@@ -661,7 +711,7 @@ def check_sensitivity(out, report, candidates, n, acts=None):
             rel = abs(got["error"] - want) / want
             worst = max(worst, rel)
             if got["weightBits"] != bits or rel > 0.01:
-                fails.append(f"{node.name} int{bits} g{group} a{abits}: error {got['error']:.6g} ({got['weightBits']} bits), "
+                fails.append(f"{node.name} {kind}{bits} g{group} a{abits}: error {got['error']:.6g} ({got['weightBits']} bits), "
                              f"numpy {want:.6g}")
     return verdict("sensitivity", fails, f"worst relative difference {worst:.2g}")
 

@@ -35,6 +35,7 @@ unsigned mlir::qc::getFloatFormatBits(FormatKind kind) {
   switch (kind) {
   case FormatKind::Int:
   case FormatKind::UInt:
+  case FormatKind::BitMoD:
     return 0;
   case FormatKind::FP8E4M3:
   case FormatKind::FP8E5M2:
@@ -52,6 +53,7 @@ const llvm::fltSemantics *mlir::qc::getFormatSemantics(FormatKind kind) {
   switch (kind) {
   case FormatKind::Int:
   case FormatKind::UInt:
+  case FormatKind::BitMoD:
     return nullptr;
   case FormatKind::FP8E4M3:
     return &llvm::APFloat::Float8E4M3FN();
@@ -77,6 +79,11 @@ LogicalResult FormatAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                          << kMaxIntFormatBits << "], got " << bits;
     return success();
   }
+  if (kind == FormatKind::BitMoD) {
+    if (bits != 3 && bits != 4)
+      return emitError() << "mixture format width must be 3 or 4, got " << bits;
+    return success();
+  }
   if (bits != getFloatFormatBits(kind))
     return emitError() << "format " << stringifyFormatKind(kind) << " is "
                        << getFloatFormatBits(kind) << " bits wide, not "
@@ -91,11 +98,13 @@ static FormatAttr parseFormatSpelling(AsmParser &parser, SMLoc loc,
   auto fail = [&]() -> FormatAttr {
     parser.emitError(loc) << "unknown quantized format '" << spelling
                           << "'; expected intN or uintN (N in 1..16), "
-                             "fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3 or fp4e2m1";
+                             "fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3, fp4e2m1, "
+                             "bitmod3 or bitmod4";
     return {};
   };
   for (auto [prefix, kind] : {std::make_pair("uint", FormatKind::UInt),
-                              std::make_pair("int", FormatKind::Int)}) {
+                              std::make_pair("int", FormatKind::Int),
+                              std::make_pair("bitmod", FormatKind::BitMoD)}) {
     if (!spelling.starts_with(prefix))
       continue;
     unsigned bits = 0;
@@ -105,7 +114,7 @@ static FormatAttr parseFormatSpelling(AsmParser &parser, SMLoc loc,
                                   parser.getContext(), kind, bits);
   }
   std::optional<FormatKind> kind = symbolizeFormatKind(spelling);
-  if (!kind || *kind == FormatKind::Int || *kind == FormatKind::UInt)
+  if (!kind || getFloatFormatBits(*kind) == 0)
     return fail();
   return FormatAttr::get(parser.getContext(), *kind);
 }
@@ -137,14 +146,23 @@ FormatAttr mlir::qc::getFormatFromOption(MLIRContext *ctx, StringRef name,
   if (name == "int")
     return FormatAttr::get(ctx, asym ? FormatKind::UInt : FormatKind::Int,
                            bits);
+  if (name == "bitmod")
+    return (bits == 3 || bits == 4)
+               ? FormatAttr::get(ctx, FormatKind::BitMoD, bits)
+               : FormatAttr();
   std::optional<FormatKind> kind = symbolizeFormatKind(name);
-  if (!kind || *kind == FormatKind::Int || *kind == FormatKind::UInt)
+  if (!kind || getFloatFormatBits(*kind) == 0)
     return {};
   return FormatAttr::get(ctx, *kind);
 }
 
-bool FormatAttr::isFloat() const {
-  return getKind() != FormatKind::Int && getKind() != FormatKind::UInt;
+bool FormatAttr::isFloat() const { return getFloatFormatBits(getKind()) != 0; }
+
+bool FormatAttr::isMixture() const { return getKind() == FormatKind::BitMoD; }
+
+std::string FormatAttr::getFamilyName() const {
+  return isInteger() ? std::string("int")
+                     : stringifyFormatKind(getKind()).str();
 }
 
 bool FormatAttr::isSigned() const { return getKind() != FormatKind::UInt; }
@@ -154,6 +172,7 @@ Type FormatAttr::getStorageType() const {
   switch (getKind()) {
   case FormatKind::Int:
   case FormatKind::UInt:
+  case FormatKind::BitMoD:
     return IntegerType::get(ctx, getBits());
   case FormatKind::FP8E4M3:
     return Float8E4M3FNType::get(ctx);
@@ -184,6 +203,13 @@ double FormatAttr::getMaxMagnitude() const {
     largest.convert(llvm::APFloat::IEEEdouble(),
                     llvm::APFloat::rmNearestTiesToEven, &losesInfo);
     return largest.convertToDouble();
+  }
+  if (isMixture()) {
+    double m = 0;
+    for (unsigned t = 0; t < kMixtureTables; ++t)
+      for (uint64_t c = 0; c < (uint64_t(1) << getBits()); ++c)
+        m = std::max(m, std::fabs(getMixtureValue(getBits(), t, c)));
+    return m;
   }
   return static_cast<double>(
       std::max(-getIntMin(), static_cast<int64_t>(getIntMax())));
@@ -217,6 +243,9 @@ LogicalResult SchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if ((weightGranularity == WeightGranularity::Group) != (groupSize > 0))
     return emitError() << "a group size is given exactly for group "
                           "granularity, and is positive";
+  if (activation && activation.isMixture())
+    return emitError() << "mixture formats (" << activation
+                       << ") quantize weights, not activations";
   if (activation && !activation.isFloat() && activation.getBits() < 2)
     return emitError() << "integer activations must have 2..16 bits, got "
                        << activation.getBits();
@@ -360,10 +389,7 @@ std::string SchemeAttr::describe() const {
   if (isFloat())
     return "float (excluded)";
   FormatAttr w = getWeight();
-  auto name = [](FormatAttr f) {
-    return f.isFloat() ? stringifyFormatKind(f.getKind()).str()
-                       : std::string("int");
-  };
+  auto name = [](FormatAttr f) { return f.getFamilyName(); };
   // A balanced weight is named by its levels: W2 for int3's {-2..2}
   // (2^(b-1) + 1 levels, b-bit codes), W1.58 for int2's ternary.
   std::string bits = std::to_string(w.getBits());
@@ -374,7 +400,8 @@ std::string SchemeAttr::describe() const {
       getWeightGranularity() == WeightGranularity::Group
           ? "g" + std::to_string(getGroupSize())
           : "per-" + stringifyWeightGranularity(getWeightGranularity()).str();
-  out += w.getKind() == FormatKind::UInt ? " asym" : " sym";
+  if (!w.isMixture())
+    out += w.getKind() == FormatKind::UInt ? " asym" : " sym";
   if (getBalanced())
     out += " balanced (" + std::to_string(getWeightCodeMax() * 2 + 1) +
            " levels, " + std::to_string(w.getBits()) + "-bit codes)";

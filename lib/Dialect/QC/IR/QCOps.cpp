@@ -272,12 +272,21 @@ static RankedTensorType optionalType(Value v) {
 }
 
 LogicalResult QuantizeOp::verify() {
+  if (getFormat().isMixture())
+    return emitOpError("mixture format ")
+           << getFormat()
+           << " is chosen per slot when weights are quantized at compile "
+              "time; qc.quantize does not produce it";
   return verifyQuantParams(*this, getInput().getType(), getOutput().getType(),
                            getScale().getType(), optionalType(getZeroPoint()),
                            getFormat(), getAxis(), getGroupSize());
 }
 
 LogicalResult DequantizeOp::verify() {
+  if (getFormat().isMixture() && !getZeroPoint())
+    return emitOpError("mixture format ")
+           << getFormat()
+           << " needs its per-slot table selectors (the third operand)";
   return verifyQuantParams(*this, getOutput().getType(), getInput().getType(),
                            getScale().getType(), optionalType(getZeroPoint()),
                            getFormat(), getAxis(), getGroupSize());

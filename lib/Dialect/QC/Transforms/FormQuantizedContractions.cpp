@@ -33,7 +33,7 @@ constexpr int64_t kMaxReduction = int64_t(1) << 16;
 /// An integer dequantization of at most 8 bits.
 DequantizeOp intDequantize(Value v) {
   auto dq = v.getDefiningOp<DequantizeOp>();
-  if (!dq || dq.getFormat().isFloat() || dq.getFormat().getBits() > kMaxBits)
+  if (!dq || !dq.getFormat().isInteger() || dq.getFormat().getBits() > kMaxBits)
     return {};
   return dq;
 }

@@ -6,12 +6,12 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "quant/Dialect/QC/Utils/WeightGrid.h"
 #include "quant/Dialect/QC/IR/QCOps.h"
 #include "quant/Dialect/QC/Transforms/Passes.h"
 #include "quant/Dialect/QC/Utils/DynamicQuant.h"
 #include "quant/Dialect/QC/Utils/QuantLayers.h"
 #include "quant/Dialect/QC/Utils/Statistics.h"
+#include "quant/Dialect/QC/Utils/WeightGrid.h"
 #include "quant/Dialect/QC/Utils/WeightUtils.h"
 #include "quant/Support/GPTQ.h"
 #include "quant/Support/QuantMath.h"
@@ -61,7 +61,8 @@ FailureOr<FormatAttr> parseFormat(MLIRContext *ctx, StringRef name,
   if (FormatAttr f = getFormatFromOption(ctx, name, bits, asym))
     return f;
   err = "unknown format '" + name.str() +
-        "' (int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3, fp4e2m1)";
+        "' (int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3, fp4e2m1; bitmod with 3 "
+        "or 4 bits)";
   return failure();
 }
 
@@ -99,7 +100,8 @@ DenseElementsAttr makeStorageAttr(RankedTensorType type, FormatAttr format,
 /// A weight's codes, scales and zero points as constants, with the
 /// dequantize attributes that describe their granularity.
 struct QuantizedWeight {
-  Value codes, scales, zeroPoints; // zeroPoints null when symmetric
+  /// zeroPoints: null when symmetric; a mixture format's table selectors.
+  Value codes, scales, zeroPoints;
   FormatAttr format;
   int64_t axis = -1, group = 0;
   double sqnr = 0;
@@ -229,8 +231,13 @@ quantizeWeight(OpBuilder &b, Location loc, Value root,
   Value sv = arith::ConstantOp::create(
       b, loc, DenseElementsAttr::get(sType, ArrayRef<float>(g.scales)));
   Value zv;
-  if (g.asym) {
-    std::vector<uint64_t> zcodes(g.zeroPoints.begin(), g.zeroPoints.end());
+  if (g.asym || g.mixture) {
+    // A mixture format's table selectors travel where zero points do.
+    std::vector<uint64_t> zcodes;
+    if (g.mixture)
+      zcodes.assign(g.selectors.begin(), g.selectors.end());
+    else
+      zcodes.assign(g.zeroPoints.begin(), g.zeroPoints.end());
     zv = arith::ConstantOp::create(
         b, loc,
         makeStorageAttr(
@@ -617,6 +624,10 @@ struct QCQuantizePass : mlir::qc::impl::QCQuantizePassBase<QCQuantizePass> {
       FailureOr<FormatAttr> a = parseFormat(ctx, aFormat, aBits, asym, err);
       if (failed(a))
         return failure();
+      if (a->isMixture()) {
+        err = "a-format bitmod: mixture formats quantize weights only";
+        return failure();
+      }
       s.aFormat = *a;
     }
     if (aMode != "static" && aMode != "dynamic") {

@@ -11,6 +11,7 @@
 #include "llvm/Support/MathExtras.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 namespace mlir::qc {
@@ -65,7 +66,9 @@ int64_t getStoredWeightBytes(ArrayRef<int64_t> shape, SchemeAttr scheme,
            shape, stringifyWeightGranularity(scheme.getWeightGranularity()),
            scheme.getGroupSize(), channelAxis, reductionAxis))
     numScales *= d;
-  bool zeroPoints = !f.isFloat() && !f.isSigned();
+  // A mixture format's table selector takes a byte per slot, as a zero
+  // point does.
+  bool zeroPoints = (!f.isFloat() && !f.isSigned()) || f.isMixture();
   return (numElements * f.getBits() + 7) / 8 + numScales * 4 +
          (zeroPoints ? numScales : 0);
 }
@@ -77,6 +80,7 @@ WeightGrid layoutGrid(ArrayRef<int64_t> shape, FormatAttr format,
   g.format = format;
   g.fsem = getFormatSemantics(format.getKind());
   g.asym = !format.isFloat() && !format.isSigned();
+  g.mixture = format.isMixture();
   if (!format.isFloat()) {
     g.codeMin = format.getIntMin();
     g.codeMax = format.getIntMax();
@@ -92,12 +96,117 @@ WeightGrid layoutGrid(ArrayRef<int64_t> shape, FormatAttr format,
   g.scales.assign(numScales, 1.0f);
   if (g.asym)
     g.zeroPoints.assign(numScales, 0);
+  if (g.mixture)
+    g.selectors.assign(numScales, 0);
   g.slotOf.resize(numElements);
   for (int64_t i = 0; i < numElements; ++i)
     g.slotOf[i] =
         static_cast<int32_t>(getScaleIndex(shape, g.axis, g.group, i));
   return g;
 }
+
+namespace {
+
+/// A slot's scale for its clipped extremes [lo, hi] under the grid's
+/// format (a mixture format's integer table included), before the all-zero
+/// fallback.
+double extremeScale(const WeightGrid &g, double lo, double hi) {
+  FormatAttr fmt = g.format;
+  if (fmt.isFloat())
+    return std::max(-lo, hi) / fmt.getMaxMagnitude();
+  if (g.asym)
+    return (hi - lo) / double(fmt.getIntMax() - fmt.getIntMin());
+  if (g.balanced)
+    return std::max(-lo, hi) / double(g.codeMax);
+  if (fmt.getBits() <= kFullRangeMaxBits)
+    // The slot's extreme value lands on the -2^(b-1) level: the scale's
+    // sign follows it (negative for a positive extreme), so both signs
+    // use all 2^b levels, one step (1/2^(b-1) of the range) finer than
+    // max|w| / (2^(b-1) - 1).
+    return (-lo >= hi ? lo : hi) / double(fmt.getIntMin());
+  return std::max(-lo, hi) / double(fmt.getIntMax());
+}
+
+float usableScale(double sc) {
+  float f = static_cast<float>(sc);
+  if (!(std::fabs(f) > 0.0f) || !std::isfinite(f))
+    f = 1.0f; // an all-zero slot: any scale represents it exactly
+  return f;
+}
+
+/// The sorted values of the float tables of a mixture format and the codes
+/// that hold them.
+struct MixtureTable {
+  SmallVector<float, 16> values;
+  SmallVector<float, 16> midpoints; ///< between neighbouring values
+  SmallVector<uint8_t, 16> codes;
+};
+
+const MixtureTable &getMixtureTable(unsigned bits, unsigned table) {
+  static const auto tables = [] {
+    std::array<std::array<MixtureTable, kMixtureTables>, 2> t;
+    for (unsigned b : {3u, 4u})
+      for (unsigned k = 0; k < kMixtureTables; ++k) {
+        SmallVector<std::pair<float, uint8_t>, 16> v;
+        for (unsigned c = 0; c < (1u << b); ++c)
+          v.push_back({static_cast<float>(getMixtureValue(b, k, c)),
+                       static_cast<uint8_t>(c)});
+        llvm::sort(v);
+        MixtureTable &m = t[b - 3][k];
+        for (auto [x, c] : v) {
+          if (!m.values.empty())
+            m.midpoints.push_back(0.5f * (m.values.back() + x));
+          m.values.push_back(x);
+          m.codes.push_back(c);
+        }
+      }
+    return t;
+  }();
+  return tables[bits - 3][table];
+}
+
+/// Mixture fit: every (table, scale sign) per slot, the least squared error
+/// kept.
+void fitMixture(WeightGrid &g, ArrayRef<double> w, ArrayRef<double> lo,
+                ArrayRef<double> hi) {
+  int64_t numScales = g.numSlots();
+  unsigned bits = g.format.getBits();
+  std::vector<double> best(numScales, -1.0), err(numScales);
+  std::vector<float> bestScale(numScales, 1.0f);
+  std::vector<uint8_t> bestTable(numScales, 0);
+  // Candidate 0: the integer table; 2t - 1 and 2t: float table t with a
+  // positive and a negative scale.
+  for (unsigned cand = 0; cand < 2 * kMixtureTables - 1; ++cand) {
+    unsigned table = (cand + 1) / 2;
+    double sign = cand % 2 ? 1.0 : -1.0;
+    const MixtureTable &t = getMixtureTable(bits, table);
+    double tMin = t.values.front() * sign, tMax = t.values.back() * sign;
+    if (tMin > tMax)
+      std::swap(tMin, tMax);
+    for (int64_t k = 0; k < numScales; ++k) {
+      g.selectors[k] = table;
+      double sc = table == 0 ? extremeScale(g, lo[k], hi[k])
+                             : std::max(hi[k] / tMax, lo[k] / tMin) * sign;
+      g.scales[k] = usableScale(sc);
+    }
+    std::fill(err.begin(), err.end(), 0.0);
+    for (size_t i = 0; i < w.size(); ++i) {
+      int64_t k = g.slotOf[i];
+      double d = w[i] - g.round(w[i], k);
+      err[k] += d * d;
+    }
+    for (int64_t k = 0; k < numScales; ++k)
+      if (best[k] < 0 || err[k] < best[k]) {
+        best[k] = err[k];
+        bestScale[k] = g.scales[k];
+        bestTable[k] = table;
+      }
+  }
+  g.scales = std::move(bestScale);
+  g.selectors = std::move(bestTable);
+}
+
+} // namespace
 
 void fitGrid(WeightGrid &g, ArrayRef<double> w, ArrayRef<double> clip) {
   int64_t numScales = g.numSlots();
@@ -107,30 +216,16 @@ void fitGrid(WeightGrid &g, ArrayRef<double> w, ArrayRef<double> clip) {
     lo[k] = std::min(lo[k], w[i]);
     hi[k] = std::max(hi[k], w[i]);
   }
-  FormatAttr fmt = g.format;
-  for (int64_t k = 0; k < numScales; ++k) {
-    if (!clip.empty()) {
+  if (!clip.empty())
+    for (int64_t k = 0; k < numScales; ++k) {
       lo[k] *= clip[k];
       hi[k] *= clip[k];
     }
-    double sc;
-    if (fmt.isFloat())
-      sc = std::max(-lo[k], hi[k]) / fmt.getMaxMagnitude();
-    else if (g.asym)
-      sc = (hi[k] - lo[k]) / double(fmt.getIntMax() - fmt.getIntMin());
-    else if (g.balanced)
-      sc = std::max(-lo[k], hi[k]) / double(g.codeMax);
-    else if (fmt.getBits() <= kFullRangeMaxBits)
-      // The slot's extreme value lands on the -2^(b-1) level: the scale's
-      // sign follows it (negative for a positive extreme), so both signs
-      // use all 2^b levels, one step (1/2^(b-1) of the range) finer than
-      // max|w| / (2^(b-1) - 1).
-      sc = (-lo[k] >= hi[k] ? lo[k] : hi[k]) / double(fmt.getIntMin());
-    else
-      sc = std::max(-lo[k], hi[k]) / double(fmt.getIntMax());
-    float f = static_cast<float>(sc);
-    if (!(std::fabs(f) > 0.0f) || !std::isfinite(f))
-      f = 1.0f; // an all-zero slot: any scale represents it exactly
+  if (g.mixture)
+    return fitMixture(g, w, lo, hi);
+  FormatAttr fmt = g.format;
+  for (int64_t k = 0; k < numScales; ++k) {
+    float f = usableScale(extremeScale(g, lo[k], hi[k]));
     g.scales[k] = f;
     if (g.asym) {
       double z = std::nearbyint(-lo[k] / double(f));
@@ -148,6 +243,19 @@ double WeightGrid::round(double xd, int64_t k, uint64_t &code) const {
     code = q.bitcastToAPInt().getZExtValue();
     return dequantizeFloat(q, APFloat(sc)).convertToFloat();
   }
+  if (mixture && selectors[k] != 0) {
+    // Nearest table value; ties to the lower one.
+    const MixtureTable &t = getMixtureTable(format.getBits(), selectors[k]);
+    float v = x / sc;
+    size_t i =
+        std::isnan(v)
+            ? 0
+            : size_t(llvm::lower_bound(t.midpoints, v) - t.midpoints.begin());
+    code = t.codes[i];
+    return static_cast<float>(t.values[i] * sc);
+  }
+  // Integers, and a mixture format's integer table (its codes the
+  // format's two's complement ones).
   int64_t zp = asym ? zeroPoints[k] : 0;
   float r = std::nearbyint(x / sc);
   int64_t q =

@@ -43,10 +43,13 @@ class Case:
         self.axis, self.group = GRANULARITIES[gran] if isinstance(gran, str) else gran
         kind = ref.parse_format(fmt)
         self.is_float = kind[0] == "float"
+        # Mixture formats: dequantize only (weights are quantized at compile
+        # time), the "zero point" their per-slot table selectors.
+        self.is_mixture = kind[0] == "mixture"
         self.width = kind[1].width if self.is_float else kind[1]
-        self.signed = not self.is_float and kind[2]
+        self.signed = not self.is_float and not self.is_mixture and kind[2]
         # Zero points: always for unsigned formats, for signed ones where asked.
-        self.has_zp = not self.is_float and (zp if zp is not None else not self.signed)
+        self.has_zp = self.is_mixture or (not self.is_float and (zp if zp is not None else not self.signed))
         g = gran if isinstance(gran, str) else f"a{self.axis}g{self.group or 0}".replace("-", "m")
         dims = "x".join(map(str, shape))
         self.name = (f"{fmt}_{g}_{MLIR_TYPE[dtype]}_{dims}{'_zp' if self.has_zp else ''}"
@@ -81,14 +84,21 @@ def make_inputs(case, rng):
     scale = np.where(rng.random(ss) < 0.6, pow2, arb)
     scale = ref.to_dtype(scale, case.dtype)
     zp = None
-    if case.has_zp:
+    if case.is_mixture:
+        # Scales of both signs; every selector, the first four slots one each.
+        scale = np.where(rng.random(ss) < 0.5, -scale, scale)
+        zp = rng.integers(0, 4, size=ss)
+        zp.flat[: min(4, zp.size)] = np.arange(min(4, zp.size))
+    elif case.has_zp:
         lo, hi = ref.int_range(case.width, case.signed)
         zp = rng.integers(lo, hi + 1, size=ss)
         if zp.size > 2:  # the extremes as well
             zp.flat[0], zp.flat[1] = lo, hi
     s = ref.broadcast_params(shape, scale, case.axis, case.group).astype(np.float64)
 
-    if case.is_float:
+    if case.is_mixture:
+        targets = np.array([1.0])  # x is unused: no qc.quantize
+    elif case.is_float:
         f = ref.FLOAT_FORMATS[case.fmt]
         v = f.pos_values
         mids = (v[:-1] + v[1:]) / 2
@@ -213,9 +223,16 @@ def emit_case(em, case, data, args, results):
         attrs.append(f"group_size = {case.group} : i64")
     attrs = "{" + ", ".join(attrs) + "}"
     ft, qt, sct = tensor_type(shape, elt, dyn), tensor_type(shape, st, dyn), tensor_type(ss, elt, sdyn)
+    iw = f"i{case.width}"
+    if case.is_mixture:
+        args.append((f"%{n}_c", tensor_type(shape, "i32", dyn), n + "_c"))
+        c = em.elementwise(f"%{n}_c", shape, "i32", st, [f"%r = arith.trunci %a : i32 to {iw}"], dyn)
+        d = em.fresh()
+        em.emit(f"{d} = qc.dequantize {c}, {s}{zp} {attrs} : ({qt}, {sct}{zpt}) -> {ft}")
+        results.append((d, ft, n + "_d"))
+        return
     q = em.fresh()
     em.emit(f"{q} = qc.quantize {x}, {s}{zp} {attrs} : ({ft}, {sct}{zpt}) -> {qt}")
-    iw = f"i{case.width}"
     widen = ([f"%b = arith.bitcast %a : {st} to {iw}"] if case.is_float else []) + [
         f"%r = arith.{'extsi' if case.signed else 'extui'} {'%b' if case.is_float else '%a'} : {iw} to i32"]
     results.append((em.elementwise(q, shape, st, "i32", widen, dyn), tensor_type(shape, "i32", dyn), n + "_q"))
@@ -282,6 +299,13 @@ def all_cases():
     grans = list(GRANULARITIES)
     cases += [Case(f, grans[i % len(grans)], zp=True, folded=True) for i, f in enumerate(INT_FORMATS + FLOAT_FORMATS)]
     cases += [Case(f, "c1", dtype="float16", zp=True, folded=True) for f in ["int8", "fp8e5m2"]]
+    # Mixture formats (dequantize only): each granularity, a partial last
+    # group, a dynamic leading dimension, f16/bf16/f64 scales, folded codes.
+    for f in ["bitmod4", "bitmod3"]:
+        cases += [Case(f, g) for g in GRANULARITIES]
+        cases += [Case(f, (1, 24)), Case(f, "c1", dynamic=True), Case(f, "g0", shape=(36, 512))]
+        cases += [Case(f, "g1", dtype=d) for d in ("float16", ref.BF16, "float64")]
+        cases += [Case(f, "c0", folded=True)]
     return cases
 
 
@@ -298,9 +322,16 @@ def check(case, x, scale, zp, codes, out):
     """Error lines for one case (empty when it matches bit for bit)."""
     errs = []
     kw = dict(axis=case.axis, group=case.group, dtype=case.dtype)
+    io = case.io_dtype()
+    if case.is_mixture:
+        want = ref.dequantize(codes, scale, zp, case.fmt, **kw).astype(io)
+        got = np.load(os.path.join(out, case.name + "_d.npy"))
+        if got.shape != want.shape or not same_bits(got, want):
+            bad = np.argwhere(got != want) if got.shape == want.shape else [()]
+            errs.append(f"{case.name}: dequantize: {len(bad)} values differ, first at {tuple(bad[0])}")
+        return errs
     want_q = ref.quantize(x, scale, zp, case.fmt, **kw)
     got_q = np.load(os.path.join(out, case.name + "_q.npy")).astype(np.int64)
-    io = case.io_dtype()
     want_q_out = ref.storage_bits(want_q, case.fmt) if case.is_float else want_q
     if got_q.shape != want_q.shape or not np.array_equal(got_q, want_q_out):
         bad = np.argwhere(got_q != want_q_out)

@@ -26,9 +26,14 @@ def QC_FormatAttr : AttrDef<QC_Dialect, "Format"> {
     | `fp6e3m2` | OCP MX FP6 E3M2, no inf/NaN, max 28 | `f6E3M2FN` |
     | `fp6e2m3` | OCP MX FP6 E2M3, no inf/NaN, max 7.5 | `f6E2M3FN` |
     | `fp4e2m1` | OCP MX FP4 E2M1, no inf/NaN, max 6 | `f4E2M1FN` |
+    | `bitmod3`, `bitmod4` | BitMoD-style mixture of datatypes: per slot (group or channel) an integer table or a float table with a special value, chosen by a selector (the dequantize's third operand); weights only | `iB` |
 
     Integer storage is signless `iB`: the format, not the type, says how the
-    bits are read. Example: `#qc.format<int4>`, `#qc.format<fp8e4m3>`.
+    bits are read. A mixture format's code of b bits is read through one of
+    four tables: table 0 the two's complement integer, tables 1..3 a sign and
+    an FP4 E2M1 magnitude {0, 0.5, 1, 1.5, 2, 3, 4, 6} (b = 4) or an E2M0 one
+    {0, 1, 2, 4} (b = 3), whose negative-zero code means the table's special
+    value instead: 2.5, 5, 8 (b = 4) or 3, 6, 8 (b = 3). Example: `#qc.format<int4>`, `#qc.format<fp8e4m3>`.
   }];
   let parameters = (ins "::mlir::qc::FormatKind":$kind, "unsigned":$bits);
   let hasCustomAssemblyFormat = 1;
@@ -41,6 +46,14 @@ def QC_FormatAttr : AttrDef<QC_Dialect, "Format"> {
   let extraClassDeclaration = [{
     /// True for the FP8/FP6/FP4 formats.
     bool isFloat() const;
+    /// True for the mixture formats (`bitmodN`): codes read through a
+    /// table that a per-slot selector chooses.
+    bool isMixture() const;
+    /// True for `intN` and `uintN`.
+    bool isInteger() const { return !isFloat() && !isMixture(); }
+    /// The family as options spell it: `int` (signed or not), `bitmod`, or
+    /// the float format's name.
+    std::string getFamilyName() const;
     /// True when the format represents negative values.
     bool isSigned() const;
     /// The element type that holds values of this format.

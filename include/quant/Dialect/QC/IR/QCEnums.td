@@ -9,8 +9,9 @@
 
 include "mlir/IR/EnumAttr.td"
 
-// The family of a quantized number format. Integer families carry their bit
-// width separately (see QC_FormatAttr); float families fix it.
+// The family of a quantized number format. Integer and mixture families
+// carry their bit width separately (see QC_FormatAttr); float families fix
+// it.
 def QC_FormatKind : I32EnumAttr<"FormatKind", "quantized number format family", [
     I32EnumAttrCase<"Int", 0, "int">,
     I32EnumAttrCase<"UInt", 1, "uint">,
@@ -18,7 +19,8 @@ def QC_FormatKind : I32EnumAttr<"FormatKind", "quantized number format family", 
     I32EnumAttrCase<"FP8E5M2", 3, "fp8e5m2">,
     I32EnumAttrCase<"FP6E3M2", 4, "fp6e3m2">,
     I32EnumAttrCase<"FP6E2M3", 5, "fp6e2m3">,
-    I32EnumAttrCase<"FP4E2M1", 6, "fp4e2m1">
+    I32EnumAttrCase<"FP4E2M1", 6, "fp4e2m1">,
+    I32EnumAttrCase<"BitMoD", 7, "bitmod">
   ]> {
   let cppNamespace = "::mlir::qc";
   let genSpecializedAttr = 0;

@@ -206,7 +206,10 @@ def QC_DequantizeOp : QC_Op<"dequantize", [Pure]> {
   let description = [{
     `x = (q - zero_point) * scale` for integer formats (the bits of `q` read
     as signed or unsigned as the format says), `x = q * scale` for float
-    formats. The result element type equals the scale's.
+    formats. For a mixture format (`bitmod3`, `bitmod4`) the third operand
+    is not a zero point but each slot's table selector (0..3, required):
+    `x = table[selector][q] * scale` (`#qc.format` lists the tables). The
+    result element type equals the scale's.
   }] # QC_GranularityDoc # [{
 
     ```mlir

@@ -430,7 +430,8 @@ def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
     Option<"wBits", "w-bits", "unsigned", /*default=*/"8",
            "Integer weight bits, 1..8">,
     Option<"wFormat", "w-format", "std::string", /*default=*/"\"int\"",
-           "Weight format: int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3, fp4e2m1">,
+           "Weight format: int, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3, fp4e2m1, "
+           "bitmod (w-bits 3 or 4: per-slot mixture of int and float tables)">,
     Option<"wGranularity", "w-granularity", "std::string",
            /*default=*/"\"channel\"", "Weight scales: tensor, channel, group">,
     Option<"groupSize", "group-size", "int64_t", /*default=*/"128",
@@ -439,7 +440,7 @@ def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
            "Integer activation bits, 2..16; 0 keeps activations in float "
            "(weight-only)">,
     Option<"aFormat", "a-format", "std::string", /*default=*/"\"int\"",
-           "Activation format (as w-format)">,
+           "Activation format (as w-format, bitmod excepted)">,
     Option<"aMode", "a-mode", "std::string", /*default=*/"\"dynamic\"",
            "Activation scales: static (calibrated) or dynamic (run time)">,
     Option<"aGranularity", "a-granularity", "std::string",

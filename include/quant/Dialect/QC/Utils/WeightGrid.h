@@ -32,6 +32,10 @@ struct WeightGrid {
   std::vector<int32_t> slotOf;
   std::vector<float> scales;
   std::vector<int64_t> zeroPoints; ///< per slot, asymmetric only
+  /// Mixture formats (`bitmodN`): each slot's table (0..3, QuantMath's
+  /// getMixtureValue), chosen by fitGrid as the one of least squared error.
+  bool mixture = false;
+  std::vector<uint8_t> selectors;
   /// Integer codes: their range, the format's unless `balanced` (ABQ-LLM's
   /// bit balance: the symmetric [-2^(b-2), 2^(b-2)], scale max|w| over its
   /// top level; setBalanced).
@@ -89,6 +93,10 @@ constexpr unsigned kFullRangeMaxBits = 4;
 /// Sets each slot's scale (and zero point) from the extremes of its values
 /// in `w` (row-major, `grid.shape`), the extremes first multiplied by
 /// `clip[k]` when `clip` is given (AWQ-style clipping: ratios in (0, 1]).
+/// A mixture format's slot tries its integer table (scaled as the integer
+/// format of its width is) and each float table with either sign of scale
+/// (the extremes fitted to the table's), and keeps the one whose rounding
+/// has the least squared error.
 void fitGrid(WeightGrid &grid, ArrayRef<double> w, ArrayRef<double> clip = {});
 
 } // namespace mlir::qc

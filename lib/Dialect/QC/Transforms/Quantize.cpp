@@ -130,27 +130,14 @@ std::vector<double> inputChannelEnergy(const QuantLayer &layer) {
 }
 
 /// AWQ's clipping search on the grid `g` of the linear weight `w`
-/// ([N, K], energy `e` [K]): per slot, the ratio minimising
-/// sum (w - q)^2 e_k.
+/// ([N, K], energy `e` [K]): per slot, the ratio in 1, 0.95, ..., 0.5
+/// minimising sum (w - q)^2 e_k (for a mixture format, jointly with the
+/// slot's table).
 void searchClipping(WeightGrid &g, ArrayRef<double> w, ArrayRef<double> e) {
-  int64_t numSlots = g.numSlots(), k = g.shape[1];
-  std::vector<double> best(numSlots, -1.0), bestRatio(numSlots, 1.0);
-  std::vector<double> loss(numSlots);
-  for (int step = 0; step <= 10; ++step) {
-    double r = 1.0 - 0.05 * step;
-    fitGrid(g, w, std::vector<double>(numSlots, r));
-    std::fill(loss.begin(), loss.end(), 0.0);
-    for (size_t i = 0; i < w.size(); ++i) {
-      double d = w[i] - g.round(w[i], g.slotOf[i]);
-      loss[g.slotOf[i]] += d * d * e[i % k];
-    }
-    for (int64_t s = 0; s < numSlots; ++s)
-      if (best[s] < 0 || loss[s] < best[s]) {
-        best[s] = loss[s];
-        bestRatio[s] = r;
-      }
-  }
-  fitGrid(g, w, bestRatio);
+  std::vector<double> ratios;
+  for (int step = 0; step <= 10; ++step)
+    ratios.push_back(1.0 - 0.05 * step);
+  searchGrid(g, w, ratios, e);
 }
 
 /// Quantizes the float constant `root` (values `w`) into constants.

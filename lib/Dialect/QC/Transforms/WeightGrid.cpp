@@ -165,74 +165,114 @@ const MixtureTable &getMixtureTable(unsigned bits, unsigned table) {
   return tables[bits - 3][table];
 }
 
-/// Mixture fit: every (table, scale sign) per slot, the least squared error
-/// kept.
-void fitMixture(WeightGrid &g, ArrayRef<double> w, ArrayRef<double> lo,
-                ArrayRef<double> hi) {
-  int64_t numScales = g.numSlots();
-  unsigned bits = g.format.getBits();
-  std::vector<double> best(numScales, -1.0), err(numScales);
-  std::vector<float> bestScale(numScales, 1.0f);
-  std::vector<uint8_t> bestTable(numScales, 0);
-  // Candidate 0: the integer table; 2t - 1 and 2t: float table t with a
-  // positive and a negative scale.
-  for (unsigned cand = 0; cand < 2 * kMixtureTables - 1; ++cand) {
-    unsigned table = (cand + 1) / 2;
-    double sign = cand % 2 ? 1.0 : -1.0;
-    const MixtureTable &t = getMixtureTable(bits, table);
+/// The number of parameter choices a slot of `g` has for given extremes:
+/// one, or a mixture format's integer table and each float table with
+/// either sign of scale.
+unsigned numChoices(const WeightGrid &g) {
+  return g.mixture ? 2 * kMixtureTables - 1 : 1;
+}
+
+/// Sets slot `k`'s parameters to choice `choice` for its (clipped)
+/// extremes [lo, hi]. Mixture choices: 0 the integer table; 2t - 1 and 2t
+/// float table t with a positive and a negative scale, the extremes fitted
+/// to the table's.
+void setSlot(WeightGrid &g, int64_t k, unsigned choice, double lo, double hi) {
+  if (g.mixture && choice > 0) {
+    unsigned table = (choice + 1) / 2;
+    double sign = choice % 2 ? 1.0 : -1.0;
+    const MixtureTable &t = getMixtureTable(g.format.getBits(), table);
     double tMin = t.values.front() * sign, tMax = t.values.back() * sign;
     if (tMin > tMax)
       std::swap(tMin, tMax);
-    for (int64_t k = 0; k < numScales; ++k) {
-      g.selectors[k] = table;
-      double sc = table == 0 ? extremeScale(g, lo[k], hi[k])
-                             : std::max(hi[k] / tMax, lo[k] / tMin) * sign;
-      g.scales[k] = usableScale(sc);
-    }
-    std::fill(err.begin(), err.end(), 0.0);
-    for (size_t i = 0; i < w.size(); ++i) {
-      int64_t k = g.slotOf[i];
-      double d = w[i] - g.round(w[i], k);
-      err[k] += d * d;
-    }
-    for (int64_t k = 0; k < numScales; ++k)
-      if (best[k] < 0 || err[k] < best[k]) {
-        best[k] = err[k];
-        bestScale[k] = g.scales[k];
-        bestTable[k] = table;
-      }
+    g.selectors[k] = table;
+    g.scales[k] = usableScale(std::max(hi / tMax, lo / tMin) * sign);
+    return;
   }
-  g.scales = std::move(bestScale);
-  g.selectors = std::move(bestTable);
+  if (g.mixture)
+    g.selectors[k] = 0;
+  float f = usableScale(extremeScale(g, lo, hi));
+  g.scales[k] = f;
+  if (g.asym) {
+    FormatAttr fmt = g.format;
+    double z = std::nearbyint(-lo / double(f));
+    g.zeroPoints[k] = std::clamp<int64_t>(static_cast<int64_t>(z),
+                                          fmt.getIntMin(), fmt.getIntMax());
+  }
 }
 
-} // namespace
-
-void fitGrid(WeightGrid &g, ArrayRef<double> w, ArrayRef<double> clip) {
-  int64_t numScales = g.numSlots();
-  std::vector<double> lo(numScales, 0.0), hi(numScales, 0.0);
+/// Each slot's extremes, widened to include 0.
+void slotExtremes(const WeightGrid &g, ArrayRef<double> w,
+                  std::vector<double> &lo, std::vector<double> &hi) {
+  lo.assign(g.numSlots(), 0.0);
+  hi.assign(g.numSlots(), 0.0);
   for (size_t i = 0; i < w.size(); ++i) {
     int64_t k = g.slotOf[i];
     lo[k] = std::min(lo[k], w[i]);
     hi[k] = std::max(hi[k], w[i]);
   }
-  if (!clip.empty())
-    for (int64_t k = 0; k < numScales; ++k) {
-      lo[k] *= clip[k];
-      hi[k] *= clip[k];
-    }
-  if (g.mixture)
-    return fitMixture(g, w, lo, hi);
-  FormatAttr fmt = g.format;
-  for (int64_t k = 0; k < numScales; ++k) {
-    float f = usableScale(extremeScale(g, lo[k], hi[k]));
-    g.scales[k] = f;
-    if (g.asym) {
-      double z = std::nearbyint(-lo[k] / double(f));
-      g.zeroPoints[k] = std::clamp<int64_t>(static_cast<int64_t>(z),
-                                            fmt.getIntMin(), fmt.getIntMax());
-    }
+}
+
+/// For every slot, the (clipping ratio, choice) pair whose rounding of `w`
+/// has the least error sum (w - q)^2 e[i mod |e|] (unweighted when `e` is
+/// empty), tried in order, the first kept on ties. `ratios` holds the
+/// ratios tried for all slots, or (`perSlot`) one ratio a slot.
+void searchSlots(WeightGrid &g, ArrayRef<double> w, ArrayRef<double> ratios,
+                 bool perSlot, ArrayRef<double> e) {
+  int64_t numSlots = g.numSlots();
+  static constexpr double kUnclipped[] = {1.0};
+  if (ratios.empty()) {
+    ratios = kUnclipped;
+    perSlot = false;
   }
+  std::vector<double> lo, hi;
+  slotExtremes(g, w, lo, hi);
+  unsigned choices = numChoices(g);
+  size_t rounds = perSlot ? 1 : ratios.size();
+  if (choices == 1 && rounds == 1) { // nothing to compare
+    for (int64_t k = 0; k < numSlots; ++k) {
+      double r = ratios[perSlot ? k : 0];
+      setSlot(g, k, 0, lo[k] * r, hi[k] * r);
+    }
+    return;
+  }
+  std::vector<double> best(numSlots, -1.0), loss(numSlots);
+  WeightGrid kept = g; // the best parameters so far (slotOf unused)
+  for (size_t ri = 0; ri < rounds; ++ri)
+    for (unsigned c = 0; c < choices; ++c) {
+      for (int64_t k = 0; k < numSlots; ++k) {
+        double r = perSlot ? ratios[k] : ratios[ri];
+        setSlot(g, k, c, lo[k] * r, hi[k] * r);
+      }
+      std::fill(loss.begin(), loss.end(), 0.0);
+      for (size_t i = 0; i < w.size(); ++i) {
+        int64_t k = g.slotOf[i];
+        double d = w[i] - g.round(w[i], k);
+        loss[k] += e.empty() ? d * d : d * d * e[i % e.size()];
+      }
+      for (int64_t k = 0; k < numSlots; ++k)
+        if (best[k] < 0 || loss[k] < best[k]) {
+          best[k] = loss[k];
+          kept.scales[k] = g.scales[k];
+          if (g.asym)
+            kept.zeroPoints[k] = g.zeroPoints[k];
+          if (g.mixture)
+            kept.selectors[k] = g.selectors[k];
+        }
+    }
+  g.scales = std::move(kept.scales);
+  g.zeroPoints = std::move(kept.zeroPoints);
+  g.selectors = std::move(kept.selectors);
+}
+
+} // namespace
+
+void fitGrid(WeightGrid &g, ArrayRef<double> w, ArrayRef<double> clip) {
+  searchSlots(g, w, clip, /*perSlot=*/!clip.empty(), {});
+}
+
+void searchGrid(WeightGrid &g, ArrayRef<double> w, ArrayRef<double> ratios,
+                ArrayRef<double> e) {
+  searchSlots(g, w, ratios, /*perSlot=*/false, e);
 }
 
 double WeightGrid::round(double xd, int64_t k, uint64_t &code) const {

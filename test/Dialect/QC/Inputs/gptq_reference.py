@@ -17,6 +17,9 @@ not from quant's code:
   below round-to-nearest's.
 - clip: AWQ's clipping search, per group the ratio in {1, 0.95, ..., 0.5}
   minimising sum_k (w_k - q_k)^2 E[x_k^2] (weight-only).
+- clip, bitmod4: the same search over (ratio, table, scale sign) pairs for
+  the mixture format (docs/quantization.md, "Mixture formats"); codes and
+  table selectors must be equal.
 """
 
 import re
@@ -101,6 +104,53 @@ def clip_search(w, energy):
     return round_codes(w, col_scales(s))
 
 
+def mixture_clip_search(w, energy):
+    """Codes (low 4 bits) and table selectors of bitmod4 groups of G: per
+    group, the first (ratio, choice) of least energy-weighted error; choice
+    0 is int4 (scaled as int4 is), 2t-1 / 2t float table t with a positive /
+    negative scale fitting the group's clipped extremes to the table's."""
+    groups = -(-K // G)
+    codes = np.zeros((N, K), np.int64)
+    sel = np.zeros((N, groups), np.int64)
+    for n in range(N):
+        for g in range(groups):
+            blk = f32(w[n, g * G:(g + 1) * G])
+            b64 = blk.astype(np.float64)
+            e = energy[g * G:(g + 1) * G]
+            lo0, hi0 = min(b64.min(), 0.0), max(b64.max(), 0.0)
+            best = None
+            for step in range(11):
+                r = 1.0 - 0.05 * step
+                lo, hi = lo0 * r, hi0 * r
+                for c in range(7):
+                    table = (c + 1) // 2
+                    vals = qr.mixture_table(BITS, table)
+                    if table == 0:
+                        sc = np.float32(qr.sym_weight_scale(lo, hi, BITS))
+                    else:
+                        sign = 1.0 if c % 2 else -1.0
+                        t = np.sort(vals * sign)
+                        sc = np.float32(max(hi / t[-1], lo / t[0]) * sign)
+                    if not (abs(sc) > 0) or not np.isfinite(sc):
+                        sc = np.float32(1.0)
+                    if table == 0:
+                        q = np.clip(np.rint(blk / sc), -8, 7)
+                        deq = f32(f32(q) * sc).astype(np.float64)
+                        code = q.astype(np.int64) & 15
+                    else:
+                        order = np.argsort(vals, kind="stable")
+                        srt = f32(vals[order])
+                        mids = f32(np.float32(0.5) * (srt[:-1] + srt[1:]))
+                        idx = np.searchsorted(mids, f32(blk / sc), side="left")
+                        deq = f32(srt[idx] * sc).astype(np.float64)
+                        code = order[idx]
+                    loss = float(np.sum((b64 - deq) ** 2 * e))
+                    if best is None or loss < best:
+                        best = loss
+                        codes[n, g * G:(g + 1) * G], sel[n, g] = code, table
+    return codes, sel
+
+
 def dense(a, fmt):
     if a.ndim == 1:
         return "[" + ", ".join(fmt(v) for v in a) + "]"
@@ -127,15 +177,18 @@ def module_text(w, x, h):
     )
 
 
-def quant_codes(quant_opt, src, options):
+def quant_codes(quant_opt, src, options, selectors=False):
     pipe = f"builtin.module(func.func(qc-quantize{{w-bits=4 w-granularity=group group-size={G} a-bits=0 {options}}}))"
     r = subprocess.run([quant_opt, src, f"--pass-pipeline={pipe}", "--mlir-print-elementsattrs-with-hex-if-larger=-1"], capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"quant-opt failed: {r.stderr}")
-    m = re.search(r"arith\.constant dense<(\[\[[^>]*?\]\])> : tensor<%dx%dxi4>" % (N, K), r.stdout)
-    if not m:
-        sys.exit("no i4 codes constant in quant-opt's output:\n" + r.stdout[:2000])
-    return np.array(eval(m.group(1)), np.int64)
+    found = []
+    for shape in [(N, K)] + ([(N, -(-K // G))] if selectors else []):
+        m = re.search(r"arith\.constant dense<(\[\[[^>]*?\]\])> : tensor<%dx%dxi4>" % shape, r.stdout)
+        if not m:
+            sys.exit(f"no i4 {shape} constant in quant-opt's output:\n" + r.stdout[:2000])
+        found.append(np.array(eval(m.group(1)), np.int64))
+    return found if selectors else found[0]
 
 
 def main():
@@ -178,6 +231,13 @@ def main():
     cl = quant_codes(quant_opt, str(src), "clip-search=true")
     if not np.array_equal(cl, cl_ref):
         print(f"clip: {np.mean(cl != cl_ref) * 100:.2f}% of codes differ from numpy")
+        ok = False
+    mc_ref, ms_ref = mixture_clip_search(w, energy)
+    mc, ms = quant_codes(quant_opt, str(src), "w-format=bitmod clip-search=true", selectors=True)
+    print(f"clip bitmod4: tables chosen {np.bincount(ms_ref.ravel(), minlength=4).tolist()} (int, 2.5, 5, 8)")
+    if not np.array_equal(mc & 15, mc_ref) or not np.array_equal(ms, ms_ref):
+        print(f"clip bitmod4: {np.mean((mc & 15) != mc_ref) * 100:.2f}% of codes and "
+              f"{np.mean(ms != ms_ref) * 100:.2f}% of selectors differ from numpy")
         ok = False
     print("weight rounding: ok" if ok else "weight rounding: MISMATCH")
     return 0 if ok else 1

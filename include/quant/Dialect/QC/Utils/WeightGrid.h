@@ -99,6 +99,14 @@ constexpr unsigned kFullRangeMaxBits = 4;
 /// has the least squared error.
 void fitGrid(WeightGrid &grid, ArrayRef<double> w, ArrayRef<double> clip = {});
 
+/// AWQ-style clipping search with fitGrid's rules: per slot, the ratio of
+/// `ratios` (and, for a mixture format, the table and scale sign) whose
+/// rounding of `w` has the least error sum (w - q)^2 e[i mod |e|] (`e`: a
+/// linear [N, K] weight's input-channel energies, K of them; empty:
+/// unweighted), the first tried kept on ties.
+void searchGrid(WeightGrid &grid, ArrayRef<double> w, ArrayRef<double> ratios,
+                ArrayRef<double> e);
+
 } // namespace mlir::qc
 
 #endif // QUANT_DIALECT_QC_UTILS_WEIGHTGRID_H

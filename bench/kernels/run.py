@@ -18,7 +18,8 @@ between rows, and "% of VNNI peak", are the figures to compare.
 
 Last, a W4A16 GEMV (one row, float activations, int4 codes with group-128 scales dequantized in
 the kernel) over --gemv-mbytes MiB of codes, far beyond the caches: GB/s of weight bytes read
-against the memcpy rate (which counts bytes read and written, as STREAM's copy does).
+against the memcpy rate (which counts bytes read and written, as STREAM's copy does); the same
+with bitmod4 codes (a datatype per group, decoded by integer ops and selects: --gemv-formats).
 
 Schemes: fp32, w8a8 (uint8 activations with a zero point x int8 weights: dot4 / VNNI), w4a4 (int4 x
 int4), w2a2 and w1a1 (unsigned codes) and w2a2s (signed), each bit-plane one also with --bitplane off,
@@ -93,41 +94,48 @@ def model_source(scheme, m, n, k, rng) -> str:
 """
 
 
-def gemv_w4_source(n, k, rng) -> str:
-    """W4A16: float activations, int4 weight codes (group 128 scales)
+def gemv_w4_source(n, k, rng, fmt="int4") -> str:
+    """W4A16: float activations, 4-bit weight codes (group 128 scales)
     dequantized in the kernel (qc-cpu-pack-weights stores them two per
-    byte)."""
+    byte); bitmod4 adds a table selector per group (0..3, random)."""
     codes = rng.integers(-8, 8, (n, k))
     scales = rng.uniform(0.01, 0.02, (n, k // 128)).astype(np.float32)
-    return f"""func.func @main(%x: tensor<?x{k}xf32>) -> tensor<?x{n}xf32> attributes {{qc.input_names = ["x"]}} {{
+    sel, sel_t = "", ""
+    if fmt == "bitmod4":
+        sel = f", %sel"
+        sel_t = f", tensor<{n}x{k // 128}xi4>"
+    head = f"""func.func @main(%x: tensor<?x{k}xf32>) -> tensor<?x{n}xf32> attributes {{qc.input_names = ["x"]}} {{
   %w = arith.constant dense<{hex_codes(codes, 4)}> : tensor<{n}x{k}xi4>
   %ws = arith.constant dense<"0x{scales.tobytes().hex().upper()}"> : tensor<{n}x{k // 128}xf32>
-  %wd = qc.dequantize %w, %ws {{axis = 1 : i64, group_size = 128 : i64, format = #qc.format<int4>}} : (tensor<{n}x{k}xi4>, tensor<{n}x{k // 128}xf32>) -> tensor<{n}x{k}xf32>
+"""
+    if sel:
+        head += f"  %sel = arith.constant dense<{hex_codes(rng.integers(0, 4, (n, k // 128)), 4)}> : tensor<{n}x{k // 128}xi4>\n"
+    return head + f"""  %wd = qc.dequantize %w, %ws{sel} {{axis = 1 : i64, group_size = 128 : i64, format = #qc.format<{fmt}>}} : (tensor<{n}x{k}xi4>, tensor<{n}x{k // 128}xf32>{sel_t}) -> tensor<{n}x{k}xf32>
   %y = qc.linear %x, %wd : (tensor<?x{k}xf32>, tensor<{n}x{k}xf32>) -> tensor<?x{n}xf32>
   return %y : tensor<?x{n}xf32>
 }}
 """
 
 
-def gemv_w4(a, work: Path, copy_bytes_per_s: float):
+def gemv_w4(a, work: Path, copy_bytes_per_s: float, fmt="int4"):
     """One row through a W4A16 layer whose packed codes take --gemv-mbytes
-    MB: GB/s of weight bytes (codes and scales) read per call against the
-    memcpy peak."""
+    MB: GB/s of weight bytes (codes, scales and bitmod4's selectors) read
+    per call against the memcpy peak."""
     k = 8192
     n = int(a.gemv_mbytes * 2**20 * 2 // k)
     n -= n % 64
-    so = work / "w4gemv.so"
-    src = work / "w4gemv.mlir"
-    src.write_text(gemv_w4_source(n, k, np.random.default_rng(2)))
+    so = work / f"w4gemv-{fmt}.so"
+    src = work / f"w4gemv-{fmt}.mlir"
+    src.write_text(gemv_w4_source(n, k, np.random.default_rng(2), fmt))
     subprocess.run([str(a.quant_bin / "quant-compile"), str(src), "--quiet", "-o", str(so)], check=True)
     x = work / "xg.npy"
     np.save(x, np.random.default_rng(3).standard_normal((1, k)).astype(np.float32))
     out = subprocess.run([str(a.quant_bin / "quant-run"), str(so), "-i", f"x={x}", "--threads", str(a.threads),
                           "--bench", str(max(a.runs, 10))], check=True, capture_output=True, text=True).stdout
     ms = float(re.search(r"median latency ([0-9.]+) ms", out).group(1))
-    wbytes = n * k // 2 + n * (k // 128) * 4
+    wbytes = n * k // 2 + n * (k // 128) * (4 + (fmt == "bitmod4") / 2)
     bw = wbytes / (ms / 1e3)
-    print(f"\nW4A16 GEMV (group 128), N = {n}, K = {k}, {wbytes / 2**20:.0f} MiB of codes and scales: "
+    print(f"\nW4A16 GEMV ({fmt}, group 128), N = {n}, K = {k}, {wbytes / 2**20:.0f} MiB of weight data: "
           f"{ms:.3f} ms, {bw / 1e9:.1f} GB/s of weights = {100 * bw / copy_bytes_per_s:.0f}% of memcpy's "
           f"{copy_bytes_per_s / 1e9:.1f} GB/s (read + written)", flush=True)
 
@@ -149,6 +157,8 @@ def main(argv=None):
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--gemv-mbytes", type=float, default=64,
                    help="MiB of int4 codes in the W4A16 GEMV row, 0 to skip it (%(default)s)")
+    p.add_argument("--gemv-formats", default="int4,bitmod4",
+                   help="weight formats of the GEMV row: int4, bitmod4 (%(default)s)")
     p.add_argument("--quant-bin", type=Path, default=ROOT / "build" / "bin")
     a = p.parse_args(argv)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
@@ -190,7 +200,8 @@ def main(argv=None):
                 print(f"| {name} | {m} | {ms:.3f} | {rate / 1e9:.1f} | {rate / mhz / 1e6:.1f} | "
                       f"{100 * rate / vnni / a.threads:.0f}% | {rel} |", flush=True)
         if a.gemv_mbytes > 0:
-            gemv_w4(a, work, pk["copy_bytes_per_s"])
+            for fmt in a.gemv_formats.split(","):
+                gemv_w4(a, work, pk["copy_bytes_per_s"], fmt)
 
 
 if __name__ == "__main__":

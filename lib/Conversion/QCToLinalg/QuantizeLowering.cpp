@@ -368,27 +368,30 @@ Value decodeMixture(OpBuilder &b, Location loc, unsigned bits, Value q,
   Value m = arith::AndIOp::create(b, loc, c, i(top - 1));
   Value mag;
   if (bits == 4) {
-    // E2M1: e = 0 is m/2, else (2 + mantissa) * 2^(e - 2).
-    Value e = arith::ShRUIOp::create(b, loc, m, i(1));
-    Value man = arith::AndIOp::create(b, loc, m, i(1));
+    // E2M1: m >= 2 has the f32 bits (m << 22) + (126 << 23) (exponent
+    // field e + 126, mantissa bit 22); m < 2 is m / 2.
+    Value norm = arith::BitcastOp::create(
+        b, loc, f32,
+        arith::AddIOp::create(b, loc, arith::ShLIOp::create(b, loc, m, i(22)),
+                              i(126 << 23)));
     Value sub = arith::MulFOp::create(
-        b, loc, arith::UIToFPOp::create(b, loc, f32, man), f(0.5));
-    Value norm = arith::MulFOp::create(
-        b, loc,
-        arith::UIToFPOp::create(b, loc, f32,
-                                arith::AddIOp::create(b, loc, man, i(2))),
-        ct.pow2(b, loc, arith::SubIOp::create(b, loc, e, i(2))));
-    mag = arith::SelectOp::create(b, loc, eq(e, 0), sub, norm);
+        b, loc, arith::UIToFPOp::create(b, loc, f32, m), f(0.5));
+    Value small =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, m, i(2));
+    mag = arith::SelectOp::create(b, loc, small, sub, norm);
   } else {
     // E2M0: 0, then 2^(m - 1).
     mag = arith::SelectOp::create(
         b, loc, eq(m, 0), f(0),
         ct.pow2(b, loc, arith::SubIOp::create(b, loc, m, i(1))));
   }
-  Value neg =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, c, i(top));
-  Value asFloat = arith::SelectOp::create(
-      b, loc, neg, arith::NegFOp::create(b, loc, mag), mag);
+  // The code's top bit becomes the f32 sign bit (mag >= 0).
+  Value sign = arith::ShLIOp::create(
+      b, loc, arith::AndIOp::create(b, loc, c, i(top)), i(32 - bits));
+  Value asFloat = arith::BitcastOp::create(
+      b, loc, f32,
+      arith::OrIOp::create(b, loc, arith::BitcastOp::create(b, loc, i32, mag),
+                           sign));
   Value special = arith::SelectOp::create(
       b, loc, eq(t, 1), f(getMixtureSpecialValue(bits, 1)),
       arith::SelectOp::create(b, loc, eq(t, 2),

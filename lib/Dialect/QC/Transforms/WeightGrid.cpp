@@ -236,7 +236,11 @@ void searchSlots(WeightGrid &g, ArrayRef<double> w, ArrayRef<double> ratios,
     return;
   }
   std::vector<double> best(numSlots, -1.0), loss(numSlots);
-  WeightGrid kept = g; // the best parameters so far (slotOf unused)
+  // The best parameters so far (not the whole grid: its table of slots
+  // per element is as large as the weight).
+  std::vector<float> keptScales = g.scales;
+  std::vector<int64_t> keptZeroPoints = g.zeroPoints;
+  std::vector<uint8_t> keptSelectors = g.selectors;
   for (size_t ri = 0; ri < rounds; ++ri)
     for (unsigned c = 0; c < choices; ++c) {
       for (int64_t k = 0; k < numSlots; ++k) {
@@ -252,16 +256,16 @@ void searchSlots(WeightGrid &g, ArrayRef<double> w, ArrayRef<double> ratios,
       for (int64_t k = 0; k < numSlots; ++k)
         if (best[k] < 0 || loss[k] < best[k]) {
           best[k] = loss[k];
-          kept.scales[k] = g.scales[k];
+          keptScales[k] = g.scales[k];
           if (g.asym)
-            kept.zeroPoints[k] = g.zeroPoints[k];
+            keptZeroPoints[k] = g.zeroPoints[k];
           if (g.mixture)
-            kept.selectors[k] = g.selectors[k];
+            keptSelectors[k] = g.selectors[k];
         }
     }
-  g.scales = std::move(kept.scales);
-  g.zeroPoints = std::move(kept.zeroPoints);
-  g.selectors = std::move(kept.selectors);
+  g.scales = std::move(keptScales);
+  g.zeroPoints = std::move(keptZeroPoints);
+  g.selectors = std::move(keptSelectors);
 }
 
 } // namespace

@@ -459,3 +459,29 @@ func.func @bitplane_on_a_generic(%a: tensor<4xi32>) -> tensor<4xi32> {
   } -> tensor<4xi32>
   return %0 : tensor<4xi32>
 }
+
+// -----
+
+// expected-error @+1 {{mixture format width must be 3 or 4, got 5}}
+func.func @bitmod5() attributes {f = #qc.format<bitmod5>} { return }
+
+// -----
+
+func.func @dq_bitmod_no_selectors(%q: tensor<4xi4>, %s: tensor<f32>) {
+  // expected-error @+1 {{mixture format #qc.format<bitmod4> needs its per-slot table selectors (the third operand)}}
+  %0 = qc.dequantize %q, %s {format = #qc.format<bitmod4>} : (tensor<4xi4>, tensor<f32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @q_bitmod(%x: tensor<4xf32>, %s: tensor<f32>) {
+  // expected-error @+1 {{mixture format #qc.format<bitmod3> is chosen per slot when weights are quantized at compile time; qc.quantize does not produce it}}
+  %0 = qc.quantize %x, %s {format = #qc.format<bitmod3>} : (tensor<4xf32>, tensor<f32>) -> tensor<4xi3>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{mixture formats (#qc.format<bitmod4>) quantize weights, not activations}}
+func.func @scheme_bitmod_act() attributes {s = #qc.scheme<w = int8 channel, a = bitmod4 token dynamic>} { return }

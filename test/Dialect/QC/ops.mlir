@@ -126,3 +126,16 @@ func.func @quantized_contractions(%x: tensor<?x64xi8>, %xs: tensor<?x1xf32>, %xz
   %1 = qc.quantized_contraction %u, %us weight %c, %cs init %init {indexing_maps = [affine_map<(t, o, c, k) -> (t + k, c)>, affine_map<(t, o, c, k) -> (o, c, k)>, affine_map<(t, o, c, k) -> (t, o)>], iterator_types = ["parallel", "parallel", "reduction", "reduction"], rhs_channel_dims = array<i64: 0>, lhs_format = #qc.format<int8>, rhs_format = #qc.format<int4>} : (tensor<10x8xi8>, tensor<f32>, tensor<5x8x3xi4>, tensor<5xf32>, tensor<8x5xf32>) -> tensor<8x5xf32>
   return %0, %1 : tensor<?x32xf32>, tensor<8x5xf32>
 }
+
+// Mixture formats: the third operand holds each slot's table selector.
+// CHECK-LABEL: func.func @mixture
+// CHECK-SAME: #qc.scheme<w = bitmod3 channel, a = int8 token dynamic>
+// CHECK-SAME: #qc.scheme<w = bitmod4 group 128, a = none>
+func.func @mixture(%q: tensor<8x256xi4>, %s: tensor<8x2xf32>, %t: tensor<8x2xi4>, %q3: tensor<8x64xi3>, %s3: tensor<8xf32>, %t3: tensor<8xi3>) -> (tensor<8x256xf32>, tensor<8x64xf32>)
+    attributes {w4 = #qc.scheme<w = bitmod4 group 128, a = none>, w3 = #qc.scheme<w = bitmod3 channel, a = int8 token dynamic>} {
+  // CHECK: qc.dequantize %{{.*}}, %{{.*}}, %{{.*}} {axis = 1 : i64, format = #qc.format<bitmod4>, group_size = 128 : i64}
+  %a = qc.dequantize %q, %s, %t {axis = 1 : i64, group_size = 128 : i64, format = #qc.format<bitmod4>} : (tensor<8x256xi4>, tensor<8x2xf32>, tensor<8x2xi4>) -> tensor<8x256xf32>
+  // CHECK: qc.dequantize %{{.*}}, %{{.*}}, %{{.*}} {axis = 0 : i64, format = #qc.format<bitmod3>}
+  %b = qc.dequantize %q3, %s3, %t3 {axis = 0 : i64, format = #qc.format<bitmod3>} : (tensor<8x64xi3>, tensor<8xf32>, tensor<8xi3>) -> tensor<8x64xf32>
+  return %a, %b : tensor<8x256xf32>, tensor<8x64xf32>
+}

@@ -251,10 +251,8 @@ static cl::opt<std::string> candidates(
     cl::desc("Mixed precision: the weight schemes each layer may take, "
              "FORMAT[:GRANULARITY],... with FORMAT int1..int8, bitmod3, "
              "bitmod4, fp8e4m3, fp8e5m2, fp6e3m2, fp6e2m3 or fp4e2m1 and "
-             "GRANULARITY tensor, "
-             "channel or gG "
-             "(int2:g128,int3:g128,int4:g128,int5:channel,int6:channel,int8:"
-             "channel)"),
+             "GRANULARITY tensor, channel or gG (int2:g128,int3:g128,"
+             "int4:g128,int5:channel,int6:channel,int8:channel)"),
     cl::value_desc("list"), cl::cat(qcat));
 static cl::opt<std::string> actCandidates(
     "act-candidates",

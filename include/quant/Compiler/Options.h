@@ -115,8 +115,8 @@ struct QuantizeOptions {
   /// The cost model's cache file: "" = the default per-CPU file
   /// (costmodel/<cpu>-v<N>.json under ~/.cache/quant), "none" = no cache.
   std::string costCache;
-  /// Weight candidates, comma-separated FORMAT[:GRANULARITY] (int2..int8 or
-  /// an FP format; tensor, channel or gG / group:G).
+  /// Weight candidates, comma-separated FORMAT[:GRANULARITY] (int1..int8,
+  /// bitmod3, bitmod4 or an FP format; tensor, channel or gG / group:G).
   std::string candidates =
       "int2:g128,int3:g128,int4:g128,int5:channel,int6:channel,int8:channel";
   /// Activation candidates, comma-separated integer bits (2..16) or

@@ -33,7 +33,8 @@ def QC_FormatAttr : AttrDef<QC_Dialect, "Format"> {
     four tables: table 0 the two's complement integer, tables 1..3 a sign and
     an FP4 E2M1 magnitude {0, 0.5, 1, 1.5, 2, 3, 4, 6} (b = 4) or an E2M0 one
     {0, 1, 2, 4} (b = 3), whose negative-zero code means the table's special
-    value instead: 2.5, 5, 8 (b = 4) or 3, 6, 8 (b = 3). Example: `#qc.format<int4>`, `#qc.format<fp8e4m3>`.
+    value instead: 2.5, 5, 8 (b = 4) or 3, 6, 8 (b = 3). Example:
+    `#qc.format<int4>`, `#qc.format<fp8e4m3>`, `#qc.format<bitmod4>`.
   }];
   let parameters = (ins "::mlir::qc::FormatKind":$kind, "unsigned":$bits);
   let hasCustomAssemblyFormat = 1;

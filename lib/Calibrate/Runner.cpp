@@ -64,9 +64,14 @@ void accumulate(const QuantDLTensor *outputs, size_t first,
   for (size_t k = 0; k < slotOf.size(); ++k) {
     members[slotOf[k]].push_back(k);
     int64_t e = numElements(outputs[first + k]);
-    // A second moment costs about C per element.
-    if (stats[slotOf[k]].secondMoment && !stats[slotOf[k]].channelMax.empty())
-      e *= static_cast<int64_t>(stats[slotOf[k]].channelMax.size());
+    // A second moment costs about C per element (C prod(k)^2 with a
+    // patch: each output position's vector is C prod(k) long).
+    const TensorStats &st = stats[slotOf[k]];
+    if (st.secondMoment && !st.channelMax.empty()) {
+      auto c = static_cast<int64_t>(st.channelMax.size());
+      int64_t d = st.secondMomentDim(c);
+      e *= d * (d / c);
+    }
     order[slotOf[k]].first += e;
     total += e;
   }
@@ -245,6 +250,9 @@ bool CalibrationRunner::run(const std::vector<Sample> &samples,
     fresh.name = std::move(s.name);
     fresh.channelAxis = s.channelAxis;
     fresh.secondMoment = s.secondMoment;
+    fresh.patchKernel = std::move(s.patchKernel);
+    fresh.patchStrides = std::move(s.patchStrides);
+    fresh.patchDilations = std::move(s.patchDilations);
     fresh.rowSampleCapacity = s.rowSampleCapacity;
     s = std::move(fresh);
   }

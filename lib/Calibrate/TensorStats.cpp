@@ -210,6 +210,75 @@ void addSecondMoment(TensorStats &s, const T *data, int64_t outer,
   s.secondMomentRows += static_cast<uint64_t>(outer * inner);
 }
 
+/// sum += v v^T (upper triangle) over the im2col vectors v of a
+/// convolution's padded input [outer, channels, spatial...]: one per output
+/// position and outer index, v[(c, k...)] = x[c, o_i s_i + k_i d_i], built
+/// in bounded chunks and added through dsyrk.
+template <typename T>
+void addPatchSecondMoment(TensorStats &s, const T *data, int64_t outer,
+                          int64_t channels,
+                          const std::vector<int64_t> &spatial) {
+  size_t nd = s.patchKernel.size();
+  if (spatial.size() != nd || s.patchStrides.size() != nd ||
+      s.patchDilations.size() != nd)
+    return;
+  // Offsets of each kernel tap within a channel's slab, and the output
+  // extents; a window larger than the input gives no vectors.
+  std::vector<int64_t> pitch(nd, 1), out(nd);
+  for (size_t i = nd; i-- > 1;)
+    pitch[i - 1] = pitch[i] * spatial[i];
+  int64_t slab = nd ? pitch[0] * spatial[0] : 1, positions = 1;
+  for (size_t i = 0; i < nd; ++i) {
+    int64_t span = (s.patchKernel[i] - 1) * s.patchDilations[i] + 1;
+    if (spatial[i] < span)
+      return;
+    out[i] = (spatial[i] - span) / s.patchStrides[i] + 1;
+    positions *= out[i];
+  }
+  std::vector<int64_t> taps = {0};
+  for (size_t i = 0; i < nd; ++i) {
+    std::vector<int64_t> next;
+    for (int64_t t : taps)
+      for (int64_t k = 0; k < s.patchKernel[i]; ++k)
+        next.push_back(t + k * s.patchDilations[i] * pitch[i]);
+    taps = std::move(next);
+  }
+  const int64_t ntaps = static_cast<int64_t>(taps.size());
+  const int64_t dim = channels * ntaps;
+  const int n = static_cast<int>(dim);
+  constexpr int64_t kChunk = int64_t(1) << 19; // doubles per dsyrk call
+  int64_t step = std::max<int64_t>(1, kChunk / dim);
+  std::vector<double> buf(static_cast<size_t>(std::min(step, positions) * dim));
+  std::vector<int64_t> base(static_cast<size_t>(positions));
+  for (int64_t p = 0; p < positions; ++p) {
+    int64_t rest = p, off = 0;
+    for (size_t i = nd; i-- > 0;) {
+      off += (rest % out[i]) * s.patchStrides[i] * pitch[i];
+      rest /= out[i];
+    }
+    base[p] = off;
+  }
+  double *sum = s.secondMomentSum.data();
+  for (int64_t o = 0; o < outer; ++o) {
+    const T *x = data + o * channels * slab;
+    for (int64_t p0 = 0; p0 < positions; p0 += step) {
+      int64_t rows = std::min(step, positions - p0);
+      for (int64_t r = 0; r < rows; ++r) {
+        double *v = buf.data() + r * dim;
+        int64_t b = base[p0 + r];
+        for (int64_t c = 0; c < channels; ++c) {
+          const T *xc = x + c * slab + b;
+          for (int64_t t = 0; t < ntaps; ++t)
+            v[c * ntaps + t] = static_cast<double>(xc[taps[t]]);
+        }
+      }
+      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, n,
+                  static_cast<int>(rows), 1.0, buf.data(), n, 1.0, sum, n);
+    }
+  }
+  s.secondMomentRows += static_cast<uint64_t>(outer * positions);
+}
+
 void clearChannels(TensorStats &s) {
   s.perChannelValid = false;
   s.channelMin.clear();
@@ -253,7 +322,7 @@ void addRowSample(TensorStats &s, const T *data, int64_t outer,
 /// Adds [outer, channels, inner] values; channels 0: no channel axis.
 template <typename T>
 void addValues(TensorStats &s, const T *data, int64_t outer, int64_t channels,
-               int64_t inner) {
+               int64_t inner, const std::vector<int64_t> &spatial = {}) {
   int64_t n = outer * std::max<int64_t>(channels, 1) * inner;
   if (n <= 0)
     return;
@@ -269,7 +338,10 @@ void addValues(TensorStats &s, const T *data, int64_t outer, int64_t channels,
       s.channelSumSq.assign(c, 0);
       s.channelCount.assign(c, 0);
       if (s.secondMoment)
-        s.secondMomentSum.assign(c * c, 0);
+        s.secondMomentSum.assign(
+            static_cast<size_t>(s.secondMomentDim(channels) *
+                                s.secondMomentDim(channels)),
+            0);
     } else if (s.channelCount.size() != c || s.channelSum.size() != c) {
       // Another extent, or statistics read back without channel sums: the
       // per-channel fields can no longer be kept consistently.
@@ -284,7 +356,9 @@ void addValues(TensorStats &s, const T *data, int64_t outer, int64_t channels,
     slowMoments(data, n, m);
   if (s.perChannelValid) {
     addChannels(s, data, outer, channels, inner, allFinite);
-    if (s.secondMoment && allFinite)
+    if (s.secondMoment && allFinite && !s.patchKernel.empty())
+      addPatchSecondMoment(s, data, outer, channels, spatial);
+    else if (s.secondMoment && allFinite)
       addSecondMoment(s, data, outer, channels, inner);
     if (s.rowSampleCapacity > 0 && allFinite && inner == 1)
       addRowSample(s, data, outer, channels);
@@ -360,6 +434,7 @@ void TensorStats::add(const void *data, QuantDLDataType dtype,
   // [outer, channels, inner] around the channel axis; a rank-0 tensor is
   // one channel, an axis outside the rank none.
   int64_t outer = n, channels = 0, inner = 1;
+  std::vector<int64_t> spatial;
   if (channelAxis) {
     int64_t axis = *channelAxis < 0 ? *channelAxis + rank : *channelAxis;
     if (rank == 0) {
@@ -371,18 +446,19 @@ void TensorStats::add(const void *data, QuantDLDataType dtype,
         outer *= shape[d];
       for (int64_t d = axis + 1; d < rank; ++d)
         inner *= shape[d];
+      spatial.assign(shape + axis + 1, shape + rank);
     }
   }
   if (dtype.code == 2 && dtype.bits == 32)
     return addValues(*this, static_cast<const float *>(data), outer, channels,
-                     inner);
+                     inner, spatial);
   if (dtype.code == 2 && dtype.bits == 64)
     return addValues(*this, static_cast<const double *>(data), outer, channels,
-                     inner);
+                     inner, spatial);
   std::vector<double> values(static_cast<size_t>(std::max<int64_t>(n, 0)));
   for (int64_t i = 0; i < n; ++i)
     values[i] = qrun::elementAsDouble(data, dtype, i);
-  addValues(*this, values.data(), outer, channels, inner);
+  addValues(*this, values.data(), outer, channels, inner, spatial);
 }
 
 double TensorStats::absMax() const {
@@ -395,8 +471,16 @@ double TensorStats::channelAbsMax(size_t c) const {
   return std::max(std::fabs(channelMin[c]), std::fabs(channelMax[c]));
 }
 
+int64_t TensorStats::secondMomentDim(int64_t channels) const {
+  int64_t d = channels;
+  for (int64_t k : patchKernel)
+    d *= k;
+  return d;
+}
+
 double TensorStats::secondMomentMean(size_t i, size_t j) const {
-  size_t c = channelCount.size();
+  auto c = static_cast<size_t>(
+      secondMomentDim(static_cast<int64_t>(channelCount.size())));
   if (!secondMomentRows || i >= c || j >= c || secondMomentSum.size() != c * c)
     return 0;
   if (i > j)

@@ -188,7 +188,8 @@ SmallVector<bool> instrumentProbes(ModuleOp module) {
       v = tensor::CollapseShapeOp::create(b, loc, v, groups);
     }
     ObserveOp::create(b, loc, v, b.getStringAttr(kProbeSlotPrefix + Twine(k)),
-                      b.getI64IntegerAttr(dims[0]), false);
+                      b.getI64IntegerAttr(dims[0]), false, nullptr, nullptr,
+                      nullptr);
   }
   return done;
 }
@@ -248,7 +249,8 @@ QuantizeDriver::collectStatistics(ModuleOp module, const ModelSignature &sig,
   if (samples) {
     PassManager pm(module.getContext());
     QCInsertObserversPassOptions o;
-    // GPTQ reads the second moment of each linear's input.
+    // GPTQ reads the second moment of each layer's input (a convolution's
+    // im2col vectors).
     o.secondMoment = options.secondMoments || options.weightRounding == "gptq";
     // Smoothing rewrites whole groups of layers reading one input, kept
     // float ones included.
@@ -268,6 +270,14 @@ QuantizeDriver::collectStatistics(ModuleOp module, const ModelSignature &sig,
       stats.emplace_back();
       stats.back().name = obs.getSlot().str();
       stats.back().channelAxis = obs.getChannelAxis();
+      if (obs.getPatchKernel()) {
+        stats.back().patchKernel.assign(obs.getPatchKernel()->begin(),
+                                        obs.getPatchKernel()->end());
+        stats.back().patchStrides.assign(obs.getPatchStrides()->begin(),
+                                         obs.getPatchStrides()->end());
+        stats.back().patchDilations.assign(obs.getPatchDilations()->begin(),
+                                           obs.getPatchDilations()->end());
+      }
     }
     stats[it->second].secondMoment |= obs.getSecondMoment();
   });

@@ -47,6 +47,7 @@ TensorStatsAttr mlir::qc::toTensorStatsAttr(MLIRContext *ctx,
   std::optional<int64_t> axis;
   DenseFPElementsAttr cMin, cMax, cSq, cSum;
   ElementsAttr moment, sample;
+  DenseI64ArrayAttr patch;
   DenseIntElementsAttr cCount;
   uint64_t rows = 0;
   if (s.perChannelValid && !s.channelCount.empty() && s.channelAxis) {
@@ -64,12 +65,15 @@ TensorStatsAttr mlir::qc::toTensorStatsAttr(MLIRContext *ctx,
     std::vector<int64_t> counts(s.channelCount.begin(), s.channelCount.end());
     cCount = cast<DenseIntElementsAttr>(vectorAttr<int64_t>(i64, {c}, counts));
     if (s.secondMoment && s.secondMomentRows) {
-      std::vector<float> mean(c * c);
-      for (int64_t i = 0; i < c; ++i)
-        for (int64_t j = 0; j < c; ++j)
-          mean[i * c + j] = static_cast<float>(s.secondMomentMean(i, j));
+      int64_t d = s.secondMomentDim(c);
+      std::vector<float> mean(d * d);
+      for (int64_t i = 0; i < d; ++i)
+        for (int64_t j = 0; j < d; ++j)
+          mean[i * d + j] = static_cast<float>(s.secondMomentMean(i, j));
       rows = s.secondMomentRows;
-      moment = makeSecondMomentAttr(ctx, c, mean);
+      moment = makeSecondMomentAttr(ctx, d, mean);
+      if (!s.patchKernel.empty())
+        patch = DenseI64ArrayAttr::get(ctx, s.patchKernel);
     }
     if (!s.rowSample.empty() && s.rowSample.size() % c == 0)
       sample = makeRowSampleAttr(ctx, c, s.rowSample);
@@ -78,7 +82,7 @@ TensorStatsAttr mlir::qc::toTensorStatsAttr(MLIRContext *ctx,
   return TensorStatsAttr::get(ctx, s.count, s.numNaN, s.numInf, s.numZeros,
                               f(lo), f(hi), f(s.sum), f(s.sumSq), histRange,
                               histogram, axis, cMin, cMax, cSq, cCount, rows,
-                              moment, sample, cSum);
+                              moment, sample, cSum, patch);
 }
 
 calib::TensorStats mlir::qc::fromTensorStatsAttr(TensorStatsAttr a) {
@@ -108,8 +112,11 @@ calib::TensorStats mlir::qc::fromTensorStatsAttr(TensorStatsAttr a) {
   if (a.getSecondMoment()) {
     s.secondMoment = true;
     s.secondMomentRows = a.getRows();
+    if (DenseI64ArrayAttr k = a.getPatchKernel())
+      s.patchKernel.assign(k.asArrayRef().begin(), k.asArrayRef().end());
     std::vector<float> mean = a.getSecondMomentValues();
-    size_t c = s.channelCount.size();
+    auto c = static_cast<size_t>(
+        s.secondMomentDim(static_cast<int64_t>(s.channelCount.size())));
     s.secondMomentSum.assign(c * c, 0);
     for (size_t i = 0; mean.size() == c * c && i < c; ++i)
       for (size_t j = i; j < c; ++j)

@@ -234,3 +234,31 @@ def storage_bits(code, fmt_name):
     kind = parse_format(fmt_name)
     width = kind[1].width if kind[0] == "float" else kind[1]
     return np.asarray(code, dtype=np.int64) & ((1 << width) - 1)
+
+
+def gptq_codes(w, h, scales, bits):
+    """GPTQ (Frantar et al. 2022, Algorithm 1) in float64 on a symmetric
+    integer grid fixed beforehand (static groups): `w` [N, K], `h` [K, K]
+    (any positive multiple of E[x x^T]), `scales` [N, K] float32, one per
+    element. Columns in order of decreasing H_jj (act-order, a stable sort),
+    1% of H's mean diagonal added to it, one column at a time along the
+    upper Cholesky factor of H^-1 (no lazy blocks: the same result up to
+    float rounding). Returns the integer codes [N, K]."""
+    lo, hi = int_range(bits, True)
+    n, k = w.shape
+    w = w.astype(np.float64).copy()
+    h = np.asarray(h, np.float64).copy()
+    sc = np.asarray(scales, np.float32)
+    perm = np.argsort(-np.diag(h), kind="stable")
+    w, h, sc = w[:, perm], h[perm][:, perm], sc[:, perm]
+    h += 0.01 * np.mean(np.diag(h)) * np.eye(k)
+    u = np.linalg.cholesky(np.linalg.inv(h)).T  # upper: H^-1 = u^T u
+    q = np.zeros((n, k), np.int64)
+    for i in range(k):
+        q[:, i] = np.clip(np.rint(np.float32(w[:, i]) / sc[:, i]), lo, hi)
+        deq = (q[:, i].astype(np.float32) * sc[:, i]).astype(np.float64)
+        err = (w[:, i] - deq) / u[i, i]
+        w[:, i + 1:] -= np.outer(err, u[i, i + 1:])
+    out = np.empty_like(q)
+    out[:, perm] = q
+    return out

@@ -100,9 +100,10 @@ static cl::opt<std::string>
 static cl::opt<bool> calibSecondMoments(
     "calib-second-moments",
     cl::desc("With --calib, also gather the second moment x x^T of each "
-             "quantized layer's input along its channels (C x C per layer, "
-             "in the statistics table qc.stats of --compile-to=quantize; "
-             "what GPTQ reads)"),
+             "quantized layer's input along its channels (C x C per layer), "
+             "and of each convolution's im2col vectors (C*kh*kw square, a "
+             "slot of its own), in the statistics table qc.stats of "
+             "--compile-to=quantize; what GPTQ reads"),
     cl::cat(qcat));
 static cl::opt<std::string> smooth(
     "smooth",
@@ -171,7 +172,8 @@ static cl::opt<std::string> weightRounding(
     "weight-rounding",
     cl::desc("How weights round onto their scales: rtn (to nearest) or gptq "
              "(GPTQ, error compensation along each linear's input second "
-             "moment; needs --calib) (rtn)"),
+             "moment, an ungrouped convolution's im2col one; needs --calib) "
+             "(rtn)"),
     cl::value_desc("rtn|gptq"), cl::init("rtn"), cl::cat(qcat));
 static cl::opt<std::string> biasCorrection(
     "bias-correction",

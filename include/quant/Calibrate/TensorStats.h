@@ -37,6 +37,12 @@ struct TensorStats {
   /// Also accumulate sum_r x_r x_r^T over the vectors x_r along the channel
   /// axis (one per position of the other axes): a C x C matrix.
   bool secondMoment = false;
+  /// With secondMoment: a convolution's kernel extents, strides and
+  /// dilations along the axes after the channel axis (all three of one
+  /// length, or empty). The second moment is then over the im2col vectors
+  /// of the (padded) input, indexed (c, k...) row-major, one per output
+  /// position: C * prod(kernel) square.
+  std::vector<int64_t> patchKernel, patchStrides, patchDilations;
   /// Also keep up to this many of the vectors along the channel axis when it
   /// is the last one, drawn uniformly over everything added (reservoir
   /// sampling with a fixed seed: the same data gives the same sample).
@@ -71,7 +77,8 @@ struct TensorStats {
   std::vector<uint64_t> channelCount;
   bool perChannelValid = true;
 
-  /// With secondMoment: the upper triangle (i <= j, row-major C x C) of
+  /// With secondMoment: the upper triangle (i <= j, row-major D x D, D =
+  /// secondMomentDim(C)) of
   /// sum_r x_r x_r^T over secondMomentRows vectors, accumulated in double.
   /// A batch holding a non-finite element takes no part (its rows are not
   /// counted). Cleared like the per-channel statistics.
@@ -101,6 +108,9 @@ struct TensorStats {
   double binWidth() const { return 2 * range / kNumBins; }
   /// max |x| of channel c.
   double channelAbsMax(size_t c) const;
+  /// The second moment's side for `channels` channels: C, or C * prod(k)
+  /// with a patch.
+  int64_t secondMomentDim(int64_t channels) const;
   /// Element (i, j) of the mean second moment sum_r x_r x_r^T / rows (0
   /// without rows).
   double secondMomentMean(size_t i, size_t j) const;

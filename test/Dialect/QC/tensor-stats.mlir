@@ -42,8 +42,28 @@ module attributes {qc.stats = {"a" = #qc.tensor_stats<count = 4, min = 0.0 : f64
 
 // -----
 
-// expected-error @+1 {{the second moment must be f32 [C, C] beside the per-channel fields}}
+// expected-error @+1 {{the second moment must be f32 [C, C] (C prod(k) square with patchKernel) beside the per-channel fields}}
 module attributes {qc.stats = {"a" = #qc.tensor_stats<count = 4, min = 0.0 : f64, max = 1.0 : f64, sum = 0.0 : f64, sumSq = 0.0 : f64, rows = 1, secondMoment = dense<0.0> : tensor<2x2xf32>>}} {
+}
+
+// -----
+
+// A convolution's im2col moment: 1 channel, a 1x2 window, [2, 2].
+// CHECK: p = #qc.tensor_stats<
+// CHECK-SAME: rows = 3, secondMoment = dense<{{.*}}> : tensor<2x2xf32>, patchKernel = [1, 2]>
+module attributes {qc.stats = {"p" = #qc.tensor_stats<count = 4, min = 0.0 : f64, max = 1.0 : f64, sum = 0.0 : f64, sumSq = 0.0 : f64, channelAxis = 1, channelMin = dense<0.0> : tensor<1xf64>, channelMax = dense<1.0> : tensor<1xf64>, channelSumSq = dense<1.0> : tensor<1xf64>, channelCount = dense<4> : tensor<1xi64>, rows = 3, secondMoment = dense<[[1.0, 0.5], [0.5, 1.0]]> : tensor<2x2xf32>, patchKernel = [1, 2]>}} {
+}
+
+// -----
+
+// expected-error @+1 {{the second moment must be f32 [C, C] (C prod(k) square with patchKernel)}}
+module attributes {qc.stats = {"p" = #qc.tensor_stats<count = 4, min = 0.0 : f64, max = 1.0 : f64, sum = 0.0 : f64, sumSq = 0.0 : f64, channelAxis = 1, channelMin = dense<0.0> : tensor<1xf64>, channelMax = dense<1.0> : tensor<1xf64>, channelSumSq = dense<1.0> : tensor<1xf64>, channelCount = dense<4> : tensor<1xi64>, rows = 3, secondMoment = dense<[[1.0]]> : tensor<1x1xf32>, patchKernel = [1, 2]>}} {
+}
+
+// -----
+
+// expected-error @+1 {{patchKernel is positive extents beside a second moment}}
+module attributes {qc.stats = {"p" = #qc.tensor_stats<count = 4, min = 0.0 : f64, max = 1.0 : f64, sum = 0.0 : f64, sumSq = 0.0 : f64, patchKernel = [3, 3]>}} {
 }
 
 // -----

@@ -535,6 +535,8 @@ def parse_value(v, blobs):
         return np.full(shape, float(body), dtype)
     if " : " in v:
         return float(v.split(" : ")[0])
+    if v.startswith("["):  # an i64 array (patchKernel)
+        return [int(e) for e in v[1:-1].split(",") if e.strip()]
     return int(v)
 
 

@@ -244,6 +244,56 @@ TEST(TensorStats, ChannelAxisAndSecondMoment) {
   expectChannelStats(3, 8, 35, 1, 3);
 }
 
+TEST(TensorStats, PatchSecondMoment) {
+  // A convolution's padded input [N, 1, C, H, W] (the importer's grouped
+  // form, channels on axis 2), a 2x3 window with strides (2, 1) and
+  // dilations (1, 2): the second moment of the im2col vectors in (c, ky,
+  // kx) order, one per output position and batch element, against a
+  // float64 loop. Two batches of other heights; a window larger than the
+  // input adds nothing.
+  const int64_t C = 3, W = 9, KH = 2, KW = 3, SH = 2, SW = 1, DH = 1, DW = 2;
+  const int64_t D = C * KH * KW;
+  TensorStats s;
+  s.channelAxis = 2;
+  s.secondMoment = true;
+  s.patchKernel = {KH, KW};
+  s.patchStrides = {SH, SW};
+  s.patchDilations = {DH, DW};
+  EXPECT_EQ(s.secondMomentDim(C), D);
+  std::vector<double> want(D * D, 0);
+  uint64_t rows = 0;
+  for (int64_t h : {7, 4}) {
+    std::vector<int64_t> shape = {2, 1, C, h, W};
+    qrun::Array a = floats(shape, 60 + h);
+    const float *x = static_cast<const float *>(a.data());
+    int64_t oh = (h - (KH - 1) * DH - 1) / SH + 1;
+    int64_t ow = (W - (KW - 1) * DW - 1) / SW + 1;
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) {
+          std::vector<double> v;
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t ky = 0; ky < KH; ++ky)
+              for (int64_t kx = 0; kx < KW; ++kx)
+                v.push_back(x[((n * C + c) * h + i * SH + ky * DH) * W +
+                              j * SW + kx * DW]);
+          for (int64_t p = 0; p < D; ++p)
+            for (int64_t q = 0; q < D; ++q)
+              want[p * D + q] += v[p] * v[q];
+          ++rows;
+        }
+    s.add(a.data(), a.dtype, a.shape.data(),
+          static_cast<int32_t>(a.shape.size()));
+  }
+  qrun::Array tiny = floats({1, 1, C, 1, W}, 70);
+  s.add(tiny.data(), tiny.dtype, tiny.shape.data(), 5);
+  EXPECT_EQ(s.secondMomentRows, rows);
+  for (int64_t p = 0; p < D; ++p)
+    for (int64_t q = 0; q < D; ++q)
+      EXPECT_NEAR(s.secondMomentMean(p, q), want[p * D + q] / rows, 1e-12)
+          << p << "," << q;
+}
+
 TEST(TensorStats, SecondMomentSkipsNonFiniteBatches) {
   TensorStats s;
   s.secondMoment = true;

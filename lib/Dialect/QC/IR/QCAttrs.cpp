@@ -469,7 +469,8 @@ LogicalResult TensorStatsAttr::verify(
     std::optional<int64_t> channelAxis, DenseFPElementsAttr channelMin,
     DenseFPElementsAttr channelMax, DenseFPElementsAttr channelSumSq,
     DenseIntElementsAttr channelCount, uint64_t rows, ElementsAttr secondMoment,
-    ElementsAttr rowSample, DenseFPElementsAttr channelSum) {
+    ElementsAttr rowSample, DenseFPElementsAttr channelSum,
+    DenseI64ArrayAttr patchKernel) {
   double lo = min.getValueAsDouble(), hi = max.getValueAsDouble();
   if (!std::isfinite(lo) || !std::isfinite(hi) ||
       !std::isfinite(sum.getValueAsDouble()) ||
@@ -520,12 +521,22 @@ LogicalResult TensorStatsAttr::verify(
                           "per-channel fields";
   if (static_cast<bool>(secondMoment) != (rows > 0))
     return emitError() << "a second moment comes with rows > 0";
+  if (patchKernel &&
+      (!secondMoment || patchKernel.empty() ||
+       llvm::any_of(patchKernel.asArrayRef(), [](int64_t k) { return k < 1; })))
+    return emitError() << "patchKernel is positive extents beside a second "
+                          "moment";
+  int64_t d = c;
+  if (patchKernel)
+    for (int64_t k : patchKernel.asArrayRef())
+      d *= k;
   if (secondMoment &&
       (!all ||
-       secondMoment.getShapedType().getShape() != ArrayRef<int64_t>{c, c} ||
+       secondMoment.getShapedType().getShape() != ArrayRef<int64_t>{d, d} ||
        !secondMoment.getElementType().isF32()))
-    return emitError() << "the second moment must be f32 [C, C] beside the "
-                          "per-channel fields";
+    return emitError() << "the second moment must be f32 [C, C] (C prod(k) "
+                          "square with patchKernel) beside the per-channel "
+                          "fields";
   if (rowSample && (!all || rowSample.getShapedType().getRank() != 2 ||
                     rowSample.getShapedType().getDimSize(1) != c ||
                     !rowSample.getElementType().isF32()))

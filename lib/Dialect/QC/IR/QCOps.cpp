@@ -305,6 +305,25 @@ LogicalResult ObserveOp::verify() {
       return failure();
   if (getSecondMoment() && !getChannelAxis())
     return emitOpError("second_moment needs a channel_axis");
+  std::optional<ArrayRef<int64_t>> k = getPatchKernel(), st = getPatchStrides(),
+                                   dl = getPatchDilations();
+  if (!k && !st && !dl)
+    return success();
+  if (!k || !st || !dl || !getSecondMoment())
+    return emitOpError("patch_kernel, patch_strides and patch_dilations come "
+                       "together, with second_moment");
+  int64_t rank = getInput().getType().getRank();
+  int64_t axis =
+      *getChannelAxis() < 0 ? *getChannelAxis() + rank : *getChannelAxis();
+  size_t spatial = static_cast<size_t>(rank - axis - 1);
+  if (k->size() != spatial || st->size() != spatial || dl->size() != spatial ||
+      spatial == 0)
+    return emitOpError("patch attributes need one entry per axis after the "
+                       "channel axis (")
+           << spatial << ")";
+  for (size_t i = 0; i < spatial; ++i)
+    if ((*k)[i] < 1 || (*st)[i] < 1 || (*dl)[i] < 1)
+      return emitOpError("patch kernel, strides and dilations must be >= 1");
   return success();
 }
 

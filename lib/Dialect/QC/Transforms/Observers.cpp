@@ -27,6 +27,11 @@ using namespace mlir::qc;
 
 namespace {
 
+/// The largest im2col second moment kept for a convolution (C * prod(k)):
+/// 4608 x 4608 doubles are 170 MB while they accumulate. Larger windows
+/// round to nearest.
+constexpr int64_t kMaxPatchMomentDim = 4608;
+
 /// Whether `op`'s scheme quantizes it (a layer without one is quantized by
 /// qc-quantize's options, so it counts when `allLayers`).
 bool isObserved(Operation *op, bool allLayers) {
@@ -75,11 +80,45 @@ struct InsertObservers
           axis = b.getI64IntegerAttr(l.actChannelAxis);
         auto obs =
             ObserveOp::create(b, l.op->getLoc(), v, b.getStringAttr(name), axis,
-                              secondMoment && axis);
+                              secondMoment && axis, nullptr, nullptr, nullptr);
         it = slotOf.try_emplace(v, obs.getSlotAttr()).first;
       }
       l.op->setAttr(kActSlotAttrName, it->second);
+      if (secondMoment)
+        insertPatchObserver(b, l, v, used);
     }
+  }
+
+  /// GPTQ's Hessian of a convolution is the second moment of its im2col
+  /// vectors, which depends on its window: a slot of its own, observing
+  /// the same (padded) input, named in qc.patch_slot. A 1x1 window of
+  /// stride 1 reads every position once, so the input slot's channel
+  /// moment already is it.
+  void insertPatchObserver(OpBuilder &b, const QuantLayer &l, Value v,
+                           llvm::StringSet<> &used) {
+    std::optional<ConvPatch> p = getConvPatch(l);
+    if (!p)
+      return;
+    int64_t dim =
+        cast<RankedTensorType>(v.getType()).getDimSize(l.actChannelAxis);
+    bool pointwise = true;
+    for (size_t i = 0; i < p->kernel.size(); ++i) {
+      dim *= p->kernel[i];
+      pointwise &= p->kernel[i] == 1 && p->strides[i] == 1;
+    }
+    if (pointwise || dim > kMaxPatchMomentDim)
+      return;
+    std::string name = l.name + "#patch";
+    for (int n = 2; used.contains(name); ++n)
+      name = l.name + "#patch" + std::to_string(n);
+    used.insert(name);
+    b.setInsertionPoint(l.op);
+    auto obs = ObserveOp::create(
+        b, l.op->getLoc(), v, b.getStringAttr(name),
+        b.getI64IntegerAttr(l.actChannelAxis), /*second_moment=*/true,
+        b.getDenseI64ArrayAttr(p->kernel), b.getDenseI64ArrayAttr(p->strides),
+        b.getDenseI64ArrayAttr(p->dilations));
+    l.op->setAttr(kPatchSlotAttrName, obs.getSlotAttr());
   }
 };
 

@@ -189,13 +189,25 @@ quantizeWeight(OpBuilder &b, Location loc, Value root,
     return q;
   };
   bool rounded = false;
+  // GPTQ's Hessian: a linear's input second moment; an ungrouped
+  // convolution's [M, C, k...] weight is [M, C * prod(k)] against the
+  // second moment of its im2col vectors (its own slot; a pointwise one's
+  // is its input's channel moment).
+  TensorStatsAttr hessian;
+  int64_t k = 0;
   if (ro.gptq && isLinear) {
-    TensorStatsAttr st = lookupLayerStats(layer.op);
-    std::vector<float> h32 =
-        st ? st.getSecondMomentValues() : std::vector<float>();
-    if (int64_t(h32.size()) == shape[1] * shape[1]) {
+    hessian = lookupLayerStats(layer.op);
+    k = shape[1];
+  } else if (ro.gptq && getConvPatch(layer)) {
+    hessian = lookupPatchStats(layer.op);
+    if (!hessian)
+      hessian = lookupLayerStats(layer.op);
+    k = int64_t(w.size()) / shape[0];
+  }
+  if (hessian) {
+    std::vector<float> h32 = hessian.getSecondMomentValues();
+    if (int64_t(h32.size()) == k * k) {
       std::vector<double> h(h32.begin(), h32.end()), rw = w;
-      int64_t k = shape[1];
       if (!roundGPTQ(
               rw, shape[0], k, std::move(h),
               [&](int64_t r, int64_t c, double v) {

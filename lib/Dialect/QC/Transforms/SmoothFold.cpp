@@ -369,11 +369,17 @@ TensorStatsAttr smoothedStats(TensorStatsAttr st, ArrayRef<double> s) {
   };
   ElementsAttr moment = st.getSecondMoment();
   if (moment) {
+    // A convolution's im2col moment has prod(k) entries per channel.
+    int64_t per = 1;
+    if (DenseI64ArrayAttr k = st.getPatchKernel())
+      for (int64_t e : k.asArrayRef())
+        per *= e;
+    int64_t d = c * per;
     std::vector<float> h = st.getSecondMomentValues();
-    for (int64_t i = 0; i < c; ++i)
-      for (int64_t j = 0; j < c; ++j)
-        h[i * c + j] = float(double(h[i * c + j]) / (s[i] * s[j]));
-    moment = makeSecondMomentAttr(ctx, c, h);
+    for (int64_t i = 0; i < d; ++i)
+      for (int64_t j = 0; j < d; ++j)
+        h[i * d + j] = float(double(h[i * d + j]) / (s[i / per] * s[j / per]));
+    moment = makeSecondMomentAttr(ctx, d, h);
   }
   ElementsAttr sample = st.getRowSample();
   if (sample) {
@@ -397,7 +403,7 @@ TensorStatsAttr smoothedStats(TensorStatsAttr st, ArrayRef<double> s) {
       FloatAttr::get(f64, sumSq), FloatAttr(), DenseIntElementsAttr(),
       st.getChannelAxis(), vec(lo), vec(hi), vec(sq), st.getChannelCount(),
       st.getRows(), moment, sample,
-      sums.empty() ? DenseFPElementsAttr() : vec(sums));
+      sums.empty() ? DenseFPElementsAttr() : vec(sums), st.getPatchKernel());
 }
 
 struct QCSmoothFoldPass

@@ -12,6 +12,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
 
+#include <functional>
+
 using namespace mlir;
 using namespace mlir::qc;
 
@@ -301,6 +303,107 @@ bool mlir::qc::isDepthwiseLayer(const QuantLayer &layer) {
       layer.op->getOperand(layer.actOperand).getType());
   return t && layer.actChannelAxis < t.getRank() &&
          t.getDimSize(layer.actChannelAxis) == 1;
+}
+
+std::optional<ConvPatch> mlir::qc::getConvPatch(const QuantLayer &layer) {
+  auto g = dyn_cast_or_null<linalg::GenericOp>(layer.op);
+  if (!g || layer.isEmbedding || layer.channelAxis != 0 ||
+      layer.reductionAxis != 1 || layer.actChannelAxis < 0 ||
+      g.getNumDpsInits() != 1)
+    return std::nullopt;
+  auto rootT = dyn_cast<RankedTensorType>(layer.weightRoot.getType());
+  auto actT =
+      dyn_cast<RankedTensorType>(g->getOperand(layer.actOperand).getType());
+  auto wT =
+      dyn_cast<RankedTensorType>(g->getOperand(layer.weightOperand).getType());
+  if (!rootT || !actT || !wT || !rootT.hasStaticShape() || !wT.hasStaticShape())
+    return std::nullopt;
+  int64_t ca = layer.actChannelAxis, arank = actT.getRank();
+  int64_t nd = arank - ca - 1;
+  if (nd < 1 || rootT.getRank() != 2 + nd ||
+      actT.getDimSize(ca) != rootT.getDimSize(1))
+    return std::nullopt;
+  SmallVector<AffineMap> maps = g.getIndexingMapsArray();
+  SmallVector<utils::IteratorType> iters = g.getIteratorTypesArray();
+  AffineMap aMap = maps[layer.actOperand], wMap = maps[layer.weightOperand],
+            oMap = maps[2];
+  auto isReduction = [&](unsigned d) {
+    return iters[d] == utils::IteratorType::reduction;
+  };
+  // The weight operand's trailing axes are the root's (c, k...): the
+  // reshape from the root splits only M.
+  int64_t wr = wT.getRank();
+  if (wr < 2 + nd)
+    return std::nullopt;
+  for (int64_t i = 0; i < 1 + nd; ++i)
+    if (wT.getDimSize(wr - 1 - i) != rootT.getDimSize(rootT.getRank() - 1 - i))
+      return std::nullopt;
+  auto dimOf = [](AffineExpr e) -> int64_t {
+    auto d = dyn_cast<AffineDimExpr>(e);
+    return d ? int64_t(d.getPosition()) : -1;
+  };
+  // Axes before the channel: extent 1, or indexed by an output loop that
+  // the weight does not read (a batch; a group axis of extent > 1 would
+  // give each group its own second moment).
+  for (int64_t i = 0; i < ca; ++i) {
+    int64_t d = dimOf(aMap.getResult(i));
+    if (actT.getDimSize(i) != 1 &&
+        (d < 0 || isReduction(d) || !oMap.isFunctionOfDim(d) ||
+         wMap.isFunctionOfDim(d)))
+      return std::nullopt;
+  }
+  int64_t cLoop = dimOf(aMap.getResult(ca));
+  if (cLoop < 0 || dimOf(wMap.getResult(wr - 1 - nd)) != cLoop)
+    return std::nullopt;
+  ConvPatch p;
+  for (int64_t i = 0; i < nd; ++i) {
+    int64_t kLoop = dimOf(wMap.getResult(wr - nd + i));
+    if (kLoop < 0 || !isReduction(kLoop))
+      return std::nullopt;
+    // o * s + k * d as a sum of (loop, coefficient) terms.
+    SmallVector<std::pair<int64_t, int64_t>> terms;
+    bool ok = true;
+    std::function<void(AffineExpr, int64_t)> collect = [&](AffineExpr e,
+                                                           int64_t f) {
+      if (auto d = dyn_cast<AffineDimExpr>(e)) {
+        terms.push_back({d.getPosition(), f});
+        return;
+      }
+      auto bin = dyn_cast<AffineBinaryOpExpr>(e);
+      if (bin && bin.getKind() == AffineExprKind::Add) {
+        collect(bin.getLHS(), f);
+        collect(bin.getRHS(), f);
+        return;
+      }
+      if (bin && bin.getKind() == AffineExprKind::Mul)
+        if (auto c = dyn_cast<AffineConstantExpr>(bin.getRHS())) {
+          collect(bin.getLHS(), f * c.getValue());
+          return;
+        }
+      ok = false;
+    };
+    collect(aMap.getResult(ca + 1 + i), 1);
+    int64_t stride = 0, dilation = 0;
+    for (auto [d, f] : terms) {
+      if (d == kLoop && !dilation)
+        dilation = f;
+      else if (d != kLoop && !isReduction(d) && oMap.isFunctionOfDim(d) &&
+               !stride)
+        stride = f;
+      else
+        ok = false;
+    }
+    // A kernel of extent 1 may have had its term folded away.
+    int64_t k = rootT.getDimSize(2 + i);
+    if (!dilation && k == 1)
+      dilation = 1;
+    if (!ok || stride < 1 || dilation < 1)
+      return std::nullopt;
+    p.kernel.push_back(k);
+    p.strides.push_back(stride);
+    p.dilations.push_back(dilation);
+  }
+  return p;
 }
 
 SmallVector<int64_t> mlir::qc::getOutputChannelDims(const QuantLayer &layer) {

@@ -34,6 +34,14 @@ TensorStatsAttr mlir::qc::lookupLayerStats(Operation *layer) {
   return lookupStats(module, slot);
 }
 
+TensorStatsAttr mlir::qc::lookupPatchStats(Operation *layer) {
+  auto slot = layer->getAttrOfType<StringAttr>(kPatchSlotAttrName);
+  auto module = layer->getParentOfType<ModuleOp>();
+  if (!slot || !module)
+    return {};
+  return lookupStats(module, slot.getValue());
+}
+
 void mlir::qc::setStats(
     ModuleOp module, ArrayRef<std::pair<StringRef, TensorStatsAttr>> entries) {
   llvm::StringMap<Attribute> merged;

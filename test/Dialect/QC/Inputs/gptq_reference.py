@@ -68,23 +68,7 @@ def col_scales(s):
 
 
 def gptq(w, h, s):
-    w = w.astype(np.float64).copy()
-    h = h.astype(np.float64).copy()
-    sc = col_scales(s)
-    perm = np.argsort(-np.diag(h), kind="stable")
-    w, h, sc = w[:, perm], h[perm][:, perm], sc[:, perm]
-    h += 0.01 * np.mean(np.diag(h)) * np.eye(K)
-    hinv = np.linalg.inv(h)
-    u = np.linalg.cholesky(hinv).T  # upper: hinv = u^T u
-    q = np.zeros((N, K), np.int64)
-    for i in range(K):
-        q[:, i] = round_codes(w[:, i], sc[:, i])
-        deq = f32(f32(q[:, i]) * sc[:, i]).astype(np.float64)
-        err = (w[:, i] - deq) / u[i, i]
-        w[:, i + 1:] -= np.outer(err, u[i, i + 1:])
-    out = np.empty_like(q)
-    out[:, perm] = q
-    return out
+    return qr.gptq_codes(w, h, col_scales(s), BITS)
 
 
 def clip_search(w, energy):

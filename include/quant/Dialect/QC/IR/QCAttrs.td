@@ -204,6 +204,7 @@ def QC_TensorStatsAttr : AttrDef<QC_Dialect, "TensorStats"> {
     | `channelCount` | finite elements per channel, i64 [C] |
     | `channelSum` | sum per channel, f64 [C] (optional, with the other per-channel fields: what bias correction reads) |
     | `rows`, `secondMoment` | mean of x x^T over `rows` vectors x along the channel axis, f32 [C, C] (on request: what GPTQ reads); dense elements or, as calibration writes it, a `dense_resource` blob |
+    | `patchKernel` | with `secondMoment`: the kernel extents k of a convolution's im2col vectors, whose second moment it then is, f32 [C prod(k), C prod(k)] in (c, k...) order (see `qc.observe`) |
     | `rowSample` | up to 128 of the vectors x along the last axis, drawn uniformly from the calibration set (reservoir sampling, fixed seed), f32 [R, C] (on request: what smoothing reads to model per-token dynamic activations); stored like `secondMoment` |
 
     ```mlir
@@ -215,7 +216,8 @@ def QC_TensorStatsAttr : AttrDef<QC_Dialect, "TensorStats"> {
     positive, a histogram with a non-negative range whose bins add up to
     `count`, per-channel fields all present or all absent and of one length
     C beside a channel axis, and a second moment exactly when `rows` is
-    positive, of shape [C, C], and a row sample of shape [R, C] beside the
+    positive, of shape [C, C] (C prod(k) square with `patchKernel`), and a
+    row sample of shape [R, C] beside the
     per-channel fields of the last axis.
   }];
   let parameters = (ins
@@ -237,7 +239,8 @@ def QC_TensorStatsAttr : AttrDef<QC_Dialect, "TensorStats"> {
       DefaultValuedParameter<"uint64_t", "0">:$rows,
       OptionalParameter<"::mlir::ElementsAttr">:$secondMoment,
       OptionalParameter<"::mlir::ElementsAttr">:$rowSample,
-      OptionalParameter<"::mlir::DenseFPElementsAttr">:$channelSum);
+      OptionalParameter<"::mlir::DenseFPElementsAttr">:$channelSum,
+      OptionalParameter<"::mlir::DenseI64ArrayAttr">:$patchKernel);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

@@ -357,6 +357,15 @@ def QC_ObserveOp : QC_Op<"observe", [MemoryEffects<[MemWrite]>]> {
     shapes must then agree along `channel_axis`). The op has a write effect
     so it is never removed as dead code.
 
+    With `patch_kernel`, `patch_strides` and `patch_dilations` (one entry
+    per axis after `channel_axis`, all three with `second_moment`), the
+    second moment is a convolution's: over the im2col vectors
+    `x[..., c, o_0 s_0 + k_0 d_0, ...]` indexed by `(c, k_0, ...)` in
+    row-major order, one per output position `o` (and per index of the
+    axes before `channel_axis`), of size C * prod(k) (what GPTQ reads for a
+    convolution whose weight is [M, C, k...]). The operand is the already
+    padded input.
+
     The result is the module's statistics side table `qc.stats`, one
     `#qc.tensor_stats` per slot (see `qc-insert-observers`,
     `qc-expose-observers`).
@@ -364,11 +373,17 @@ def QC_ObserveOp : QC_Op<"observe", [MemoryEffects<[MemWrite]>]> {
     ```mlir
     qc.observe %x as "layers.0.mlp.in" {channel_axis = -1 : i64} : tensor<8x128xf32>
     qc.observe %x as "fc1" {channel_axis = 1 : i64, second_moment} : tensor<8x128xf32>
+    qc.observe %p as "conv1#patch" {channel_axis = 2 : i64, second_moment,
+        patch_kernel = array<i64: 3, 3>, patch_strides = array<i64: 2, 2>,
+        patch_dilations = array<i64: 1, 1>} : tensor<1x1x16x34x34xf32>
     ```
   }];
   let arguments = (ins QC_FloatTensor:$input, StrAttr:$slot,
                        OptionalAttr<I64Attr>:$channel_axis,
-                       UnitAttr:$second_moment);
+                       UnitAttr:$second_moment,
+                       OptionalAttr<DenseI64ArrayAttr>:$patch_kernel,
+                       OptionalAttr<DenseI64ArrayAttr>:$patch_strides,
+                       OptionalAttr<DenseI64ArrayAttr>:$patch_dilations);
   let assemblyFormat = "$input `as` $slot attr-dict `:` type($input)";
   let hasVerifier = 1;
 }

@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Operation.h"
 
+#include <optional>
 #include <string>
 
 namespace mlir::qc {
@@ -86,6 +87,21 @@ bool isDepthwiseLayer(const QuantLayer &layer);
 /// the loops of [M] or of [G, Mg] (then G * Mg = M), outermost first. Empty
 /// for any other layer or where those dims are not static.
 SmallVector<int64_t> getOutputChannelDims(const QuantLayer &layer);
+
+/// A convolution's window geometry along the activation's axes after its
+/// channel axis (`QuantLayer::actChannelAxis`).
+struct ConvPatch {
+  SmallVector<int64_t> kernel, strides, dilations;
+};
+
+/// The window geometry of `layer` when it is an ungrouped convolution whose
+/// weight root is [M, C, k...] (channelAxis 0, reductionAxis 1) and whose
+/// activation [..., C, P...] (the padded input, axes before C of extent 1
+/// or indexed by output loops alone) is read at `o_i * s_i + k_i * d_i`
+/// along each axis after C, k_i the loop of the weight root's axis 2 + i:
+/// then the weight's row-major [M, C * prod(k)] columns are the im2col
+/// vectors' (c, k...) entries. Otherwise nullopt.
+std::optional<ConvPatch> getConvPatch(const QuantLayer &layer);
 
 /// True when `op` is a linalg.generic computing out += a * b (optionally
 /// widening a and b first) with at least one reduction loop.

@@ -22,6 +22,9 @@ namespace mlir::qc {
 /// Attribute names: the table on the module, the slot on a layer.
 inline constexpr StringLiteral kStatsTableAttrName = "qc.stats";
 inline constexpr StringLiteral kActSlotAttrName = "qc.act_slot";
+/// A convolution's own slot for the second moment of its im2col vectors
+/// (GPTQ's Hessian), observed apart from its input's slot.
+inline constexpr StringLiteral kPatchSlotAttrName = "qc.patch_slot";
 
 /// The statistics of `slot`, or null when the module has none for it.
 TensorStatsAttr lookupStats(ModuleOp module, StringRef slot);
@@ -29,6 +32,9 @@ TensorStatsAttr lookupStats(ModuleOp module, StringRef slot);
 /// The statistics of `layer`'s activation input (through its qc.act_slot
 /// and the enclosing module's table), or null.
 TensorStatsAttr lookupLayerStats(Operation *layer);
+
+/// The statistics of `layer`'s im2col vectors (its qc.patch_slot), or null.
+TensorStatsAttr lookupPatchStats(Operation *layer);
 
 /// The slot `layer`'s activation input is observed into, or "".
 StringRef getActSlot(Operation *layer);

@@ -415,15 +415,14 @@ LogicalResult QuantizeDriver::applySchemes(func::FuncOp main) {
   }
   // The default policy: boundary layers at 8 bits where they are a small
   // part of the model (at most a quarter of its layers: a small model gets
-  // the scheme it was asked for), depthwise convolutions and convolutions
-  // of pooled inputs (squeeze-and-excitation gates) always.
+  // the scheme it was asked for), depthwise convolutions always.
   SmallVector<bool> boundary = findBoundaryLayers(main, layers);
   bool promoteBoundary =
       4 * llvm::count(boundary, true) <= int64_t(layers.size());
   for (auto [i, l] : llvm::enumerate(layers)) {
     LayerScheme s = base;
-    if (o.policy == "default" && ((promoteBoundary && boundary[i]) ||
-                                  isDepthwiseLayer(l) || isPooledInputLayer(l)))
+    if (o.policy == "default" &&
+        ((promoteBoundary && boundary[i]) || isDepthwiseLayer(l)))
       promoteTo8Bits(s);
     // A depthwise convolution reads each channel alone, and its input's
     // channels span ranges one per-tensor step serves badly: integer

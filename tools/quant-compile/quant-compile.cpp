@@ -196,9 +196,8 @@ static cl::opt<std::string> policy(
     cl::desc(
         "Precision policy: default keeps the boundary layers (nothing "
         "quantized before or after them: embeddings, a first "
-        "convolution, an LM head or classifier), depthwise "
-        "convolutions and convolutions of pooled inputs (squeeze-and-"
-        "excitation gates) at 8 bits in schemes below 8 bits (float formats at "
+        "convolution, an LM head or classifier) and depthwise "
+        "convolutions at 8 bits in schemes below 8 bits (float formats at "
         "fp8e4m3), gives depthwise convolutions 16-bit integer "
         "activations, and gives boundary "
         "layers dynamic activation scales in static schemes (--calib); none "

@@ -11,12 +11,6 @@ calib/: 4 random inputs of chain.onnx (.npy), for a static scheme.
 depthwise.onnx: x [1, 8, 6, 6] -> Conv 3x3, group 8 (depthwise) -> Relu ->
 Conv 1x1 8->8 (pointwise) -> y; two layers, both boundary (half of them:
 the boundary rule stays off) and the first depthwise.
-
-se.onnx: x [1, 8, 6, 6] -> stem (3x3) -> Relu -> main (1x1) -> a
-squeeze-and-excitation gate (GlobalAveragePool -> se_reduce 1x1 8->4 ->
-Relu -> se_expand 1x1 4->8 -> HardSigmoid, multiplying main's output) ->
-proj, mid1, mid2, out (1x1) -> y: 8 layers, 2 boundary (stem, out); the
-gate's two convolutions read pooled [1, C, 1, 1] inputs.
 """
 
 import sys
@@ -59,23 +53,3 @@ g = helper.make_graph(nodes, "depthwise", [helper.make_tensor_value_info("x", Te
                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 6, 6])],
                       [init("dw", (8, 1, 3, 3)), init("pw", (8, 8, 1, 1))])
 onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), out / "depthwise.onnx")
-
-nodes = [helper.make_node("Conv", ["x", "w_stem"], ["s"], name="stem", pads=[1, 1, 1, 1]),
-         helper.make_node("Relu", ["s"], ["sr"], name="stem_relu"),
-         helper.make_node("Conv", ["sr", "w_main"], ["m"], name="main"),
-         helper.make_node("GlobalAveragePool", ["m"], ["p"], name="pool"),
-         helper.make_node("Conv", ["p", "w_se_reduce"], ["q"], name="se_reduce"),
-         helper.make_node("Relu", ["q"], ["qr"], name="se_relu"),
-         helper.make_node("Conv", ["qr", "w_se_expand"], ["e"], name="se_expand"),
-         helper.make_node("HardSigmoid", ["e"], ["gate"], name="se_gate"),
-         helper.make_node("Mul", ["m", "gate"], ["g"], name="se_mul")]
-convs, h = [], "g"
-for n in ["proj", "mid1", "mid2", "out"]:
-    nodes.append(helper.make_node("Conv", [h, "w_" + n], [n + "_y"], name=n))
-    h = n + "_y"
-inits = [init("w_stem", (8, 8, 3, 3)), init("w_main", (8, 8, 1, 1)),
-         init("w_se_reduce", (4, 8, 1, 1)), init("w_se_expand", (8, 4, 1, 1))]
-inits += [init("w_" + n, (8, 8, 1, 1)) for n in ["proj", "mid1", "mid2", "out"]]
-g = helper.make_graph(nodes, "se", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 6, 6])],
-                      [helper.make_tensor_value_info("out_y", TensorProto.FLOAT, [1, 8, 6, 6])], inits)
-onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), out / "se.onnx")

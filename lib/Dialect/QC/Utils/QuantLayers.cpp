@@ -305,20 +305,6 @@ bool mlir::qc::isDepthwiseLayer(const QuantLayer &layer) {
          t.getDimSize(layer.actChannelAxis) == 1;
 }
 
-bool mlir::qc::isPooledInputLayer(const QuantLayer &layer) {
-  if (layer.isEmbedding || isa<LinearOp>(layer.op) || layer.rowwiseActivation ||
-      layer.actChannelAxis < 0)
-    return false;
-  auto t = dyn_cast<RankedTensorType>(
-      layer.op->getOperand(layer.actOperand).getType());
-  if (!t || layer.actChannelAxis + 1 >= t.getRank())
-    return false;
-  for (int64_t i = layer.actChannelAxis + 1; i < t.getRank(); ++i)
-    if (t.isDynamicDim(i) || t.getDimSize(i) != 1)
-      return false;
-  return true;
-}
-
 std::optional<ConvPatch> mlir::qc::getConvPatch(const QuantLayer &layer) {
   auto g = dyn_cast_or_null<linalg::GenericOp>(layer.op);
   if (!g || layer.isEmbedding || layer.channelAxis != 0 ||

@@ -80,12 +80,6 @@ SmallVector<bool> findBoundaryLayers(func::FuncOp func,
 /// reduced channel axis has extent 1 (a grouped convolution's C / G).
 bool isDepthwiseLayer(const QuantLayer &layer);
 
-/// True for a convolution (a windowed contraction: not a row-wise linear)
-/// whose input has static extent 1 on every axis after its channel axis: it
-/// reads a globally pooled vector, as the two convolutions of a
-/// squeeze-and-excitation gate do.
-bool isPooledInputLayer(const QuantLayer &layer);
-
 /// The dims of a convolution's result that index its output channels: for
 /// a multiply-accumulate linalg.generic (one init) whose weight root is
 /// [M, Cg, k...] (channelAxis 0), read as itself or as

@@ -475,6 +475,12 @@ OwningOpRef<ModuleOp> GraphImporter::run(onnx::ModelProto &model,
   for (const auto &out : graph.output())
     ++pendingReads[out.name()];
 
+  // Every name defined so far (`values` forgets dead constants).
+  llvm::StringSet<> written;
+  for (const auto &in : graph.input())
+    written.insert(in.name());
+  for (const auto &init : graph.initializer())
+    written.insert(init.name());
   const OpRegistry &registry = getOpRegistry();
   for (const auto &node : graph.node()) {
     Location loc = nodeLoc(ctx, node, fileName);
@@ -500,6 +506,17 @@ OwningOpRef<ModuleOp> GraphImporter::run(onnx::ModelProto &model,
                    "reads '" + in +
                        "', which no earlier node, input or initializer "
                        "defines");
+        return {};
+      }
+    // ONNX graphs are in SSA form: a name written twice would silently
+    // rebind every later reader.
+    for (const std::string &out : node.output())
+      if (!out.empty() && !written.insert(out).second) {
+        (void)fail(loc, ImportError::Invalid,
+                   "writes '" + out +
+                       "', which an input, an initializer or another "
+                       "output already defines (ONNX assigns each name "
+                       "once)");
         return {};
       }
     NodeImporter n(*this, node, opsetIt->second, b);

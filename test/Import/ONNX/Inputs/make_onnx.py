@@ -229,6 +229,19 @@ def unsupported(out):
          os.path.join(out, "unsupported.onnx"))
 
 
+def rebind(out):
+    """Two nodes write 'h'; a third writes the input's name."""
+    for name, second in (("rebind", "h"), ("rebind-input", "x")):
+        g = helper.make_graph(
+            [helper.make_node("Relu", ["x"], ["h"], name="first"),
+             helper.make_node("Neg", ["h"], [second], name="second"),
+             helper.make_node("Abs", [second], ["y"], name="third")], "r",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])])
+        save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
+             os.path.join(out, name + ".onnx"))
+
+
 def malformed(out):
     with open(os.path.join(out, "malformed.onnx"), "wb") as f:
         f.write(b"\x08\x07this is not a protobuf \xff\xff\xff")
@@ -280,7 +293,7 @@ def main():
         {"mlp": mlp, "weights": weights, "named-dims": named_dims,
          "unnamed-dims": unnamed_dims,
          "runtime-shapes": runtime_shapes, "runtime-slice": runtime_slice, "contractions": contractions,
-         "unsupported": unsupported,
+         "unsupported": unsupported, "rebind": rebind,
          "malformed": malformed}[kind](out)
 
 

@@ -9,6 +9,7 @@
 #include "ContractionPlan.h"
 #include "RegisterTile.h"
 #include "quant/Dialect/QC/IR/QCAttrs.h"
+#include "quant/Dialect/QC/Utils/DimTrace.h"
 #include "quant/Target/CPU/CPUTarget.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -63,18 +64,6 @@ bool isAddMul(AffineExpr e) {
 
 bool isScalarIntOrFloat(Type t) {
   return isa<FloatType>(t) || (isa<IntegerType>(t));
-}
-
-/// The coefficient of dimension `d` in `e` when `e` is affine in it.
-std::optional<int64_t> coefficientOf(AffineExpr e, unsigned d,
-                                     unsigned numDims) {
-  MLIRContext *ctx = e.getContext();
-  AffineExpr dim = getAffineDimExpr(d, ctx);
-  AffineExpr shifted = e.replace(dim, dim + 1);
-  AffineExpr diff = simplifyAffineExpr(shifted - e, numDims, 0);
-  if (auto c = dyn_cast<AffineConstantExpr>(diff))
-    return c.getValue();
-  return std::nullopt;
 }
 
 } // namespace
@@ -304,7 +293,7 @@ FailureOr<Plan> analyzeDot4(linalg::GenericOp op, const LanesAndRows &lr,
     return failure();
   unsigned numLoops = op.getNumLoops();
   std::optional<int64_t> step =
-      coefficientOf(lMap.getResult(nl - 2), lr.lane, numLoops);
+      getAffineCoefficient(lMap.getResult(nl - 2), lr.lane, numLoops);
   if (lMap.getResult(nl - 2).isFunctionOfDim(j) || !step ||
       (*step != 1 && *step != 2))
     return failure();
@@ -316,7 +305,7 @@ FailureOr<Plan> analyzeDot4(linalg::GenericOp op, const LanesAndRows &lr,
   for (unsigned i = 0; i + 1 < nb; ++i)
     if (bMap.getResult(i).isFunctionOfDim(j))
       return failure();
-  if (coefficientOf(bMap.getResult(nb - 1), j, numLoops) != 1)
+  if (getAffineCoefficient(bMap.getResult(nb - 1), j, numLoops) != 1)
     return failure();
   std::optional<SmallVector<int64_t>> ls = staticStrides(lIn->get().getType());
   std::optional<SmallVector<int64_t>> bs = staticStrides(bIn->get().getType());
@@ -413,7 +402,7 @@ FailureOr<Plan> mlir::qc::analyzeContraction(linalg::GenericOp op,
       for (unsigned i = 0; i + 1 < m.getNumResults(); ++i)
         onlyLast &= !m.getResult(i).isFunctionOfDim(p.lane);
       std::optional<int64_t> c =
-          coefficientOf(m.getResults().back(), p.lane, numLoops);
+          getAffineCoefficient(m.getResults().back(), p.lane, numLoops);
       // lane floordiv P, P dividing VL (lane blocks start at multiples of
       // VL).
       if (auto e = dyn_cast<AffineBinaryOpExpr>(m.getResults().back());

@@ -106,7 +106,8 @@ func.func @conv_axis(%x: tensor<1x3x6x6xf32>) -> tensor<1x4x4x4xf32> {
 // kw] reshaped from [M, C/G, kh, kw]): strides and dilations are read from
 // `o * s + k * d`. A 1x1 window of stride 1 needs no slot of its own (its
 // input's channel moment is its Hessian), nor does a grouped convolution
-// (each group would need its own).
+// (each group would need its own) or a window read at an offset (not an
+// im2col of its input).
 // ALL-LABEL: func.func @importer_forms
 // ALL: qc.observe %[[XG:.*]] as "strided" {channel_axis = 2 : i64, second_moment}
 // ALL: qc.observe %[[XG]] as "strided#patch" {channel_axis = 2 : i64, patch_dilations = array<i64: 2, 1>, patch_kernel = array<i64: 2, 3>, patch_strides = array<i64: 2, 3>, second_moment}
@@ -116,11 +117,15 @@ func.func @conv_axis(%x: tensor<1x3x6x6xf32>) -> tensor<1x4x4x4xf32> {
 // ALL-NOT: patch
 // ALL: qc.observe %{{.*}} as "grouped" {channel_axis = 2 : i64, second_moment}
 // ALL-NOT: patch
+// ALL: qc.act_slot = "strided"
+// ALL-NOT: patch
+// ALL: return
 #cin = affine_map<(n, g, m, c, kh, kw, oh, ow) -> (n, g, c, oh * 2 + kh * 2, ow * 3 + kw)>
 #cwt = affine_map<(n, g, m, c, kh, kw, oh, ow) -> (g, m, c, kh, kw)>
 #cout = affine_map<(n, g, m, c, kh, kw, oh, ow) -> (n, g, m, oh, ow)>
 #pin = affine_map<(n, g, m, c, kh, kw, oh, ow) -> (n, g, c, oh + kh, ow + kw)>
-func.func @importer_forms(%x: tensor<1x4x9x9xf32>) -> (tensor<1x1x5x4x3xf32>, tensor<1x1x5x9x9xf32>, tensor<1x2x3x8x7xf32>) {
+#oin = affine_map<(n, g, m, c, kh, kw, oh, ow) -> (n, g, c, oh + kh + 1, ow + kw)>
+func.func @importer_forms(%x: tensor<1x4x9x9xf32>) -> (tensor<1x1x5x4x3xf32>, tensor<1x1x5x9x9xf32>, tensor<1x2x3x8x7xf32>, tensor<1x1x5x7x7xf32>) {
   %xg = tensor.expand_shape %x [[0], [1, 2], [3], [4]] output_shape [1, 1, 4, 9, 9] : tensor<1x4x9x9xf32> into tensor<1x1x4x9x9xf32>
   %w = arith.constant dense<0.5> : tensor<5x4x2x3xf32>
   %wg = tensor.expand_shape %w [[0, 1], [2], [3], [4]] output_shape [1, 5, 4, 2, 3] : tensor<5x4x2x3xf32> into tensor<1x5x4x2x3xf32>
@@ -163,5 +168,18 @@ func.func @importer_forms(%x: tensor<1x4x9x9xf32>) -> (tensor<1x1x5x4x3xf32>, te
     %s = arith.addf %acc, %m : f32
     linalg.yield %s : f32
   } -> tensor<1x2x3x8x7xf32> loc("grouped")
-  return %y, %y1, %y2 : tensor<1x1x5x4x3xf32>, tensor<1x1x5x9x9xf32>, tensor<1x2x3x8x7xf32>
+  %w3 = arith.constant dense<0.5> : tensor<5x4x2x3xf32>
+  %w3g = tensor.expand_shape %w3 [[0, 1], [2], [3], [4]] output_shape [1, 5, 4, 2, 3] : tensor<5x4x2x3xf32> into tensor<1x5x4x2x3xf32>
+  %e3 = tensor.empty() : tensor<1x1x5x7x7xf32>
+  %init3 = linalg.fill ins(%zero : f32) outs(%e3 : tensor<1x1x5x7x7xf32>) -> tensor<1x1x5x7x7xf32>
+  %y3 = linalg.generic {indexing_maps = [#oin, #cwt, #cout],
+      iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "reduction", "parallel", "parallel"]}
+      ins(%xg, %w3g : tensor<1x1x4x9x9xf32>, tensor<1x5x4x2x3xf32>) outs(%init3 : tensor<1x1x5x7x7xf32>)
+      attrs = {qc.scheme = #qc.scheme<w = int4 channel, a = none>} {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<1x1x5x7x7xf32> loc("offset")
+  return %y, %y1, %y2, %y3 : tensor<1x1x5x4x3xf32>, tensor<1x1x5x9x9xf32>, tensor<1x2x3x8x7xf32>, tensor<1x1x5x7x7xf32>
 }

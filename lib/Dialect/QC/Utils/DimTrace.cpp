@@ -76,3 +76,12 @@ bool mlir::qc::followDim(Value start, int64_t pos,
   }
   return true;
 }
+
+std::optional<int64_t> mlir::qc::getAffineCoefficient(AffineExpr e, unsigned d,
+                                                      unsigned numDims) {
+  AffineExpr dim = getAffineDimExpr(d, e.getContext());
+  AffineExpr diff = simplifyAffineExpr(e.replace(dim, dim + 1) - e, numDims, 0);
+  if (auto c = dyn_cast<AffineConstantExpr>(diff))
+    return c.getValue();
+  return std::nullopt;
+}

@@ -6,13 +6,12 @@
 
 #include "quant/Dialect/QC/Utils/QuantLayers.h"
 #include "quant/Dialect/QC/IR/QCOps.h"
+#include "quant/Dialect/QC/Utils/DimTrace.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
-
-#include <functional>
 
 using namespace mlir;
 using namespace mlir::qc;
@@ -360,48 +359,41 @@ std::optional<ConvPatch> mlir::qc::getConvPatch(const QuantLayer &layer) {
     int64_t kLoop = dimOf(wMap.getResult(wr - nd + i));
     if (kLoop < 0 || !isReduction(kLoop))
       return std::nullopt;
-    // o * s + k * d as a sum of (loop, coefficient) terms.
-    SmallVector<std::pair<int64_t, int64_t>> terms;
-    bool ok = true;
-    std::function<void(AffineExpr, int64_t)> collect = [&](AffineExpr e,
-                                                           int64_t f) {
-      if (auto d = dyn_cast<AffineDimExpr>(e)) {
-        terms.push_back({d.getPosition(), f});
-        return;
+    // o * s + k * d: one output loop o besides k, each with a constant
+    // coefficient, nothing else (a kernel of extent 1 may have had its
+    // term folded away: dilation 1).
+    AffineExpr e = aMap.getResult(ca + 1 + i);
+    unsigned numLoops = g.getNumLoops();
+    int64_t oLoop = -1;
+    for (unsigned d = 0; d < numLoops; ++d)
+      if (int64_t(d) != kLoop && e.isFunctionOfDim(d)) {
+        if (oLoop >= 0)
+          return std::nullopt;
+        oLoop = d;
       }
-      auto bin = dyn_cast<AffineBinaryOpExpr>(e);
-      if (bin && bin.getKind() == AffineExprKind::Add) {
-        collect(bin.getLHS(), f);
-        collect(bin.getRHS(), f);
-        return;
-      }
-      if (bin && bin.getKind() == AffineExprKind::Mul)
-        if (auto c = dyn_cast<AffineConstantExpr>(bin.getRHS())) {
-          collect(bin.getLHS(), f * c.getValue());
-          return;
-        }
-      ok = false;
-    };
-    collect(aMap.getResult(ca + 1 + i), 1);
-    int64_t stride = 0, dilation = 0;
-    for (auto [d, f] : terms) {
-      if (d == kLoop && !dilation)
-        dilation = f;
-      else if (d != kLoop && !isReduction(d) && oMap.isFunctionOfDim(d) &&
-               !stride)
-        stride = f;
-      else
-        ok = false;
-    }
-    // A kernel of extent 1 may have had its term folded away.
+    if (oLoop < 0 || isReduction(oLoop) || !oMap.isFunctionOfDim(oLoop))
+      return std::nullopt;
     int64_t k = rootT.getDimSize(2 + i);
-    if (!dilation && k == 1)
-      dilation = 1;
-    if (!ok || stride < 1 || dilation < 1)
+    std::optional<int64_t> stride = getAffineCoefficient(e, oLoop, numLoops);
+    std::optional<int64_t> dilation =
+        e.isFunctionOfDim(kLoop) ? getAffineCoefficient(e, kLoop, numLoops)
+        : k == 1                 ? std::optional<int64_t>(1)
+                                 : std::nullopt;
+    if (!stride || !dilation || *stride < 1 || *dilation < 1)
+      return std::nullopt;
+    // No offset: o = k = 0 reads position 0.
+    MLIRContext *ctx = e.getContext();
+    AffineExpr zeroE = getAffineConstantExpr(0, ctx);
+    AffineExpr rest =
+        simplifyAffineExpr(e.replace(getAffineDimExpr(oLoop, ctx), zeroE)
+                               .replace(getAffineDimExpr(kLoop, ctx), zeroE),
+                           numLoops, 0);
+    auto zero = dyn_cast<AffineConstantExpr>(rest);
+    if (!zero || zero.getValue() != 0)
       return std::nullopt;
     p.kernel.push_back(k);
-    p.strides.push_back(stride);
-    p.dilations.push_back(dilation);
+    p.strides.push_back(*stride);
+    p.dilations.push_back(*dilation);
   }
   return p;
 }

@@ -31,6 +31,12 @@ std::optional<unsigned> loopAt(AffineMap map, int64_t pos);
 bool followDim(Value start, int64_t pos,
                llvm::function_ref<bool(OpOperand &use, int64_t pos)> sink);
 
+/// The coefficient of dimension `d` in `e` (over `numDims` dimensions) when
+/// `e` is affine in it: e(d + 1) - e(d) simplified to a constant; nullopt
+/// otherwise (a floordiv or mod of it, a product with a symbol).
+std::optional<int64_t> getAffineCoefficient(AffineExpr e, unsigned d,
+                                            unsigned numDims);
+
 } // namespace mlir::qc
 
 #endif // QUANT_DIALECT_QC_UTILS_DIMTRACE_H

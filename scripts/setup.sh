@@ -3,9 +3,12 @@
 # user with sudo) to a working build. Idempotent: re-running it does only what
 # is missing and finishes in seconds when nothing changed.
 #
-#   scripts/setup.sh            apt packages, .venv, configure, build
+#   scripts/setup.sh            apt packages, .venv, configure, build, and the
+#                               Python package (python-bindings) into .venv
 #
-# Environment: BUILD_DIR (default build), JOBS (default: number of cores).
+# Environment: BUILD_DIR (default build), JOBS (default: number of cores),
+# QUANT_NO_TORCH=1 to leave PyTorch (requirements-torch.txt: the Python
+# package's PyTorch tests, several GB with its CUDA libraries) out.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -59,6 +62,12 @@ if [[ ! -x "$VENV/bin/python" ]] || ! cmp -s "$ROOT/requirements.txt" "$STAMP"; 
 else
   echo "    up to date"
 fi
+TORCH_STAMP="$VENV/.quant-requirements-torch"
+if [[ "${QUANT_NO_TORCH:-0}" != 1 ]] && ! cmp -s "$ROOT/requirements-torch.txt" "$TORCH_STAMP"; then
+  step "installing PyTorch into .venv (requirements-torch.txt)"
+  (cd "$ROOT" && "$VENV/bin/python" -m pip install -q -r requirements-torch.txt)
+  cp "$ROOT/requirements-torch.txt" "$TORCH_STAMP"
+fi
 
 step "configuring CMake in $BUILD_DIR"
 if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
@@ -76,5 +85,9 @@ fi
 
 step "building (ninja -j$JOBS)"
 ninja -C "$BUILD_DIR" -j"$JOBS" all quant-doc
+
+step "installing the Python package (python-bindings) into .venv"
+QUANT_BUILD_DIR="$BUILD_DIR" "$VENV/bin/python" -m pip install -q --no-deps \
+  --no-build-isolation "$ROOT/python-bindings"
 
 echo "==> done: tools in $BUILD_DIR/bin, plugin in $BUILD_DIR/lib/QuantPlugin.so"

@@ -50,6 +50,10 @@ void mlir::qc::buildGraphPipeline(OpPassManager &pm) {
   // it can fold away). CSE merges the extents that canonicalization
   // resolved to one value in several places, so the next canonicalize
   // folds their checks.
+  // MLIR input (quant-compile x.mlir, the C API's quant_compile_mlir) may
+  // compute elementwise with arith/math ops on tensors, which nothing
+  // later bufferizes: they become linalg.generic as the importer's are.
+  f.addPass(createConvertElementwiseToLinalgPass());
   f.addPass(createCanonicalizerPass());
   f.addPass(createQCConstrainInputDimsPass());
   f.addPass(createCanonicalizerPass());

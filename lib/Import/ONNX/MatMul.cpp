@@ -153,6 +153,8 @@ LogicalResult importMatMul(NodeImporter &n) {
   Type elt = lt.getElementType();
   if (!isa<FloatType>(elt) && !isa<IntegerType>(elt))
     return n.unsupported("element type not supported");
+  if (elt != rt.getElementType())
+    return n.invalid("operand element types differ");
 
   if (lt.getRank() >= 2 && rt.getRank() == 2 && isa<FloatType>(elt))
     if (Value w = weightFromConstant(n, rhs, /*transposed=*/false, 1.0)) {

@@ -242,6 +242,18 @@ def rebind(out):
              os.path.join(out, name + ".onnx"))
 
 
+def mixed_types(out):
+    """MatMul of a float32 input by a float64 initializer: invalid ONNX that
+    numpy 2 makes easy (float32 / np.float64 is float64)."""
+    w = numpy_helper.from_array(np.ones((3, 4), np.float64), "w")
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "m",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])], [w])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
+         os.path.join(out, "mixed-types.onnx"))
+
+
 def malformed(out):
     with open(os.path.join(out, "malformed.onnx"), "wb") as f:
         f.write(b"\x08\x07this is not a protobuf \xff\xff\xff")
@@ -293,7 +305,7 @@ def main():
         {"mlp": mlp, "weights": weights, "named-dims": named_dims,
          "unnamed-dims": unnamed_dims,
          "runtime-shapes": runtime_shapes, "runtime-slice": runtime_slice, "contractions": contractions,
-         "unsupported": unsupported, "rebind": rebind,
+         "unsupported": unsupported, "rebind": rebind, "mixed-types": mixed_types,
          "malformed": malformed}[kind](out)
 
 

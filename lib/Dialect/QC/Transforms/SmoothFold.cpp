@@ -49,7 +49,10 @@ struct Member {
 /// The per-channel statistics of the group's input.
 struct ChannelStats {
   std::vector<double> lo, hi, energy; ///< min, max, E[x^2] per channel
-  std::vector<float> rows;            ///< sampled input rows, [R, C]
+  /// Per channel, the scale of its upper and lower tails (clipLoss): 0
+  /// where the calibration saw no value on that side.
+  std::vector<double> tailHi, tailLo;
+  std::vector<float> rows; ///< sampled input rows, [R, C]
 };
 
 /// A float constant of rank 1 and `c` elements, or nullopt.
@@ -287,13 +290,80 @@ double meanTokenStepSq(FormatAttr fmt, ArrayRef<double> s,
   return sum / double(r);
 }
 
+/// E[(z - u)^2; z > u] for a standard normal z: the mean squared excess
+/// past a clipping threshold u standard deviations out.
+double gaussianExcessSq(double u) {
+  double tail = 0.5 * std::erfc(u / std::sqrt(2.0));
+  double density = std::exp(-0.5 * u * u) / std::sqrt(2.0 * M_PI);
+  return std::max(0.0, (1.0 + u * u) * tail - u * density);
+}
+
+/// z with P(Z > z) = p for a standard normal Z.
+double normalUpperQuantile(double p) {
+  double lo = 0, hi = 40;
+  for (int i = 0; i < 80; ++i) {
+    double mid = 0.5 * (lo + hi);
+    (0.5 * std::erfc(mid / std::sqrt(2.0)) > p ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+/// The scale of a tail whose extreme over n values is `extreme`: a
+/// Gaussian's sigma that puts the extreme where one value in n + 1 lies
+/// beyond it, and at least the channel's RMS.
+double tailScale(double extreme, int64_t n, double rms) {
+  if (extreme <= 0)
+    return 0;
+  double z = normalUpperQuantile(1.0 / double(std::max<int64_t>(n, 1) + 1));
+  return std::max(rms, extreme / z);
+}
+
+/// Expected squared clipping error, per row, of the group's outputs when a
+/// static range [lo, hi] of the smoothed input is applied to data beyond
+/// the calibration set. The range is the calibration's extremes, so the
+/// channels whose own extreme defines it (after smoothing: every channel
+/// at alpha = 1) clip whatever a new row brings past that extreme, and a
+/// channel's extreme over n calibration rows underestimates its
+/// population's (a new row exceeds it with probability 1 / (n + 1)). Each
+/// side of each channel is taken as a Gaussian tail scaled to its observed
+/// extreme (tailScale): the expected squared excess past its threshold (in
+/// original units, range * s_j), through the squared norm of the weights'
+/// column j. Negligible for a threshold several tail scales out; what keeps
+/// a small calibration set from fitting alpha to its own extremes.
+double clipLoss(const Member &m, FormatAttr fmt, double lo, double hi,
+                ArrayRef<double> s, const ChannelStats &cs) {
+  lo = std::min(lo, 0.0);
+  hi = std::max(hi, 0.0);
+  if (fmt.isFloat() || fmt.isSigned()) { // symmetric grids
+    hi = std::max(-lo, hi);
+    lo = -hi;
+  }
+  int64_t k = int64_t(s.size());
+  double loss = 0;
+  for (int64_t j = 0; j < k; ++j) {
+    double excess = 0;
+    if (double t = cs.tailHi[j]; t > 0)
+      excess += t * t * gaussianExcessSq(hi * s[j] / t);
+    if (double t = cs.tailLo[j]; t > 0)
+      excess += t * t * gaussianExcessSq(-lo * s[j] / t);
+    if (excess == 0)
+      continue;
+    double column = 0;
+    for (int64_t r = 0; r < m.n; ++r)
+      column += m.w[r * k + j] * m.w[r * k + j];
+    loss += excess * column;
+  }
+  return loss;
+}
+
 /// Expected squared error, per row of the input, of the group's outputs
 /// once quantized with smoothing factors `s`: each weight's rounding error
 /// weighted by E[x_j^2] / s_j^2, plus the activation's rounding noise
 /// (step^2 / 12) through the smoothed weights' squared norm. The step is
-/// per tensor, over the smoothed range, for static activations; for
-/// per-token dynamic ones it is each sampled row's own (without a sample:
-/// the per-tensor step, an upper bound).
+/// per tensor, over the smoothed range, for static activations, which also
+/// add their expected clipping of unseen rows (clipLoss); for per-token
+/// dynamic ones it is each sampled row's own (without a sample: the
+/// per-tensor step, an upper bound).
 double groupLoss(MutableArrayRef<Member> members, ArrayRef<double> s,
                  const ChannelStats &cs) {
   int64_t k = int64_t(s.size());
@@ -336,6 +406,8 @@ double groupLoss(MutableArrayRef<Member> members, ArrayRef<double> s,
         stepSq = step * step;
       }
       loss += stepSq / 12.0 * norm;
+      if (m.scheme.getIsStatic())
+        loss += clipLoss(m, a, lo, hi, s, cs);
     }
   }
   return loss;
@@ -488,8 +560,12 @@ struct QCSmoothFoldPass
     for (auto [j, v] :
          llvm::enumerate(st.getChannelSumSq().getValues<APFloat>()))
       cs.energy.push_back(counts[j] ? v.convertToDouble() / counts[j] : 0.0);
-    for (int64_t j = 0; j < k; ++j)
+    for (int64_t j = 0; j < k; ++j) {
       amax[j] = std::max(-cs.lo[j], cs.hi[j]);
+      double rms = std::sqrt(std::max(cs.energy[j], 0.0));
+      cs.tailHi.push_back(tailScale(cs.hi[j], counts[j], rms));
+      cs.tailLo.push_back(tailScale(-cs.lo[j], counts[j], rms));
+    }
     cs.rows = st.getRowSampleValues();
     for (const Member &m : members)
       for (size_t i = 0; i < m.w.size(); ++i)

@@ -22,7 +22,7 @@ FailureOr<ModelSignature> mlir::qc::getModelSignature(func::FuncOp main) {
                               std::to_string(i));
     return out;
   };
-  auto describe = [&](Type type, const std::string &name,
+  auto describe = [&](Type type, const std::string &name, bool isUnsigned,
                       TensorSignature &t) -> LogicalResult {
     auto rt = dyn_cast<RankedTensorType>(type);
     if (!rt)
@@ -32,8 +32,11 @@ FailureOr<ModelSignature> mlir::qc::getModelSignature(func::FuncOp main) {
     if (e.isInteger(1)) {
       t.dtypeCode = 6;
       t.dtypeBits = 8;
-    } else if (isa<IntegerType>(e)) {
-      t.dtypeCode = 0;
+    } else if (isa<IntegerType>(e) &&
+               llvm::is_contained({8u, 16u, 32u, 64u},
+                                  e.getIntOrFloatBitWidth())) {
+      // Unsigned where the importer marked it (ONNX uint8/uint16).
+      t.dtypeCode = isUnsigned ? 1 : 0;
       t.dtypeBits = e.getIntOrFloatBitWidth();
     } else if (e.isBF16()) {
       t.dtypeCode = 4;
@@ -56,7 +59,8 @@ FailureOr<ModelSignature> mlir::qc::getModelSignature(func::FuncOp main) {
   auto dimClasses = main->getAttrOfType<ArrayAttr>("qc.input_dim_classes");
   for (auto [i, t] : llvm::enumerate(ft.getInputs())) {
     sig.inputs.emplace_back();
-    if (failed(describe(t, in[i], sig.inputs.back())))
+    if (failed(describe(t, in[i], bool(main.getArgAttr(i, "qc.unsigned")),
+                        sig.inputs.back())))
       return failure();
     auto classes = dimClasses && i < dimClasses.size()
                        ? dyn_cast<DenseI64ArrayAttr>(dimClasses[i])
@@ -75,7 +79,8 @@ FailureOr<ModelSignature> mlir::qc::getModelSignature(func::FuncOp main) {
   }
   for (auto [i, t] : llvm::enumerate(ft.getResults())) {
     sig.outputs.emplace_back();
-    if (failed(describe(t, out[i], sig.outputs.back())))
+    if (failed(describe(t, out[i], bool(main.getResultAttr(i, "qc.unsigned")),
+                        sig.outputs.back())))
       return failure();
   }
   if (sig.outputs.empty())

@@ -92,6 +92,11 @@ private:
                                          int64_t count, Location loc);
   LogicalResult readExternal(const onnx::TensorProto &t,
                              MutableArrayRef<char> dst, Location loc);
+  /// An int4/uint4 tensor (two codes a byte, the first in the low nibble):
+  /// dense elements of i4, one code per byte.
+  FailureOr<GraphValue> importInt4Tensor(const onnx::TensorProto &t, Type elt,
+                                         ArrayRef<int64_t> shape, int64_t count,
+                                         OpBuilder &b, Location loc);
 };
 
 } // namespace mlir::qc::onnximport
@@ -125,7 +130,61 @@ Type mlir::qc::onnximport::getElementType(MLIRContext *ctx, int32_t t) {
   }
 }
 
+// ONNX data types newer than Debian's onnx headers (onnx.proto's numbers).
+static constexpr int32_t kFloat8E4M3FN = 17, kFloat8E5M2 = 19, kUInt4 = 21,
+                         kInt4 = 22;
+
+Type mlir::qc::onnximport::getStorageElementType(MLIRContext *ctx, int32_t t,
+                                                 bool *isUnsigned) {
+  *isUnsigned = false;
+  switch (t) {
+  case onnx::TensorProto::UINT8:
+    *isUnsigned = true;
+    return IntegerType::get(ctx, 8);
+  case onnx::TensorProto::UINT16:
+    *isUnsigned = true;
+    return IntegerType::get(ctx, 16);
+  case kUInt4:
+    *isUnsigned = true;
+    return IntegerType::get(ctx, 4);
+  case kInt4:
+    return IntegerType::get(ctx, 4);
+  case kFloat8E4M3FN:
+    return Float8E4M3FNType::get(ctx);
+  case kFloat8E5M2:
+    return Float8E5M2Type::get(ctx);
+  default:
+    return getElementType(ctx, t);
+  }
+}
+
+bool mlir::qc::onnximport::isQuantizedStorageType(Type elt) {
+  return elt.isInteger(4) || isa<Float8E4M3FNType, Float8E5M2Type>(elt);
+}
+
 static std::string dataTypeName(int32_t t) {
+  switch (t) {
+  case kFloat8E4M3FN:
+    return "FLOAT8E4M3FN";
+  case 18:
+    return "FLOAT8E4M3FNUZ";
+  case kFloat8E5M2:
+    return "FLOAT8E5M2";
+  case 20:
+    return "FLOAT8E5M2FNUZ";
+  case kUInt4:
+    return "UINT4";
+  case kInt4:
+    return "INT4";
+  case 23:
+    return "FLOAT4E2M1";
+  case 24:
+    return "FLOAT8E8M0";
+  case 25:
+    return "UINT2";
+  case 26:
+    return "INT2";
+  }
   if (onnx::TensorProto::DataType_IsValid(t))
     return onnx::TensorProto::DataType_Name(
         static_cast<onnx::TensorProto::DataType>(t));
@@ -264,6 +323,10 @@ GraphImporter::readRawData(const onnx::TensorProto &t, Type elt, int64_t count,
   case onnx::TensorProto::INT32:
   case onnx::TensorProto::INT16:
   case onnx::TensorProto::INT8:
+  case onnx::TensorProto::UINT16:
+  case onnx::TensorProto::UINT8:
+  case kFloat8E4M3FN:
+  case kFloat8E5M2:
   case onnx::TensorProto::BOOL:
   case onnx::TensorProto::FLOAT16:
   case onnx::TensorProto::BFLOAT16:
@@ -290,7 +353,8 @@ GraphImporter::readRawData(const onnx::TensorProto &t, Type elt, int64_t count,
 
 FailureOr<GraphValue> GraphImporter::importTensor(const onnx::TensorProto &t,
                                                   OpBuilder &b, Location loc) {
-  Type elt = getElementType(ctx, t.data_type());
+  bool isUnsigned = false;
+  Type elt = getStorageElementType(ctx, t.data_type(), &isUnsigned);
   if (!elt)
     return fail(loc, ImportError::Unsupported,
                 "tensor '" + t.name() + "' has unsupported element type " +
@@ -301,7 +365,16 @@ FailureOr<GraphValue> GraphImporter::importTensor(const onnx::TensorProto &t,
     if (d < 0)
       return fail(loc, ImportError::Invalid,
                   "tensor '" + t.name() + "' has a negative dimension");
+    if (d > 0 && count > (int64_t(1) << 62) / d)
+      return fail(loc, ImportError::Invalid,
+                  "tensor '" + t.name() + "' has too many elements");
     count *= d;
+  }
+  if (elt.isInteger(4)) {
+    FailureOr<GraphValue> gv = importInt4Tensor(t, elt, shape, count, b, loc);
+    if (succeeded(gv))
+      gv->isUnsigned = isUnsigned;
+    return gv;
   }
   FailureOr<AsmResourceBlob> blob = readRawData(t, elt, count, loc);
   if (failed(blob))
@@ -309,6 +382,7 @@ FailureOr<GraphValue> GraphImporter::importTensor(const onnx::TensorProto &t,
   ArrayRef<char> data = blob->getData();
   auto type = RankedTensorType::get(shape, elt);
   GraphValue gv;
+  gv.isUnsigned = isUnsigned;
   if (count <=
       (isa<FloatType>(elt) ? kMaxInlineFloatElements : kMaxFoldedElements)) {
     // Small: inline elements, also kept for folding shape computations.
@@ -333,6 +407,47 @@ FailureOr<GraphValue> GraphImporter::importTensor(const onnx::TensorProto &t,
       c = '_';
   auto attr = DenseResourceElementsAttr::get(type, name, std::move(*blob));
   gv.value = arith::ConstantOp::create(b, loc, attr);
+  return gv;
+}
+
+FailureOr<GraphValue>
+GraphImporter::importInt4Tensor(const onnx::TensorProto &t, Type elt,
+                                ArrayRef<int64_t> shape, int64_t count,
+                                OpBuilder &b, Location loc) {
+  // Read as the bytes of ceil(count / 2) uint8 elements (raw or external
+  // data), or from int32_data, which holds the packed bytes one an entry.
+  int64_t packed = (count + 1) / 2;
+  std::vector<char> bytes(packed);
+  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+    if (failed(readExternal(t, bytes, loc)))
+      return failure();
+  } else if (t.has_raw_data()) {
+    if (static_cast<int64_t>(t.raw_data().size()) != packed)
+      return fail(loc, ImportError::Invalid,
+                  "tensor '" + t.name() + "' has " +
+                      Twine(t.raw_data().size()) + " bytes of raw data, " +
+                      Twine(packed) + " expected");
+    std::memcpy(bytes.data(), t.raw_data().data(), packed);
+  } else {
+    if (t.int32_data_size() != packed)
+      return fail(loc, ImportError::Invalid,
+                  "tensor '" + t.name() + "' has " +
+                      Twine(t.int32_data_size()) + " packed entries, " +
+                      Twine(packed) + " expected");
+    for (int64_t i = 0; i < packed; ++i)
+      bytes[i] = static_cast<char>(t.int32_data(i));
+  }
+  std::vector<char> codes(count);
+  for (int64_t i = 0; i < count; ++i)
+    codes[i] = static_cast<char>((bytes[i / 2] >> (4 * (i % 2))) & 0xF);
+  auto type = RankedTensorType::get(shape, elt);
+  GraphValue gv;
+  bool splat = false;
+  if (!DenseElementsAttr::isValidRawBuffer(type, codes, splat))
+    return fail(loc, ImportError::Invalid,
+                "tensor '" + t.name() + "': cannot hold int4 codes");
+  gv.constant = DenseElementsAttr::getFromRawBuffer(type, codes);
+  gv.value = arith::ConstantOp::create(b, loc, gv.constant);
   return gv;
 }
 
@@ -379,6 +494,7 @@ OwningOpRef<ModuleOp> GraphImporter::run(onnx::ModelProto &model,
   SmallVector<Type> argTypes;
   SmallVector<Attribute> inputNames, inputDimNames;
   SmallVector<const onnx::ValueInfoProto *> inputs;
+  SmallVector<bool> argUnsigned;
   for (const auto &in : graph.input()) {
     if (initNames.contains(in.name()))
       continue;
@@ -388,7 +504,16 @@ OwningOpRef<ModuleOp> GraphImporter::run(onnx::ModelProto &model,
       return {};
     }
     const auto &tt = in.type().tensor_type();
-    Type elt = getElementType(ctx, tt.elem_type());
+    bool isUnsigned = false;
+    Type elt = getStorageElementType(ctx, tt.elem_type(), &isUnsigned);
+    if (elt && isQuantizedStorageType(elt)) {
+      (void)fail(fileLoc, ImportError::Unsupported,
+                 "input '" + in.name() + "' is " +
+                     dataTypeName(tt.elem_type()) +
+                     ", which does not cross the runtime's ABI (uint8 and "
+                     "uint16 codes do)");
+      return {};
+    }
     if (!elt) {
       (void)fail(fileLoc, ImportError::Unsupported,
                  "input '" + in.name() + "' has unsupported element type " +
@@ -428,6 +553,7 @@ OwningOpRef<ModuleOp> GraphImporter::run(onnx::ModelProto &model,
       }
     }
     argTypes.push_back(RankedTensorType::get(shape, elt));
+    argUnsigned.push_back(isUnsigned);
     inputNames.push_back(b.getStringAttr(in.name()));
     SmallVector<Attribute> dimParams;
     for (const auto &d : tt.shape().dim())
@@ -449,8 +575,13 @@ OwningOpRef<ModuleOp> GraphImporter::run(onnx::ModelProto &model,
       func::FuncOp::create(b, fileLoc, "main", b.getFunctionType(argTypes, {}));
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
-  for (auto [i, in] : llvm::enumerate(inputs))
-    define(in->name(), GraphValue{entry->getArgument(i), {}, {}});
+  for (auto [i, in] : llvm::enumerate(inputs)) {
+    GraphValue gv{entry->getArgument(i), {}, {}};
+    gv.isUnsigned = argUnsigned[i];
+    if (gv.isUnsigned) // the runtime's table says uint (Signature.cpp)
+      func.setArgAttr(i, "qc.unsigned", b.getUnitAttr());
+    define(in->name(), gv);
+  }
 
   // Each initializer's bytes are freed once its blob holds them: the
   // import then holds a large model's weights once, not in the parsed
@@ -508,6 +639,25 @@ OwningOpRef<ModuleOp> GraphImporter::run(onnx::ModelProto &model,
                        "defines");
         return {};
       }
+    // Quantized storage (unsigned codes, int4, float8) is signless or
+    // special in the IR: only the ops made for it may read it.
+    if (!readsQuantizedStorage(domain, node.op_type()))
+      for (const std::string &in : node.input()) {
+        if (in.empty())
+          continue;
+        const GraphValue &gv = values.find(in)->second;
+        Type elt = cast<ShapedType>(gv.value.getType()).getElementType();
+        if (gv.isUnsigned || isQuantizedStorageType(elt)) {
+          (void)fail(loc, ImportError::Unsupported,
+                     "reads '" + in + "', a tensor of " +
+                         (gv.isUnsigned ? "unsigned integer codes"
+                                        : "int4 or float8 codes") +
+                         ": only the quantization ops (QuantizeLinear, "
+                         "DequantizeLinear, QLinearMatMul, MatMulInteger, "
+                         "MatMulNBits) read those");
+          return {};
+        }
+      }
     // ONNX graphs are in SSA form: a name written twice would silently
     // rebind every later reader.
     for (const std::string &out : node.output())
@@ -551,6 +701,7 @@ OwningOpRef<ModuleOp> GraphImporter::run(onnx::ModelProto &model,
   }
 
   SmallVector<Value> results;
+  SmallVector<bool> resultUnsigned;
   SmallVector<Attribute> outputNames;
   for (const auto &out : graph.output()) {
     auto it = values.find(out.name());
@@ -559,12 +710,24 @@ OwningOpRef<ModuleOp> GraphImporter::run(onnx::ModelProto &model,
                  "graph output '" + out.name() + "' is never produced");
       return {};
     }
+    Type elt = cast<ShapedType>(it->second.value.getType()).getElementType();
+    if (isQuantizedStorageType(elt)) {
+      (void)fail(fileLoc, ImportError::Unsupported,
+                 "graph output '" + out.name() +
+                     "' holds int4 or float8 codes, which do not cross "
+                     "the runtime's ABI");
+      return {};
+    }
     results.push_back(it->second.value);
+    resultUnsigned.push_back(it->second.isUnsigned);
     outputNames.push_back(b.getStringAttr(out.name()));
   }
   func::ReturnOp::create(b, fileLoc, results);
   func.setFunctionType(
       b.getFunctionType(argTypes, ValueRange(results).getTypes()));
+  for (auto [i, isUnsigned] : llvm::enumerate(resultUnsigned))
+    if (isUnsigned)
+      func.setResultAttr(i, "qc.unsigned", b.getUnitAttr());
   func->setAttr("qc.input_names", b.getArrayAttr(inputNames));
   func->setAttr("qc.output_names", b.getArrayAttr(outputNames));
   // ONNX dimension names (dim_param): the runtime checks that inputs'
@@ -688,9 +851,20 @@ NodeImporter::importTensor(const onnx::TensorProto &tensor) {
   return graph.importTensor(tensor, b, loc);
 }
 
-void NodeImporter::setResult(int64_t i, Value v, DenseElementsAttr constant) {
-  if (i < node.output_size() && !node.output(i).empty())
-    graph.define(node.output(i), GraphValue{v, constant, {}});
+void NodeImporter::setResult(int64_t i, Value v, DenseElementsAttr constant,
+                             bool isUnsigned) {
+  if (i < node.output_size() && !node.output(i).empty()) {
+    GraphValue gv{v, constant, {}};
+    gv.isUnsigned = isUnsigned;
+    graph.define(node.output(i), gv);
+  }
+}
+
+bool NodeImporter::operandIsUnsigned(int64_t i) const {
+  if (!hasOperand(i))
+    return false;
+  auto it = graph.values.find(node.input(i));
+  return it != graph.values.end() && it->second.isUnsigned;
 }
 
 GraphValue *NodeImporter::result(int64_t i) {
@@ -757,6 +931,7 @@ const OpRegistry &mlir::qc::onnximport::getOpRegistry() {
     registerPoolOps(r);
     registerResizeOps(r);
     registerPadTileOps(r);
+    registerQuantizeOps(r);
     return r;
   }();
   return registry;

@@ -141,11 +141,10 @@ Value weightFromConstant(NodeImporter &n, Value rhs, bool transposed,
   return qc::createFloatConstant(n.b, n.loc, rt, *w, "onnx_weight");
 }
 
-LogicalResult importMatMul(NodeImporter &n) {
-  FailureOr<Value> a = n.operand(0), bv = n.operand(1);
-  if (failed(a) || failed(bv))
-    return failure();
-  Value lhs = *a, rhs = *bv;
+} // namespace
+
+FailureOr<Value> mlir::qc::onnximport::buildMatMul(NodeImporter &n, Value lhs,
+                                                   Value rhs) {
   auto lt = cast<RankedTensorType>(lhs.getType());
   auto rt = cast<RankedTensorType>(rhs.getType());
   if (lt.getRank() == 0 || rt.getRank() == 0)
@@ -161,10 +160,9 @@ LogicalResult importMatMul(NodeImporter &n) {
       auto wt = cast<RankedTensorType>(w.getType());
       SmallVector<int64_t> shape(lt.getShape());
       shape.back() = wt.getDimSize(0);
-      Value y = qc::LinearOp::create(
-          n.b, n.loc, RankedTensorType::get(shape, elt), lhs, w, Value());
-      n.setResult(0, y);
-      return success();
+      return qc::LinearOp::create(n.b, n.loc, RankedTensorType::get(shape, elt),
+                                  lhs, w, Value())
+          .getResult();
     }
 
   bool lVec = lt.getRank() == 1, rVec = rt.getRank() == 1;
@@ -186,11 +184,10 @@ LogicalResult importMatMul(NodeImporter &n) {
       re.push_back({i});
     if (lVec && rVec) {
       if (re.empty()) {
-        out = tensor::CollapseShapeOp::create(
-            n.b, n.loc, RankedTensorType::get({}, elt), out,
-            ArrayRef<ReassociationIndices>{});
-        n.setResult(0, out);
-        return success();
+        return tensor::CollapseShapeOp::create(
+                   n.b, n.loc, RankedTensorType::get({}, elt), out,
+                   ArrayRef<ReassociationIndices>{})
+            .getResult();
       }
       re.back().append({r - 2, r - 1});
     } else if (lVec) {
@@ -203,7 +200,19 @@ LogicalResult importMatMul(NodeImporter &n) {
     out = tensor::CollapseShapeOp::create(
         n.b, n.loc, RankedTensorType::get(shape, elt), out, re);
   }
-  n.setResult(0, out);
+  return out;
+}
+
+namespace {
+
+LogicalResult importMatMul(NodeImporter &n) {
+  FailureOr<Value> a = n.operand(0), bv = n.operand(1);
+  if (failed(a) || failed(bv))
+    return failure();
+  FailureOr<Value> y = buildMatMul(n, *a, *bv);
+  if (failed(y))
+    return failure();
+  n.setResult(0, *y);
   return success();
 }
 

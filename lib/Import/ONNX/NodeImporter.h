@@ -34,6 +34,10 @@ struct GraphValue {
   /// their elements, each an index attribute (known) or an index value
   /// (computed in the model); empty when unknown. SymbolicShapes.cpp.
   SmallVector<OpFoldResult> symbolic;
+  /// Integer codes whose bits read as unsigned (ONNX uint8, uint16, uint4):
+  /// signless in the IR like every integer, so only the ops that take
+  /// quantized operands (Quantize.cpp) may read such a value.
+  bool isUnsigned = false;
 };
 
 class GraphImporter;
@@ -77,8 +81,12 @@ public:
   /// Imports a tensor (e.g. a Constant's value) like an initializer.
   FailureOr<GraphValue> importTensor(const onnx::TensorProto &tensor);
 
-  /// Registers result i (optionally with its compile-time elements).
-  void setResult(int64_t i, Value v, DenseElementsAttr constant = {});
+  /// Registers result i (optionally with its compile-time elements; an
+  /// unsigned integer result as such).
+  void setResult(int64_t i, Value v, DenseElementsAttr constant = {},
+                 bool isUnsigned = false);
+  /// True when operand i holds unsigned integer codes (GraphValue).
+  bool operandIsUnsigned(int64_t i) const;
   /// Result i as registered, or null when it has not been.
   GraphValue *result(int64_t i);
 
@@ -126,10 +134,15 @@ void registerIndexingOps(OpRegistry &registry);  // Gather, Slice, Split
 void registerGeneratorOps(OpRegistry &registry); // Expand, Range, ...
 void registerReductionOps(OpRegistry &registry);
 void registerNormalizationOps(OpRegistry &registry);
-void registerConvOps(OpRegistry &registry);    // Conv, ConvTranspose
-void registerPoolOps(OpRegistry &registry);    // Max/Average/GlobalAveragePool
-void registerResizeOps(OpRegistry &registry);  // Resize
-void registerPadTileOps(OpRegistry &registry); // Pad, Tile, InstanceNorm
+void registerConvOps(OpRegistry &registry);     // Conv, ConvTranspose
+void registerPoolOps(OpRegistry &registry);     // Max/Average/GlobalAveragePool
+void registerResizeOps(OpRegistry &registry);   // Resize
+void registerPadTileOps(OpRegistry &registry);  // Pad, Tile, InstanceNorm
+void registerQuantizeOps(OpRegistry &registry); // Quantize/DequantizeLinear
+
+/// Whether `opType` (default domain) reads quantized storage: uint8/uint16
+/// codes, int4/uint4 and float8 tensors. Other ops refuse such operands.
+bool readsQuantizedStorage(StringRef domain, StringRef opType);
 
 //===----------------------------------------------------------------------===//
 // Shared building blocks
@@ -137,6 +150,15 @@ void registerPadTileOps(OpRegistry &registry); // Pad, Tile, InstanceNorm
 
 /// MLIR element type of an ONNX TensorProto data type; null if unsupported.
 Type getElementType(MLIRContext *ctx, int32_t onnxType);
+
+/// As getElementType, and also the types of quantized storage: uint8 and
+/// uint16 as signless i8/i16 with *isUnsigned set, int4/uint4 as i4,
+/// float8 E4M3FN/E5M2. Null if unsupported.
+Type getStorageElementType(MLIRContext *ctx, int32_t onnxType,
+                           bool *isUnsigned);
+
+/// True for element types only quantized-storage ops read (i4, float8).
+bool isQuantizedStorageType(Type elt);
 
 /// numpy broadcast of the operands' shapes, or failure (error emitted).
 FailureOr<SmallVector<int64_t>> broadcastShapes(NodeImporter &n,
@@ -166,6 +188,11 @@ Value scalarConstant(OpBuilder &b, Location loc, Type type, double v);
 /// become one fused multiply-add (one rounding instead of two, twice the
 /// throughput); the summation order stays the generic's.
 Value buildMultiplyAdd(OpBuilder &b, Location loc, Value acc, Value x, Value y);
+
+/// ONNX MatMul of two values (numpy rules: 1-D operands, batch
+/// broadcasting); a constant float [K, N] right-hand side becomes a
+/// qc.linear.
+FailureOr<Value> buildMatMul(NodeImporter &n, Value lhs, Value rhs);
 
 enum class ReduceKind { Sum, Mean, Max, Min };
 

@@ -284,6 +284,14 @@ LogicalResult mlir::qc::emitCPUArtifact(ModuleOp module,
     g.removeValueAttr();
     g.setLinkage(LLVM::Linkage::External);
   });
+  // The importer's marks of unsigned inputs and outputs (read into the
+  // model's table) mean nothing to LLVM.
+  module.walk([](LLVM::LLVMFuncOp f) {
+    for (unsigned i = 0, e = f.getNumArguments(); i < e; ++i)
+      f.removeArgAttr(i, "qc.unsigned");
+    for (unsigned i = 0, e = f.getNumResults(); i < e; ++i)
+      f.removeResultAttr(i, StringAttr::get(f.getContext(), "qc.unsigned"));
+  });
   std::unique_ptr<llvm::Module> m =
       translateModuleToLLVMIR(module, llvmCtx, "quant_model");
   for (DeferredGlobal &d : deferred) {

@@ -300,9 +300,8 @@ FailureOr<Value> castChannels(NodeImporter &n, Value x, int64_t C) {
       .getResult();
 }
 
-/// The optional bias as a static [M] tensor, null when absent.
-FailureOr<Value> biasOperand(NodeImporter &n, int64_t M, Type elt) {
-  Value bias = n.optionalOperand(2);
+/// The optional bias (null when absent) as a static [M] tensor.
+FailureOr<Value> biasOperand(NodeImporter &n, int64_t M, Type elt, Value bias) {
   if (!bias)
     return Value();
   auto bt = cast<RankedTensorType>(bias.getType());
@@ -324,14 +323,10 @@ LogicalResult checkKernelShape(NodeImporter &n, ArrayRef<int64_t> kernel) {
   return success();
 }
 
-LogicalResult importConv(NodeImporter &n) {
-  FailureOr<Value> xOr = n.operand(0);
-  if (failed(xOr))
-    return failure();
-  FailureOr<Value> wOr = n.operand(1);
-  if (failed(wOr))
-    return failure();
-  Value x = *xOr, w = *wOr;
+} // namespace
+
+FailureOr<Value> mlir::qc::onnximport::buildConv(NodeImporter &n, Value x,
+                                                 Value w, Value biasIn) {
   FailureOr<int64_t> dOr = checkOperands(n, x, w);
   if (failed(dOr))
     return failure();
@@ -367,7 +362,7 @@ LogicalResult importConv(NodeImporter &n) {
   FailureOr<AutoPad> autoPad = parseAutoPad(n);
   if (failed(autoPad))
     return failure();
-  FailureOr<Value> bias = biasOperand(n, M, elt);
+  FailureOr<Value> bias = biasOperand(n, M, elt, biasIn);
   if (failed(bias))
     return failure();
 
@@ -419,7 +414,22 @@ LogicalResult importConv(NodeImporter &n) {
     x = tensor::PadOp::create(
         n.b, n.loc, RankedTensorType::get(Extents::shapeOf(padded), elt), x,
         low, high, scalarConstant(n.b, n.loc, elt, 0.0));
-  n.setResult(0, buildConvCore(n, x, w, *bias, G, *strides, *dilations, out));
+  return buildConvCore(n, x, w, *bias, G, *strides, *dilations, out);
+}
+
+namespace {
+
+LogicalResult importConv(NodeImporter &n) {
+  FailureOr<Value> x = n.operand(0);
+  if (failed(x))
+    return failure();
+  FailureOr<Value> w = n.operand(1);
+  if (failed(w))
+    return failure();
+  FailureOr<Value> y = buildConv(n, *x, *w, n.optionalOperand(2));
+  if (failed(y))
+    return failure();
+  n.setResult(0, *y);
   return success();
 }
 
@@ -482,7 +492,7 @@ LogicalResult importConvTranspose(NodeImporter &n) {
   FailureOr<AutoPad> autoPad = parseAutoPad(n);
   if (failed(autoPad))
     return failure();
-  FailureOr<Value> bias = biasOperand(n, M, elt);
+  FailureOr<Value> bias = biasOperand(n, M, elt, n.optionalOperand(2));
   if (failed(bias))
     return failure();
 

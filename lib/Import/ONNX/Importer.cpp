@@ -653,8 +653,8 @@ OwningOpRef<ModuleOp> GraphImporter::run(onnx::ModelProto &model,
                          (gv.isUnsigned ? "unsigned integer codes"
                                         : "int4 or float8 codes") +
                          ": only the quantization ops (QuantizeLinear, "
-                         "DequantizeLinear, QLinearMatMul, MatMulInteger, "
-                         "MatMulNBits) read those");
+                         "DequantizeLinear, QLinearMatMul, QLinearConv, "
+                         "MatMulInteger, MatMulNBits) read those");
           return {};
         }
       }

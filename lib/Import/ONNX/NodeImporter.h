@@ -194,6 +194,10 @@ Value buildMultiplyAdd(OpBuilder &b, Location loc, Value acc, Value x, Value y);
 /// qc.linear.
 FailureOr<Value> buildMatMul(NodeImporter &n, Value lhs, Value rhs);
 
+/// ONNX Conv of x by w (static shape) with an optional bias [M], reading
+/// the node's group, strides, dilations, pads, auto_pad and kernel_shape.
+FailureOr<Value> buildConv(NodeImporter &n, Value x, Value w, Value bias);
+
 enum class ReduceKind { Sum, Mean, Max, Min };
 
 /// Reduces x over `axes` (sorted, normalised, unique), keeping unit

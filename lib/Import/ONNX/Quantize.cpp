@@ -329,7 +329,8 @@ FailureOr<Value> dequantizeOperand(NodeImporter &n, int64_t i, int64_t si,
     s = toScalar(n, s);
     if (zp)
       zp = toScalar(n, zp);
-  } else if (st.getRank() == 1 && xt.getRank() >= axisFromEnd) {
+  } else if (st.getRank() == 1 && axisFromEnd > 0 &&
+             xt.getRank() >= axisFromEnd) {
     axis = n.b.getI64IntegerAttr(xt.getRank() - axisFromEnd);
   } else {
     return n.unsupported("input " + Twine(si) +
@@ -339,6 +340,47 @@ FailureOr<Value> dequantizeOperand(NodeImporter &n, int64_t i, int64_t si,
              n.b, n.loc, RankedTensorType::get(xt.getShape(), n.b.getF32Type()),
              *x, s, zp, fmt, axis, IntegerAttr())
       .getResult();
+}
+
+/// y_scale (operand si) and y_zero_point (operand zi) applied to the float
+/// result y: per tensor, or per axis rank - axisFromEnd for a 1-D scale
+/// when axisFromEnd > 0. uint8 codes when the zero point is absent.
+LogicalResult quantizeResult(NodeImporter &n, Value y, int64_t si, int64_t zi,
+                             int64_t axisFromEnd) {
+  FailureOr<Value> yScale = n.operand(si);
+  if (failed(yScale))
+    return failure();
+  Value zp = n.optionalOperand(zi);
+  Type elt = n.b.getIntegerType(8);
+  bool isUnsigned = true;
+  if (zp) {
+    elt = cast<RankedTensorType>(zp.getType()).getElementType();
+    isUnsigned = n.operandIsUnsigned(zi);
+  }
+  FormatAttr fmt = formatOf(elt, isUnsigned);
+  if (!fmt || fmt.isFloat() || fmt.getBits() != 8)
+    return n.unsupported("y_zero_point of " + typeName(elt, isUnsigned));
+  Value s = scaleAsF32(n, *yScale);
+  if (!s)
+    return failure();
+  auto yt = cast<RankedTensorType>(y.getType());
+  auto st = cast<RankedTensorType>(s.getType());
+  IntegerAttr axis;
+  if (st.getRank() == 0 || (st.getRank() == 1 && st.getDimSize(0) == 1)) {
+    s = toScalar(n, s);
+    if (zp)
+      zp = toScalar(n, zp);
+  } else if (st.getRank() == 1 && axisFromEnd > 0 &&
+             yt.getRank() >= axisFromEnd) {
+    axis = n.b.getI64IntegerAttr(yt.getRank() - axisFromEnd);
+  } else {
+    return n.unsupported("y_scale that is neither per tensor nor 1-D");
+  }
+  Value q =
+      QuantizeOp::create(n.b, n.loc, RankedTensorType::get(yt.getShape(), elt),
+                         y, s, zp, fmt, axis, IntegerAttr());
+  n.setResult(0, q, {}, isUnsigned);
+  return success();
 }
 
 /// QLinearMatMul: dequantize a and b, multiply in f32, quantize with
@@ -353,39 +395,48 @@ LogicalResult importQLinearMatMul(NodeImporter &n) {
   if (failed(b))
     return failure();
   FailureOr<Value> y = buildMatMul(n, *a, *b);
-  FailureOr<Value> yScale = n.operand(6);
-  if (failed(y) || failed(yScale))
+  if (failed(y))
     return failure();
-  Value zp = n.optionalOperand(7);
-  Type elt = n.b.getIntegerType(8);
-  bool isUnsigned = true; // uint8 when y_zero_point is absent
-  if (zp) {
-    elt = cast<RankedTensorType>(zp.getType()).getElementType();
-    isUnsigned = n.operandIsUnsigned(7);
-  }
-  FormatAttr fmt = formatOf(elt, isUnsigned);
-  if (!fmt || fmt.isFloat() || fmt.getBits() != 8)
-    return n.unsupported("y_zero_point of " + typeName(elt, isUnsigned));
-  Value s = scaleAsF32(n, *yScale);
-  if (!s)
+  return quantizeResult(n, *y, 6, 7, 2); // per tensor or per row
+}
+
+/// QLinearConv: x (per tensor) and w (per tensor or per output channel)
+/// dequantized, the int32 bias B as B * x_scale * w_scale, a float Conv
+/// with the node's attributes, quantized with y_scale / y_zero_point.
+LogicalResult importQLinearConv(NodeImporter &n) {
+  FailureOr<Value> wCodes = n.operand(3);
+  if (failed(wCodes))
     return failure();
-  auto yt = cast<RankedTensorType>(y->getType());
-  auto st = cast<RankedTensorType>(s.getType());
-  IntegerAttr axis;
-  if (st.getRank() == 0 || (st.getRank() == 1 && st.getDimSize(0) == 1)) {
-    s = toScalar(n, s);
-    if (zp)
-      zp = toScalar(n, zp);
-  } else if (st.getRank() == 1 && yt.getRank() >= 2) {
-    axis = n.b.getI64IntegerAttr(yt.getRank() - 2); // per row
-  } else {
-    return n.unsupported("y_scale that is neither per tensor nor 1-D");
+  int64_t wRank = cast<RankedTensorType>(wCodes->getType()).getRank();
+  FailureOr<Value> x = dequantizeOperand(n, 0, 1, 2, 0);
+  if (failed(x))
+    return failure();
+  FailureOr<Value> w = dequantizeOperand(n, 3, 4, 5, wRank);
+  if (failed(w))
+    return failure();
+  Value bias;
+  if (Value b = n.optionalOperand(8)) {
+    auto bt = cast<RankedTensorType>(b.getType());
+    if (!bt.getElementType().isInteger(32) || n.operandIsUnsigned(8))
+      return n.invalid("B must hold int32 values");
+    Value xs = scaleAsF32(n, *n.operand(1)), ws = scaleAsF32(n, *n.operand(4));
+    if (!xs || !ws)
+      return failure();
+    Type f32 = n.b.getF32Type();
+    FailureOr<Value> fb = buildElementwise(
+        n, {b, xs, ws}, f32, [f32](OpBuilder &bb, Location l, ValueRange a) {
+          Value v = arith::SIToFPOp::create(bb, l, f32, a[0]);
+          v = arith::MulFOp::create(bb, l, v, a[1]);
+          return arith::MulFOp::create(bb, l, v, a[2]).getResult();
+        });
+    if (failed(fb))
+      return failure();
+    bias = *fb;
   }
-  Value q =
-      QuantizeOp::create(n.b, n.loc, RankedTensorType::get(yt.getShape(), elt),
-                         *y, s, zp, fmt, axis, IntegerAttr());
-  n.setResult(0, q, {}, isUnsigned);
-  return success();
+  FailureOr<Value> y = buildConv(n, *x, *w, bias);
+  if (failed(y))
+    return failure();
+  return quantizeResult(n, *y, 6, 7, 0);
 }
 
 /// Operand i (int8/uint8 codes) widened to i32 minus its zero point
@@ -652,7 +703,7 @@ bool mlir::qc::onnximport::readsQuantizedStorage(StringRef domain,
     return opType == "MatMulNBits";
   return domain.empty() &&
          llvm::is_contained({"QuantizeLinear", "DequantizeLinear",
-                             "QLinearMatMul", "MatMulInteger"},
+                             "QLinearMatMul", "QLinearConv", "MatMulInteger"},
                             opType);
 }
 
@@ -660,6 +711,7 @@ void mlir::qc::onnximport::registerQuantizeOps(OpRegistry &r) {
   r.add("", "QuantizeLinear", 10, importQuantizeLinear);
   r.add("", "DequantizeLinear", 10, importDequantizeLinear);
   r.add("", "QLinearMatMul", 10, importQLinearMatMul);
+  r.add("", "QLinearConv", 10, importQLinearConv);
   r.add("", "MatMulInteger", 10, importMatMulInteger);
   r.add("", "DynamicQuantizeLinear", 11, importDynamicQuantizeLinear);
   r.add("com.microsoft", "MatMulNBits", 1, importMatMulNBits);

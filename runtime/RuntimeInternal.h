@@ -242,6 +242,13 @@ QuantStatus callModel(const QuantModelDesc &model, const QuantDLTensor *inputs,
 /// (Parallel.cpp).
 void quant_rt_set_team_size(int32_t n);
 
+/// Every quant_session_open that succeeds calls quant_rt_session_opened,
+/// every quant_session_close quant_rt_session_closed: when the last session
+/// closes, the thread pool's workers are joined, so that the host may
+/// dlclose the model.so (Parallel.cpp).
+void quant_rt_session_opened();
+void quant_rt_session_closed();
+
 /// Buffers of the generated code (runtime/cpu/Alloc.cpp): large blocks are
 /// cached by size for the next run. quant_rt_free also frees blocks from
 /// plain malloc.

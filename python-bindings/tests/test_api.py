@@ -239,6 +239,22 @@ def test_threads_give_identical_outputs(mlp_path, rng):
     assert not failures
 
 
+def test_unload_right_after_threaded_runs(mlp_path, tmp_path, rng):
+    # Each Model dlcloses its model.so when collected; the pool's worker
+    # threads, still spinning after the last run, must be gone by then
+    # (they crashed the process once).
+    path = quant.compile(mlp_path, progress=False).save(tmp_path / "m.so")
+    x = rng.standard_normal((16, 32)).astype(np.float32)
+    expected = None
+    for _ in range(200):
+        model = quant.load(path, threads=2)
+        got = model(x)
+        if expected is None:
+            expected = got
+        np.testing.assert_array_equal(got, expected)
+        del model
+
+
 def test_option_names_cover_quant_compile():
     names = quant.option_names()
     for n in ("wbits", "abits", "calib", "granularity", "weight-rounding", "report"):

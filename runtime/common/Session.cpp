@@ -243,11 +243,19 @@ QUANT_EXPORT QuantStatus quant_session_open(const QuantSessionOptions *options,
       s->numThreads = cores ? static_cast<int32_t>(cores) : 1;
     }
     *session = s.release();
+    quant_rt_session_opened();
     return QUANT_OK;
   });
 }
 
-QUANT_EXPORT void quant_session_close(QuantSession *session) { delete session; }
+QUANT_EXPORT void quant_session_close(QuantSession *session) {
+  if (!session)
+    return;
+  delete session;
+  // Joins the pool's workers when this was the last session, so that the
+  // host may dlclose the library next.
+  quant_rt_session_closed();
+}
 
 QUANT_EXPORT int32_t quant_session_num_inputs(const QuantSession *session) {
   if (!session) {

@@ -13,6 +13,11 @@
 // through quant_rt_set_team_size(). A fork from inside a team, or while the
 // pool serves another run, executes serially on the calling thread.
 //
+// Lifetime: the workers run this library's code, so they must be gone
+// before a host dlclose()s it. Sessions count themselves in and out
+// (quant_rt_session_opened/closed); when the last one closes, the workers
+// are stopped and joined, and the next run starts new ones.
+//
 //===----------------------------------------------------------------------===//
 
 #include "RuntimeInternal.h"
@@ -136,7 +141,10 @@ public:
     }
   }
 
-  ~Pool() {
+  /// Stops and joins every worker (waiting for a run in flight first);
+  /// the next run() starts new ones.
+  void stopWorkers() {
+    std::lock_guard<std::mutex> busy(runMutex);
     {
       std::lock_guard<std::mutex> lock(m);
       stopping = true;
@@ -145,6 +153,9 @@ public:
     cv.notify_all();
     for (std::thread &t : workers)
       t.join();
+    workers.clear();
+    std::lock_guard<std::mutex> lock(m);
+    stopping = false;
   }
 
 private:
@@ -202,6 +213,14 @@ Pool &pool() {
   static Pool *p = new Pool(); // never destroyed: threads may outlive statics
   return *p;
 }
+
+/// Open sessions of this library; guarded by sessionsMutex, which also
+/// orders a pool shutdown against a session opening meanwhile.
+std::mutex &sessionsMutex() {
+  static std::mutex *m = new std::mutex();
+  return *m;
+}
+int64_t openSessions = 0;
 
 void callMicrotask(Microtask fn, int32_t *gtid, int32_t *btid, int32_t argc,
                    void **a) {
@@ -286,6 +305,17 @@ void runRegion(int32_t argc, Microtask fn, void **args, bool parallel) {
 } // namespace
 
 void quant_rt_set_team_size(int32_t n) { tlsTeam.requested = n < 1 ? 1 : n; }
+
+void quant_rt_session_opened() {
+  std::lock_guard<std::mutex> lock(sessionsMutex());
+  ++openSessions;
+}
+
+void quant_rt_session_closed() {
+  std::lock_guard<std::mutex> lock(sessionsMutex());
+  if (--openSessions == 0)
+    pool().stopWorkers();
+}
 
 extern "C" {
 

@@ -88,6 +88,10 @@ QUANT_EXPORT uint32_t quant_abi_version(void);
 /* options may be NULL (device auto, one thread per core). */
 QUANT_EXPORT QuantStatus quant_session_open(const QuantSessionOptions *options,
                                             QuantSession **session);
+/* Frees the session (NULL is a no-op). Closing the last open session of
+ * this model.so also joins its thread pool's workers, so the host may
+ * dlclose() the library afterwards; dlclose with a session still open is
+ * undefined. */
 QUANT_EXPORT void quant_session_close(QuantSession *session);
 
 QUANT_EXPORT int32_t quant_session_num_inputs(const QuantSession *session);

@@ -12,6 +12,7 @@
 #include "quant/Runtime/ModelInterface.h"
 #include "quant/Runtime/QuantRuntime.h"
 
+#include <csetjmp>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -235,6 +236,21 @@ void recordFree(void *p);
 /// freed the run's buffers.
 QuantStatus callModel(const QuantModelDesc &model, const QuantDLTensor *inputs,
                       ModelResults &results);
+
+/// The run in progress on a thread (callModel's): where a failed check or
+/// allocation jumps back to (RunState.cpp).
+struct RunState {
+  std::jmp_buf jump;
+  std::string message;
+  QuantStatus status = QUANT_ERROR_SHAPE_MISMATCH;
+};
+extern thread_local RunState *currentRun;
+
+/// quant_rt_alloc could not get `size` bytes. On the thread that started a
+/// run, ends the run like a failed check (the call returns
+/// QUANT_ERROR_OUT_OF_MEMORY, the run's buffers freed) and never returns;
+/// elsewhere (a pool worker) it returns and the allocation yields NULL.
+void allocationFailed(size_t size);
 
 } // namespace qrt
 

@@ -7,54 +7,9 @@
 #include "RuntimeInternal.h"
 
 #include <algorithm>
-#include <csetjmp>
 #include <cstdlib>
 
 using namespace qrt;
-
-namespace {
-
-/// The run in progress on this thread: where a failed check returns to.
-struct RunState {
-  std::jmp_buf jump;
-  std::string message;
-};
-
-thread_local RunState *currentRun = nullptr;
-
-/// `format` with each {i} replaced by values[i] in decimal.
-std::string formatCheck(const char *format, int64_t count,
-                        const int64_t *values) {
-  std::string out;
-  for (const char *p = format; *p; ++p) {
-    char *end = nullptr;
-    if (*p == '{') {
-      long long i = std::strtoll(p + 1, &end, 10);
-      if (end != p + 1 && *end == '}' && i >= 0 && i < count) {
-        out += std::to_string(values[i]);
-        p = end;
-        continue;
-      }
-    }
-    out += *p;
-  }
-  return out;
-}
-
-} // namespace
-
-/// Called by the generated code (qc-cpu-lower-checks) when a qexec.check fails;
-/// never returns. Only the thread that started the run calls it: the
-/// lowering refuses checks inside parallel regions.
-extern "C" __attribute__((visibility("hidden"), noreturn)) void
-quant_rt_check_failed(const char *format, int64_t count,
-                      const int64_t *values) {
-  RunState *run = currentRun;
-  if (!run) // not inside callModel: no caller to report to
-    std::abort();
-  run->message = formatCheck(format, count, values);
-  std::longjmp(run->jump, 1);
-}
 
 ModelResults::ModelResults(const QuantModelDesc &model) : model_(model) {
   size_t total = 0;
@@ -154,7 +109,7 @@ QuantStatus qrt::callModel(const QuantModelDesc &model,
   if (setjmp(run.jump) != 0) {
     currentRun = outer;
     allocations.releaseAll();
-    return fail(QUANT_ERROR_SHAPE_MISMATCH, run.message);
+    return fail(run.status, run.message);
   }
   quant_model_entry(pointers.data(), results.words());
   currentRun = outer;

@@ -139,9 +139,15 @@ void recordFree(void *p) {
 
 void *quant_rt_alloc(size_t size) {
   void *p = cache().allocate(size);
+  if (!p && size) {
+    // The generated code does not test for NULL: end the run with a status.
+    qrt::allocationFailed(size);
+    return nullptr;
+  }
   if (!qrt::recordAllocation(p)) {
     // Unrecorded, it would leak if the run failed: report no memory.
     cache().release(p);
+    qrt::allocationFailed(size);
     return nullptr;
   }
   return p;
@@ -162,7 +168,10 @@ QUANT_HIDDEN void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment,
                                                       size_t size) {
   // Used only with use-aligned-alloc; our pipeline aligns by hand.
   size_t padded = (size + alignment - 1) / alignment * alignment;
-  return std::aligned_alloc(alignment, padded);
+  void *p = padded >= size ? std::aligned_alloc(alignment, padded) : nullptr;
+  if (!p && size)
+    qrt::allocationFailed(size);
+  return p;
 }
 
 QUANT_HIDDEN void _mlir_memref_to_llvm_free(void *p) { quant_rt_free(p); }

@@ -137,10 +137,13 @@ LogicalResult importConstantOfShapeRuntime(NodeImporter &n) {
   Value shapeV = *n.operand(0);
   Value zero = i64Const(n, 0);
   SmallVector<Value> dyn;
-  for (int64_t i = 0; i < *len; ++i)
-    dyn.push_back(arith::IndexCastOp::create(
-        n.b, n.loc, n.b.getIndexType(),
-        arith::MaxSIOp::create(n.b, n.loc, extractI64(n, shapeV, i), zero)));
+  for (int64_t i = 0; i < *len; ++i) {
+    Value e = extractI64(n, shapeV, i);
+    n.check(cmpI(n, arith::CmpIPredicate::sge, e, zero),
+            "the shape given at run time has the negative extent {0}", {e});
+    dyn.push_back(
+        arith::IndexCastOp::create(n.b, n.loc, n.b.getIndexType(), e));
+  }
   Value init = tensor::EmptyOp::create(
       n.b, n.loc, SmallVector<int64_t>(*len, ShapedType::kDynamic),
       value->first, dyn);
@@ -257,6 +260,9 @@ LogicalResult importExpand(NodeImporter &n) {
   FailureOr<SmallVector<int64_t>> shape = n.constantInts(1, "the shape input");
   if (failed(shape))
     return failure();
+  for (int64_t e : *shape)
+    if (e < 0)
+      return n.invalid("the shape input has the negative extent " + Twine(e));
   Type elt = cast<RankedTensorType>((*x).getType()).getElementType();
   // A broadcast against an (unread) tensor of the requested shape.
   Value target = tensor::EmptyOp::create(n.b, n.loc, *shape, elt);
@@ -275,6 +281,9 @@ LogicalResult importConstantOfShape(NodeImporter &n) {
   FailureOr<SmallVector<int64_t>> shape = n.constantInts(0, "the shape input");
   if (failed(shape))
     return failure();
+  for (int64_t e : *shape)
+    if (e < 0)
+      return n.invalid("the shape input has the negative extent " + Twine(e));
   auto ev = constantOfShapeValue(n);
   if (failed(ev))
     return failure();

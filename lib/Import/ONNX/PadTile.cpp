@@ -513,7 +513,11 @@ LogicalResult importRuntimeTile(NodeImporter &n, Value x) {
   SmallVector<Value> dyn, extents;
   for (int64_t i = 0; i < rank; ++i) {
     extents.push_back(extent(b, loc, x, i));
-    Value r = maxZero(b, loc, runtimeInt(b, loc, *reps, i));
+    Value r = runtimeInt(b, loc, *reps, i);
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    n.check(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, r, zero),
+            "the repeats given at run time have the negative repeat {0}",
+            {arith::IndexCastOp::create(b, loc, b.getI64Type(), r)});
     dyn.push_back(arith::MulIOp::create(b, loc, extents[i], r));
   }
   Value init = tensor::EmptyOp::create(b, loc, shape, t.getElementType(), dyn);

@@ -116,6 +116,7 @@ void mlir::qc::buildCPUPhasePipeline(CompilePhase phase, OpPassManager &pm,
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
     pm.nest<func::FuncOp>().addPass(createQCStackSmallBuffersPass());
+    pm.nest<func::FuncOp>().addPass(createQCCheckBufferSizesPass());
     pm.addPass(createForallToParallelLoopPass());
     return;
   }

@@ -114,6 +114,9 @@ struct QCFuseElementwisePass
     });
   }
 
+  /// The largest body a fusion may make (ops, both yields counted).
+  static constexpr size_t kMaxFusedBodyOps = 256;
+
   void runOnOperation() override {
     dropBroadcastUnitDims();
     RewritePatternSet patterns(&getContext());
@@ -124,10 +127,19 @@ struct QCFuseElementwisePass
       // each element several times): the producer's work would be done
       // once per read (a per-channel SE scale per pixel, an upsampled
       // tensor per replica).
-      return consumer && producer &&
-             consumer.getNumLoops() == consumer.getNumParallelLoops() &&
-             producer->hasOneUse() &&
-             consumer.getMatchingIndexingMap(fused).isPermutation();
+      if (!consumer || !producer ||
+          consumer.getNumLoops() != consumer.getNumParallelLoops() ||
+          !producer->hasOneUse() ||
+          !consumer.getMatchingIndexingMap(fused).isPermutation())
+        return false;
+      // Each fusion copies both bodies into a new op: without a bound, a
+      // chain of n elementwise nodes costs O(n^2) (20,000 took minutes);
+      // past a few hundred ops a body saves no more memory traffic.
+      auto producerOp = dyn_cast<linalg::LinalgOp>(producer);
+      return producerOp &&
+             producerOp.getBlock()->getOperations().size() +
+                     consumer.getBlock()->getOperations().size() <=
+                 kMaxFusedBodyOps;
     };
     linalg::populateElementwiseOpsFusionPatterns(patterns, control);
     // Reshapes that only add or drop unit dimensions (a convolution's

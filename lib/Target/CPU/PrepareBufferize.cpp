@@ -69,6 +69,46 @@ bool computedIntoEmpty(Value v) {
   }
 }
 
+/// A splat constant of at least this many bytes is filled at run time
+/// instead of stored in the model.so.
+constexpr int64_t kMinFilledSplatBytes = 64 << 10;
+
+/// Replaces each large splat tensor constant at the function's top level
+/// with a linalg.fill of a tensor.empty: a splat costs nothing in the IR
+/// whatever its size, but as a global it takes its full size in the
+/// model.so (and in LLVM's memory while emitting it; a ConstantOfShape of
+/// 10^15 elements would never finish). Filled, it is an allocation of the
+/// run, which fails with a status when it is too large.
+void fillLargeSplats(func::FuncOp func) {
+  SmallVector<arith::ConstantOp> splats;
+  for (auto c : func.getBody().getOps<arith::ConstantOp>()) {
+    auto t = dyn_cast<RankedTensorType>(c.getType());
+    auto attr = dyn_cast<SplatElementsAttr>(c.getValue());
+    if (!t || !attr || !t.hasStaticShape() ||
+        !t.getElementType().isIntOrFloat())
+      continue;
+    unsigned bits = t.getElementType().getIntOrFloatBitWidth();
+    // Saturating: the importer bounds element counts, but not their bytes.
+    int64_t n = t.getNumElements();
+    if (n >= kMinFilledSplatBytes / std::max(1u, bits / 8))
+      splats.push_back(c);
+  }
+  for (arith::ConstantOp c : splats) {
+    OpBuilder b(c);
+    auto t = cast<RankedTensorType>(c.getType());
+    Value scalar = arith::ConstantOp::create(
+        b, c.getLoc(),
+        cast<TypedAttr>(
+            cast<SplatElementsAttr>(c.getValue()).getSplatValue<Attribute>()));
+    Value empty = tensor::EmptyOp::create(b, c.getLoc(), t.getShape(),
+                                          t.getElementType());
+    Value filled =
+        linalg::FillOp::create(b, c.getLoc(), scalar, empty).getResult(0);
+    c.replaceAllUsesWith(filled);
+    c.erase();
+  }
+}
+
 struct QCPrepareBufferizePass
     : mlir::qc::impl::QCPrepareBufferizePassBase<QCPrepareBufferizePass> {
   void runOnOperation() override {
@@ -77,6 +117,7 @@ struct QCPrepareBufferizePass
     tensor::populateDecomposeTensorConcatPatterns(patterns);
     if (failed(applyPatternsGreedily(func, std::move(patterns))))
       return signalPassFailure();
+    fillLargeSplats(func);
     // Each result must bufferize to a new allocation that the caller owns:
     // one computed into a tensor.empty does, where it is returned once; any
     // other (an argument, a constant, a view) is copied into a fresh tensor,

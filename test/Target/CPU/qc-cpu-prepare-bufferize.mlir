@@ -69,3 +69,21 @@ func.func @copied(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<2x
   %v = tensor.expand_shape %y [[0, 1]] output_shape [2, 2] : tensor<4xf32> into tensor<2x2xf32>
   return %x, %k, %v, %y, %y : tensor<4xf32>, tensor<4xf32>, tensor<2x2xf32>, tensor<4xf32>, tensor<4xf32>
 }
+
+// -----
+
+// A splat constant of 64 KiB or more is filled at run time (a tensor.empty
+// and a linalg.fill of its value), not stored; a smaller one stays.
+// CHECK-LABEL: func.func @splats
+// CHECK-NOT: dense<1.5
+// CHECK: %[[V:.*]] = arith.constant 1.500000e+00 : f32
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<128x128xf32>
+// CHECK: %[[BIG:.*]] = linalg.fill ins(%[[V]] : f32) outs(%[[E]] : tensor<128x128xf32>)
+// CHECK: %[[SMALL:.*]] = arith.constant dense<2.000000e+00> : tensor<128x127xf32>
+// CHECK: %[[COPY:.*]] = linalg.copy ins(%[[SMALL]]
+// CHECK: return %[[BIG]], %[[COPY]]
+func.func @splats() -> (tensor<128x128xf32>, tensor<128x127xf32>) {
+  %big = arith.constant dense<1.5> : tensor<128x128xf32>
+  %small = arith.constant dense<2.0> : tensor<128x127xf32>
+  return %big, %small : tensor<128x128xf32>, tensor<128x127xf32>
+}

@@ -139,6 +139,10 @@ def QCPrepareBufferizePass : Pass<"qc-cpu-prepare-bufferize", "func::FuncOp"> {
     computed into a `tensor.empty` (through the destinations of
     destination-style ops and `scf.forall` outputs) and returned once is one
     already; every other result is copied into a fresh `tensor.empty`.
+    A splat tensor constant of 64 KiB or more at the function's top level
+    becomes a `linalg.fill` of a `tensor.empty`: filled at run time rather
+    than stored in the model.so (a huge one then fails as an allocation of
+    the run, with a status).
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect"];
@@ -165,6 +169,24 @@ def QCStackSmallBuffersPass : Pass<"qc-cpu-stack-small-buffers", "func::FuncOp">
   ];
 }
 
+def QCCheckBufferSizesPass : Pass<"qc-cpu-check-buffer-sizes", "func::FuncOp"> {
+  let summary = "Check the extents of buffers sized at run time before allocating";
+  let description = [{
+    Runs after bufferization. A `memref.alloc` of a static shape past 2^47
+    bytes is an error (no run could allocate it). Before each one with dynamic sizes
+    outside parallel loops, a `qexec.check` that every dynamic extent is
+    non-negative and that the buffer's bytes, counted in f64, are at most
+    2^47: an extent read from an input (ConstantOfShape, Expand, Tile,
+    Reshape, Range, ...) can otherwise wrap the allocation size around and
+    make the generated code write past a small buffer. A failed check ends
+    the run with `QUANT_ERROR_SHAPE_MISMATCH`; an allocation within the
+    bound that the system cannot serve ends it with
+    `QUANT_ERROR_OUT_OF_MEMORY` (the runtime's allocator).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::qexec::ExecDialect"];
+}
+
 def QCFuseElementwisePass : Pass<"qc-cpu-fuse-elementwise", "func::FuncOp"> {
   let summary = "Fuse elementwise linalg producers into all-parallel consumers";
   let description = [{
@@ -172,7 +194,9 @@ def QCFuseElementwisePass : Pass<"qc-cpu-fuse-elementwise", "func::FuncOp"> {
     contractions, which recomputes the producer once per reduction step (a
     GELU's erf before a matmul ran K times per element). This pass fuses only
     into consumers whose loops are all parallel, so every fused value is
-    computed once.
+    computed once, and stops where the fused body would pass 256 ops (each
+    fusion copies both bodies: a chain of n elementwise nodes would cost
+    O(n^2)).
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }

@@ -88,7 +88,8 @@ void fillLargeSplats(func::FuncOp func) {
         !t.getElementType().isIntOrFloat())
       continue;
     unsigned bits = t.getElementType().getIntOrFloatBitWidth();
-    // Saturating: the importer bounds element counts, but not their bytes.
+    // Elements against the threshold's element count: no multiplication,
+    // so no overflow however large the splat.
     int64_t n = t.getNumElements();
     if (n >= kMinFilledSplatBytes / std::max(1u, bits / 8))
       splats.push_back(c);

@@ -24,3 +24,27 @@ config.substitutions.append(("%quant_src", config.quant_src_root))
 config.substitutions.append(("%quant_obj", config.quant_obj_root))
 # The project's Python (numpy, onnx, onnxruntime) from scripts/setup.sh.
 config.substitutions.append(("%{python}", os.path.join(config.quant_src_root, ".venv", "bin", "python")))
+
+# The CUDA toolkit's ptxas (CUDA_HOME, PATH, /usr/local/cuda): tests that
+# assemble the generated PTX say REQUIRES: ptxas. A usable NVIDIA GPU
+# (nvidia-smi lists one): tests that run kernels say REQUIRES: cuda-gpu; CI
+# has none, bench/gpu/ runs them on a lent GPU machine (docs/gpu.md).
+import shutil
+import subprocess
+
+_ptxas = None
+for _root in [os.environ.get(v) for v in ("CUDA_HOME", "CUDA_PATH", "CUDA_ROOT")] + ["/usr/local/cuda"]:
+    if _root and os.access(os.path.join(_root, "bin", "ptxas"), os.X_OK):
+        _ptxas = os.path.join(_root, "bin", "ptxas")
+        break
+_ptxas = _ptxas or shutil.which("ptxas")
+if _ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", _ptxas))
+    config.environment["CUDA_HOME"] = os.path.dirname(os.path.dirname(_ptxas))
+if shutil.which("nvidia-smi"):
+    try:
+        if subprocess.run(["nvidia-smi", "-L"], capture_output=True, timeout=20).stdout.strip():
+            config.available_features.add("cuda-gpu")
+    except (OSError, subprocess.SubprocessError):
+        pass

@@ -136,6 +136,7 @@ compile(quant_compiler_t *c,
     EmitOptions emit;
     emit.mcpu = o.mcpu;
     emit.bitplane = o.bitplane;
+    emit.gpuChips = o.gpuChips;
     emit.runtimeLibrary = o.runtimeLibrary;
     emit.timing = o.timing;
     return createCPUTarget(std::move(emit));

@@ -205,6 +205,31 @@ bool parseUnsigned(StringRef name, StringRef v, unsigned &out,
   return true;
 }
 
+/// Parses --gpu-arch ("sm_80,sm_90a") into `chips`; an error message or "".
+std::string parseGPUChips(StringRef list, std::vector<std::string> &chips) {
+  chips.clear();
+  SmallVector<StringRef> parts;
+  list.split(parts, ',', -1, /*KeepEmpty=*/false);
+  for (StringRef p : parts) {
+    p = p.trim();
+    unsigned major = 0;
+    StringRef digits = p;
+    if (!digits.consume_front("sm_"))
+      return "--gpu-arch: '" + p.str() +
+             "' is not a chip name like sm_80, sm_89 or sm_90a";
+    digits.consume_back("a");
+    if (digits.getAsInteger(10, major) || major < 80)
+      return "--gpu-arch: '" + p.str() +
+             "': the generated tensor-core kernels need sm_80 or newer "
+             "(mma.sync on s8 and f16)";
+    if (!llvm::is_contained(chips, p.str()))
+      chips.push_back(p.str());
+  }
+  if (chips.empty())
+    return "--gpu-arch: give at least one chip, e.g. sm_80,sm_89,sm_90a";
+  return "";
+}
+
 /// Parses NAME=d0,d1,... ('?' keeps a dimension: -1) into `shapes`;
 /// `flag` names the option in messages.
 std::string parseInputShape(StringRef flag, StringRef spec,
@@ -284,6 +309,7 @@ const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
                                                  "elide-weights",
                                                  "target",
                                                  "mcpu",
+                                                 "gpu-arch",
                                                  "bitplane",
                                                  "runtime-lib",
                                                  "calib-second-moments",
@@ -501,10 +527,13 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
       o.output = OutputKind::LLVMIR;
     else if (v == "mlir")
       o.output = OutputKind::MLIR;
+    else if (v == "ptx")
+      o.output = OutputKind::PTX;
     else if (v == "none")
       o.output = OutputKind::None;
     else
-      return "unknown --emit '" + v.str() + "' (so, obj, llvm, mlir, none)";
+      return "unknown --emit '" + v.str() +
+             "' (so, obj, llvm, mlir, ptx, none)";
     return "";
   }
   if (name == "compile-to") {
@@ -524,6 +553,8 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
     o.mcpu = v.str();
     return "";
   }
+  if (name == "gpu-arch")
+    return parseGPUChips(v, o.gpuChips);
   if (name == "bitplane") {
     o.bitplane = v.str();
     return "";
@@ -570,6 +601,9 @@ std::string mlir::qc::validateCompileOptions(const CompileOptions &o,
       *o.compileTo < CompilePhase::Quantize)
     return "--specialize adds its variants after the quantize phase: "
            "--compile-to quantize or a later phase";
+  if (o.output == OutputKind::PTX && o.compileTo)
+    return "--emit=ptx generates the GPU kernels from the quantize phase's "
+           "IR: drop --compile-to";
   if (o.elideWeights && (!mlirOut || none))
     return "--elide-weights applies to MLIR output (--emit=mlir or "
            "--compile-to)";

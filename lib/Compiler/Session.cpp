@@ -188,7 +188,10 @@ CompileStatus CompileSession::run(OwningOpRef<ModuleOp> module,
   bool none = options.output == OutputKind::None;
   bool mlirOut = options.compileTo.has_value() ||
                  options.output == OutputKind::MLIR || none;
-  CompilePhase to = options.compileTo.value_or(CompilePhase::LLVM);
+  // The GPU kernels are generated from the quantize phase's layers.
+  bool ptxOut = options.output == OutputKind::PTX;
+  CompilePhase to = options.compileTo.value_or(ptxOut ? CompilePhase::Quantize
+                                                      : CompilePhase::LLVM);
   CompilePhase from = CompilePhase::Import;
   auto main = module->lookupSymbol<func::FuncOp>("main");
   if (!main)
@@ -294,6 +297,11 @@ CompileStatus CompileSession::run(OwningOpRef<ModuleOp> module,
       flags.elideLargeResourceString(64);
     module->print(out->os(), flags);
     out->keep();
+    return CompileStatus::Ok;
+  }
+  if (ptxOut) {
+    if (failed(target->emit(*module, *sig, EmitKind::PTX, outputPath)))
+      return CompileStatus::Unsupported;
     return CompileStatus::Ok;
   }
   EmitKind kind = options.output == OutputKind::LLVMIR ? EmitKind::LLVMIR

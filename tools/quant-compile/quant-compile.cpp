@@ -309,6 +309,9 @@ static cl::opt<std::string> emitKind(
     "emit",
     cl::desc("What to write: so (default, a model.so), obj (an object file), "
              "llvm (optimised LLVM IR), mlir (the IR after --compile-to), "
+             "ptx (the generated GPU kernels' PTX, one file per --gpu-arch "
+             "chip: NAME.CHIP.ptx beside -o when there are several; "
+             "docs/gpu.md), "
              "none (run the phases up to --compile-to, default llvm, and "
              "write nothing: a check)"),
     cl::init("so"), cl::cat(category));
@@ -339,6 +342,11 @@ static cl::opt<std::string>
          cl::desc("Target CPU for generated code, e.g. x86-64-v3, znver4, "
                   "sapphirerapids (default: native, this host)"),
          cl::init("native"), cl::cat(category));
+static cl::opt<std::string> gpuArch(
+    "gpu-arch",
+    cl::desc("NVIDIA chips the GPU kernels are compiled for, comma-separated "
+             "(sm_80 or newer; default sm_80,sm_89,sm_90a)"),
+    cl::value_desc("sm_XX,..."), cl::cat(category));
 static cl::opt<std::string> bitplane(
     "bitplane",
     cl::desc("Integer layers (per-tensor or per-channel weights) computed as "
@@ -433,6 +441,7 @@ int main(int argc, char **argv) {
         {"compile-to", &compileTo},
         {"target", &target},
         {"mcpu", &mcpu},
+        {"gpu-arch", &gpuArch},
         {"bitplane", &bitplane},
         {"runtime-lib", &runtimeLib}})
     if (ok && given(*opt))

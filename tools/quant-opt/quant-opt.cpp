@@ -1,6 +1,6 @@
 //===- quant-opt.cpp - run qc passes on .mlir files -----------------------===//
 //
-// Part of quant. MlirOptMain with our dialect and passes, the CPU
+// Part of quant. MlirOptMain with our dialect and passes, the CPU and GPU
 // code-generation passes, every compile phase as a named pipeline, and the
 // upstream dialects and passes quant uses.
 //
@@ -9,6 +9,9 @@
 #include "quant/Compiler/Pipelines.h"
 #include "quant/InitAll.h"
 #include "quant/Target/CPU/CPUTarget.h"
+#include "quant/Target/GPU/GPUTarget.h"
+
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
@@ -24,6 +27,10 @@ int main(int argc, char **argv) {
   // (qc-cpu-phase-linalg, ..., qc-cpu-lower).
   mlir::qc::createCPUTarget({})->registerDialects(registry);
   mlir::qc::registerCPUPipelines();
+  // The GPU kernels' dialects and qc-gpu-generate-linear-kernels.
+  registry.insert<mlir::gpu::GPUDialect, mlir::nvgpu::NVGPUDialect,
+                  mlir::NVVM::NVVMDialect>();
+  mlir::qc::registerGPUPasses();
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "quant-opt: the quant compiler's pass driver\n", registry));
 }

@@ -166,7 +166,7 @@ std::string resolveSmoothing(const QuantizeOptions &o);
 std::string validateQuantizeOptions(const QuantizeOptions &options);
 
 /// What a compile writes.
-enum class OutputKind { SharedLibrary, Object, LLVMIR, MLIR, None };
+enum class OutputKind { SharedLibrary, Object, LLVMIR, MLIR, PTX, None };
 
 struct CompileOptions {
   // Input.
@@ -185,6 +185,8 @@ struct CompileOptions {
   // Target.
   std::string target = "cpu";
   std::string mcpu = "native";
+  /// GPU chips the GPU kernels are compiled for (--gpu-arch).
+  std::vector<std::string> gpuChips = {"sm_80", "sm_89", "sm_90a"};
   /// Integer layers computed as bit planes (qc-bitplane): "auto" (where the
   /// target measured them faster: getBitPlaneRule), "on" or "off".
   std::string bitplane = "auto";

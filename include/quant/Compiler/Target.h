@@ -27,9 +27,12 @@ namespace mlir::qc {
 
 /// What an emitter writes.
 enum class EmitKind {
-  LLVMIR,       ///< optimised LLVM IR (text)
-  Object,       ///< a relocatable object
-  SharedLibrary ///< a self-contained model.so exporting QuantRuntime.h
+  LLVMIR,        ///< optimised LLVM IR (text)
+  Object,        ///< a relocatable object
+  SharedLibrary, ///< a self-contained model.so exporting QuantRuntime.h
+  /// The PTX of the target's GPU kernels; the module is the IR after the
+  /// quantize phase (the kernels are generated from its layers).
+  PTX
 };
 
 class Target {

@@ -7,6 +7,7 @@
 #include "quant/Target/CPU/CPUTarget.h"
 #include "quant/Conversion/Passes.h"
 #include "quant/Dialect/QC/Transforms/Passes.h"
+#include "quant/Target/GPU/GPUTarget.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
@@ -236,6 +237,12 @@ public:
 
   LogicalResult emit(ModuleOp module, const ModelSignature &signature,
                      EmitKind kind, StringRef outputPath) const override {
+    // The GPU half of the model (lib/Target/GPU): its kernels' PTX.
+    if (kind == EmitKind::PTX) {
+      GPUCompileOptions gpu;
+      gpu.chips = options.gpuChips;
+      return emitGPUPTX(module, gpu, outputPath);
+    }
     return emitCPUArtifact(module, signature, kind, outputPath, options);
   }
 

@@ -63,6 +63,8 @@ struct EmitOptions {
   bool timing = false;         ///< print each LLVM stage's time (StageTimer)
   /// Integer layers as bit planes (qc-bitplane's mode): on, off, auto.
   std::string bitplane = "auto";
+  /// Chips of the GPU kernels (EmitKind::PTX).
+  std::vector<std::string> gpuChips = {"sm_80", "sm_89", "sm_90a"};
 };
 
 /// The encodings of the CPU: constant weights relaid [K, N] or in panels

@@ -84,7 +84,8 @@ bool loadNpz(const std::string &file, const std::vector<InputSpec> &inputs,
   std::vector<std::pair<std::string, qrun::Array>> entries;
   if (!qrun::readNpz(file, entries, error))
     return false;
-  sample.assign(inputs.size(), qrun::Array());
+  sample.clear();
+  sample.resize(inputs.size());
   std::vector<bool> seen(inputs.size(), false);
   std::string unknown;
   for (auto &entry : entries) {
@@ -120,7 +121,8 @@ bool loadNpy(const std::string &file, const std::vector<InputSpec> &inputs,
   std::string bytes;
   if (!qrun::readFile(file, bytes, error))
     return false;
-  sample.assign(1, qrun::Array());
+  sample.clear();
+  sample.resize(1);
   if (!qrun::parseNpy(bytes, sample[0], error)) {
     error = file + ": " + error;
     return false;
@@ -131,7 +133,8 @@ bool loadNpy(const std::string &file, const std::vector<InputSpec> &inputs,
 bool loadTestDataSet(const std::string &dir,
                      const std::vector<InputSpec> &inputs, Sample &sample,
                      std::string &error) {
-  sample.assign(inputs.size(), qrun::Array());
+  sample.clear();
+  sample.resize(inputs.size());
   std::error_code ec;
   for (size_t i = 0; i < inputs.size(); ++i) {
     std::string file = dir + "/input_" + std::to_string(i) + ".pb";

@@ -40,14 +40,15 @@ const void *dataOf(const QuantDLTensor &t) {
   return static_cast<const char *>(t.data) + t.byte_offset;
 }
 
-qrun::Array copyOf(const QuantDLTensor &t) {
-  qrun::Array a;
+/// A copy of `t` in `a`; false with a message when its memory is refused.
+bool copyOf(const QuantDLTensor &t, qrun::Array &a, std::string &error) {
   a.dtype = t.dtype;
   a.shape.assign(t.shape, t.shape + t.ndim);
-  a.allocate();
+  if (!a.allocate(error))
+    return false;
   if (a.numBytes())
     std::memcpy(a.data(), dataOf(t), a.numBytes());
-  return a;
+  return true;
 }
 
 /// Adds outputs[first + k] to stats[slotOf[k]] for every k, in order of k
@@ -208,7 +209,8 @@ bool CalibrationRunner::runSample(const Sample &sample, Sample &outputs,
   outputs.clear();
   outputs.reserve(numOutputs);
   for (size_t k = 0; k < numOutputs; ++k)
-    outputs.push_back(copyOf(out[k]));
+    if (!copyOf(out[k], outputs.emplace_back(), error))
+      return false;
   return true;
 }
 
@@ -269,7 +271,8 @@ bool CalibrationRunner::run(const std::vector<Sample> &samples,
     if (modelOutputs) {
       Sample kept;
       for (size_t k = 0; k < firstObservedOutput; ++k)
-        kept.push_back(copyOf(out[k]));
+        if (!copyOf(out[k], kept.emplace_back(), error))
+          return false;
       modelOutputs->push_back(std::move(kept));
     }
     accumulate(out, firstObservedOutput, slotOf, stats, numThreads_);

@@ -255,7 +255,8 @@ FailureOr<double> LayerCostModel::timeLibrary(StringRef path, Operation *op) {
   qrun::Array &x = sample[0];
   x.dtype = QuantDLDataType{2, 32, 1};
   x.shape = runner.inputs()[0].shape;
-  x.allocate();
+  if (!x.allocate(err))
+    return op->emitError() << "--latency-budget: " << err;
   std::mt19937 rng(17);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   auto *data = static_cast<float *>(x.data());

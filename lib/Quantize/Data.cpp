@@ -66,7 +66,11 @@ bool detail::loadSamples(const DataSource &source,
               "': " + (err.empty() ? "no data" : err);
         return false;
       }
-      a.allocate();
+      if (!a.allocate(err)) {
+        err = "sample " + std::to_string(i) + ": input '" + inputs[k].name +
+              "': " + err;
+        return false;
+      }
       if (a.numBytes())
         std::memcpy(a.data(), v.data, a.numBytes());
       if (!calib::checkArray(a, inputs[k], err)) {

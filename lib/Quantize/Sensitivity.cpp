@@ -147,13 +147,16 @@ std::vector<float> fakeQuantize(const std::vector<double> &w,
   return out;
 }
 
-qrun::Array floatArray(ArrayRef<int64_t> shape, const float *data) {
-  qrun::Array a;
+/// A float array of `shape` holding `data`; false with a message when its
+/// memory is refused.
+bool floatArray(ArrayRef<int64_t> shape, const float *data, qrun::Array &a,
+                std::string &err) {
   a.dtype = QuantDLDataType{2, 32, 1};
   a.shape.assign(shape.begin(), shape.end());
-  a.allocate();
+  if (!a.allocate(err))
+    return false;
   std::memcpy(a.data(), data, a.numBytes());
-  return a;
+  return true;
 }
 
 /// sum (y - r)^2 and sum r^2 over the elements of one output.
@@ -307,13 +310,15 @@ LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
                                   "constant";
     auto shape = cast<RankedTensorType>(l.weightRoot.getType()).getShape();
     std::vector<float> f(w->begin(), w->end());
-    switches.push_back(floatArray(shape, f.data()));
+    if (!floatArray(shape, f.data(), switches.emplace_back(), err))
+      return l.op->emitError() << "mixed precision: " << err;
     weights.push_back(std::move(*w));
   }
   if (switchActs) {
     float off = 0;
     for (size_t k = 0; k < layers.size(); ++k)
-      switches.push_back(floatArray({1}, &off));
+      if (!floatArray({1}, &off, switches.emplace_back(), err))
+        return module.emitError() << "mixed precision: " << err;
   }
   calib::CalibrationRunner runner;
   if (!runner.open(*path, options.numThreads, err))
@@ -355,9 +360,11 @@ LogicalResult QuantizeDriver::assignPrecision(ModuleOp module,
       auto d = cast<DictionaryAttr>(a);
       auto scheme = d.getAs<SchemeAttr>("scheme");
       std::vector<float> q = fakeQuantize(weights[k], l, scheme);
-      qrun::Array qa = floatArray(shape, q.data());
+      qrun::Array qa, la;
       float levels = activationLevels(scheme);
-      qrun::Array la = floatArray({1}, &levels);
+      if (!floatArray(shape, q.data(), qa, err) ||
+          !floatArray({1}, &levels, la, err))
+        return l.op->emitError() << "mixed precision: " << err;
       // Layer k switched to this candidate for the runs below.
       std::swap(switches[k], qa);
       if (switchActs)

@@ -6,6 +6,7 @@
 
 #include "Array.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -20,9 +21,19 @@ int64_t Array::numElements() const {
   return n;
 }
 
-void Array::allocate() {
+bool Array::allocate(std::string &error) {
   numBytes_ = static_cast<size_t>(numElements()) * elementBytes(dtype);
-  storage_.assign((numBytes_ + 7) / 8, 0);
+  size_t words = std::max<size_t>((numBytes_ + 7) / 8, 1);
+  auto *p = static_cast<uint64_t *>(std::calloc(words, 8));
+  storage_.reset(p, [](uint64_t *q) { std::free(q); });
+  if (!p) {
+    error = "cannot allocate " + std::to_string(numBytes_) + " bytes for a " +
+            shapeString(shape.data(), shape.size()) + " array of " +
+            dtypeName(dtype);
+    numBytes_ = 0;
+    return false;
+  }
+  return true;
 }
 
 size_t qrun::elementBytes(QuantDLDataType dtype) {

@@ -14,6 +14,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,13 +29,17 @@ struct Array {
 
   int64_t numElements() const;
   size_t numBytes() const { return numBytes_; }
-  void *data() { return storage_.data(); }
-  const void *data() const { return storage_.data(); }
-  /// Sizes the storage for `shape` and `dtype` (zero-filled).
-  void allocate();
+  void *data() { return storage_.get(); }
+  const void *data() const { return storage_.get(); }
+  /// Sizes the storage for `shape` and `dtype` (zero-filled); false, with a
+  /// message, when the system refuses the memory (never an abort: readers
+  /// take sizes from files).
+  bool allocate(std::string &error);
 
 private:
-  std::vector<uint64_t> storage_;
+  /// Copies of an Array share its storage (a copy allocates nothing, so it
+  /// cannot fail); readers fill an Array before anything copies it.
+  std::shared_ptr<uint64_t> storage_;
   size_t numBytes_ = 0;
 };
 
@@ -57,6 +63,21 @@ bool readFile(const std::string &path, std::string &bytes, std::string &error);
 
 // .npy (numpy format versions 1.0, 2.0 and 3.0)
 bool parseNpy(const std::string &bytes, Array &out, std::string &error);
+
+/// What a .npy header says: the array's dtype and shape, where its data
+/// starts and how many bytes it has.
+struct NpyHeader {
+  QuantDLDataType dtype{0, 0, 1};
+  std::vector<int64_t> shape;
+  size_t dataStart = 0;
+  uint64_t dataBytes = 0;
+};
+/// Parses the header at the start of `bytes` (`size` bytes, at least the
+/// header's). Headers longer than 1 MiB are refused.
+bool parseNpyHeader(const char *bytes, size_t size, NpyHeader &out,
+                    std::string &error);
+/// The message for data of `have` bytes where the header needs others.
+std::string npyDataSizeError(const NpyHeader &h, uint64_t have);
 /// Writes a compact array; bfloat16 (which .npy cannot hold) is written
 /// widened to float32.
 bool writeNpy(const std::string &path, QuantDLDataType dtype,

@@ -19,6 +19,9 @@ using namespace qrun;
 namespace {
 constexpr char kMagic[] = "\x93NUMPY";
 constexpr size_t kMagicSize = 6;
+/// The longest header read: numpy writes a few hundred bytes; a longer one
+/// is not an array this tool needs, and reading it could take any memory.
+constexpr size_t kMaxHeaderBytes = 1 << 20;
 
 /// A cursor over the header dict, with the few Python literals numpy uses.
 class HeaderParser {
@@ -187,9 +190,9 @@ const char *descrOf(QuantDLDataType dtype) {
 }
 } // namespace
 
-bool qrun::parseNpy(const std::string &bytes, Array &out, std::string &error) {
-  if (bytes.size() < kMagicSize + 4 ||
-      std::memcmp(bytes.data(), kMagic, kMagicSize) != 0) {
+bool qrun::parseNpyHeader(const char *bytes, size_t size, NpyHeader &out,
+                          std::string &error) {
+  if (size < kMagicSize + 4 || std::memcmp(bytes, kMagic, kMagicSize) != 0) {
     error = "not a .npy file (no \\x93NUMPY magic)";
     return false;
   }
@@ -202,7 +205,7 @@ bool qrun::parseNpy(const std::string &bytes, Array &out, std::string &error) {
     headerLength = byte(8) | byte(9) << 8;
     headerStart = 10;
   } else if (major == 2 || major == 3) {
-    if (bytes.size() < 12) {
+    if (size < 12) {
       error = "malformed .npy file: truncated header";
       return false;
     }
@@ -212,11 +215,16 @@ bool qrun::parseNpy(const std::string &bytes, Array &out, std::string &error) {
     error = "unsupported .npy format version " + std::to_string(major);
     return false;
   }
-  if (bytes.size() - headerStart < headerLength) {
+  if (headerLength > kMaxHeaderBytes) {
+    error = "malformed .npy file: a header of " + std::to_string(headerLength) +
+            " bytes (numpy writes a few hundred)";
+    return false;
+  }
+  if (size - headerStart < headerLength) {
     error = "malformed .npy file: truncated header";
     return false;
   }
-  std::string header = bytes.substr(headerStart, headerLength);
+  std::string header(bytes + headerStart, headerLength);
 
   std::string descr;
   bool fortranOrder = false;
@@ -235,21 +243,35 @@ bool qrun::parseNpy(const std::string &bytes, Array &out, std::string &error) {
   int64_t numel;
   if (!checkedNumElements(shape, elementBytes(dtype), numel, error))
     return false;
-  size_t dataStart = headerStart + headerLength;
-  size_t have = bytes.size() - dataStart;
-  uint64_t need = static_cast<uint64_t>(numel) * elementBytes(dtype);
-  if (have != need) {
-    error = "malformed .npy file: shape " +
-            shapeString(shape.data(), shape.size()) + " of " +
-            dtypeName(dtype) + " needs " + std::to_string(need) +
-            " bytes of data, the file has " + std::to_string(have);
-    return false;
-  }
   out.dtype = dtype;
   out.shape = std::move(shape);
-  out.allocate();
-  if (need)
-    std::memcpy(out.data(), bytes.data() + dataStart, need);
+  out.dataStart = headerStart + headerLength;
+  out.dataBytes = static_cast<uint64_t>(numel) * elementBytes(dtype);
+  return true;
+}
+
+std::string qrun::npyDataSizeError(const NpyHeader &h, uint64_t have) {
+  return "malformed .npy file: shape " +
+         shapeString(h.shape.data(), h.shape.size()) + " of " +
+         dtypeName(h.dtype) + " needs " + std::to_string(h.dataBytes) +
+         " bytes of data, the file has " + std::to_string(have);
+}
+
+bool qrun::parseNpy(const std::string &bytes, Array &out, std::string &error) {
+  NpyHeader h;
+  if (!parseNpyHeader(bytes.data(), bytes.size(), h, error))
+    return false;
+  size_t have = bytes.size() - h.dataStart;
+  if (have != h.dataBytes) {
+    error = npyDataSizeError(h, have);
+    return false;
+  }
+  out.dtype = h.dtype;
+  out.shape = std::move(h.shape);
+  if (!out.allocate(error))
+    return false;
+  if (h.dataBytes)
+    std::memcpy(out.data(), bytes.data() + h.dataStart, h.dataBytes);
   return true;
 }
 

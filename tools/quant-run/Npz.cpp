@@ -9,17 +9,33 @@
 
 #include <zip.h>
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
 
 using namespace qrun;
 
 namespace {
+/// Bytes read before the header is parsed: numpy's headers and small arrays.
+constexpr zip_uint64_t kPrefixBytes = (1 << 20) + 64;
+
 struct ZipCloser {
   void operator()(zip_t *z) const { zip_discard(z); }
 };
 struct ZipFileCloser {
   void operator()(zip_file_t *f) const { zip_fclose(f); }
 };
+/// Reads exactly `size` bytes (zip_fread may return fewer per call).
+bool readExactly(zip_file_t *file, char *out, zip_uint64_t size) {
+  while (size > 0) {
+    zip_int64_t got = zip_fread(file, out, size);
+    if (got <= 0)
+      return false;
+    out += got;
+    size -= static_cast<zip_uint64_t>(got);
+  }
+  return true;
+}
 } // namespace
 
 bool qrun::readNpz(const std::string &path,
@@ -52,18 +68,40 @@ bool qrun::readNpz(const std::string &path,
               "': " + zip_strerror(archive.get());
       return false;
     }
-    std::string bytes;
-    bytes.resize(stat.size);
-    zip_int64_t got =
-        stat.size ? zip_fread(file.get(), &bytes[0], stat.size) : 0;
-    if (got < 0 || static_cast<zip_uint64_t>(got) != stat.size) {
+    // The entry's header first: its shape says how many bytes the array
+    // has, which must be what the archive declares; only then is memory
+    // taken, once, and the data inflated into it. A zip bomb (a small
+    // archive declaring a huge array, or data past what its header needs)
+    // is refused before anything is inflated beyond the header.
+    std::string prefix(std::min<zip_uint64_t>(stat.size, kPrefixBytes), '\0');
+    if (!readExactly(file.get(), prefix.data(), prefix.size())) {
       error = "'" + path + "': cannot read entry '" + name +
               "': " + zip_file_strerror(file.get());
       return false;
     }
-    Array array;
-    if (!parseNpy(bytes, array, error)) {
+    NpyHeader h;
+    if (!parseNpyHeader(prefix.data(), prefix.size(), h, error)) {
       error = "'" + path + "', entry '" + name + "': " + error;
+      return false;
+    }
+    if (stat.size - h.dataStart != h.dataBytes) {
+      error = "'" + path + "', entry '" + name +
+              "': " + npyDataSizeError(h, stat.size - h.dataStart);
+      return false;
+    }
+    Array array;
+    array.dtype = h.dtype;
+    array.shape = h.shape;
+    if (!array.allocate(error)) {
+      error = "'" + path + "', entry '" + name + "': " + error;
+      return false;
+    }
+    char *data = static_cast<char *>(array.data());
+    size_t inPrefix = prefix.size() - h.dataStart;
+    std::memcpy(data, prefix.data() + h.dataStart, inPrefix);
+    if (!readExactly(file.get(), data + inPrefix, h.dataBytes - inPrefix)) {
+      error = "'" + path + "': cannot read entry '" + name +
+              "': " + zip_file_strerror(file.get());
       return false;
     }
     const std::string suffix = ".npy";

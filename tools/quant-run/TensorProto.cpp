@@ -132,9 +132,21 @@ bool qrun::parseTensorProto(const std::string &bytes, Array &out,
   int64_t numel;
   if (!checkedNumElements(shape, elementBytes(dtype), numel, error))
     return false;
+  // Every element takes at least a byte of the message (half of one for
+  // 4-bit raw data): a shape past that is a lie, refused before any memory
+  // is taken for it.
+  if (static_cast<uint64_t>(numel) >
+      2 * static_cast<uint64_t>(bytes.size()) + 16) {
+    error = "the TensorProto's shape " +
+            shapeString(shape.data(), shape.size()) +
+            " has more elements than its " + std::to_string(bytes.size()) +
+            " bytes can hold";
+    return false;
+  }
   out.dtype = dtype;
   out.shape = std::move(shape);
-  out.allocate();
+  if (!out.allocate(error))
+    return false;
 
   if (tensor.has_raw_data()) {
     const std::string &raw = tensor.raw_data();

@@ -166,12 +166,20 @@ LogicalResult mlir::qc::onnximport::resize::importResizeRuntime(
     Value outI; // i64
     if (!sizes) {
       r.scale = (*given)[k];
-      // floor(scale * in); nonsense scales give an empty axis.
+      // floor(scale * in). A scale that is not positive (NaN included) or
+      // an extent past 2^53 is an error, as with constant scales; the
+      // extent's buffer is checked against the allocation bound later.
       Value prod = arith::MulFOp::create(b, loc, r.scale, r.inWf);
-      Value ok = arith::CmpFOp::create(b, loc, CmpFPredicate::OGE, prod, cf(0));
+      Value pos = arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, r.scale,
+                                        cf(0));
       Value lim = arith::CmpFOp::create(b, loc, CmpFPredicate::OLT, prod,
                                         cf(9007199254740992.0));
-      ok = arith::AndIOp::create(b, loc, ok, lim);
+      Value ok = arith::AndIOp::create(b, loc, pos, lim);
+      n.check(ok,
+              "the scale of axis " + Twine(a) +
+                  " must be positive and give an extent below 2^53 (input "
+                  "extent {0})",
+              ValueRange{r.inW});
       prod = arith::SelectOp::create(b, loc, ok, prod, cf(0));
       outI = arith::FPToSIOp::create(b, loc, i64, prod);
     } else {

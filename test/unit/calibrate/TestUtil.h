@@ -35,7 +35,8 @@ qrun::Array makeArray(QuantDLDataType dtype, std::vector<int64_t> shape,
   qrun::Array a;
   a.dtype = dtype;
   a.shape = std::move(shape);
-  a.allocate();
+  std::string error;
+  EXPECT_TRUE(a.allocate(error)) << error;
   EXPECT_EQ(a.numBytes(), values.size() * sizeof(T));
   if (!values.empty())
     std::memcpy(a.data(), values.data(), a.numBytes());

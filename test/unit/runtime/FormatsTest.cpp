@@ -8,6 +8,8 @@
 
 #include "Array.h"
 
+#include <zip.h>
+
 #include <gtest/gtest.h>
 
 #include <onnx/onnx_pb.h>
@@ -46,7 +48,8 @@ TEST(NpyFormat, RoundTripEveryDtype) {
       Array a;
       a.dtype = c.dtype;
       a.shape = shape;
-      a.allocate();
+      std::string allocError;
+      ASSERT_TRUE(a.allocate(allocError)) << allocError;
       auto *bytes = static_cast<unsigned char *>(a.data());
       for (size_t i = 0; i < a.numBytes(); ++i)
         bytes[i] =
@@ -178,6 +181,59 @@ TEST(NpzFormat, ReadsEntriesAndRejectsGarbage) {
   EXPECT_FALSE(readNpz(tempPath("missing.npz"), entries, error));
 }
 
+/// Writes `entries` (name, bytes) as a deflated zip.
+void writeZip(const std::string &path,
+              const std::vector<std::pair<std::string, std::string>> &entries) {
+  int code = 0;
+  zip_t *z = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code);
+  ASSERT_NE(z, nullptr);
+  for (const auto &[name, bytes] : entries) {
+    zip_source_t *src = zip_source_buffer(z, bytes.data(), bytes.size(), 0);
+    ASSERT_NE(src, nullptr);
+    zip_int64_t i = zip_file_add(z, name.c_str(), src, ZIP_FL_OVERWRITE);
+    ASSERT_GE(i, 0);
+    zip_set_file_compression(z, i, ZIP_CM_DEFLATE, 9);
+  }
+  ASSERT_EQ(zip_close(z), 0);
+}
+
+TEST(NpzFormat, RefusesZipBombsBeforeInflating) {
+  // 64 MiB of zeros deflate to ~64 KiB. An entry whose header declares 2^40
+  // floats (4 TiB), and one whose header declares 4 floats: both are refused
+  // from the header and the archive's declared size, without inflating the
+  // data or allocating for the declared shape.
+  std::string zeros(64 << 20, '\0');
+  std::string huge = npyWithHeader(
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (1048576, 1048576), }",
+      zeros);
+  std::string small = npyWithHeader(
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", zeros);
+  std::string path = tempPath("bomb.npz");
+  std::vector<std::pair<std::string, Array>> entries;
+  std::string error;
+  writeZip(path, {{"x.npy", huge}});
+  EXPECT_FALSE(readNpz(path, entries, error));
+  EXPECT_NE(error.find("shape [1048576, 1048576] of float32 needs "
+                       "4398046511104 bytes of data, the file has 67108864"),
+            std::string::npos)
+      << error;
+  writeZip(path, {{"x.npy", small}});
+  EXPECT_FALSE(readNpz(path, entries, error));
+  EXPECT_NE(error.find("needs 16 bytes of data, the file has 67108864"),
+            std::string::npos)
+      << error;
+  // A well-formed archive still reads, stored or deflated.
+  std::string ok =
+      npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
+                    std::string("\0\0\x80\x3f\0\0\0\x40", 8));
+  writeZip(path, {{"a.npy", ok}, {"b.npy", ok}});
+  ASSERT_TRUE(readNpz(path, entries, error)) << error;
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[1].first, "b");
+  EXPECT_EQ(static_cast<const float *>(entries[1].second.data())[1], 2.0f);
+  std::remove(path.c_str());
+}
+
 TEST(TensorProtoFormat, TypedFields) {
   using onnx::TensorProto;
   std::string error, name;
@@ -289,6 +345,15 @@ TEST(TensorProtoFormat, Errors) {
   negative.add_dims(-1);
   EXPECT_FALSE(parseTensorProto(negative.SerializeAsString(), a, name, error));
   EXPECT_NE(error.find("negative extent"), std::string::npos) << error;
+
+  // A shape no message of this size can hold is refused before allocating.
+  TensorProto lie;
+  lie.set_data_type(TensorProto::FLOAT);
+  lie.add_dims(1 << 20);
+  lie.add_dims(1 << 20);
+  EXPECT_FALSE(parseTensorProto(lie.SerializeAsString(), a, name, error));
+  EXPECT_NE(error.find("has more elements than its"), std::string::npos)
+      << error;
 
   TensorProto external;
   external.set_data_type(TensorProto::FLOAT);

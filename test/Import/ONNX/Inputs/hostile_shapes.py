@@ -69,6 +69,9 @@ def main(out):
     for name, dims in (("init_neg", [-1]), ("init_huge", [2**40, 2**40])):
         w = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=dims)  # no data: the dims alone are wrong
         save(out, name, [helper.make_node("Add", ["x", "w"], ["y"])], [x], [anyy], [w])
+    x4 = helper.make_tensor_value_info("x4", TensorProto.FLOAT, [1, 1, 4, 4])
+    save(out, "resize_dyn", [helper.make_node("Resize", ["x4", "", "s"], ["y"], name="rs", mode="nearest")],
+         [x4, helper.make_tensor_value_info("s", TensorProto.FLOAT, [4])], [anyy])
     nodes, prev = [], "x"
     for i in range(20000):
         nodes.append(helper.make_node("Tanh" if i % 2 else "Neg", [prev], [f"t{i}"]))
@@ -81,6 +84,10 @@ def main(out):
     for name, v in (("n_ok", [2, 3, 4]), ("n_huge", [10**5] * 3), ("n_wrap", [2**32, 2**32, 4]),
                     ("n_neg", [-1, 5, 4]), ("r_ok", [3]), ("r_neg", [-2]), ("r_huge", [2**61])):
         np.save(out / f"{name}.npy", np.array(v, np.int64))
+    np.save(out / "x4.npy", rng.standard_normal((1, 1, 4, 4)).astype(np.float32))
+    for name, v in (("s_ok", [1, 1, 2, 0.5]), ("s_neg", [1, 1, -2, 2]), ("s_nan", [1, 1, np.nan, 2]),
+                    ("s_inf", [1, 1, 2, np.inf]), ("s_huge", [1, 1, 1e9, 1e9])):
+        np.save(out / f"{name}.npy", np.array(v, np.float32))
 
 
 if __name__ == "__main__":

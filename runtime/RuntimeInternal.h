@@ -252,6 +252,11 @@ extern thread_local RunState *currentRun;
 /// elsewhere (a pool worker) it returns and the allocation yields NULL.
 void allocationFailed(size_t size);
 
+/// device cuda (runtime/cuda/Driver.cpp): loads the driver, checks device 0
+/// and loads the model's GPU image for it. Until the GPU runs whole models
+/// this always fails, with the message saying how far it got.
+QuantStatus openCudaDevice(std::string &error);
+
 } // namespace qrt
 
 /// Threads the next parallel loops of the calling thread's run may use

@@ -310,6 +310,7 @@ const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
                                                  "target",
                                                  "mcpu",
                                                  "gpu-arch",
+                                                 "gpu",
                                                  "bitplane",
                                                  "runtime-lib",
                                                  "calib-second-moments",
@@ -551,6 +552,12 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
   }
   if (name == "mcpu") {
     o.mcpu = v.str();
+    return "";
+  }
+  if (name == "gpu") {
+    if (v != "on" && v != "off")
+      return "--gpu must be on or off, got '" + v.str() + "'";
+    o.gpu = v == "on";
     return "";
   }
   if (name == "gpu-arch")

@@ -267,6 +267,13 @@ CompileStatus CompileSession::run(OwningOpRef<ModuleOp> module,
     step(from);
     quantizer->collectLayers(*module);
   }
+  // The GPU kernels come from the quantized layers, before the target's
+  // phases change them.
+  if (options.gpu && !ptxOut && !mlirOut && to > CompilePhase::Quantize) {
+    StageTimer t(options.timing, "gpu kernels");
+    if (failed(target->prepareGPUKernels(*module)))
+      return CompileStatus::InvalidModel;
+  }
   // Variants copy @main as quantized (or, in a float compile, as the graph
   // phase left it), so they share its scales and weights.
   if (!options.specializations.empty()) {

@@ -219,9 +219,12 @@ QUANT_EXPORT QuantStatus quant_session_open(const QuantSessionOptions *options,
     case QUANT_DEVICE_AUTO:
     case QUANT_DEVICE_CPU:
       break;
-    case QUANT_DEVICE_CUDA:
-      return failNoAlloc(QUANT_ERROR_UNAVAILABLE,
-                         "device cuda: this model.so has no GPU code");
+    case QUANT_DEVICE_CUDA: {
+      std::string error;
+      if (QuantStatus st = openCudaDevice(error))
+        return fail(st, error);
+      break;
+    }
     default:
       return fail(QUANT_ERROR_INVALID_ARGUMENT,
                   "options->device is " + std::to_string(opts.device) +

@@ -342,6 +342,13 @@ static cl::opt<std::string>
          cl::desc("Target CPU for generated code, e.g. x86-64-v3, znver4, "
                   "sapphirerapids (default: native, this host)"),
          cl::init("native"), cl::cat(category));
+static cl::opt<std::string> gpuCode(
+    "gpu",
+    cl::desc("on: the model.so also carries tensor-core GPU kernels for its "
+             "linear layers (cubins where ptxas is found, and PTX), which a "
+             "session asking for cuda loads; the CUDA path does not run whole "
+             "models yet, so the default is off (docs/gpu.md)"),
+    cl::value_desc("on|off"), cl::cat(category));
 static cl::opt<std::string> gpuArch(
     "gpu-arch",
     cl::desc("NVIDIA chips the GPU kernels are compiled for, comma-separated "
@@ -442,6 +449,7 @@ int main(int argc, char **argv) {
         {"target", &target},
         {"mcpu", &mcpu},
         {"gpu-arch", &gpuArch},
+        {"gpu", &gpuCode},
         {"bitplane", &bitplane},
         {"runtime-lib", &runtimeLib}})
     if (ok && given(*opt))

@@ -73,8 +73,9 @@ Options:
                          and print the median latency in ms
   --threads T            threads the model may use (0 = one per core,
                          the default)
-  --device D             cpu, cuda or auto (default auto: the GPU if the
-                         model has GPU code and one is present, else the CPU)
+  --device D             cpu, cuda or auto (default auto: the CPU, until
+                         the GPU runs whole models; cuda reports how far
+                         it got: driver, device, the model's GPU image)
   -h, --help             this text
 
 Every output's name, dtype and shape is printed on stdout.

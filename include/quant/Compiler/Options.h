@@ -185,6 +185,8 @@ struct CompileOptions {
   // Target.
   std::string target = "cpu";
   std::string mcpu = "native";
+  /// --gpu=on: the model.so carries the GPU kernels (docs/gpu.md).
+  bool gpu = false;
   /// GPU chips the GPU kernels are compiled for (--gpu-arch).
   std::vector<std::string> gpuChips = {"sm_80", "sm_89", "sm_90a"};
   /// Integer layers computed as bit planes (qc-bitplane): "auto" (where the

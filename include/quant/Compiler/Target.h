@@ -58,6 +58,13 @@ public:
   virtual void buildPhasePipeline(CompilePhase phase,
                                   OpPassManager &pm) const = 0;
 
+  /// With --gpu=on: generates and compiles the GPU kernels from `module`,
+  /// the IR after the quantize phase (not changed), for emit to embed.
+  /// Targets without a GPU half accept and do nothing.
+  virtual LogicalResult prepareGPUKernels(ModuleOp /*module*/) {
+    return success();
+  }
+
   /// Serializes a module that went through every phase into `kind` at
   /// `outputPath` (linking the runtime into a shared library).
   virtual LogicalResult emit(ModuleOp module, const ModelSignature &signature,

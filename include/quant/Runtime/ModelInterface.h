@@ -44,6 +44,24 @@ typedef struct QuantModelDesc {
 /* Emitted by quant-compile (hidden visibility). */
 extern const QuantModelDesc quant_model_desc;
 
+/* One compiled form of the model's GPU kernels (quant-compile --gpu=on). */
+typedef struct QuantGPUImage {
+  const char *chip;    /* "sm_80", "sm_90a", ... */
+  int32_t kind;        /* 0: cubin for exactly that chip family, 1: PTX */
+  uint64_t size;       /* bytes of data (PTX: with its terminating NUL) */
+  const uint8_t *data;
+} QuantGPUImage;
+
+typedef struct QuantGPUDesc {
+  int32_t num_images;
+  int32_t num_kernels; /* kernels in each image */
+  const QuantGPUImage *images;
+} QuantGPUDesc;
+
+/* Emitted by quant-compile when the model carries GPU code; a weak
+   reference: NULL in a model.so without it. */
+extern const QuantGPUDesc quant_model_gpu __attribute__((weak));
+
 /* Emitted by quant-compile: runs the model once.
  *
  * inputs[i] points to a memref descriptor of input i, 3 + 2*rank 8-byte

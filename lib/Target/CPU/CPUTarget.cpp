@@ -243,11 +243,30 @@ public:
       gpu.chips = options.gpuChips;
       return emitGPUPTX(module, gpu, outputPath);
     }
-    return emitCPUArtifact(module, signature, kind, outputPath, options);
+    return emitCPUArtifact(module, signature, kind, outputPath, options,
+                           gpuKernels);
+  }
+
+  LogicalResult prepareGPUKernels(ModuleOp module) override {
+    GPUCompileOptions gpu;
+    gpu.chips = options.gpuChips;
+    FailureOr<GPUKernelSet> set = compileModelGPUKernels(module, gpu);
+    if (failed(set))
+      return failure();
+    if (set->numKernels == 0)
+      module.emitWarning("--gpu=on: no layer has a GPU kernel yet (linear "
+                         "layers: float, or integer codes of at most 8 bits), "
+                         "so the model.so carries no GPU code");
+    else if (findPtxas().empty())
+      module.emitWarning("--gpu=on: no ptxas found, so the model.so carries "
+                         "PTX only (JIT-compiled by the driver at load)");
+    gpuKernels = std::move(*set);
+    return success();
   }
 
 private:
   EmitOptions options;
+  GPUKernelSet gpuKernels;
   CPUVectorInfo vector;
 };
 

@@ -37,6 +37,49 @@ using namespace mlir::qc;
 /// Must equal QUANT_ABI_VERSION in QuantRuntime.h.
 static constexpr uint32_t kAbiVersion = 1;
 
+/// quant_model_gpu (ModelInterface.h): per chip a cubin (when ptxas made
+/// one) and the PTX, for the runtime to pick from by the device's
+/// compute capability.
+static void addGPUImages(llvm::Module &m, const GPUKernelSet &gpu) {
+  llvm::LLVMContext &ctx = m.getContext();
+  llvm::IRBuilder<> b(ctx);
+  auto *ptrTy = llvm::PointerType::getUnqual(ctx);
+  auto *i32 = b.getInt32Ty();
+  auto *i64 = b.getInt64Ty();
+  auto *imageTy =
+      llvm::StructType::create(ctx, {ptrTy, i32, i64, ptrTy}, "QuantGPUImage");
+  auto *descTy =
+      llvm::StructType::create(ctx, {i32, i32, ptrTy}, "QuantGPUDesc");
+  std::vector<llvm::Constant *> images;
+  auto add = [&](StringRef chip, int32_t kind, StringRef bytes) {
+    auto *init = llvm::ConstantDataArray::getString(ctx, bytes,
+                                                    /*AddNull=*/kind == 1);
+    auto *data = new llvm::GlobalVariable(m, init->getType(), true,
+                                          llvm::GlobalValue::PrivateLinkage,
+                                          init, "quant.gpu.image");
+    data->setAlignment(llvm::Align(16));
+    uint64_t size = bytes.size() + (kind == 1 ? 1 : 0);
+    images.push_back(llvm::ConstantStruct::get(
+        imageTy, {b.CreateGlobalString(chip, "quant.gpu.chip", 0, &m),
+                  b.getInt32(kind), b.getInt64(size), data}));
+  };
+  for (const GPUBinary &bin : gpu.binaries) {
+    if (!bin.cubin.empty())
+      add(bin.chip, 0, bin.cubin);
+    add(bin.chip, 1, bin.ptx);
+  }
+  auto *arrTy = llvm::ArrayType::get(imageTy, images.size());
+  auto *table = new llvm::GlobalVariable(
+      m, arrTy, true, llvm::GlobalValue::PrivateLinkage,
+      llvm::ConstantArray::get(arrTy, images), "quant.gpu.images");
+  auto *desc = new llvm::GlobalVariable(
+      m, descTy, true, llvm::GlobalValue::ExternalLinkage,
+      llvm::ConstantStruct::get(descTy, {b.getInt32(images.size()),
+                                         b.getInt32(gpu.numKernels), table}),
+      "quant_model_gpu");
+  desc->setVisibility(llvm::GlobalValue::HiddenVisibility);
+}
+
 /// quant_model_desc and quant_model_entry (ModelInterface.h).
 static void addModelInterface(llvm::Module &m, const ModelSignature &sig) {
   llvm::LLVMContext &ctx = m.getContext();
@@ -255,7 +298,8 @@ std::optional<ArrayRef<char>> rawBytes(Attribute value) {
 LogicalResult mlir::qc::emitCPUArtifact(ModuleOp module,
                                         const ModelSignature &sig,
                                         EmitKind kind, StringRef outputPath,
-                                        const EmitOptions &options) {
+                                        const EmitOptions &options,
+                                        const GPUKernelSet &gpu) {
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
@@ -349,6 +393,8 @@ LogicalResult mlir::qc::emitCPUArtifact(ModuleOp module,
       return module.emitError()
              << "the module has no C interface for @" << v.function;
   addModelInterface(*m, sig);
+  if (!gpu.binaries.empty())
+    addGPUImages(*m, gpu);
 
   std::string error;
   std::unique_ptr<llvm::TargetMachine> tm(createTargetMachine(options, error));

@@ -81,7 +81,7 @@ FailureOr<std::string> assemble(StringRef ptxas, StringRef ptx, StringRef chip,
     error = "cannot create temporary files for ptxas";
     return failure();
   }
-  auto cleanup = llvm::make_scope_exit([&] {
+  llvm::scope_exit cleanup([&] {
     llvm::sys::fs::remove(in);
     llvm::sys::fs::remove(out);
     llvm::sys::fs::remove(err);
@@ -173,21 +173,38 @@ mlir::qc::compileGPUKernels(ModuleOp module, const GPUCompileOptions &options) {
   return binaries;
 }
 
-LogicalResult mlir::qc::emitGPUPTX(ModuleOp module,
-                                   const GPUCompileOptions &options,
-                                   StringRef outputPath) {
+FailureOr<GPUKernelSet>
+mlir::qc::compileModelGPUKernels(ModuleOp module,
+                                 const GPUCompileOptions &options) {
+  OwningOpRef<ModuleOp> copy = cast<ModuleOp>(module->clone());
   PassManager pm(module.getContext());
   pm.nest<func::FuncOp>().addPass(createQCFormQuantizedContractionsPass());
   pm.addPass(createQCGPUGenerateLinearKernelsPass());
-  if (failed(pm.run(module)))
+  if (failed(pm.run(*copy)))
     return failure();
-  if (!module.lookupSymbol<gpu::GPUModuleOp>(kGPUKernelModule))
+  GPUKernelSet set;
+  auto kernels = copy->lookupSymbol<gpu::GPUModuleOp>(kGPUKernelModule);
+  if (!kernels)
+    return set;
+  set.numKernels = llvm::range_size(kernels.getOps<gpu::GPUFuncOp>());
+  FailureOr<std::vector<GPUBinary>> bins = compileGPUKernels(*copy, options);
+  if (failed(bins))
+    return failure();
+  set.binaries = std::move(*bins);
+  return set;
+}
+
+LogicalResult mlir::qc::emitGPUPTX(ModuleOp module,
+                                   const GPUCompileOptions &options,
+                                   StringRef outputPath) {
+  FailureOr<GPUKernelSet> set = compileModelGPUKernels(module, options);
+  if (failed(set))
+    return failure();
+  if (set->numKernels == 0)
     return module.emitError(
         "the model has no layer the GPU code generator covers yet (linear "
         "layers: float, or integer codes of at most 8 bits; docs/gpu.md)");
-  FailureOr<std::vector<GPUBinary>> bins = compileGPUKernels(module, options);
-  if (failed(bins))
-    return failure();
+  std::vector<GPUBinary> *bins = &set->binaries;
   if (findPtxas(options.ptxas).empty())
     module.emitWarning("no ptxas found: the PTX was not assembled, so it is "
                        "checked only when a driver JIT-compiles it");

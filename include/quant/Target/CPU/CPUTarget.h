@@ -14,6 +14,7 @@
 #include "quant/Compiler/Signature.h"
 #include "quant/Compiler/Target.h"
 #include "quant/Dialect/Exec/IR/ExecDialect.h"
+#include "quant/Target/GPU/GPUTarget.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -105,7 +106,8 @@ void registerCPUPipelines();
 /// `outputPath`.
 LogicalResult emitCPUArtifact(ModuleOp module, const ModelSignature &sig,
                               EmitKind kind, StringRef outputPath,
-                              const EmitOptions &options);
+                              const EmitOptions &options,
+                              const GPUKernelSet &gpu = {});
 
 } // namespace mlir::qc
 

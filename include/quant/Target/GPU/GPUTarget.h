@@ -92,6 +92,19 @@ std::string findPtxas(StringRef explicitPath = "");
 FailureOr<std::vector<GPUBinary>>
 compileGPUKernels(ModuleOp module, const GPUCompileOptions &options);
 
+/// The GPU kernels of a model: its images (one per chip, PTX and, with
+/// ptxas, a cubin each) and how many kernels each holds (0: no layer is
+/// covered, and no image).
+struct GPUKernelSet {
+  std::vector<GPUBinary> binaries;
+  int64_t numKernels = 0;
+};
+
+/// Generates and compiles the kernels of `module` (the IR after the quantize
+/// phase; not changed: the work is done on a copy).
+FailureOr<GPUKernelSet>
+compileModelGPUKernels(ModuleOp module, const GPUCompileOptions &options);
+
 /// The GPU half of an `--emit=ptx` compile: `module` is the IR after the
 /// quantize phase. Forms the quantized contractions, generates the kernels,
 /// compiles them and writes the PTX to `outputPath` (one chip), or to

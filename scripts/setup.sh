@@ -25,6 +25,7 @@ APT_PACKAGES=(
   ninja-build cmake libonnx-dev libprotobuf-dev protobuf-compiler
   libgtest-dev python3-venv libzip-dev libdlpack-dev pkg-config
   libopenblas-dev coinor-libcbc-dev debian-history debian-faq fonts-dejavu-core
+  libclang-rt-22-dev
 )
 
 step "checking apt packages"

@@ -48,3 +48,20 @@ if shutil.which("nvidia-smi"):
             config.available_features.add("cuda-gpu")
     except (OSError, subprocess.SubprocessError):
         pass
+
+# ThreadSanitizer's runtime for clang (Debian's libclang-rt-22-dev): tests
+# that build the runtime under TSan say REQUIRES: tsan.
+_clangxx = shutil.which("clang++", path=config.llvm_tools_dir) or shutil.which("clang++-22")
+if _clangxx:
+    config.substitutions.append(("%clangxx", _clangxx))
+    import tempfile
+    try:
+        with tempfile.TemporaryDirectory() as _d:
+            _src = os.path.join(_d, "t.cpp")
+            with open(_src, "w") as _f:
+                _f.write("int main() { return 0; }\n")
+            if subprocess.run([_clangxx, "-fsanitize=thread", _src, "-o", os.path.join(_d, "t")],
+                              capture_output=True, timeout=60).returncode == 0:
+                config.available_features.add("tsan")
+    except (OSError, subprocess.SubprocessError):
+        pass

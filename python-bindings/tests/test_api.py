@@ -2,6 +2,7 @@
 
 import os
 import threading
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -232,6 +233,34 @@ def test_threads_give_identical_outputs(mlp_path, rng):
                 failures.append(i)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+
+
+def test_model_opened_twice_from_eight_threads(mlp_path, tmp_path, rng):
+    # Issue 22 part 5: one model.so loaded as two libraries (two paths: two
+    # runtimes, two thread pools) and once more through the same path, each
+    # session run from 8 threads at once with 2 pool threads: every output
+    # bit-identical to a single-threaded run.
+    path = quant.compile(mlp_path, progress=False).save(tmp_path / "a.so")
+    copy = tmp_path / "b.so"
+    copy.write_bytes(Path(path).read_bytes())
+    models = [quant.load(path, threads=2), quant.load(copy, threads=2), quant.load(path, threads=2)]
+    xs = [rng.standard_normal((int(n), 32)).astype(np.float32) for n in (1, 7, 16, 64)]
+    expected = [quant.load(path, threads=1)(x) for x in xs]
+    failures = []
+
+    def work(t):
+        for k in range(30):
+            i = (t + k) % len(xs)
+            got = models[(t + k) % len(models)](xs[i])
+            if not np.array_equal(got, expected[i]):
+                failures.append((t, k))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
     for t in threads:
         t.start()
     for t in threads:

@@ -297,6 +297,20 @@ TEST_F(Runtime, RunRandomInputs) {
   }
 }
 
+TEST_F(Runtime, OutputsMayAliasInputs) {
+  // An output written over its own input (in place): the model reads every
+  // input before any output is written, so y = 2 x + bias of the x given.
+  Problem p(37, 7);
+  std::vector<float> x0 = p.x.data;
+  QuantDLTensor *in = p.in();
+  QuantDLTensor *out = p.out();
+  out[0].data = p.x.data.data(); // y over x: same shape and dtype
+  ASSERT_EQ(api().run(session, in, 2, out, 2), QUANT_OK) << lastError();
+  std::vector<float> y = p.x.data;
+  p.x.data = x0;
+  p.expect(y.data(), p.sum.data.data());
+}
+
 TEST_F(Runtime, RunEmptyBatch) {
   Problem p(0);
   // Zero elements: NULL data is fine.

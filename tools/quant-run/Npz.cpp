@@ -84,6 +84,16 @@ bool qrun::readNpz(const std::string &path,
       error = "'" + path + "', entry '" + name + "': " + error;
       return false;
     }
+    // Deflate cannot expand data by more than 1032:1: a larger declared
+    // size is a lie (a zip bomb), refused before any memory is taken.
+    if ((stat.valid & ZIP_STAT_COMP_SIZE) &&
+        stat.size / 1032 > stat.comp_size + 1024) {
+      error = "'" + path + "', entry '" + name + "': declares " +
+              std::to_string(stat.size) + " bytes from " +
+              std::to_string(stat.comp_size) +
+              " compressed ones, more than deflate can produce";
+      return false;
+    }
     if (stat.size - h.dataStart != h.dataBytes) {
       error = "'" + path + "', entry '" + name +
               "': " + npyDataSizeError(h, stat.size - h.dataStart);

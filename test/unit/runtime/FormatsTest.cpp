@@ -222,6 +222,35 @@ TEST(NpzFormat, RefusesZipBombsBeforeInflating) {
   EXPECT_NE(error.find("needs 16 bytes of data, the file has 67108864"),
             std::string::npos)
       << error;
+  // An entry whose declared size agrees with its header but no deflate
+  // stream of its compressed size could produce (the central directory's
+  // uncompressed size forged to about 4 GB for a header of 1,073,741,000 floats).
+  std::string forged = npyWithHeader(
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (1073741000,), }",
+      zeros);
+  writeZip(path, {{"x.npy", forged}});
+  {
+    FILE *f = std::fopen(path.c_str(), "rb");
+    ASSERT_NE(f, nullptr);
+    std::string zip;
+    char buf[1 << 16];
+    for (size_t n; (n = std::fread(buf, 1, sizeof(buf), f)) > 0;)
+      zip.append(buf, n);
+    std::fclose(f);
+    size_t central = zip.find("PK\x01\x02");
+    ASSERT_NE(central, std::string::npos);
+    // Header + 1,073,741,000 floats, as the .npy header says.
+    uint32_t declared =
+        static_cast<uint32_t>(forged.size() - zeros.size()) + 1073741000u * 4u;
+    std::memcpy(&zip[central + 24], &declared, 4);
+    f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fwrite(zip.data(), 1, zip.size(), f);
+    std::fclose(f);
+  }
+  EXPECT_FALSE(readNpz(path, entries, error));
+  EXPECT_NE(error.find("more than deflate can produce"), std::string::npos)
+      << error;
   // A well-formed archive still reads, stored or deflated.
   std::string ok =
       npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",

@@ -38,6 +38,13 @@ def main(target, out):
                 buf = io.BytesIO()
                 (np.savez_compressed if compress else np.savez)(buf, x=a, y=a.reshape(-1))
                 (out / f"seed_{name}_{int(compress)}.npz").write_bytes(buf.getvalue())
+    if target == "onnx-import":
+        # A spread of the ONNX node tests' models (onnx's own test data).
+        import onnx
+        node = Path(onnx.__file__).parent / "backend" / "test" / "data" / "node"
+        models = sorted(node.glob("*/model.onnx"))
+        for m in models[:: max(1, len(models) // 300)]:
+            (out / f"seed_{m.parent.name}.onnx").write_bytes(m.read_bytes())
     if target == "tensorproto":
         t = numpy_helper.from_array(np.arange(4, dtype=np.float32), "typed")
         t.ClearField("raw_data")

@@ -4,7 +4,7 @@
 #
 #   scripts/fuzz.sh TARGET [--minutes N] [--jobs J]
 #
-# TARGET: npy, npz or tensorproto (fuzz/Fuzz*.cpp). Configures and builds
+# TARGET: npy, npz, tensorproto or onnx-import (fuzz/Fuzz*.cpp). Configures and builds
 # build-fuzz/ (clang-22, -DQUANT_FUZZ=ON, the sanitizers) the first time;
 # seeds the corpus build-fuzz/corpus/TARGET from fuzz/corpus/TARGET (the
 # inputs kept in the repo, which the test suite replays) and from numpy
@@ -25,8 +25,8 @@ while (($#)); do
   esac
 done
 case "$TARGET" in
-  npy|npz|tensorproto) ;;
-  *) echo "usage: scripts/fuzz.sh npy|npz|tensorproto [--minutes N] [--jobs J]" >&2; exit 2 ;;
+  npy|npz|tensorproto|onnx-import) ;;
+  *) echo "usage: scripts/fuzz.sh npy|npz|tensorproto|onnx-import [--minutes N] [--jobs J]" >&2; exit 2 ;;
 esac
 BUILD=$ROOT/build-fuzz
 if [[ ! -f $BUILD/build.ninja ]]; then
@@ -47,8 +47,10 @@ if [[ -d $ROOT/fuzz/corpus/$TARGET ]]; then
 fi
 "$ROOT/.venv/bin/python" "$ROOT/fuzz/seeds.py" "$TARGET" "$CORPUS"
 cd "$FINDINGS"
+EXTRA=()
+[[ -f $ROOT/fuzz/$TARGET.dict ]] && EXTRA+=(-dict="$ROOT/fuzz/$TARGET.dict")
 PARALLEL=()
 # With several jobs libFuzzer writes each one's log to fuzz-J.log here.
 ((JOBS > 1)) && PARALLEL=(-jobs="$JOBS" -workers="$JOBS")
 exec "$BUILD/bin/quant-fuzz-$TARGET" "$CORPUS" -max_total_time=$((MINUTES * 60)) \
-  -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=20 -print_final_stats=1 "${PARALLEL[@]}"
+  -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=20 -print_final_stats=1 "${EXTRA[@]}" "${PARALLEL[@]}"

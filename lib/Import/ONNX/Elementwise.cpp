@@ -323,6 +323,8 @@ LogicalResult importClip(NodeImporter &n) {
       if (n.hasOperand(i)) {
         if (n.operandType(i).getRank() != 0)
           return n.invalid("min and max must be scalars");
+        if (n.operandType(i).getElementType() != elt)
+          return n.invalid("min and max must have the input's element type");
         ins.push_back(n.optionalOperand(i));
         (i == 1 ? hasMin : hasMax) = true;
       }

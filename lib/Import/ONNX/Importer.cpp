@@ -18,6 +18,7 @@
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinDialect.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Verifier.h"
 #include "quant/Dialect/Exec/IR/ExecOps.h"
 #include "quant/Dialect/QC/IR/QCDialect.h"
 #include "quant/Dialect/QC/IR/QCOps.h"
@@ -965,6 +966,21 @@ static bool checkParsed(bool parsed, const onnx::ModelProto &model,
   return true;
 }
 
+/// The imported module, or nothing when it does not verify: a node the
+/// importer's checks let through (the verifier's message names it) must not
+/// reach the passes, which assume valid IR.
+static OwningOpRef<ModuleOp> verified(OwningOpRef<ModuleOp> module,
+                                      ImportError &error) {
+  if (module && failed(verify(*module))) {
+    emitError(module->getLoc())
+        << "the model imports to invalid IR (the error above names the "
+           "node): a model the importer should have refused";
+    error = ImportError::Invalid;
+    return {};
+  }
+  return module;
+}
+
 OwningOpRef<ModuleOp> mlir::qc::importONNXFile(MLIRContext *ctx, StringRef path,
                                                const ONNXImportOptions &options,
                                                ImportError &error) {
@@ -1003,7 +1019,7 @@ OwningOpRef<ModuleOp> mlir::qc::importONNXFile(MLIRContext *ctx, StringRef path,
   if (dir.empty())
     dir = ".";
   GraphImporter importer(ctx, options, error, std::string(dir));
-  return importer.run(model, path);
+  return verified(importer.run(model, path), error);
 }
 
 OwningOpRef<ModuleOp>
@@ -1019,5 +1035,5 @@ mlir::qc::importONNXBuffer(MLIRContext *ctx, const void *data, size_t size,
     return {};
   // No directory: a buffer's model may not read external data.
   GraphImporter importer(ctx, options, error, "");
-  return importer.run(model, name);
+  return verified(importer.run(model, name), error);
 }

@@ -184,7 +184,8 @@ TEST(RuntimeOpen, Errors) {
   QuantSessionOptions cuda = {QUANT_DEVICE_CUDA, 0};
   EXPECT_EQ(api().open(&cuda, &s), QUANT_ERROR_UNAVAILABLE);
   EXPECT_EQ(s, nullptr);
-  EXPECT_STREQ(api().lastError(), "device cuda: this model.so has no GPU code");
+  EXPECT_STREQ(api().lastError(), "device cuda: this model.so has no GPU code "
+                                  "(compile it with quant-compile --gpu=on)");
 
   QuantSessionOptions badDevice = {7, 0};
   EXPECT_EQ(api().open(&badDevice, &s), QUANT_ERROR_INVALID_ARGUMENT);

@@ -78,6 +78,9 @@ std::string mlir::qc::validateQuantizeOptions(const QuantizeOptions &o) {
       o.biasCorrection != "weights" && o.biasCorrection != "off")
     return "--bias-correction must be auto, on, weights or off, got '" +
            o.biasCorrection + "'";
+  if (o.outlierChannels > 256)
+    return "--outlier-channels must be in 0..256, got " +
+           std::to_string(o.outlierChannels);
   if (o.biasCorrectionPasses < 1 || o.biasCorrectionPasses > 16)
     return "--bias-correction-passes must be in 1..16, got " +
            std::to_string(o.biasCorrectionPasses);
@@ -325,6 +328,7 @@ const std::vector<std::string> &mlir::qc::getCompileOptionNames() {
                                                  "weight-rounding",
                                                  "bias-correction",
                                                  "bias-correction-passes",
+                                                 "outlier-channels",
                                                  "policy",
                                                  "timing",
                                                  "command-line"};
@@ -463,6 +467,8 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
   if (name == "bias-correction-passes") {
     return parseUnsigned(name, v, q.biasCorrectionPasses, err) ? "" : err;
   }
+  if (name == "outlier-channels")
+    return parseUnsigned(name, v, q.outlierChannels, err) ? "" : err;
   if (name == "exclude") {
     q.excludes.push_back(v.str());
     return "";

@@ -341,6 +341,7 @@ FailureOr<bool> QuantizeDriver::smooth(ModuleOp module) {
   PassManager pm(module.getContext());
   QCSmoothFoldPassOptions o;
   o.alpha = -1.0;
+  o.outlierChannels = options.outlierChannels;
   std::string mode = resolveSmoothing(options);
   if (mode != "auto")
     (void)StringRef(mode).getAsDouble(o.alpha);

@@ -601,6 +601,7 @@ QuantizeDriver::prepare(ModuleOp module, const ModelSignature &sig) {
   pass.aClip = options.aClip;
   pass.asym = d.asym;
   pass.weightRounding = options.weightRounding;
+  pass.outlierChannels = options.outlierChannels;
   // AWQ: smoothing comes with the clipping search of integer weights.
   pass.clipSearch = resolveSmoothing(options) != "off";
   // The weights' part of bias correction (computed from input means);
@@ -625,6 +626,8 @@ void QuantizeDriver::collectLayers(ModuleOp module) {
     if (auto a = op->getAttrOfType<FloatAttr>("qc.smooth_alpha"))
       r.smoothAlpha = a.getValueAsDouble();
     r.onlineHadamard = op->hasAttr("qc.online_hadamard");
+    if (auto oc = op->getAttrOfType<DenseI64ArrayAttr>("qc.outlier_channels"))
+      r.outlierChannels.assign(oc.asArrayRef().begin(), oc.asArrayRef().end());
     // The weight: a dequantized constant (through a reshape), or float.
     Value w;
     for (Value v : op->getOperands()) {
@@ -681,6 +684,10 @@ void QuantizeDriver::collectLayers(ModuleOp module) {
     }
     if (auto it = ranges.find(r.name); it != ranges.end())
       r.actRange = it->second;
+    // With outlier channels the scheme holds the narrowed range in use.
+    if (!r.outlierChannels.empty() && scheme.getRangeMin())
+      r.actRange = {scheme.getRangeMin().getValueAsDouble(),
+                    scheme.getRangeMax().getValueAsDouble()};
     if (auto it = actSQNR.find(r.name); it != actSQNR.end())
       r.actSQNR = it->second;
     report.floatWeightBytes += r.numWeights * 4;

@@ -191,6 +191,13 @@ static cl::opt<unsigned> biasCorrectionPasses(
     cl::desc("Passes of the measured part of --bias-correction, 1..16, each on "
              "the model the previous one corrected (1)"),
     cl::value_desc("N"), cl::init(1), cl::cat(qcat));
+static cl::opt<unsigned> outlierChannels(
+    "outlier-channels",
+    cl::desc("Linears with static activation scales: compute at most N input "
+             "channels of largest calibrated magnitude in float beside the "
+             "quantized product (LLM.int8()/QUIK-style), so that the static "
+             "scale covers only the other channels; 0..256 (0)"),
+    cl::value_desc("N"), cl::init(0), cl::cat(qcat));
 static cl::opt<std::string> policy(
     "policy",
     cl::desc(
@@ -459,7 +466,8 @@ int main(int argc, char **argv) {
         {"calib-samples", &calibSamples},
         {"calib-threads", &threads},
         {"sensitivity-samples", &sensitivitySamples},
-        {"bias-correction-passes", &biasCorrectionPasses}})
+        {"bias-correction-passes", &biasCorrectionPasses},
+        {"outlier-channels", &outlierChannels}})
     if (ok && given(*opt))
       ok = set(name, std::to_string(*opt));
   for (auto [name, opt] :

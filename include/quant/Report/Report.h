@@ -43,6 +43,9 @@ struct LayerReport {
   std::optional<std::pair<double, double>> actRange; ///< Calibrated [lo, hi].
   std::optional<double> smoothAlpha; ///< Smoothing strength, when smoothed.
   bool onlineHadamard = false; ///< An online Hadamard transform precedes it.
+  /// Input channels computed in float beside the quantized product
+  /// (--outlier-channels).
+  std::vector<int64_t> outlierChannels;
 };
 
 /// Float model vs quantized model on one output, over all evaluation samples

@@ -26,13 +26,14 @@ end against onnxruntime's float model (test/e2e/bias-correction.test).
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent / "lib"))
+
+from quant_run import finish, run_so  # noqa: E402
 
 
 def build(path: Path, chain: bool, rng: np.random.Generator) -> None:
@@ -100,15 +101,6 @@ def prepare(out: Path) -> None:
     print("prepared")
 
 
-def run_so(so: str, sample: Path) -> np.ndarray:
-    runner = os.environ.get("QUANT_RUN", "quant-run")
-    with tempfile.TemporaryDirectory() as tmp:
-        r = subprocess.run([runner, so, str(sample), "-o", tmp], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise SystemExit(f"FAIL: quant-run {so}: exit {r.returncode}: {r.stderr.strip()}")
-        return np.load(Path(tmp) / "y.npy").astype(np.float64)
-
-
 def channel_mean_error(so: str, model: Path, samples: list[Path]) -> tuple[np.ndarray, float]:
     import onnxruntime as ort
 
@@ -142,11 +134,7 @@ def check(out: Path, model: str, set_name: str, off: str, on: str) -> int:
     else:
         if np.sqrt((e_on**2).mean()) > 0.5 * np.sqrt((e_off**2).mean()):
             fails.append("corrected mean error's rms is above half the uncorrected one")
-    for f in fails:
-        print("FAIL:", f)
-    if not fails:
-        print(f"{model}: ok")
-    return 1 if fails else 0
+    return finish(fails, f"{model}: ok")
 
 
 def main(argv: list[str]) -> int:

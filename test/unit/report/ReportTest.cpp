@@ -55,6 +55,7 @@ QuantReport makeReport() {
   q.actSQNR = 38.25;
   q.smoothAlpha = 0.85;
   q.onlineHadamard = true;
+  q.outlierChannels = {3, 17};
   q.actRange = std::make_pair(-3.5, 7.25);
   r.layers.push_back(q);
 
@@ -136,7 +137,7 @@ TEST(ReportJSON, RoundTripHoldsEveryField) {
                {"name", "opType", "scheme", "weightBits", "weightFormat",
                 "weightGranularity", "actBits", "actFormat", "actMode",
                 "numWeights", "weightBytes", "weightSQNR", "smoothAlpha",
-                "onlineHadamard", "actSQNR", "actRange"});
+                "onlineHadamard", "outlierChannels", "actSQNR", "actRange"});
   const json::Object &q = asObject((*layers)[0]);
   EXPECT_EQ(q.getString("name"), "/layers.0/q_proj/MatMul");
   EXPECT_EQ(q.getString("opType"), "MatMul");
@@ -155,6 +156,14 @@ TEST(ReportJSON, RoundTripHoldsEveryField) {
   EXPECT_TRUE(asObject((*layers)[1]).get("smoothAlpha")->getAsNull());
   EXPECT_EQ(q.getBoolean("onlineHadamard"), true);
   EXPECT_EQ(asObject((*layers)[1]).getBoolean("onlineHadamard"), false);
+  const json::Array *oc = q.getArray("outlierChannels");
+  ASSERT_NE(oc, nullptr);
+  ASSERT_EQ(oc->size(), 2u);
+  EXPECT_EQ((*oc)[0].getAsInteger(), 3);
+  EXPECT_EQ((*oc)[1].getAsInteger(), 17);
+  const json::Array *noOc = asObject((*layers)[1]).getArray("outlierChannels");
+  ASSERT_NE(noOc, nullptr);
+  EXPECT_TRUE(noOc->empty());
   const json::Array *range = q.getArray("actRange");
   ASSERT_NE(range, nullptr);
   ASSERT_EQ(range->size(), 2u);

@@ -107,6 +107,9 @@ struct QuantizedWeight {
   double sqnr = 0;
   /// Q(w) - w per element (row-major), only when asked for (bias correction).
   std::vector<float> delta;
+  /// The float weights of the columns computed in float (outlier channels),
+  /// [rows, floatCols.size()] row-major; their codes are the grid's zero.
+  std::vector<double> floatPart;
 };
 
 /// How weights are rounded beyond the scheme: qc-quantize's options.
@@ -141,11 +144,14 @@ void searchClipping(WeightGrid &g, ArrayRef<double> w, ArrayRef<double> e) {
 }
 
 /// Quantizes the float constant `root` (values `w`) into constants.
+/// `floatCols` (sorted; only for a linear's [N, K] weight) are columns
+/// computed in float: they are fitted and rounded as zeros, and their
+/// values (after GPTQ's updates) come back in `floatPart`.
 FailureOr<QuantizedWeight>
 quantizeWeight(OpBuilder &b, Location loc, Value root,
                const std::vector<double> &w, const Scheme &s,
                const QuantLayer &layer, const RoundingOptions &ro,
-               std::string &err) {
+               ArrayRef<int64_t> floatCols, std::string &err) {
   auto type = cast<RankedTensorType>(root.getType());
   ArrayRef<int64_t> shape = type.getShape();
   FormatAttr fmt = s.wFormat;
@@ -157,13 +163,33 @@ quantizeWeight(OpBuilder &b, Location loc, Value root,
   // its clipping and round with GPTQ.
   bool isLinear = isa<LinearOp>(layer.op) && shape.size() == 2 &&
                   layer.weightRoot == layer.op->getOperand(1);
+  // Index of each column among the float ones (-1: quantized).
+  std::vector<int64_t> floatIndex;
+  std::vector<double> floatPart;
+  const std::vector<double> *fitW = &w;
+  std::vector<double> zeroed;
+  if (!floatCols.empty()) {
+    if (!isLinear) {
+      err = "only a linear's weight can keep columns in float";
+      return failure();
+    }
+    floatIndex.assign(shape[1], -1);
+    for (auto [i, c] : llvm::enumerate(floatCols))
+      floatIndex[c] = int64_t(i);
+    floatPart.assign(shape[0] * floatCols.size(), 0.0);
+    zeroed = w;
+    for (int64_t r = 0; r < shape[0]; ++r)
+      for (int64_t c : floatCols)
+        zeroed[r * shape[1] + c] = 0.0;
+    fitW = &zeroed;
+  }
   std::vector<double> energy;
   if (isLinear && ro.clipSearch && !fmt.isFloat())
     energy = inputChannelEnergy(layer);
   if (!energy.empty() && int64_t(energy.size()) == shape[1])
-    searchClipping(g, w, energy);
+    searchClipping(g, *fitW, energy);
   else
-    fitGrid(g, w);
+    fitGrid(g, *fitW);
   // Weight formats have at most 8 bits: one byte per code. The codes, the
   // grid's slots and `w` are what a large table (an embedding, an LM head)
   // costs in transient memory, so nothing else per element is kept.
@@ -184,6 +210,17 @@ quantizeWeight(OpBuilder &b, Location loc, Value root,
   };
   auto roundAt = [&](size_t i, double v) {
     uint64_t c;
+    if (!floatIndex.empty()) {
+      int64_t col = int64_t(i) % shape[1], f = floatIndex[col];
+      if (f >= 0) {
+        // Zero on the grid (its nearest point: 0 itself for every integer
+        // and FP grid); the value goes to the float product, unrounded.
+        (void)g.round(0.0, g.slotOf[i], c);
+        codes[i] = static_cast<uint8_t>(c);
+        floatPart[(int64_t(i) / shape[1]) * floatCols.size() + f] = v;
+        return v;
+      }
+    }
     double q = g.round(v, g.slotOf[i], c);
     codes[i] = static_cast<uint8_t>(c);
     return q;
@@ -244,8 +281,112 @@ quantizeWeight(OpBuilder &b, Location loc, Value root,
             ArrayRef<uint64_t>(zcodes)));
   }
   double sqnr = noise == 0 ? 200.0 : 10.0 * std::log10(sig / noise);
-  return QuantizedWeight{q,      sv,      zv,   fmt,
-                         g.axis, g.group, sqnr, std::move(delta)};
+  return QuantizedWeight{q,
+                         sv,
+                         zv,
+                         fmt,
+                         g.axis,
+                         g.group,
+                         sqnr,
+                         std::move(delta),
+                         std::move(floatPart)};
+}
+
+/// The input channels of `layer` that qc-quantize's outlier-channels
+/// computes in float: at most `n` of the largest calibrated magnitude, for
+/// a qc.linear with an [N, K] constant weight whose activation has a static
+/// scale and per-channel statistics along its last (reduced) axis; sorted.
+/// Empty where none applies.
+SmallVector<int64_t> pickOutlierChannels(const QuantLayer &layer,
+                                         const Scheme &s, unsigned n) {
+  if (n == 0 || !isa<LinearOp>(layer.op) || !s.aFormat || !s.aStatic ||
+      !s.aMin || !s.aMax || !layer.rowwiseActivation ||
+      layer.weightRoot != layer.op->getOperand(1))
+    return {};
+  auto wt = cast<RankedTensorType>(layer.weightRoot.getType());
+  auto xt = cast<RankedTensorType>(layer.op->getOperand(0).getType());
+  TensorStatsAttr st = lookupLayerStats(layer.op);
+  if (wt.getRank() != 2 || !st || !st.getChannelAxis())
+    return {};
+  int64_t k = wt.getDimSize(1), axis = *st.getChannelAxis();
+  if (axis < 0)
+    axis += xt.getRank();
+  if (axis != xt.getRank() - 1 || st.getNumChannels() != k ||
+      int64_t(n) * 2 > k)
+    return {};
+  SmallVector<int64_t> order(k);
+  for (int64_t c = 0; c < k; ++c)
+    order[c] = c;
+  // Largest first; ties by channel index, so the choice is deterministic.
+  llvm::stable_sort(order, [&](int64_t a, int64_t b) {
+    return st.getChannelAbsMax(a) > st.getChannelAbsMax(b);
+  });
+  SmallVector<int64_t> picked;
+  for (int64_t c : ArrayRef<int64_t>(order).take_front(n))
+    if (st.getChannelAbsMax(c) > 0)
+      picked.push_back(c);
+  llvm::sort(picked);
+  return picked;
+}
+
+/// The static range of `layer`'s activation without the channels `cols`:
+/// the scheme's range, narrowed to the other channels' calibrated extremes.
+void narrowRange(const QuantLayer &layer, ArrayRef<int64_t> cols, Scheme &s) {
+  TensorStatsAttr st = lookupLayerStats(layer.op);
+  auto lo = st.getChannelMin().getValues<double>();
+  auto hi = st.getChannelMax().getValues<double>();
+  auto count = st.getChannelCount().getValues<int64_t>();
+  double mn = 0, mx = 0;
+  for (int64_t c = 0, e = st.getNumChannels(); c < e; ++c) {
+    if (llvm::is_contained(cols, c) || count[c] == 0)
+      continue;
+    mn = std::min(mn, double(lo[c]));
+    mx = std::max(mx, double(hi[c]));
+  }
+  s.aMin = std::max(*s.aMin, mn);
+  s.aMax = std::min(*s.aMax, mx);
+}
+
+/// The channels `cols` of x's last axis, in that order: [..., cols.size()].
+Value gatherLastAxis(OpBuilder &b, Location loc, Value x,
+                     ArrayRef<int64_t> cols) {
+  auto t = cast<RankedTensorType>(x.getType());
+  int64_t r = t.getRank();
+  SmallVector<Value> slices;
+  for (int64_t c : cols) {
+    SmallVector<OpFoldResult> offsets(r, b.getIndexAttr(0)), sizes,
+        strides(r, b.getIndexAttr(1));
+    offsets.back() = b.getIndexAttr(c);
+    for (int64_t i = 0; i + 1 < r; ++i)
+      sizes.push_back(
+          t.isDynamicDim(i)
+              ? OpFoldResult(tensor::DimOp::create(b, loc, x, i).getResult())
+              : OpFoldResult(b.getIndexAttr(t.getDimSize(i))));
+    sizes.push_back(b.getIndexAttr(1));
+    slices.push_back(
+        tensor::ExtractSliceOp::create(b, loc, x, offsets, sizes, strides));
+  }
+  if (slices.size() == 1)
+    return slices.front();
+  return tensor::ConcatOp::create(b, loc, r - 1, slices);
+}
+
+/// x + y, elementwise, for two tensors of one type; x is used by the
+/// generic alone (run-time extents are read from y).
+Value addTensors(OpBuilder &b, Location loc, Value x, Value y) {
+  auto t = cast<RankedTensorType>(x.getType());
+  int64_t r = t.getRank();
+  Value init = createEmptyLike(b, loc, y, t.getElementType());
+  AffineMap id = AffineMap::getMultiDimIdentityMap(r, b.getContext());
+  return linalg::GenericOp::create(
+             b, loc, t, ValueRange{x, y}, ValueRange{init},
+             SmallVector<AffineMap>{id, id, id},
+             SmallVector<Iter>(r, Iter::parallel),
+             [](OpBuilder &bb, Location l, ValueRange a) {
+               linalg::YieldOp::create(
+                   bb, l, arith::AddFOp::create(bb, l, a[0], a[1]).getResult());
+             })
+      .getResult(0);
 }
 
 /// Bias correction of a convolution (a multiply-accumulate linalg.generic
@@ -695,8 +836,10 @@ struct QCQuantizePass : mlir::qc::impl::QCQuantizePassBase<QCQuantizePass> {
            (!s.aFormat || s.wFormat.getBits() < s.aFormat.getBits()));
       layerRounding.keepDelta =
           correct && !layer.isEmbedding && isa<linalg::GenericOp>(op);
+      SmallVector<int64_t> outliers =
+          pickOutlierChannels(layer, s, outlierChannels);
       FailureOr<QuantizedWeight> qw = quantizeWeight(
-          b, loc, layer.weightRoot, *w, s, layer, layerRounding, err);
+          b, loc, layer.weightRoot, *w, s, layer, layerRounding, outliers, err);
       if (failed(qw)) {
         op->emitError() << "qc-quantize: layer '" << layer.name << "': " << err;
         return signalPassFailure();
@@ -732,6 +875,35 @@ struct QCQuantizePass : mlir::qc::impl::QCQuantizePassBase<QCQuantizePass> {
       op->setAttr("qc.weight_sqnr", b.getF64FloatAttr(qw->sqnr));
       if (layerRounding.keepDelta && correctBias(b, layer, qw->delta))
         op->setAttr("qc.bias_corrected", b.getUnitAttr());
+      if (!outliers.empty()) {
+        // y = Q(x) Q(W with the outlier columns zero) + x[:, S] W[:, S].
+        Value x = op->getOperand(layer.actOperand);
+        auto wt = cast<RankedTensorType>(layer.weightRoot.getType());
+        auto side = RankedTensorType::get(
+            {wt.getDimSize(0), int64_t(outliers.size())}, wt.getElementType());
+        Value ws = createFloatConstant(b, loc, side, qw->floatPart,
+                                       "qc_outlier_weight");
+        Value xs = gatherLastAxis(b, loc, x, outliers);
+        Value ys = LinearOp::create(b, loc, op->getResult(0).getType(), xs, ws,
+                                    Value())
+                       .getResult();
+        b.setInsertionPointAfter(op);
+        Value sum = addTensors(b, loc, op->getResult(0), ys);
+        op->getResult(0).replaceAllUsesExcept(sum, sum.getDefiningOp());
+        b.setInsertionPoint(op);
+        narrowRange(layer, outliers, s);
+        op->setAttr("qc.outlier_channels", b.getDenseI64ArrayAttr(outliers));
+        // The scheme records the range the layer now uses (reports).
+        if (auto sc = op->getAttrOfType<SchemeAttr>("qc.scheme"))
+          op->setAttr(
+              "qc.scheme",
+              SchemeAttr::get(sc.getContext(), sc.getWeight(),
+                              sc.getWeightGranularity(), sc.getGroupSize(),
+                              sc.getActivation(), sc.getActivationGranularity(),
+                              sc.getIsStatic(), sc.getCalibration(),
+                              b.getF64FloatAttr(*s.aMin),
+                              b.getF64FloatAttr(*s.aMax), sc.getBalanced()));
+      }
       if (s.aFormat) {
         FailureOr<Value> a = quantizeActivation(
             b, loc, op->getOperand(layer.actOperand), s, layer, err);

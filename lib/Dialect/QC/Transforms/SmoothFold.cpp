@@ -11,6 +11,7 @@
 
 #include "quant/Dialect/QC/IR/QCOps.h"
 #include "quant/Dialect/QC/Transforms/Passes.h"
+#include "quant/Dialect/QC/Utils/DynamicQuant.h"
 #include "quant/Dialect/QC/Utils/QuantLayers.h"
 #include "quant/Dialect/QC/Utils/Statistics.h"
 #include "quant/Dialect/QC/Utils/WeightGrid.h"
@@ -237,12 +238,7 @@ Value multiplyChannels(OpBuilder &b, Location loc, Value x,
   int64_t rank = t.getRank(), c = t.getDimSize(rank - 1);
   auto ft = RankedTensorType::get({c}, t.getElementType());
   Value fv = createFloatConstant(b, loc, ft, f, kBlobName);
-  SmallVector<Value> dyn;
-  for (int64_t i = 0; i < rank; ++i)
-    if (t.isDynamicDim(i))
-      dyn.push_back(tensor::DimOp::create(b, loc, x, i));
-  Value init =
-      tensor::EmptyOp::create(b, loc, t.getShape(), t.getElementType(), dyn);
+  Value init = createEmptyLike(b, loc, x, t.getElementType());
   MLIRContext *ctx = b.getContext();
   AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
   AffineMap ch = AffineMap::get(rank, 0, getAffineDimExpr(rank - 1, ctx));
@@ -331,7 +327,8 @@ double tailScale(double extreme, int64_t n, double rms) {
 /// column j. Negligible for a threshold several tail scales out; what keeps
 /// a small calibration set from fitting alpha to its own extremes.
 double clipLoss(const Member &m, FormatAttr fmt, double lo, double hi,
-                ArrayRef<double> s, const ChannelStats &cs) {
+                ArrayRef<double> s, const ChannelStats &cs,
+                ArrayRef<char> inFloat) {
   lo = std::min(lo, 0.0);
   hi = std::max(hi, 0.0);
   if (fmt.isFloat() || fmt.isSigned()) { // symmetric grids
@@ -341,6 +338,8 @@ double clipLoss(const Member &m, FormatAttr fmt, double lo, double hi,
   int64_t k = int64_t(s.size());
   double loss = 0;
   for (int64_t j = 0; j < k; ++j) {
+    if (!inFloat.empty() && inFloat[j])
+      continue;
     double excess = 0;
     if (double t = cs.tailHi[j]; t > 0)
       excess += t * t * gaussianExcessSq(hi * s[j] / t);
@@ -363,14 +362,42 @@ double clipLoss(const Member &m, FormatAttr fmt, double lo, double hi,
 /// per tensor, over the smoothed range, for static activations, which also
 /// add their expected clipping of unseen rows (clipLoss); for per-token
 /// dynamic ones it is each sampled row's own (without a sample: the
-/// per-tensor step, an upper bound).
+/// per-tensor step, an upper bound). With `outliers` > 0, static members
+/// lose the error of the `outliers` channels of largest smoothed magnitude,
+/// which qc-quantize's outlier-channels computes in float (the same choice:
+/// from the smoothed statistics), and their range is the other channels'.
 double groupLoss(MutableArrayRef<Member> members, ArrayRef<double> s,
-                 const ChannelStats &cs) {
+                 const ChannelStats &cs, unsigned outliers) {
   int64_t k = int64_t(s.size());
   double lo = 0, hi = 0;
   for (int64_t j = 0; j < k; ++j) {
     lo = std::min(lo, cs.lo[j] / s[j]);
     hi = std::max(hi, cs.hi[j] / s[j]);
+  }
+  std::vector<char> inFloat;
+  double slo = lo, shi = hi;
+  if (outliers > 0 && int64_t(outliers) * 2 <= k &&
+      llvm::any_of(members, [](const Member &m) {
+        return m.grid && m.scheme.getActivation() && m.scheme.getIsStatic();
+      })) {
+    std::vector<int64_t> order(k);
+    std::vector<double> mag(k);
+    for (int64_t j = 0; j < k; ++j) {
+      order[j] = j;
+      mag[j] = std::max(-cs.lo[j], cs.hi[j]) / s[j];
+    }
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return mag[a] > mag[b]; });
+    inFloat.assign(k, 0);
+    for (int64_t i = 0; i < int64_t(outliers); ++i)
+      if (mag[order[i]] > 0)
+        inFloat[order[i]] = 1;
+    slo = shi = 0;
+    for (int64_t j = 0; j < k; ++j)
+      if (!inFloat[j]) {
+        slo = std::min(slo, cs.lo[j] / s[j]);
+        shi = std::max(shi, cs.hi[j] / s[j]);
+      }
   }
   double loss = 0;
   std::vector<double> ws;
@@ -380,10 +407,12 @@ double groupLoss(MutableArrayRef<Member> members, ArrayRef<double> s,
   for (Member &m : members) {
     if (!m.grid)
       continue;
+    bool split =
+        !inFloat.empty() && m.scheme.getActivation() && m.scheme.getIsStatic();
     ws.resize(m.w.size());
     for (int64_t r = 0; r < m.n; ++r)
       for (int64_t j = 0; j < k; ++j)
-        ws[r * k + j] = m.w[r * k + j] * s[j];
+        ws[r * k + j] = split && inFloat[j] ? 0.0 : m.w[r * k + j] * s[j];
     fitGrid(*m.grid, ws);
     double norm = 0;
     for (size_t i = 0; i < ws.size(); ++i) {
@@ -402,12 +431,14 @@ double groupLoss(MutableArrayRef<Member> members, ArrayRef<double> s,
         stepSq = it->second;
       }
       if (stepSq < 0) {
-        double step = activationStep(a, lo, hi);
+        double step =
+            split ? activationStep(a, slo, shi) : activationStep(a, lo, hi);
         stepSq = step * step;
       }
       loss += stepSq / 12.0 * norm;
       if (m.scheme.getIsStatic())
-        loss += clipLoss(m, a, lo, hi, s, cs);
+        loss += split ? clipLoss(m, a, slo, shi, s, cs, inFloat)
+                      : clipLoss(m, a, lo, hi, s, cs, {});
     }
   }
   return loss;
@@ -581,11 +612,11 @@ struct QCSmoothFoldPass
     double chosen = alpha;
     if (alpha < 0) {
       // Grid search; "no smoothing" is a candidate too.
-      double best = groupLoss(members, ones, cs);
+      double best = groupLoss(members, ones, cs, outlierChannels);
       chosen = -1;
       for (int i = 0; i <= 20; ++i) {
         double a = 0.05 * i;
-        double l = groupLoss(members, factors(a), cs);
+        double l = groupLoss(members, factors(a), cs, outlierChannels);
         if (l < best) {
           best = l;
           chosen = a;

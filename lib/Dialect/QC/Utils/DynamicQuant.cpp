@@ -16,6 +16,16 @@ using namespace mlir::qc;
 
 using Iter = utils::IteratorType;
 
+Value mlir::qc::createEmptyLike(OpBuilder &b, Location loc, Value like,
+                                Type elt) {
+  auto t = cast<RankedTensorType>(like.getType());
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < t.getRank(); ++i)
+    if (t.isDynamicDim(i))
+      dyn.push_back(tensor::DimOp::create(b, loc, like, i));
+  return tensor::EmptyOp::create(b, loc, t.getShape(), elt, dyn);
+}
+
 Value mlir::qc::reduceInto(OpBuilder &b, Location loc, Value x,
                            int64_t keepDims, bool isMax, bool useAbs) {
   MLIRContext *ctx = b.getContext();
@@ -62,12 +72,8 @@ std::pair<Value, Value> mlir::qc::dynamicParams(OpBuilder &b, Location loc,
   auto t = cast<RankedTensorType>(hi.getType());
   int64_t r = t.getRank();
   AffineMap id = AffineMap::getMultiDimIdentityMap(r, ctx);
-  SmallVector<Value> dyn;
-  for (int64_t i = 0; i < r; ++i)
-    if (t.isDynamicDim(i))
-      dyn.push_back(tensor::DimOp::create(b, loc, hi, i));
   Type f32 = b.getF32Type();
-  Value sEmpty = tensor::EmptyOp::create(b, loc, t.getShape(), f32, dyn);
+  Value sEmpty = createEmptyLike(b, loc, hi, f32);
   double denom = fmt.isFloat() ? fmt.getMaxMagnitude()
                  : lo          ? double(fmt.getIntMax() - fmt.getIntMin())
                                : double(fmt.getIntMax());
@@ -103,7 +109,7 @@ std::pair<Value, Value> mlir::qc::dynamicParams(OpBuilder &b, Location loc,
   if (!lo)
     return {scale, Value()};
   Type st = fmt.getStorageType();
-  Value zEmpty = tensor::EmptyOp::create(b, loc, t.getShape(), st, dyn);
+  Value zEmpty = createEmptyLike(b, loc, hi, st);
   Value zp =
       linalg::GenericOp::create(
           b, loc, zEmpty.getType(), ValueRange{lo, scale}, ValueRange{zEmpty},

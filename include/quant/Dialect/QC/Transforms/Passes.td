@@ -368,7 +368,12 @@ def QCSmoothFoldPass : Pass<"qc-smooth-fold", "ModuleOp"> {
     Option<"floatGroups", "float-groups", "bool", /*default=*/"false",
            "Also insert the per-channel multiply for groups whose "
            "activation stays float (nothing gained at run time: for "
-           "testing that smoothing is float-exact)">
+           "testing that smoothing is float-exact)">,
+    Option<"outlierChannels", "outlier-channels", "unsigned",
+           /*default=*/"0",
+           "As qc-quantize's outlier-channels: the search leaves the error "
+           "of the channels a static-activation layer computes in float out "
+           "of its loss, and takes their range from the other channels">
   ];
 }
 
@@ -414,6 +419,17 @@ def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
     `clip-search` picks, per scale slot of a weight-only `qc.linear`, the
     range-shrinking ratio that minimises sum_k (w_k - q_k)^2 E[x_k^2]
     (per-channel statistics from the table).
+
+    Outlier channels (`outlier-channels=N`): in a `qc.linear` whose
+    activation is quantized with a static scale and whose input has
+    per-channel statistics, the N input channels of largest calibrated
+    magnitude leave the quantized product: their weight columns are zero on
+    the grid (and excluded from fitting it), a float `qc.linear` over those
+    channels (gathered with `tensor.extract_slice`/`tensor.concat`) is added
+    to the output, and the static range shrinks to the other channels'
+    calibrated extremes where they are narrower. With GPTQ these columns
+    take no rounding error and carry the compensation of the columns
+    rounded before them. The layer gets `qc.outlier_channels`.
 
     Guarantee: the function computes exactly the fake-quantized model (every
     rounding as docs/quantization.md specifies); the float weights are no
@@ -473,7 +489,14 @@ def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
            "Linears with integer weights: per scale slot, shrink the range "
            "by the ratio in {1, 0.95, ..., 0.5} that minimises the layer's "
            "output error on the calibration statistics (AWQ's clipping "
-           "search)">
+           "search)">,
+    Option<"outlierChannels", "outlier-channels", "unsigned",
+           /*default=*/"0",
+           "Linears with static activation scales: the input channels (at "
+           "most this many) of largest calibrated magnitude are computed in "
+           "float beside the quantized product (LLM.int8()/QUIK-style "
+           "decomposition); the activation's static range then covers only "
+           "the other channels">
   ];
 }
 

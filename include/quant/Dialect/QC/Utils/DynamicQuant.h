@@ -18,6 +18,10 @@
 
 namespace mlir::qc {
 
+/// An empty tensor of `like`'s shape (run-time extents read from it with
+/// tensor.dim) and element type `elt`: the init of an elementwise generic.
+Value createEmptyLike(OpBuilder &b, Location loc, Value like, Type elt);
+
 /// The maximum (or minimum) of `x`, of its absolute values with `useAbs`,
 /// over every dimension from `keepDims` on, starting at zero (ranges always
 /// hold zero): a tensor of x's first `keepDims` dimensions.

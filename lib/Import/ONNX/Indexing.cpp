@@ -205,8 +205,13 @@ LogicalResult importSliceRuntimeBounds(NodeImporter &n, Value x) {
   Value starts = *n.operand(1), ends = *n.operand(2);
   Value axesV = n.optionalOperand(3), stepsV = n.optionalOperand(4);
   DenseElementsAttr axesC = n.constantOperand(3);
-  if (axesV && cast<RankedTensorType>(axesV.getType()).getDimSize(0) != count)
-    return n.invalid("axes and starts differ in length");
+  if (axesV) {
+    auto at = cast<RankedTensorType>(axesV.getType());
+    if (at.getRank() != 1 || !isa<IntegerType>(at.getElementType()))
+      return n.invalid("axes must be a 1-D integer tensor");
+    if (at.getDimSize(0) != count)
+      return n.invalid("axes and starts differ in length");
+  }
   if (stepsV && cast<RankedTensorType>(stepsV.getType()) != bt)
     return n.invalid("steps must have the type of starts");
   // Unit steps everywhere (absent, or constant ones): an extract_slice.

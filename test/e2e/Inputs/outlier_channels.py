@@ -6,14 +6,15 @@ end to end (test/e2e/outlier-channels.test).
                 OUT/calib, OUT/eval of rows of standard normals whose input
                 channels 5, 20 and 41 are scaled by 40, 25 and 60 (the few
                 massive channels of an LLM's activations).
-  check OUT N OFF.so ON.so
+  check OUT N OFF.so ON.so static|token
                 runs both libraries (quant-run, or $QUANT_RUN) on OUT/eval and
                 compares them with
                   (a) a float64 numpy model of the decomposition with the N
                       largest calibrated channels S: per-row symmetric int8
                       weights fitted and rounded with S's columns zero, a
                       static int8 activation scale from the calibrated extremes
-                      of the other channels, plus x[:, S] W[:, S]^T in float:
+                      of the other channels (token: per row, from the row's
+                      other channels), plus x[:, S] W[:, S]^T in float:
                       ON.so's output within 1e-5 of the output's range on
                       every row whose activation codes are not within float32
                       rounding of a rounding boundary (at most 5% of rows are
@@ -82,7 +83,7 @@ def sqnr(ref: np.ndarray, got: np.ndarray) -> float:
     return float(10 * np.log10((ref**2).sum() / max(((ref - got) ** 2).sum(), 1e-300)))
 
 
-def check(out: Path, n: int, off: str, on: str) -> int:
+def check(out: Path, n: int, off: str, on: str, mode: str) -> int:
     import onnx
     import onnxruntime as ort
     from onnx import numpy_helper
@@ -102,22 +103,29 @@ def check(out: Path, n: int, off: str, on: str) -> int:
     ws = np.where(ws == 0, np.float32(1), ws)
     wcodes = qr.quantize(wq_in.astype(np.float32), ws, None, "int8", axis=0)
     wdq = qr.dequantize(wcodes, ws, None, "int8", axis=0).astype(np.float64)
-    # Activations: static scale from the other channels' calibrated extremes.
+    # Activations: a static scale from the other channels' calibrated
+    # extremes, or per row (token) the other channels' absolute maximum / 127
+    # (in float32, as the compiled model divides).
     a_lo = min(float(calib[:, rest].min()), 0.0)
     a_hi = max(float(calib[:, rest].max()), 0.0)
-    a_scale = np.float32(max(-a_lo, a_hi) / 127.0)
+    static_scale = np.float32(max(-a_lo, a_hi) / 127.0)
     sess = ort.InferenceSession(str(out / "linear.onnx"), providers=["CPUExecutionProvider"])
     fails = []
     refs, gots_on, gots_off, skipped, total = [], [], [], 0, 0
     for p in sorted((out / "eval").glob("*.npz")):
         x = np.load(p)["x"]
-        v = x.astype(np.float64) / np.float64(a_scale)
+        if mode == "token":
+            a_scale = (np.abs(x[:, rest]).max(axis=1) / np.float32(127)).astype(np.float32)[:, None]
+        else:
+            a_scale = static_scale
+        v = x.astype(np.float64) / a_scale.astype(np.float64)
         # Rows with an activation within float32 rounding of a boundary may
         # round either way in the compiled model.
         frac = np.abs(v - np.floor(v) - 0.5)
         near = (frac[:, rest] <= 1e-5 + 2.4e-7 * np.abs(v[:, rest])).any(axis=1)
-        xdq = qr.dequantize(qr.quantize(x, a_scale, None, "int8"), a_scale, None, "int8").astype(np.float64)
-        xdq[:, s] = 0.0  # those columns of wdq are zero anyway
+        xm = x.copy()
+        xm[:, s] = 0.0  # zero in the dynamic scale's input; zero weight columns anyway
+        xdq = qr.dequantize(qr.quantize(xm, a_scale, None, "int8"), a_scale, None, "int8").astype(np.float64)
         ref = xdq @ wdq.T + x[:, s].astype(np.float64) @ w[:, s].T + b
         got = run_so(on, p)
         scale = np.abs(ref).max()
@@ -164,8 +172,8 @@ def main(argv: list[str]) -> int:
         return 0
     if len(argv) == 4 and argv[0] == "report":
         return report(Path(argv[1]), int(argv[2]), argv[3])
-    if len(argv) == 5 and argv[0] == "check":
-        return check(Path(argv[1]), int(argv[2]), argv[3], argv[4])
+    if len(argv) == 6 and argv[0] == "check" and argv[5] in ("static", "token"):
+        return check(Path(argv[1]), int(argv[2]), argv[3], argv[4], argv[5])
     print(__doc__, file=sys.stderr)
     return 2
 

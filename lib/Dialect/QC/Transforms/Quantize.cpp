@@ -294,13 +294,14 @@ quantizeWeight(OpBuilder &b, Location loc, Value root,
 
 /// The input channels of `layer` that qc-quantize's outlier-channels
 /// computes in float: at most `n` of the largest calibrated magnitude, for
-/// a qc.linear with an [N, K] constant weight whose activation has a static
-/// scale and per-channel statistics along its last (reduced) axis; sorted.
-/// Empty where none applies.
+/// a qc.linear with an [N, K] constant weight whose activation is
+/// quantized (statically: with a calibrated range) and has per-channel
+/// statistics along its last (reduced) axis; sorted. Empty where none
+/// applies.
 SmallVector<int64_t> pickOutlierChannels(const QuantLayer &layer,
                                          const Scheme &s, unsigned n) {
-  if (n == 0 || !isa<LinearOp>(layer.op) || !s.aFormat || !s.aStatic ||
-      !s.aMin || !s.aMax || !layer.rowwiseActivation ||
+  if (n == 0 || !isa<LinearOp>(layer.op) || !s.aFormat ||
+      (s.aStatic && (!s.aMin || !s.aMax)) || !layer.rowwiseActivation ||
       layer.weightRoot != layer.op->getOperand(1))
     return {};
   auto wt = cast<RankedTensorType>(layer.weightRoot.getType());
@@ -369,6 +370,33 @@ Value gatherLastAxis(OpBuilder &b, Location loc, Value x,
   if (slices.size() == 1)
     return slices.front();
   return tensor::ConcatOp::create(b, loc, r - 1, slices);
+}
+
+/// x with the channels `cols` of its last axis zero (x * mask): what a
+/// dynamic scale is computed from when those channels are computed apart.
+Value zeroChannels(OpBuilder &b, Location loc, Value x,
+                   ArrayRef<int64_t> cols) {
+  auto t = cast<RankedTensorType>(x.getType());
+  int64_t r = t.getRank(), k = t.getDimSize(r - 1);
+  std::vector<double> mask(k, 1.0);
+  for (int64_t c : cols)
+    mask[c] = 0.0;
+  Value m = createFloatConstant(b, loc,
+                                RankedTensorType::get({k}, t.getElementType()),
+                                mask, "qc_outlier_mask");
+  MLIRContext *ctx = b.getContext();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(r, ctx);
+  AffineMap ch = AffineMap::get(r, 0, getAffineDimExpr(r - 1, ctx));
+  return linalg::GenericOp::create(
+             b, loc, t, ValueRange{x, m},
+             ValueRange{createEmptyLike(b, loc, x, t.getElementType())},
+             SmallVector<AffineMap>{id, ch, id},
+             SmallVector<Iter>(r, Iter::parallel),
+             [](OpBuilder &bb, Location l, ValueRange a) {
+               linalg::YieldOp::create(
+                   bb, l, arith::MulFOp::create(bb, l, a[0], a[1]).getResult());
+             })
+      .getResult(0);
 }
 
 /// x + y, elementwise, for two tensors of one type; x is used by the
@@ -891,18 +919,25 @@ struct QCQuantizePass : mlir::qc::impl::QCQuantizePassBase<QCQuantizePass> {
         Value sum = addTensors(b, loc, op->getResult(0), ys);
         op->getResult(0).replaceAllUsesExcept(sum, sum.getDefiningOp());
         b.setInsertionPoint(op);
-        narrowRange(layer, outliers, s);
         op->setAttr("qc.outlier_channels", b.getDenseI64ArrayAttr(outliers));
-        // The scheme records the range the layer now uses (reports).
-        if (auto sc = op->getAttrOfType<SchemeAttr>("qc.scheme"))
-          op->setAttr(
-              "qc.scheme",
-              SchemeAttr::get(sc.getContext(), sc.getWeight(),
-                              sc.getWeightGranularity(), sc.getGroupSize(),
-                              sc.getActivation(), sc.getActivationGranularity(),
-                              sc.getIsStatic(), sc.getCalibration(),
-                              b.getF64FloatAttr(*s.aMin),
-                              b.getF64FloatAttr(*s.aMax), sc.getBalanced()));
+        // A dynamic scale must not see those channels: they are zeroed
+        // before the quantize (their weight columns are zero anyway). A
+        // static range narrows to the other channels, and the scheme records
+        // the range the layer now uses (reports).
+        if (!s.aStatic) {
+          op->setOperand(layer.actOperand, zeroChannels(b, loc, x, outliers));
+        } else {
+          narrowRange(layer, outliers, s);
+          if (auto sc = op->getAttrOfType<SchemeAttr>("qc.scheme"))
+            op->setAttr(
+                "qc.scheme",
+                SchemeAttr::get(sc.getContext(), sc.getWeight(),
+                                sc.getWeightGranularity(), sc.getGroupSize(),
+                                sc.getActivation(),
+                                sc.getActivationGranularity(), sc.getIsStatic(),
+                                sc.getCalibration(), b.getF64FloatAttr(*s.aMin),
+                                b.getF64FloatAttr(*s.aMax), sc.getBalanced()));
+        }
       }
       if (s.aFormat) {
         FailureOr<Value> a = quantizeActivation(

@@ -267,8 +267,8 @@ double activationStep(FormatAttr fmt, double lo, double hi) {
 /// Mean over the sampled rows of the squared rounding step of `fmt` when
 /// each row of the smoothed input x / s gets its own range (per-token
 /// dynamic quantization); negative without a sample.
-double meanTokenStepSq(FormatAttr fmt, ArrayRef<double> s,
-                       ArrayRef<float> rows) {
+double meanTokenStepSq(FormatAttr fmt, ArrayRef<double> s, ArrayRef<float> rows,
+                       ArrayRef<char> inFloat) {
   int64_t k = int64_t(s.size()), r = int64_t(rows.size()) / k;
   if (r == 0)
     return -1;
@@ -276,6 +276,8 @@ double meanTokenStepSq(FormatAttr fmt, ArrayRef<double> s,
   for (int64_t t = 0; t < r; ++t) {
     double lo = 0, hi = 0;
     for (int64_t j = 0; j < k; ++j) {
+      if (!inFloat.empty() && inFloat[j])
+        continue;
       double v = rows[t * k + j] / s[j];
       lo = std::min(lo, v);
       hi = std::max(hi, v);
@@ -362,10 +364,11 @@ double clipLoss(const Member &m, FormatAttr fmt, double lo, double hi,
 /// per tensor, over the smoothed range, for static activations, which also
 /// add their expected clipping of unseen rows (clipLoss); for per-token
 /// dynamic ones it is each sampled row's own (without a sample: the
-/// per-tensor step, an upper bound). With `outliers` > 0, static members
-/// lose the error of the `outliers` channels of largest smoothed magnitude,
-/// which qc-quantize's outlier-channels computes in float (the same choice:
-/// from the smoothed statistics), and their range is the other channels'.
+/// per-tensor step, an upper bound). With `outliers` > 0, members with
+/// quantized activations lose the error of the `outliers` channels of
+/// largest smoothed magnitude, which qc-quantize's outlier-channels
+/// computes in float (the same choice: from the smoothed statistics), and
+/// their ranges (static, or each sampled row's) are the other channels'.
 double groupLoss(MutableArrayRef<Member> members, ArrayRef<double> s,
                  const ChannelStats &cs, unsigned outliers) {
   int64_t k = int64_t(s.size());
@@ -378,7 +381,7 @@ double groupLoss(MutableArrayRef<Member> members, ArrayRef<double> s,
   double slo = lo, shi = hi;
   if (outliers > 0 && int64_t(outliers) * 2 <= k &&
       llvm::any_of(members, [](const Member &m) {
-        return m.grid && m.scheme.getActivation() && m.scheme.getIsStatic();
+        return m.grid && m.scheme.getActivation();
       })) {
     std::vector<int64_t> order(k);
     std::vector<double> mag(k);
@@ -407,8 +410,7 @@ double groupLoss(MutableArrayRef<Member> members, ArrayRef<double> s,
   for (Member &m : members) {
     if (!m.grid)
       continue;
-    bool split =
-        !inFloat.empty() && m.scheme.getActivation() && m.scheme.getIsStatic();
+    bool split = !inFloat.empty() && m.scheme.getActivation();
     ws.resize(m.w.size());
     for (int64_t r = 0; r < m.n; ++r)
       for (int64_t j = 0; j < k; ++j)
@@ -427,7 +429,9 @@ double groupLoss(MutableArrayRef<Member> members, ArrayRef<double> s,
           m.scheme.getActivationGranularity() == ActGranularity::Token) {
         auto [it, fresh] = tokenStepSq.try_emplace(a, 0.0);
         if (fresh)
-          it->second = meanTokenStepSq(a, s, cs.rows);
+          it->second = meanTokenStepSq(a, s, cs.rows,
+                                       split ? ArrayRef<char>(inFloat)
+                                             : ArrayRef<char>());
         stepSq = it->second;
       }
       if (stepSq < 0) {

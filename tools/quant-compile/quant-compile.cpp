@@ -193,10 +193,11 @@ static cl::opt<unsigned> biasCorrectionPasses(
     cl::value_desc("N"), cl::init(1), cl::cat(qcat));
 static cl::opt<unsigned> outlierChannels(
     "outlier-channels",
-    cl::desc("Linears with static activation scales: compute at most N input "
-             "channels of largest calibrated magnitude in float beside the "
-             "quantized product (LLM.int8()/QUIK-style), so that the static "
-             "scale covers only the other channels; 0..256 (0)"),
+    cl::desc("With --calib, linears with quantized activations compute at "
+             "most N input channels of largest calibrated magnitude in float "
+             "beside the quantized product (LLM.int8()/QUIK-style), so that "
+             "the activation scale, static or per token, covers only the "
+             "other channels; 0..256 (0)"),
     cl::value_desc("N"), cl::init(0), cl::cat(qcat));
 static cl::opt<std::string> policy(
     "policy",

@@ -95,9 +95,10 @@ struct QuantizeOptions {
   /// Passes of the activations' measured part: each compiles and runs the
   /// quantized model as corrected by the previous one.
   unsigned biasCorrectionPasses = 1;
-  /// Linears with static activation scales: at most this many input
-  /// channels of largest calibrated magnitude computed in float beside the
-  /// quantized product (qc-quantize outlier-channels); 0: none.
+  /// Linears with quantized activations (and calibration statistics): at
+  /// most this many input channels of largest calibrated magnitude computed
+  /// in float beside the quantized product (qc-quantize outlier-channels);
+  /// 0: none.
   unsigned outlierChannels = 0;
   /// Precision policy: "default" keeps the boundary layers (no quantized
   /// layer before or after them: an embedding, a first convolution, an LM

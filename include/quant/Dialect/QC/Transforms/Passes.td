@@ -372,8 +372,9 @@ def QCSmoothFoldPass : Pass<"qc-smooth-fold", "ModuleOp"> {
     Option<"outlierChannels", "outlier-channels", "unsigned",
            /*default=*/"0",
            "As qc-quantize's outlier-channels: the search leaves the error "
-           "of the channels a static-activation layer computes in float out "
-           "of its loss, and takes their range from the other channels">
+           "of the channels a layer with quantized activations computes in "
+           "float out of its loss, and takes the activation's range from "
+           "the other channels">
   ];
 }
 
@@ -421,15 +422,16 @@ def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
     (per-channel statistics from the table).
 
     Outlier channels (`outlier-channels=N`): in a `qc.linear` whose
-    activation is quantized with a static scale and whose input has
-    per-channel statistics, the N input channels of largest calibrated
-    magnitude leave the quantized product: their weight columns are zero on
-    the grid (and excluded from fitting it), a float `qc.linear` over those
-    channels (gathered with `tensor.extract_slice`/`tensor.concat`) is added
-    to the output, and the static range shrinks to the other channels'
-    calibrated extremes where they are narrower. With GPTQ these columns
-    take no rounding error and carry the compensation of the columns
-    rounded before them. The layer gets `qc.outlier_channels`.
+    activation is quantized and whose input has per-channel statistics, the
+    N input channels of largest calibrated magnitude leave the quantized
+    product: their weight columns are zero on the grid (and excluded from
+    fitting it), a float `qc.linear` over those channels (gathered with
+    `tensor.extract_slice`/`tensor.concat`) is added to the output; a static
+    range shrinks to the other channels' calibrated extremes where they are
+    narrower, a dynamic scale is computed from the input with those
+    channels zeroed. With GPTQ these columns take no rounding error and
+    carry the compensation of the columns rounded before them. The layer
+    gets `qc.outlier_channels`.
 
     Guarantee: the function computes exactly the fake-quantized model (every
     rounding as docs/quantization.md specifies); the float weights are no
@@ -492,11 +494,11 @@ def QCQuantizePass : Pass<"qc-quantize", "func::FuncOp"> {
            "search)">,
     Option<"outlierChannels", "outlier-channels", "unsigned",
            /*default=*/"0",
-           "Linears with static activation scales: the input channels (at "
-           "most this many) of largest calibrated magnitude are computed in "
-           "float beside the quantized product (LLM.int8()/QUIK-style "
-           "decomposition); the activation's static range then covers only "
-           "the other channels">
+           "Linears with quantized activations and calibration statistics: "
+           "the input channels (at most this many) of largest calibrated "
+           "magnitude are computed in float beside the quantized product "
+           "(LLM.int8()/QUIK-style decomposition); the activation's scale, "
+           "static or dynamic, then covers only the other channels">
   ];
 }
 

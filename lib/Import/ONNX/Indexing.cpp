@@ -364,6 +364,8 @@ LogicalResult importSlice(NodeImporter &n) {
     return failure();
   auto t = cast<RankedTensorType>((*x).getType());
   int64_t rank = t.getRank();
+  if (rank == 0)
+    return n.invalid("input must have rank >= 1");
   SmallVector<int64_t> starts, ends, axes, steps;
   if (n.opset < 10) {
     starts = n.attrInts("starts").value_or(SmallVector<int64_t>());
@@ -510,6 +512,8 @@ LogicalResult importSplit(NodeImporter &n) {
   if (failed(x))
     return failure();
   auto t = cast<RankedTensorType>((*x).getType());
+  if (t.getRank() == 0)
+    return n.invalid("input must have rank >= 1");
   FailureOr<int64_t> axis = normalizeAxis(n, n.attrInt("axis", 0), t.getRank());
   if (failed(axis))
     return failure();

@@ -446,6 +446,9 @@ LogicalResult importPad(NodeImporter &n) {
     if (failed(a))
       return failure();
     for (int64_t axis : *a) {
+      if (rank == 0)
+        return n.invalid("axis " + Twine(axis) +
+                         " is out of range for a scalar");
       FailureOr<int64_t> ax = normalizeAxis(n, axis, rank);
       if (failed(ax))
         return failure();

@@ -486,6 +486,8 @@ LogicalResult importSqueeze(NodeImporter &n) {
     }
   }
   for (int64_t a : *axes) {
+    if (t.getRank() == 0)
+      return n.invalid("axis " + Twine(a) + " is out of range for a scalar");
     FailureOr<int64_t> ax = normalizeAxis(n, a, t.getRank());
     if (failed(ax))
       return failure();
@@ -570,6 +572,8 @@ LogicalResult importConcat(NodeImporter &n) {
   if (ins.empty())
     return n.invalid("needs at least one input");
   auto t0 = cast<RankedTensorType>(ins[0].getType());
+  if (t0.getRank() == 0)
+    return n.invalid("inputs must have rank >= 1");
   FailureOr<int64_t> axis =
       normalizeAxis(n, n.attrInt("axis", 0), t0.getRank());
   if (failed(axis))

@@ -307,7 +307,7 @@ Value bitplaneContraction(OpBuilder &b, Location loc, Value x, bool xSigned,
     maps.push_back(AffineMap::get(r, 0, {d(lead)}, ctx));
   }
   maps.push_back(AffineMap::getMultiDimIdentityMap(r, ctx));
-  Value out = emptyLike(b, loc, like, b.getI32Type());
+  Value out = createEmptyLike(b, loc, like, b.getI32Type());
   int64_t bias = k * ow * ox;
   return linalg::GenericOp::create(
              b, loc, out.getType(), ins, ValueRange{out}, maps,

@@ -60,7 +60,7 @@ Value flipSignBit(OpBuilder &b, Location loc, Value x) {
   AffineMap id = AffineMap::getMultiDimIdentityMap(r, b.getContext());
   return linalg::GenericOp::create(
              b, loc, t, ValueRange{x},
-             ValueRange{emptyLike(b, loc, x, t.getElementType())},
+             ValueRange{createEmptyLike(b, loc, x, t.getElementType())},
              SmallVector<AffineMap>{id, id},
              SmallVector<Iter>(r, Iter::parallel),
              [](OpBuilder &bb, Location l, ValueRange a) {

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "IntegerContraction.h"
+#include "quant/Dialect/QC/Utils/DynamicQuant.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -91,16 +92,6 @@ Value extendTo32(OpBuilder &b, Location loc, Value v, bool isSigned) {
   return arith::ExtUIOp::create(b, loc, i32, v);
 }
 
-/// tensor.empty shaped like `like` (its dynamic sizes included) of `elt`.
-Value emptyLike(OpBuilder &b, Location loc, Value like, Type elt) {
-  auto t = cast<RankedTensorType>(like.getType());
-  SmallVector<Value> dyn;
-  for (int64_t i = 0; i < t.getRank(); ++i)
-    if (t.isDynamicDim(i))
-      dyn.push_back(tensor::DimOp::create(b, loc, like, i));
-  return tensor::EmptyOp::create(b, loc, t.getShape(), elt, dyn);
-}
-
 /// Codes narrower than a byte widened to i8 by an elementwise generic: LLVM
 /// does not vectorise loads of i1..i7 (one byte per element in memory), and
 /// the generic fuses with the unpacking of packed constants, so the narrow
@@ -110,7 +101,7 @@ Value widenToI8(OpBuilder &b, Location loc, Value v, bool isSigned) {
   if (t.getElementType().getIntOrFloatBitWidth() >= 8)
     return v;
   int64_t r = t.getRank();
-  Value empty = emptyLike(b, loc, v, b.getI8Type());
+  Value empty = createEmptyLike(b, loc, v, b.getI8Type());
   AffineMap id = AffineMap::getMultiDimIdentityMap(r, b.getContext());
   return linalg::GenericOp::create(
              b, loc, empty.getType(), ValueRange{v}, ValueRange{empty},
@@ -169,7 +160,7 @@ Value integerContraction(OpBuilder &b, Location loc, Value a, bool aSigned,
     }
   }
   Type accType = inF32 ? Type(b.getF32Type()) : Type(b.getI32Type());
-  Value empty = emptyLike(b, loc, like, accType);
+  Value empty = createEmptyLike(b, loc, like, accType);
   Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(accType));
   Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
   return linalg::GenericOp::create(
@@ -205,7 +196,7 @@ Value epilogue(OpBuilder &b, Location loc, Value acc, Value base,
   auto at = cast<RankedTensorType>(acc.getType());
   int64_t r = at.getRank();
   AffineMap id = AffineMap::getMultiDimIdentityMap(r, ctx);
-  Value empty = emptyLike(b, loc, acc, outElt);
+  Value empty = createEmptyLike(b, loc, acc, outElt);
   SmallVector<Value> ins = {acc, x.scale, sw};
   SmallVector<AffineMap> maps = {id, sxMap, cMap};
   bool hasBase = static_cast<bool>(base),

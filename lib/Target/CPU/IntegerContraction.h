@@ -10,6 +10,8 @@
 #ifndef QUANT_LIB_TARGET_CPU_INTEGERCONTRACTION_H
 #define QUANT_LIB_TARGET_CPU_INTEGERCONTRACTION_H
 
+#include "quant/Dialect/QC/Utils/DynamicQuant.h"
+
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/BuiltinAttributes.h"
 
@@ -45,9 +47,6 @@ struct IntActivation {
 };
 
 Value extendTo32(OpBuilder &b, Location loc, Value v, bool isSigned);
-
-/// tensor.empty shaped like `like` (its dynamic sizes included) of `elt`.
-Value emptyLike(OpBuilder &b, Location loc, Value like, Type elt);
 
 /// Codes narrower than a byte widened to i8 by an elementwise generic.
 Value widenToI8(OpBuilder &b, Location loc, Value v, bool isSigned);

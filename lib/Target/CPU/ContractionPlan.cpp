@@ -133,19 +133,33 @@ namespace {
 /// run one at a time (masked). Ties: more accumulators.
 std::pair<int64_t, int64_t> chooseTile(int64_t rows, int64_t vectors,
                                        bool partial, int64_t accumulators,
-                                       int64_t registers) {
+                                       int64_t registers, int64_t laneCost,
+                                       int64_t fixedNv = 0) {
   std::pair<int64_t, int64_t> best{1, 1};
   double bestCost = 1e300;
-  for (int64_t nv = 1; nv <= std::clamp<int64_t>(vectors, 1, 4); ++nv)
+  for (int64_t nv = fixedNv ? fixedNv : 1;
+       nv <= (fixedNv ? fixedNv : std::clamp<int64_t>(vectors, 1, 4)); ++nv)
     for (int64_t mr = 1; mr <= std::min<int64_t>(rows, accumulators / nv);
          ++mr) {
       if (registers > 0 && mr > 1 && mr * nv + mr + nv > registers)
         continue;
       auto rowPass = [&](int64_t n) {
         auto step = [&](int64_t m) {
-          return static_cast<double>(std::max<int64_t>({m * n, m + n, 8}));
+          return static_cast<double>(
+              std::max<int64_t>({m * n, m + n * laneCost, 8}));
         };
-        return (rows / mr) * step(mr) + (rows % mr) * step(1);
+        if (laneCost == 1)
+          return (rows / mr) * step(mr) + (rows % mr) * step(1);
+        // The rest in tiles of the powers of two below MR, as emitted: a
+        // costly lane vector is made once per tile, not once per row.
+        double cost = (rows / mr) * step(mr);
+        int64_t rest = rows % mr;
+        for (int64_t t = int64_t(llvm::PowerOf2Ceil(mr)) / 2; t >= 1; t /= 2)
+          if (t < mr && rest >= t) {
+            cost += step(t);
+            rest -= t;
+          }
+        return cost;
       };
       double cost = (vectors / nv) * rowPass(nv) +
                     (vectors % nv + (partial ? 1 : 0)) * rowPass(1);
@@ -162,6 +176,34 @@ std::pair<int64_t, int64_t> chooseTile(int64_t rows, int64_t vectors,
 /// other loops, outer parallel ones and reductions in the generic's order,
 /// and the register tile (MR x NV accumulators, leaving registers for the
 /// NV loaded vectors and a broadcast).
+/// Vector operations per lane vector of the inputs that vary along the
+/// lanes alone: its load, and the body's operations computed from such
+/// inputs only (a weight code's decoding, shared by a tile's rows; index
+/// arithmetic excepted, which LLVM hoists out of the loops).
+int64_t laneVectorCost(linalg::GenericOp op, const Plan &p) {
+  Block *body = op.getBlock();
+  DenseSet<Value> lane;
+  for (auto [k, ip] : llvm::enumerate(p.inputs))
+    if (ip.lanes && !ip.rows)
+      lane.insert(body->getArgument(static_cast<unsigned>(k)));
+  int64_t cost = 1;
+  for (Operation &o : body->without_terminator()) {
+    if (isa<arith::ConstantOp, linalg::IndexOp>(o)) {
+      lane.insert(o.getResult(0));
+      continue;
+    }
+    bool all = llvm::all_of(o.getOperands(), [&](Value v) {
+      return lane.contains(v) || v.getParentBlock() != body;
+    });
+    if (!all)
+      continue;
+    lane.insert(o.getResults().begin(), o.getResults().end());
+    if (!llvm::all_of(o.getResultTypes(), llvm::IsaPred<IndexType>))
+      ++cost;
+  }
+  return cost;
+}
+
 void finishPlan(linalg::GenericOp op, Plan &p, int64_t registers) {
   SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
   for (int64_t d = 0; d < static_cast<int64_t>(op.getNumLoops()); ++d) {
@@ -193,9 +235,28 @@ void finishPlan(linalg::GenericOp op, Plan &p, int64_t registers) {
         for (int64_t d : p.reductions)
           window |= e.isFunctionOfDim(d);
   }
+  // Lane vectors that take several operations to make (weight codes
+  // decoded in registers) are made once per step for all of a tile's
+  // rows: tiles of more rows amortise them, but the decoding's temporaries
+  // and constants take registers from the accumulators.
+  // (A widening alone, as in integer contractions, is left to the plain
+  // tile: below kDecodeCost.)
+  constexpr int64_t kDecodeCost = 4;
+  int64_t laneCost = p.dot4Loop < 0 ? laneVectorCost(op, p) : 1;
+  if (laneCost < kDecodeCost)
+    laneCost = 1;
+  // The width stays the plain tile's (wider tiles start at multiples of
+  // more lanes, which a packed code's position depends on); only the rows
+  // grow.
+  int64_t tileRegisters = window && p.dot4Loop < 0 ? registers : 0;
   std::tie(p.mr, p.nv) =
       chooseTile(rows, vectors, partial, std::max<int64_t>(registers - 4, 2),
-                 window && p.dot4Loop < 0 ? registers : 0);
+                 tileRegisters, 1);
+  if (laneCost > 1)
+    p.mr = chooseTile(rows, vectors, partial,
+                      std::max<int64_t>(registers - 10, p.nv), tileRegisters,
+                      laneCost, p.nv)
+               .first;
 }
 
 /// Strides of a memref type, or none when not static.
@@ -331,6 +392,103 @@ FailureOr<Plan> analyzeDot4(linalg::GenericOp op, const LanesAndRows &lr,
 
 } // namespace
 
+namespace {
+
+/// Whether `e`, a function of loop `lane` alone (of `numDims`), moves by
+/// one from each lane to the next within every vector of `vl` lanes that
+/// starts at a multiple of `vl`, checked over the first 1024 lanes (the
+/// period of the floordiv / mod expressions this admits).
+bool contiguousInVectors(AffineExpr e, int64_t lane, int64_t vl,
+                         unsigned numDims) {
+  constexpr int64_t kCheckedLanes = 1024;
+  MLIRContext *ctx = e.getContext();
+  for (unsigned d = 0; d < numDims; ++d)
+    if (static_cast<int64_t>(d) != lane && e.isFunctionOfDim(d))
+      return false;
+  if (!e.isFunctionOfDim(static_cast<unsigned>(lane)))
+    return false;
+  AffineExpr dim = getAffineDimExpr(static_cast<unsigned>(lane), ctx);
+  auto at = [&](int64_t v) -> std::optional<int64_t> {
+    auto c = dyn_cast<AffineConstantExpr>(simplifyAffineExpr(
+        e.replace(dim, getAffineConstantExpr(v, ctx)), numDims, 0));
+    if (!c)
+      return std::nullopt;
+    return c.getValue();
+  };
+  for (int64_t v0 = 0; v0 < kCheckedLanes; v0 += vl) {
+    std::optional<int64_t> first = at(v0);
+    if (!first)
+      return false;
+    for (int64_t l = 1; l < vl; ++l)
+      if (at(v0 + l) != *first + l)
+        return false;
+  }
+  return true;
+}
+
+/// Fills the plan's factored scale (Plan::scaleInput) when `op`'s body is
+/// out + x * (f * s) (either operand order) with each value used once,
+/// the addf marked reassoc (the sum may then be taken by groups), and s an
+/// input read along the innermost reduction loop d at most as
+/// d floordiv G.
+void findFactoredScale(linalg::GenericOp op, Plan &p) {
+  if (p.dot4Loop >= 0 || p.reductions.empty())
+    return;
+  Block *body = op.getBlock();
+  Value outArg = body->getArguments().back();
+  auto add =
+      body->getTerminator()->getOperand(0).getDefiningOp<arith::AddFOp>();
+  if (!add || !outArg.hasOneUse() ||
+      !bitEnumContainsAll(add.getFastmath(), arith::FastMathFlags::reassoc))
+    return;
+  Value prod = add.getLhs() == outArg ? add.getRhs() : add.getLhs();
+  auto mul = prod.getDefiningOp<arith::MulFOp>();
+  if (!mul || !prod.hasOneUse() ||
+      (add.getLhs() != outArg && add.getRhs() != outArg))
+    return;
+  int64_t d = p.reductions.back();
+  MLIRContext *ctx = op.getContext();
+  for (Value w : {mul.getLhs(), mul.getRhs()}) {
+    auto wm = w.getDefiningOp<arith::MulFOp>();
+    if (!wm || !w.hasOneUse() || wm->getBlock() != body)
+      continue;
+    for (Value s : {wm.getLhs(), wm.getRhs()}) {
+      auto arg = dyn_cast<BlockArgument>(s);
+      if (!arg || arg.getOwner() != body || !arg.hasOneUse() ||
+          arg.getArgNumber() >= op.getNumDpsInputs())
+        continue;
+      AffineMap m = op.getMatchingIndexingMap(
+          op.getDpsInputOperand(static_cast<unsigned>(arg.getArgNumber())));
+      int64_t group = 0;
+      bool ok = true;
+      for (AffineExpr e : m.getResults()) {
+        if (!e.isFunctionOfDim(d))
+          continue;
+        auto bin = dyn_cast<AffineBinaryOpExpr>(e);
+        auto c = bin ? dyn_cast<AffineConstantExpr>(bin.getRHS()) : nullptr;
+        if (!bin || bin.getKind() != AffineExprKind::FloorDiv || !c ||
+            bin.getLHS() != getAffineDimExpr(d, ctx) || c.getValue() < 2 ||
+            (group && group != c.getValue())) {
+          ok = false;
+          break;
+        }
+        group = c.getValue();
+      }
+      if (!ok)
+        continue;
+      Value f = wm.getLhs() == s ? wm.getRhs() : wm.getLhs();
+      if (f.getParentBlock() != body || f == s)
+        continue;
+      p.scaleInput = arg.getArgNumber();
+      p.scaleGroup = group;
+      p.scaleMul = wm;
+      return;
+    }
+  }
+}
+
+} // namespace
+
 FailureOr<Plan> mlir::qc::analyzeContraction(linalg::GenericOp op,
                                              int64_t vectorBits,
                                              int64_t registers, bool dot4) {
@@ -413,6 +571,12 @@ FailureOr<Plan> mlir::qc::analyzeContraction(linalg::GenericOp op,
           c = 1;
           ip.div = d.getValue();
         }
+      // Contiguous within each vector of lanes (the interleaved 4-bit
+      // layout of qc-cpu-pack-weights: (lane floordiv 32) * 16 + lane mod
+      // 16).
+      if (!c && onlyLast &&
+          contiguousInVectors(m.getResults().back(), p.lane, p.vl, numLoops))
+        c = 1;
       // Not sub-byte elements: a vector of them is packed in memory, an
       // element stored alone takes a byte.
       if (onlyLast && c && (*c == 1 || *c == 2) && hasUnitInnerStride(mt) &&
@@ -430,5 +594,6 @@ FailureOr<Plan> mlir::qc::analyzeContraction(linalg::GenericOp op,
     return failure();
 
   finishPlan(op, p, registers);
+  findFactoredScale(op, p);
   return p;
 }

@@ -45,6 +45,15 @@ struct Plan {
   /// Groups of 4 bytes between adjacent lanes (1, or 2 for stride-2
   /// convolutions: two loads and the even dwords).
   int64_t dot4Step = 1;
+  /// A scale factored out of the innermost reduction loop d (a weight-only
+  /// layer's dequantization): the body yields out + x * (f * s) (addf
+  /// reassoc), s the block argument of input `scaleInput`, read at
+  /// d floordiv `scaleGroup` (0: not along d at all, one group). A tile of
+  /// few rows then sums x * f over each group of d and adds that sum
+  /// times s once per group, instead of multiplying every weight by its
+  /// scale (findFactoredScale).
+  int64_t scaleInput = -1, scaleGroup = 0;
+  Operation *scaleMul = nullptr; ///< the f * s of the body
 };
 
 /// The register tiling of `op` for vectors of `vectorBits` bits and

@@ -51,7 +51,14 @@ struct MaterializeEncodings
       } else {
         return;
       }
+      // Dequantized weights in panels of 32 columns: a one-row tile (a
+      // decoding step) holds two vectors of 16 lanes, so with 64-column
+      // panels each tile read half of every cache line of its panel and the
+      // next tile the other half; W4A16 GEMV 9.2 -> 7.8 ms (docs/benchmarks.md,
+      // "Weight-only kernels").
       int64_t panel = weightPanel(wt.getDimSize(0));
+      if (unroll == 1 && panel == 64)
+        panel = 32;
       auto enc =
           panel ? EncodingAttr::get(ctx, EncodingKind::Panels, panel, unroll, 0,
                                     false)

@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
+#include "llvm/ADT/SetVector.h"
 
 namespace mlir::qc {
 #define GEN_PASS_DEF_QCPACKWEIGHTSPASS
@@ -99,10 +100,76 @@ bool readableAsBytes(linalg::GenericOp g, OpOperand *use, unsigned n) {
   return false;
 }
 
+/// Lanes per block of the interleaved 4-bit layout: a row's codes in
+/// blocks of 32, the block's byte j holding code j in its low nibble and
+/// code 16 + j in its high one. A vector of up to 16 lanes starting at a
+/// multiple of its length then reads its codes from contiguous bytes (one
+/// load, one extension; no byte spread over two lanes), all from the same
+/// nibble: the low nibble's sign extension and the high one's are each
+/// one or two vector operations, and for full register tiles (which start
+/// at multiples of 32 lanes) the choice between them is a constant.
+constexpr int64_t kNibbleBlock = 32;
+
+/// Whether every use of a constant of `type` (width `n`) is a reduction's
+/// input read along its lanes as bytes (readableAsBytes), so that its
+/// codes can take the interleaved layout (kNibbleBlock); splitting such a
+/// reduction along its lanes happens at multiples of 64 (qc-cpu-parallelize)
+/// and every chunk starts on a block.
+bool interleavable(Value c, RankedTensorType type, unsigned n) {
+  if (n != 4 || type.getRank() == 0 ||
+      type.getShape().back() % kNibbleBlock != 0 || c.use_empty())
+    return false;
+  for (OpOperand &use : c.getUses()) {
+    auto g = dyn_cast<linalg::GenericOp>(use.getOwner());
+    if (!g || !g.isDpsInput(&use) || g.getNumReductionLoops() == 0 ||
+        !readableAsBytes(g, &use, n))
+      return false;
+  }
+  return true;
+}
+
+/// The nibble code of lane `d` (an index) read from byte `b` in the
+/// interleaved layout (kNibbleBlock), as an i32 sign- or zero-extended
+/// value: high nibble for (d floordiv 16) mod 2 = 1, else low.
+Value interleavedNibble(OpBuilder &bb, Location loc, Value b, Value d,
+                        bool isSigned) {
+  Type i32 = bb.getI32Type();
+  auto idx = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(bb, loc, v);
+  };
+  auto c32 = [&](int32_t v) {
+    return arith::ConstantOp::create(bb, loc, bb.getI32IntegerAttr(v));
+  };
+  Value high = arith::CmpIOp::create(
+      bb, loc, arith::CmpIPredicate::eq,
+      arith::RemUIOp::create(
+          bb, loc, arith::DivUIOp::create(bb, loc, d, idx(kNibbleBlock / 2)),
+          idx(2)),
+      idx(1));
+  Value hi, lo;
+  if (isSigned) {
+    // s = 16 hi + (lo mod 16): hi = s >> 4 (arithmetic); lo sign-extended
+    // from its 4 bits as ((s & 15) ^ 8) - 8.
+    Value sx = arith::ExtSIOp::create(bb, loc, i32, b);
+    hi = arith::ShRSIOp::create(bb, loc, sx, c32(4));
+    lo = arith::SubIOp::create(
+        bb, loc,
+        arith::XOrIOp::create(
+            bb, loc, arith::AndIOp::create(bb, loc, sx, c32(15)), c32(8)),
+        c32(8));
+  } else {
+    Value zx = arith::ExtUIOp::create(bb, loc, i32, b);
+    hi = arith::ShRUIOp::create(bb, loc, zx, c32(4));
+    lo = arith::AndIOp::create(bb, loc, zx, c32(15));
+  }
+  return arith::SelectOp::create(bb, loc, high, hi, lo);
+}
+
 /// Makes `g` read the codes of its input `use` (of `type`, width `n`) from
-/// `packed`, the bit stream of the whole tensor (readableAsBytes).
+/// `packed`, the bit stream of the whole tensor (readableAsBytes), or with
+/// `interleaved` the interleaved 4-bit layout (kNibbleBlock).
 void readAsBytes(linalg::GenericOp g, OpOperand *use, Value packed,
-                 RankedTensorType type, unsigned n) {
+                 RankedTensorType type, unsigned n, bool interleaved) {
   OpBuilder b(g);
   Location loc = g.getLoc();
   int64_t perByte = 8 / n;
@@ -129,7 +196,10 @@ void readAsBytes(linalg::GenericOp g, OpOperand *use, Value packed,
   AffineMap &map = maps[use->getOperandNumber()];
   SmallVector<AffineExpr> results(map.getResults());
   AffineExpr last = results.back();
-  if (perByte > 1)
+  if (interleaved)
+    results.back() = last.floorDiv(kNibbleBlock) * (kNibbleBlock / 2) +
+                     last % (kNibbleBlock / 2);
+  else if (perByte > 1)
     results.back() = last.floorDiv(perByte);
   map = AffineMap::get(map.getNumDims(), 0, results, g.getContext());
   g.setIndexingMapsAttr(b.getAffineMapArrayAttr(maps));
@@ -143,6 +213,37 @@ void readAsBytes(linalg::GenericOp g, OpOperand *use, Value packed,
   OpBuilder bb = OpBuilder::atBlockBegin(g.getBlock());
   Value code = arg;
   Type elt = type.getElementType();
+  if (interleaved) {
+    // Consumers that extend the code to i32 (a dequantization's widening)
+    // take the extended value as built here; others its 4 bits.
+    Value d = linalg::IndexOp::create(bb, loc,
+                                      cast<AffineDimExpr>(last).getPosition());
+    Value any;
+    SetVector<Operation *> extended;
+    for (OpOperand *u : uses) {
+      Operation *user = u->getOwner();
+      bool sext = isa<arith::ExtSIOp>(user), zext = isa<arith::ExtUIOp>(user);
+      if ((sext || zext) && user->getResult(0).getType() == bb.getI32Type()) {
+        extended.insert(user);
+        continue;
+      }
+      if (!any) {
+        any = arith::TruncIOp::create(
+            bb, loc, bb.getIntegerType(n),
+            interleavedNibble(bb, loc, arg, d, /*isSigned=*/false));
+        if (isa<FloatType>(elt))
+          any = arith::BitcastOp::create(bb, loc, elt, any);
+      }
+      u->set(any);
+    }
+    for (Operation *user : extended) {
+      OpBuilder ub(user);
+      user->getResult(0).replaceAllUsesWith(interleavedNibble(
+          ub, loc, arg, d, /*isSigned=*/isa<arith::ExtSIOp>(user)));
+      user->erase();
+    }
+    return;
+  }
   if (perByte > 1) {
     // Bits [(d mod P) * n, + n) of the byte moved to the top of an i32 and
     // back down: a signed code's sign extension that follows then folds
@@ -187,9 +288,17 @@ void pack(arith::ConstantOp op, DenseElementsAttr attr, StringRef prefix,
   // spare byte so that every code can be read from two consecutive bytes.
   int64_t numBytes = n == 8 ? count : (count * n + 7) / 8 + 1;
   std::vector<char> bytes(numBytes, 0);
+  bool interleaved = interleavable(op.getResult(), type, n);
+  int64_t rowLen = rank ? type.getShape().back() : 1;
   for (int64_t i = 0; i < count; ++i) {
     uint64_t c = codes[i] & ((1u << n) - 1);
     int64_t bit = i * n;
+    if (interleaved) {
+      int64_t r = i / rowLen, l = i % rowLen;
+      bit = 8 * (r * (rowLen / 2) + l / kNibbleBlock * (kNibbleBlock / 2) +
+                 l % (kNibbleBlock / 2)) +
+            4 * (l / (kNibbleBlock / 2) % 2);
+    }
     uint16_t v = static_cast<uint16_t>(c << (bit & 7));
     char *p = &bytes[bit / 8];
     p[0] = static_cast<char>(static_cast<uint8_t>(p[0]) | (v & 0xff));
@@ -241,7 +350,7 @@ void pack(arith::ConstantOp op, DenseElementsAttr attr, StringRef prefix,
     auto g = dyn_cast<linalg::GenericOp>(use.getOwner());
     if (!g || !g.isDpsInput(&use) || !readableAsBytes(g, &use, n))
       continue;
-    readAsBytes(g, &use, packed, type, n);
+    readAsBytes(g, &use, packed, type, n, interleaved);
   }
   // Pattern: tensor.extract %c[i...] -> decode(%packed, i...): a random
   // access (an embedding row gather) reads the packed bytes directly instead

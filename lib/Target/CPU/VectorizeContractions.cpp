@@ -89,6 +89,11 @@ private:
   const Plan &p;
   OutputInit outInit;
   SmallVector<Value> sizes;
+  /// Emitting a group's steps with the factored scale left out.
+  bool factoring = false;
+  /// The lane loop's index at the tile being emitted is a multiple of this
+  /// (VL, or a full tile's width).
+  int64_t laneAlign = 1;
 
   Value cst(OpBuilder &b, int64_t v) {
     return arith::ConstantIndexOp::create(b, op.getLoc(), v);
@@ -317,28 +322,46 @@ private:
     Block *body = op.getBlock();
     IRMapping map;
     for (auto [a, v] : llvm::zip(body->getArguments(), args))
-      map.map(a, v);
+      if (v)
+        map.map(a, v);
     auto vec = [&](Type t) { return VectorType::get({p.vl}, t); };
     for (Operation &o : body->without_terminator()) {
+      if (factoring && &o == p.scaleMul) {
+        // f * s -> f: the group's sum is multiplied by s (reduceGroups).
+        Value s =
+            op.getBlock()->getArgument(static_cast<unsigned>(p.scaleInput));
+        Value f = o.getOperand(0) == s ? o.getOperand(1) : o.getOperand(0);
+        map.map(o.getResult(0), map.lookup(f));
+        continue;
+      }
       if (auto ix = dyn_cast<linalg::IndexOp>(o)) {
         map.map(ix.getResult(),
                 indexVector(b, ivs, static_cast<int64_t>(ix.getDim()), i, j));
         continue;
       }
-      // (lane index) mod C, C dividing VL: every lane loop starts at a
-      // multiple of VL, so the lanes' remainders are the constant
-      // [0, 1, .., C-1, 0, ..] (a packed sub-byte code's position in its
-      // byte), not an index vector computed per tile.
+      // (lane index) mod C, or ((lane index) floordiv D) mod C, where the
+      // tile's first lane is a multiple of C (of D * C): the lanes' values
+      // are constants (a packed sub-byte code's position in its byte, the
+      // nibble of the interleaved layout), not index vectors computed per
+      // tile. Every lane loop starts at a multiple of VL, a full tile at a
+      // multiple of its width (laneAlign).
       if (auto rem = dyn_cast<arith::RemUIOp>(o)) {
-        auto ix = rem.getLhs().getDefiningOp<linalg::IndexOp>();
-        APInt c;
+        Value lhs = rem.getLhs();
+        APInt c, dv(64, 1);
+        if (auto div = lhs.getDefiningOp<arith::DivUIOp>();
+            div && matchPattern(div.getRhs(), m_ConstantInt(&dv)))
+          lhs = div.getLhs();
+        auto ix = lhs.getDefiningOp<linalg::IndexOp>();
         if (ix && static_cast<int64_t>(ix.getDim()) == p.lane &&
             matchPattern(rem.getRhs(), m_ConstantInt(&c)) &&
-            c.getZExtValue() > 0 && p.vl % int64_t(c.getZExtValue()) == 0) {
+            c.getZExtValue() > 0 && dv.getZExtValue() > 0 &&
+            laneAlign % int64_t(c.getZExtValue() * dv.getZExtValue()) == 0) {
           auto vt = vec(rem.getType());
           SmallVector<APInt> lanes;
           for (int64_t l = 0; l < p.vl; ++l)
-            lanes.push_back(APInt(64, uint64_t(l) % c.getZExtValue()));
+            lanes.push_back(
+                APInt(64, (uint64_t(j * p.vl + l) / dv.getZExtValue()) %
+                              c.getZExtValue()));
           map.map(rem.getResult(),
                   arith::ConstantOp::create(b, loc, vt,
                                             DenseElementsAttr::get(vt, lanes)));
@@ -407,6 +430,7 @@ private:
       mask = vector::CreateMaskOp::create(
           b, loc, VectorType::get({p.vl}, b.getI1Type()), ValueRange{rem});
     }
+    laneAlign = tail ? p.vl : nv * p.vl;
     Value zero =
         arith::ConstantOp::create(b, loc, accType, b.getZeroAttr(accType));
     SmallVector<Value> acc;
@@ -612,19 +636,29 @@ private:
   /// rest (< u iterations) on the first set; then the sets summed in order.
   SmallVector<Value> reduceSplit(OpBuilder &b, SmallVector<Value> ivs,
                                  ValueRange acc, int64_t mr, int64_t nv,
-                                 Value mask, size_t level, int64_t u) {
+                                 Value mask, size_t level, int64_t u,
+                                 Value lo = {}, Value hi = {}) {
     Location loc = op.getLoc();
     int64_t d = p.reductions[level];
+    if (!lo) {
+      lo = cst(b, 0);
+      hi = sizes[d];
+    }
     size_t n = acc.size();
     SmallVector<Value> init(acc.begin(), acc.end());
     for (int64_t s = 1; s < u; ++s)
       for (Value a : acc)
         init.push_back(arith::ConstantOp::create(b, loc, a.getType(),
                                                  b.getZeroAttr(a.getType())));
-    Value full = arith::MulIOp::create(
-        b, loc, arith::DivUIOp::create(b, loc, sizes[d], cst(b, u)), cst(b, u));
+    Value full = arith::AddIOp::create(
+        b, loc, lo,
+        arith::MulIOp::create(
+            b, loc,
+            arith::DivUIOp::create(
+                b, loc, arith::SubIOp::create(b, loc, hi, lo), cst(b, u)),
+            cst(b, u)));
     auto main = scf::ForOp::create(
-        b, loc, cst(b, 0), full, cst(b, u), init,
+        b, loc, lo, full, cst(b, u), init,
         [&](OpBuilder &nb, Location l, Value iv, ValueRange iter) {
           SmallVector<Value> next;
           for (int64_t s = 0; s < u; ++s) {
@@ -635,7 +669,7 @@ private:
           scf::YieldOp::create(nb, l, next);
         });
     auto rest = scf::ForOp::create(
-        b, loc, full, sizes[d], cst(b, 1), main.getResults().take_front(n),
+        b, loc, full, hi, cst(b, 1), main.getResults().take_front(n),
         [&](OpBuilder &nb, Location l, Value iv, ValueRange iter) {
           ivs[d] = iv;
           scf::YieldOp::create(nb, l,
@@ -657,10 +691,14 @@ private:
   /// A tile of few rows streams its weight codes (bytes varying along the
   /// lanes) from memory with little arithmetic per byte: their rows
   /// `kPrefetchRows` steps of the innermost reduction ahead are prefetched,
-  /// so that several cache misses are in flight, not one.
+  /// so that several cache misses are in flight, not one. 256 steps (4 KB
+  /// of a 32-column panel of 4-bit codes) measured best of 32, 128, 256
+  /// and 512 on the W4A16 GEMV (11.5 -> 6.7-7.2 ms with the other changes
+  /// of docs/benchmarks.md's "Weight-only kernels"; 32 steps were too
+  /// close once the decoding got cheaper).
   void prefetchCodes(OpBuilder &b, SmallVector<Value> ivs, int64_t mr,
                      int64_t nv) {
-    constexpr int64_t kPrefetchRows = 32;
+    constexpr int64_t kPrefetchRows = 256;
     if (mr * nv > 4 || p.reductions.empty())
       return;
     Location loc = op.getLoc();
@@ -685,6 +723,9 @@ private:
                             size_t level) {
     Location loc = op.getLoc();
     if (level < p.reductions.size()) {
+      if (level + 1 == p.reductions.size() && !factoring && p.scaleMul &&
+          mr * nv <= kMaxFactoredTile)
+        return reduceGroups(b, ivs, acc, mr, nv, mask, level);
       // Short loops (a depthwise convolution's kernel width) stay whole.
       if (level + 1 == p.reductions.size())
         if (int64_t u = reductionSplit(mr, nv); u > 1) {
@@ -705,40 +746,126 @@ private:
     }
     if (p.dot4Loop >= 0)
       return dot4Step(b, ivs, acc, mr, nv, mask);
-    // Innermost: read each input once per row / lane block it varies over.
+    // Innermost: read each input once per row / lane block it varies over
+    // (the factored scale once per group instead).
     auto inputs = op.getDpsInputOperands();
     SmallVector<SmallVector<Value>> vals(inputs.size());
     DenseMap<Value, Value> splats;
     prefetchCodes(b, ivs, mr, nv);
-    for (auto [k, in] : llvm::enumerate(inputs)) {
-      const InputPlan &ip = p.inputs[k];
-      if (ip.lanes) {
-        for (int64_t j = 0; j < nv; ++j)
-          vals[k].push_back(loadLanes(b, in, ip, ivs, 0, j, mask));
-        continue;
-      }
-      auto vt = VectorType::get({p.vl}, getElementTypeOrSelf(in->get()));
-      AffineMap map = op.getMatchingIndexingMap(in);
-      for (int64_t i = 0; i < (ip.rows ? mr : 1); ++i) {
-        Value s = in->get();
-        if (isa<MemRefType>(s.getType()))
-          s = memref::LoadOp::create(b, loc, s,
-                                     indices(b, map, ivs, i, ivs[p.lane]));
-        vals[k].push_back(vector::BroadcastOp::create(b, loc, vt, s));
-      }
-    }
+    for (auto [k, in] : llvm::enumerate(inputs))
+      if (!factoring || static_cast<int64_t>(k) != p.scaleInput)
+        vals[k] = loadInput(b, k, ivs, mr, nv, mask);
     SmallVector<Value> next;
     for (int64_t i = 0; i < mr; ++i)
       for (int64_t j = 0; j < nv; ++j) {
         SmallVector<Value> args;
-        for (auto [k, in] : llvm::enumerate(inputs)) {
-          const InputPlan &ip = p.inputs[k];
-          args.push_back(ip.lanes ? vals[k][j] : vals[k][ip.rows ? i : 0]);
-        }
+        for (auto [k, in] : llvm::enumerate(inputs))
+          args.push_back(vals[k].empty() ? Value() : inputAt(k, vals[k], i, j));
         args.push_back(acc[i * nv + j]);
         next.push_back(vectorBody(b, args, splats, ivs, i, j));
       }
     return next;
+  }
+
+  /// Input `k`'s vectors at `ivs` for a tile of `mr` x `nv`: one per lane
+  /// block if it varies along the lanes, else one broadcast per row it
+  /// varies over (inputAt picks the one of row i, lane block j).
+  SmallVector<Value> loadInput(OpBuilder &b, size_t k,
+                               const SmallVector<Value> &ivs, int64_t mr,
+                               int64_t nv, Value mask) {
+    Location loc = op.getLoc();
+    OpOperand *in = op.getDpsInputOperand(static_cast<unsigned>(k));
+    const InputPlan &ip = p.inputs[k];
+    SmallVector<Value> v;
+    if (ip.lanes) {
+      for (int64_t j = 0; j < nv; ++j)
+        v.push_back(loadLanes(b, in, ip, ivs, 0, j, mask));
+      return v;
+    }
+    auto vt = VectorType::get({p.vl}, getElementTypeOrSelf(in->get()));
+    AffineMap map = op.getMatchingIndexingMap(in);
+    for (int64_t i = 0; i < (ip.rows ? mr : 1); ++i) {
+      Value s = in->get();
+      if (isa<MemRefType>(s.getType()))
+        s = memref::LoadOp::create(b, loc, s,
+                                   indices(b, map, ivs, i, ivs[p.lane]));
+      v.push_back(vector::BroadcastOp::create(b, loc, vt, s));
+    }
+    return v;
+  }
+
+  Value inputAt(size_t k, ArrayRef<Value> v, int64_t i, int64_t j) const {
+    const InputPlan &ip = p.inputs[k];
+    return ip.lanes ? v[j] : v[ip.rows ? i : 0];
+  }
+
+  /// Tiles of at most this many accumulators factor the scale out
+  /// (Plan::scaleMul): they hold a second set for the group's sums, and
+  /// their multiplies by the scale are a large share of their work (one
+  /// per weight vector against MR FMAs).
+  static constexpr int64_t kMaxFactoredTile = 8;
+
+  /// The innermost reduction loop (level) by groups of the factored scale:
+  /// per group, the sums of x * f from zero over its steps (each step's
+  /// body without the multiply by s), then acc += sums * s.
+  SmallVector<Value> reduceGroups(OpBuilder &b, SmallVector<Value> ivs,
+                                  ValueRange acc, int64_t mr, int64_t nv,
+                                  Value mask, size_t level) {
+    Location loc = op.getLoc();
+    int64_t d = p.reductions[level];
+    Value extent = sizes[d];
+    auto body = [&](OpBuilder &nb, Value lo, Value hi,
+                    ValueRange in) -> SmallVector<Value> {
+      SmallVector<Value> zeros;
+      for (Value a : in)
+        zeros.push_back(arith::ConstantOp::create(nb, loc, a.getType(),
+                                                  nb.getZeroAttr(a.getType())));
+      factoring = true;
+      SmallVector<Value> sums;
+      int64_t u = reductionSplit(mr, nv);
+      if (u > 1) {
+        sums = reduceSplit(nb, ivs, zeros, mr, nv, mask, level, u, lo, hi);
+      } else {
+        auto f = scf::ForOp::create(
+            nb, loc, lo, hi, cst(nb, 1), zeros,
+            [&](OpBuilder &fb, Location l, Value iv, ValueRange iter) {
+              SmallVector<Value> inner(ivs);
+              inner[d] = iv;
+              scf::YieldOp::create(
+                  fb, l, reduce(fb, inner, iter, mr, nv, mask, level + 1));
+            });
+        sums.assign(f.getResults().begin(), f.getResults().end());
+      }
+      factoring = false;
+      SmallVector<Value> at(ivs);
+      at[d] = lo;
+      size_t k = static_cast<size_t>(p.scaleInput);
+      SmallVector<Value> scale = loadInput(nb, k, at, mr, nv, mask);
+      auto fm = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+      SmallVector<Value> out;
+      for (int64_t i = 0; i < mr; ++i)
+        for (int64_t j = 0; j < nv; ++j) {
+          Value t = arith::MulFOp::create(nb, loc, sums[i * nv + j],
+                                          inputAt(k, scale, i, j), fm);
+          out.push_back(arith::AddFOp::create(nb, loc, in[i * nv + j], t, fm));
+        }
+      return out;
+    };
+    if (p.scaleGroup == 0)
+      return body(b, cst(b, 0), extent, acc);
+    int64_t g = p.scaleGroup;
+    Value groups = arith::DivUIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, extent, cst(b, g - 1)),
+        cst(b, g));
+    auto f = scf::ForOp::create(
+        b, loc, cst(b, 0), groups, cst(b, 1), acc,
+        [&](OpBuilder &nb, Location l, Value gi, ValueRange iter) {
+          Value lo = arith::MulIOp::create(nb, l, gi, cst(nb, g));
+          Value hi = arith::MinUIOp::create(
+              nb, l, arith::AddIOp::create(nb, l, lo, cst(nb, g)), extent);
+          scf::YieldOp::create(nb, l, body(nb, lo, hi, iter));
+        });
+    return SmallVector<Value>(f.getResults());
   }
 };
 

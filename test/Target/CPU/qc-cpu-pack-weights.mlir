@@ -1,4 +1,5 @@
 // RUN: quant-opt %s --qc-cpu-pack-weights | FileCheck %s
+// RUN: quant-opt %s --qc-cpu-pack-weights | FileCheck %s --check-prefix=MAP
 
 // Six 3-bit codes: 18 bits in 3 bytes plus the spare byte.
 // CHECK-LABEL: func.func @int3
@@ -118,6 +119,49 @@ func.func @operand_fp8(%x: tensor<2x2xf32>) -> tensor<2x2xf8E4M3FN> {
   return %g : tensor<2x2xf8E4M3FN>
 }
 
+// 4-bit codes that only reductions read along their lanes (rows of a
+// multiple of 32 codes) take the interleaved layout: in each block of 32
+// codes, byte j holds code j in its low nibble and code 16 + j in its high
+// one, read at (d1 floordiv 32) * 16 + d1 mod 16. Row 0's codes are
+// (l mod 16) - 8, so byte j is (j - 8) twice: 0x88, 0x99, .., 0x77; row 1's
+// are 1 for the first 16 lanes and 2 for the others: 0x21. The widening to
+// i32 is replaced by the nibble sign-extended in place: the high one
+// shifted down arithmetically, the low one as ((s & 15) ^ 8) - 8, chosen
+// by (d1 floordiv 16) mod 2.
+// MAP: affine_map<(d0, d1) -> (d0, (d1 floordiv 32) * 16 + d1 mod 16)>
+// CHECK-LABEL: func.func @interleaved_int4
+// CHECK: %[[P:.*]] = arith.constant dense_resource<{{.*}}> : tensor<33xi8>
+// CHECK-NOT: tensor<2x32xi4>
+// CHECK: %[[S:.*]] = tensor.extract_slice %[[P]][0] [32] [1] : tensor<33xi8> to tensor<32xi8>
+// CHECK: %[[B:.*]] = tensor.expand_shape %[[S]] {{\[\[}}0, 1]] output_shape [2, 16] : tensor<32xi8> into tensor<2x16xi8>
+// CHECK: linalg.generic {indexing_maps = [#[[IL:.*]], #{{.*}}], {{.*}} ins(%[[B]] : tensor<2x16xi8>)
+// CHECK: ^bb0(%[[BYTE:.*]]: i8,
+// CHECK: %[[D:.*]] = linalg.index 1 : index
+// CHECK: %[[Q:.*]] = arith.divui %[[D]], %c16
+// CHECK: %[[R:.*]] = arith.remui %[[Q]], %c2
+// CHECK: %[[HI:.*]] = arith.cmpi eq, %[[R]], %c1
+// CHECK: %[[SX:.*]] = arith.extsi %[[BYTE]] : i8 to i32
+// CHECK: %[[H:.*]] = arith.shrsi %[[SX]], %c4_i32
+// CHECK: %[[A:.*]] = arith.andi %[[SX]], %c15_i32
+// CHECK: %[[X:.*]] = arith.xori %[[A]], %c8_i32
+// CHECK: %[[L:.*]] = arith.subi %[[X]], %c8_i32
+// CHECK: %[[V:.*]] = arith.select %[[HI]], %[[H]], %[[L]] : i32
+// CHECK: arith.sitofp %[[V]] : i32 to f32
+func.func @interleaved_int4(%o: tensor<32xf32>) -> tensor<32xf32> {
+  %c = arith.constant dense<[[-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7,
+                              -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7],
+                             [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                              2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]]> : tensor<2x32xi4>
+  %r = linalg.generic {indexing_maps = [affine_map<(k, n) -> (k, n)>, affine_map<(k, n) -> (n)>], iterator_types = ["reduction", "parallel"]} ins(%c : tensor<2x32xi4>) outs(%o : tensor<32xf32>) {
+  ^bb0(%q: i4, %acc: f32):
+    %e = arith.extsi %q : i4 to i32
+    %f = arith.sitofp %e : i32 to f32
+    %s = arith.addf %acc, %f : f32
+    linalg.yield %s : f32
+  } -> tensor<32xf32>
+  return %r : tensor<32xf32>
+}
+
 // The stream of @int3: 1 | 2<<3 | 3<<6 | 7<<9 | 4<<12 | 0<<15 = 0x4ED1, then
 // the zero byte of the last code's high bits and the spare byte (after
 // the blob's alignment word 0x08000000).
@@ -127,3 +171,5 @@ func.func @operand_fp8(%x: tensor<2x2xf32>) -> tensor<2x2xf8E4M3FN> {
 // @operand_int4, two codes per byte, low nibble first: 1 | 2<<4 = 0x21,
 // 0x43; -1, -2: 0xEF, 0xCD; 7, -8: 0x87; 0, 5: 0x50; then the spare byte.
 // CHECK: qc_packed_operand_int4_0: "0x080000002143EFCD875000"
+// @interleaved_int4 (above), then the spare byte.
+// CHECK: qc_packed_interleaved_int4_0: "0x080000008899AABBCCDDEEFF00112233445566772121212121212121212121212121212100"

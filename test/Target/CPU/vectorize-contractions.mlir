@@ -323,21 +323,101 @@ func.func @packed_codes(%x: memref<1x16xf32>, %q: memref<16x10xi8>,
   return
 }
 // The per-lane shifts (lane index mod 2) * 4, folded to a constant here.
+// The per-channel scale is factored out of k (Plan::scaleMul): the loop
+// (four sets of the 1 x 2 tile's sums, from zero) reads no scale, which
+// multiplies the sums once after it.
 // CHECK-DAG: %[[SH:.*]] = arith.constant dense<[0, 4, 0, 4, 0, 4, 0, 4]> : vector<8xi32>
 // CHECK-NOT: linalg.generic
-// CHECK: scf.for %[[K:.*]] = %c0 to %c16 step %c1 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>)
+// CHECK: scf.for %[[K:.*]] = %c0 to %c16 step %c4 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>
 // CHECK:   %[[L0:.*]] = vector.load %{{.*}}[%[[K]], %c0] : memref<16x10xi8>, vector<4xi8>
 // CHECK:   %[[S0:.*]] = vector.shuffle %[[L0]], %[[L0]] [0, 0, 1, 1, 2, 2, 3, 3] : vector<4xi8>, vector<4xi8>
 // CHECK:   vector.load %{{.*}}[%[[K]], %c4] : memref<16x10xi8>, vector<4xi8>
 // CHECK:   %[[E0:.*]] = arith.extui %[[S0]] : vector<8xi8> to vector<8xi32>
 // CHECK:   %[[R0:.*]] = arith.shrui %[[E0]], %[[SH]] : vector<8xi32>
 // CHECK:   arith.trunci %[[R0]] : vector<8xi32> to vector<8xi4>
+// CHECK-NOT: memref<20xf32>
+// CHECK: scf.yield
+// CHECK: %[[SC:.*]] = vector.load %arg2[%c0] : memref<20xf32>, vector<8xf32>
+// CHECK: %[[M:.*]] = arith.mulf %{{.*}}, %[[SC]] fastmath<reassoc,contract> : vector<8xf32>
+// CHECK: arith.addf %{{.*}}, %[[M]] fastmath<reassoc,contract> : vector<8xf32>
 // The tail: lanes 16..19, their 2 bytes.
 // CHECK: scf.for
 // CHECK:   vector.constant_mask [2] : vector<4xi1>
 // CHECK:   %[[T:.*]] = vector.maskedload %{{.*}}[%{{.*}}, %c8], %{{.*}} : memref<16x10xi8>, vector<4xi1>, vector<4xi8> into vector<4xi8>
 // CHECK:   vector.shuffle %[[T]], %[[T]] [0, 0, 1, 1, 2, 2, 3, 3]
 // CHECK: vector.maskedstore
+
+// -----
+
+// A group-wise scale (s[k floordiv 4, n], K = 10: the last group of 2) is
+// factored out per group: a loop over the 3 groups, in each the sums of
+// x * f from zero over [4g, min(4g + 4, 10)), then acc += sums * s[g].
+#gs_x = affine_map<(m, k, n) -> (m, k)>
+#gs_w = affine_map<(m, k, n) -> (k, n)>
+#gs_s = affine_map<(m, k, n) -> (k floordiv 4, n)>
+#gs_o = affine_map<(m, k, n) -> (m, n)>
+// CHECK-LABEL: func @grouped_scale
+func.func @grouped_scale(%x: memref<1x10xf32>, %w: memref<10x8xi8>,
+                         %s: memref<3x8xf32>, %o: memref<1x8xf32>) {
+  linalg.generic {indexing_maps = [#gs_x, #gs_w, #gs_s, #gs_o],
+                  iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%x, %w, %s : memref<1x10xf32>, memref<10x8xi8>, memref<3x8xf32>)
+      outs(%o : memref<1x8xf32>) {
+  ^bb0(%a: f32, %b: i8, %sc: f32, %c: f32):
+    %f = arith.sitofp %b : i8 to f32
+    %d = arith.mulf %sc, %f : f32
+    %p = arith.mulf %d, %a fastmath<reassoc,contract> : f32
+    %t = arith.addf %p, %c fastmath<reassoc,contract> : f32
+    linalg.yield %t : f32
+  }
+  return
+}
+// CHECK-NOT: linalg.generic
+// CHECK: %[[ACC0:.*]] = vector.load %arg3[%c0, %c0] : memref<1x8xf32>, vector<8xf32>
+// CHECK: %[[G:.*]] = scf.for %[[GI:.*]] = %c0 to %c3 step %c1 iter_args(%[[ACC:.*]] = %[[ACC0]]) -> (vector<8xf32>)
+// CHECK:   %[[LO:.*]] = arith.muli %[[GI]], %c4 : index
+// CHECK:   %[[END:.*]] = arith.addi %[[LO]], %c4 : index
+// CHECK:   %[[HI:.*]] = arith.minui %[[END]], %c10 : index
+// CHECK:   scf.for %[[K:.*]] = %[[LO]] to
+// CHECK-NOT:   memref<3x8xf32>
+// CHECK:     vector.load %arg1[%[[K]], %c0] : memref<10x8xi8>, vector<8xi8>
+// CHECK-NOT:   memref<3x8xf32>
+// CHECK:   scf.for %{{.*}} = %{{.*}} to %[[HI]] step %c1
+// CHECK:   %[[SC:.*]] = vector.load %arg2[%{{.*}}, %c0] : memref<3x8xf32>, vector<8xf32>
+// CHECK:   %[[M:.*]] = arith.mulf %{{.*}}, %[[SC]] fastmath<reassoc,contract> : vector<8xf32>
+// CHECK:   %[[N:.*]] = arith.addf %[[ACC]], %[[M]] fastmath<reassoc,contract> : vector<8xf32>
+// CHECK:   scf.yield %[[N]] : vector<8xf32>
+// CHECK: vector.store %[[G]], %arg3[%c0, %c0]
+
+// -----
+
+// Not factored: the scale is read a second time (its product is not the
+// weight's alone), so every step multiplies by it.
+#gs_x = affine_map<(m, k, n) -> (m, k)>
+#gs_w = affine_map<(m, k, n) -> (k, n)>
+#gs_s = affine_map<(m, k, n) -> (k floordiv 4, n)>
+#gs_o = affine_map<(m, k, n) -> (m, n)>
+// CHECK-LABEL: func @scale_used_twice
+func.func @scale_used_twice(%x: memref<1x10xf32>, %w: memref<10x8xi8>,
+                            %s: memref<3x8xf32>, %o: memref<1x8xf32>) {
+  linalg.generic {indexing_maps = [#gs_x, #gs_w, #gs_s, #gs_o],
+                  iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%x, %w, %s : memref<1x10xf32>, memref<10x8xi8>, memref<3x8xf32>)
+      outs(%o : memref<1x8xf32>) {
+  ^bb0(%a: f32, %b: i8, %sc: f32, %c: f32):
+    %f = arith.sitofp %b : i8 to f32
+    %g = arith.addf %f, %sc : f32
+    %d = arith.mulf %sc, %g : f32
+    %p = arith.mulf %d, %a fastmath<reassoc,contract> : f32
+    %t = arith.addf %p, %c fastmath<reassoc,contract> : f32
+    linalg.yield %t : f32
+  }
+  return
+}
+// CHECK-NOT: arith.minui
+// CHECK: scf.for %[[K:.*]] = %c0 to
+// CHECK:   vector.load %arg2[%{{.*}}, %c0] : memref<3x8xf32>, vector<8xf32>
+// CHECK: return
 
 // -----
 
@@ -439,3 +519,55 @@ func.func @packed_codes_wide(%x: memref<1x16xf32>, %q: memref<16x24xi8>,
 // CHECK:   scf.for %{{.*}} = %c0 to %c16 step %c2 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK-COUNT-6: arith.shrui %{{.*}}, %[[SH]] : vector<8xi32>
 // CHECK-NOT: arith.remui
+
+// -----
+
+// Codes in the interleaved 4-bit layout (qc-cpu-pack-weights): lanes read
+// bytes (l floordiv 32) * 16 + l mod 16, contiguous in each vector of 8, so
+// one vector.load of 8 bytes per lane vector; in the full 4-vector tile
+// (its first lane a multiple of 32) each vector's nibble, (l floordiv 16)
+// mod 2, is a constant, so the select between the high and the low nibble
+// folds away.
+#il_x = affine_map<(m, k, n) -> (m, k)>
+#il_q = affine_map<(m, k, n) -> (k, (n floordiv 32) * 16 + n mod 16)>
+#il_o = affine_map<(m, k, n) -> (m, n)>
+// CHECK-LABEL: func @interleaved_codes
+func.func @interleaved_codes(%x: memref<1x16xf32>, %q: memref<16x16xi8>,
+                             %o: memref<1x32xf32>) {
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c16 = arith.constant 16 : index
+  %c4_i32 = arith.constant 4 : i32
+  %c8_i32 = arith.constant 8 : i32
+  %c15_i32 = arith.constant 15 : i32
+  linalg.generic {indexing_maps = [#il_x, #il_q, #il_o],
+                  iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%x, %q : memref<1x16xf32>, memref<16x16xi8>)
+      outs(%o : memref<1x32xf32>) {
+  ^bb0(%a: f32, %b: i8, %c: f32):
+    %n = linalg.index 2 : index
+    %d = arith.divui %n, %c16 : index
+    %r = arith.remui %d, %c2 : index
+    %hi = arith.cmpi eq, %r, %c1 : index
+    %s = arith.extsi %b : i8 to i32
+    %h = arith.shrsi %s, %c4_i32 : i32
+    %l0 = arith.andi %s, %c15_i32 : i32
+    %l1 = arith.xori %l0, %c8_i32 : i32
+    %l = arith.subi %l1, %c8_i32 : i32
+    %v = arith.select %hi, %h, %l : i32
+    %f = arith.sitofp %v : i32 to f32
+    %p = arith.mulf %a, %f fastmath<reassoc,contract> : f32
+    %t = arith.addf %c, %p fastmath<reassoc,contract> : f32
+    linalg.yield %t : f32
+  }
+  return
+}
+// CHECK-NOT: arith.select
+// CHECK: scf.for %[[K:.*]] = %c0 to %c16
+// CHECK-DAG: vector.load %{{.*}}[%[[K]], %c0] : memref<16x16xi8>, vector<8xi8>
+// CHECK-DAG: vector.load %{{.*}}[%[[K]], %c8] : memref<16x16xi8>, vector<8xi8>
+// CHECK-DAG: arith.shrsi %{{.*}} : vector<8xi32>
+// CHECK-DAG: arith.xori %{{.*}} : vector<8xi32>
+// CHECK-NOT: arith.select
+// CHECK-NOT: vector.from_elements
+// CHECK: return

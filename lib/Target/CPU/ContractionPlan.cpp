@@ -396,11 +396,28 @@ namespace {
 
 /// Whether `e`, a function of loop `lane` alone (of `numDims`), moves by
 /// one from each lane to the next within every vector of `vl` lanes that
-/// starts at a multiple of `vl`, checked over the first 1024 lanes (the
-/// period of the floordiv / mod expressions this admits).
+/// starts at a multiple of `vl`. Checked by evaluating it over lanes
+/// enough to see every boundary of its floordiv / mod terms once: up to
+/// twice their largest divisor (at least 1024 lanes); divisors above 2^15
+/// are refused.
 bool contiguousInVectors(AffineExpr e, int64_t lane, int64_t vl,
                          unsigned numDims) {
-  constexpr int64_t kCheckedLanes = 1024;
+  int64_t largest = 1;
+  bool tooLarge = false;
+  e.walk([&](AffineExpr sub) {
+    auto bin = dyn_cast<AffineBinaryOpExpr>(sub);
+    if (!bin || bin.getKind() == AffineExprKind::Add ||
+        bin.getKind() == AffineExprKind::Mul)
+      return;
+    auto c = dyn_cast<AffineConstantExpr>(bin.getRHS());
+    if (!c || c.getValue() <= 0 || c.getValue() > (int64_t(1) << 15))
+      tooLarge = true;
+    else
+      largest = std::max(largest, c.getValue());
+  });
+  if (tooLarge)
+    return false;
+  const int64_t kCheckedLanes = std::max<int64_t>(1024, 2 * largest + 2 * vl);
   MLIRContext *ctx = e.getContext();
   for (unsigned d = 0; d < numDims; ++d)
     if (static_cast<int64_t>(d) != lane && e.isFunctionOfDim(d))

@@ -172,10 +172,6 @@ std::pair<int64_t, int64_t> chooseTile(int64_t rows, int64_t vectors,
   return best;
 }
 
-/// The rest of a plan once lanes, rows (and the dot4 loop) are chosen: the
-/// other loops, outer parallel ones and reductions in the generic's order,
-/// and the register tile (MR x NV accumulators, leaving registers for the
-/// NV loaded vectors and a broadcast).
 /// Vector operations per lane vector of the inputs that vary along the
 /// lanes alone: its load, and the body's operations computed from such
 /// inputs only (a weight code's decoding, shared by a tile's rows; index
@@ -204,6 +200,10 @@ int64_t laneVectorCost(linalg::GenericOp op, const Plan &p) {
   return cost;
 }
 
+/// The rest of a plan once lanes, rows (and the dot4 loop) are chosen: the
+/// other loops, outer parallel ones and reductions in the generic's order,
+/// and the register tile (MR x NV accumulators, leaving registers for the
+/// NV loaded vectors and a broadcast).
 void finishPlan(linalg::GenericOp op, Plan &p, int64_t registers) {
   SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
   for (int64_t d = 0; d < static_cast<int64_t>(op.getNumLoops()); ++d) {

@@ -693,7 +693,7 @@ private:
   /// `kPrefetchRows` steps of the innermost reduction ahead are prefetched,
   /// so that several cache misses are in flight, not one. 256 steps (4 KB
   /// of a 32-column panel of 4-bit codes) measured best of 32, 128, 256
-  /// and 512 on the W4A16 GEMV (11.5 -> 6.7-7.2 ms with the other changes
+  /// and 512 on the W4A16 GEMV (11.5 -> 6.6-8.5 ms with the other changes
   /// of docs/benchmarks.md's "Weight-only kernels"; 32 steps were too
   /// close once the decoding got cheaper).
   void prefetchCodes(OpBuilder &b, SmallVector<Value> ivs, int64_t mr,

@@ -536,11 +536,13 @@ std::string mlir::qc::setCompileOption(CompileOptions &o, StringRef name,
       o.output = OutputKind::MLIR;
     else if (v == "ptx")
       o.output = OutputKind::PTX;
+    else if (v == "onnx-qdq")
+      o.output = OutputKind::ONNX;
     else if (v == "none")
       o.output = OutputKind::None;
     else
       return "unknown --emit '" + v.str() +
-             "' (so, obj, llvm, mlir, ptx, none)";
+             "' (so, obj, llvm, mlir, ptx, onnx-qdq, none)";
     return "";
   }
   if (name == "compile-to") {
@@ -614,6 +616,15 @@ std::string mlir::qc::validateCompileOptions(const CompileOptions &o,
       *o.compileTo < CompilePhase::Quantize)
     return "--specialize adds its variants after the quantize phase: "
            "--compile-to quantize or a later phase";
+  if (o.output == OutputKind::ONNX && o.compileTo)
+    return "--emit=onnx-qdq writes the quantize phase's IR as ONNX: drop "
+           "--compile-to";
+  if (o.output == OutputKind::ONNX && !o.specializations.empty())
+    return "--emit=onnx-qdq writes one graph with the model's dynamic "
+           "dimensions: drop --specialize";
+  if (o.output == OutputKind::ONNX && (!o.reports.empty() || !q.eval.empty()))
+    return "--report and --eval measure a compiled model.so: not with "
+           "--emit=onnx-qdq";
   if (o.output == OutputKind::PTX && o.compileTo)
     return "--emit=ptx generates the GPU kernels from the quantize phase's "
            "IR: drop --compile-to";

@@ -8,6 +8,7 @@
 #include "quant/Compiler/Pipelines.h"
 #include "quant/Compiler/Specialize.h"
 #include "quant/Dialect/QC/Utils/WeightUtils.h"
+#include "quant/Export/ONNX/Exporter.h"
 #include "quant/Import/ONNX/Importer.h"
 #include "quant/InitAll.h"
 #include "quant/Support/StageTimer.h"
@@ -190,8 +191,10 @@ CompileStatus CompileSession::run(OwningOpRef<ModuleOp> module,
                  options.output == OutputKind::MLIR || none;
   // The GPU kernels are generated from the quantize phase's layers.
   bool ptxOut = options.output == OutputKind::PTX;
-  CompilePhase to = options.compileTo.value_or(ptxOut ? CompilePhase::Quantize
-                                                      : CompilePhase::LLVM);
+  // The ONNX export writes the quantize phase's IR too.
+  bool onnxOut = options.output == OutputKind::ONNX;
+  CompilePhase to = options.compileTo.value_or(
+      ptxOut || onnxOut ? CompilePhase::Quantize : CompilePhase::LLVM);
   CompilePhase from = CompilePhase::Import;
   auto main = module->lookupSymbol<func::FuncOp>("main");
   if (!main)
@@ -304,6 +307,12 @@ CompileStatus CompileSession::run(OwningOpRef<ModuleOp> module,
       flags.elideLargeResourceString(64);
     module->print(out->os(), flags);
     out->keep();
+    return CompileStatus::Ok;
+  }
+  if (onnxOut) {
+    std::string err;
+    if (!exportONNX(*module, outputPath, err))
+      return fail(CompileStatus::Unsupported, "--emit=onnx-qdq: " + err);
     return CompileStatus::Ok;
   }
   if (ptxOut) {

@@ -27,6 +27,7 @@ import numpy as np
 
 __all__ = [
     "compile",
+    "export_onnx",
     "load",
     "Model",
     "TensorInfo",
@@ -200,6 +201,18 @@ class Model:
         arrays = self._session.run(self._ordered(args, kwargs))
         return arrays[0] if len(arrays) == 1 else tuple(arrays)
 
+    def export_onnx(self, path: Union[str, os.PathLike]) -> str:
+        """Writes this model, quantized as it was compiled, as standard ONNX
+        (QuantizeLinear/DequantizeLinear; ``quant.export_onnx``). Only for a
+        model from ``compile`` whose calibration samples were a directory or
+        a list (they are quantized again)."""
+        args = getattr(self, "_compile_args", None)
+        if args is None:
+            raise ValueError("export_onnx needs the compile's arguments: use a model from "
+                             "quant.compile() with calib/eval given as a directory or a list, "
+                             "or quant.export_onnx(model, path, ...)")
+        return export_onnx(path=path, **args)
+
     def save(self, path: Union[str, os.PathLike]) -> str:
         """Copies the model.so to ``path`` (and the report, when there is one,
         to ``path`` + ``.json``); returns the path."""
@@ -362,7 +375,7 @@ def compile(model, *, wbits: Optional[int] = 8, abits: Union[int, str, None] = 8
             diagnostics: Optional[Callable] = None, device: str = "auto", threads: int = 0,
             example_inputs=None, input_names: Optional[Sequence[str]] = None,
             output_names: Optional[Sequence[str]] = None, dynamic_axes: Optional[dict] = None,
-            opset: Optional[int] = None, **options) -> Model:
+            opset: Optional[int] = None, _load: bool = True, **options) -> Model:
     """Compiles ``model`` and returns it loaded.
 
     model: a path (ONNX, or MLIR text ending in .mlir), ONNX bytes, an
@@ -402,7 +415,8 @@ def compile(model, *, wbits: Optional[int] = 8, abits: Union[int, str, None] = 8
                 raise TypeError(f"option {key} takes one value, not a list")
             for v in values:
                 comp.set_option(name, _option_value(key, v))
-        if not options.get("float"):  # a float compile has no report
+        # A float compile has no report, nor has an ONNX export.
+        if not options.get("float") and _load:
             comp.set_option("report", report_path)
         if "runtime-lib" not in {k.replace("_", "-") for k in options} and os.path.isfile(_RUNTIME_LIB):
             comp.set_option("runtime-lib", _RUNTIME_LIB)
@@ -468,8 +482,31 @@ def compile(model, *, wbits: Optional[int] = 8, abits: Union[int, str, None] = 8
     if output is not None:
         shutil.rmtree(tmpdir, ignore_errors=True)
         tmpdir = None
-    return Model(out, device=device, threads=threads, report=report, evaluation=evaluation,
-                 _tmpdir=tmpdir)
+    if not _load:
+        return out
+    m = Model(out, device=device, threads=threads, report=report, evaluation=evaluation,
+              _tmpdir=tmpdir)
+    # What export_onnx needs to quantize the same way again (samples given
+    # as a one-shot iterator cannot be replayed).
+    replayable = all(v is None or isinstance(v, (str, os.PathLike, list, tuple))
+                     for v in (calib, eval))
+    if replayable and mlir is None:
+        m._compile_args = dict(model=data if data is not None else path, wbits=wbits,
+                               abits=abits, calib=calib, **options)
+    return m
+
+
+def export_onnx(model, path: Union[str, os.PathLike], *, wbits: Optional[int] = 8,
+                abits: Union[int, str, None] = 8, calib=None, **options) -> str:
+    """Quantizes ``model`` as ``compile`` does (same arguments) and writes
+    it to ``path`` as standard ONNX (``quant-compile --emit=onnx-qdq``):
+    QuantizeLinear/DequantizeLinear with quant's scales and zero points,
+    the weights as integer initializers with smoothing, rotations and GPTQ's
+    rounding in them. Returns the path. Raises ``CompileError`` where the
+    scheme has no ONNX form (FP4/FP6 and mixture formats)."""
+    options.pop("eval", None)
+    return compile(model, wbits=wbits, abits=abits, calib=calib, output=path,
+                   emit="onnx-qdq", _load=False, **options)
 
 
 def _is_torch_module(obj) -> bool:

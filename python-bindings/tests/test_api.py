@@ -325,3 +325,28 @@ def test_default_smoothing_holds_up_on_held_out_rows(rng):
             got_auto = sqnr_db(ref, auto(held_out))
             got_off = sqnr_db(ref, off(held_out))
             assert got_auto > got_off - margin, (rows * samples, seed, got_auto, got_off)
+
+
+def test_export_onnx_matches_the_compiled_model(mlp, mlp_path, tmp_path, rng):
+    # Static W8A8 from a list of samples: Model.export_onnx quantizes again
+    # with the same arguments; onnxruntime runs the QDQ model and agrees with
+    # the model.so far closer than either is to the float model.
+    calib = [{"x": rng.standard_normal((4, 32)).astype(np.float32)} for _ in range(8)]
+    model = quant.compile(mlp_path, wbits=8, abits=8, calib=calib, smooth="off")
+    out = model.export_onnx(tmp_path / "q.onnx")
+    exported = onnx.load(out)
+    ops = [n.op_type for n in exported.graph.node]
+    assert ops.count("QuantizeLinear") >= 2 and ops.count("DequantizeLinear") >= 4
+    x = rng.standard_normal((16, 32)).astype(np.float32)
+    (ours,) = ort_run(exported, {"x": x})
+    got = model(x)
+    (ref,) = ort_run(mlp, {"x": x})
+    diff = np.linalg.norm(ours - got) / np.linalg.norm(got)
+    quant_err = np.linalg.norm(ref - got) / np.linalg.norm(ref)
+    assert diff < 1e-2 and diff < 0.25 * quant_err, (diff, quant_err)
+    # The module-level form; a scheme ONNX cannot hold is a CompileError.
+    assert quant.export_onnx(mlp_path, tmp_path / "w4.onnx", wbits=4, abits=None,
+                             granularity="group:16") == str(tmp_path / "w4.onnx")
+    with pytest.raises(quant.CompileError, match="no ONNX type"):
+        quant.export_onnx(mlp_path, tmp_path / "fp4.onnx", wformat="fp4e2m1", abits=None)
+    assert not (tmp_path / "fp4.onnx").exists()

@@ -316,6 +316,9 @@ static cl::list<std::string> specializations(
 static cl::opt<std::string> emitKind(
     "emit",
     cl::desc("What to write: so (default, a model.so), obj (an object file), "
+             "onnx-qdq (the quantized model as standard ONNX: QuantizeLinear/"
+             "DequantizeLinear, integer weights, smoothing and rotations "
+             "in the weights; docs/onnx-support.md), "
              "llvm (optimised LLVM IR), mlir (the IR after --compile-to), "
              "ptx (the generated GPU kernels' PTX, one file per --gpu-arch "
              "chip: NAME.CHIP.ptx beside -o when there are several; "

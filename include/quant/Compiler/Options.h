@@ -171,7 +171,7 @@ std::string resolveSmoothing(const QuantizeOptions &o);
 std::string validateQuantizeOptions(const QuantizeOptions &options);
 
 /// What a compile writes.
-enum class OutputKind { SharedLibrary, Object, LLVMIR, MLIR, PTX, None };
+enum class OutputKind { SharedLibrary, Object, LLVMIR, MLIR, PTX, ONNX, None };
 
 struct CompileOptions {
   // Input.

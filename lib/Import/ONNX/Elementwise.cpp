@@ -373,11 +373,105 @@ Value hardSigmoid(OpBuilder &b, Location loc, Value x, double alpha,
   return arith::MaximumFOp::create(b, loc, v, fconst(b, loc, t, 0.0));
 }
 
+/// ONNX Mod: integers with fmod = 0 take the divisor's sign (Python's %),
+/// with fmod = 1 the dividend's (C's fmod); floats need fmod = 1. An
+/// integer zero divisor (undefined in ONNX) gives 0 here rather than a
+/// division trap.
+LogicalResult importMod(NodeImporter &n) {
+  FailureOr<Value> x = n.operand(0), y = n.operand(1);
+  if (failed(x) || failed(y))
+    return failure();
+  Type elt = n.operandType(0).getElementType();
+  if (elt != n.operandType(1).getElementType())
+    return n.invalid("operand element types differ");
+  int64_t fmod = n.attrInt("fmod", 0);
+  if (fmod != 0 && fmod != 1)
+    return n.invalid("fmod must be 0 or 1");
+  bool f = isFloat(elt);
+  if (f && fmod != 1)
+    return n.invalid("Mod of floats needs fmod = 1");
+  if (!f && !isa<IntegerType>(elt))
+    return n.unsupported("element type not supported");
+  if (n.operandIsUnsigned(0) || n.operandIsUnsigned(1))
+    return n.unsupported("Mod of unsigned integers");
+  FailureOr<Value> r = buildElementwise(
+      n, {*x, *y}, elt, [&](OpBuilder &b, Location loc, ValueRange a) {
+        Value l = a[0], d = a[1];
+        if (f)
+          return arith::RemFOp::create(b, loc, l, d).getResult();
+        using P = arith::CmpIPredicate;
+        Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(elt));
+        Value one = arith::ConstantOp::create(b, loc, b.getOneAttr(elt));
+        Value isZero = arith::CmpIOp::create(b, loc, P::eq, d, zero);
+        Value safe = arith::SelectOp::create(b, loc, isZero, one, d);
+        // safe = 1 where d = 0: the remainder is then 0.
+        Value rem = arith::RemSIOp::create(b, loc, l, safe).getResult();
+        if (fmod)
+          return rem;
+        Value nonzero = arith::CmpIOp::create(b, loc, P::ne, rem, zero);
+        Value remNeg = arith::CmpIOp::create(b, loc, P::slt, rem, zero);
+        Value divNeg = arith::CmpIOp::create(b, loc, P::slt, d, zero);
+        Value signs = arith::XOrIOp::create(b, loc, remNeg, divNeg);
+        Value fix = arith::AndIOp::create(b, loc, nonzero, signs);
+        Value sum = arith::AddIOp::create(b, loc, rem, d);
+        return arith::SelectOp::create(b, loc, fix, sum, rem).getResult();
+      });
+  if (failed(r))
+    return failure();
+  n.setResult(0, *r);
+  return success();
+}
+
+/// ONNX Max / Min: elementwise over any number of broadcast operands
+/// (floats propagate NaN, as arith.maximumf / minimumf do).
+OpHandler variadicMinMax(bool isMax) {
+  return [isMax](NodeImporter &n) -> LogicalResult {
+    if (n.numOperands() < 1)
+      return n.invalid("needs at least one operand");
+    SmallVector<Value> xs;
+    Type elt = n.operandType(0).getElementType();
+    for (int64_t i = 0; i < n.numOperands(); ++i) {
+      FailureOr<Value> x = n.operand(i);
+      if (failed(x))
+        return failure();
+      if (n.operandType(i).getElementType() != elt)
+        return n.invalid("operand element types differ");
+      if (n.operandIsUnsigned(i))
+        return n.unsupported("unsigned integer operands");
+      xs.push_back(*x);
+    }
+    bool f = isFloat(elt);
+    if (!f && !isa<IntegerType>(elt))
+      return n.unsupported("element type not supported");
+    FailureOr<Value> r = buildElementwise(
+        n, xs, elt, [&](OpBuilder &b, Location loc, ValueRange a) {
+          Value acc = a[0];
+          for (Value v : a.drop_front()) {
+            if (f)
+              acc = isMax
+                        ? arith::MaximumFOp::create(b, loc, acc, v).getResult()
+                        : arith::MinimumFOp::create(b, loc, acc, v).getResult();
+            else
+              acc = isMax ? arith::MaxSIOp::create(b, loc, acc, v).getResult()
+                          : arith::MinSIOp::create(b, loc, acc, v).getResult();
+          }
+          return acc;
+        });
+    if (failed(r))
+      return failure();
+    n.setResult(0, *r);
+    return success();
+  };
+}
+
 } // namespace
 
 void mlir::qc::onnximport::registerElementwiseOps(OpRegistry &r) {
+  r.add("", "Max", 8, variadicMinMax(true));
+  r.add("", "Min", 8, variadicMinMax(false));
   for (StringRef op : {"Add", "Sub", "Mul", "Div", "Pow"})
     r.add("", op, 7, binaryArith(op));
+  r.add("", "Mod", 10, importMod);
 
   r.add("", "Sqrt", 6, unaryFloat([](OpBuilder &b, Location l, Value x) {
           return math::SqrtOp::create(b, l, x).getResult();

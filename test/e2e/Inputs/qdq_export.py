@@ -25,7 +25,10 @@ usage: qdq_export.py prepare OUT_DIR
              to onnxruntime running the float MODEL.onnx: the export
              carries the quantization, not the float model.
          onnxruntime's level "all" is reported but not required where its
-         fusions reject the graph (see docs/onnx-support.md).
+         fusions reject the graph (see docs/onnx-support.md). With
+         --reimported SO2 (EXPORTED.onnx compiled again by quant-compile
+         --float: its Q/DQ imported as qc ops), SO2 must agree with
+         MODEL.so the same way: the export means what the model.so computes.
 """
 import argparse
 import os
@@ -113,16 +116,20 @@ def check(a):
     for spec in a.inputs:
         name, path = spec.split("=", 1)
         feeds[name] = np.load(path)
-    with tempfile.TemporaryDirectory() as tmp:
-        args = [os.environ.get("QUANT_RUN", "quant-run"), a.so, "-o", tmp]
-        for name, path in (s.split("=", 1) for s in a.inputs):
-            args += ["-i", "%s=%s" % (name, path)]
-        r = subprocess.run(args, capture_output=True, text=True)
-        if r.returncode != 0:
-            print("FAIL: quant-run: " + r.stderr)
-            return 1
-        ours = {o.name: np.load(os.path.join(tmp, o.name + ".npy"))
-                for o in model.graph.output}
+    def run_so(so):
+        with tempfile.TemporaryDirectory() as tmp:
+            args = [os.environ.get("QUANT_RUN", "quant-run"), so, "-o", tmp]
+            for name, path in (s.split("=", 1) for s in a.inputs):
+                args += ["-i", "%s=%s" % (name, path)]
+            r = subprocess.run(args, capture_output=True, text=True)
+            if r.returncode != 0:
+                print("FAIL: quant-run: " + r.stderr)
+                return None
+            return {o.name: np.load(os.path.join(tmp, o.name + ".npy"))
+                    for o in model.graph.output}
+    ours = run_so(a.so)
+    if ours is None:
+        return 1
     ref = ort.InferenceSession(a.model).run(None, feeds)
     refs = dict(zip([o.name for o in onnx.load(a.model).graph.output], ref))
     levels = [("as written", ort.GraphOptimizationLevel.ORT_DISABLE_ALL),
@@ -148,6 +155,17 @@ def check(a):
             good = d <= a.tol and (a.float or d < 0.25 * q)
             print(line + ("" if good else "  FAIL"))
             ok = ok and good
+    if a.reimported:
+        again = run_so(a.reimported)
+        if again is None:
+            return 1
+        for name, got in again.items():
+            d = rel(ours[name], got)
+            q = rel(refs[name], ours[name]) if name in refs else 0.0
+            good = d <= a.tol and (a.float or d < 0.25 * q)
+            print("%s vs the export compiled again: relative L2 %.3g%s"
+                  % (name, d, "" if good else "  FAIL"))
+            ok = ok and good
     print("qdq export: ok" if ok else "qdq export: FAILED")
     return 0 if ok else 1
 
@@ -165,6 +183,7 @@ def main():
     pc.add_argument("--tol", type=float, default=1e-2)
     pc.add_argument("--min-weights", type=int, default=0)
     pc.add_argument("--float", action="store_true")
+    pc.add_argument("--reimported")
     a = p.parse_args()
     if a.cmd == "prepare":
         prepare(a.out)

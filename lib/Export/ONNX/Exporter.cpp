@@ -274,6 +274,7 @@ private:
   // Ops.
   bool exportOp(Operation *op);
   bool exportGeneric(linalg::GenericOp op);
+  bool exportConv(linalg::GenericOp op, const struct ConvMatch &m);
   std::optional<SmallVector<Dim>> padsOf(tensor::PadOp p);
   bool isCodeChain(Operation *op);
   bool exportShapeOp(Operation *op);
@@ -967,7 +968,175 @@ bool Exporter::exportQuantize(Operation *op, Value input, Value scale, Value zp,
   return true;
 }
 
+/// The importer's convolution: out[n, g, o, y...] += x[n, g, c, S*y + D*k...]
+/// * w[g, o, c, k...] (x and w grouped by expand_shape, the input padded
+/// before). What ConvMatch finds of it.
+struct ConvMatch {
+  SmallVector<int64_t> strides, dilations;
+  int64_t spatial = 0;
+};
+
+/// `e` as coefficient * dim (coefficient 1 for a bare dim).
+static bool scaledDim(AffineExpr e, unsigned &dim, int64_t &coeff) {
+  if (auto d = dyn_cast<AffineDimExpr>(e)) {
+    dim = d.getPosition();
+    coeff = 1;
+    return true;
+  }
+  if (e.getKind() != AffineExprKind::Mul)
+    return false;
+  auto b = cast<AffineBinaryOpExpr>(e);
+  auto d = dyn_cast<AffineDimExpr>(b.getLHS());
+  auto c = dyn_cast<AffineConstantExpr>(b.getRHS());
+  if (!d || !c)
+    return false;
+  dim = d.getPosition();
+  coeff = c.getValue();
+  return coeff > 0;
+}
+
+static std::optional<ConvMatch> matchConv(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1)
+    return std::nullopt;
+  Block &body = op.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto addOp = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
+  if (!addOp || body.getOperations().size() != 3)
+    return std::nullopt;
+  Value out = body.getArgument(2);
+  Value prod = addOp.getLhs() == out ? addOp.getRhs() : addOp.getLhs();
+  auto mul = prod.getDefiningOp<arith::MulFOp>();
+  if (!mul || (addOp.getLhs() != out && addOp.getRhs() != out) ||
+      !((mul.getLhs() == body.getArgument(0) &&
+         mul.getRhs() == body.getArgument(1)) ||
+        (mul.getLhs() == body.getArgument(1) &&
+         mul.getRhs() == body.getArgument(0))))
+    return std::nullopt;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  AffineMap xm = maps[0], wm = maps[1], om = maps[2];
+  int64_t rank = xm.getNumResults();
+  if (rank < 4 || wm.getNumResults() != rank || om.getNumResults() != rank ||
+      !wm.isProjectedPermutation() || !om.isProjectedPermutation())
+    return std::nullopt;
+  auto dimAt = [](AffineMap m, int64_t j) {
+    return cast<AffineDimExpr>(m.getResult(j)).getPosition();
+  };
+  // x: (n, g, c, ...), w: (g, o, c, k...), out: (n, g, o, y...).
+  auto xn = dyn_cast<AffineDimExpr>(xm.getResult(0));
+  auto xg = dyn_cast<AffineDimExpr>(xm.getResult(1));
+  auto xc = dyn_cast<AffineDimExpr>(xm.getResult(2));
+  if (!xn || !xg || !xc || xn.getPosition() != dimAt(om, 0) ||
+      xg.getPosition() != dimAt(om, 1) || xg.getPosition() != dimAt(wm, 0) ||
+      xc.getPosition() != dimAt(wm, 2) || dimAt(wm, 1) != dimAt(om, 2))
+    return std::nullopt;
+  SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
+  auto isRed = [&](unsigned d) {
+    return iters[d] == utils::IteratorType::reduction;
+  };
+  if (isRed(xn.getPosition()) || isRed(xg.getPosition()) ||
+      !isRed(xc.getPosition()) || isRed(dimAt(wm, 1)))
+    return std::nullopt;
+  ConvMatch m;
+  m.spatial = rank - 3;
+  for (int64_t i = 0; i < m.spatial; ++i) {
+    unsigned yDim = dimAt(om, 3 + i), kDim = dimAt(wm, 3 + i);
+    if (isRed(yDim) || !isRed(kDim))
+      return std::nullopt;
+    AffineExpr e = xm.getResult(3 + i);
+    if (e.getKind() != AffineExprKind::Add)
+      return std::nullopt;
+    auto b = cast<AffineBinaryOpExpr>(e);
+    unsigned d1, d2;
+    int64_t c1, c2;
+    if (!scaledDim(b.getLHS(), d1, c1) || !scaledDim(b.getRHS(), d2, c2))
+      return std::nullopt;
+    if (d1 == kDim && d2 == yDim) {
+      std::swap(d1, d2);
+      std::swap(c1, c2);
+    }
+    if (d1 != yDim || d2 != kDim)
+      return std::nullopt;
+    m.strides.push_back(c1);
+    m.dilations.push_back(c2);
+  }
+  return m;
+}
+
+bool Exporter::exportConv(linalg::GenericOp op, const ConvMatch &m) {
+  Value x = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
+  Value init = op.getDpsInits()[0];
+  // Undo the importer's grouping reshapes where they are plain ones.
+  // x [n, g, c, ...] merges dims 1 and 2, w [g, o, c, ...] dims 0 and 1.
+  auto ungrouped = [&](Value v, int64_t at) -> std::optional<std::string> {
+    auto t = cast<RankedTensorType>(v.getType());
+    if (auto e = v.getDefiningOp<tensor::ExpandShapeOp>()) {
+      SmallVector<ReassociationIndices> re = e.getReassociationIndices();
+      bool plain = re.size() == static_cast<size_t>(t.getRank() - 1);
+      for (int64_t j = 0; plain && j < static_cast<int64_t>(re.size()); ++j)
+        plain = j == at ? re[j] == ReassociationIndices{j, j + 1}
+                        : re[j] == ReassociationIndices{j < at ? j : j + 1};
+      if (plain)
+        return nameOf(e.getSrc());
+    }
+    SmallVector<Dim> dims;
+    for (int64_t j = 0; j < t.getRank(); ++j) {
+      if (j == at) {
+        dims.push_back(mulDims(dimOf(v, j), dimOf(v, j + 1)));
+        ++j;
+      } else {
+        dims.push_back(dimOf(v, j));
+      }
+    }
+    std::optional<std::string> n = nameOf(v);
+    if (!n)
+      return std::nullopt;
+    return add("Reshape", {*n, shapeVector(dims)});
+  };
+  std::optional<std::string> xn = ungrouped(x, 1), wn = ungrouped(w, 0);
+  if (!xn || !wn)
+    return false;
+  auto wt = cast<RankedTensorType>(w.getType());
+  if (wt.isDynamicDim(0))
+    return fail(op, "a convolution with a dynamic group count");
+  int64_t groups = wt.getDimSize(0);
+  std::string y = add("Conv", {*xn, *wn}, [&](onnx::NodeProto &p) {
+    setInt(p, "group", groups);
+    setInts(p, "strides", m.strides);
+    setInts(p, "dilations", m.dilations);
+  });
+  // The output's extents as the IR has them (Conv without padding gives
+  // the same; the slice guards against any excess), grouped again.
+  SmallVector<Dim> starts, ends;
+  SmallVector<int64_t> axes;
+  for (int64_t i = 0; i < m.spatial; ++i) {
+    starts.push_back(Dim{0, ""});
+    ends.push_back(dimOf(init, 3 + i));
+    axes.push_back(2 + i);
+  }
+  y = add("Slice", {y, shapeVector(starts), shapeVector(ends), i64(axes)});
+  SmallVector<Dim> dims;
+  for (int64_t j = 0; j < 3 + m.spatial; ++j)
+    dims.push_back(dimOf(init, j));
+  y = add("Reshape", {y, shapeVector(dims)});
+  bool neutral = false;
+  if (auto fill = init.getDefiningOp<linalg::FillOp>()) {
+    FloatAttr c;
+    neutral = matchPattern(fill.getInputs()[0], m_Constant(&c)) &&
+              c.getValueAsDouble() == 0;
+  }
+  if (!neutral) {
+    std::optional<std::string> in = nameOf(init);
+    if (!in)
+      return false;
+    y = add("Add", {*in, y});
+  }
+  names[op.getResult(0)] = y;
+  return true;
+}
+
 bool Exporter::exportGeneric(linalg::GenericOp op) {
+  if (std::optional<ConvMatch> conv = matchConv(op))
+    return exportConv(op, *conv);
   unsigned numLoops = op.getNumLoops();
   if (numLoops > 62)
     return fail(op, "too many loops");

@@ -8,7 +8,8 @@ usage: qdq_export.py prepare OUT_DIR
          dynamic batch, height and width), its calibration set
          OUT_DIR/cnn-calib/*.npy and evaluation input OUT_DIR/img.npy
        qdq_export.py check MODEL.onnx EXPORTED.onnx MODEL.so NAME=FILE.npy...
-           [--tol T] [--min-weights N] [--float]
+           [--tol T] [--min-weights N] [--float] [--expect OP=N]
+           [--reimported SO2]
          loads EXPORTED.onnx (onnx.checker), counts its weight
          DequantizeLinear nodes (an integer initializer as input: the
          weights are stored as codes; at least N) and its QuantizeLinear
@@ -109,6 +110,13 @@ def check(a):
     print("exported: %d weight DequantizeLinear, %d QuantizeLinear, "
           "opset %d" % (weights, quants, model.opset_import[0].version))
     ok = weights >= a.min_weights
+    for spec in a.expect:
+        op, n = spec.split("=")
+        count = sum(1 for node in model.graph.node if node.op_type == op)
+        print("%s: %d" % (op, count))
+        if count < int(n):
+            print("FAIL: %d %s nodes, expected at least %s" % (count, op, n))
+            ok = False
     if not ok:
         print("FAIL: %d weight DequantizeLinear, expected at least %d"
               % (weights, a.min_weights))
@@ -184,6 +192,8 @@ def main():
     pc.add_argument("--min-weights", type=int, default=0)
     pc.add_argument("--float", action="store_true")
     pc.add_argument("--reimported")
+    pc.add_argument("--expect", action="append", default=[], metavar="OP=N",
+                    help="at least N nodes of type OP")
     a = p.parse_args()
     if a.cmd == "prepare":
         prepare(a.out)

@@ -298,6 +298,9 @@ onnx::NodeProto &Exporter::addNode(StringRef type, ArrayRef<std::string> ins,
     n->add_input(i);
   n->add_output(out);
   n->set_name("n" + std::to_string(graph.node_size()));
+  // Extents of 0 in our shape vectors mean 0, not "copy the input's".
+  if (type == "Reshape")
+    setInt(*n, "allowzero", 1);
   return *n;
 }
 
@@ -2049,12 +2052,16 @@ bool Exporter::run(func::FuncOp func) {
   auto inNames = func->getAttrOfType<ArrayAttr>("qc.input_names");
   auto outNames = func->getAttrOfType<ArrayAttr>("qc.output_names");
   auto dimNames = func->getAttrOfType<ArrayAttr>("qc.input_dim_names");
-  auto setType = [&](onnx::ValueInfoProto *vi, Type t, ArrayAttr dims) -> bool {
+  auto setType = [&](onnx::ValueInfoProto *vi, Type t, ArrayAttr dims,
+                     bool isUnsigned) -> bool {
     auto type = dyn_cast<RankedTensorType>(t);
     std::optional<int> ot =
         type ? onnxType(type.getElementType()) : std::nullopt;
     if (!ot)
       return false;
+    // Unsigned codes crossing the interface (qc.unsigned): their ONNX type.
+    if (isUnsigned && (*ot == kInt8 || *ot == kInt16))
+      ot = *ot == kInt8 ? kUInt8 : kUInt16;
     onnx::TypeProto_Tensor *tt = vi->mutable_type()->mutable_tensor_type();
     tt->set_elem_type(*ot);
     onnx::TensorShapeProto *shape = tt->mutable_shape();
@@ -2080,7 +2087,8 @@ bool Exporter::run(func::FuncOp func) {
     ArrayAttr dims = dimNames && i < dimNames.size()
                          ? dyn_cast<ArrayAttr>(dimNames[i])
                          : ArrayAttr();
-    if (!setType(vi, a.getType(), dims)) {
+    if (!setType(vi, a.getType(), dims,
+                 bool(func.getArgAttr(i, "qc.unsigned")))) {
       error = "input '" + name + "' has a type ONNX cannot hold";
       return false;
     }
@@ -2098,10 +2106,19 @@ bool Exporter::run(func::FuncOp func) {
     std::optional<std::string> n = nameOf(v);
     if (!n)
       return false;
-    addNode("Identity", {*n}, name);
+    // An unsigned output computed as signless integers (not a quantize's
+    // codes, which already have their unsigned type): reinterpreted.
+    bool isUnsigned = bool(func.getResultAttr(i, "qc.unsigned"));
+    if (isUnsigned && !codesFromQuantize(v)) {
+      auto et = cast<RankedTensorType>(v.getType()).getElementType();
+      int to = et.isInteger(16) ? kUInt16 : kUInt8;
+      setInt(addNode("Cast", {*n}, name), "to", to);
+    } else {
+      addNode("Identity", {*n}, name);
+    }
     onnx::ValueInfoProto *vi = graph.add_output();
     vi->set_name(name);
-    if (!setType(vi, v.getType(), ArrayAttr())) {
+    if (!setType(vi, v.getType(), ArrayAttr(), isUnsigned)) {
       error = "output '" + name + "' has a type ONNX cannot hold";
       return false;
     }

@@ -655,7 +655,7 @@ OwningOpRef<ModuleOp> GraphImporter::run(onnx::ModelProto &model,
                                         : "int4 or float8 codes") +
                          ": only the quantization ops (QuantizeLinear, "
                          "DequantizeLinear, QLinearMatMul, QLinearConv, "
-                         "MatMulInteger, MatMulNBits) read those");
+                         "MatMulInteger, ConvInteger, MatMulNBits) read those");
           return {};
         }
       }

@@ -466,13 +466,18 @@ FailureOr<Value> centeredI32(NodeImporter &n, int64_t i, int64_t zi,
       return n.invalid("input " + Twine(zi) + "'s type differs from input " +
                        Twine(i) + "'s");
     if (zt.getRank() == 1 && zt.getDimSize(0) != 1) {
-      // [D] along the axis: [D, 1] for rows, [D] already broadcasts along
-      // the last axis.
-      if (axisFromEnd == 2)
+      // [D] along the axis: [D, 1, ...] (axisFromEnd - 1 ones) for an
+      // earlier axis, [D] already broadcasts along the last one.
+      if (axisFromEnd >= 2) {
+        SmallVector<int64_t> shape(axisFromEnd, 1);
+        shape[0] = zt.getDimSize(0);
+        ReassociationIndices all;
+        for (int64_t j = 0; j < axisFromEnd; ++j)
+          all.push_back(j);
         zp = tensor::ExpandShapeOp::create(
-            n.b, n.loc,
-            RankedTensorType::get({zt.getDimSize(0), 1}, zt.getElementType()),
-            zp, ArrayRef<ReassociationIndices>{{0, 1}});
+            n.b, n.loc, RankedTensorType::get(shape, zt.getElementType()), zp,
+            ArrayRef<ReassociationIndices>{all});
+      }
     } else if (zt.getRank() > 1) {
       return n.unsupported("a zero point of rank > 1");
     }
@@ -499,6 +504,44 @@ LogicalResult importMatMulInteger(NodeImporter &n) {
   if (failed(y))
     return failure();
   n.setResult(0, *y);
+  return success();
+}
+
+/// ConvInteger: Conv (every attribute) of (x - x_zero_point) and (w -
+/// w_zero_point, per tensor or per output channel), an i32 result. The
+/// centred codes convolve in f64, exactly: each product is below 2^16 in
+/// magnitude and any realistic sum far below 2^53.
+LogicalResult importConvInteger(NodeImporter &n) {
+  FailureOr<Value> w0 = n.operand(1);
+  if (failed(w0))
+    return failure();
+  int64_t wRank = cast<RankedTensorType>(w0->getType()).getRank();
+  FailureOr<Value> x = centeredI32(n, 0, 2, 1);
+  if (failed(x))
+    return failure();
+  FailureOr<Value> w = centeredI32(n, 1, 3, wRank);
+  if (failed(w))
+    return failure();
+  Type f64 = n.b.getF64Type(), i32 = n.b.getI32Type();
+  auto toF64 = [&](Value v) {
+    return buildElementwise(
+        n, {v}, f64, [&](OpBuilder &b, Location l, ValueRange a) {
+          return arith::SIToFPOp::create(b, l, f64, a[0]).getResult();
+        });
+  };
+  FailureOr<Value> xf = toF64(*x), wf = toF64(*w);
+  if (failed(xf) || failed(wf))
+    return failure();
+  FailureOr<Value> y = buildConv(n, *xf, *wf, Value());
+  if (failed(y))
+    return failure();
+  FailureOr<Value> yi = buildElementwise(
+      n, {*y}, i32, [&](OpBuilder &b, Location l, ValueRange a) {
+        return arith::FPToSIOp::create(b, l, i32, a[0]).getResult();
+      });
+  if (failed(yi))
+    return failure();
+  n.setResult(0, *yi);
   return success();
 }
 
@@ -703,7 +746,8 @@ bool mlir::qc::onnximport::readsQuantizedStorage(StringRef domain,
     return opType == "MatMulNBits";
   return domain.empty() &&
          llvm::is_contained({"QuantizeLinear", "DequantizeLinear",
-                             "QLinearMatMul", "QLinearConv", "MatMulInteger"},
+                             "QLinearMatMul", "QLinearConv", "MatMulInteger",
+                             "ConvInteger"},
                             opType);
 }
 
@@ -712,6 +756,7 @@ void mlir::qc::onnximport::registerQuantizeOps(OpRegistry &r) {
   r.add("", "DequantizeLinear", 10, importDequantizeLinear);
   r.add("", "QLinearMatMul", 10, importQLinearMatMul);
   r.add("", "QLinearConv", 10, importQLinearConv);
+  r.add("", "ConvInteger", 10, importConvInteger);
   r.add("", "MatMulInteger", 10, importMatMulInteger);
   r.add("", "DynamicQuantizeLinear", 11, importDynamicQuantizeLinear);
   r.add("com.microsoft", "MatMulNBits", 1, importMatMulNBits);

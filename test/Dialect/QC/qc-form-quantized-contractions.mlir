@@ -83,3 +83,32 @@ func.func @not_formed(%q: tensor<2x64xi8>, %s: tensor<f32>, %w4: tensor<16x64xi4
   %y4 = qc.linear %x2, %wl : (tensor<2x65536xf32>, tensor<16x65536xf32>) -> tensor<2x16xf32>
   return %y0, %y1, %y2, %y3, %y4 : tensor<2x16xf32>, tensor<2x16xf32>, tensor<2x16xf32>, tensor<2x16xf32>, tensor<2x16xf32>
 }
+
+// -----
+
+// onnxruntime's QDQ form, as imported: a MatMul generic on a [K, N] weight
+// dequantized per column with an explicit zero point of zeros (symmetric):
+// formed like a weight without one; the activation's uint8 zero point kept.
+// CHECK-LABEL: func.func @imported_zero_point
+// CHECK-SAME: (%[[Q:.*]]: tensor<2x64xi8>, %[[S:.*]]: tensor<f32>, %[[Z:.*]]: tensor<i8>, %[[INIT:.*]]: tensor<2x16xf32>)
+// CHECK: qc.quantized_contraction %[[Q]], %[[S]] zero_point %[[Z]] weight
+// CHECK-SAME: rhs_channel_dims = array<i64: 1>
+// CHECK-NOT: qc.dequantize
+// CHECK-NOT: linalg.generic
+#mx = affine_map<(m, k, n) -> (m, k)>
+#mw = affine_map<(m, k, n) -> (k, n)>
+#mo = affine_map<(m, k, n) -> (m, n)>
+func.func @imported_zero_point(%q: tensor<2x64xi8>, %s: tensor<f32>, %z: tensor<i8>, %init: tensor<2x16xf32>) -> tensor<2x16xf32> {
+  %wq = arith.constant dense<5> : tensor<64x16xi8>
+  %ws = arith.constant dense<0.125> : tensor<16xf32>
+  %wz = arith.constant dense<0> : tensor<16xi8>
+  %w = qc.dequantize %wq, %ws, %wz {axis = 1 : i64, format = #qc.format<int8>} : (tensor<64x16xi8>, tensor<16xf32>, tensor<16xi8>) -> tensor<64x16xf32>
+  %x = qc.dequantize %q, %s, %z {format = #qc.format<uint8>} : (tensor<2x64xi8>, tensor<f32>, tensor<i8>) -> tensor<2x64xf32>
+  %y = linalg.generic {indexing_maps = [#mx, #mw, #mo], iterator_types = ["parallel", "reduction", "parallel"]} ins(%x, %w : tensor<2x64xf32>, tensor<64x16xf32>) outs(%init : tensor<2x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  } -> tensor<2x16xf32>
+  return %y : tensor<2x16xf32>
+}

@@ -14,6 +14,8 @@
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinDialect.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
 #include "llvm/ADT/SetVector.h"
 
@@ -53,11 +55,26 @@ DequantizeOp matchActivation(Value v, bool allowPerRow) {
   return dq;
 }
 
-/// The weight side: constant codes, symmetric, per tensor or per channel.
+/// True for a zero point that is a constant of zeros (onnxruntime's QDQ
+/// models write one for symmetric weights): the same as none.
+bool isZeroConstant(Value zp) {
+  Attribute attr;
+  if (!matchPattern(zp, m_Constant(&attr)))
+    return false;
+  if (auto dense = dyn_cast<DenseIntElementsAttr>(attr))
+    return llvm::all_of(dense.getValues<APInt>(),
+                        [](const APInt &v) { return v.isZero(); });
+  auto blob = dyn_cast<DenseResourceElementsAttr>(attr);
+  AsmResourceBlob *data = blob ? blob.getRawHandle().getBlob() : nullptr;
+  return data && llvm::all_of(data->getData(), [](char c) { return c == 0; });
+}
+
+/// The weight side: constant codes, symmetric (no zero point, or zeros),
+/// per tensor or per channel.
 DequantizeOp matchWeight(Value v) {
   DequantizeOp dq = intDequantize(v);
-  if (!dq || dq.getZeroPoint() || dq.getGroupSize() ||
-      !matchPattern(dq.getInput(), m_Constant()))
+  if (!dq || (dq.getZeroPoint() && !isZeroConstant(dq.getZeroPoint())) ||
+      dq.getGroupSize() || !matchPattern(dq.getInput(), m_Constant()))
     return {};
   return dq;
 }

@@ -92,8 +92,12 @@ FailureOr<Value> buildContraction(NodeImporter &n, Value lhs, Value rhs,
   if (ShapedType::isDynamic(nn))
     dyn.push_back(tensor::DimOp::create(n.b, n.loc, rhs, transB ? rb : rb + 1));
 
-  Value empty = tensor::EmptyOp::create(n.b, n.loc, outShape, elt, dyn);
-  Value zero = scalarConstant(n.b, n.loc, elt, 0.0);
+  // Half precision accumulates in f32 and rounds once, as onnxruntime and
+  // the ONNX reference do (and as convolutions here do).
+  bool widen = isa<FloatType>(elt) && elt.getIntOrFloatBitWidth() < 32;
+  Type accElt = widen ? n.b.getF32Type() : elt;
+  Value empty = tensor::EmptyOp::create(n.b, n.loc, outShape, accElt, dyn);
+  Value zero = scalarConstant(n.b, n.loc, accElt, 0.0);
   Value init = linalg::FillOp::create(n.b, n.loc, zero, empty).getResult(0);
   SmallVector<AffineMap> maps = {AffineMap::get(batch + 3, 0, lExprs, ctx),
                                  AffineMap::get(batch + 3, 0, rExprs, ctx),
@@ -104,10 +108,29 @@ FailureOr<Value> buildContraction(NodeImporter &n, Value lhs, Value rhs,
   auto g = linalg::GenericOp::create(
       n.b, n.loc, init.getType(), ValueRange{lhs, rhs}, ValueRange{init}, maps,
       iters, [&](OpBuilder &b, Location loc, ValueRange a) {
-        linalg::YieldOp::create(b, loc,
-                                buildMultiplyAdd(b, loc, a[2], a[0], a[1]));
+        Value x = a[0], y = a[1];
+        if (widen) {
+          x = arith::ExtFOp::create(b, loc, accElt, x);
+          y = arith::ExtFOp::create(b, loc, accElt, y);
+        }
+        linalg::YieldOp::create(b, loc, buildMultiplyAdd(b, loc, a[2], x, y));
       });
-  return g.getResult(0);
+  if (!widen)
+    return g.getResult(0);
+  Value out = tensor::EmptyOp::create(n.b, n.loc, outShape, elt, dyn);
+  SmallVector<AffineMap> idMaps(
+      2, AffineMap::getMultiDimIdentityMap(outShape.size(), ctx));
+  SmallVector<utils::IteratorType> par(outShape.size(),
+                                       utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             n.b, n.loc, out.getType(), ValueRange{g.getResult(0)},
+             ValueRange{out}, idMaps, par,
+             [&](OpBuilder &b, Location loc, ValueRange a) {
+               linalg::YieldOp::create(
+                   b, loc,
+                   arith::TruncFOp::create(b, loc, elt, a[0]).getResult());
+             })
+      .getResult(0);
 }
 
 /// Reshapes a rank-1 operand to rank 2 for matmul's numpy rules.

@@ -324,7 +324,11 @@ LogicalResult buildRuntimePad(NodeImporter &n, Value x, Value pads,
       strides.push_back(b.getIndexAttr(1));
       if (!padded[i]) {
         offsets.push_back(b.getIndexAttr(0));
-        sizes.push_back(kept[i]);
+        // A static extent as an attribute: the slice's type keeps it.
+        if (t.isDynamicDim(i))
+          sizes.push_back(kept[i]);
+        else
+          sizes.push_back(b.getIndexAttr(t.getDimSize(i)));
         sliceShape.push_back(t.getDimSize(i));
         low.push_back(b.getIndexAttr(0));
         high.push_back(b.getIndexAttr(0));

@@ -326,6 +326,21 @@ OpHandler softmaxHandler(bool logSoftmax) {
     SmallVector<int64_t> axes;
     for (int64_t i = *axis; i < (n.opset < 13 ? rank : *axis + 1); ++i)
       axes.push_back(i);
+    // Half precision computes in f32 and rounds once at the end, as
+    // onnxruntime does (exponentials and their sum rounded to f16 at each
+    // step drift by several ulps).
+    Type outElt = elt;
+    if (elt.getIntOrFloatBitWidth() < 32) {
+      Type f32 = n.b.getF32Type();
+      FailureOr<Value> wide = buildElementwise(
+          n, {*x}, f32, [&](OpBuilder &b, Location l, ValueRange a) {
+            return arith::ExtFOp::create(b, l, f32, a[0]).getResult();
+          });
+      if (failed(wide))
+        return failure();
+      x = *wide;
+      elt = f32;
+    }
     Value mx = buildReduce(n, *x, axes, true, ReduceKind::Max);
     FailureOr<Value> shifted = buildElementwise(
         n, {*x, mx}, elt, [](OpBuilder &b, Location l, ValueRange a) {
@@ -353,6 +368,13 @@ OpHandler softmaxHandler(bool logSoftmax) {
                   [](OpBuilder &b, Location l, ValueRange a) {
                     return arith::DivFOp::create(b, l, a[0], a[1]).getResult();
                   });
+    if (failed(y))
+      return failure();
+    if (outElt != elt)
+      y = buildElementwise(
+          n, {*y}, outElt, [&](OpBuilder &b, Location l, ValueRange a) {
+            return arith::TruncFOp::create(b, l, outElt, a[0]).getResult();
+          });
     if (failed(y))
       return failure();
     n.setResult(0, *y);

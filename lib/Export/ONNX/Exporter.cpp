@@ -21,6 +21,7 @@
 
 #include "quant/Dialect/Exec/IR/ExecOps.h"
 #include "quant/Dialect/QC/IR/QCOps.h"
+#include "quant/Dialect/QC/Utils/WeightUtils.h"
 #include "quant/Support/Hadamard.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -31,8 +32,6 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/AffineExpr.h"
 #include "mlir/IR/BuiltinAttributes.h"
-#include "mlir/IR/BuiltinDialect.h"
-#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringMap.h"
@@ -159,46 +158,6 @@ std::optional<CodeType> codeType(FormatAttr f) {
   return CodeType{type, clip, f.getIntMin(), f.getIntMax()};
 }
 
-/// The element bit patterns of a constant (dense elements or a
-/// dense_resource blob) in row-major order, zero-extended to 64 bits.
-std::optional<std::vector<uint64_t>> readBits(Attribute attr,
-                                              RankedTensorType type) {
-  if (!type.hasStaticShape())
-    return std::nullopt;
-  int64_t count = type.getNumElements();
-  Type elt = type.getElementType();
-  unsigned width = elt.isIndex() ? 64 : elt.getIntOrFloatBitWidth();
-  std::vector<uint64_t> out;
-  out.reserve(count);
-  if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
-    if (isa<FloatType>(elt)) {
-      for (const APFloat &v : dense.getValues<APFloat>())
-        out.push_back(v.bitcastToAPInt().getZExtValue());
-    } else {
-      for (const APInt &v : dense.getValues<APInt>())
-        out.push_back(v.getZExtValue());
-    }
-    return out;
-  }
-  auto blobAttr = dyn_cast<DenseResourceElementsAttr>(attr);
-  if (!blobAttr)
-    return std::nullopt;
-  AsmResourceBlob *blob = blobAttr.getRawHandle().getBlob();
-  if (!blob)
-    return std::nullopt;
-  ArrayRef<char> data = blob->getData();
-  unsigned bytes = std::max(1u, (width + 7) / 8);
-  if (static_cast<int64_t>(data.size()) != count * bytes)
-    return std::nullopt;
-  uint64_t mask = width >= 64 ? ~0ull : ((1ull << width) - 1);
-  for (int64_t i = 0; i < count; ++i) {
-    uint64_t v = 0;
-    std::memcpy(&v, data.data() + i * bytes, bytes); // little endian
-    out.push_back(v & mask);
-  }
-  return out;
-}
-
 /// A dimension extent: known (`c` >= 0) or the name of a rank-0 int64
 /// tensor.
 struct Dim {
@@ -256,6 +215,9 @@ private:
                           ArrayRef<uint64_t> bits);
   std::string i64(ArrayRef<int64_t> v);
   std::string i64Scalar(int64_t v);
+  /// A rank-0 initializer: scalarInt for integer types (exact), scalarOf
+  /// for floats (and small integers).
+  std::string scalarInt(int type, int64_t v);
   std::string scalarOf(int type, double v);
   std::string f32Tensor(ArrayRef<int64_t> shape, ArrayRef<float> v);
 
@@ -268,8 +230,7 @@ private:
   Dim mulDims(const Dim &a, const Dim &b);
   std::string shapeVector(ArrayRef<Dim> dims);
   std::string shapeOf(Value v);
-  std::optional<std::string> reshapeTo(Value src, RankedTensorType type,
-                                       ArrayRef<Dim> dims);
+  std::optional<std::string> reshapeTo(Value src, ArrayRef<Dim> dims);
 
   // Ops.
   bool exportOp(Operation *op);
@@ -277,7 +238,6 @@ private:
   bool exportConv(linalg::GenericOp op, const struct ConvMatch &m);
   std::optional<SmallVector<Dim>> padsOf(tensor::PadOp p);
   bool isCodeChain(Operation *op);
-  bool exportShapeOp(Operation *op);
   bool exportOtherOp(Operation *op);
   /// The padding value a replayed pad of dequantized codes uses.
   std::optional<std::string> padValue;
@@ -373,9 +333,20 @@ std::string Exporter::i64(ArrayRef<int64_t> v) {
              initializer(kInt64, {static_cast<int64_t>(v.size())}, bits);
 }
 
-std::string Exporter::i64Scalar(int64_t v) { return scalarOf(kInt64, v); }
+std::string Exporter::i64Scalar(int64_t v) { return scalarInt(kInt64, v); }
+
+std::string Exporter::scalarInt(int type, int64_t v) {
+  std::string key = "i" + std::to_string(type) + ":" + std::to_string(v);
+  auto it = constants.find(key);
+  if (it != constants.end())
+    return it->second;
+  return constants[key] = initializer(type, {}, {static_cast<uint64_t>(v)});
+}
 
 std::string Exporter::scalarOf(int type, double v) {
+  if (type != kFloat && type != kDouble && type != kFloat16 &&
+      type != kBFloat16)
+    return scalarInt(type, static_cast<int64_t>(v)); // small values only
   uint64_t vbits;
   std::memcpy(&vbits, &v, 8);
   std::string key = "s" + std::to_string(type) + ":" + std::to_string(vbits);
@@ -401,8 +372,6 @@ std::string Exporter::scalarOf(int type, double v) {
     bits = f.bitcastToAPInt().getZExtValue();
     break;
   }
-  default:
-    bits = static_cast<uint64_t>(static_cast<int64_t>(v));
   }
   return constants[key] = initializer(type, {}, {bits});
 }
@@ -428,13 +397,13 @@ std::optional<std::string> Exporter::constantName(Value v, Attribute attr) {
     if (auto f = dyn_cast<FloatAttr>(attr))
       return scalarOf(*ot, f.getValueAsDouble());
     if (auto i = dyn_cast<IntegerAttr>(attr))
-      return scalarOf(*ot, t.isInteger(1)
-                               ? double(i.getValue().getZExtValue())
-                               : double(i.getValue().getSExtValue()));
+      return scalarInt(*ot, t.isInteger(1) ? static_cast<int64_t>(
+                                                 i.getValue().getZExtValue())
+                                           : i.getValue().getSExtValue());
     return std::nullopt;
   }
   std::optional<int> ot = onnxType(type.getElementType());
-  std::optional<std::vector<uint64_t>> bits = readBits(attr, type);
+  std::optional<std::vector<uint64_t>> bits = readConstantBits(attr, type);
   if (!ot || !bits)
     return std::nullopt;
   return initializer(*ot, type.getShape(), *bits);
@@ -536,12 +505,10 @@ std::string Exporter::shapeOf(Value v) {
   return shapeVector(dims);
 }
 
-std::optional<std::string> Exporter::reshapeTo(Value src, RankedTensorType type,
-                                               ArrayRef<Dim> dims) {
+std::optional<std::string> Exporter::reshapeTo(Value src, ArrayRef<Dim> dims) {
   std::optional<std::string> s = nameOf(src);
   if (!s)
     return std::nullopt;
-  (void)type;
   return add("Reshape", {*s, shapeVector(dims)});
 }
 
@@ -749,7 +716,7 @@ std::optional<std::string> Exporter::transposedWeight(Value w) {
     }
     auto transposeBits = [&](Attribute a, RankedTensorType t, bool sext,
                              int ot) -> std::optional<std::string> {
-      std::optional<std::vector<uint64_t>> bits = readBits(a, t);
+      std::optional<std::vector<uint64_t>> bits = readConstantBits(a, t);
       if (!bits)
         return std::nullopt;
       int64_t r = t.getRank() == 2 ? t.getDimSize(0) : 1;
@@ -803,7 +770,7 @@ std::optional<std::string> Exporter::transposedWeight(Value w) {
   }
   Attribute attr;
   if (type.getRank() == 2 && matchPattern(w, m_Constant(&attr))) {
-    std::optional<std::vector<uint64_t>> bits = readBits(attr, type);
+    std::optional<std::vector<uint64_t>> bits = readConstantBits(attr, type);
     std::optional<int> ot = onnxType(type.getElementType());
     if (!bits || !ot) {
       fail(w.getDefiningOp(), "unreadable weight");
@@ -868,7 +835,7 @@ bool Exporter::exportQuantize(Operation *op, Value input, Value scale, Value zp,
       return add("Cast", {*n},
                  [&](onnx::NodeProto &p) { setInt(p, "to", ct->type); });
     }
-    std::optional<std::vector<uint64_t>> bits = readBits(attr, t);
+    std::optional<std::vector<uint64_t>> bits = readConstantBits(attr, t);
     if (!bits) {
       fail(op, "unreadable codes");
       return std::nullopt;
@@ -937,8 +904,8 @@ bool Exporter::exportQuantize(Operation *op, Value input, Value scale, Value zp,
   if (quantize) {
     out = add("QuantizeLinear", ins, attrs);
     if (ct->clip)
-      out = add("Clip",
-                {out, scalarOf(ct->type, ct->lo), scalarOf(ct->type, ct->hi)});
+      out = add("Clip", {out, scalarInt(ct->type, ct->lo),
+                         scalarInt(ct->type, ct->hi)});
     // An unsigned format's codes keep their unsigned ONNX type through the
     // shape ops to their DequantizeLinear (codesFromQuantize).
   } else {
@@ -958,7 +925,7 @@ bool Exporter::exportQuantize(Operation *op, Value input, Value scale, Value zp,
           pins.push_back(*z);
         padValue = add("DequantizeLinear", pins);
       }
-      bool ok = exportShapeOp(c);
+      bool ok = exportOtherOp(c);
       padValue.reset();
       names[src] = saved;
       if (!ok)
@@ -1796,12 +1763,10 @@ bool Exporter::exportOp(Operation *op) {
     // Replayed on the floats by the dequantize at the chain's end.
     if (isCodeChain(op))
       return true;
-    return exportShapeOp(op);
+    return exportOtherOp(op);
   }
   return exportOtherOp(op);
 }
-
-bool Exporter::exportShapeOp(Operation *op) { return exportOtherOp(op); }
 
 bool Exporter::exportOtherOp(Operation *op) {
   auto operand = [&](Value v) { return nameOf(v); };
@@ -1831,8 +1796,7 @@ bool Exporter::exportOtherOp(Operation *op) {
         dims.push_back(Dim{-1, *n});
       }
     }
-    std::optional<std::string> r =
-        reshapeTo(e.getSrc(), e.getResultType(), dims);
+    std::optional<std::string> r = reshapeTo(e.getSrc(), dims);
     return r && result(*r);
   }
   if (auto c = dyn_cast<tensor::CollapseShapeOp>(op)) {
@@ -1843,8 +1807,7 @@ bool Exporter::exportOtherOp(Operation *op) {
         d = mulDims(d, dimOf(c.getSrc(), j));
       dims.push_back(d);
     }
-    std::optional<std::string> r =
-        reshapeTo(c.getSrc(), c.getResultType(), dims);
+    std::optional<std::string> r = reshapeTo(c.getSrc(), dims);
     return r && result(*r);
   }
   if (auto r = dyn_cast<tensor::ReshapeOp>(op)) {

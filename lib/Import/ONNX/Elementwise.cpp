@@ -88,6 +88,16 @@ DenseElementsAttr foldIntBinary(NodeImporter &n, StringRef op) {
 
 Value castScalar(OpBuilder &b, Location loc, Value v, Type to);
 
+/// The larger (or, with `isMax` false, smaller) of two scalars: floats
+/// propagate NaN (arith.maximumf / minimumf), integers compare signed.
+Value scalarMinMax(OpBuilder &b, Location loc, Value x, Value y, bool isMax) {
+  if (isFloat(x.getType()))
+    return isMax ? arith::MaximumFOp::create(b, loc, x, y).getResult()
+                 : arith::MinimumFOp::create(b, loc, x, y).getResult();
+  return isMax ? arith::MaxSIOp::create(b, loc, x, y).getResult()
+               : arith::MinSIOp::create(b, loc, x, y).getResult();
+}
+
 OpHandler binaryArith(StringRef op) {
   std::string name = op.str();
   return [name](NodeImporter &n) -> LogicalResult {
@@ -329,7 +339,6 @@ LogicalResult importClip(NodeImporter &n) {
         (i == 1 ? hasMin : hasMax) = true;
       }
   }
-  bool f = isFloat(elt);
   FailureOr<Value> r = buildElementwise(
       n, ins, elt, [&](OpBuilder &b, Location loc, ValueRange a) {
         Value v = a[0];
@@ -337,16 +346,10 @@ LogicalResult importClip(NodeImporter &n) {
         auto bound = [&](double attr) {
           return n.opset < 11 ? fconst(b, loc, elt, attr) : a[next++];
         };
-        if (hasMin) {
-          Value lo = bound(minAttr);
-          v = f ? arith::MaximumFOp::create(b, loc, v, lo).getResult()
-                : arith::MaxSIOp::create(b, loc, v, lo).getResult();
-        }
-        if (hasMax) {
-          Value hi = bound(maxAttr);
-          v = f ? arith::MinimumFOp::create(b, loc, v, hi).getResult()
-                : arith::MinSIOp::create(b, loc, v, hi).getResult();
-        }
+        if (hasMin)
+          v = scalarMinMax(b, loc, v, bound(minAttr), /*isMax=*/true);
+        if (hasMax)
+          v = scalarMinMax(b, loc, v, bound(maxAttr), /*isMax=*/false);
         return v;
       });
   if (failed(r))
@@ -446,15 +449,8 @@ OpHandler variadicMinMax(bool isMax) {
     FailureOr<Value> r = buildElementwise(
         n, xs, elt, [&](OpBuilder &b, Location loc, ValueRange a) {
           Value acc = a[0];
-          for (Value v : a.drop_front()) {
-            if (f)
-              acc = isMax
-                        ? arith::MaximumFOp::create(b, loc, acc, v).getResult()
-                        : arith::MinimumFOp::create(b, loc, acc, v).getResult();
-            else
-              acc = isMax ? arith::MaxSIOp::create(b, loc, acc, v).getResult()
-                          : arith::MinSIOp::create(b, loc, acc, v).getResult();
-          }
+          for (Value v : a.drop_front())
+            acc = scalarMinMax(b, loc, acc, v, isMax);
           return acc;
         });
     if (failed(r))
@@ -465,6 +461,14 @@ OpHandler variadicMinMax(bool isMax) {
 }
 
 } // namespace
+
+FailureOr<Value> mlir::qc::onnximport::buildCast(NodeImporter &n, Value v,
+                                                 Type to) {
+  return buildElementwise(n, {v}, to,
+                          [&](OpBuilder &b, Location l, ValueRange a) {
+                            return castScalar(b, l, a[0], to);
+                          });
+}
 
 void mlir::qc::onnximport::registerElementwiseOps(OpRegistry &r) {
   r.add("", "Max", 8, variadicMinMax(true));

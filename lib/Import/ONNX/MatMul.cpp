@@ -117,20 +117,7 @@ FailureOr<Value> buildContraction(NodeImporter &n, Value lhs, Value rhs,
       });
   if (!widen)
     return g.getResult(0);
-  Value out = tensor::EmptyOp::create(n.b, n.loc, outShape, elt, dyn);
-  SmallVector<AffineMap> idMaps(
-      2, AffineMap::getMultiDimIdentityMap(outShape.size(), ctx));
-  SmallVector<utils::IteratorType> par(outShape.size(),
-                                       utils::IteratorType::parallel);
-  return linalg::GenericOp::create(
-             n.b, n.loc, out.getType(), ValueRange{g.getResult(0)},
-             ValueRange{out}, idMaps, par,
-             [&](OpBuilder &b, Location loc, ValueRange a) {
-               linalg::YieldOp::create(
-                   b, loc,
-                   arith::TruncFOp::create(b, loc, elt, a[0]).getResult());
-             })
-      .getResult(0);
+  return buildCast(n, g.getResult(0), elt);
 }
 
 /// Reshapes a rank-1 operand to rank 2 for matmul's numpy rules.

@@ -172,6 +172,10 @@ using ScalarBody =
 FailureOr<Value> buildElementwise(NodeImporter &n, ArrayRef<Value> operands,
                                   Type resultElt, ScalarBody body);
 
+/// `v` converted elementwise to element type `to` with ONNX Cast semantics
+/// (float -> int truncates toward zero; anything -> bool is `!= 0`).
+FailureOr<Value> buildCast(NodeImporter &n, Value v, Type to);
+
 /// tensor.empty of `shape` whose dynamic extents are taken from `like`'s
 /// dimensions (dims[i] says which dim of `like` gives extent i).
 Value buildEmptyLike(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,

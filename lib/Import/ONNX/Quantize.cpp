@@ -522,23 +522,14 @@ LogicalResult importConvInteger(NodeImporter &n) {
   FailureOr<Value> w = centeredI32(n, 1, 3, wRank);
   if (failed(w))
     return failure();
-  Type f64 = n.b.getF64Type(), i32 = n.b.getI32Type();
-  auto toF64 = [&](Value v) {
-    return buildElementwise(
-        n, {v}, f64, [&](OpBuilder &b, Location l, ValueRange a) {
-          return arith::SIToFPOp::create(b, l, f64, a[0]).getResult();
-        });
-  };
-  FailureOr<Value> xf = toF64(*x), wf = toF64(*w);
+  Type f64 = n.b.getF64Type();
+  FailureOr<Value> xf = buildCast(n, *x, f64), wf = buildCast(n, *w, f64);
   if (failed(xf) || failed(wf))
     return failure();
   FailureOr<Value> y = buildConv(n, *xf, *wf, Value());
   if (failed(y))
     return failure();
-  FailureOr<Value> yi = buildElementwise(
-      n, {*y}, i32, [&](OpBuilder &b, Location l, ValueRange a) {
-        return arith::FPToSIOp::create(b, l, i32, a[0]).getResult();
-      });
+  FailureOr<Value> yi = buildCast(n, *y, n.b.getI32Type());
   if (failed(yi))
     return failure();
   n.setResult(0, *yi);

@@ -331,15 +331,10 @@ OpHandler softmaxHandler(bool logSoftmax) {
     // step drift by several ulps).
     Type outElt = elt;
     if (elt.getIntOrFloatBitWidth() < 32) {
-      Type f32 = n.b.getF32Type();
-      FailureOr<Value> wide = buildElementwise(
-          n, {*x}, f32, [&](OpBuilder &b, Location l, ValueRange a) {
-            return arith::ExtFOp::create(b, l, f32, a[0]).getResult();
-          });
-      if (failed(wide))
+      elt = n.b.getF32Type();
+      x = buildCast(n, *x, elt);
+      if (failed(x))
         return failure();
-      x = *wide;
-      elt = f32;
     }
     Value mx = buildReduce(n, *x, axes, true, ReduceKind::Max);
     FailureOr<Value> shifted = buildElementwise(
@@ -370,11 +365,8 @@ OpHandler softmaxHandler(bool logSoftmax) {
                   });
     if (failed(y))
       return failure();
-    if (outElt != elt)
-      y = buildElementwise(
-          n, {*y}, outElt, [&](OpBuilder &b, Location l, ValueRange a) {
-            return arith::TruncFOp::create(b, l, outElt, a[0]).getResult();
-          });
+    if (succeeded(y) && outElt != elt)
+      y = buildCast(n, *y, outElt);
     if (failed(y))
       return failure();
     n.setResult(0, *y);

@@ -41,20 +41,6 @@ bool isPackable(Type t) {
 
 unsigned widthOf(Type t) { return t.getIntOrFloatBitWidth(); }
 
-/// Element codes of a dense constant, as unsigned integers.
-std::vector<uint64_t> readCodes(DenseElementsAttr attr) {
-  std::vector<uint64_t> codes;
-  codes.reserve(attr.getNumElements());
-  if (isa<FloatType>(attr.getElementType())) {
-    for (const APFloat &v : attr.getValues<APFloat>())
-      codes.push_back(v.bitcastToAPInt().getZExtValue());
-  } else {
-    for (const APInt &v : attr.getValues<APInt>())
-      codes.push_back(v.getZExtValue());
-  }
-  return codes;
-}
-
 /// Whether generic `g` can read the codes of width `n` of its input `use`
 /// straight from their bytes: whole bytes (FP8), or 1, 2 or 4 bits when the
 /// input's last index is a loop d alone and its rows fill whole bytes; the
@@ -281,7 +267,7 @@ void pack(arith::ConstantOp op, DenseElementsAttr attr, StringRef prefix,
   auto type = cast<RankedTensorType>(op.getType());
   Type elt = type.getElementType();
   unsigned n = widthOf(elt);
-  std::vector<uint64_t> codes = readCodes(attr);
+  std::vector<uint64_t> codes = *readConstantBits(attr, type);
   int64_t rank = type.getRank();
   int64_t count = static_cast<int64_t>(codes.size());
   // One little-endian bit stream for the whole tensor (row-major), then one

@@ -33,6 +33,54 @@ static double toDouble(APFloat v) {
   return v.convertToDouble();
 }
 
+/// The bytes of a dense_resource constant holding `count` elements of
+/// `bytes` each; std::nullopt when its data was elided or has another size.
+static std::optional<ArrayRef<char>>
+resourceBytes(DenseResourceElementsAttr attr, int64_t count, unsigned bytes) {
+  AsmResourceBlob *blob = attr.getRawHandle().getBlob();
+  if (!blob)
+    return std::nullopt; // resource declared but its data was elided
+  ArrayRef<char> data = blob->getData();
+  if (static_cast<int64_t>(data.size()) != count * bytes)
+    return std::nullopt;
+  return data;
+}
+
+std::optional<std::vector<uint64_t>>
+mlir::qc::readConstantBits(Attribute attr, RankedTensorType type) {
+  if (!type.hasStaticShape())
+    return std::nullopt;
+  int64_t count = type.getNumElements();
+  Type elt = type.getElementType();
+  std::vector<uint64_t> out;
+  out.reserve(count);
+  if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
+    if (isa<FloatType>(elt)) {
+      for (const APFloat &v : dense.getValues<APFloat>())
+        out.push_back(v.bitcastToAPInt().getZExtValue());
+    } else {
+      for (const APInt &v : dense.getValues<APInt>())
+        out.push_back(v.getZExtValue());
+    }
+    return out;
+  }
+  auto blobAttr = dyn_cast<DenseResourceElementsAttr>(attr);
+  if (!blobAttr || (!elt.isIntOrIndexOrFloat()))
+    return std::nullopt;
+  unsigned width = elt.isIndex() ? 64 : elt.getIntOrFloatBitWidth();
+  unsigned bytes = std::max(1u, (width + 7) / 8);
+  std::optional<ArrayRef<char>> data = resourceBytes(blobAttr, count, bytes);
+  if (!data || bytes > 8)
+    return std::nullopt;
+  uint64_t mask = width >= 64 ? ~0ull : ((1ull << width) - 1);
+  for (int64_t i = 0; i < count; ++i) {
+    uint64_t v = 0;
+    std::memcpy(&v, data->data() + i * bytes, bytes); // little endian
+    out.push_back(v & mask);
+  }
+  return out;
+}
+
 std::optional<std::vector<double>> mlir::qc::readFloatConstant(Value value) {
   Attribute attr;
   if (!value || !matchPattern(value, m_Constant(&attr)))
@@ -55,13 +103,12 @@ std::optional<std::vector<double>> mlir::qc::readFloatConstant(Value value) {
   auto blobAttr = dyn_cast<DenseResourceElementsAttr>(attr);
   if (!blobAttr)
     return std::nullopt;
-  AsmResourceBlob *blob = blobAttr.getRawHandle().getBlob();
-  if (!blob)
-    return std::nullopt; // resource declared but its data was elided
-  ArrayRef<char> data = blob->getData();
   unsigned bytes = eltTy.getWidth() / 8;
-  if (static_cast<int64_t>(data.size()) != count * bytes)
+  std::optional<ArrayRef<char>> blobData =
+      resourceBytes(blobAttr, count, bytes);
+  if (!blobData)
     return std::nullopt;
+  ArrayRef<char> data = *blobData;
   const llvm::fltSemantics &sem = eltTy.getFloatSemantics();
   for (int64_t i = 0; i < count; ++i) {
     uint64_t bits = 0;

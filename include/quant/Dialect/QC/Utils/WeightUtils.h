@@ -25,6 +25,14 @@ namespace mlir::qc {
 /// widened to double, in row-major order; std::nullopt for anything else.
 std::optional<std::vector<double>> readFloatConstant(Value value);
 
+/// The element bit patterns of a constant attribute of `type` (dense
+/// elements, a splat repeated, or a dense_resource blob holding each
+/// element in whole bytes), row-major, zero-extended to 64 bits; any
+/// integer, index or float element type. std::nullopt for anything else or
+/// a blob whose data was elided.
+std::optional<std::vector<uint64_t>> readConstantBits(Attribute attr,
+                                                      RankedTensorType type);
+
 /// A float constant of `type` (static shape; f16, bf16, f32 or f64 elements)
 /// holding `values` rounded half-to-even to the element type, stored as a
 /// dense_resource blob named after `blobName`.

@@ -189,6 +189,7 @@ private:
   DenseMap<Operation *, std::string> transposedWeights;
 
   llvm::StringMap<std::string> constants;
+  DenseMap<std::pair<Value, int64_t>, std::string> dims;
   unsigned counter = 0;
 
   // Graph building.
@@ -461,12 +462,18 @@ Dim Exporter::dimOf(Value v, int64_t i) {
       if (std::optional<std::string> n = nameOf(val))
         return Dim{-1, *n};
   }
+  // One Shape + Gather per value and dimension, however often it is read.
+  auto key = std::make_pair(v, i);
+  auto it = dims.find(key);
+  if (it != dims.end())
+    return Dim{-1, it->second};
   std::optional<std::string> n = nameOf(v);
   if (!n)
     return Dim{-1, ""};
   std::string shape = add("Shape", {*n});
-  return Dim{-1, add("Gather", {shape, i64Scalar(i)},
-                     [](onnx::NodeProto &p) { setInt(p, "axis", 0); })};
+  return Dim{-1,
+             dims[key] = add("Gather", {shape, i64Scalar(i)},
+                             [](onnx::NodeProto &p) { setInt(p, "axis", 0); })};
 }
 
 std::string Exporter::dimName(const Dim &d) {

@@ -121,9 +121,13 @@ static cl::opt<std::string> rotate(
              "transformer's residual stream by a randomized Hadamard matrix "
              "folded into the weights (online transforms before o and "
              "down); both also fold a Hadamard transform per attention "
-             "head into the value and output projections; auto is online "
-             "for transformers (a residual stream found), except 8-bit "
-             "weights with static activations; off (auto)"),
+             "head into the value and output projections; online also "
+             "rotates every convolution's input channels (an online "
+             "transform, folded into its weights); auto is online for "
+             "transformers (a residual stream found), except 8-bit "
+             "weights with static activations, and with --calib rotates "
+             "the inputs of convolutions whose weights get fewer than 8 "
+             "bits; off (auto)"),
     cl::value_desc("auto|residual|online|off"), cl::init("auto"),
     cl::cat(qcat));
 static cl::opt<std::string> aclip(

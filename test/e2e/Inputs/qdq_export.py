@@ -26,7 +26,9 @@ usage: qdq_export.py prepare OUT_DIR
              to onnxruntime running the float MODEL.onnx: the export
              carries the quantization, not the float model.
          onnxruntime's level "all" is reported but not required where its
-         fusions reject the graph (see docs/onnx-support.md). With
+         fusions reject the graph, nor where a quantized run misses on an
+         x86 CPU without VNNI, whose u8s8 kernels saturate (see
+         docs/onnx-support.md). With
          --reimported SO2 (EXPORTED.onnx compiled again by quant-compile
          --float: its Q/DQ imported as qc ops), SO2 must agree with
          MODEL.so the same way: the export means what the model.so computes.
@@ -161,6 +163,13 @@ def check(a):
             line = "%s vs onnxruntime %s: relative L2 %.3g (model.so vs " \
                    "float: %.3g)" % (o.name, label, d, q)
             good = d <= a.tol and (a.float or d < 0.25 * q)
+            if not good and label == "all" and not a.float and not has_vnni():
+                # Level "all" fuses Q/DQ pairs into integer kernels whose
+                # x86 form without VNNI (vpmaddubsw) sums pairs of u8 x s8
+                # products in saturating int16: onnxruntime's documented
+                # reason for reduce_range. Reported, not required.
+                print(line + "  (not required: this CPU has no VNNI, onnxruntime's u8s8 kernels saturate)")
+                continue
             print(line + ("" if good else "  FAIL"))
             ok = ok and good
     if a.reimported:
@@ -176,6 +185,19 @@ def check(a):
             ok = ok and good
     print("qdq export: ok" if ok else "qdq export: FAILED")
     return 0 if ok else 1
+
+
+def has_vnni() -> bool:
+    """True where the x86 CPU has AVX-VNNI or AVX512-VNNI (or the host is
+    not x86 / /proc/cpuinfo is unreadable: then nothing is excused)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+    except OSError:
+        return True
+    if "flags" not in text:
+        return True
+    return "avx512_vnni" in text or "avx_vnni" in text
 
 
 def main():

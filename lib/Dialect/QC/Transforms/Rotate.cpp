@@ -528,6 +528,77 @@ bool quantizesNothing(Operation *op) {
   return s && s.isFloat();
 }
 
+/// The activation a convolution reads before its zero padding and the
+/// importer's reshape adding a group axis: from `act`, back through
+/// single-use tensor.pad ops of constant zero that leave the channel axis
+/// alone and tensor.expand_shape ops that only add unit axes around it.
+/// Returns the operand to rewire and the channel axis of the value it
+/// holds. A rotation over the channels commutes with both.
+std::pair<OpOperand *, int64_t> unpaddedActivation(OpOperand &act, int64_t ca) {
+  OpOperand *use = &act;
+  while (Operation *def = use->get().getDefiningOp()) {
+    if (!def->hasOneUse())
+      break;
+    if (auto pad = dyn_cast<tensor::PadOp>(def)) {
+      Value pv = pad.getConstantPaddingValue();
+      FloatAttr zero;
+      if (!pv || !matchPattern(pv, m_Constant(&zero)) ||
+          !zero.getValue().isZero() ||
+          getConstantIntValue(pad.getMixedLowPad()[ca]) != 0 ||
+          getConstantIntValue(pad.getMixedHighPad()[ca]) != 0)
+        break;
+      use = &pad->getOpOperand(0);
+      continue;
+    }
+    if (auto ex = dyn_cast<tensor::ExpandShapeOp>(def)) {
+      auto rt = ex.getResultType();
+      int64_t src = -1;
+      for (auto [i, group] : llvm::enumerate(ex.getReassociationIndices()))
+        if (llvm::is_contained(group, ca)) {
+          src = int64_t(i);
+          for (int64_t d : group)
+            if (d != ca && rt.getDimSize(d) != 1)
+              src = -1;
+        }
+      if (src < 0)
+        break;
+      use = &ex->getOpOperand(0);
+      ca = src;
+      continue;
+    }
+    break;
+  }
+  return {use, ca};
+}
+
+/// A builder at the point right after `x` is defined.
+OpBuilder builderAfter(Value x) {
+  OpBuilder b(x.getContext());
+  if (Operation *def = x.getDefiningOp())
+    b.setInsertionPointAfter(def);
+  else
+    b.setInsertionPointToStart(cast<BlockArgument>(x).getOwner());
+  return b;
+}
+
+/// `x` with axis `ca` moved last (`toLast`) or the last axis moved back to
+/// `ca`, as a linalg.transpose.
+Value moveAxis(OpBuilder &b, Location loc, Value x, int64_t ca, bool toLast) {
+  auto t = cast<RankedTensorType>(x.getType());
+  int64_t r = t.getRank();
+  SmallVector<int64_t> perm;
+  for (int64_t i = 0; i < r; ++i)
+    if (toLast ? i != ca : i != r - 1)
+      perm.push_back(i);
+  perm.insert(toLast ? perm.end() : perm.begin() + ca, toLast ? ca : r - 1);
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
+  SmallVector<OpFoldResult> out;
+  for (int64_t p : perm)
+    out.push_back(sizes[p]);
+  Value init = tensor::EmptyOp::create(b, loc, out, t.getElementType());
+  return linalg::TransposeOp::create(b, loc, x, init, perm)->getResult(0);
+}
+
 struct QCRotatePass : mlir::qc::impl::QCRotatePassBase<QCRotatePass> {
   using Base::Base;
 
@@ -704,11 +775,7 @@ struct QCRotatePass : mlir::qc::impl::QCRotatePassBase<QCRotatePass> {
         }
         if (!all)
           continue;
-        OpBuilder b(ctx);
-        if (Operation *def = x.getDefiningOp())
-          b.setInsertionPointAfter(def);
-        else
-          b.setInsertionPointToStart(cast<BlockArgument>(x).getOwner());
+        OpBuilder b = builderAfter(x);
         Value h = HadamardOp::create(b, x.getLoc(), x);
         for (LinearOp lin : readers) {
           std::vector<double> w = *readFloatConstant(lin.getWeight());
@@ -721,6 +788,75 @@ struct QCRotatePass : mlir::qc::impl::QCRotatePassBase<QCRotatePass> {
         ++online;
       }
     }
+
+    // 4. Online transforms over the input channels of convolutions whose
+    // weights are quantized below `conv-below-bits` bits: conv(x, W) =
+    // conv(x H, W H) with H applied to each kernel position's channel
+    // vector; x H runs on the channels-last view. One transform per input
+    // value, shared by the convolutions that read it.
+    int64_t convs = 0;
+    if (convBelowBits > 0) {
+      struct ConvReader {
+        QuantLayer layer;
+        OpOperand *use;
+        int64_t axis; ///< the channel axis of use's value
+      };
+      llvm::MapVector<Value, SmallVector<ConvReader>> groups;
+      for (QuantLayer &l : findQuantLayers(func)) {
+        auto s = l.op->getAttrOfType<SchemeAttr>("qc.scheme");
+        // Without a scheme (quant-opt on a float graph) every one.
+        if ((s && (s.isFloat() ||
+                   int64_t(s.getWeight().getBits()) >= convBelowBits)) ||
+            !getConvPatch(l) || isDepthwiseLayer(l) ||
+            !matchPattern(l.weightRoot, m_Constant()))
+          continue;
+        auto rootT = cast<RankedTensorType>(l.weightRoot.getType());
+        int64_t c = rootT.getDimSize(1);
+        if (c < minOnline || !isHadamardSize(c))
+          continue;
+        auto [use, axis] = unpaddedActivation(l.op->getOpOperand(l.actOperand),
+                                              l.actChannelAxis);
+        if (use->get().getDefiningOp<HadamardOp>())
+          continue;
+        groups[use->get()].push_back({l, use, axis});
+      }
+      for (auto &[x, members] : groups) {
+        int64_t ca = members.front().axis;
+        if (llvm::any_of(members,
+                         [&](const ConvReader &m) { return m.axis != ca; }))
+          continue;
+        OpBuilder b = builderAfter(x);
+        Location loc = x.getLoc();
+        Value last = moveAxis(b, loc, x, ca, /*toLast=*/true);
+        Value h = HadamardOp::create(b, loc, last);
+        Value back = moveAxis(b, loc, h, ca, /*toLast=*/false);
+        for (ConvReader &r : members) {
+          QuantLayer &l = r.layer;
+          auto rootT = cast<RankedTensorType>(l.weightRoot.getType());
+          int64_t c = rootT.getDimSize(1), m = rootT.getDimSize(0);
+          int64_t per = rootT.getNumElements() / (m * c);
+          std::vector<double> w = *readFloatConstant(l.weightRoot);
+          for (int64_t o = 0; o < m; ++o)
+            for (int64_t p = 0; p < per; ++p)
+              applyHadamard(w.data() + o * c * per + p, c, per);
+          // The root is the weight operand or what its one reshape reads.
+          Operation *reader = l.op;
+          unsigned idx = l.weightOperand;
+          if (l.op->getOperand(idx) != l.weightRoot) {
+            reader = l.op->getOperand(idx).getDefiningOp();
+            idx = 0;
+          }
+          setConstantOperand(reader, idx, w);
+          r.use->set(back);
+          l.op->setAttr("qc.online_hadamard", UnitAttr::get(ctx));
+        }
+        ++convs;
+      }
+    }
+    if (convs)
+      summary.push_back(
+          NamedAttribute(StringAttr::get(ctx, "convolutions"),
+                         IntegerAttr::get(IntegerType::get(ctx, 64), convs)));
     summary.push_back(
         NamedAttribute(StringAttr::get(ctx, "online"),
                        IntegerAttr::get(IntegerType::get(ctx, 64), online)));

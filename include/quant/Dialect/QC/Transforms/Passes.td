@@ -82,13 +82,24 @@ def QCRotatePass : Pass<"qc-rotate", "func::FuncOp"> {
        `linear(hadamard(x), W H)`: the down projection of an MLP, an
        attention output projection. Layers whose `qc.scheme` keeps them in
        float are left alone.
+    4. **Convolutions** (`conv-below-bits`). An ungrouped convolution
+       (weight `[M, C, k...]`, not depthwise) whose `qc.scheme` quantizes
+       its weights to fewer than `conv-below-bits` bits, with `C` a size
+       `qc.hadamard` supports (at least `min-online`), reads its input
+       rotated over the channels: `x` (before any zero padding) moved
+       channels-last, `qc.hadamard`, moved back, shared by every such
+       convolution reading `x`; `W[m, :, k...] -> W[m, :, k...] H`. This is
+       what spreads a few large weights of an input-channel row, the
+       trouble of 4-bit weights in PP-OCRv4 (docs/benchmarks.md).
 
     The function gets `qc.rotation`, a dictionary: `residual` (H) and
     `folded` (weights rewritten), `stream` (H, found but left unrotated:
     `residual=false`), or `skipped` (why not; with `no_embedding` when no
     embedding starts a stream); `per_head` (value projections folded, when any);
-    `online` (count).
-    Rotated linears with an online transform get `qc.online_hadamard`.
+    `online` (count); `convolutions` (count of rotated convolution inputs,
+    when any).
+    Rotated linears and convolutions with an online transform get
+    `qc.online_hadamard`.
     Run before calibration: the statistics then describe the rotated
     activations that the quantized model will see.
   }];
@@ -116,7 +127,10 @@ def QCRotatePass : Pass<"qc-rotate", "func::FuncOp"> {
     Option<"onlineNeedsResidual", "online-needs-residual", "bool",
            /*default=*/"false",
            "Insert online and per-head transforms only when a "
-           "transformer's residual stream was found">
+           "transformer's residual stream was found">,
+    Option<"convBelowBits", "conv-below-bits", "int64_t", /*default=*/"0",
+           "Insert online Hadamard transforms over the input channels of "
+           "convolutions whose weights have fewer bits than this (0: none)">
   ];
 }
 

@@ -810,6 +810,11 @@ struct QCRotatePass : mlir::qc::impl::QCRotatePassBase<QCRotatePass> {
             !getConvPatch(l) || isDepthwiseLayer(l) ||
             !matchPattern(l.weightRoot, m_Constant()))
           continue;
+        // The rotated weight replaces the root where this layer reads it:
+        // directly, or through a reshape that nothing else reads.
+        Value wv = l.op->getOperand(l.weightOperand);
+        if (wv != l.weightRoot && !wv.hasOneUse())
+          continue;
         auto rootT = cast<RankedTensorType>(l.weightRoot.getType());
         int64_t c = rootT.getDimSize(1);
         if (c < minOnline || !isHadamardSize(c))
